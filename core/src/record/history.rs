@@ -1,0 +1,82 @@
+//! Who changed what, when: read from the audit stamp every Automerge change carries.
+
+use automerge::AutoCommit;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::layout::AuditStamp;
+use super::model::{Compartment, Role};
+
+/// One change to a person's record, in words a person can read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub compartment: Compartment,
+    pub user_id: String,
+    pub display_name: String,
+    pub role: Option<Role>,
+    pub device_id: String,
+    /// What was done, e.g. "recorded a home visit (completed): wound care".
+    pub summary: String,
+    /// Id of the underlying change (hex), for support staff.
+    pub change: String,
+}
+
+impl HistoryEntry {
+    /// "23 Nov 2026 10:15 UTC — Sam Patel (district nurse, device 0193…): recorded a home visit".
+    pub fn sentence(&self) -> String {
+        let role = self.role.map(|r| r.label()).unwrap_or("unknown role");
+        format!(
+            "{} — {} ({}, device {}): {}",
+            self.at.format("%-d %b %Y %H:%M UTC"),
+            self.display_name,
+            role,
+            self.device_id,
+            self.summary
+        )
+    }
+}
+
+/// Every change in `doc`, oldest first. Changes without a readable stamp (which Doorstep never
+/// writes) are still listed, attributed to "unknown".
+pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEntry> {
+    doc.get_changes_meta(&[])
+        .into_iter()
+        .map(|meta| {
+            let at = Utc
+                .timestamp_millis_opt(meta.timestamp)
+                .single()
+                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+            let stamp: Option<AuditStamp> = meta
+                .message
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok());
+            let change = meta.hash.to_string();
+            match stamp {
+                Some(s) => HistoryEntry {
+                    at,
+                    compartment,
+                    user_id: s.user_id,
+                    display_name: s.display_name,
+                    role: Some(s.role),
+                    device_id: s.device_id,
+                    summary: s.summary,
+                    change,
+                },
+                None => HistoryEntry {
+                    at,
+                    compartment,
+                    user_id: "unknown".into(),
+                    display_name: "unknown".into(),
+                    role: None,
+                    device_id: meta.actor.to_hex_string(),
+                    summary: meta
+                        .message
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "changed the record".into()),
+                    change,
+                },
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,11 @@
+//! The person's record: its data model, its layout in Automerge documents, and reading it back.
+//! Pure data and document logic; no SQLite, no network.
+
+pub mod history;
+pub mod layout;
+pub mod model;
+pub mod read;
+
+pub use history::HistoryEntry;
+pub use model::*;
+pub use read::{AdviceRecord, ClinicalRecord, Discharge, PersonRecord};

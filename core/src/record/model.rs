@@ -1,0 +1,590 @@
+//! The shapes of what a person's record holds. These are plain data: how they are laid out in
+//! Automerge documents is in [`super::layout`], how they are checked is in their `validate` methods.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::clinical::news2::News2Result;
+use crate::clinical::observations::Observations;
+use crate::error::ValidationError;
+
+/// Longest free text accepted in one field (a visit note is typically a few hundred characters).
+pub const MAX_TEXT: usize = 20_000;
+/// Longest short field (a name, a phone number, an alert summary).
+pub const MAX_SHORT: usize = 500;
+
+/// What a user does: this decides which compartments they may read (see docs/access.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    DistrictNurse,
+    VirtualWardClinician,
+    AdviceWorker,
+}
+
+impl Role {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Role::DistrictNurse => "district nurse",
+            Role::VirtualWardClinician => "virtual-ward clinician",
+            Role::AdviceWorker => "advice worker",
+        }
+    }
+}
+
+/// The person using this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub display_name: String,
+    pub role: Role,
+    pub team: String,
+}
+
+/// Who made a change, stamped on every entry and every Automerge change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub user_id: String,
+    pub display_name: String,
+    pub role: Role,
+    pub device_id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The three documents that make up one person's record; each is synced and access-controlled
+/// as a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compartment {
+    Demographics,
+    Clinical,
+    Advice,
+}
+
+impl Compartment {
+    pub const ALL: [Compartment; 3] = [
+        Compartment::Demographics,
+        Compartment::Clinical,
+        Compartment::Advice,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Compartment::Demographics => "demographics",
+            Compartment::Clinical => "clinical",
+            Compartment::Advice => "advice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Compartment> {
+        Compartment::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+// ---------------------------------------------------------------- demographics
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: String,
+    pub relationship: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub lines: Vec<String>,
+    pub postcode: String,
+}
+
+/// Who the person is and how to reach them. Every field but the names is optional: a Citizens
+/// Advice client may have no NHS number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Demographics {
+    pub nhs_number: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    pub preferred_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub address: Option<Address>,
+    pub phone: Option<String>,
+    /// Key safe, parking, dog, which door: what the visitor needs to get in.
+    pub access_notes: Option<String>,
+    pub gp_practice: Option<String>,
+    pub next_of_kin: Option<Contact>,
+    pub carer: Option<Contact>,
+    pub preferred_language: Option<String>,
+    pub communication_needs: Option<String>,
+}
+
+impl Demographics {
+    /// Check and normalise (NHS number without spaces, postcode upper-case).
+    pub fn validated(mut self, today: NaiveDate) -> Result<Self, ValidationError> {
+        self.given_name = required_short(
+            "given name",
+            &self.given_name,
+            "enter the person's first name",
+        )?;
+        self.family_name = required_short(
+            "family name",
+            &self.family_name,
+            "enter the person's surname",
+        )?;
+        if let Some(n) = self
+            .nhs_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            self.nhs_number = Some(crate::clinical::nhs_number::validate(n)?);
+        } else {
+            self.nhs_number = None;
+        }
+        if let Some(dob) = self.date_of_birth {
+            if dob > today {
+                return Err(ValidationError::DateInFuture {
+                    what: "date of birth",
+                    value: dob.to_string(),
+                });
+            }
+        }
+        if let Some(a) = self.address.as_mut() {
+            a.postcode = normalise_postcode(&a.postcode);
+            for l in &a.lines {
+                short("address line", l)?;
+            }
+        }
+        for (field, v) in [
+            ("phone", &self.phone),
+            ("GP practice", &self.gp_practice),
+            ("preferred name", &self.preferred_name),
+            ("preferred language", &self.preferred_language),
+        ] {
+            if let Some(v) = v {
+                short(field, v)?;
+            }
+        }
+        for (field, v) in [
+            ("access notes", &self.access_notes),
+            ("communication needs", &self.communication_needs),
+        ] {
+            if let Some(v) = v {
+                text(field, v)?;
+            }
+        }
+        Ok(self)
+    }
+
+    pub fn display_name(&self) -> String {
+        match &self.preferred_name {
+            Some(p) if !p.is_empty() => format!("{} ({}) {}", self.given_name, p, self.family_name),
+            _ => format!("{} {}", self.given_name, self.family_name),
+        }
+    }
+}
+
+/// Postcodes are compared upper-case with one space before the inward code ("LS1 4AP").
+pub fn normalise_postcode(p: &str) -> String {
+    let compact: String = p
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    if compact.len() > 3 {
+        let (out, inw) = compact.split_at(compact.len() - 3);
+        format!("{out} {inw}")
+    } else {
+        compact
+    }
+}
+
+// ---------------------------------------------------------------- alerts
+
+/// The kinds of alert a visitor must see before they knock. All are safety-critical: concurrent
+/// edits are surfaced as [`ClinicalConflict`]s, never resolved by the merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    Allergies,
+    /// DNACPR or ReSPECT status.
+    Resuscitation,
+    Safeguarding,
+    /// Risk to staff / lone-worker warning.
+    RiskToStaff,
+    InfectionStatus,
+    /// Whether SpO2 scale 2 is prescribed (hypercapnic respiratory failure): it changes the NEWS2
+    /// score, so it is handled like an alert.
+    Spo2Scale2,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 6] = [
+        AlertKind::Allergies,
+        AlertKind::Resuscitation,
+        AlertKind::Safeguarding,
+        AlertKind::RiskToStaff,
+        AlertKind::InfectionStatus,
+        AlertKind::Spo2Scale2,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AlertKind::Allergies => "allergies",
+            AlertKind::Resuscitation => "resuscitation",
+            AlertKind::Safeguarding => "safeguarding",
+            AlertKind::RiskToStaff => "risk_to_staff",
+            AlertKind::InfectionStatus => "infection_status",
+            AlertKind::Spo2Scale2 => "spo2_scale2",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            AlertKind::Allergies => "allergies",
+            AlertKind::Resuscitation => "DNACPR / ReSPECT status",
+            AlertKind::Safeguarding => "safeguarding",
+            AlertKind::RiskToStaff => "risk to staff",
+            AlertKind::InfectionStatus => "infection status",
+            AlertKind::Spo2Scale2 => "SpO2 scale 2 prescription",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        AlertKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What a clinician sets for one alert kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertInput {
+    pub kind: AlertKind,
+    /// What the visitor must know, e.g. "Penicillin: anaphylaxis", "DNACPR in place (form in blue folder)",
+    /// or for SpO2 scale 2 "prescribed, target 88–92 %".
+    pub text: String,
+    /// False records that the alert no longer applies (e.g. "No known drug allergies" stays a value).
+    pub active: bool,
+}
+
+/// One value of an alert, with who set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertValue {
+    pub kind: AlertKind,
+    pub text: String,
+    pub active: bool,
+    pub author: Author,
+}
+
+/// An alert as the record shows it: one value, or — while a clinical conflict is open — every
+/// concurrent value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub values: Vec<AlertValue>,
+}
+
+impl Alert {
+    pub fn in_conflict(&self) -> bool {
+        self.values.len() > 1
+    }
+}
+
+/// Concurrent values of a safety-critical field, shown together until a clinician resolves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClinicalConflict {
+    /// Stable across devices: person, field and the values' ids.
+    pub id: String,
+    pub person_id: String,
+    pub kind: AlertKind,
+    /// Every concurrent value, each with its author, device and time (oldest first).
+    pub values: Vec<AlertValue>,
+}
+
+// ---------------------------------------------------------------- care
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VirtualWardPathway {
+    Frailty,
+    Copd,
+    HeartFailure,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "service", content = "pathway")]
+pub enum Service {
+    DistrictNursing,
+    VirtualWard(VirtualWardPathway),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeInput {
+    pub service: Service,
+    pub referral_source: String,
+    pub referral_reason: String,
+    pub accepted_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Episode {
+    pub id: String,
+    pub service: Service,
+    pub referral_source: String,
+    pub referral_reason: String,
+    pub accepted_on: NaiveDate,
+    pub discharged_on: Option<NaiveDate>,
+    pub author: Author,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactType {
+    HomeVisit,
+    Telephone,
+    Video,
+}
+
+impl ContactType {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ContactType::HomeVisit => "home visit",
+            ContactType::Telephone => "telephone contact",
+            ContactType::Video => "video contact",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitOutcome {
+    Completed,
+    NoAccess,
+    Declined,
+    Rescheduled,
+}
+
+impl VisitOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            VisitOutcome::Completed => "completed",
+            VisitOutcome::NoAccess => "no access",
+            VisitOutcome::Declined => "declined",
+            VisitOutcome::Rescheduled => "rescheduled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intervention {
+    WoundCare,
+    Insulin,
+    CatheterCare,
+    MedicationPrompt,
+    Venepuncture,
+    PalliativeCare,
+    Other(String),
+}
+
+impl Intervention {
+    pub fn label(&self) -> String {
+        match self {
+            Intervention::WoundCare => "wound care".into(),
+            Intervention::Insulin => "insulin".into(),
+            Intervention::CatheterCare => "catheter care".into(),
+            Intervention::MedicationPrompt => "medication prompt".into(),
+            Intervention::Venepuncture => "venepuncture".into(),
+            Intervention::PalliativeCare => "palliative care".into(),
+            Intervention::Other(s) => s.clone(),
+        }
+    }
+}
+
+/// A visit booked ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedVisitInput {
+    pub planned_start: DateTime<Utc>,
+    pub planned_end: Option<DateTime<Utc>>,
+    /// User id of the clinician it is booked for, if any.
+    pub clinician: Option<String>,
+    pub contact_type: ContactType,
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedVisit {
+    pub id: String,
+    pub planned_start: DateTime<Utc>,
+    pub planned_end: Option<DateTime<Utc>>,
+    pub clinician: Option<String>,
+    pub contact_type: ContactType,
+    pub purpose: Option<String>,
+    pub author: Author,
+}
+
+/// A contact as it happened. Once recorded it is never edited: a correction is a new entry, and a
+/// mistake is marked entered-in-error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitInput {
+    /// The planned visit this fulfils, if it was booked.
+    pub planned_visit_id: Option<String>,
+    pub contact_type: ContactType,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: VisitOutcome,
+    pub interventions: Vec<Intervention>,
+    pub note: Option<String>,
+    /// Observations taken at the visit, if any; they are scored with NEWS2.
+    pub observations: Option<Observations>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visit {
+    pub id: String,
+    pub planned_visit_id: Option<String>,
+    pub contact_type: ContactType,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: VisitOutcome,
+    pub interventions: Vec<Intervention>,
+    pub note: Option<String>,
+    /// Id of the observation set taken at this visit.
+    pub observations_id: Option<String>,
+    pub author: Author,
+}
+
+/// A stored observation set with the NEWS2 it scored when it was recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservationSet {
+    pub id: String,
+    pub visit_id: Option<String>,
+    pub taken_at: DateTime<Utc>,
+    pub observations: Observations,
+    pub news2: News2Result,
+    pub author: Author,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: String,
+    pub visit_id: Option<String>,
+    pub text: String,
+    pub author: Author,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarePlan {
+    pub goals: Vec<String>,
+    pub interventions: Vec<String>,
+    pub review_date: Option<NaiveDate>,
+}
+
+/// The marker that an entry was a mistake. The entry itself stays, with this beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnteredInError {
+    pub entry_id: String,
+    pub reason: String,
+    pub author: Author,
+}
+
+// ---------------------------------------------------------------- advice
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdviceCategory {
+    Benefits,
+    Debt,
+    Housing,
+    Employment,
+    Family,
+    Immigration,
+    Energy,
+    Consumer,
+    Legal,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdviceNeed {
+    pub id: String,
+    pub category: AdviceCategory,
+    pub description: String,
+    pub author: Author,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdviceAction {
+    pub id: String,
+    pub need_id: String,
+    pub description: String,
+    pub author: Author,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdviceOutcome {
+    pub id: String,
+    pub need_id: String,
+    pub description: String,
+    /// Financial gain for the client, in pence (whole-number money, no rounding).
+    pub financial_gain_pence: i64,
+    pub author: Author,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentToShare {
+    /// True when the person agreed that the health team may see their advice record and the
+    /// advice worker their clinical record.
+    pub consented: bool,
+    pub author: Author,
+}
+
+// ---------------------------------------------------------------- helpers
+
+pub(crate) fn short(field: &'static str, v: &str) -> Result<(), ValidationError> {
+    let len = v.chars().count();
+    if len > MAX_SHORT {
+        return Err(ValidationError::TooLong {
+            field,
+            len,
+            max: MAX_SHORT,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn text(field: &'static str, v: &str) -> Result<(), ValidationError> {
+    let len = v.chars().count();
+    if len > MAX_TEXT {
+        return Err(ValidationError::TooLong {
+            field,
+            len,
+            max: MAX_TEXT,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn required_short(
+    field: &'static str,
+    v: &str,
+    hint: &'static str,
+) -> Result<String, ValidationError> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(ValidationError::MissingField { field, hint });
+    }
+    short(field, t)?;
+    Ok(t.to_string())
+}
+
+pub(crate) fn required_text(
+    field: &'static str,
+    v: &str,
+    hint: &'static str,
+) -> Result<String, ValidationError> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(ValidationError::MissingField { field, hint });
+    }
+    text(field, t)?;
+    Ok(t.to_string())
+}

@@ -1,0 +1,172 @@
+//! Reading a person's record out of their compartment documents (sans-IO).
+
+use automerge::AutoCommit;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::layout::{self, key, ALERT, CARE_PLAN, CONSENT, DEMOGRAPHICS};
+use super::model::*;
+use crate::error::{Error, Result};
+
+/// Everything a device holds about one person, as the app shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    pub person_id: String,
+    pub demographics: Option<Demographics>,
+    /// Only compartments this device holds are filled in.
+    pub clinical: Option<ClinicalRecord>,
+    pub advice: Option<AdviceRecord>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClinicalRecord {
+    /// One per alert kind that has a value; several values while a conflict is open.
+    pub alerts: Vec<Alert>,
+    pub conflicts: Vec<ClinicalConflict>,
+    pub episodes: Vec<Episode>,
+    pub planned_visits: Vec<PlannedVisit>,
+    pub visits: Vec<Visit>,
+    pub observations: Vec<ObservationSet>,
+    pub notes: Vec<Note>,
+    pub care_plan: Option<CarePlan>,
+    /// Entries marked as entered in error. The entries themselves are still listed above.
+    pub entered_in_error: Vec<EnteredInError>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdviceRecord {
+    pub needs: Vec<AdviceNeed>,
+    pub actions: Vec<AdviceAction>,
+    pub outcomes: Vec<AdviceOutcome>,
+    pub consent_to_share: Option<ConsentToShare>,
+    pub entered_in_error: Vec<EnteredInError>,
+}
+
+impl ClinicalRecord {
+    pub fn is_entered_in_error(&self, entry_id: &str) -> bool {
+        self.entered_in_error.iter().any(|m| m.entry_id == entry_id)
+    }
+
+    pub fn alert(&self, kind: AlertKind) -> Option<&Alert> {
+        self.alerts.iter().find(|a| a.kind == kind)
+    }
+}
+
+/// Demographics are stored one field per key (`demographics.<field>`), so that concurrent edits
+/// of different fields both survive.
+pub fn demographics(doc: &AutoCommit) -> Result<Option<Demographics>> {
+    let prefix = format!("{DEMOGRAPHICS}.");
+    let mut map = serde_json::Map::new();
+    for k in layout::prefix_keys_dot(doc, &prefix) {
+        if let Some(v) = layout::get_json::<serde_json::Value>(doc, &k)? {
+            map.insert(k[prefix.len()..].to_string(), v);
+        }
+    }
+    if map.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map(Some)
+        .map_err(|e| Error::Document(format!("demographics cannot be read: {e}")))
+}
+
+/// Every alert kind that has a value, each with all of its concurrent values (oldest first).
+pub fn alerts(doc: &AutoCommit) -> Result<Vec<Alert>> {
+    let mut out = Vec::new();
+    for kind in AlertKind::ALL {
+        let mut values: Vec<AlertValue> =
+            layout::get_all_json::<AlertValue>(doc, &key(ALERT, kind.as_str()))?
+                .into_iter()
+                .map(|(v, _)| v)
+                .collect();
+        if values.is_empty() {
+            continue;
+        }
+        values.sort_by(|a, b| {
+            (a.author.at, &a.author.user_id, &a.author.device_id, &a.text).cmp(&(
+                b.author.at,
+                &b.author.user_id,
+                &b.author.device_id,
+                &b.text,
+            ))
+        });
+        out.push(Alert { kind, values });
+    }
+    Ok(out)
+}
+
+/// The open clinical conflicts: alert kinds with more than one concurrent value.
+pub fn conflicts(person_id: &str, doc: &AutoCommit) -> Result<Vec<ClinicalConflict>> {
+    let mut out = Vec::new();
+    for kind in AlertKind::ALL {
+        let mut all = layout::get_all_json::<AlertValue>(doc, &key(ALERT, kind.as_str()))?;
+        if all.len() < 2 {
+            continue;
+        }
+        let mut op_ids: Vec<String> = all.iter().map(|(_, id)| id.to_string()).collect();
+        op_ids.sort();
+        all.sort_by(|a, b| (a.0.author.at, a.1.to_string()).cmp(&(b.0.author.at, b.1.to_string())));
+        out.push(ClinicalConflict {
+            id: conflict_id(person_id, kind, &op_ids),
+            person_id: person_id.to_string(),
+            kind,
+            values: all.into_iter().map(|(v, _)| v).collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn conflict_id(person_id: &str, kind: AlertKind, op_ids: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(person_id.as_bytes());
+    h.update(kind.as_str().as_bytes());
+    for id in op_ids {
+        h.update(b"|");
+        h.update(id.as_bytes());
+    }
+    let digest = h.finalize();
+    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{person_id}/{}/{short}", kind.as_str())
+}
+
+pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
+    let mut episodes: Vec<Episode> = layout::entries(doc, layout::EPISODE)?;
+    let discharges: Vec<Discharge> = layout::entries(doc, layout::DISCHARGE)?;
+    for e in &mut episodes {
+        e.discharged_on = discharges
+            .iter()
+            .filter(|d| d.episode_id == e.id)
+            .map(|d| d.discharged_on)
+            .max();
+    }
+    Ok(ClinicalRecord {
+        alerts: alerts(doc)?,
+        conflicts: conflicts(person_id, doc)?,
+        episodes,
+        planned_visits: layout::entries(doc, layout::PLANNED)?,
+        visits: layout::entries(doc, layout::VISIT)?,
+        observations: layout::entries(doc, layout::OBSERVATIONS)?,
+        notes: layout::entries(doc, layout::NOTE)?,
+        care_plan: layout::get_json(doc, CARE_PLAN)?,
+        entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
+    })
+}
+
+pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
+    Ok(AdviceRecord {
+        needs: layout::entries(doc, layout::ADVICE_NEED)?,
+        actions: layout::entries(doc, layout::ADVICE_ACTION)?,
+        outcomes: layout::entries(doc, layout::ADVICE_OUTCOME)?,
+        consent_to_share: layout::get_json(doc, CONSENT)?,
+        entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
+    })
+}
+
+/// Discharge from an episode: a separate entry so that the episode itself stays immutable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discharge {
+    pub episode_id: String,
+    pub discharged_on: chrono::NaiveDate,
+    pub reason: String,
+    pub author: Author,
+}

@@ -1,0 +1,143 @@
+//! Opening the encrypted SQLite file: SQLCipher with a raw 32-byte key (no key derivation: the
+//! key comes from the Android Keystore / iOS Keychain, not a password), WAL, and full fsync on
+//! commit so that an acknowledged write survives power loss.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub const KEY_LEN: usize = 32;
+const PAGE_SIZE: u64 = 4096;
+
+/// A 32-byte database key. Debug output never shows it.
+#[derive(Clone)]
+pub struct DbKey([u8; KEY_LEN]);
+
+impl DbKey {
+    pub fn new(bytes: &[u8]) -> Result<Self> {
+        let arr: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| Error::BadKeyLength(bytes.len()))?;
+        Ok(DbKey(arr))
+    }
+
+    fn pragma(&self) -> String {
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        format!("PRAGMA key = \"x'{hex}'\";")
+    }
+
+    /// A one-way fingerprint stored beside the database so that a wrong key can be told apart
+    /// from a damaged file. It reveals nothing usable about a random 256-bit key.
+    fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"doorstep key check v1\0");
+        h.update(self.0);
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for DbKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DbKey(<redacted>)")
+    }
+}
+
+fn keycheck_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".keycheck");
+    PathBuf::from(p)
+}
+
+/// Whether the file at `path` already holds a database.
+pub fn exists(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
+}
+
+/// Open (or create) the database at `path` with `key`, as the writer (`read_only == false`) or a
+/// reader. Tells a wrong key from a damaged file.
+pub fn open(path: &Path, key: &DbKey, read_only: bool) -> Result<Connection> {
+    let existed = exists(path);
+    if existed {
+        precheck(path, key)?;
+    }
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+    conn.execute_batch(&key.pragma())?;
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        return Err(classify_open_error(path, key, e));
+    }
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 10000;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only = 1;")?;
+    }
+    if !existed && !read_only {
+        std::fs::write(keycheck_path(path), key.fingerprint())
+            .map_err(|e| Error::Storage(format!("cannot write the key check file: {e}")))?;
+    }
+    Ok(conn)
+}
+
+/// Cheap checks before SQLCipher sees the file: a key that provably does not match, and a file
+/// that is not a whole number of pages (a truncated copy).
+fn precheck(path: &Path, key: &DbKey) -> Result<()> {
+    if let Ok(expected) = std::fs::read_to_string(keycheck_path(path)) {
+        if expected.trim() != key.fingerprint() {
+            return Err(Error::WrongKey {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::Storage(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    if len % PAGE_SIZE != 0 {
+        return Err(Error::Damaged {
+            detail: format!(
+                "the file is {len} bytes, not a whole number of {PAGE_SIZE}-byte pages: it was truncated or overwritten"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn classify_open_error(path: &Path, key: &DbKey, e: rusqlite::Error) -> Error {
+    let key_known_good = std::fs::read_to_string(keycheck_path(path))
+        .map(|k| k.trim() == key.fingerprint())
+        .unwrap_or(false);
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            if key_known_good {
+                Error::Damaged {
+                    detail: format!("the key is right but the file cannot be decrypted: {e}"),
+                }
+            } else {
+                Error::WrongKey {
+                    path: path.to_path_buf(),
+                }
+            }
+        }
+        _ => Error::from(e),
+    }
+}

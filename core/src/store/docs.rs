@@ -1,0 +1,222 @@
+//! Compartment documents on disk and warm in memory.
+//!
+//! On disk a document is its last snapshot (`documents`) plus the changes not yet folded into it
+//! (`changes.bytes IS NOT NULL`). In memory the writer keeps recently used documents warm, so a
+//! write costs one Automerge op and one appended row, not a load.
+
+use std::collections::HashMap;
+
+use automerge::{ActorId, AutoCommit, Change, ChangeHash};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::error::{Error, Result};
+use crate::record::Compartment;
+
+pub type DocKey = (String, Compartment);
+
+/// How many changes may pile up beside a snapshot before the document is compacted.
+pub const COMPACT_AFTER: usize = 32;
+
+pub struct CachedDoc {
+    pub doc: AutoCommit,
+    last_used: u64,
+    /// Changes stored beside the snapshot, i.e. not yet compacted.
+    pub unfolded: usize,
+}
+
+/// The writer's warm documents, least recently used evicted first.
+pub struct DocCache {
+    docs: HashMap<DocKey, CachedDoc>,
+    tick: u64,
+    capacity: usize,
+    actor: ActorId,
+}
+
+impl DocCache {
+    pub fn new(actor: ActorId, capacity: usize) -> Self {
+        DocCache {
+            docs: HashMap::new(),
+            tick: 0,
+            capacity: capacity.max(4),
+            actor,
+        }
+    }
+
+    /// The document for `key`, loaded from `conn` if it is not warm.
+    pub fn get(&mut self, conn: &Connection, key: &DocKey) -> Result<&mut CachedDoc> {
+        self.tick += 1;
+        if !self.docs.contains_key(key) {
+            if self.docs.len() >= self.capacity {
+                self.evict_oldest();
+            }
+            let (mut doc, unfolded) = load(conn, &key.0, key.1)?;
+            doc.set_actor(self.actor.clone());
+            self.docs.insert(
+                key.clone(),
+                CachedDoc {
+                    doc,
+                    last_used: 0,
+                    unfolded,
+                },
+            );
+        }
+        let tick = self.tick;
+        let entry = self
+            .docs
+            .get_mut(key)
+            .ok_or_else(|| Error::Document("document vanished from the cache".into()))?;
+        entry.last_used = tick;
+        Ok(entry)
+    }
+
+    /// Forget a document (after a failed write, its in-memory copy may be ahead of the disk).
+    pub fn evict(&mut self, key: &DocKey) {
+        self.docs.remove(key);
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some(k) = self
+            .docs
+            .iter()
+            .min_by_key(|(_, d)| d.last_used)
+            .map(|(k, _)| k.clone())
+        {
+            self.docs.remove(&k);
+        }
+    }
+}
+
+/// Load a document: its snapshot, then every change stored beside it. Changes whose
+/// dependencies have not arrived yet wait inside Automerge's queue.
+pub fn load(conn: &Connection, person_id: &str, comp: Compartment) -> Result<(AutoCommit, usize)> {
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE person_id = ?1 AND compartment = ?2")?
+        .query_row(params![person_id, comp.as_str()], |r| r.get(0))
+        .optional()?;
+    let mut doc = match snapshot {
+        Some(bytes) => AutoCommit::load(&bytes).map_err(|e| Error::Damaged {
+            detail: format!(
+                "the {} record of {person_id} cannot be loaded: {e}",
+                comp.as_str()
+            ),
+        })?,
+        None => AutoCommit::new(),
+    };
+    let changes = unfolded_changes(conn, person_id, comp)?;
+    let n = changes.len();
+    if n > 0 {
+        let parsed = changes
+            .into_iter()
+            .map(|(_, bytes)| {
+                Change::from_bytes(bytes).map_err(|e| Error::Damaged {
+                    detail: format!("a stored change of {person_id} cannot be read: {e}"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        doc.apply_changes(parsed)?;
+    }
+    Ok((doc, n))
+}
+
+fn unfolded_changes(
+    conn: &Connection,
+    person_id: &str,
+    comp: Compartment,
+) -> Result<Vec<(i64, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, bytes FROM changes
+         WHERE person_id = ?1 AND compartment = ?2 AND bytes IS NOT NULL ORDER BY seq",
+    )?;
+    let rows = stmt
+        .query_map(params![person_id, comp.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// A change to append to the log.
+pub struct NewChange<'a> {
+    pub person_id: &'a str,
+    pub compartment: Compartment,
+    pub hash: ChangeHash,
+    pub bytes: &'a [u8],
+    pub local: bool,
+    pub at_ms: i64,
+    pub summary: &'a str,
+}
+
+/// Append a change; a change already held is ignored. Returns whether it was new.
+pub fn insert_change(tx: &Transaction<'_>, c: &NewChange<'_>) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO changes (person_id, compartment, hash, bytes, local, at_ms, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            c.person_id,
+            c.compartment.as_str(),
+            c.hash.as_ref(),
+            c.bytes,
+            c.local,
+            c.at_ms,
+            c.summary
+        ])?;
+    Ok(n == 1)
+}
+
+/// Fold a document's stored changes into a new snapshot. Safe to run beside the writer: only
+/// the changes it loaded are folded; later ones stay beside the new snapshot. Callers must not
+/// compact the same document from two threads at once (the store serialises compactions).
+pub fn compact(conn: &mut Connection, person_id: &str, comp: Compartment) -> Result<()> {
+    let (mut doc, _) = load(conn, person_id, comp)?;
+    let rows: Vec<(i64, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT seq, hash FROM changes
+             WHERE person_id = ?1 AND compartment = ?2 AND bytes IS NOT NULL ORDER BY seq",
+        )?
+        .query_map(params![person_id, comp.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let folded: Vec<i64> = rows
+        .into_iter()
+        .filter(|(_, h)| {
+            ChangeHash::try_from(h.as_slice())
+                .map(|h| doc.get_change_meta_by_hash(&h).is_some())
+                .unwrap_or(false)
+        })
+        .map(|(seq, _)| seq)
+        .collect();
+    if folded.is_empty() {
+        return Ok(());
+    }
+    let snapshot = doc.save();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.prepare_cached(
+        "INSERT INTO documents (person_id, compartment, snapshot) VALUES (?1, ?2, ?3)
+         ON CONFLICT (person_id, compartment) DO UPDATE SET snapshot = excluded.snapshot",
+    )?
+    .execute(params![person_id, comp.as_str(), snapshot])?;
+    {
+        let mut clear = tx.prepare_cached("UPDATE changes SET bytes = NULL WHERE seq = ?1")?;
+        for seq in folded {
+            clear.execute([seq])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Every document that has changes beside its snapshot.
+pub fn documents_with_unfolded(conn: &Connection) -> Result<Vec<DocKey>> {
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT person_id, compartment FROM changes WHERE bytes IS NOT NULL")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(p, c)| Compartment::parse(&c).map(|c| (p, c)))
+        .collect())
+}

@@ -1,0 +1,285 @@
+//! Exchanging changes: what a device has to send, taking in what others recorded, and the
+//! projections that follow. This is the sans-IO half of sync: the network client (a later
+//! module) and tests that pass changes between two stores directly both use it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{Change, ChangeHash};
+use rusqlite::{params, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::docs::{self, DocCache, NewChange};
+use super::{lock, projections, FieldStore, Writer};
+use crate::error::{Error, Result};
+use crate::record::layout::AuditStamp;
+use crate::record::{self, ClinicalConflict, Compartment};
+
+/// One Automerge change of one compartment document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedChange {
+    pub person_id: String,
+    pub compartment: Compartment,
+    pub bytes: Vec<u8>,
+}
+
+/// Changes to hand to another store, and the point to ask from next time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeBatch {
+    pub changes: Vec<ExportedChange>,
+    /// This store's change sequence number up to which the batch reaches.
+    pub up_to: i64,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Changes in the batch.
+    pub received: usize,
+    /// Changes this store did not hold before.
+    pub new_changes: usize,
+    /// Changes held but waiting for earlier changes they depend on (they apply when those arrive).
+    pub waiting: usize,
+    /// People this device did not hold before.
+    pub people_added: Vec<String>,
+    /// Clinical conflicts opened by the import.
+    pub new_conflicts: Vec<ClinicalConflict>,
+}
+
+/// A change recorded on this device that no server has acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingChange {
+    pub seq: i64,
+    pub person_id: String,
+    pub compartment: Compartment,
+    pub at_ms: i64,
+    pub summary: String,
+}
+
+impl FieldStore {
+    /// Every change this store holds (its own and those it received) after `since`, a value of
+    /// `ChangeBatch::up_to` from an earlier export (0 for everything).
+    pub fn export_changes(&self, since: i64) -> Result<ChangeBatch> {
+        let mut guard = lock(&self.writer)?;
+        let Writer { conn, docs } = &mut *guard;
+        let rows: Vec<(i64, String, String, Vec<u8>, Option<Vec<u8>>)> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, person_id, compartment, hash, bytes FROM changes WHERE seq > ?1 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map([since], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        let mut batch = ChangeBatch {
+            changes: Vec::with_capacity(rows.len()),
+            up_to: since,
+        };
+        for (seq, person_id, comp, hash, bytes) in rows {
+            let compartment = Compartment::parse(&comp).ok_or_else(|| Error::Damaged {
+                detail: format!("unknown compartment {comp}"),
+            })?;
+            let bytes = match bytes {
+                Some(b) => b,
+                None => {
+                    let hash =
+                        ChangeHash::try_from(hash.as_slice()).map_err(|e| Error::Damaged {
+                            detail: format!("bad change hash: {e}"),
+                        })?;
+                    let entry = docs.get(conn, &(person_id.clone(), compartment))?;
+                    entry
+                        .doc
+                        .get_change_by_hash(&hash)
+                        .map(|c| c.raw_bytes().to_vec())
+                        .ok_or_else(|| Error::Damaged {
+                            detail: format!(
+                                "change {hash} of {person_id} is missing from its document"
+                            ),
+                        })?
+                }
+            };
+            batch.changes.push(ExportedChange {
+                person_id,
+                compartment,
+                bytes,
+            });
+            batch.up_to = seq;
+        }
+        Ok(batch)
+    }
+
+    /// Take in changes from another device. All of them are checked before anything is stored;
+    /// a batch with any unreadable change is refused whole. Sending the same change twice stores
+    /// it once.
+    pub fn import_changes(&self, batch: &ChangeBatch) -> Result<ImportReport> {
+        let parsed = parse_batch(batch)?;
+        let mut guard = lock(&self.writer)?;
+        let Writer { conn, docs } = &mut *guard;
+        let touched: Vec<(String, Compartment)> = parsed.keys().cloned().collect();
+        let result = import_parsed(conn, docs, parsed, batch.changes.len());
+        if result.is_err() {
+            for k in &touched {
+                docs.evict(k);
+            }
+        }
+        result
+    }
+
+    /// Local changes that no server has acknowledged, oldest first.
+    pub fn pending_changes(&self) -> Result<Vec<PendingChange>> {
+        let r = lock(&self.reader)?;
+        let mut stmt = r.prepare_cached(
+            "SELECT seq, person_id, compartment, at_ms, summary FROM changes
+             WHERE local = 1 AND acked = 0 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(seq, person_id, c, at_ms, summary)| {
+                Compartment::parse(&c).map(|compartment| PendingChange {
+                    seq,
+                    person_id,
+                    compartment,
+                    at_ms,
+                    summary,
+                })
+            })
+            .collect())
+    }
+
+    /// Mark this device's changes up to and including `seq` as safely received elsewhere.
+    /// Changes recorded after `seq` (for instance while a sync was in flight) stay pending.
+    pub fn acknowledge(&self, seq: i64) -> Result<usize> {
+        let w = lock(&self.writer)?;
+        let n = w.conn.execute(
+            "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
+            [seq],
+        )?;
+        Ok(n)
+    }
+}
+
+type Parsed = BTreeMap<(String, Compartment), Vec<Change>>;
+
+fn parse_batch(batch: &ChangeBatch) -> Result<Parsed> {
+    let mut parsed: Parsed = BTreeMap::new();
+    for (i, c) in batch.changes.iter().enumerate() {
+        if c.person_id.trim().is_empty() || c.person_id.len() > 64 || c.person_id.contains('/') {
+            return Err(Error::BadChanges(format!(
+                "change {i} names no valid person"
+            )));
+        }
+        let change = Change::from_bytes(c.bytes.clone()).map_err(|e| {
+            Error::BadChanges(format!("change {i} of {} is malformed: {e}", c.person_id))
+        })?;
+        parsed
+            .entry((c.person_id.clone(), c.compartment))
+            .or_default()
+            .push(change);
+    }
+    Ok(parsed)
+}
+
+fn import_parsed(
+    conn: &mut rusqlite::Connection,
+    docs: &mut DocCache,
+    parsed: Parsed,
+    received: usize,
+) -> Result<ImportReport> {
+    let mut report = ImportReport {
+        received,
+        ..Default::default()
+    };
+    let tx = conn.transaction()?;
+    let mut people: BTreeSet<String> = BTreeSet::new();
+    for ((person_id, comp), changes) in parsed {
+        let entry = docs.get(&tx, &(person_id.clone(), comp))?;
+        let conflicts_before = if comp == Compartment::Clinical {
+            record::read::conflicts(&person_id, &entry.doc)?
+        } else {
+            Vec::new()
+        };
+        for c in &changes {
+            let stamp: Option<AuditStamp> = c.message().and_then(|m| serde_json::from_str(m).ok());
+            let summary = stamp
+                .map(|s| s.summary)
+                .unwrap_or_else(|| "changed the record".into());
+            let new = docs::insert_change(
+                &tx,
+                &NewChange {
+                    person_id: &person_id,
+                    compartment: comp,
+                    hash: c.hash(),
+                    bytes: c.raw_bytes(),
+                    local: false,
+                    at_ms: c.timestamp(),
+                    summary: &summary,
+                },
+            )?;
+            if new {
+                report.new_changes += 1;
+                entry.unfolded += 1;
+            }
+        }
+        entry.doc.apply_changes(changes.clone())?;
+        report.waiting += changes
+            .iter()
+            .filter(|c| entry.doc.get_change_meta_by_hash(&c.hash()).is_none())
+            .count();
+        if comp == Compartment::Clinical {
+            let after = record::read::conflicts(&person_id, &entry.doc)?;
+            report.new_conflicts.extend(
+                after
+                    .into_iter()
+                    .filter(|c| !conflicts_before.iter().any(|b| b.id == c.id)),
+            );
+        }
+        people.insert(person_id);
+    }
+    for p in &people {
+        let known: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
+            .query_row(params![p], |r| r.get(0))?;
+        project_person(&tx, docs, p)?;
+        let now_known: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
+            .query_row(params![p], |r| r.get(0))?;
+        if !known && now_known {
+            report.people_added.push(p.clone());
+        }
+    }
+    tx.commit()?;
+    Ok(report)
+}
+
+/// Re-derive all projection rows of one person from their documents.
+pub(super) fn project_person(
+    tx: &Transaction<'_>,
+    docs: &mut DocCache,
+    person_id: &str,
+) -> Result<()> {
+    let demographics = {
+        let e = docs.get(tx, &(person_id.to_string(), Compartment::Demographics))?;
+        record::read::demographics(&e.doc)?
+    };
+    let clinical = {
+        let e = docs.get(tx, &(person_id.to_string(), Compartment::Clinical))?;
+        if e.doc.is_empty() {
+            None
+        } else {
+            Some(record::read::clinical(person_id, &e.doc)?)
+        }
+    };
+    projections::replace_person(tx, person_id, demographics.as_ref(), clinical.as_ref())
+}

@@ -1,0 +1,488 @@
+//! `FieldStore`: the record a device holds, in an encrypted SQLite file.
+//!
+//! One writer connection (behind a mutex, with the warm documents) and one reader connection for
+//! the projection queries, as in mozilla/application-services. Every write is one SQLite
+//! transaction that appends the Automerge change and updates the projections; it is fsynced
+//! (`synchronous = FULL`) before the call returns.
+
+mod compaction;
+mod db;
+mod docs;
+mod exchange;
+mod projections;
+mod queries;
+mod schema;
+mod write;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+pub use db::KEY_LEN;
+pub use exchange::{ChangeBatch, ExportedChange, ImportReport, PendingChange};
+pub use queries::{AlertSummary, CaseloadEntry, PlannedVisitSummary};
+pub use write::RecordedVisit;
+
+use crate::error::{Error, Result};
+use crate::record::layout::AuditStamp;
+use crate::record::{
+    self, Author, ClinicalConflict, Compartment, HistoryEntry, PersonRecord, User,
+};
+use docs::{DocCache, DocKey, NewChange};
+
+/// What `FieldStore::open` needs.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The database file. Created if absent.
+    pub path: PathBuf,
+    /// 32 random bytes held in the Android Keystore / iOS Keychain.
+    pub key: Vec<u8>,
+    /// This device's id, as enrolled.
+    pub device_id: String,
+    /// Who is using the device.
+    pub user: User,
+    /// How many person-compartment documents to keep warm in memory.
+    pub doc_cache_size: usize,
+    /// Compact documents on a background thread as changes accumulate.
+    pub background_compaction: bool,
+}
+
+impl StoreConfig {
+    pub fn new(
+        path: impl Into<PathBuf>,
+        key: &[u8],
+        device_id: impl Into<String>,
+        user: User,
+    ) -> Self {
+        StoreConfig {
+            path: path.into(),
+            key: key.to_vec(),
+            device_id: device_id.into(),
+            user,
+            doc_cache_size: 128,
+            background_compaction: true,
+        }
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    docs: DocCache,
+}
+
+/// The offline record store of one device.
+pub struct FieldStore {
+    config: StoreConfig,
+    writer: Mutex<Writer>,
+    reader: Mutex<Connection>,
+    compactor: Option<compaction::Compactor>,
+    compaction_lock: Arc<Mutex<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    m.lock().map_err(|_| {
+        Error::Storage("an earlier operation failed part-way; reopen the store".into())
+    })
+}
+
+impl FieldStore {
+    /// Open (or create) the store. A wrong key, a damaged file or a store from a newer app
+    /// version is a clear error; nothing is changed on disk in those cases.
+    pub fn open(config: StoreConfig) -> Result<FieldStore> {
+        let key = db::DbKey::new(&config.key)?;
+        validate_config(&config)?;
+        let mut conn = db::open(&config.path, &key, false)?;
+        schema::migrate(&mut conn, &config.path)?;
+        let actor = actor_id(&conn)?;
+        let reader = db::open(&config.path, &key, true)?;
+        let compaction_lock = Arc::new(Mutex::new(()));
+        let compactor = if config.background_compaction {
+            let conn = db::open(&config.path, &key, false)?;
+            Some(compaction::Compactor::spawn(conn, compaction_lock.clone()))
+        } else {
+            None
+        };
+        Ok(FieldStore {
+            writer: Mutex::new(Writer {
+                conn,
+                docs: DocCache::new(actor, config.doc_cache_size),
+            }),
+            reader: Mutex::new(reader),
+            compactor,
+            compaction_lock,
+            config,
+        })
+    }
+
+    pub fn user(&self) -> &User {
+        &self.config.user
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.config.device_id
+    }
+
+    fn author(&self) -> Author {
+        let u = &self.config.user;
+        Author {
+            user_id: u.id.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            device_id: self.config.device_id.clone(),
+            at: now(),
+        }
+    }
+
+    /// Make one change to one compartment document and persist it, with the projection update,
+    /// in one SQLite transaction. `edit` runs against the warm document; if it fails, its ops are
+    /// rolled back; if persisting fails, the warm copy is dropped so memory never runs ahead of
+    /// the disk.
+    fn write<T>(
+        &self,
+        person_id: &str,
+        compartment: Compartment,
+        author: &Author,
+        summary: &str,
+        edit: impl FnOnce(&mut AutoCommit) -> Result<T>,
+        project: impl FnOnce(&Transaction<'_>, &T) -> Result<()>,
+    ) -> Result<T> {
+        let mut guard = lock(&self.writer)?;
+        let Writer { conn, docs } = &mut *guard;
+        let key: DocKey = (person_id.to_string(), compartment);
+        let result = write_one(conn, docs, &key, author, summary, edit, project);
+        match &result {
+            Err(_) => docs.evict(&key),
+            Ok((_, unfolded)) if *unfolded >= docs::COMPACT_AFTER => {
+                if let Some(c) = &self.compactor {
+                    c.request(key.clone());
+                    if let Ok(entry) = docs.get(conn, &key) {
+                        entry.unfolded = 0;
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+        result.map(|(v, _)| v)
+    }
+
+    /// True when this device holds anything of the person.
+    fn person_known(conn: &Connection, person_id: &str) -> Result<bool> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT 1 FROM people WHERE person_id = ?1
+                 UNION ALL SELECT 1 FROM changes WHERE person_id = ?1 LIMIT 1",
+            )?
+            .query_row([person_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn require_person(&self, person_id: &str) -> Result<()> {
+        let guard = lock(&self.writer)?;
+        if Self::person_known(&guard.conn, person_id)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "person",
+                id: person_id.to_string(),
+            })
+        }
+    }
+
+    /// Run `f` on a (warm or loaded) document under the writer lock.
+    fn with_doc<T>(
+        &self,
+        person_id: &str,
+        compartment: Compartment,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = lock(&self.writer)?;
+        let Writer { conn, docs } = &mut *guard;
+        let entry = docs.get(conn, &(person_id.to_string(), compartment))?;
+        f(&mut entry.doc)
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// Everything this device holds about a person.
+    pub fn patient(&self, person_id: &str) -> Result<PersonRecord> {
+        self.require_person(person_id)?;
+        let demographics = self.with_doc(person_id, Compartment::Demographics, |d| {
+            record::read::demographics(d)
+        })?;
+        let clinical = self.with_doc(person_id, Compartment::Clinical, |d| {
+            if d.is_empty() {
+                Ok(None)
+            } else {
+                record::read::clinical(person_id, d).map(Some)
+            }
+        })?;
+        let advice = self.with_doc(person_id, Compartment::Advice, |d| {
+            if d.is_empty() {
+                Ok(None)
+            } else {
+                record::read::advice(d).map(Some)
+            }
+        })?;
+        Ok(PersonRecord {
+            person_id: person_id.to_string(),
+            demographics,
+            clinical,
+            advice,
+        })
+    }
+
+    /// Everyone on this device's caseload, by family name, with alerts, next and last visit and
+    /// latest NEWS2.
+    pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
+        queries::caseload(&*lock(&self.reader)?, now())
+    }
+
+    /// Search by name (each word a prefix of a name), NHS number (digits) or postcode.
+    pub fn search_patients(&self, query: &str) -> Result<Vec<CaseloadEntry>> {
+        queries::search(&*lock(&self.reader)?, query, now())
+    }
+
+    /// The planned visits of a day, in time order.
+    pub fn planned_visits(&self, day: NaiveDate) -> Result<Vec<PlannedVisitSummary>> {
+        queries::planned_visits(&*lock(&self.reader)?, day)
+    }
+
+    /// Open clinical conflicts, of one person or (with `None`) of everyone on the device.
+    pub fn conflicts(&self, person_id: Option<&str>) -> Result<Vec<ClinicalConflict>> {
+        let people: Vec<String> = match person_id {
+            Some(p) => {
+                self.require_person(p)?;
+                vec![p.to_string()]
+            }
+            None => {
+                let r = lock(&self.reader)?;
+                let mut stmt = r.prepare_cached(
+                    "SELECT DISTINCT person_id FROM alerts WHERE in_conflict = 1 ORDER BY person_id",
+                )?;
+                let rows = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows
+            }
+        };
+        let mut out = Vec::new();
+        for p in people {
+            out.extend(self.with_doc(&p, Compartment::Clinical, |d| {
+                record::read::conflicts(&p, d)
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Who changed what in a person's record and when, oldest first.
+    pub fn history(&self, person_id: &str) -> Result<Vec<HistoryEntry>> {
+        self.require_person(person_id)?;
+        let mut all = Vec::new();
+        for c in Compartment::ALL {
+            all.extend(self.with_doc(person_id, c, |d| Ok(record::history::history(d, c)))?);
+        }
+        all.sort_by(|a, b| (a.at, &a.change).cmp(&(b.at, &b.change)));
+        Ok(all)
+    }
+
+    // ------------------------------------------------------------------ maintenance
+
+    /// Fold every document's pending changes into its snapshot now (the background thread does
+    /// this as changes accumulate).
+    pub fn compact_now(&self) -> Result<()> {
+        let _serial = lock(&self.compaction_lock)?;
+        let path = self.config.path.clone();
+        let key = db::DbKey::new(&self.config.key)?;
+        let mut conn = db::open(&path, &key, false)?;
+        for (person, comp) in docs::documents_with_unfolded(&conn)? {
+            docs::compact(&mut conn, &person, comp)?;
+        }
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
+    /// Throw away every projection row and derive them again from the documents.
+    pub fn rebuild_projections(&self) -> Result<()> {
+        let people: Vec<String> = {
+            let w = lock(&self.writer)?;
+            let mut stmt = w
+                .conn
+                .prepare("SELECT DISTINCT person_id FROM changes ORDER BY person_id")?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        let mut guard = lock(&self.writer)?;
+        let Writer { conn, docs } = &mut *guard;
+        let tx = conn.transaction()?;
+        for t in ["people", "alerts", "visits", "observations"] {
+            tx.execute(&format!("DELETE FROM {t}"), [])?;
+        }
+        for p in &people {
+            exchange::project_person(&tx, docs, p)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// SQLite's own check of the file ("ok" when sound).
+    pub fn integrity_check(&self) -> Result<String> {
+        let r = lock(&self.reader)?;
+        let s: String = r.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(s)
+    }
+
+    /// A stable dump of the projection tables (for tests that compare stores).
+    pub fn projection_dump(&self) -> Result<Vec<String>> {
+        queries::dump(&*lock(&self.reader)?)
+    }
+
+    /// The heads of every document this device holds, hex, sorted (for tests that compare stores).
+    pub fn document_heads(&self) -> Result<Vec<(String, Compartment, Vec<String>)>> {
+        let keys: Vec<(String, String)> = {
+            let w = lock(&self.writer)?;
+            let mut stmt = w.conn.prepare(
+                "SELECT DISTINCT person_id, compartment FROM changes ORDER BY person_id, compartment",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        let mut out = Vec::new();
+        for (p, c) in keys {
+            let Some(comp) = Compartment::parse(&c) else {
+                continue;
+            };
+            let mut heads: Vec<String> = self
+                .with_doc(&p, comp, |d| Ok(d.get_heads()))?
+                .into_iter()
+                .map(|h| h.to_string())
+                .collect();
+            heads.sort();
+            out.push((p, comp, heads));
+        }
+        Ok(out)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_one<T>(
+    conn: &mut Connection,
+    docs: &mut DocCache,
+    key: &DocKey,
+    author: &Author,
+    summary: &str,
+    edit: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    project: impl FnOnce(&Transaction<'_>, &T) -> Result<()>,
+) -> Result<(T, usize)> {
+    let entry = docs.get(conn, key)?;
+    let value = match edit(&mut entry.doc) {
+        Ok(v) => v,
+        Err(e) => {
+            entry.doc.rollback();
+            return Err(e);
+        }
+    };
+    let stamp = serde_json::to_string(&AuditStamp::new(author, summary))?;
+    let at_ms = author.at.timestamp_millis();
+    let committed = entry.doc.commit_with(
+        CommitOptions::default()
+            .with_message(stamp)
+            .with_time(at_ms),
+    );
+    let Some(hash) = committed else {
+        return Ok((value, entry.unfolded));
+    };
+    let change = entry
+        .doc
+        .get_change_by_hash(&hash)
+        .ok_or_else(|| Error::Document("the change just made cannot be found".into()))?;
+    entry.unfolded += 1;
+    let unfolded = entry.unfolded;
+    let tx = conn.transaction()?;
+    docs::insert_change(
+        &tx,
+        &NewChange {
+            person_id: &key.0,
+            compartment: key.1,
+            hash,
+            bytes: change.raw_bytes(),
+            local: true,
+            at_ms,
+            summary,
+        },
+    )?;
+    project(&tx, &value)?;
+    tx.commit()?;
+    Ok((value, unfolded))
+}
+
+impl Drop for FieldStore {
+    fn drop(&mut self) {
+        if let Some(c) = self.compactor.take() {
+            c.stop();
+        }
+    }
+}
+
+fn validate_config(config: &StoreConfig) -> Result<()> {
+    use crate::error::ValidationError::MissingField;
+    if config.device_id.trim().is_empty() {
+        return Err(MissingField {
+            field: "device id",
+            hint: "enrol the device first",
+        }
+        .into());
+    }
+    if config.user.id.trim().is_empty() {
+        return Err(MissingField {
+            field: "user id",
+            hint: "sign in first",
+        }
+        .into());
+    }
+    if config.user.display_name.trim().is_empty() {
+        return Err(MissingField {
+            field: "user display name",
+            hint: "sign in first",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// This store's Automerge actor: random, made once when the store is created, so that a
+/// re-created store on the same device never reuses an actor's sequence numbers.
+fn actor_id(conn: &Connection) -> Result<ActorId> {
+    let existing: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(hex) = existing {
+        return ActorId::try_from(hex.as_str()).map_err(|e| Error::Damaged {
+            detail: format!("the store's actor id is unreadable: {e}"),
+        });
+    }
+    let actor = ActorId::random();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
+        [actor.to_hex_string()],
+    )?;
+    Ok(actor)
+}
+
+/// Wall-clock now, to the millisecond (the resolution of Automerge timestamps).
+pub(crate) fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+//! The lists a nurse opens, read from the projections on the reader connection.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+
+use crate::clinical::nhs_number;
+use crate::error::Result;
+use crate::record::AlertKind;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSummary {
+    pub kind: AlertKind,
+    pub summary: String,
+    pub active: bool,
+    /// True while concurrent values wait for a clinician to resolve them.
+    pub in_conflict: bool,
+}
+
+/// One line of the caseload or of search results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseloadEntry {
+    pub person_id: String,
+    pub display_name: String,
+    pub nhs_number: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    pub access_notes: Option<String>,
+    pub alerts: Vec<AlertSummary>,
+    pub open_conflicts: u32,
+    pub next_visit: Option<DateTime<Utc>>,
+    pub last_visit: Option<DateTime<Utc>>,
+    pub latest_news2: Option<u8>,
+    pub latest_news2_risk: Option<String>,
+}
+
+/// A planned visit on a day's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedVisitSummary {
+    pub visit_id: String,
+    pub person_id: String,
+    pub display_name: String,
+    pub address: Option<String>,
+    pub planned_start: DateTime<Utc>,
+    pub clinician: Option<String>,
+    pub contact_type: String,
+    pub completed: bool,
+    pub alerts: Vec<AlertSummary>,
+}
+
+const ENTRY_SQL: &str = "
+SELECT p.person_id, p.display_name, p.nhs_number, p.date_of_birth, p.address, p.postcode, p.access_notes,
+  (SELECT min(starts_at) FROM visits v
+     WHERE v.person_id = p.person_id AND v.kind = 'planned' AND v.completed = 0
+       AND v.entered_in_error = 0 AND v.starts_at >= ?1),
+  (SELECT max(starts_at) FROM visits v
+     WHERE v.person_id = p.person_id AND v.kind = 'recorded' AND v.entered_in_error = 0),
+  (SELECT news2_total FROM observations o WHERE o.person_id = p.person_id AND o.entered_in_error = 0
+     ORDER BY taken_at DESC, obs_id DESC LIMIT 1),
+  (SELECT news2_risk FROM observations o WHERE o.person_id = p.person_id AND o.entered_in_error = 0
+     ORDER BY taken_at DESC, obs_id DESC LIMIT 1)
+FROM people p";
+
+fn ms(t: Option<i64>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| Utc.timestamp_millis_opt(t).single())
+}
+
+fn entries(
+    conn: &Connection,
+    where_sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<CaseloadEntry>> {
+    let sql = format!(
+        "{ENTRY_SQL} {where_sql} ORDER BY p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, p.person_id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(args, |r| {
+            Ok(CaseloadEntry {
+                person_id: r.get(0)?,
+                display_name: r.get(1)?,
+                nhs_number: r.get(2)?,
+                date_of_birth: r.get(3)?,
+                address: r.get(4)?,
+                postcode: r.get(5)?,
+                access_notes: r.get(6)?,
+                alerts: Vec::new(),
+                open_conflicts: 0,
+                next_visit: ms(r.get(7)?),
+                last_visit: ms(r.get(8)?),
+                latest_news2: r
+                    .get::<_, Option<i64>>(9)?
+                    .and_then(|n| u8::try_from(n).ok()),
+                latest_news2_risk: r.get(10)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut rows = rows;
+    attach_alerts(conn, &mut rows)?;
+    Ok(rows)
+}
+
+fn all_alerts(conn: &Connection) -> Result<HashMap<String, Vec<AlertSummary>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT person_id, kind, summary, active, in_conflict FROM alerts ORDER BY person_id, kind",
+    )?;
+    let mut map: HashMap<String, Vec<AlertSummary>> = HashMap::new();
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, bool>(3)?,
+            r.get::<_, bool>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (person, kind, summary, active, in_conflict) = row?;
+        if let Some(kind) = AlertKind::parse(&kind) {
+            map.entry(person).or_default().push(AlertSummary {
+                kind,
+                summary,
+                active,
+                in_conflict,
+            });
+        }
+    }
+    Ok(map)
+}
+
+fn attach_alerts(conn: &Connection, rows: &mut [CaseloadEntry]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut alerts = all_alerts(conn)?;
+    for row in rows {
+        let a = alerts.remove(&row.person_id).unwrap_or_default();
+        row.open_conflicts = a.iter().filter(|a| a.in_conflict).count() as u32;
+        row.alerts = a;
+    }
+    Ok(())
+}
+
+/// Everyone on this device's caseload, by family name.
+pub fn caseload(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<CaseloadEntry>> {
+    entries(conn, "", &[&now.timestamp_millis()])
+}
+
+/// People whose name starts with each word of `query`, whose NHS number starts with its digits,
+/// or whose postcode starts with it (spaces and case ignored).
+pub fn search(conn: &Connection, query: &str, now: DateTime<Utc>) -> Result<Vec<CaseloadEntry>> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now.timestamp_millis();
+    let digits = nhs_number::normalise(q);
+    if digits.len() >= 3 && digits.chars().all(|c| c.is_ascii_digit()) {
+        let pattern = format!("{}%", escape_like(&digits));
+        return entries(
+            conn,
+            "WHERE p.nhs_number LIKE ?2 ESCAPE '\\'",
+            &[&now, &pattern],
+        );
+    }
+    let postcode = format!("{}%", escape_like(&q.replace(' ', "").to_uppercase()));
+    // Each word must begin some part of the name (name_key is " family given preferred").
+    let words: Vec<String> = q
+        .split_whitespace()
+        .take(4)
+        .map(|w| format!("% {}%", escape_like(&w.to_lowercase())))
+        .collect();
+    let mut clause = String::from("WHERE (p.postcode_key LIKE ?2 ESCAPE '\\') OR (");
+    for i in 0..words.len() {
+        if i > 0 {
+            clause.push_str(" AND ");
+        }
+        clause.push_str(&format!("p.name_key LIKE ?{} ESCAPE '\\'", i + 3));
+    }
+    clause.push(')');
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&now, &postcode];
+    for w in &words {
+        args.push(w);
+    }
+    entries(conn, &clause, &args)
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The planned visits of one day (UTC), in time order, with the person's alerts.
+pub fn planned_visits(conn: &Connection, day: NaiveDate) -> Result<Vec<PlannedVisitSummary>> {
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis())
+        .unwrap_or(0);
+    let end = start + 24 * 3600 * 1000;
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.visit_id, v.person_id, coalesce(p.display_name, '(details not yet synced)'), p.address,
+                v.starts_at, v.clinician, v.contact_type, v.completed
+         FROM visits v LEFT JOIN people p ON p.person_id = v.person_id
+         WHERE v.kind = 'planned' AND v.entered_in_error = 0 AND v.starts_at >= ?1 AND v.starts_at < ?2
+         ORDER BY v.starts_at, v.visit_id",
+    )?;
+    let mut rows = stmt
+        .query_map(params![start, end], |r| {
+            Ok(PlannedVisitSummary {
+                visit_id: r.get(0)?,
+                person_id: r.get(1)?,
+                display_name: r.get(2)?,
+                address: r.get(3)?,
+                planned_start: ms(Some(r.get(4)?)).unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+                clinician: r.get(5)?,
+                contact_type: r.get(6)?,
+                completed: r.get(7)?,
+                alerts: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if !rows.is_empty() {
+        let alerts = all_alerts(conn)?;
+        for row in &mut rows {
+            row.alerts = alerts.get(&row.person_id).cloned().unwrap_or_default();
+        }
+    }
+    Ok(rows)
+}
+
+/// A stable dump of every projection table, for checking that projections equal a rebuild.
+pub fn dump(conn: &Connection) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (table, order) in [
+        ("people", "person_id"),
+        ("alerts", "person_id, kind"),
+        ("visits", "visit_id"),
+        ("observations", "obs_id"),
+    ] {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+        let cols = stmt.column_count();
+        let rows = stmt.query_map([], |r| {
+            let mut s = format!("{table}:");
+            for i in 0..cols {
+                let v: rusqlite::types::Value = r.get(i)?;
+                s.push_str(&format!("{v:?}|"));
+            }
+            Ok(s)
+        })?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,161 @@
+//! Every schema change, in order, in one place. The database's `user_version` is the number of
+//! migrations applied. Migrations only add: a device may hold unsynced records, so nothing here
+//! may drop data.
+
+use rusqlite::{Connection, Transaction};
+
+use crate::error::{Error, Result};
+
+/// (version, SQL). Append new migrations; never edit a released one.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One compacted Automerge document per person and compartment.
+    CREATE TABLE documents (
+        person_id   TEXT NOT NULL,
+        compartment TEXT NOT NULL,
+        snapshot    BLOB NOT NULL,
+        PRIMARY KEY (person_id, compartment)
+    ) WITHOUT ROWID;
+
+    -- Every change this device holds, in the order it came to hold it. `bytes` is kept until the
+    -- change is folded into its document's snapshot; the row itself stays, as the record of what
+    -- was sent and received (and what is still to send: local = 1 AND acked = 0).
+    CREATE TABLE changes (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id   TEXT NOT NULL,
+        compartment TEXT NOT NULL,
+        hash        BLOB NOT NULL,
+        bytes       BLOB,
+        local       INTEGER NOT NULL,
+        acked       INTEGER NOT NULL DEFAULT 0,
+        at_ms       INTEGER NOT NULL,
+        summary     TEXT NOT NULL,
+        UNIQUE (person_id, compartment, hash)
+    );
+    CREATE INDEX changes_unfolded ON changes (person_id, compartment, seq) WHERE bytes IS NOT NULL;
+    CREATE INDEX changes_pending ON changes (seq) WHERE local = 1 AND acked = 0;
+
+    -- Projections: derived from the documents, rebuilt by FieldStore::rebuild_projections.
+    CREATE TABLE people (
+        person_id     TEXT PRIMARY KEY,
+        nhs_number    TEXT,
+        given_name    TEXT NOT NULL,
+        family_name   TEXT NOT NULL,
+        display_name  TEXT NOT NULL,
+        name_key      TEXT NOT NULL,
+        date_of_birth TEXT,
+        postcode      TEXT,
+        postcode_key  TEXT,
+        address       TEXT,
+        phone         TEXT,
+        access_notes  TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX people_order ON people (family_name COLLATE NOCASE, given_name COLLATE NOCASE, person_id);
+    CREATE INDEX people_nhs ON people (nhs_number);
+    CREATE INDEX people_postcode ON people (postcode_key);
+
+    CREATE TABLE alerts (
+        person_id   TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        active      INTEGER NOT NULL,
+        in_conflict INTEGER NOT NULL,
+        PRIMARY KEY (person_id, kind)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE visits (
+        visit_id         TEXT PRIMARY KEY,
+        person_id        TEXT NOT NULL,
+        kind             TEXT NOT NULL,   -- 'planned' | 'recorded'
+        planned_visit_id TEXT,
+        starts_at        INTEGER NOT NULL, -- ms since epoch, UTC
+        clinician        TEXT,
+        contact_type     TEXT NOT NULL,
+        outcome          TEXT,
+        completed        INTEGER NOT NULL,
+        entered_in_error INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX visits_person ON visits (person_id, kind, starts_at);
+    CREATE INDEX visits_day ON visits (kind, starts_at);
+
+    CREATE TABLE observations (
+        obs_id           TEXT PRIMARY KEY,
+        person_id        TEXT NOT NULL,
+        taken_at         INTEGER NOT NULL,
+        news2_total      INTEGER,
+        news2_risk       TEXT,
+        entered_in_error INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX observations_person ON observations (person_id, taken_at);
+    "#,
+)];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0)
+}
+
+/// Bring the schema up to date in one transaction, or refuse a database from a newer app.
+pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let latest = latest_version();
+    if current > latest {
+        return Err(Error::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            supported: latest,
+        });
+    }
+    if current == latest {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    apply(&tx, current)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn apply(tx: &Transaction<'_>, from: i64) -> Result<()> {
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > from) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, (v, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*v, i as i64 + 1);
+        }
+    }
+
+    #[test]
+    fn migrate_is_idempotent_and_refuses_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest_version());
+        conn.pragma_update(None, "user_version", latest_version() + 1)
+            .unwrap();
+        let err = migrate(&mut conn, &path).unwrap_err();
+        assert!(
+            err.to_string().contains("newer version of Doorstep"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,899 @@
+//! Tests of the store against real encrypted SQLite files.
+
+use chrono::{Duration, Utc};
+
+use crate::error::{Error, ValidationError};
+use crate::record::*;
+use crate::store::FieldStore;
+use crate::testing::{self, demographics, exchange, full_visit, open};
+use crate::Consciousness;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn nurse(dir: &tempfile::TempDir, name: &str) -> FieldStore {
+    open(
+        &dir.path().join(format!("{name}.db")),
+        name,
+        Role::DistrictNurse,
+    )
+}
+
+#[test]
+fn register_read_and_list() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics(
+            "Edith",
+            "Crawley",
+            Some("943 476 5919"),
+            "hx7 8ab",
+        ))
+        .unwrap();
+    let rec = s.patient(&id).unwrap();
+    let d = rec.demographics.unwrap();
+    assert_eq!(d.nhs_number.as_deref(), Some("9434765919"));
+    assert_eq!(d.address.unwrap().postcode, "HX7 8AB");
+    let list = s.caseload().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].display_name, "Edith Crawley");
+    for q in [
+        "crawl",
+        "Edith",
+        "edith cra",
+        "943 476",
+        "9434765919",
+        "hx7",
+        "HX7 8A",
+    ] {
+        let found = s.search_patients(q).unwrap();
+        assert_eq!(found.len(), 1, "search {q:?}");
+    }
+    for q in ["smith", "1234", "LS1", "rawley", "%", "_"] {
+        assert!(
+            s.search_patients(q).unwrap().is_empty(),
+            "search {q:?} should find nothing"
+        );
+    }
+}
+
+#[test]
+fn duplicate_nhs_number_is_refused() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    s.register_patient(demographics(
+        "Edith",
+        "Crawley",
+        Some("9434765919"),
+        "HX7 8AB",
+    ))
+    .unwrap();
+    let err = s
+        .register_patient(demographics(
+            "E",
+            "Crawley",
+            Some("943-476-5919"),
+            "HX7 8AB",
+        ))
+        .unwrap_err();
+    assert!(err.to_string().contains("already registered"), "{err}");
+}
+
+#[test]
+fn record_visit_scores_news2_and_survives_reopen() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    let (id, visit_id) = {
+        let s = open(&path, "a", Role::DistrictNurse);
+        let id = s
+            .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+            .unwrap();
+        let r = s.record_visit(&id, full_visit(0)).unwrap();
+        let n = r.news2.unwrap();
+        assert_eq!(n.total, Some(0));
+        (id, r.visit.id)
+    };
+    let s = open(&path, "a", Role::DistrictNurse);
+    let rec = s.patient(&id).unwrap().clinical.unwrap();
+    assert_eq!(rec.visits.len(), 1);
+    assert_eq!(rec.visits[0].id, visit_id);
+    assert_eq!(
+        rec.visits[0].note.as_deref().map(|n| n.chars().count()),
+        Some(500)
+    );
+    assert_eq!(rec.observations.len(), 1);
+    let row = &s.caseload().unwrap()[0];
+    assert_eq!(row.latest_news2, Some(0));
+    assert!(row.last_visit.is_some());
+}
+
+#[test]
+fn spo2_scale_2_only_when_prescribed() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics("Arthur", "Dent", None, "HX7 8AB"))
+        .unwrap();
+    let mut obs = testing::normal_observations();
+    obs.spo2_percent = Some(89);
+    // Scale 1: 89 % scores 3.
+    let on1 = s
+        .record_observations(&id, Utc::now(), obs.clone(), None)
+        .unwrap();
+    assert_eq!(on1.news2.scale, crate::SpO2Scale::Scale1);
+    assert_eq!(on1.news2.total, Some(3));
+    s.set_alert(
+        &id,
+        AlertInput {
+            kind: AlertKind::Spo2Scale2,
+            text: "Prescribed by respiratory team, target 88–92 %".into(),
+            active: true,
+        },
+    )
+    .unwrap();
+    let on2 = s.record_observations(&id, Utc::now(), obs, None).unwrap();
+    assert_eq!(on2.news2.scale, crate::SpO2Scale::Scale2);
+    assert_eq!(on2.news2.total, Some(0));
+}
+
+#[test]
+fn high_news2_is_flagged() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics("Arthur", "Dent", None, "HX7 8AB"))
+        .unwrap();
+    let mut v = full_visit(0);
+    let o = v.observations.as_mut().unwrap();
+    o.respiration_rate = Some(25); // 3
+    o.pulse = Some(115); // 2
+    o.consciousness = Some(Consciousness::NewConfusion); // 3
+    let r = s.record_visit(&id, v).unwrap();
+    let n = r.news2.unwrap();
+    assert_eq!(n.total, Some(8));
+    assert_eq!(n.risk, Some(crate::ClinicalRisk::High));
+    assert_eq!(
+        s.caseload().unwrap()[0].latest_news2_risk.as_deref(),
+        Some("high")
+    );
+    let h = s.history(&id).unwrap();
+    assert!(
+        h.last().unwrap().summary.contains("NEWS2 8 (high risk)"),
+        "{:?}",
+        h.last()
+    );
+}
+
+#[test]
+fn validation_errors_write_nothing() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let before = s.pending_changes().unwrap().len();
+    let cases: Vec<(Box<dyn Fn() -> Result<(), Error>>, &str)> = vec![
+        (
+            Box::new(|| {
+                s.register_patient(demographics("A", "B", Some("9434765918"), "X"))
+                    .map(|_| ())
+            }),
+            "check digit",
+        ),
+        (
+            Box::new(|| {
+                s.register_patient(demographics("A", "B", Some("12345"), "X"))
+                    .map(|_| ())
+            }),
+            "10 digits",
+        ),
+        (
+            Box::new(|| {
+                s.register_patient(demographics(" ", "B", None, "X"))
+                    .map(|_| ())
+            }),
+            "given name is required",
+        ),
+        (
+            Box::new(|| {
+                s.register_patient(demographics("A", "", None, "X"))
+                    .map(|_| ())
+            }),
+            "family name is required",
+        ),
+        (
+            Box::new(|| {
+                let mut d = demographics("A", "B", None, "X");
+                d.date_of_birth = Some((Utc::now() + Duration::days(2)).date_naive());
+                s.register_patient(d).map(|_| ())
+            }),
+            "date of birth",
+        ),
+        (
+            Box::new(|| s.add_note(&id, None, "   ").map(|_| ())),
+            "note is required",
+        ),
+        (
+            Box::new(|| s.add_note(&id, None, &"x".repeat(20_001)).map(|_| ())),
+            "too long",
+        ),
+        (
+            Box::new(|| s.add_note("no-such-person", None, "hello").map(|_| ())),
+            "No person",
+        ),
+        (
+            Box::new(|| {
+                let mut v = full_visit(0);
+                v.started_at = Utc::now() + Duration::hours(3);
+                v.ended_at = None;
+                s.record_visit(&id, v).map(|_| ())
+            }),
+            "in the future",
+        ),
+        (
+            Box::new(|| {
+                let mut v = full_visit(0);
+                v.planned_visit_id = Some("nope".into());
+                s.record_visit(&id, v).map(|_| ())
+            }),
+            "No planned visit",
+        ),
+    ];
+    for (f, expect) in cases {
+        let err = f().unwrap_err();
+        assert!(
+            err.to_string().contains(expect),
+            "expected {expect:?} in {err}"
+        );
+    }
+    // One per observation limit, each naming the parameter and the range.
+    let limits: [(&str, fn(&mut crate::Observations)); 10] = [
+        ("respiration rate of 81", |o| o.respiration_rate = Some(81)),
+        ("SpO2 of 49", |o| o.spo2_percent = Some(49)),
+        ("SpO2 of 101", |o| o.spo2_percent = Some(101)),
+        ("systolic blood pressure of 39", |o| {
+            o.systolic_bp = Some(39)
+        }),
+        ("systolic blood pressure of 301", |o| {
+            o.systolic_bp = Some(301)
+        }),
+        ("pulse of 19", |o| o.pulse = Some(19)),
+        ("pulse of 251", |o| o.pulse = Some(251)),
+        ("temperature of 24.9", |o| o.temperature_c = Some(24.9)),
+        ("temperature of 45.1", |o| o.temperature_c = Some(45.1)),
+        ("temperature of NaN", |o| o.temperature_c = Some(f64::NAN)),
+    ];
+    for (expect, change) in limits {
+        let mut v = full_visit(0);
+        change(v.observations.as_mut().unwrap());
+        let err = s.record_visit(&id, v).unwrap_err();
+        assert!(
+            matches!(err, Error::Validation(ValidationError::OutOfRange { .. })),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(expect),
+            "expected {expect:?} in {err}"
+        );
+        assert!(err.to_string().contains("check the reading"), "{err}");
+    }
+    // The limits themselves are accepted.
+    let mut v = full_visit(0);
+    let o = v.observations.as_mut().unwrap();
+    (
+        o.respiration_rate,
+        o.spo2_percent,
+        o.systolic_bp,
+        o.diastolic_bp,
+        o.pulse,
+        o.temperature_c,
+    ) = (
+        Some(0),
+        Some(50),
+        Some(300),
+        Some(20),
+        Some(250),
+        Some(45.0),
+    );
+    s.record_visit(&id, v).unwrap();
+    assert_eq!(
+        s.pending_changes().unwrap().len(),
+        before + 1,
+        "only the valid visit was written"
+    );
+    assert_eq!(s.patient(&id).unwrap().clinical.unwrap().visits.len(), 1);
+}
+
+#[test]
+fn wrong_key_is_a_clear_error() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    let id = {
+        let s = open(&path, "a", Role::DistrictNurse);
+        s.register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+            .unwrap()
+    };
+    let mut cfg = testing::config(&path, "a", Role::DistrictNurse);
+    cfg.key = vec![9u8; 32];
+    let err = FieldStore::open(cfg.clone())
+        .err()
+        .expect("wrong key must fail");
+    assert!(matches!(err, Error::WrongKey { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("cannot be opened with this key"),
+        "{err}"
+    );
+    // Without the key-check file, SQLCipher's own check still gives a wrong-key error.
+    std::fs::remove_file(dir.path().join("a.db.keycheck")).unwrap();
+    let err = FieldStore::open(cfg.clone())
+        .err()
+        .expect("wrong key must fail");
+    assert!(matches!(err, Error::WrongKey { .. }), "{err:?}");
+    cfg.key = vec![1u8; 16];
+    let err = FieldStore::open(cfg).err().unwrap();
+    assert!(err.to_string().contains("exactly 32 bytes"), "{err}");
+    // The right key still opens it: nothing was changed by the failed attempts.
+    let s = open(&path, "a", Role::DistrictNurse);
+    assert!(s.patient(&id).is_ok());
+}
+
+#[test]
+fn the_file_is_encrypted() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    {
+        let s = open(&path, "a", Role::DistrictNurse);
+        s.register_patient(demographics("Zebedee", "Quartermaine", None, "HX7 8AB"))
+            .unwrap();
+        s.compact_now().unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.windows(12).any(|w| w == b"Quartermaine"));
+    assert!(!bytes.starts_with(b"SQLite format 3"));
+}
+
+#[test]
+fn truncated_and_corrupted_files_are_damaged_not_crashes() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    {
+        let s = open(&path, "a", Role::DistrictNurse);
+        let id = s
+            .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+            .unwrap();
+        for _ in 0..40 {
+            s.record_visit(&id, full_visit(0)).unwrap();
+        }
+        s.compact_now().unwrap();
+    }
+    let good = std::fs::read(&path).unwrap();
+    assert!(
+        good.len() >= 4096 * 8,
+        "test needs a multi-page file, got {}",
+        good.len()
+    );
+
+    // Truncated mid-page.
+    std::fs::write(&path, &good[..good.len() - 1000]).unwrap();
+    let err = FieldStore::open(testing::config(&path, "a", Role::DistrictNurse))
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Damaged { .. }), "{err:?}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    // First page overwritten, with the right key.
+    let mut bad = good.clone();
+    for b in &mut bad[100..300] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&path, &bad).unwrap();
+    let err = FieldStore::open(testing::config(&path, "a", Role::DistrictNurse))
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Damaged { .. }), "{err:?}");
+    assert!(err.to_string().contains("damaged"), "{err}");
+
+    // Truncated at a page boundary: opens, but reading the lost pages is a Damaged error.
+    std::fs::write(&path, &good[..4096 * 2]).unwrap();
+    let result = FieldStore::open(testing::config(&path, "a", Role::DistrictNurse))
+        .and_then(|s| s.caseload().map(|_| s.integrity_check()));
+    match result {
+        Err(Error::Damaged { .. }) => {}
+        Ok(Ok(report)) => assert_ne!(
+            report, "ok",
+            "a truncated file must not pass the integrity check"
+        ),
+        other => panic!("expected a Damaged error, got {other:?}"),
+    }
+}
+
+#[test]
+fn concurrent_allergy_edits_become_a_clinical_conflict() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    a.set_alert(
+        &id,
+        AlertInput {
+            kind: AlertKind::Allergies,
+            text: "No known drug allergies".into(),
+            active: false,
+        },
+    )
+    .unwrap();
+    exchange(&a, &b);
+    a.set_alert(
+        &id,
+        AlertInput {
+            kind: AlertKind::Allergies,
+            text: "Penicillin: anaphylaxis".into(),
+            active: true,
+        },
+    )
+    .unwrap();
+    b.set_alert(
+        &id,
+        AlertInput {
+            kind: AlertKind::Allergies,
+            text: "Latex: rash".into(),
+            active: true,
+        },
+    )
+    .unwrap();
+    let rep = exchange(&a, &b);
+    assert_eq!(rep.new_conflicts.len(), 1);
+    exchange(&b, &a);
+    for s in [&a, &b] {
+        let c = s.conflicts(None).unwrap();
+        assert_eq!(c.len(), 1);
+        let texts: Vec<&str> = c[0].values.iter().map(|v| v.text.as_str()).collect();
+        assert!(
+            texts.contains(&"Penicillin: anaphylaxis") && texts.contains(&"Latex: rash"),
+            "{texts:?}"
+        );
+        assert!(c[0].values.iter().any(|v| v.author.device_id == "a"));
+        assert!(c[0].values.iter().any(|v| v.author.device_id == "b"));
+        let row = &s.caseload().unwrap()[0];
+        assert_eq!(row.open_conflicts, 1);
+        assert!(
+            row.alerts[0].summary.contains("Penicillin") && row.alerts[0].summary.contains("Latex")
+        );
+        let alert = s
+            .patient(&id)
+            .unwrap()
+            .clinical
+            .unwrap()
+            .alert(AlertKind::Allergies)
+            .cloned()
+            .unwrap();
+        assert_eq!(alert.values.len(), 2, "the record shows both values");
+    }
+    assert_eq!(a.conflicts(None).unwrap(), b.conflicts(None).unwrap());
+    // Overwriting without resolving is refused.
+    let err = a
+        .set_alert(
+            &id,
+            AlertInput {
+                kind: AlertKind::Allergies,
+                text: "Penicillin".into(),
+                active: true,
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("resolve the conflict"), "{err}");
+    let conflict_id = a.conflicts(None).unwrap()[0].id.clone();
+    let resolved = a
+        .resolve_conflict(
+            &conflict_id,
+            AlertInput {
+                kind: AlertKind::Allergies,
+                text: "Penicillin: anaphylaxis; latex: rash".into(),
+                active: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(resolved.values.len(), 1);
+    assert!(a.conflicts(None).unwrap().is_empty());
+    let err = a
+        .resolve_conflict(
+            &conflict_id,
+            AlertInput {
+                kind: AlertKind::Allergies,
+                text: "x".into(),
+                active: true,
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::ConflictNotOpen { .. }), "{err}");
+    exchange(&a, &b);
+    assert!(b.conflicts(None).unwrap().is_empty());
+    assert!(b
+        .history(&id)
+        .unwrap()
+        .iter()
+        .any(|h| h.summary.contains("resolved conflicting allergies")));
+}
+
+#[test]
+fn concurrent_visits_notes_and_observations_all_survive() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    exchange(&a, &b);
+    for s in [&a, &b] {
+        s.record_visit(&id, full_visit(5)).unwrap();
+        s.add_note(&id, None, "Daughter phoned; will be present tomorrow.")
+            .unwrap();
+        s.record_observations(&id, Utc::now(), testing::normal_observations(), None)
+            .unwrap();
+    }
+    exchange(&a, &b);
+    exchange(&b, &a);
+    for s in [&a, &b] {
+        let c = s.patient(&id).unwrap().clinical.unwrap();
+        assert_eq!(c.visits.len(), 2);
+        assert_eq!(c.notes.len(), 2);
+        assert_eq!(c.observations.len(), 4);
+    }
+    assert_eq!(a.document_heads().unwrap(), b.document_heads().unwrap());
+    assert_eq!(a.projection_dump().unwrap(), b.projection_dump().unwrap());
+}
+
+#[test]
+fn concurrent_edits_of_different_demographic_fields_both_survive() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    exchange(&a, &b);
+    let mut da = a.patient(&id).unwrap().demographics.unwrap();
+    da.phone = Some("01422 000000".into());
+    a.update_demographics(&id, da).unwrap();
+    let mut db = b.patient(&id).unwrap().demographics.unwrap();
+    db.gp_practice = Some("Calder Valley Medical Practice".into());
+    b.update_demographics(&id, db).unwrap();
+    exchange(&a, &b);
+    exchange(&b, &a);
+    for s in [&a, &b] {
+        let d = s.patient(&id).unwrap().demographics.unwrap();
+        assert_eq!(d.phone.as_deref(), Some("01422 000000"));
+        assert_eq!(
+            d.gp_practice.as_deref(),
+            Some("Calder Valley Medical Practice")
+        );
+    }
+}
+
+#[test]
+fn entered_in_error_keeps_the_entry_and_its_history() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let planned = s
+        .schedule_visit(
+            &id,
+            PlannedVisitInput {
+                planned_start: Utc::now() + Duration::hours(1),
+                planned_end: None,
+                clinician: Some("user-a".into()),
+                contact_type: ContactType::HomeVisit,
+                purpose: Some("Dressing change".into()),
+            },
+        )
+        .unwrap();
+    let mut v = full_visit(0);
+    v.planned_visit_id = Some(planned.id.clone());
+    let r = s.record_visit(&id, v).unwrap();
+    assert!(
+        s.caseload().unwrap()[0].next_visit.is_none(),
+        "the planned visit is done"
+    );
+    let err = s.mark_entered_in_error(&id, &r.visit.id, "").unwrap_err();
+    assert!(err.to_string().contains("reason is required"), "{err}");
+    s.mark_entered_in_error(&id, &r.visit.id, "Recorded against the wrong person")
+        .unwrap();
+    let c = s.patient(&id).unwrap().clinical.unwrap();
+    assert_eq!(c.visits.len(), 1, "the entry stays");
+    assert!(c.is_entered_in_error(&r.visit.id));
+    let row = &s.caseload().unwrap()[0];
+    assert!(
+        row.last_visit.is_none(),
+        "an entry in error is not the last visit"
+    );
+    assert!(row.next_visit.is_some(), "the planned visit is open again");
+    let h = s.history(&id).unwrap();
+    assert!(h
+        .iter()
+        .any(|e| e.summary.starts_with("recorded a home visit")));
+    assert!(h.iter().any(|e| e
+        .summary
+        .contains("entered in error: Recorded against the wrong person")));
+    let err = s
+        .mark_entered_in_error(&id, "no-such-entry", "x")
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }));
+}
+
+#[test]
+fn history_is_attributable_and_readable() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    s.record_visit(&id, full_visit(0)).unwrap();
+    let h = s.history(&id).unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0].user_id, "user-a");
+    assert_eq!(h[0].device_id, "a");
+    assert_eq!(h[0].role, Some(Role::DistrictNurse));
+    let sentence = h[1].sentence();
+    assert!(sentence.contains("district nurse user-a (district nurse, device a): recorded a home visit (completed): wound care, insulin, medication prompt; NEWS2 0 (low risk)"), "{sentence}");
+}
+
+#[test]
+fn projections_rebuild_to_the_same_rows() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    for i in 0..5 {
+        let id = a
+            .register_patient(demographics(&format!("P{i}"), "Crawley", None, "HX7 8AB"))
+            .unwrap();
+        let p = a
+            .schedule_visit(
+                &id,
+                PlannedVisitInput {
+                    planned_start: Utc::now() + Duration::hours(i),
+                    planned_end: None,
+                    clinician: None,
+                    contact_type: ContactType::Telephone,
+                    purpose: None,
+                },
+            )
+            .unwrap();
+        let mut v = full_visit(i);
+        if i % 2 == 0 {
+            v.planned_visit_id = Some(p.id);
+        }
+        a.record_visit(&id, v).unwrap();
+        a.set_alert(
+            &id,
+            AlertInput {
+                kind: AlertKind::RiskToStaff,
+                text: "Two staff only".into(),
+                active: true,
+            },
+        )
+        .unwrap();
+    }
+    let before = a.projection_dump().unwrap();
+    assert!(before.len() > 15);
+    a.rebuild_projections().unwrap();
+    assert_eq!(a.projection_dump().unwrap(), before);
+    // And a store that only ever imported builds the same rows.
+    exchange(&a, &b);
+    assert_eq!(b.projection_dump().unwrap(), before);
+}
+
+#[test]
+fn compaction_folds_changes_and_loses_nothing() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    let mut cfg = testing::config(&path, "a", Role::DistrictNurse);
+    cfg.background_compaction = false;
+    let s = FieldStore::open(cfg.clone()).unwrap();
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    for i in 0..50 {
+        s.record_visit(&id, full_visit(i)).unwrap();
+    }
+    let before = s.patient(&id).unwrap();
+    s.compact_now().unwrap();
+    s.record_visit(&id, full_visit(0)).unwrap();
+    drop(s);
+    let s = FieldStore::open(cfg).unwrap();
+    let after = s.patient(&id).unwrap();
+    let c = after.clinical.unwrap();
+    assert_eq!(c.visits.len(), 51);
+    assert_eq!(&c.visits[..50], &before.clinical.unwrap().visits[..]);
+    // Exporting after compaction still yields every change.
+    assert_eq!(s.export_changes(0).unwrap().changes.len(), 52);
+}
+
+#[test]
+fn background_compaction_runs_while_writing() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    let s = open(&path, "a", Role::DistrictNurse);
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    for i in 0..100 {
+        s.record_visit(&id, full_visit(i)).unwrap();
+    }
+    drop(s); // waits for the compactor to finish its queue
+    let s = open(&path, "a", Role::DistrictNurse);
+    assert_eq!(s.patient(&id).unwrap().clinical.unwrap().visits.len(), 100);
+    let w = s.writer.lock().unwrap();
+    let unfolded: i64 = w
+        .conn
+        .query_row(
+            "SELECT count(*) FROM changes WHERE bytes IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        unfolded < 100,
+        "the compactor folded changes ({unfolded} left beside the snapshot)"
+    );
+}
+
+#[test]
+fn pending_changes_and_acknowledgement() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    s.record_visit(&id, full_visit(0)).unwrap();
+    let p = s.pending_changes().unwrap();
+    assert_eq!(p.len(), 2);
+    assert!(p[1].summary.starts_with("recorded a home visit"));
+    let sent_up_to = s.export_changes(0).unwrap().up_to;
+    // A visit recorded while that "sync" was in flight stays pending after the acknowledgement.
+    s.add_note(&id, None, "written during sync").unwrap();
+    assert_eq!(s.acknowledge(sent_up_to).unwrap(), 2);
+    let p = s.pending_changes().unwrap();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].summary, "added a note");
+}
+
+#[test]
+fn imports_are_idempotent_and_malformed_batches_store_nothing() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    a.record_visit(&id, full_visit(0)).unwrap();
+    let batch = a.export_changes(0).unwrap();
+    let r1 = b.import_changes(&batch).unwrap();
+    assert_eq!(
+        (r1.received, r1.new_changes, r1.people_added.len()),
+        (2, 2, 1)
+    );
+    let r2 = b.import_changes(&batch).unwrap();
+    assert_eq!((r2.new_changes, r2.people_added.len()), (0, 0));
+    assert_eq!(b.export_changes(0).unwrap().changes.len(), 2);
+
+    let c = nurse(&dir, "c");
+    let mut bad = batch.clone();
+    let half = bad.changes[1].bytes.len() / 2;
+    bad.changes[1].bytes.truncate(half);
+    let err = c.import_changes(&bad).unwrap_err();
+    assert!(matches!(err, Error::BadChanges(_)), "{err}");
+    assert!(err.to_string().contains("Nothing from them was saved"));
+    assert!(c.export_changes(0).unwrap().changes.is_empty());
+    assert!(c.caseload().unwrap().is_empty());
+}
+
+#[test]
+fn out_of_order_changes_wait_for_their_dependencies() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    a.record_visit(&id, full_visit(2)).unwrap();
+    a.record_visit(&id, full_visit(1)).unwrap();
+    let mut batch = a.export_changes(0).unwrap();
+    let last = batch.changes.pop().unwrap();
+    let r = b
+        .import_changes(&crate::ChangeBatch {
+            changes: vec![last],
+            up_to: 0,
+        })
+        .unwrap();
+    assert_eq!(r.waiting, 1);
+    drop(b);
+    // The waiting change was stored: after a restart, the missing one completes the record.
+    let b = nurse(&dir, "b");
+    b.import_changes(&batch).unwrap();
+    assert_eq!(b.patient(&id).unwrap().clinical.unwrap().visits.len(), 2);
+    assert_eq!(a.document_heads().unwrap(), b.document_heads().unwrap());
+}
+
+#[test]
+fn planned_visits_for_a_day() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    s.set_alert(
+        &id,
+        AlertInput {
+            kind: AlertKind::Resuscitation,
+            text: "DNACPR in place".into(),
+            active: true,
+        },
+    )
+    .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2030, 1, 15).unwrap();
+    for h in [9, 14] {
+        let start = day.and_hms_opt(h, 0, 0).unwrap().and_utc();
+        s.schedule_visit(
+            &id,
+            PlannedVisitInput {
+                planned_start: start,
+                planned_end: None,
+                clinician: None,
+                contact_type: ContactType::HomeVisit,
+                purpose: None,
+            },
+        )
+        .unwrap();
+    }
+    let list = s.planned_visits(day).unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list[0].planned_start < list[1].planned_start);
+    assert_eq!(list[0].alerts[0].kind, AlertKind::Resuscitation);
+    assert!(s
+        .planned_visits(day.succ_opt().unwrap())
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn advice_compartment_records_needs_and_outcomes() {
+    let dir = tmp();
+    let s = open(&dir.path().join("w.db"), "w", Role::AdviceWorker);
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let need = s
+        .add_advice_need(&id, AdviceCategory::Energy, "Prepayment meter debt")
+        .unwrap();
+    s.add_advice_action(&id, &need.id, "Applied to the supplier's hardship fund")
+        .unwrap();
+    s.record_advice_outcome(&id, &need.id, "Debt written off", 48_250)
+        .unwrap();
+    s.set_consent_to_share(&id, true).unwrap();
+    let err = s.record_advice_outcome(&id, "nope", "x", 1).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }));
+    let a = s.patient(&id).unwrap().advice.unwrap();
+    assert_eq!(a.outcomes[0].financial_gain_pence, 48_250);
+    assert!(a.consent_to_share.unwrap().consented);
+    s.mark_entered_in_error(&id, &need.id, "Duplicate").unwrap();
+    assert_eq!(
+        s.patient(&id)
+            .unwrap()
+            .advice
+            .unwrap()
+            .entered_in_error
+            .len(),
+        1
+    );
+    assert!(s
+        .history(&id)
+        .unwrap()
+        .iter()
+        .any(|h| h.summary.contains("gain £482.50")));
+}
