@@ -16,8 +16,6 @@
 //!   hypercapnic respiratory failure. On scale 2 a saturation of 93 % or more scores 0 on air but
 //!   1–3 on oxygen, so it cannot be scored until air/oxygen is known.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use crate::clinical::observations::{Consciousness, Observations};
@@ -262,23 +260,23 @@ fn incomplete_response(obs: &Observations, result: &News2Result, recorded_total:
              oxygen.",
         );
     }
-    let threes: BTreeSet<&str> = result
+    // Sub-scores are in chart order, so the names are too.
+    let threes: Vec<&str> = result
         .sub_scores
         .iter()
         .filter(|s| s.score == 3)
         .map(|s| s.parameter.label())
         .collect();
     if !threes.is_empty() {
-        let names: Vec<&str> = threes.into_iter().collect();
-        let verb = if names.len() == 1 {
-            "scores"
+        let (verb, alone) = if threes.len() == 1 {
+            ("already scores", "that alone needs")
         } else {
-            "each score"
+            ("each already score", "each alone needs")
         };
         msg.push_str(&format!(
-            " {} already {verb} 3: that alone needs urgent review — a registered nurse should \
-             inform the medical team caring for the patient now.",
-            capitalise(&join_list(&names))
+            " {} {verb} 3: {alone} urgent review — a registered nurse should inform the medical \
+             team caring for the patient now.",
+            capitalise(&join_list(&threes))
         ));
     }
     // Missing values can only add to the total, so what is recorded is a lower bound.
@@ -902,7 +900,7 @@ mod tests {
         assert_eq!(r.total, None);
         assert!(
             r.response
-                .contains("Respiration rate and systolic blood pressure each score 3"),
+                .contains("Respiration rate and systolic blood pressure each already score 3"),
             "{}",
             r.response
         );

@@ -106,10 +106,7 @@ mod tests {
 
     #[test]
     fn check_value_eleven_means_zero() {
-        // 0,0,0,0,0,0,0,1,1: 1×3 + 1×2 = 5 → 11 − 5 = 6 — not the case we want; build one.
-        // 1,0,0,0,0,0,0,0,1: 1×10 + 1×2 = 12 → remainder 1 → check 10 (see below).
-        // 0,0,0,0,0,0,1,0,3: 1×4 + 3×2 = 10 → remainder 10 → check 1.
-        // 0,0,0,0,0,0,0,1,4: 1×3 + 4×2 = 11 → remainder 0 → check 11 → 0.
+        // 0,0,0,0,0,0,0,1,4: 1×3 + 4×2 = 11 → remainder 0 → check value 11 → check digit 0.
         assert_eq!(check_digit(&[0, 0, 0, 0, 0, 0, 0, 1, 4]), Some(0));
         assert_eq!(validate("0000000140").as_deref(), Ok("0000000140"));
         // 9434765870 (in VALID) also has check digit 0.

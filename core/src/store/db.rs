@@ -77,6 +77,9 @@ pub fn open(path: &Path, key: &DbKey, read_only: bool) -> Result<Connection> {
     };
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+    // SQLCipher logs a failed page HMAC (a wrong key) to stderr; the caller gets a typed error
+    // instead, so keep the log quiet.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     conn.execute_batch(&key.pragma())?;
     if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)

@@ -202,6 +202,7 @@ fn import_parsed(
         ..Default::default()
     };
     let tx = conn.transaction()?;
+    // People whose documents gained changes: only their projections need deriving again.
     let mut people: BTreeSet<String> = BTreeSet::new();
     for ((person_id, comp), changes) in parsed {
         let entry = docs.get(&tx, &(person_id.clone(), comp))?;
@@ -210,6 +211,7 @@ fn import_parsed(
         } else {
             Vec::new()
         };
+        let mut changed = false;
         for c in &changes {
             let stamp: Option<AuditStamp> = c.message().and_then(|m| serde_json::from_str(m).ok());
             let summary = stamp
@@ -230,6 +232,7 @@ fn import_parsed(
             if new {
                 report.new_changes += 1;
                 entry.unfolded += 1;
+                changed = true;
             }
         }
         entry.doc.apply_changes(changes.clone())?;
@@ -245,7 +248,9 @@ fn import_parsed(
                     .filter(|c| !conflicts_before.iter().any(|b| b.id == c.id)),
             );
         }
-        people.insert(person_id);
+        if changed {
+            people.insert(person_id);
+        }
     }
     for p in &people {
         let known: bool = tx
