@@ -76,6 +76,31 @@ pub enum Error {
     #[error("The record store could not save or read data ({0}). Nothing from this action was saved; try again, and if it keeps failing contact your system administrator.")]
     Storage(String),
 
+    #[error("This device has not synced for more than {days} days, so its records are locked in case the phone has been lost. Connect to the network and sync to unlock them.")]
+    Locked { days: u32 },
+
+    #[error("This device was withdrawn by your administrator and the records on it have been erased. Contact your team coordinator to enrol it again.")]
+    Wiped,
+
+    #[error("Cannot reach the sync server ({0}). Your records are safe on this device; sync again when you have a signal.")]
+    Network(String),
+
+    #[error("The sync server did not accept this device's credentials. Ask your administrator to enrol the device again.")]
+    AuthFailed,
+
+    #[error("The sync server and this app do not speak the same sync protocol (server: {server}; app: {app}). {advice}")]
+    ProtocolMismatch {
+        server: String,
+        app: u32,
+        advice: &'static str,
+    },
+
+    #[error("The sync server refused the request ({status}): {message}")]
+    ServerRejected { status: u16, message: String },
+
+    #[error("This enrolment code was not accepted (it may have been used already, or expired). Ask your administrator for a new one.")]
+    EnrolmentRefused,
+
     #[error("A record document could not be processed ({0}). Nothing from this action was saved; contact your system administrator.")]
     Document(String),
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod record;
 pub mod store;
+pub mod sync;
 #[doc(hidden)]
 pub mod testing;
 

@@ -74,6 +74,10 @@ impl DocCache {
         self.docs.remove(key);
     }
 
+    pub fn evict_all(&mut self) {
+        self.docs.clear();
+    }
+
     fn evict_oldest(&mut self) {
         if let Some(k) = self
             .docs

@@ -9,7 +9,7 @@ use rusqlite::{params, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::docs::{self, DocCache, NewChange};
-use super::{lock, projections, FieldStore, Writer};
+use super::{projections, FieldStore, Writer};
 use crate::error::{Error, Result};
 use crate::record::layout::AuditStamp;
 use crate::record::{self, ClinicalConflict, Compartment};
@@ -59,14 +59,28 @@ impl FieldStore {
     /// Every change this store holds (its own and those it received) after `since`, a value of
     /// `ChangeBatch::up_to` from an earlier export (0 for everything).
     pub fn export_changes(&self, since: i64) -> Result<ChangeBatch> {
-        let mut guard = lock(&self.writer)?;
+        self.access.check(super::now())?;
+        Ok(self.export_where(since, false, usize::MAX)?.0)
+    }
+
+    /// Changes after `since` in order, all of them or only local unacknowledged ones, stopping
+    /// once about `max_bytes` have been gathered (always at least one change).
+    /// Returns the batch and whether changes were left out for size.
+    pub(super) fn export_where(
+        &self,
+        since: i64,
+        local_unacked: bool,
+        max_bytes: usize,
+    ) -> Result<(ChangeBatch, bool)> {
+        let mut guard = super::lock(&self.writer)?;
         let Writer { conn, docs } = &mut *guard;
         let rows: Vec<(i64, String, String, Vec<u8>, Option<Vec<u8>>)> = {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, person_id, compartment, hash, bytes FROM changes WHERE seq > ?1 ORDER BY seq",
+                "SELECT seq, person_id, compartment, hash, bytes FROM changes
+                 WHERE seq > ?1 AND (?2 = 0 OR (local = 1 AND acked = 0)) ORDER BY seq",
             )?;
             let rows = stmt
-                .query_map([since], |r| {
+                .query_map(params![since, local_unacked], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -76,6 +90,8 @@ impl FieldStore {
             changes: Vec::with_capacity(rows.len()),
             up_to: since,
         };
+        let mut gathered = 0usize;
+        let total = rows.len();
         for (seq, person_id, comp, hash, bytes) in rows {
             let compartment = Compartment::parse(&comp).ok_or_else(|| Error::Damaged {
                 detail: format!("unknown compartment {comp}"),
@@ -105,8 +121,13 @@ impl FieldStore {
                 bytes,
             });
             batch.up_to = seq;
+            gathered += batch.changes.last().map(|c| c.bytes.len()).unwrap_or(0);
+            if gathered >= max_bytes {
+                break;
+            }
         }
-        Ok(batch)
+        let truncated = batch.changes.len() < total;
+        Ok((batch, truncated))
     }
 
     /// Take in changes from another device. All of them are checked before anything is stored;
@@ -114,10 +135,15 @@ impl FieldStore {
     /// it once.
     pub fn import_changes(&self, batch: &ChangeBatch) -> Result<ImportReport> {
         let parsed = parse_batch(batch)?;
-        let mut guard = lock(&self.writer)?;
+        let mut guard = self.writer()?;
         let Writer { conn, docs } = &mut *guard;
         let touched: Vec<(String, Compartment)> = parsed.keys().cloned().collect();
-        let result = import_parsed(conn, docs, parsed, batch.changes.len());
+        let result = (|| {
+            let tx = conn.transaction()?;
+            let report = import_parsed(&tx, docs, parsed, batch.changes.len())?;
+            tx.commit()?;
+            Ok(report)
+        })();
         if result.is_err() {
             for k in &touched {
                 docs.evict(k);
@@ -128,7 +154,7 @@ impl FieldStore {
 
     /// Local changes that no server has acknowledged, oldest first.
     pub fn pending_changes(&self) -> Result<Vec<PendingChange>> {
-        let r = lock(&self.reader)?;
+        let r = self.reader()?;
         let mut stmt = r.prepare_cached(
             "SELECT seq, person_id, compartment, at_ms, summary FROM changes
              WHERE local = 1 AND acked = 0 ORDER BY seq",
@@ -161,7 +187,7 @@ impl FieldStore {
     /// Mark this device's changes up to and including `seq` as safely received elsewhere.
     /// Changes recorded after `seq` (for instance while a sync was in flight) stay pending.
     pub fn acknowledge(&self, seq: i64) -> Result<usize> {
-        let w = lock(&self.writer)?;
+        let w = self.writer()?;
         let n = w.conn.execute(
             "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
             [seq],
@@ -170,9 +196,9 @@ impl FieldStore {
     }
 }
 
-type Parsed = BTreeMap<(String, Compartment), Vec<Change>>;
+pub(super) type Parsed = BTreeMap<(String, Compartment), Vec<Change>>;
 
-fn parse_batch(batch: &ChangeBatch) -> Result<Parsed> {
+pub(super) fn parse_batch(batch: &ChangeBatch) -> Result<Parsed> {
     let mut parsed: Parsed = BTreeMap::new();
     for (i, c) in batch.changes.iter().enumerate() {
         if c.person_id.trim().is_empty() || c.person_id.len() > 64 || c.person_id.contains('/') {
@@ -191,8 +217,10 @@ fn parse_batch(batch: &ChangeBatch) -> Result<Parsed> {
     Ok(parsed)
 }
 
-fn import_parsed(
-    conn: &mut rusqlite::Connection,
+/// Store and apply parsed changes inside the caller's transaction. On error the caller must
+/// evict the touched documents (their warm copies may hold changes that were not stored).
+pub(super) fn import_parsed(
+    tx: &Transaction<'_>,
     docs: &mut DocCache,
     parsed: Parsed,
     received: usize,
@@ -201,11 +229,10 @@ fn import_parsed(
         received,
         ..Default::default()
     };
-    let tx = conn.transaction()?;
     // People whose documents gained changes: only their projections need deriving again.
     let mut people: BTreeSet<String> = BTreeSet::new();
     for ((person_id, comp), changes) in parsed {
-        let entry = docs.get(&tx, &(person_id.clone(), comp))?;
+        let entry = docs.get(tx, &(person_id.clone(), comp))?;
         let conflicts_before = if comp == Compartment::Clinical {
             record::read::conflicts(&person_id, &entry.doc)?
         } else {
@@ -218,7 +245,7 @@ fn import_parsed(
                 .map(|s| s.summary)
                 .unwrap_or_else(|| "changed the record".into());
             let new = docs::insert_change(
-                &tx,
+                tx,
                 &NewChange {
                     person_id: &person_id,
                     compartment: comp,
@@ -256,7 +283,7 @@ fn import_parsed(
         let known: bool = tx
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
             .query_row(params![p], |r| r.get(0))?;
-        project_person(&tx, docs, p)?;
+        project_person(tx, docs, p)?;
         let now_known: bool = tx
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
             .query_row(params![p], |r| r.get(0))?;
@@ -264,7 +291,6 @@ fn import_parsed(
             report.people_added.push(p.clone());
         }
     }
-    tx.commit()?;
     Ok(report)
 }
 

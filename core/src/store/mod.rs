@@ -5,6 +5,7 @@
 //! transaction that appends the Automerge change and updates the projections; it is fsynced
 //! (`synchronous = FULL`) before the call returns.
 
+mod access;
 mod compaction;
 mod db;
 mod docs;
@@ -12,6 +13,7 @@ mod exchange;
 mod projections;
 mod queries;
 mod schema;
+mod sync_state;
 mod write;
 
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 pub use db::KEY_LEN;
 pub use exchange::{ChangeBatch, ExportedChange, ImportReport, PendingChange};
 pub use queries::{AlertSummary, CaseloadEntry, PlannedVisitSummary};
+pub use sync_state::{Outbox, PageOutcome, SyncPage};
 pub use write::RecordedVisit;
 
 use crate::error::{Error, Result};
@@ -77,6 +80,7 @@ struct Writer {
 /// The offline record store of one device.
 pub struct FieldStore {
     config: StoreConfig,
+    access: access::Access,
     writer: Mutex<Writer>,
     reader: Mutex<Connection>,
     compactor: Option<compaction::Compactor>,
@@ -106,7 +110,9 @@ impl FieldStore {
         } else {
             None
         };
+        let access = access::Access::load(&conn)?;
         Ok(FieldStore {
+            access,
             writer: Mutex::new(Writer {
                 conn,
                 docs: DocCache::new(actor, config.doc_cache_size),
@@ -116,6 +122,18 @@ impl FieldStore {
             compaction_lock,
             config,
         })
+    }
+
+    /// The writer connection and warm documents, once the store is known to be usable.
+    fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
+        self.access.check(now())?;
+        lock(&self.writer)
+    }
+
+    /// The reader connection, once the store is known to be usable.
+    fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.access.check(now())?;
+        lock(&self.reader)
     }
 
     pub fn user(&self) -> &User {
@@ -150,7 +168,7 @@ impl FieldStore {
         edit: impl FnOnce(&mut AutoCommit) -> Result<T>,
         project: impl FnOnce(&Transaction<'_>, &T) -> Result<()>,
     ) -> Result<T> {
-        let mut guard = lock(&self.writer)?;
+        let mut guard = self.writer()?;
         let Writer { conn, docs } = &mut *guard;
         let key: DocKey = (person_id.to_string(), compartment);
         let result = write_one(conn, docs, &key, author, summary, edit, project);
@@ -182,7 +200,7 @@ impl FieldStore {
     }
 
     fn require_person(&self, person_id: &str) -> Result<()> {
-        let guard = lock(&self.writer)?;
+        let guard = self.writer()?;
         if Self::person_known(&guard.conn, person_id)? {
             Ok(())
         } else {
@@ -200,7 +218,7 @@ impl FieldStore {
         compartment: Compartment,
         f: impl FnOnce(&mut AutoCommit) -> Result<T>,
     ) -> Result<T> {
-        let mut guard = lock(&self.writer)?;
+        let mut guard = self.writer()?;
         let Writer { conn, docs } = &mut *guard;
         let entry = docs.get(conn, &(person_id.to_string(), compartment))?;
         f(&mut entry.doc)
@@ -239,17 +257,17 @@ impl FieldStore {
     /// Everyone on this device's caseload, by family name, with alerts, next and last visit and
     /// latest NEWS2.
     pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
-        queries::caseload(&*lock(&self.reader)?, now())
+        queries::caseload(&*self.reader()?, now())
     }
 
     /// Search by name (each word a prefix of a name), NHS number (digits) or postcode.
     pub fn search_patients(&self, query: &str) -> Result<Vec<CaseloadEntry>> {
-        queries::search(&*lock(&self.reader)?, query, now())
+        queries::search(&*self.reader()?, query, now())
     }
 
     /// The planned visits of a day, in time order.
     pub fn planned_visits(&self, day: NaiveDate) -> Result<Vec<PlannedVisitSummary>> {
-        queries::planned_visits(&*lock(&self.reader)?, day)
+        queries::planned_visits(&*self.reader()?, day)
     }
 
     /// Open clinical conflicts, of one person or (with `None`) of everyone on the device.
@@ -260,7 +278,7 @@ impl FieldStore {
                 vec![p.to_string()]
             }
             None => {
-                let r = lock(&self.reader)?;
+                let r = self.reader()?;
                 let mut stmt = r.prepare_cached(
                     "SELECT DISTINCT person_id FROM alerts WHERE in_conflict = 1 ORDER BY person_id",
                 )?;
@@ -309,7 +327,7 @@ impl FieldStore {
     /// Throw away every projection row and derive them again from the documents.
     pub fn rebuild_projections(&self) -> Result<()> {
         let people: Vec<String> = {
-            let w = lock(&self.writer)?;
+            let w = self.writer()?;
             let mut stmt = w
                 .conn
                 .prepare("SELECT DISTINCT person_id FROM changes ORDER BY person_id")?;
@@ -318,7 +336,7 @@ impl FieldStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
-        let mut guard = lock(&self.writer)?;
+        let mut guard = self.writer()?;
         let Writer { conn, docs } = &mut *guard;
         let tx = conn.transaction()?;
         for t in ["people", "alerts", "visits", "observations"] {
@@ -333,20 +351,20 @@ impl FieldStore {
 
     /// SQLite's own check of the file ("ok" when sound).
     pub fn integrity_check(&self) -> Result<String> {
-        let r = lock(&self.reader)?;
+        let r = self.reader()?;
         let s: String = r.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(s)
     }
 
     /// A stable dump of the projection tables (for tests that compare stores).
     pub fn projection_dump(&self) -> Result<Vec<String>> {
-        queries::dump(&*lock(&self.reader)?)
+        queries::dump(&*self.reader()?)
     }
 
     /// The heads of every document this device holds, hex, sorted (for tests that compare stores).
     pub fn document_heads(&self) -> Result<Vec<(String, Compartment, Vec<String>)>> {
         let keys: Vec<(String, String)> = {
-            let w = lock(&self.writer)?;
+            let w = self.writer()?;
             let mut stmt = w.conn.prepare(
                 "SELECT DISTINCT person_id, compartment FROM changes ORDER BY person_id, compartment",
             )?;

@@ -1,0 +1,212 @@
+//! What the sync client needs from the store, with no network in sight: the outbox of local
+//! changes, the server cursor, applying one page of a server response atomically (changes,
+//! cursor, acknowledgement, purges), and wiping the store when the server says so.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::exchange::{import_parsed, parse_batch};
+use super::{lock, now, ChangeBatch, ExportedChange, FieldStore, ImportReport, Writer};
+use crate::error::{Error, Result};
+use crate::record::Compartment;
+
+/// Local changes not yet acknowledged by the server.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    pub changes: Vec<ExportedChange>,
+    /// The local sequence number of the last change in `changes` (0 when empty).
+    pub up_to: i64,
+    /// More local changes wait beyond this outbox (it was cut for size).
+    pub more: bool,
+}
+
+/// One page of a server response, to apply as a unit.
+#[derive(Debug, Clone, Default)]
+pub struct SyncPage {
+    pub changes: Vec<ExportedChange>,
+    /// The server cursor to ask from next time.
+    pub cursor: u64,
+    /// The outbox that this response acknowledges (local changes up to this seq were stored
+    /// by the server), if the request carried one.
+    pub acked_up_to: Option<i64>,
+    /// People who left this device's scope.
+    pub purge_people: Vec<String>,
+    /// Compartments of people that left this device's scope (e.g. consent withdrawn).
+    pub purge_compartments: Vec<(String, Compartment)>,
+    /// Days without sync after which the store locks (from the server).
+    pub lock_after_days: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageOutcome {
+    pub import: ImportReport,
+    /// People whose documents were removed from the device.
+    pub purged: Vec<String>,
+    /// People whose purge was held back because changes recorded here are not yet on the server.
+    pub purge_deferred: Vec<String>,
+}
+
+impl FieldStore {
+    fn sync_writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
+        self.access.check_not_wiped()?;
+        lock(&self.writer)
+    }
+
+    /// The server cursor this device last reached (0 before the first sync).
+    pub fn sync_cursor(&self) -> Result<u64> {
+        let w = self.sync_writer()?;
+        let v: Option<String> = w
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'sync_cursor'", [], |r| r.get(0))
+            .optional()?;
+        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Local changes not yet acknowledged, oldest first, up to about `max_bytes` (at least one).
+    pub fn sync_outbox(&self, max_bytes: usize) -> Result<Outbox> {
+        self.access.check_not_wiped()?;
+        let (batch, more) = self.export_where(0, true, max_bytes)?;
+        Ok(Outbox {
+            up_to: if batch.changes.is_empty() { 0 } else { batch.up_to },
+            changes: batch.changes,
+            more,
+        })
+    }
+
+    /// Apply one page of a sync response in one SQLite transaction: store and apply its
+    /// changes, mark the acknowledged outbox as sent, purge what left scope, and move the cursor.
+    /// If anything fails, none of it happens and the same page can be applied again.
+    pub fn apply_sync_page(&self, page: &SyncPage) -> Result<PageOutcome> {
+        let parsed = parse_batch(&ChangeBatch {
+            changes: page.changes.clone(),
+            up_to: 0,
+        })?;
+        let mut guard = self.sync_writer()?;
+        let Writer { conn, docs } = &mut *guard;
+        let touched: Vec<(String, Compartment)> = parsed.keys().cloned().collect();
+        let synced_at = now();
+        let result = (|| {
+            let tx = conn.transaction()?;
+            let import = import_parsed(&tx, docs, parsed, page.changes.len())?;
+            if let Some(up_to) = page.acked_up_to {
+                tx.execute(
+                    "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
+                    [up_to],
+                )?;
+            }
+            let mut outcome = PageOutcome { import, ..Default::default() };
+            for p in &page.purge_people {
+                if has_unsent(&tx, p, None)? {
+                    outcome.purge_deferred.push(p.clone());
+                } else {
+                    purge(&tx, p, None)?;
+                    outcome.purged.push(p.clone());
+                }
+            }
+            for (p, c) in &page.purge_compartments {
+                if has_unsent(&tx, p, Some(*c))? {
+                    outcome.purge_deferred.push(p.clone());
+                } else {
+                    purge(&tx, p, Some(*c))?;
+                }
+            }
+            set_meta(&tx, "sync_cursor", &page.cursor.to_string())?;
+            self.access.record_sync(&tx, synced_at, page.lock_after_days)?;
+            tx.commit()?;
+            Ok(outcome)
+        })();
+        match &result {
+            Ok(outcome) => {
+                self.access.synced(synced_at, page.lock_after_days);
+                for p in &outcome.purged {
+                    for c in Compartment::ALL {
+                        docs.evict(&(p.clone(), c));
+                    }
+                }
+                for (p, c) in &page.purge_compartments {
+                    docs.evict(&(p.clone(), *c));
+                }
+            }
+            Err(_) => {
+                for k in &touched {
+                    docs.evict(k);
+                }
+            }
+        }
+        result
+    }
+
+    /// Erase every record from this device (the server revoked it). The file is emptied, then
+    /// removed; every later call fails with [`Error::Wiped`].
+    pub fn wipe(&self) -> Result<()> {
+        let mut guard = lock(&self.writer)?;
+        let Writer { conn, docs } = &mut *guard;
+        docs.evict_all();
+        conn.execute_batch(
+            "PRAGMA secure_delete = ON;
+             BEGIN IMMEDIATE;
+             DELETE FROM changes; DELETE FROM documents; DELETE FROM people; DELETE FROM alerts;
+             DELETE FROM visits; DELETE FROM observations; DELETE FROM meta;
+             COMMIT;
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )?;
+        self.access.mark_wiped();
+        let path = &self.config.path;
+        for suffix in ["", "-wal", "-shm", "-journal", ".keycheck"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::Storage(format!(
+                        "the records were erased but the file {} could not be removed: {e}",
+                        std::path::Path::new(&p).display()
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn has_unsent(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Result<bool> {
+    let n: i64 = tx.query_row(
+        "SELECT count(*) FROM changes WHERE person_id = ?1 AND local = 1 AND acked = 0
+           AND (?2 IS NULL OR compartment = ?2)",
+        params![person_id, comp.map(|c| c.as_str())],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Remove a person's documents (all, or one compartment) and the projection rows built from them.
+fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Result<()> {
+    let c = comp.map(|c| c.as_str());
+    tx.execute(
+        "DELETE FROM changes WHERE person_id = ?1 AND (?2 IS NULL OR compartment = ?2)",
+        params![person_id, c],
+    )?;
+    tx.execute(
+        "DELETE FROM documents WHERE person_id = ?1 AND (?2 IS NULL OR compartment = ?2)",
+        params![person_id, c],
+    )?;
+    let tables: &[&str] = match comp {
+        None => &["people", "alerts", "visits", "observations"],
+        Some(Compartment::Demographics) => &["people"],
+        Some(Compartment::Clinical) => &["alerts", "visits", "observations"],
+        Some(Compartment::Advice) => &[],
+    };
+    for t in tables {
+        tx.execute(&format!("DELETE FROM {t} WHERE person_id = ?1"), [person_id])?;
+    }
+    Ok(())
+}
