@@ -1,0 +1,147 @@
+package org.doorstep
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+import org.doorstep.ffi.DoorstepException
+import org.doorstep.ffi.FieldStore
+import java.util.concurrent.atomic.AtomicBoolean
+
+/**
+ * The device's offline record store, for Kotlin apps: every call is a `suspend fun` that runs the
+ * blocking Rust call on [Dispatchers.IO] (or the dispatcher given to [open]), so it is safe to
+ * call from the main thread.
+ *
+ * Writes are on disk (fsynced) when the call returns. Failures are [DoorstepException]s whose
+ * `message` is written for the user: show it. Times are epoch milliseconds (UTC) in `...Ms`
+ * properties (see Types.kt); calendar dates are `"YYYY-MM-DD"` strings.
+ *
+ * Close the store when done ([close], or `use {}`): that releases the native store at once rather
+ * than when the garbage collector gets to it. Calls after [close] throw [IllegalStateException].
+ */
+class DoorstepStore private constructor(
+    private val ffi: FieldStore,
+    private val dispatcher: CoroutineDispatcher,
+) : AutoCloseable {
+    private val closed = AtomicBoolean(false)
+
+    companion object {
+        /**
+         * Open (or create) the store. Throws [DoorstepException.WrongKey] when [StoreConfig.key] is
+         * not the key the store was made with, [DoorstepException.Damaged] for a damaged file;
+         * in both cases nothing on disk changed (never delete the file).
+         */
+        suspend fun open(
+            config: StoreConfig,
+            dispatcher: CoroutineDispatcher = Dispatchers.IO,
+        ): DoorstepStore = withContext(dispatcher) { DoorstepStore(FieldStore.open(config), dispatcher) }
+    }
+
+    private suspend inline fun <T> call(crossinline block: FieldStore.() -> T): T {
+        check(!closed.get()) { "this DoorstepStore is closed" }
+        return withContext(dispatcher) { ffi.block() }
+    }
+
+    /** The person using this device. */
+    val user: User get() = ffi.user()
+
+    val deviceId: String get() = ffi.deviceId()
+
+    suspend fun registerPatient(demographics: Demographics): String = call { registerPatient(demographics) }
+
+    suspend fun updateDemographics(personId: String, demographics: Demographics): Demographics =
+        call { updateDemographics(personId, demographics) }
+
+    suspend fun patient(personId: String): PersonRecord = call { patient(personId) }
+
+    suspend fun caseload(): List<CaseloadEntry> = call { caseload() }
+
+    suspend fun searchPatients(query: String): List<CaseloadEntry> = call { searchPatients(query) }
+
+    /** Planned visits of [day] (`"YYYY-MM-DD"`). */
+    suspend fun plannedVisits(day: String): List<PlannedVisitSummary> = call { plannedVisits(day) }
+
+    suspend fun scheduleVisit(personId: String, input: PlannedVisitInput): PlannedVisit =
+        call { scheduleVisit(personId, input) }
+
+    /** Record a visit; observations, if any, come back scored in [RecordedVisit.news2]. */
+    suspend fun recordVisit(personId: String, input: VisitInput): RecordedVisit = call { recordVisit(personId, input) }
+
+    /** Record observations; the returned set carries its NEWS2 in [ObservationSet.news2]. */
+    suspend fun recordObservations(
+        personId: String,
+        takenAtMs: Long,
+        observations: Observations,
+        visitId: String? = null,
+    ): ObservationSet = call { recordObservations(personId, takenAtMs, observations, visitId) }
+
+    suspend fun addNote(personId: String, note: String, visitId: String? = null): Note =
+        call { addNote(personId, visitId, note) }
+
+    /** Refused ([DoorstepException.Validation]) while the alert has an open conflict. */
+    suspend fun setAlert(personId: String, alert: AlertInput): Alert = call { setAlert(personId, alert) }
+
+    /** Open clinical conflicts of one person, or of everyone on the device (`null`). */
+    suspend fun conflicts(personId: String? = null): List<ClinicalConflict> = call { conflicts(personId) }
+
+    suspend fun resolveConflict(conflictId: String, resolution: AlertInput): Alert =
+        call { resolveConflict(conflictId, resolution) }
+
+    suspend fun markEnteredInError(personId: String, entryId: String, reason: String): EnteredInError =
+        call { markEnteredInError(personId, entryId, reason) }
+
+    suspend fun history(personId: String): List<HistoryEntry> = call { history(personId) }
+
+    suspend fun pendingChanges(): List<PendingChange> = call { pendingChanges() }
+
+    suspend fun acknowledge(seq: Long): Long = call { acknowledge(seq).toLong() }
+
+    /** Every change after [since] (0 for all); pass [ChangeBatch.upTo] next time. */
+    suspend fun exportChanges(since: Long = 0): ChangeBatch = call { exportChanges(since) }
+
+    suspend fun importChanges(batch: ChangeBatch): ImportReport = call { importChanges(batch) }
+
+    suspend fun addEpisode(personId: String, input: EpisodeInput): Episode = call { addEpisode(personId, input) }
+
+    suspend fun dischargeEpisode(personId: String, episodeId: String, on: String, reason: String): Discharge =
+        call { dischargeEpisode(personId, episodeId, on, reason) }
+
+    suspend fun setCarePlan(personId: String, plan: CarePlan): CarePlan = call { setCarePlan(personId, plan) }
+
+    suspend fun addAdviceNeed(personId: String, category: AdviceCategory, description: String): AdviceNeed =
+        call { addAdviceNeed(personId, category, description) }
+
+    suspend fun addAdviceAction(personId: String, needId: String, description: String): AdviceAction =
+        call { addAdviceAction(personId, needId, description) }
+
+    suspend fun recordAdviceOutcome(
+        personId: String,
+        needId: String,
+        description: String,
+        financialGainPence: Long,
+    ): AdviceOutcome = call { recordAdviceOutcome(personId, needId, description, financialGainPence) }
+
+    suspend fun setConsentToShare(personId: String, consented: Boolean): ConsentToShare =
+        call { setConsentToShare(personId, consented) }
+
+    suspend fun compactNow() = call { compactNow() }
+
+    suspend fun rebuildProjections() = call { rebuildProjections() }
+
+    suspend fun integrityCheck(): String = call { integrityCheck() }
+
+    /** Pass every change this store holds after [since] to [other]; returns what [other] took in. */
+    suspend fun exchangeTo(other: DoorstepStore, since: Long = 0): ImportReport =
+        other.importChanges(exportChanges(since))
+
+    /** Release the native store. Idempotent; calls in flight finish first. */
+    override fun close() {
+        if (closed.compareAndSet(false, true)) ffi.close()
+    }
+
+    /** The generated object, for code that needs a call this layer does not wrap. */
+    val native: FieldStore get() {
+        check(!closed.get()) { "this DoorstepStore is closed" }
+        return ffi
+    }
+}
