@@ -1,0 +1,432 @@
+//! Embedded SQLite backend: one file under the data directory, nothing to install. One writer
+//! connection (writers are serialised anyway) and a small pool of readers (WAL snapshots).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use doorstep_core::record::{Compartment, User};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{parse_role, role_str, DeviceInfo, DeviceRow, NewChange, StoredChange, Tx};
+use crate::error::{Result, ServerError};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('seq', 0);
+CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+    team_id TEXT NOT NULL REFERENCES teams (team_id));
+CREATE TABLE IF NOT EXISTS enrolment_codes (
+    code_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
+    expires_ms INTEGER NOT NULL, used_ms INTEGER);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
+    token_hash TEXT NOT NULL UNIQUE, enrolled_ms INTEGER NOT NULL,
+    revoked_ms INTEGER, last_sync_ms INTEGER);
+CREATE TABLE IF NOT EXISTS actors (actor TEXT PRIMARY KEY, device_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, compartment TEXT NOT NULL,
+    hash BLOB NOT NULL, bytes BLOB NOT NULL, origin_device TEXT NOT NULL, received_ms INTEGER NOT NULL,
+    UNIQUE (person_id, compartment, hash));
+CREATE INDEX IF NOT EXISTS changes_doc ON changes (person_id, compartment, seq);
+CREATE TABLE IF NOT EXISTS memberships (
+    team_id TEXT NOT NULL, person_id TEXT NOT NULL, joined_seq INTEGER NOT NULL, left_seq INTEGER);
+CREATE INDEX IF NOT EXISTS memberships_team ON memberships (team_id, left_seq);
+CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
+CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented INTEGER NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms INTEGER NOT NULL);
+"#;
+
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| ServerError::Storage(format!("cannot open {}: {e}", path.display())))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStorage {
+    /// Open (or create) `server.db` under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<SqliteStorage> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| ServerError::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
+        let path = data_dir.join("server.db");
+        let conn = connect(&path)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStorage {
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| ServerError::Storage("writer lock poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut t = SqliteTx { tx };
+        let r = f(&mut t)?;
+        t.tx.commit()?;
+        Ok(r)
+    }
+
+    pub fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        let pooled = self.readers.lock().ok().and_then(|mut p| p.pop());
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let r = {
+            let tx = conn.transaction()?;
+            let mut t = SqliteTx { tx };
+            let r = f(&mut t);
+            t.tx.rollback()?;
+            r
+        };
+        if let Ok(mut p) = self.readers.lock() {
+            if p.len() < 8 {
+                p.push(conn);
+            }
+        }
+        r
+    }
+}
+
+struct SqliteTx<'c> {
+    tx: Transaction<'c>,
+}
+
+/// Sequence numbers are u64 in the API and signed 64-bit in SQL.
+fn clamp(seq: u64) -> i64 {
+    seq.min(i64::MAX as u64) as i64
+}
+
+fn comp(s: &str) -> Result<Compartment> {
+    Compartment::parse(s).ok_or_else(|| ServerError::Storage(format!("unknown compartment {s}")))
+}
+
+fn stored(rows: Vec<(i64, String, String, Vec<u8>, String)>) -> Result<Vec<StoredChange>> {
+    rows.into_iter()
+        .map(|(seq, person_id, c, bytes, origin_device)| {
+            Ok(StoredChange {
+                seq: seq as u64,
+                person_id,
+                compartment: comp(&c)?,
+                bytes,
+                origin_device,
+            })
+        })
+        .collect()
+}
+
+impl Tx for SqliteTx<'_> {
+    fn create_team(&mut self, team_id: &str, name: &str) -> Result<()> {
+        self.tx.execute("INSERT INTO teams (team_id, name) VALUES (?1, ?2)", params![team_id, name])?;
+        Ok(())
+    }
+
+    fn team_exists(&mut self, team_id: &str) -> Result<bool> {
+        Ok(self.tx.query_row("SELECT EXISTS(SELECT 1 FROM teams WHERE team_id = ?1)", [team_id], |r| r.get(0))?)
+    }
+
+    fn create_user(&mut self, u: &User) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO users (user_id, display_name, role, team_id) VALUES (?1, ?2, ?3, ?4)",
+            params![u.id, u.display_name, role_str(u.role), u.team],
+        )?;
+        Ok(())
+    }
+
+    fn user(&mut self, user_id: &str) -> Result<Option<User>> {
+        let row: Option<(String, String, String, String)> = self
+            .tx
+            .query_row(
+                "SELECT user_id, display_name, role, team_id FROM users WHERE user_id = ?1",
+                [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(id, display_name, role, team)| {
+            parse_role(&role).map(|role| User { id, display_name, role, team })
+        }))
+    }
+
+    fn add_code(&mut self, code_hash: &str, user_id: &str, expires_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO enrolment_codes (code_hash, user_id, expires_ms) VALUES (?1, ?2, ?3)",
+            params![code_hash, user_id, expires_ms],
+        )?;
+        Ok(())
+    }
+
+    fn take_code(&mut self, code_hash: &str, now_ms: i64) -> Result<Option<String>> {
+        let user: Option<String> = self
+            .tx
+            .query_row(
+                "UPDATE enrolment_codes SET used_ms = ?2
+                 WHERE code_hash = ?1 AND used_ms IS NULL AND expires_ms > ?2 RETURNING user_id",
+                params![code_hash, now_ms],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(user)
+    }
+
+    fn add_device(&mut self, device_id: &str, user_id: &str, token_hash: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO devices (device_id, user_id, token_hash, enrolled_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![device_id, user_id, token_hash, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>> {
+        let row: Option<(String, String, String, String, String, Option<i64>)> = self
+            .tx
+            .query_row(
+                "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms
+                 FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
+                [token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(device_id, id, display_name, role, team, revoked)| {
+            parse_role(&role).map(|role| DeviceRow {
+                device_id,
+                user: User { id, display_name, role, team },
+                revoked: revoked.is_some(),
+            })
+        }))
+    }
+
+    fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE devices SET revoked_ms = ?2 WHERE device_id = ?1 AND revoked_ms IS NULL",
+            params![device_id, now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE devices SET last_sync_ms = ?2 WHERE device_id = ?1",
+            params![device_id, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn devices(&mut self) -> Result<Vec<DeviceInfo>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT device_id, user_id, enrolled_ms, revoked_ms, last_sync_ms FROM devices ORDER BY enrolled_ms",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DeviceInfo {
+                    device_id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    enrolled_ms: r.get(2)?,
+                    revoked_ms: r.get(3)?,
+                    last_sync_ms: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn actor_owner(&mut self, actor: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row("SELECT device_id FROM actors WHERE actor = ?1", [actor], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn bind_actor(&mut self, actor: &str, device_id: &str) -> Result<()> {
+        self.tx.execute("INSERT INTO actors (actor, device_id) VALUES (?1, ?2)", params![actor, device_id])?;
+        Ok(())
+    }
+
+    fn next_seq(&mut self) -> Result<u64> {
+        let v: i64 = self.tx.query_row(
+            "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(v as u64)
+    }
+
+    fn max_seq(&mut self) -> Result<u64> {
+        let v: i64 = self.tx.query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| r.get(0))?;
+        Ok(v as u64)
+    }
+
+    fn has_change(&mut self, person_id: &str, c: Compartment, hash: &[u8]) -> Result<bool> {
+        Ok(self.tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM changes WHERE person_id = ?1 AND compartment = ?2 AND hash = ?3)",
+        )?
+        .query_row(params![person_id, c.as_str(), hash], |r| r.get(0))?)
+    }
+
+    fn insert_change(&mut self, c: &NewChange<'_>) -> Result<bool> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO changes (seq, person_id, compartment, hash, bytes, origin_device, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                c.seq as i64,
+                c.person_id,
+                c.compartment.as_str(),
+                c.hash,
+                c.bytes,
+                c.origin_device,
+                c.received_ms
+            ])?;
+        Ok(n == 1)
+    }
+
+    fn person_known(&mut self, person_id: &str) -> Result<bool> {
+        Ok(self.tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM changes WHERE person_id = ?1)
+                 OR EXISTS(SELECT 1 FROM memberships WHERE person_id = ?1)",
+            [person_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn doc_changes(&mut self, person_id: &str, c: Compartment, up_to: u64) -> Result<Vec<StoredChange>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
+             WHERE person_id = ?1 AND compartment = ?2 AND seq <= ?3 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map(params![person_id, c.as_str(), clamp(up_to)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        stored(rows)
+    }
+
+    fn team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<Vec<StoredChange>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT c.seq, c.person_id, c.compartment, c.bytes, c.origin_device FROM changes c
+             WHERE c.seq > ?2 AND c.seq <= ?3 AND c.person_id IN
+               (SELECT person_id FROM memberships WHERE team_id = ?1 AND left_seq IS NULL)
+             ORDER BY c.seq",
+        )?;
+        let rows = stmt
+            .query_map(params![team_id, clamp(after), clamp(up_to)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        stored(rows)
+    }
+
+    fn members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT person_id, joined_seq FROM memberships WHERE team_id = ?1 AND left_seq IS NULL ORDER BY person_id",
+        )?;
+        let rows = stmt
+            .query_map([team_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn was_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
+        Ok(self.tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = ?1 AND person_id = ?2)",
+        )?
+        .query_row(params![team_id, person_id], |r| r.get(0))?)
+    }
+
+    fn current_team(&mut self, person_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT team_id FROM memberships WHERE person_id = ?1 AND left_seq IS NULL",
+                [person_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn join(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO memberships (team_id, person_id, joined_seq) VALUES (?1, ?2, ?3)",
+            params![team_id, person_id, seq as i64],
+        )?;
+        Ok(())
+    }
+
+    fn leave(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE memberships SET left_seq = ?3 WHERE team_id = ?1 AND person_id = ?2 AND left_seq IS NULL",
+            params![team_id, person_id, seq as i64],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn left_between(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT DISTINCT person_id FROM memberships WHERE team_id = ?1 AND left_seq > ?2 AND left_seq <= ?3",
+        )?;
+        let rows = stmt
+            .query_map(params![team_id, clamp(after), clamp(up_to)], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn consents(&mut self, team_id: &str) -> Result<Vec<(String, bool, u64)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT c.person_id, c.consented, c.seq FROM consents c JOIN memberships m
+               ON m.person_id = c.person_id AND m.team_id = ?1 AND m.left_seq IS NULL",
+        )?;
+        let rows = stmt
+            .query_map([team_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn consent(&mut self, person_id: &str) -> Result<Option<(bool, u64)>> {
+        Ok(self
+            .tx
+            .query_row("SELECT consented, seq FROM consents WHERE person_id = ?1", [person_id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .optional()?)
+    }
+
+    fn set_consent(&mut self, person_id: &str, consented: bool, seq: u64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO consents (person_id, consented, seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (person_id) DO UPDATE SET consented = excluded.consented, seq = excluded.seq",
+            params![person_id, consented, seq as i64],
+        )?;
+        Ok(())
+    }
+
+    fn record_purges(&mut self, device_id: &str, people: &[String], now_ms: i64) -> Result<()> {
+        for p in people {
+            self.tx.execute(
+                "INSERT INTO purge_reports (device_id, person_id, reported_ms) VALUES (?1, ?2, ?3)",
+                params![device_id, p, now_ms],
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,423 @@
+//! End to end, through real `doorstep serve` processes on loopback: devices that worked offline
+//! converge within their scopes; faults lose and duplicate nothing; revoked, locked, out-of-scope,
+//! malformed and forged traffic is refused. Each scenario runs on embedded SQLite and on
+//! PostgreSQL (a private cluster), including two server processes sharing one database.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use doorstep_core::record::*;
+use doorstep_core::sync::protocol;
+use doorstep_core::{testing, Error};
+use doorstep_tests::proxy::{Cut, Proxy};
+use doorstep_tests::{runtime, team, Backend, Device, Postgres, ServerProc};
+
+/// A seeded shuffle (xorshift), so a failure can be replayed from the printed seed.
+fn shuffle<T>(v: &mut [T], seed: &mut u64) {
+    for i in (1..v.len()).rev() {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        v.swap(i, (*seed % (i as u64 + 1)) as usize);
+    }
+}
+
+fn seed() -> u64 {
+    let s = std::env::var("DOORSTEP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or(7) as u64 | 1);
+    eprintln!("seed {s} (set DOORSTEP_SEED to replay)");
+    s
+}
+
+fn alert(kind: AlertKind, text: &str) -> AlertInput {
+    AlertInput { kind, text: text.into(), active: true }
+}
+
+fn visit_ids(d: &Device, person: &str) -> BTreeSet<String> {
+    d.store
+        .patient(person)
+        .ok()
+        .and_then(|r| r.clinical)
+        .map(|c| c.visits.into_iter().map(|v| v.id).collect())
+        .unwrap_or_default()
+}
+
+/// Three devices — two nurses and an advice worker — work offline with overlapping edits and
+/// sync in random orders, through one or two server processes.
+fn offline_day_converges(backend: &Backend, servers: &[&ServerProc]) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "north");
+    let url = |i: usize| servers[i % servers.len()].url.clone();
+    let mut n1 = Device::enrol(&rt, backend, &url(0), "north-nurse1", dir.path());
+    let mut n2 = Device::enrol(&rt, backend, &url(1), "north-nurse2", dir.path());
+    let mut a1 = Device::enrol(&rt, backend, &url(0), "north-advice1", dir.path());
+
+    let edith = n1.store.register_patient(testing::demographics("Edith", "Crawley", Some("9434765919"), "HX7 8AB")).unwrap();
+    let arthur = n1.store.register_patient(testing::demographics("Arthur", "Holroyd", None, "HX7 5QP")).unwrap();
+    n1.store.set_alert(&edith, alert(AlertKind::Allergies, "No known drug allergies")).unwrap();
+    let first = n1.sync(&rt).unwrap();
+    assert_eq!((first.round_trips, first.changes_sent), (1, 3));
+    for d in [&n2, &a1] {
+        let r = d.sync(&rt).unwrap();
+        assert_eq!(r.people_added.len(), 2, "{r:?}");
+    }
+    assert!(a1.store.patient(&edith).unwrap().clinical.is_none(), "advice worker sees no clinical record without consent");
+
+    // A day offline, with overlapping edits.
+    n1.store.set_alert(&edith, alert(AlertKind::Allergies, "Penicillin: anaphylaxis")).unwrap();
+    n2.store.set_alert(&edith, alert(AlertKind::Allergies, "Latex: rash")).unwrap();
+    for _ in 0..3 {
+        n1.store.record_visit(&edith, testing::full_visit(30)).unwrap();
+        n2.store.record_visit(&arthur, testing::full_visit(20)).unwrap();
+    }
+    n2.store.record_visit(&edith, testing::full_visit(10)).unwrap();
+    let need = a1.store.add_advice_need(&edith, AdviceCategory::Energy, "Prepayment meter debt").unwrap();
+    a1.store.record_advice_outcome(&edith, &need.id, "Hardship grant", 25_000).unwrap();
+    a1.store.set_consent_to_share(&edith, true).unwrap();
+    let zed = a1.store.register_patient(testing::demographics("Zed", "Ackroyd", None, "HX1 1AA")).unwrap();
+    let recorded: BTreeSet<String> = visit_ids(&n1, &edith).union(&visit_ids(&n2, &edith)).cloned().collect();
+
+    // Sync in a random order, twice round, alternating servers.
+    let mut s = seed();
+    let mut order = vec![0usize, 1, 2, 0, 1, 2];
+    shuffle(&mut order, &mut s);
+    for (round, i) in order.iter().enumerate() {
+        let dev = match i {
+            0 => &mut n1,
+            1 => &mut n2,
+            _ => &mut a1,
+        };
+        dev.via(&url(round));
+        dev.sync(&rt).unwrap();
+    }
+    for d in [&n1, &n2, &a1] {
+        let r = d.sync(&rt).unwrap();
+        assert_eq!(r.round_trips, 1);
+    }
+
+    // The nurses hold the same documents, projections and conflicts.
+    assert_eq!(n1.store.document_heads().unwrap(), n2.store.document_heads().unwrap());
+    assert_eq!(n1.store.projection_dump().unwrap(), n2.store.projection_dump().unwrap());
+    let conflicts = n1.store.conflicts(None).unwrap();
+    assert_eq!(conflicts.len(), 1, "the concurrent allergy edit is a clinical conflict");
+    assert_eq!(conflicts[0].values.len(), 2);
+    assert_eq!(n2.store.conflicts(None).unwrap(), conflicts);
+    // The advice worker, with Edith's consent, sees her clinical record and the same conflict.
+    assert_eq!(a1.store.conflicts(None).unwrap(), conflicts);
+    assert_eq!(visit_ids(&a1, &edith), recorded);
+    assert_eq!(visit_ids(&n1, &edith), recorded, "every visit survives");
+    assert_eq!(visit_ids(&n2, &arthur).len(), 3);
+    // Scope: no consent for Arthur, so no clinical record for the advice worker...
+    assert!(a1.store.patient(&arthur).unwrap().clinical.is_none());
+    // ...and the nurses see Edith's advice record (consent) but not Arthur's (none).
+    let adv = n1.store.patient(&edith).unwrap().advice.expect("consented advice record");
+    assert_eq!(adv.outcomes[0].financial_gain_pence, 25_000);
+    assert!(n1.store.patient(&arthur).unwrap().advice.is_none());
+    // The advice worker's new client reached the team.
+    assert!(n1.store.patient(&zed).unwrap().demographics.is_some());
+    for d in [&n1, &n2, &a1] {
+        assert!(d.store.pending_changes().unwrap().is_empty());
+    }
+}
+
+/// Revocation wipes, lost-phone lock, out-of-scope writes, purge on leaving the caseload.
+fn access_rules(backend: &Backend, server: &ServerProc) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "east");
+    team(backend, "west");
+    let east = Device::enrol(&rt, backend, &server.url, "east-nurse1", dir.path());
+    let west = Device::enrol(&rt, backend, &server.url, "west-nurse1", dir.path());
+    let person = east.store.register_patient(testing::demographics("Ivy", "Shaw", None, "HX2 2BB")).unwrap();
+    east.store.record_visit(&person, testing::full_visit(5)).unwrap();
+    east.sync(&rt).unwrap();
+
+    // Out of scope: the west device never receives Ivy...
+    west.sync(&rt).unwrap();
+    assert!(west.store.caseload().unwrap().is_empty());
+    // ...and a write to her from the west device (changes smuggled across) is refused whole.
+    west.store.import_changes(&east.store.export_changes(0).unwrap()).unwrap();
+    west.store.record_visit(&person, testing::full_visit(1)).unwrap();
+    let before = backend_changes(backend, server);
+    let err = west.sync(&rt).unwrap_err();
+    assert!(matches!(err, Error::ServerRejected { status: 403, .. }), "{err}");
+    assert!(err.to_string().contains("not on your team's caseload"), "{err}");
+    assert_eq!(backend_changes(backend, server), before, "nothing of a refused sync is stored");
+
+    // Moving Ivy to the west team: east purges her, west receives her whole record.
+    let moved = backend.admin(&["move-person", &person, "west"]);
+    assert!(moved.contains("from east to west"), "{moved}");
+    let r = east.sync(&rt).unwrap();
+    assert_eq!(r.people_purged, vec![person.clone()]);
+    assert!(east.store.caseload().unwrap().is_empty());
+    assert!(matches!(east.store.patient(&person), Err(Error::NotFound { .. })));
+    let r = west.sync(&rt).unwrap();
+    assert_eq!(west.store.patient(&person).unwrap().clinical.unwrap().visits.len(), 2, "{r:?}");
+
+    // Revoked: the next sync erases the device.
+    let victim = Device::enrol(&rt, backend, &server.url, "west-nurse2", dir.path());
+    victim.sync(&rt).unwrap();
+    assert!(!victim.store.caseload().unwrap().is_empty());
+    backend.admin(&["revoke", &victim.device_id]);
+    let err = victim.sync(&rt).unwrap_err();
+    assert!(matches!(err, Error::Wiped), "{err}");
+    assert!(!victim.path.exists(), "the database file is deleted");
+    assert!(matches!(victim.store.caseload(), Err(Error::Wiped)));
+}
+
+fn backend_changes(backend: &Backend, server: &ServerProc) -> String {
+    let _ = backend;
+    // The health endpoint reports the log's sequence: equal means nothing was appended.
+    let rt = runtime();
+    rt.block_on(async { reqwest::get(format!("{}/v1/health", server.url)).await.unwrap().text().await.unwrap() })
+}
+
+/// A device not synced for longer than the server's limit locks until it syncs.
+fn lost_phone_lock(backend: &Backend) {
+    let server = ServerProc::start_with(backend, &["--lock-after-days", "1"]);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "lock");
+    let d = Device::enrol(&rt, backend, &server.url, "lock-nurse1", dir.path());
+    let p = d.store.register_patient(testing::demographics("Amy", "Ng", None, "HX3 3CC")).unwrap();
+    d.sync(&rt).unwrap();
+    drop(d);
+    // Two days pass without a sync (rewind the recorded sync time in the encrypted file).
+    let path = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "db"))
+        .unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let hex: String = testing::TEST_KEY.iter().map(|b| format!("{b:02x}")).collect();
+        conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";")).unwrap();
+        let two_days_ago = Utc::now().timestamp_millis() - 2 * 24 * 3600 * 1000;
+        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'last_sync_ms'", [two_days_ago.to_string()]).unwrap();
+    }
+    let store = doorstep_core::FieldStore::open(doorstep_core::StoreConfig::new(
+        &path,
+        &testing::TEST_KEY,
+        path.file_stem().unwrap().to_str().unwrap(),
+        doorstep_core::testing::user("lock-nurse1", Role::DistrictNurse),
+    ))
+    .unwrap();
+    let err = store.caseload().unwrap_err();
+    assert!(matches!(err, Error::Locked { days: 1 }), "{err}");
+    assert!(err.to_string().contains("sync to unlock"), "{err}");
+    assert!(store.patient(&p).is_err());
+    let _ = server;
+}
+
+/// Malformed, truncated, oversized, forged and unauthenticated bodies: refused with a clear
+/// 4xx, and nothing stored.
+fn hostile_requests(backend: &Backend, server: &ServerProc) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "south");
+    let a = Device::enrol(&rt, backend, &server.url, "south-nurse1", dir.path());
+    let b = Device::enrol(&rt, backend, &server.url, "south-nurse2", dir.path());
+    let p = a.store.register_patient(testing::demographics("Bea", "Lowe", None, "HX4 4DD")).unwrap();
+    a.store.record_visit(&p, testing::full_visit(3)).unwrap();
+    a.store.record_visit(&p, testing::full_visit(2)).unwrap();
+    let outbox = a.store.sync_outbox(usize::MAX).unwrap();
+    let wire: Vec<protocol::WireChange> = outbox
+        .changes
+        .iter()
+        .map(|c| protocol::WireChange { person_id: c.person_id.clone(), compartment: c.compartment, bytes: c.bytes.clone() })
+        .collect();
+    let request = |changes: Vec<protocol::WireChange>| protocol::SyncRequest {
+        protocol: protocol::PROTOCOL_VERSION,
+        cursor: 0,
+        changes,
+        max_page_bytes: 1 << 20,
+        purged: vec![],
+    };
+    let post = |token: Option<&str>, version: &str, body: Vec<u8>| -> (u16, String) {
+        rt.block_on(async {
+            let mut req = reqwest::Client::new()
+                .post(format!("{}{}", server.url, protocol::SYNC_PATH))
+                .header(protocol::VERSION_HEADER, version)
+                .body(body);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        })
+    };
+    let before = backend_changes(backend, server);
+    let tb = b.endpoint.device_token.as_str();
+    let ta = a.endpoint.device_token.as_str();
+    let good = protocol::encode(&request(wire.clone()));
+    let cases: Vec<(&str, Option<&str>, &str, Vec<u8>, u16, &str)> = vec![
+        ("no token", None, "1", good.clone(), 401, "not enrolled"),
+        ("bad token", Some("0123"), "1", good.clone(), 401, "not enrolled"),
+        ("wrong protocol", Some(ta), "99", good.clone(), 426, "protocol"),
+        ("garbage", Some(ta), "1", b"this is not a sync body".to_vec(), 400, "malformed"),
+        ("truncated", Some(ta), "1", good[..good.len() / 2].to_vec(), 400, "malformed"),
+        ("oversized", Some(ta), "1", vec![0u8; protocol::MAX_BODY_BYTES + 1], 413, ""),
+        ("forged: another device's changes", Some(tb), "1", good.clone(), 403, "claims to be by user"),
+        (
+            "corrupted change",
+            Some(ta),
+            "1",
+            {
+                let mut w = wire.clone();
+                let n = w[1].bytes.len();
+                w[1].bytes[n - 5] ^= 0xff;
+                protocol::encode(&request(w))
+            },
+            400,
+            "not a valid Automerge change",
+        ),
+        (
+            "missing dependency",
+            Some(ta),
+            "1",
+            protocol::encode(&request(vec![wire[0].clone(), wire[2].clone()])),
+            422,
+            "depends on change",
+        ),
+    ];
+    for (what, token, version, body, status, needle) in cases {
+        let (got, text) = post(token, version, body);
+        assert_eq!(got, status, "{what}: {text}");
+        assert!(text.contains(needle), "{what}: {text}");
+        assert_eq!(backend_changes(backend, server), before, "{what}: nothing stored");
+    }
+    // The genuine request still goes through, exactly once even if sent twice.
+    assert_eq!(post(Some(ta), "1", good.clone()).0, 200);
+    let after_one = backend_changes(backend, server);
+    assert_eq!(post(Some(ta), "1", good).0, 200);
+    assert_eq!(backend_changes(backend, server), after_one, "a change sent twice is stored once");
+}
+
+/// Connections cut mid-request and mid-response: retries converge, nothing lost or duplicated.
+fn cut_connections(backend: &Backend, server: &ServerProc) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "cut");
+    let upstream: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let mut a = Device::enrol(&rt, backend, &server.url, "cut-nurse1", dir.path());
+    let b = Device::enrol(&rt, backend, &server.url, "cut-nurse2", dir.path());
+    let p = a.store.register_patient(testing::demographics("Cal", "Dyer", None, "HX5 5EE")).unwrap();
+    let mut b = b;
+    for (up, down) in [(Cut::Request(150), Cut::Response(60)), (Cut::Request(700), Cut::Response(1_200))] {
+        for i in 0..5 {
+            a.store.record_visit(&p, testing::full_visit(i)).unwrap();
+        }
+        // Upload through a proxy that cuts the first two requests...
+        let proxy = rt.block_on(Proxy::start(upstream, up, 2));
+        a.via(&proxy.url);
+        a.sync(&rt).expect("retries get the upload through");
+        assert_eq!(proxy.connections.load(std::sync::atomic::Ordering::SeqCst), 3, "{up:?}: two cut, one through");
+        assert!(a.store.pending_changes().unwrap().is_empty(), "{up:?}");
+        // ...and download through one that cuts the first two responses.
+        let proxy = rt.block_on(Proxy::start(upstream, down, 2));
+        b.via(&proxy.url);
+        b.sync(&rt).expect("retries get the download through");
+        assert_eq!(proxy.connections.load(std::sync::atomic::Ordering::SeqCst), 3, "{down:?}: two cut, one through");
+    }
+    b.sync(&rt).unwrap();
+    assert_eq!(visit_ids(&b, &p), visit_ids(&a, &p));
+    assert_eq!(visit_ids(&b, &p).len(), 10);
+    if let Backend::Sqlite(dir) = backend {
+        let (rows, distinct) = doorstep_tests::sqlite_server_counts(dir);
+        assert_eq!(rows, distinct, "no change stored twice");
+    }
+}
+
+/// The server killed with SIGKILL mid-sync and restarted: nothing acknowledged is lost.
+fn server_killed_mid_sync(backend: &Backend, server: &mut ServerProc) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "kill");
+    let a = Device::enrol(&rt, backend, &server.url, "kill-nurse1", dir.path());
+    let p = a.store.register_patient(testing::demographics("Dot", "Eyre", None, "HX6 6FF")).unwrap();
+    for i in 0..10 {
+        a.store.record_visit(&p, testing::full_visit(i)).unwrap();
+    }
+    a.sync(&rt).unwrap();
+    let acked = visit_ids(&a, &p);
+    for i in 0..200 {
+        a.store.record_visit(&p, testing::full_visit(i)).unwrap();
+    }
+    // Kill the server while the device's big sync is in flight.
+    let endpoint = a.endpoint.clone();
+    let handle = std::thread::scope(|s| {
+        let t = s.spawn(|| rt.block_on(doorstep_core::sync::sync_with(
+            &a.store,
+            &endpoint,
+            &doorstep_core::sync::SyncOptions { attempts: 1, ..Default::default() },
+            None,
+        )));
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        server.kill();
+        t.join().unwrap()
+    });
+    server.restart();
+    // Whatever happened, a fresh device sees every acknowledged visit, and after the device
+    // syncs again, every visit.
+    let b = Device::enrol(&rt, backend, &server.url, "kill-nurse2", dir.path());
+    b.sync(&rt).unwrap();
+    assert!(acked.is_subset(&visit_ids(&b, &p)), "acknowledged visits survived the kill ({handle:?})");
+    a.sync(&rt).unwrap();
+    b.sync(&rt).unwrap();
+    assert_eq!(visit_ids(&b, &p).len(), 210);
+    assert!(a.store.pending_changes().unwrap().is_empty());
+}
+
+fn sqlite_backend() -> (tempfile::TempDir, Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("server"));
+    (dir, backend)
+}
+
+#[test]
+fn sqlite_offline_day_converges() {
+    let (_d, backend) = sqlite_backend();
+    let server = ServerProc::start(&backend);
+    offline_day_converges(&backend, &[&server]);
+}
+
+#[test]
+fn sqlite_access_rules() {
+    let (_d, backend) = sqlite_backend();
+    let server = ServerProc::start(&backend);
+    access_rules(&backend, &server);
+    lost_phone_lock(&backend);
+}
+
+#[test]
+fn sqlite_hostile_requests() {
+    let (_d, backend) = sqlite_backend();
+    let server = ServerProc::start(&backend);
+    hostile_requests(&backend, &server);
+}
+
+#[test]
+fn sqlite_faults() {
+    let (_d, backend) = sqlite_backend();
+    let mut server = ServerProc::start(&backend);
+    cut_connections(&backend, &server);
+    server_killed_mid_sync(&backend, &mut server);
+}
+
+#[test]
+fn postgres_suite_with_two_servers() {
+    let pg = Postgres::start();
+    let backend = Backend::Postgres(pg.url.clone());
+    let mut s1 = ServerProc::start(&backend);
+    let s2 = ServerProc::start(&backend);
+    offline_day_converges(&backend, &[&s1, &s2]);
+    access_rules(&backend, &s2);
+    lost_phone_lock(&backend);
+    hostile_requests(&backend, &s1);
+    cut_connections(&backend, &s2);
+    server_killed_mid_sync(&backend, &mut s1);
+}
