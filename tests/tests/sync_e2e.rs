@@ -372,6 +372,69 @@ fn server_killed_mid_sync(backend: &Backend, server: &mut ServerProc) {
     assert!(a.store.pending_changes().unwrap().is_empty());
 }
 
+/// A large backlog arrives in bounded pages with progress; a visit recorded while the sync is in
+/// flight is neither lost nor marked sent.
+fn paged_backlog_with_progress(backend: &Backend, server: &ServerProc) {
+    use std::sync::Mutex;
+    use doorstep_core::sync::{SyncOptions, SyncProgress, SyncProgressEvent};
+
+    struct Recorder<'a> {
+        events: Mutex<Vec<SyncProgressEvent>>,
+        store: &'a doorstep_core::FieldStore,
+        person: String,
+        recorded: Mutex<Option<String>>,
+    }
+    impl SyncProgress for Recorder<'_> {
+        fn on_progress(&self, e: &SyncProgressEvent) {
+            self.events.lock().unwrap().push(e.clone());
+            let mut r = self.recorded.lock().unwrap();
+            if r.is_none() {
+                let v = self.store.record_visit(&self.person, testing::full_visit(0)).unwrap();
+                *r = Some(v.visit.id);
+            }
+        }
+    }
+
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "page");
+    let a = Device::enrol(&rt, backend, &server.url, "page-nurse1", dir.path());
+    let b = Device::enrol(&rt, backend, &server.url, "page-nurse2", dir.path());
+    let people: Vec<String> = (0..4)
+        .map(|i| a.store.register_patient(testing::demographics(&format!("P{i}"), "Page", None, "HX9 9ZZ")).unwrap())
+        .collect();
+    for p in &people {
+        for i in 0..40 {
+            a.store.record_visit(p, testing::full_visit(i)).unwrap();
+        }
+    }
+    a.sync(&rt).unwrap();
+    // b knows the first person already, so it can record a visit for them mid-sync.
+    b.store.import_changes(&a.store.export_changes(0).unwrap()).unwrap();
+    let rec = Recorder { events: Mutex::new(vec![]), store: &b.store, person: people[0].clone(), recorded: Mutex::new(None) };
+    let options = SyncOptions { max_page_bytes: 64 * 1024, ..Default::default() };
+    let report = rt.block_on(doorstep_core::sync::sync_with(&b.store, &b.endpoint, &options, Some(&rec))).unwrap();
+    let events = rec.events.lock().unwrap().clone();
+    assert!(report.round_trips >= 3, "160 visits in 64 KB pages take several trips: {report:?}");
+    assert_eq!(events.len() as u32, report.round_trips);
+    assert!(events.windows(2).all(|w| w[1].remaining <= w[0].remaining), "{events:?}");
+    assert_eq!(events.last().unwrap().remaining, 0);
+    let mid = rec.recorded.lock().unwrap().clone().unwrap();
+    let pending = b.store.pending_changes().unwrap();
+    assert!(
+        b.store.patient(&people[0]).unwrap().clinical.unwrap().visits.iter().any(|v| v.id == mid),
+        "the visit recorded mid-sync is kept"
+    );
+    // It was either sent by a later page's request (and acknowledged) or is still pending.
+    let r2 = b.sync(&rt).unwrap();
+    assert!(b.store.pending_changes().unwrap().is_empty(), "{pending:?} {r2:?}");
+    a.sync(&rt).unwrap();
+    assert!(visit_ids(&a, &people[0]).contains(&mid), "the mid-sync visit reached the server");
+    for p in &people {
+        assert_eq!(visit_ids(&b, p), visit_ids(&a, p));
+    }
+}
+
 fn sqlite_backend() -> (tempfile::TempDir, Backend) {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::Sqlite(dir.path().join("server"));
@@ -401,6 +464,13 @@ fn sqlite_hostile_requests() {
 }
 
 #[test]
+fn sqlite_paged_backlog_with_progress() {
+    let (_d, backend) = sqlite_backend();
+    let server = ServerProc::start(&backend);
+    paged_backlog_with_progress(&backend, &server);
+}
+
+#[test]
 fn sqlite_faults() {
     let (_d, backend) = sqlite_backend();
     let mut server = ServerProc::start(&backend);
@@ -419,5 +489,6 @@ fn postgres_suite_with_two_servers() {
     lost_phone_lock(&backend);
     hostile_requests(&backend, &s1);
     cut_connections(&backend, &s2);
+    paged_backlog_with_progress(&backend, &s1);
     server_killed_mid_sync(&backend, &mut s1);
 }
