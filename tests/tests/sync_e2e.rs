@@ -290,6 +290,12 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
         assert!(text.contains(needle), "{what}: {text}");
         assert_eq!(backend_changes(backend, server), before, "{what}: nothing stored");
     }
+    // Through the client: a wrong token is an authentication error the user can act on.
+    let mut stranger = Device::enrol(&rt, backend, &server.url, "south-advice1", dir.path());
+    stranger.endpoint.device_token = "not-a-token".into();
+    let err = stranger.sync(&rt).unwrap_err();
+    assert!(matches!(err, Error::AuthFailed), "{err}");
+    assert!(err.to_string().contains("enrol the device again"), "{err}");
     // The genuine request still goes through, exactly once even if sent twice.
     assert_eq!(post(Some(ta), "1", good.clone()).0, 200);
     let after_one = backend_changes(backend, server);

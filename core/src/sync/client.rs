@@ -273,3 +273,26 @@ fn version_error(server: &str) -> Error {
         advice: "Update the app, or ask your administrator whether the server needs updating.",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(code: &str, message: &str) -> Vec<u8> {
+        serde_json::to_vec(&protocol::ErrorBody { code: code.into(), message: message.into() }).unwrap()
+    }
+
+    #[test]
+    fn answers_map_to_errors_a_user_can_act_on() {
+        assert!(matches!(status_error(401, b""), Error::AuthFailed));
+        let e = status_error(426, &body("protocol", "this server speaks sync protocol 2"));
+        assert!(matches!(e, Error::ProtocolMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("Update the app"), "{e}");
+        let e = status_error(403, &body("forbidden", "person x is not on your team's caseload"));
+        assert!(matches!(e, Error::ServerRejected { status: 403, .. }));
+        assert!(e.to_string().contains("not on your team's caseload"), "{e}");
+        // A body that is not JSON is shown as text, cut short.
+        let e = status_error(400, &[b'x'; 2000]);
+        assert!(e.to_string().len() < 800, "{e}");
+    }
+}
