@@ -130,6 +130,21 @@ fn check_local(config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// An error and its causes, e.g. "error connecting to server: Connection refused (os error 111)".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_s = c.to_string();
+        if !s.contains(&c_s) {
+            s.push_str(": ");
+            s.push_str(&c_s);
+        }
+        cause = c.source();
+    }
+    s
+}
+
 /// "host:port/dbname", without the user's password.
 fn describe_target(config: &Config) -> String {
     let host = match (config.get_hostaddrs().first(), config.get_hosts().first()) {
@@ -157,20 +172,25 @@ impl PgStorage {
             config.application_name("doorstep-server");
         }
         let target = describe_target(&config);
+        // One connection first, to fail at once with the cause (the pool would retry for its
+        // timeout and then report only "error connecting to server").
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|e| ServerError::Storage(format!("cannot connect to PostgreSQL at {target}: {}", with_causes(&e))))?;
+        // DDL under a transaction-scoped advisory lock: concurrent CREATE TABLE IF NOT EXISTS can
+        // otherwise fail on the catalogue's unique indexes. Released at commit.
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+        tx.batch_execute(SCHEMA)
+            .map_err(|e| ServerError::Storage(format!("cannot create the schema at {target}: {}", with_causes(&e))))?;
+        tx.commit()?;
+        drop(client);
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(15))
             .build(PostgresConnectionManager::new(config, NoTls))
             .map_err(|e| ServerError::Storage(format!("cannot connect to PostgreSQL at {target}: {e}")))?;
-        let mut conn = pool.get()?;
-        // DDL under a transaction-scoped advisory lock: concurrent CREATE TABLE IF NOT EXISTS can
-        // otherwise fail on the catalogue's unique indexes. Released at commit.
-        let mut tx = conn.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-        tx.batch_execute(SCHEMA)?;
-        tx.commit()?;
-        drop(conn);
         Ok(PgStorage { pool, target })
     }
 
@@ -585,5 +605,614 @@ impl Tx for PgTx<'_> {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "pg_test.rs"]
+pub(crate) mod pg_test;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    use doorstep_core::record::Role;
+
+    use super::*;
+    use crate::admin;
+    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::Storage;
+
+    fn user(id: &str, name: &str, role: Role, team: &str) -> User {
+        User {
+            id: id.into(),
+            display_name: name.into(),
+            role,
+            team: team.into(),
+        }
+    }
+
+    fn is_storage_err<T: std::fmt::Debug>(r: Result<T>) -> bool {
+        matches!(r, Err(ServerError::Storage(_)))
+    }
+
+    fn change<'a>(seq: u64, person: &'a str, c: Compartment, hash: &'a [u8], bytes: &'a [u8], origin: &'a str) -> NewChange<'a> {
+        NewChange {
+            seq,
+            person_id: person,
+            compartment: c,
+            hash,
+            bytes,
+            origin_device: origin,
+            received_ms: 10,
+        }
+    }
+
+    fn seqs(changes: &[StoredChange]) -> Vec<u64> {
+        changes.iter().map(|c| c.seq).collect()
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    /// Every `Tx` method against fixed expectations, on an empty store. Run for each backend so
+    /// that they cannot drift apart.
+    fn conformance(s: &Storage) {
+        use Compartment::*;
+        let conflict = || ServerError::Conflict("stop".into());
+        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 0);
+
+        // Teams. A failed statement fails the whole write, and nothing of it is kept.
+        s.write(|tx| tx.create_team("t1", "Team one")).unwrap();
+        s.write(|tx| tx.create_team("t2", "Team two")).unwrap();
+        assert!(is_storage_err(s.write(|tx| {
+            tx.create_team("t3", "Team three")?;
+            tx.create_team("t1", "again")
+        })));
+        assert_eq!(
+            s.read(|tx| Ok((tx.team_exists("t1")?, tx.team_exists("t2")?, tx.team_exists("t3")?, tx.team_exists("x")?)))
+                .unwrap(),
+            (true, true, false, false)
+        );
+
+        // Users.
+        let nurse = user("u1", "Ann Nurse", Role::DistrictNurse, "t1");
+        let adviser = user("u2", "Bob Adviser", Role::AdviceWorker, "t1");
+        s.write(|tx| {
+            tx.create_user(&nurse)?;
+            tx.create_user(&adviser)
+        })
+        .unwrap();
+        assert!(is_storage_err(s.write(|tx| tx.create_user(&user("u3", "No Team", Role::AdviceWorker, "nope")))));
+        assert!(is_storage_err(s.write(|tx| tx.create_user(&nurse))));
+        assert_eq!(
+            s.read(|tx| Ok((tx.user("u1")?, tx.user("u2")?, tx.user("u3")?))).unwrap(),
+            (Some(nurse.clone()), Some(adviser.clone()), None)
+        );
+
+        // Enrolment codes: one use each, only before they expire.
+        s.write(|tx| {
+            tx.add_code("h1", "u1", 1000)?;
+            tx.add_code("h2", "u2", 1000)?;
+            tx.add_code("h4", "u1", 1000)
+        })
+        .unwrap();
+        assert!(is_storage_err(s.write(|tx| tx.add_code("h3", "nobody", 1000))));
+        assert!(is_storage_err(s.write(|tx| tx.add_code("h1", "u2", 1000))));
+        assert_eq!(s.write(|tx| tx.take_code("h1", 999)).unwrap(), Some("u1".into()));
+        assert_eq!(s.write(|tx| tx.take_code("h1", 999)).unwrap(), None);
+        assert_eq!(s.write(|tx| tx.take_code("h1", 0)).unwrap(), None);
+        assert_eq!(s.write(|tx| tx.take_code("h2", 1000)).unwrap(), None, "expired at 1000");
+        assert_eq!(s.write(|tx| tx.take_code("h2", 999)).unwrap(), Some("u2".into()));
+        assert_eq!(s.write(|tx| tx.take_code("missing", 0)).unwrap(), None);
+        let r = s.write(|tx| {
+            assert_eq!(tx.take_code("h4", 0)?, Some("u1".into()));
+            Err::<(), _>(conflict())
+        });
+        assert!(matches!(r, Err(ServerError::Conflict(_))), "the closure's own error comes back: {r:?}");
+        assert_eq!(s.write(|tx| tx.take_code("h4", 0)).unwrap(), Some("u1".into()), "a rolled-back take");
+
+        // Devices.
+        s.write(|tx| {
+            tx.add_device("d1", "u1", "tok1", 100)?;
+            tx.add_device("d2", "u2", "tok2", 200)
+        })
+        .unwrap();
+        assert!(is_storage_err(s.write(|tx| tx.add_device("d3", "u1", "tok1", 300))), "token reused");
+        assert!(is_storage_err(s.write(|tx| tx.add_device("d1", "u1", "tokX", 300))), "device id reused");
+        assert!(is_storage_err(s.write(|tx| tx.add_device("d4", "nobody", "tok4", 300))), "no such user");
+        assert_eq!(
+            s.read(|tx| Ok((tx.device_by_token("tok1")?, tx.device_by_token("tokX")?))).unwrap(),
+            (
+                Some(DeviceRow {
+                    device_id: "d1".into(),
+                    user: nurse.clone(),
+                    revoked: false
+                }),
+                None
+            )
+        );
+        assert_eq!(
+            s.write(|tx| Ok((tx.revoke_device("d2", 300)?, tx.revoke_device("d2", 301)?, tx.revoke_device("x", 1)?)))
+                .unwrap(),
+            (true, false, false)
+        );
+        assert_eq!(
+            s.read(|tx| tx.device_by_token("tok2")).unwrap(),
+            Some(DeviceRow {
+                device_id: "d2".into(),
+                user: adviser.clone(),
+                revoked: true
+            })
+        );
+        s.write(|tx| {
+            tx.touch_device("d1", 400)?;
+            tx.touch_device("nope", 400)
+        })
+        .unwrap();
+        assert_eq!(
+            s.read(|tx| tx.devices()).unwrap(),
+            vec![
+                DeviceInfo {
+                    device_id: "d1".into(),
+                    user_id: "u1".into(),
+                    enrolled_ms: 100,
+                    revoked_ms: None,
+                    last_sync_ms: Some(400)
+                },
+                DeviceInfo {
+                    device_id: "d2".into(),
+                    user_id: "u2".into(),
+                    enrolled_ms: 200,
+                    revoked_ms: Some(300),
+                    last_sync_ms: None
+                },
+            ]
+        );
+
+        // Actors.
+        assert_eq!(s.read(|tx| tx.actor_owner("a1")).unwrap(), None);
+        s.write(|tx| tx.bind_actor("a1", "d1")).unwrap();
+        assert_eq!(s.read(|tx| tx.actor_owner("a1")).unwrap(), Some("d1".into()));
+        assert!(is_storage_err(s.write(|tx| tx.bind_actor("a1", "d2"))));
+
+        // The sequence: a rolled-back transaction gives its numbers back.
+        assert_eq!(s.write(|tx| Ok((tx.next_seq()?, tx.next_seq()?, tx.max_seq()?))).unwrap(), (1, 2, 2));
+        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 2);
+        let r = s.write(|tx| {
+            tx.next_seq()?;
+            tx.next_seq()?;
+            Err::<(), _>(conflict())
+        });
+        assert!(matches!(r, Err(ServerError::Conflict(_))));
+        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 2);
+
+        // The log. Person ids whose byte order differs from a natural-language collation.
+        let (h1, h2, h3, h4, h9) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32], [9u8; 32]);
+        s.write(|tx| {
+            assert_eq!(tx.next_seq()?, 3);
+            tx.join("t1", "a-1", 3)?;
+            assert_eq!(tx.next_seq()?, 4);
+            tx.join("t1", "B-2", 4)?;
+            assert_eq!(tx.next_seq()?, 5);
+            assert!(tx.insert_change(&change(5, "a-1", Demographics, &h1, &[0, 255, 1], "d1"))?);
+            assert_eq!(tx.next_seq()?, 6);
+            assert!(tx.insert_change(&change(6, "B-2", Clinical, &h2, b"b2", "d1"))?);
+            assert_eq!(tx.next_seq()?, 7);
+            assert!(tx.insert_change(&change(7, "a-1", Demographics, &h3, &[3], "d1"))?);
+            assert_eq!(tx.next_seq()?, 8);
+            assert!(!tx.insert_change(&change(8, "a-1", Demographics, &h1, b"dup", "d2"))?, "same hash");
+            assert!(!tx.insert_change(&change(5, "zz", Advice, &h9, b"dup", "d2"))?, "same seq");
+            assert_eq!(tx.next_seq()?, 9);
+            assert!(tx.insert_change(&change(9, "loner", Advice, &h4, b"l", "d2"))?);
+            Ok(())
+        })
+        .unwrap();
+        s.read(|tx| {
+            assert_eq!(tx.max_seq()?, 9);
+            assert!(tx.has_change("a-1", Demographics, &h1)?);
+            assert!(!tx.has_change("a-1", Clinical, &h1)?);
+            assert!(!tx.has_change("B-2", Demographics, &h1)?);
+            assert!(!tx.has_change("zz", Advice, &h9)?);
+            assert!(tx.person_known("a-1")?);
+            assert!(tx.person_known("loner")?, "changes only");
+            assert!(!tx.person_known("zz")?);
+            let all = tx.doc_changes("a-1", Demographics, u64::MAX)?;
+            assert_eq!(
+                all,
+                vec![
+                    StoredChange {
+                        seq: 5,
+                        person_id: "a-1".into(),
+                        compartment: Demographics,
+                        bytes: vec![0, 255, 1],
+                        origin_device: "d1".into()
+                    },
+                    StoredChange {
+                        seq: 7,
+                        person_id: "a-1".into(),
+                        compartment: Demographics,
+                        bytes: vec![3],
+                        origin_device: "d1".into()
+                    },
+                ]
+            );
+            assert_eq!(seqs(&tx.doc_changes("a-1", Demographics, 6)?), vec![5]);
+            assert_eq!(seqs(&tx.doc_changes("a-1", Demographics, 4)?), Vec::<u64>::new());
+            assert_eq!(seqs(&tx.doc_changes("a-1", Clinical, 9)?), Vec::<u64>::new());
+            assert_eq!(seqs(&tx.doc_changes("loner", Advice, 9)?), vec![9]);
+            let team = tx.team_changes("t1", 0, 9)?;
+            assert_eq!(seqs(&team), vec![5, 6, 7], "the loner is on no caseload");
+            assert_eq!(team[1].compartment, Clinical);
+            assert_eq!(team[1].bytes, b"b2");
+            assert_eq!(seqs(&tx.team_changes("t1", 5, 6)?), vec![6]);
+            assert_eq!(seqs(&tx.team_changes("t1", 0, u64::MAX)?), vec![5, 6, 7]);
+            assert_eq!(seqs(&tx.team_changes("t1", 7, 9)?), Vec::<u64>::new());
+            assert_eq!(seqs(&tx.team_changes("t2", 0, 9)?), Vec::<u64>::new());
+            assert_eq!(tx.members("t1")?, vec![("B-2".into(), 4), ("a-1".into(), 3)], "byte order");
+            assert!(tx.was_member("t1", "a-1")?);
+            assert!(!tx.was_member("t2", "a-1")?);
+            assert_eq!(tx.current_team("a-1")?, Some("t1".into()));
+            assert_eq!(tx.current_team("loner")?, None);
+            Ok(())
+        })
+        .unwrap();
+
+        // Caseload moves.
+        s.write(|tx| {
+            assert_eq!(tx.next_seq()?, 10);
+            assert!(tx.leave("t1", "a-1", 10)?);
+            assert!(!tx.leave("t1", "a-1", 10)?);
+            assert!(!tx.leave("t2", "a-1", 10)?);
+            assert_eq!(tx.next_seq()?, 11);
+            tx.join("t2", "a-1", 11)?;
+            assert_eq!(tx.next_seq()?, 12);
+            tx.join("t1", "a_3", 12)
+        })
+        .unwrap();
+        s.read(|tx| {
+            assert_eq!(tx.members("t1")?, vec![("B-2".into(), 4), ("a_3".into(), 12)]);
+            assert_eq!(tx.members("t2")?, vec![("a-1".into(), 11)]);
+            assert!(tx.was_member("t1", "a-1")?, "history counts");
+            assert_eq!(tx.current_team("a-1")?, Some("t2".into()));
+            assert_eq!(seqs(&tx.team_changes("t1", 0, 12)?), vec![6]);
+            assert_eq!(seqs(&tx.team_changes("t2", 0, 12)?), vec![5, 7]);
+            assert_eq!(tx.left_between("t1", 0, 12)?, strs(&["a-1"]));
+            assert_eq!(tx.left_between("t1", 9, 10)?, strs(&["a-1"]));
+            assert_eq!(tx.left_between("t1", 10, 12)?, Vec::<String>::new());
+            assert_eq!(tx.left_between("t2", 0, 12)?, Vec::<String>::new());
+            assert!(tx.person_known("a_3")?, "caseload only");
+            Ok(())
+        })
+        .unwrap();
+        s.write(|tx| {
+            assert_eq!(tx.next_seq()?, 13);
+            assert!(tx.leave("t2", "a-1", 13)?);
+            assert_eq!(tx.next_seq()?, 14);
+            tx.join("t1", "a-1", 14)?;
+            assert_eq!(tx.next_seq()?, 15);
+            assert!(tx.leave("t1", "a-1", 15)?);
+            assert_eq!(tx.next_seq()?, 16);
+            assert!(tx.leave("t1", "B-2", 16)?);
+            Ok(())
+        })
+        .unwrap();
+        s.read(|tx| {
+            assert_eq!(sorted(tx.left_between("t1", 0, 16)?), strs(&["B-2", "a-1"]), "each person once");
+            assert_eq!(tx.left_between("t1", 15, 16)?, strs(&["B-2"]));
+            assert_eq!(tx.members("t1")?, vec![("a_3".into(), 12)]);
+            assert_eq!(tx.current_team("a-1")?, None);
+            Ok(())
+        })
+        .unwrap();
+
+        // Consent.
+        assert_eq!(s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?))).unwrap(), (None, vec![]));
+        s.write(|tx| {
+            assert_eq!(tx.next_seq()?, 17);
+            tx.set_consent("a_3", true, 17)?;
+            tx.set_consent("a-1", true, 17)
+        })
+        .unwrap();
+        s.read(|tx| {
+            assert_eq!(tx.consent("a_3")?, Some((true, 17)));
+            assert_eq!(tx.consent("a-1")?, Some((true, 17)));
+            assert_eq!(tx.consents("t1")?, vec![("a_3".into(), true, 17)], "current members only");
+            assert_eq!(tx.consents("t2")?, vec![]);
+            Ok(())
+        })
+        .unwrap();
+        s.write(|tx| {
+            assert_eq!(tx.next_seq()?, 18);
+            tx.set_consent("a_3", false, 18)
+        })
+        .unwrap();
+        assert_eq!(
+            s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?))).unwrap(),
+            (Some((false, 18)), vec![("a_3".into(), false, 18)])
+        );
+
+        // Purge reports.
+        s.write(|tx| {
+            tx.record_purges("d1", &strs(&["a-1", "B-2"]), 500)?;
+            tx.record_purges("d1", &[], 500)
+        })
+        .unwrap();
+
+        // A read keeps nothing, and returns the closure's own error unchanged.
+        let _ = s.read(|tx| tx.create_team("t9", "in a read"));
+        assert!(!s.read(|tx| tx.team_exists("t9")).unwrap());
+        let r = s.read(|_| Err::<(), _>(ServerError::NotFound("x".into())));
+        assert!(matches!(r, Err(ServerError::NotFound(_))));
+        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 18);
+    }
+
+    #[test]
+    fn sqlite_meets_the_storage_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        conformance(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+    }
+
+    #[test]
+    fn postgres_meets_the_storage_contract() {
+        let (_server, url) = pg_test::fresh_database();
+        let s = Storage::Postgres(PgStorage::open(&url).unwrap());
+        assert!(s.describe().starts_with("PostgreSQL at 127.0.0.1:"), "{}", s.describe());
+        conformance(&s);
+    }
+
+    /// Writers on two instances (two server processes) allocate numbers and store changes, some
+    /// rolling back, while a reader on a third follows with a cursor as a device does: every
+    /// snapshot's committed numbers must be exactly 1..=max_seq, so the cursor never skips one.
+    #[test]
+    fn postgres_commits_sequence_numbers_in_order_under_concurrency() {
+        const WRITERS: usize = 6;
+        const TXS: usize = 40;
+        let (_server, url) = pg_test::fresh_database();
+        let people = ["p0", "p1", "p2", "p3"];
+        let setup = PgStorage::open(&url).unwrap();
+        let joined: BTreeSet<u64> = setup
+            .write(|tx| {
+                tx.create_team("t", "Team")?;
+                people
+                    .iter()
+                    .map(|p| {
+                        let seq = tx.next_seq()?;
+                        tx.join("t", p, seq)?;
+                        Ok(seq)
+                    })
+                    .collect()
+            })
+            .unwrap();
+        let instances = [Arc::new(PgStorage::open(&url).unwrap()), Arc::new(PgStorage::open(&url).unwrap())];
+        let reader = PgStorage::open(&url).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let committed = Arc::new(AtomicU64::new(0));
+
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let s = instances[w % 2].clone();
+                let committed = committed.clone();
+                std::thread::spawn(move || {
+                    for i in 0..TXS {
+                        let n = 1 + (w + i) % 3;
+                        let abort = i % 7 == 3;
+                        let r = s.write(|tx| {
+                            for j in 0..n {
+                                let seq = tx.next_seq()?;
+                                // Widen the window between taking a number and committing it.
+                                std::thread::sleep(Duration::from_micros(((w * 7 + i * 3 + j) % 5) as u64 * 300));
+                                let hash = [w as u8, i as u8, j as u8, 0xAB];
+                                let person = people[(w + j) % people.len()];
+                                let bytes = format!("w{w} i{i} j{j}").into_bytes();
+                                assert!(tx.insert_change(&change(seq, person, Compartment::Clinical, &hash, &bytes, "d"))?);
+                            }
+                            if abort {
+                                return Err(ServerError::Conflict("abort".into()));
+                            }
+                            Ok(())
+                        });
+                        match r {
+                            Ok(()) => {
+                                committed.fetch_add(n as u64, Ordering::SeqCst);
+                            }
+                            Err(ServerError::Conflict(_)) if abort => {}
+                            Err(e) => panic!("writer {w} tx {i}: {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+
+        let follow = {
+            let done = done.clone();
+            let joined = joined.clone();
+            std::thread::spawn(move || {
+                let mut cursor = 0u64;
+                let mut snapshots = 0u32;
+                let mut last_max = 0u64;
+                loop {
+                    let finished = done.load(Ordering::SeqCst);
+                    let (now, new, all) = reader
+                        .read(|tx| {
+                            let now = tx.max_seq()?;
+                            Ok((now, tx.team_changes("t", cursor, now)?, tx.team_changes("t", 0, u64::MAX)?))
+                        })
+                        .unwrap();
+                    let expected: Vec<u64> = (cursor + 1..=now).filter(|s| !joined.contains(s)).collect();
+                    assert_eq!(seqs(&new), expected, "changes after cursor {cursor} up to {now}");
+                    let everything: Vec<u64> = (1..=now).filter(|s| !joined.contains(s)).collect();
+                    assert_eq!(seqs(&all), everything, "the snapshot at max_seq {now} is not a gap-free prefix");
+                    assert!(now >= last_max, "max_seq went back from {last_max} to {now}");
+                    last_max = now;
+                    cursor = now;
+                    snapshots += 1;
+                    if finished {
+                        return (cursor, snapshots);
+                    }
+                }
+            })
+        };
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        let (cursor, snapshots) = follow.join().unwrap();
+        let total = committed.load(Ordering::SeqCst);
+        assert_eq!(cursor, people.len() as u64 + total, "every committed change, and nothing else, numbered");
+        assert!(snapshots > 20, "the reader should have raced the writers ({snapshots} snapshots)");
+    }
+
+    /// Two instances stand in for two server processes on one database: each sees what the
+    /// other wrote, an enrolment code is taken once between them, and check-then-act writes
+    /// (a person joins a caseload only if on none) are serialised across them.
+    #[test]
+    fn postgres_instances_share_one_database() {
+        let (_server, url) = pg_test::fresh_database();
+        let a = Arc::new(Storage::Postgres(PgStorage::open(&url).unwrap()));
+        let b = Arc::new(Storage::Postgres(PgStorage::open(&url).unwrap()));
+        admin::create_team(&a, "t1", "Team one").unwrap();
+        admin::create_team(&b, "t2", "Team two").unwrap();
+        assert!(matches!(admin::create_team(&b, "t1", "again"), Err(ServerError::Conflict(_))));
+        admin::create_user(&b, "u1", "Ann Nurse", Role::DistrictNurse, "t1").unwrap();
+        let code = admin::issue_code(&a, "u1").unwrap();
+        let code_hash = crate::auth::hash(&crate::auth::normalise_code(&code));
+
+        // Eight enrolments race for one code, alternating between the instances.
+        let gate = Arc::new(Barrier::new(8));
+        let takers: Vec<_> = (0..8)
+            .map(|i| {
+                let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let (gate, code_hash) = (gate.clone(), code_hash.clone());
+                std::thread::spawn(move || {
+                    gate.wait();
+                    s.write(|tx| {
+                        let user = tx.take_code(&code_hash, admin::now_ms())?;
+                        if user.is_some() {
+                            tx.add_device(&format!("d{i}"), "u1", &format!("tok{i}"), admin::now_ms())?;
+                        }
+                        Ok(user)
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        let winners: Vec<_> = takers.into_iter().filter_map(|t| t.join().unwrap()).collect();
+        assert_eq!(winners, vec!["u1".to_string()], "exactly one enrolment");
+        let devices = admin::devices(&a).unwrap();
+        assert_eq!(devices.len(), 1);
+        let token = format!("tok{}", &devices[0].device_id[1..]);
+        assert_eq!(b.read(|tx| tx.device_by_token(&token)).unwrap().unwrap().user.id, "u1");
+
+        // A change stored through one is read through the other.
+        let seq = b
+            .write(|tx| {
+                let seq = tx.next_seq()?;
+                tx.join("t1", "p1", seq)?;
+                let seq = tx.next_seq()?;
+                tx.insert_change(&change(seq, "p1", Compartment::Clinical, &[7; 32], b"visit", &devices[0].device_id))?;
+                Ok(seq)
+            })
+            .unwrap();
+        a.read(|tx| {
+            assert_eq!(tx.max_seq()?, seq);
+            assert_eq!(seqs(&tx.team_changes("t1", 0, seq)?), vec![seq]);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(admin::move_person(&a, "p1", "t2").unwrap(), Some("t1".into()));
+        assert_eq!(b.read(|tx| tx.current_team("p1")).unwrap(), Some("t2".into()));
+        admin::revoke_device(&b, &devices[0].device_id).unwrap();
+        assert!(a.read(|tx| tx.device_by_token(&token)).unwrap().unwrap().revoked);
+
+        // Check, pause, act: with writes serialised only one of the racers acts.
+        let gate = Arc::new(Barrier::new(8));
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let gate = gate.clone();
+                std::thread::spawn(move || {
+                    gate.wait();
+                    s.write(|tx| {
+                        if tx.current_team("p2")?.is_none() {
+                            std::thread::sleep(Duration::from_millis(20));
+                            let seq = tx.next_seq()?;
+                            tx.join(if i % 2 == 0 { "t1" } else { "t2" }, "p2", seq)?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        for r in racers {
+            r.join().unwrap();
+        }
+        let on = a.read(|tx| Ok((tx.members("t1")?, tx.members("t2")?))).unwrap();
+        let count = on.0.iter().chain(on.1.iter()).filter(|(p, _)| p == "p2").count();
+        assert_eq!(count, 1, "p2 joined once: {on:?}");
+    }
+
+    /// Several processes starting at once on an empty database all create (or find) the schema;
+    /// opening again later keeps the data.
+    #[test]
+    fn postgres_open_is_idempotent_and_safe_when_concurrent() {
+        let (_server, url) = pg_test::fresh_database();
+        let gate = Arc::new(Barrier::new(6));
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let (gate, url) = (gate.clone(), url.clone());
+                std::thread::spawn(move || {
+                    gate.wait();
+                    PgStorage::open(&url)
+                })
+            })
+            .collect();
+        let opened: Vec<PgStorage> = openers.into_iter().map(|o| o.join().unwrap().unwrap()).collect();
+        for s in &opened {
+            assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 0);
+        }
+        assert_eq!(opened[0].write(|tx| tx.next_seq()).unwrap(), 1);
+        let again = PgStorage::open(&url).unwrap();
+        assert_eq!(again.read(|tx| tx.max_seq()).unwrap(), 1);
+        assert_eq!(opened[5].write(|tx| tx.next_seq()).unwrap(), 2);
+    }
+
+    #[test]
+    fn postgres_is_refused_off_this_machine_and_on_bad_urls() {
+        for url in [
+            "postgres://doorstep@db.example.com/doorstep",
+            "postgres://doorstep@10.0.0.5:5432/doorstep",
+            "host=192.168.1.1 user=doorstep",
+            "postgres://doorstep@127.0.0.1,db.example.com/doorstep",
+            "host=localhost hostaddr=10.1.2.3 user=doorstep",
+        ] {
+            match PgStorage::open(url) {
+                Err(ServerError::Storage(m)) => assert!(m.contains("on this machine"), "{url}: {m}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        for url in [
+            "postgres://doorstep@127.0.0.1:5432/doorstep",
+            "postgres://doorstep@localhost/doorstep",
+            "postgres://doorstep@[::1]:5432/doorstep",
+            "host=/var/run/postgresql user=doorstep dbname=doorstep",
+        ] {
+            check_local(&Config::from_str(url).unwrap()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        assert!(matches!(PgStorage::open("postgres://[bad"), Err(ServerError::Storage(_))));
+        assert!(matches!(PgStorage::open("user=doorstep"), Err(ServerError::Storage(_))), "no host");
+        match PgStorage::open("postgres://doorstep@127.0.0.1:1/doorstep") {
+            Err(ServerError::Storage(m)) => assert!(m.contains("cannot connect to PostgreSQL at 127.0.0.1:1/doorstep: "), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }
