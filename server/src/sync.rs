@@ -128,7 +128,7 @@ pub fn store_uploads(tx: &mut dyn Tx, device: &DeviceRow, uploads: &[Upload], no
         if new_people.contains(&u.person_id) && joined.insert(u.person_id.clone()) {
             tx.join(team, &u.person_id, seq)?;
         }
-        tx.insert_change(&NewChange {
+        let inserted = tx.insert_change(&NewChange {
             seq,
             person_id: &u.person_id,
             compartment: u.compartment,
@@ -137,6 +137,9 @@ pub fn store_uploads(tx: &mut dyn Tx, device: &DeviceRow, uploads: &[Upload], no
             origin_device: &device.device_id,
             received_ms: now_ms,
         })?;
+        if !inserted {
+            continue;
+        }
         stored += 1;
         if u.compartment == Compartment::Advice {
             advice_touched.insert(u.person_id.clone());
