@@ -16,9 +16,11 @@ if [ "${1:-}" = "--release" ]; then
   cargo_flags+=(--release)
 fi
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --locked -q -p doorstep-ffi --lib --bin uniffi-bindgen "${cargo_flags[@]}"
+cargo build --locked -q -p doorstep-ffi --lib "${cargo_flags[@]}"
+# The generator reads the library's metadata, so a debug build of it serves both profiles.
+cargo build --locked -q -p doorstep-ffi --bin uniffi-bindgen
 lib="$target_dir/$profile/libdoorstep_ffi.so"
-bindgen="$target_dir/$profile/uniffi-bindgen"
+bindgen="$target_dir/debug/uniffi-bindgen"
 
 gen() { # language out-dir
   rm -rf "$2"

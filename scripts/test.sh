@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test, on a fresh machine: installs what it needs, then runs the Rust tests.
+# Every test, on a fresh machine: installs what it needs, then runs the Rust tests and the
+# Kotlin, Swift and Python tests of the bindings against the same core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup-rust.sh
@@ -15,4 +16,48 @@ echo "== Rust: unit, property, crash and cross-crate tests"
 cargo test --workspace --locked
 echo "== Benchmarks compile"
 cargo build --benches --locked -p doorstep-core
+
+# ---- Mobile shells (issue 4): the same core through UniFFI, from Kotlin, Swift and Python.
+timings=()
+stage_start=$start
+lap() { local now; now=$(date +%s); timings+=("$1: $((now - stage_start)) s"); stage_start=$now; }
+logs="$PWD/target/test-logs"
+mkdir -p "$logs"
+# Run a command with its output in a log; show the summary lines, or the log's end on failure.
+logged() { # log-name summary-regex command...
+  local log="$logs/$1" pattern=$2
+  shift 2
+  if "$@" >"$log" 2>&1; then
+    grep -E "$pattern" "$log" || true
+  else
+    tail -n 100 "$log"
+    echo "== FAILED (full output in $log)"
+    exit 1
+  fi
+}
+lap "Rust tests and benchmark builds"
+
+echo "== Bindings: build libdoorstep_ffi.so and generate Kotlin, Swift and Python from it"
+lib=$(scripts/bindings.sh)
+libdir=$(dirname "$lib")
+cargo build --benches --locked -q -p doorstep-ffi
+lap "bindings (library, generation, Rust boundary bench build)"
+
+echo "== Kotlin: android/ with Maven, JUnit 5 on the JVM against $lib"
+bash scripts/setup-jvm.sh
+(cd android && logged kotlin.log "Tests run:|BUILD" mvn -B -ntp test -Ddoorstep.lib.dir="$libdir")
+lap "Kotlin (mvn test)"
+
+echo "== Swift: ios/ with XCTest on Linux Swift (Debian trixie chroot, cached in /var/cache)"
+bash scripts/setup-swift.sh
+(cd ios && logged swift.log "Executed [0-9]+ tests?, with|Build complete" \
+  bash ../scripts/setup-swift.sh run env DOORSTEP_LIB_DIR="$libdir" LD_LIBRARY_PATH="$libdir" swift test)
+lap "Swift (swift test)"
+
+echo "== Python: smoke test of the generated module"
+bash scripts/setup-python.sh
+python3 -m pytest -q bindings/python/tests
+lap "Python (pytest)"
+
+printf '   %s\n' "${timings[@]}"
 echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -1,1 +1,138 @@
-fn main() {}
+//! The Rust side of the boundary-cost benchmark (docs/performance.md, "Mobile boundary").
+//!
+//! The same workload as android/src/test/kotlin/org/doorstep/bench/BoundaryBench.kt and
+//! ios/Sources/BoundaryBench/main.swift: a store with 200 people, each with one visit; then
+//! `record_visit` (a completed home visit with 8 observations, 3 interventions and a
+//! 500-character note) and `caseload` (200 lines), each call timed on its own, medians reported.
+//! Here the calls are made on `doorstep_core::FieldStore` directly (the baseline) and on the
+//! `doorstep_ffi::FieldStore` wrapper (the same call plus the Rust half of the boundary: type
+//! conversions), in one process, on one store each.
+//!
+//!   cargo bench -p doorstep-ffi --bench boundary          (or scripts/bench-boundary.sh)
+//!
+//! Prints one line per measurement: `rust <api> <op> median_us=… p90_us=… n=…`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use doorstep_core::testing;
+use doorstep_core::{FieldStore, Role, StoreConfig};
+
+const PEOPLE: usize = 200;
+const WARMUP: usize = 30;
+const RECORD_N: usize = 300;
+const CASELOAD_N: usize = 300;
+
+fn config(dir: &Path, device: &str) -> StoreConfig {
+    testing::config(
+        &dir.join(format!("{device}.db")),
+        device,
+        Role::DistrictNurse,
+    )
+}
+
+fn report(lang: &str, api: &str, op: &str, mut samples: Vec<f64>) {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let q = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{lang} {api} {op} median_us={:.1} p90_us={:.1} n={}",
+        q(0.5),
+        q(0.9),
+        samples.len()
+    );
+}
+
+fn time<T>(n: usize, mut f: impl FnMut(usize) -> T) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            std::hint::black_box(f(i));
+            t.elapsed().as_nanos() as f64 / 1000.0
+        })
+        .collect()
+}
+
+fn ffi_visit(minutes_ago: i64) -> doorstep_ffi::types::VisitInput {
+    let v = testing::full_visit(minutes_ago);
+    doorstep_ffi::types::VisitInput {
+        planned_visit_id: v.planned_visit_id,
+        contact_type: v.contact_type,
+        started_at_ms: v.started_at.timestamp_millis(),
+        ended_at_ms: v.ended_at.map(|t| t.timestamp_millis()),
+        outcome: v.outcome,
+        interventions: v.interventions,
+        note: v.note,
+        observations: v.observations,
+    }
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // Baseline: the core, called from Rust.
+    let core = FieldStore::open(config(dir.path(), "rust-core")).expect("open");
+    let ids: Vec<String> = (0..PEOPLE)
+        .map(|i| {
+            let id = core
+                .register_patient(testing::demographics(
+                    &format!("Given{i}"),
+                    &format!("Family{i:03}"),
+                    None,
+                    "HX7 8AA",
+                ))
+                .unwrap();
+            core.record_visit(&id, testing::full_visit(600)).unwrap();
+            id
+        })
+        .collect();
+    time(WARMUP, |i| {
+        core.record_visit(&ids[i % PEOPLE], testing::full_visit(0))
+            .unwrap()
+    });
+    let samples = time(RECORD_N, |i| {
+        core.record_visit(&ids[i % PEOPLE], testing::full_visit(0))
+            .unwrap()
+    });
+    report("rust", "core", "record_visit", samples);
+    time(WARMUP, |_| core.caseload().unwrap());
+    let samples = time(CASELOAD_N, |_| core.caseload().unwrap());
+    report("rust", "core", "caseload", samples);
+    drop(core);
+
+    // The FFI wrapper's Rust half (conversions), still without a foreign language.
+    let cfg = config(dir.path(), "rust-ffi");
+    let ffi = doorstep_ffi::FieldStore::open(doorstep_ffi::types::StoreConfig {
+        path: cfg.path.display().to_string(),
+        key: cfg.key.clone(),
+        device_id: cfg.device_id.clone(),
+        user: cfg.user.clone(),
+        doc_cache_size: 128,
+        background_compaction: true,
+    })
+    .expect("open");
+    let ids: Vec<String> = (0..PEOPLE)
+        .map(|i| {
+            let d = testing::demographics(
+                &format!("Given{i}"),
+                &format!("Family{i:03}"),
+                None,
+                "HX7 8AA",
+            );
+            let id = ffi.register_patient(d.into()).unwrap();
+            ffi.record_visit(id.clone(), ffi_visit(600)).unwrap();
+            id
+        })
+        .collect();
+    time(WARMUP, |i| {
+        ffi.record_visit(ids[i % PEOPLE].clone(), ffi_visit(0))
+            .unwrap()
+    });
+    let samples = time(RECORD_N, |i| {
+        ffi.record_visit(ids[i % PEOPLE].clone(), ffi_visit(0))
+            .unwrap()
+    });
+    report("rust", "ffi-wrapper", "record_visit", samples);
+    time(WARMUP, |_| ffi.caseload().unwrap());
+    let samples = time(CASELOAD_N, |_| ffi.caseload().unwrap());
+    report("rust", "ffi-wrapper", "caseload", samples);
+}

@@ -1,0 +1,104 @@
+// The Swift side of the boundary-cost benchmark (docs/performance.md, "Mobile boundary").
+// Not a test: timings are reported, never asserted. Same workload as bindings/benches/boundary.rs
+// and android/.../bench/BoundaryBench.kt: 200 people with one visit each, then `recordVisit`
+// (8 observations, 3 interventions, 500-character note) and `caseload` (200 lines), each call
+// timed on its own, medians reported. Measured on the generated `FieldStore` (the raw boundary)
+// and on `DoorstepStore` (what an app calls: async, the call runs on a dispatch queue).
+//
+//   scripts/bench-boundary.sh   (builds the release library and runs this with -c release)
+import Dispatch
+import Doorstep
+import Foundation
+
+let people = 200
+let warmup = 30
+let recordN = 300
+let caseloadN = 300
+
+func report(_ api: String, _ op: String, _ samples: [Double]) {
+    let s = samples.sorted()
+    func q(_ p: Double) -> Double { s[Int((Double(s.count - 1) * p).rounded())] }
+    print(String(format: "swift %@ %@ median_us=%.1f p90_us=%.1f n=%d", api, op, q(0.5), q(0.9), s.count))
+}
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+func time(_ n: Int, _ f: (Int) throws -> Any) rethrows -> [Double] {
+    var out: [Double] = []
+    out.reserveCapacity(n)
+    for i in 0..<n {
+        let t = now()
+        _ = try f(i)
+        out.append(Double(now() - t) / 1000)
+    }
+    return out
+}
+
+func timeAsync(_ n: Int, _ f: (Int) async throws -> Any) async rethrows -> [Double] {
+    var out: [Double] = []
+    out.reserveCapacity(n)
+    for i in 0..<n {
+        let t = now()
+        _ = try await f(i)
+        out.append(Double(now() - t) / 1000)
+    }
+    return out
+}
+
+let key = Data(repeating: 7, count: 32)
+let note500 = String(
+    String(repeating: "Wound on left lower leg reviewed; dressing changed with aseptic technique. Exudate moderate, no odour, edges healthy. Patient reports pain 3/10, taking paracetamol as prescribed. Carer present throughout. ", count: 3).prefix(500))
+let normal = Observations(
+    respirationRate: 16, spo2Percent: 97, onOxygen: false, systolicBp: 128, diastolicBp: 78, pulse: 72,
+    consciousness: .alert, temperatureC: 36.8)
+
+func config(_ dir: URL, _ device: String) -> StoreConfig {
+    StoreConfig(
+        path: dir.appendingPathComponent("\(device).db").path, key: key, deviceId: device,
+        user: User(id: "user-\(device)", displayName: "Nurse \(device)", role: .districtNurse, team: "team-a"))
+}
+
+func demographics(_ i: Int) -> Demographics {
+    Demographics(
+        givenName: "Given\(i)", familyName: String(format: "Family%03d", i), dateOfBirth: "1941-03-09",
+        address: Address(lines: ["12 Mill Lane", "Hebden Bridge"], postcode: "HX7 8AA"),
+        accessNotes: "Key safe by back door, code with coordinator. Friendly dog.")
+}
+
+func visit(minutesAgo: Int64 = 0) -> VisitInput {
+    let start = Date().epochMillis - (minutesAgo + 30) * 60_000
+    return VisitInput(
+        contactType: .homeVisit, startedAtMs: start, endedAtMs: start + 25 * 60_000, outcome: .completed,
+        interventions: [.woundCare, .insulin, .medicationPrompt], note: note500, observations: normal)
+}
+
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("doorstep-bench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: dir) }
+
+do {
+    let s = try FieldStore.open(config: config(dir, "swift-ffi"))
+    let ids = try (0..<people).map { i -> String in
+        let id = try s.registerPatient(demographics: demographics(i))
+        _ = try s.recordVisit(personId: id, input: visit(minutesAgo: 600))
+        return id
+    }
+    _ = try time(warmup) { try s.recordVisit(personId: ids[$0 % people], input: visit()) }
+    report("ffi", "record_visit", try time(recordN) { try s.recordVisit(personId: ids[$0 % people], input: visit()) })
+    _ = try time(warmup) { _ in try s.caseload() }
+    report("ffi", "caseload", try time(caseloadN) { _ in try s.caseload() })
+}
+
+do {
+    let s = try await DoorstepStore.open(config(dir, "swift-store"))
+    var ids: [String] = []
+    for i in 0..<people {
+        let id = try await s.registerPatient(demographics(i))
+        _ = try await s.recordVisit(id, visit(minutesAgo: 600))
+        ids.append(id)
+    }
+    _ = try await timeAsync(warmup) { try await s.recordVisit(ids[$0 % people], visit()) }
+    report("async", "record_visit", try await timeAsync(recordN) { try await s.recordVisit(ids[$0 % people], visit()) })
+    _ = try await timeAsync(warmup) { _ in try await s.caseload() }
+    report("async", "caseload", try await timeAsync(caseloadN) { _ in try await s.caseload() })
+}

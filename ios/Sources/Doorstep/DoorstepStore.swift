@@ -1,0 +1,195 @@
+import Dispatch
+import Foundation
+@_exported import DoorstepFFI
+
+/// The device's offline record store, for Swift apps: every call is `async` and runs the blocking
+/// Rust call on a dispatch queue, never on the caller's thread or the cooperative pool.
+///
+/// Writes are on disk (fsynced) when the call returns. Failures are `DoorstepError`s whose
+/// `message` is written for the user: show it. Instants are `Int64` epoch milliseconds (UTC) in
+/// `...Ms` properties (`Date(epochMillis:)` converts); calendar dates are `"YYYY-MM-DD"` strings.
+///
+/// `Sendable`: the native store is safe to call from any thread (the core serialises writes) and
+/// this class holds nothing mutable. The native store is released when the last reference goes.
+public final class DoorstepStore: Sendable {
+    /// The generated object, for calls this layer does not wrap.
+    public let native: FieldStore
+    private let queue: DispatchQueue
+
+    private init(native: FieldStore, queue: DispatchQueue) {
+        self.native = native
+        self.queue = queue
+    }
+
+    /// Open (or create) the store. `DoorstepError.WrongKey` when the key from the Keychain is
+    /// not the one the store was made with, `.Damaged` for a damaged file; in both cases nothing
+    /// on disk changed (never delete the file).
+    public static func open(
+        _ config: StoreConfig,
+        queue: DispatchQueue = .global(qos: .userInitiated)
+    ) async throws -> DoorstepStore {
+        try await run(on: queue) { DoorstepStore(native: try FieldStore.open(config: config), queue: queue) }
+    }
+
+    private static func run<T>(on queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+            queue.async { c.resume(with: Result(catching: body)) }
+        }
+    }
+
+    private func call<T>(_ body: @escaping @Sendable (FieldStore) throws -> T) async throws -> T {
+        let native = self.native
+        return try await Self.run(on: queue) { try body(native) }
+    }
+
+    /// The person using this device.
+    public var user: User { native.user() }
+    public var deviceId: String { native.deviceId() }
+
+    public func registerPatient(_ demographics: Demographics) async throws -> String {
+        try await call { try $0.registerPatient(demographics: demographics) }
+    }
+
+    public func updateDemographics(_ personId: String, _ demographics: Demographics) async throws -> Demographics {
+        try await call { try $0.updateDemographics(personId: personId, demographics: demographics) }
+    }
+
+    public func patient(_ personId: String) async throws -> PersonRecord {
+        try await call { try $0.patient(personId: personId) }
+    }
+
+    public func caseload() async throws -> [CaseloadEntry] {
+        try await call { try $0.caseload() }
+    }
+
+    public func searchPatients(_ query: String) async throws -> [CaseloadEntry] {
+        try await call { try $0.searchPatients(query: query) }
+    }
+
+    /// Planned visits of `day` (`"YYYY-MM-DD"`).
+    public func plannedVisits(day: String) async throws -> [PlannedVisitSummary] {
+        try await call { try $0.plannedVisits(day: day) }
+    }
+
+    public func scheduleVisit(_ personId: String, _ input: PlannedVisitInput) async throws -> PlannedVisit {
+        try await call { try $0.scheduleVisit(personId: personId, input: input) }
+    }
+
+    /// Record a visit; observations, if any, come back scored in `RecordedVisit.news2`.
+    public func recordVisit(_ personId: String, _ input: VisitInput) async throws -> RecordedVisit {
+        try await call { try $0.recordVisit(personId: personId, input: input) }
+    }
+
+    /// Record observations; the returned set carries its NEWS2 in `ObservationSet.news2`.
+    public func recordObservations(
+        _ personId: String, takenAtMs: Int64, _ observations: Observations, visitId: String? = nil
+    ) async throws -> ObservationSet {
+        try await call {
+            try $0.recordObservations(personId: personId, takenAtMs: takenAtMs, observations: observations, visitId: visitId)
+        }
+    }
+
+    public func addNote(_ personId: String, _ note: String, visitId: String? = nil) async throws -> Note {
+        try await call { try $0.addNote(personId: personId, visitId: visitId, note: note) }
+    }
+
+    /// Refused (`DoorstepError.Validation`) while the alert has an open conflict.
+    public func setAlert(_ personId: String, _ alert: AlertInput) async throws -> Alert {
+        try await call { try $0.setAlert(personId: personId, alert: alert) }
+    }
+
+    /// Open clinical conflicts of one person, or of everyone on the device (`nil`).
+    public func conflicts(_ personId: String? = nil) async throws -> [ClinicalConflict] {
+        try await call { try $0.conflicts(personId: personId) }
+    }
+
+    public func resolveConflict(_ conflictId: String, _ resolution: AlertInput) async throws -> Alert {
+        try await call { try $0.resolveConflict(conflictId: conflictId, resolution: resolution) }
+    }
+
+    public func markEnteredInError(_ personId: String, entryId: String, reason: String) async throws -> EnteredInError {
+        try await call { try $0.markEnteredInError(personId: personId, entryId: entryId, reason: reason) }
+    }
+
+    public func history(_ personId: String) async throws -> [HistoryEntry] {
+        try await call { try $0.history(personId: personId) }
+    }
+
+    public func pendingChanges() async throws -> [PendingChange] {
+        try await call { try $0.pendingChanges() }
+    }
+
+    public func acknowledge(upTo seq: Int64) async throws -> UInt64 {
+        try await call { try $0.acknowledge(seq: seq) }
+    }
+
+    /// Every change after `since` (0 for all); pass `ChangeBatch.upTo` next time.
+    public func exportChanges(since: Int64 = 0) async throws -> ChangeBatch {
+        try await call { try $0.exportChanges(since: since) }
+    }
+
+    public func importChanges(_ batch: ChangeBatch) async throws -> ImportReport {
+        try await call { try $0.importChanges(batch: batch) }
+    }
+
+    /// Pass every change this store holds after `since` to `other`; returns what `other` took in.
+    public func exchange(to other: DoorstepStore, since: Int64 = 0) async throws -> ImportReport {
+        try await other.importChanges(try await exportChanges(since: since))
+    }
+
+    public func addEpisode(_ personId: String, _ input: EpisodeInput) async throws -> Episode {
+        try await call { try $0.addEpisode(personId: personId, input: input) }
+    }
+
+    public func dischargeEpisode(_ personId: String, episodeId: String, on day: String, reason: String) async throws -> Discharge {
+        try await call { try $0.dischargeEpisode(personId: personId, episodeId: episodeId, on: day, reason: reason) }
+    }
+
+    public func setCarePlan(_ personId: String, _ plan: CarePlan) async throws -> CarePlan {
+        try await call { try $0.setCarePlan(personId: personId, plan: plan) }
+    }
+
+    public func addAdviceNeed(_ personId: String, category: AdviceCategory, description: String) async throws -> AdviceNeed {
+        try await call { try $0.addAdviceNeed(personId: personId, category: category, description: description) }
+    }
+
+    public func addAdviceAction(_ personId: String, needId: String, description: String) async throws -> AdviceAction {
+        try await call { try $0.addAdviceAction(personId: personId, needId: needId, description: description) }
+    }
+
+    public func recordAdviceOutcome(
+        _ personId: String, needId: String, description: String, financialGainPence: Int64
+    ) async throws -> AdviceOutcome {
+        try await call {
+            try $0.recordAdviceOutcome(
+                personId: personId, needId: needId, description: description, financialGainPence: financialGainPence)
+        }
+    }
+
+    public func setConsentToShare(_ personId: String, consented: Bool) async throws -> ConsentToShare {
+        try await call { try $0.setConsentToShare(personId: personId, consented: consented) }
+    }
+
+    public func compactNow() async throws { try await call { try $0.compactNow() } }
+
+    public func rebuildProjections() async throws { try await call { try $0.rebuildProjections() } }
+
+    public func integrityCheck() async throws -> String { try await call { try $0.integrityCheck() } }
+}
+
+extension DoorstepError {
+    /// The text to show the user (every case carries the core's message).
+    public var message: String {
+        switch self {
+        case .Validation(let m), .InvalidKey(let m), .WrongKey(let m), .Damaged(let m), .TooNew(let m),
+             .NotFound(let m), .ConflictNotOpen(let m), .BadChanges(let m), .Other(let m):
+            return m
+        }
+    }
+}
+
+extension Date {
+    /// An instant as the boundary carries it: milliseconds since 1970-01-01 UTC.
+    public init(epochMillis: Int64) { self.init(timeIntervalSince1970: Double(epochMillis) / 1000) }
+    public var epochMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+}

@@ -1,0 +1,106 @@
+import Doorstep
+import XCTest
+
+final class StoreTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws { dir = try Fixtures.tempDir() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testEachCoreErrorArrivesAsItsOwnCaseWithTheCoreMessage() async throws {
+        let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
+        let missing = await expectError({ if case .NotFound = $0 { return true } else { return false } }) {
+            _ = try await s.patient("no-such-person")
+        }
+        XCTAssertTrue(missing?.hasPrefix("No person with id no-such-person on this device") ?? false, missing ?? "")
+
+        let id = try await s.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+        let range = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
+            _ = try await s.recordObservations(id, takenAtMs: Date().epochMillis, Observations(pulse: 400))
+        }
+        XCTAssertTrue(range?.contains("pulse of 400 /min is outside the possible range") ?? false, range ?? "")
+
+        let notOpen = await expectError({ if case .ConflictNotOpen = $0 { return true } else { return false } }) {
+            _ = try await s.resolveConflict("\(id)/allergies/0000", AlertInput(kind: .allergies, text: "NKDA", active: true))
+        }
+        XCTAssertTrue(notOpen?.contains("is not open") ?? false, notOpen ?? "")
+
+        let shortKey = await expectError({ if case .InvalidKey = $0 { return true } else { return false } }) {
+            _ = try await DoorstepStore.open(Fixtures.config(self.dir, "phone-b", key: Data(count: 16)))
+        }
+        XCTAssertTrue(shortKey?.contains("exactly 32 bytes") ?? false, shortKey ?? "")
+        XCTAssertEqual(keyLength(), 32)
+    }
+
+    func testConcurrentAlertsBecomeAConflictThatAClinicianResolves() async throws {
+        let a = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
+        let b = try await DoorstepStore.open(Fixtures.config(dir, "phone-b"))
+        let id = try await a.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+        _ = try await a.exchange(to: b)
+        _ = try await a.setAlert(id, AlertInput(kind: .allergies, text: "Penicillin: anaphylaxis", active: true))
+        _ = try await b.setAlert(id, AlertInput(kind: .allergies, text: "No known drug allergies", active: true))
+        let report = try await a.exchange(to: b)
+        _ = try await b.exchange(to: a)
+        XCTAssertEqual(report.newConflicts.count, 1)
+
+        let conflicts = try await a.conflicts(id)
+        XCTAssertEqual(conflicts.count, 1)
+        XCTAssertEqual(Set(conflicts[0].values.map(\.text)), ["Penicillin: anaphylaxis", "No known drug allergies"])
+        let onB = try await b.conflicts()
+        XCTAssertEqual(onB, conflicts, "both devices see the same conflict")
+
+        let resolved = try await a.resolveConflict(conflicts[0].id, AlertInput(kind: .allergies, text: "Penicillin: anaphylaxis", active: true))
+        XCTAssertFalse(resolved.inConflict)
+        _ = try await a.exchange(to: b)
+        let left = try await b.conflicts()
+        XCTAssertEqual(left, [])
+    }
+
+    func testCallsFromManyTasksAtOnceAreAllKept() async throws {
+        let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
+        var ids: [String] = []
+        for n in 0..<4 { ids.append(try await s.registerPatient(Fixtures.demographics("P\(n)", "Family\(n)"))) }
+        let people = ids
+        let visitIds = try await withThrowingTaskGroup(of: String.self) { group in
+            for n in 0..<40 {
+                group.addTask {
+                    try await s.recordVisit(people[n % 4], Fixtures.visit(Fixtures.observationsScoring6, minutesAgo: Int64(n))).visit.id
+                }
+            }
+            var out: Set<String> = []
+            for try await id in group { out.insert(id) }
+            return out
+        }
+        XCTAssertEqual(visitIds.count, 40)
+        for id in ids {
+            let visits = try await s.patient(id).clinical?.visits.count
+            XCTAssertEqual(visits, 10)
+        }
+        let ok = try await s.integrityCheck()
+        XCTAssertEqual(ok, "ok")
+    }
+
+    func testDatesTimesAndHelpersCrossTheBoundaryUnchanged() async throws {
+        let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
+        let id = try await s.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+        let start = Date().addingTimeInterval(86_400).epochMillis
+        let planned = try await s.scheduleVisit(id, PlannedVisitInput(plannedStartMs: start, contactType: .telephone, purpose: "Review"))
+        XCTAssertEqual(planned.plannedStartMs, start)
+        let caseload = try await s.caseload()
+        XCTAssertEqual(caseload.first?.nextVisitMs, start)
+        XCTAssertEqual(Date(epochMillis: start).epochMillis, start)
+
+        let badDate = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
+            var d = Fixtures.demographics("Ann", "Lee")
+            d = Demographics(nhsNumber: nil, givenName: d.givenName, familyName: d.familyName, dateOfBirth: "09/03/1941")
+            _ = try await s.registerPatient(d)
+        }
+        XCTAssertTrue(badDate?.contains("use the form YYYY-MM-DD") ?? false, badDate ?? "")
+
+        let partial = scoreNews2(observations: Observations(pulse: 72), scale: .scale1)
+        XCTAssertNil(partial.total)
+        XCTAssertTrue(partial.missing.contains(.respirationRate))
+        XCTAssertEqual(try validateNhsNumber(nhsNumber: "943-476-5919"), "9434765919")
+        XCTAssertEqual(formatNhsNumber(nhsNumber: "9434765919"), "943 476 5919")
+    }
+}
