@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main job: a nurse records a visit with no network and reads the caseload.
+# The main job, end to end on loopback: a sync server, three enrolled phones (district nurse,
+# virtual-ward clinician, advice worker), a day of visits offline, one sync each, and what every
+# phone then holds. (The single-device offline example is still there:
+# cargo run -p doorstep-core --example offline_visit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup-rust.sh
-cargo run --release -p doorstep-core --example offline_visit "$@"
+cargo run --release -p doorstep-cli -- demo "$@"

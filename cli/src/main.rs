@@ -2,6 +2,7 @@
 //! end-to-end story) and `loadgen` (the server benchmark).
 
 mod admin_cmd;
+mod demo;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,9 @@ enum Command {
         #[command(subcommand)]
         action: admin_cmd::AdminAction,
     },
+    /// The main job, end to end on loopback: a server, three enrolled phones, a day of visits
+    /// offline, one sync each, and what every phone then holds.
+    Demo(demo::DemoArgs),
 }
 
 fn main() {
@@ -75,6 +79,7 @@ fn main() {
     let result = match cli.command {
         Command::Serve { storage, listen, lock_after_days } => serve(storage, &listen, lock_after_days),
         Command::Admin { storage, action } => storage.open().and_then(|s| admin_cmd::run(&s, action)),
+        Command::Demo(args) => demo::run(args),
     };
     if let Err(e) = result {
         eprintln!("doorstep: {e}");

@@ -1,0 +1,651 @@
+//! `doorstep demo`: the README's main job, end to end on loopback.
+//!
+//! A sync server starts in this process (embedded SQLite in a temporary directory). An operator
+//! creates a team with a district nurse, a virtual-ward clinician and an advice worker; each
+//! enrols a phone with a one-time code over HTTP and gets its own encrypted store. The nurse
+//! registers four people and syncs, so every phone has them. Then a day offline: visits with
+//! observations and notes, a NEWS2 of 7 flagged high, an allergy changed by the nurse and the
+//! clinician at the same time, and the advice worker's work with one person's consent to share.
+//! Back in signal every phone syncs, and the demo prints what each phone now holds — and what it
+//! may not see.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use doorstep_core::record::*;
+use doorstep_core::sync::{self, SyncEndpoint, SyncReport};
+use doorstep_core::{ClinicalRisk, Consciousness, FieldStore, News2Result, Observations, StoreConfig};
+use doorstep_server::storage::sqlite::SqliteStorage;
+use doorstep_server::{admin, ServerConfig, Storage};
+use rand::RngCore;
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Keep the server's database and the three phones' encrypted stores in this directory
+    /// (new or empty) instead of a temporary one that is removed at the end.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+}
+
+type R<T> = Result<T, String>;
+
+fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// One enrolled phone.
+struct Phone {
+    /// First name, for the story.
+    short: &'static str,
+    user: User,
+    device_id: String,
+    store: FieldStore,
+    endpoint: SyncEndpoint,
+}
+
+const TEAM: &str = "calder";
+const PEOPLE: [(&str, &str, &str, Role); 3] = [
+    ("sam.patel", "Sam", "Sam Patel", Role::DistrictNurse),
+    ("priya.shah", "Priya", "Dr Priya Shah", Role::VirtualWardClinician),
+    ("joe.brennan", "Joe", "Joe Brennan", Role::AdviceWorker),
+];
+
+pub fn run(args: DemoArgs) -> R<()> {
+    let started = Instant::now();
+    // Where everything lives: a temporary directory, or the one given with --keep.
+    let (_tmp, root) = match &args.keep {
+        Some(dir) => {
+            if dir.exists() && std::fs::read_dir(dir).map_err(err("cannot read --keep directory"))?.next().is_some() {
+                return Err(format!("{} is not empty: give --keep a new or empty directory", dir.display()));
+            }
+            std::fs::create_dir_all(dir).map_err(err("cannot create --keep directory"))?;
+            (None, dir.clone())
+        }
+        None => {
+            let t = tempfile::Builder::new().prefix("doorstep-demo-").tempdir().map_err(err("cannot make a temporary directory"))?;
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    };
+    let server_dir = root.join("server");
+    let phones_dir = root.join("phones");
+    std::fs::create_dir_all(&phones_dir).map_err(err("cannot create the phones directory"))?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(err("cannot start tokio"))?;
+
+    title("Doorstep demo: a day of home visits offline, then one sync per phone");
+
+    // ---------------------------------------------------------------- operator set-up
+    let storage = Storage::Sqlite(SqliteStorage::open(&server_dir).map_err(err("cannot open the server database"))?);
+    admin::create_team(&storage, TEAM, "Calder Valley community care").map_err(err("create team"))?;
+    let mut codes = Vec::new();
+    for (id, _, name, role) in PEOPLE {
+        admin::create_user(&storage, id, name, role, TEAM).map_err(err("create user"))?;
+        codes.push(admin::issue_code(&storage, id).map_err(err("issue code"))?);
+    }
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(err("cannot listen on loopback"))?;
+    let url = format!("http://{}", listener.local_addr().map_err(err("listener address"))?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(doorstep_server::serve(listener, storage, ServerConfig::default(), async move {
+        let _ = stopped.await;
+    }));
+    println!("Sync server listening on {url} (embedded SQLite in {})", server_dir.display());
+    println!("Operator created team \"{TEAM}\" (Calder Valley community care) with three users and a one-time enrolment code each:");
+    for ((_, _, name, role), code) in PEOPLE.iter().zip(&codes) {
+        println!("  {:<14} {:<24} code {code}", name, role.label());
+    }
+
+    // ---------------------------------------------------------------- enrolment over HTTP
+    println!("\nEach phone enrols with its code (POST /v1/enrol) and opens its own encrypted store:");
+    let mut phones = Vec::new();
+    for ((_, short, _, _), code) in PEOPLE.iter().zip(&codes) {
+        let e = rt.block_on(sync::enrol(&url, code)).map_err(err("enrolment"))?;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let path = phones_dir.join(format!("{}.db", short.to_lowercase()));
+        if args.keep.is_some() {
+            // A real phone keeps this key in the Android Keystore / iOS Keychain.
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::write(path.with_extension("key"), hex).map_err(err("write key file"))?;
+        }
+        let store = FieldStore::open(StoreConfig::new(&path, &key, &e.device_id, e.user.clone())).map_err(err("open store"))?;
+        println!("  {:<14} device {}  store {}", e.user.display_name, e.device_id, path.display());
+        phones.push(Phone {
+            short,
+            user: e.user,
+            device_id: e.device_id,
+            store,
+            endpoint: SyncEndpoint { url: url.clone(), device_token: e.device_token },
+        });
+    }
+    let (sam, priya, joe) = (&phones[0], &phones[1], &phones[2]);
+
+    // ---------------------------------------------------------------- morning
+    section("1. Morning, in the office: Sam registers four people and syncs; the others sync to get them");
+    let today = Utc::now().date_naive();
+    let edith = register(sam, person("Edith", "Crawley", "9434765919", (1941, 3, 9), "12 Mill Lane, Hebden Bridge", "HX7 8AB", "Key safe by back door; code from coordinator. Friendly dog."))?;
+    let arthur = register(sam, person("Arthur", "Holroyd", "4857773457", (1938, 11, 2), "3 Birchcliffe Road, Hebden Bridge", "HX7 8DA", "Ring twice; hard of hearing."))?;
+    let margaret = register(sam, person("Margaret", "Sutcliffe", "4010232137", (1947, 6, 21), "Flat 4, Market Street, Todmorden", "OL14 5AJ", "Ground-floor flat, door on the left."))?;
+    let harold = register(sam, person("Harold", "Greenwood", "4505577104", (1944, 1, 30), "27 Burnley Road, Mytholmroyd", "HX7 5LH", "Parking on the lane behind."))?;
+    let names = |id: &str| -> &'static str {
+        if id == edith {
+            "Edith Crawley"
+        } else if id == arthur {
+            "Arthur Holroyd"
+        } else if id == margaret {
+            "Margaret Sutcliffe"
+        } else if id == harold {
+            "Harold Greenwood"
+        } else {
+            "someone else"
+        }
+    };
+    set_alert(sam, &edith, AlertKind::Allergies, "No known drug allergies")?;
+    set_alert(sam, &edith, AlertKind::Resuscitation, "DNACPR in place (form in the blue folder)")?;
+    set_alert(sam, &arthur, AlertKind::RiskToStaff, "Visit in pairs after 6 pm")?;
+    let episodes = [
+        (&edith, Service::DistrictNursing, "Venous leg ulcer, left leg: dressings three times a week"),
+        (&arthur, Service::VirtualWard(VirtualWardPathway::Copd), "COPD exacerbation, early supported discharge"),
+        (&margaret, Service::VirtualWard(VirtualWardPathway::HeartFailure), "Heart failure: IV-to-oral diuretic step-down at home"),
+        (&harold, Service::DistrictNursing, "Insulin administration twice daily"),
+    ];
+    for (p, service, reason) in episodes {
+        sam.store
+            .add_episode(p, EpisodeInput {
+                service,
+                referral_source: "Calderdale Royal Hospital".into(),
+                referral_reason: reason.into(),
+                accepted_on: today - Duration::days(3),
+            })
+            .map_err(err("add episode"))?;
+    }
+    println!("  Sam registered Edith Crawley, Arthur Holroyd, Margaret Sutcliffe and Harold Greenwood,");
+    println!("  set Edith's allergies (none known) and DNACPR alerts and Arthur's risk-to-staff alert,");
+    println!("  and opened an episode of care for each (two district nursing, two virtual ward).");
+    println!();
+    for p in &phones {
+        let r = sync_phone(&rt, p)?;
+        print_report(p, &r, &names);
+    }
+    println!("  Joe, an advice worker, received demographics only: clinical records need the person's consent to share.");
+
+    // ---------------------------------------------------------------- the day offline
+    section("2. The day, every phone offline (no network at all)");
+    println!("  (Visits are timed earlier today; every edit is stamped with its phone's clock as the demo runs.)");
+    let t0 = Utc::now() - Duration::minutes(230);
+    let at = |mins: i64| t0 + Duration::minutes(mins);
+
+    // Sam: Edith, a routine visit; then Edith's allergy changes.
+    let v = visit(sam, &edith, ContactType::HomeVisit, at(0), vec![Intervention::WoundCare],
+        "Leg ulcer reviewed, dressing changed with aseptic technique; wound edges healthy, exudate moderate. Daughter shows GP letter: penicillin allergy (anaphylaxis, 1998).",
+        Some(obs(16, 97, 132, 80, 76, 36.7)))?;
+    print_visit(sam, "Edith Crawley", &v);
+    set_alert(sam, &edith, AlertKind::Allergies, "Penicillin: anaphylaxis (GP letter, 1998)")?;
+    println!("    Sam changes Edith's allergies to \"Penicillin: anaphylaxis (GP letter, 1998)\"");
+
+    // Priya: Margaret on the virtual ward, by video.
+    let v = visit(priya, &margaret, ContactType::Video, at(35), vec![Intervention::Other("diuretic review".into())],
+        "Video round: weight down 0.8 kg since Monday, ankles less swollen, breathless on stairs only. Continue oral furosemide 80 mg; bloods Thursday.",
+        Some(obs(18, 95, 108, 66, 84, 36.6)))?;
+    print_visit(priya, "Margaret Sutcliffe", &v);
+
+    // Sam: Arthur is unwell — NEWS2 7.
+    let v = visit(sam, &arthur, ContactType::HomeVisit, at(80), vec![Intervention::MedicationPrompt],
+        "Increasingly breathless since last night, productive cough, feels hot. Using accessory muscles. Rescue pack started this morning.",
+        Some(obs(24, 93, 128, 76, 112, 38.4)))?;
+    print_visit(sam, "Arthur Holroyd", &v);
+    if let Some(n) = &v.news2 {
+        print_news2_flag("Arthur Holroyd", n);
+    }
+    sam.store
+        .add_note(&arthur, Some(v.visit.id.clone()), "NEWS2 7: 999 called at visit, ambulance requested; virtual ward team and daughter informed by phone. Stayed with Arthur until the crew arrived.")
+        .map_err(err("add note"))?;
+    println!("    Sam adds a note: 999 called, virtual ward team and daughter informed.");
+
+    // Priya: Edith by telephone, and the same allergy field, at the same time as Sam.
+    let v = visit(priya, &edith, ContactType::Telephone, at(120), vec![Intervention::Other("medication review".into())],
+        "Telephone review with daughter: antibiotics for cellulitis discussed; daughter reports a latex reaction at the practice last spring.",
+        None)?;
+    print_visit(priya, "Edith Crawley", &v);
+    set_alert(priya, &edith, AlertKind::Allergies, "Latex: contact dermatitis (daughter, last spring)")?;
+    println!("    Priya, not knowing Sam's change, sets Edith's allergies to \"Latex: contact dermatitis (daughter, last spring)\"");
+    priya
+        .store
+        .add_note(&arthur, None, "Remote monitoring: SpO2 91-93% on air since 06:00, heart rate 105-115. Asked the district nurse to visit this morning.")
+        .map_err(err("add note"))?;
+    println!("    Priya adds a note to Arthur's record from the virtual ward's remote monitoring.");
+
+    // Sam: Harold, insulin.
+    let v = visit(sam, &harold, ContactType::HomeVisit, at(200), vec![Intervention::Insulin, Intervention::MedicationPrompt],
+        "Insulin given as prescribed (blood glucose 9.4 mmol/L before). Feet checked: no new marks. Fridge nearly empty; Harold says money is tight.",
+        Some(obs(16, 96, 138, 84, 95, 36.9)))?;
+    print_visit(sam, "Harold Greenwood", &v);
+
+    // Joe: the advice worker's visits.
+    let need = joe
+        .store
+        .add_advice_need(&edith, AdviceCategory::Energy, "Prepayment meter debt of £412; self-disconnecting in cold weather")
+        .map_err(err("advice need"))?;
+    joe.store
+        .add_advice_action(&edith, &need.id, "Applied to the supplier's hardship fund with Edith's agreement")
+        .map_err(err("advice action"))?;
+    joe.store
+        .record_advice_outcome(&edith, &need.id, "Supplier wrote off the debt and moved Edith to a credit meter", 41_200)
+        .map_err(err("advice outcome"))?;
+    joe.store.set_consent_to_share(&edith, true).map_err(err("consent"))?;
+    println!("  Joe Brennan (advice worker) with Edith Crawley: advice need (energy: prepayment meter debt £412),");
+    println!("    action (hardship fund application), outcome (debt written off, gain £412.00),");
+    println!("    and Edith's consent to share her advice and clinical records between Joe and the health team.");
+    joe.store
+        .add_advice_need(&harold, AdviceCategory::Benefits, "Not claiming Attendance Allowance; struggling to afford food")
+        .map_err(err("advice need"))?;
+    println!("  Joe Brennan with Harold Greenwood: advice need (benefits: Attendance Allowance). No consent to share recorded.");
+    println!();
+    for p in &phones {
+        println!("  {:<14} {} changes waiting to sync", p.user.display_name, p.store.pending_changes().map_err(err("pending"))?.len());
+    }
+
+    // ---------------------------------------------------------------- sync
+    section("3. Back in signal: each phone syncs (one POST /v1/sync each)");
+    println!("  Round 1, in the order the phones come back into signal:");
+    for p in &phones {
+        let r = sync_phone(&rt, p)?;
+        print_report(p, &r, &names);
+    }
+    println!("  Round 2, so the phones that synced early also get what colleagues sent after them:");
+    for p in &phones {
+        let r = sync_phone(&rt, p)?;
+        print_report(p, &r, &names);
+    }
+
+    // ---------------------------------------------------------------- what each phone holds
+    section("4. What each phone holds now");
+    for p in &phones {
+        print_holdings(p, &phones, &names)?;
+    }
+
+    // ---------------------------------------------------------------- agreement
+    section("5. Do the phones agree?");
+    check_agreement(&phones, &edith, &names)?;
+
+    let _ = stop.send(());
+    let _ = rt.block_on(server);
+    println!();
+    match &args.keep {
+        Some(dir) => println!("Kept the server database and the phones' stores (with their keys) in {}.", dir.display()),
+        None => println!("Removed the temporary server database and phone stores."),
+    }
+    println!("Demo finished in {:.1} s.", started.elapsed().as_secs_f64());
+    drop(phones);
+    Ok(())
+}
+
+// -------------------------------------------------------------------- helpers: writing
+
+fn person(given: &str, family: &str, nhs: &str, dob: (i32, u32, u32), line: &str, postcode: &str, access: &str) -> Demographics {
+    Demographics {
+        nhs_number: Some(nhs.into()),
+        given_name: given.into(),
+        family_name: family.into(),
+        date_of_birth: NaiveDate::from_ymd_opt(dob.0, dob.1, dob.2),
+        address: Some(Address {
+            lines: line.split(", ").map(str::to_string).collect(),
+            postcode: postcode.into(),
+        }),
+        access_notes: Some(access.into()),
+        gp_practice: Some("Calder Community Practice".into()),
+        ..Default::default()
+    }
+}
+
+fn register(p: &Phone, d: Demographics) -> R<String> {
+    p.store.register_patient(d).map_err(err("register"))
+}
+
+fn set_alert(p: &Phone, person: &str, kind: AlertKind, text: &str) -> R<()> {
+    p.store
+        .set_alert(person, AlertInput { kind, text: text.into(), active: true })
+        .map(|_| ())
+        .map_err(err("set alert"))
+}
+
+fn obs(rr: u32, spo2: u32, sys: u32, dia: u32, pulse: u32, temp: f64) -> Observations {
+    Observations {
+        respiration_rate: Some(rr),
+        spo2_percent: Some(spo2),
+        on_oxygen: Some(false),
+        systolic_bp: Some(sys),
+        diastolic_bp: Some(dia),
+        pulse: Some(pulse),
+        consciousness: Some(Consciousness::Alert),
+        temperature_c: Some(temp),
+    }
+}
+
+fn visit(
+    p: &Phone,
+    person: &str,
+    contact_type: ContactType,
+    start: DateTime<Utc>,
+    interventions: Vec<Intervention>,
+    note: &str,
+    observations: Option<Observations>,
+) -> R<doorstep_core::RecordedVisit> {
+    p.store
+        .record_visit(person, VisitInput {
+            planned_visit_id: None,
+            contact_type,
+            started_at: start,
+            ended_at: Some(start + Duration::minutes(if contact_type == ContactType::HomeVisit { 30 } else { 15 })),
+            outcome: VisitOutcome::Completed,
+            interventions,
+            note: Some(note.into()),
+            observations,
+        })
+        .map_err(err("record visit"))
+}
+
+fn sync_phone(rt: &tokio::runtime::Runtime, p: &Phone) -> R<SyncReport> {
+    rt.block_on(sync::sync(&p.store, &p.endpoint, None))
+        .map_err(|e| format!("{}'s phone could not sync: {e}", p.short))
+}
+
+// -------------------------------------------------------------------- helpers: printing
+
+fn title(s: &str) {
+    println!("{s}\n{}\n", "=".repeat(s.chars().count()));
+}
+
+fn section(s: &str) {
+    println!("\n{s}\n{}", "-".repeat(s.chars().count()));
+}
+
+fn kb(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    }
+}
+
+fn hm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
+}
+
+fn news2_words(n: &News2Result) -> String {
+    match (n.total, n.risk) {
+        (Some(t), Some(r)) => format!("NEWS2 {t} ({} risk)", r.label()),
+        _ => "NEWS2 incomplete".into(),
+    }
+}
+
+fn print_visit(p: &Phone, name: &str, v: &doorstep_core::RecordedVisit) {
+    let what: Vec<String> = v.visit.interventions.iter().map(|i| i.label()).collect();
+    println!(
+        "  {} {} — {} with {}: {}{}",
+        hm(v.visit.started_at),
+        p.user.display_name,
+        v.visit.contact_type.label(),
+        name,
+        what.join(", "),
+        v.news2.as_ref().map(|n| format!("; {}", news2_words(n))).unwrap_or_default()
+    );
+}
+
+fn print_news2_flag(name: &str, n: &News2Result) {
+    let high = n.risk == Some(ClinicalRisk::High);
+    println!();
+    println!(
+        "    !!! {} — NEWS2 {} — {} CLINICAL RISK",
+        name,
+        n.total.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
+        n.risk.map(|r| r.label().to_uppercase()).unwrap_or_else(|| "UNKNOWN".into())
+    );
+    for s in &n.sub_scores {
+        println!("        {:<28} {}", s.parameter.label(), s.score);
+    }
+    if high {
+        println!("        RCP response: {}", wrap(&n.response, 86, "                      "));
+    } else {
+        println!("        {}", n.response);
+    }
+    println!();
+}
+
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for w in text.split_whitespace() {
+        if line > 0 && line + 1 + w.chars().count() > width {
+            out.push('\n');
+            out.push_str(indent);
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(w);
+        line += w.chars().count();
+    }
+    out
+}
+
+fn print_report(p: &Phone, r: &SyncReport, names: &dyn Fn(&str) -> &'static str) {
+    let mut extra = Vec::new();
+    if !r.people_added.is_empty() {
+        extra.push(format!("{} people added", r.people_added.len()));
+    }
+    if !r.new_conflicts.is_empty() {
+        let c: Vec<String> = r
+            .new_conflicts
+            .iter()
+            .map(|c| format!("{}: {}", names(&c.person_id), c.kind.label()))
+            .collect();
+        extra.push(format!("NEW CLINICAL CONFLICT {}", c.join(", ")));
+    }
+    println!(
+        "  {:<14} {} round trip{}, sent {:>2} changes ({:>7} up), received {:>2} changes ({:>7} down), {} ms{}",
+        p.user.display_name,
+        r.round_trips,
+        if r.round_trips == 1 { "" } else { "s" },
+        r.changes_sent,
+        kb(r.bytes_sent),
+        r.changes_received,
+        kb(r.bytes_received),
+        r.duration_ms,
+        if extra.is_empty() { String::new() } else { format!("; {}", extra.join("; ")) }
+    );
+}
+
+fn print_holdings(p: &Phone, phones: &[Phone], names: &dyn Fn(&str) -> &'static str) -> R<()> {
+    let s = &p.store;
+    println!("\n  {}'s phone — {} (device {})", p.user.display_name, p.user.role.label(), p.device_id);
+    let caseload = s.caseload().map_err(err("caseload"))?;
+    println!("    Caseload ({} people):", caseload.len());
+    for e in &caseload {
+        let news2 = match (e.latest_news2, &e.latest_news2_risk) {
+            (Some(n), Some(r)) => {
+                let flag = if r == "high" { "  <-- HIGH: emergency response" } else { "" };
+                format!("latest NEWS2 {n} ({}){flag}", r.replace('_', "–"))
+            }
+            (Some(n), None) => format!("latest NEWS2 {n}"),
+            _ => "NEWS2 —".into(),
+        };
+        println!(
+            "      {:<20} NHS {:<13} {:<8}  last visit {:<9}  {}",
+            e.display_name,
+            e.nhs_number.as_deref().map(doorstep_core::clinical::nhs_number::format).unwrap_or_else(|| "—".into()),
+            e.postcode.as_deref().unwrap_or("—"),
+            e.last_visit.map(hm).unwrap_or_else(|| "—".into()),
+            news2
+        );
+        for a in &e.alerts {
+            if a.in_conflict {
+                println!("          ! {} IN CONFLICT: {}", a.kind.label(), a.summary);
+            } else {
+                println!("          alert: {}: {}", a.kind.label(), a.summary);
+            }
+        }
+    }
+    let conflicts = s.conflicts(None).map_err(err("conflicts"))?;
+    println!("    Open clinical conflicts ({}):", conflicts.len());
+    for c in &conflicts {
+        println!(
+            "      {} — {}: {} values kept side by side until a clinician resolves them",
+            names(&c.person_id),
+            c.kind.label(),
+            c.values.len(),
+        );
+        for v in &c.values {
+            println!(
+                "        \"{}\" — {} ({}), device {}, {}",
+                v.text,
+                v.author.display_name,
+                v.author.role.label(),
+                v.author.device_id,
+                v.author.at.format("%d %b %H:%M:%S%.3f UTC")
+            );
+        }
+    }
+
+    // What it holds of each compartment, and what it does not.
+    let mut visits = 0;
+    let mut observations = 0;
+    let mut notes = 0;
+    let mut clinical_held = Vec::new();
+    let mut clinical_missing = Vec::new();
+    let mut advice_held = Vec::new();
+    let mut advice_missing = Vec::new();
+    for e in &caseload {
+        let rec = s.patient(&e.person_id).map_err(err("patient"))?;
+        match &rec.clinical {
+            Some(c) => {
+                visits += c.visits.len();
+                observations += c.observations.len();
+                notes += c.notes.len();
+                clinical_held.push(names(&e.person_id));
+            }
+            None => clinical_missing.push(names(&e.person_id)),
+        }
+        match &rec.advice {
+            Some(_) => advice_held.push(names(&e.person_id)),
+            None => advice_missing.push(names(&e.person_id)),
+        }
+    }
+    // Which of the missing records exist on a colleague's phone (the ground truth of the demo).
+    let exists_elsewhere = |person_name: &str, clinical: bool| -> bool {
+        phones.iter().any(|o| {
+            o.store.caseload().ok().into_iter().flatten().any(|e| {
+                names(&e.person_id) == person_name
+                    && o.store
+                        .patient(&e.person_id)
+                        .map(|r| if clinical { r.clinical.is_some() } else { r.advice.is_some() })
+                        .unwrap_or(false)
+            })
+        })
+    };
+    let everyone = |held: &[&str]| {
+        if held.len() == caseload.len() && held.len() > 1 {
+            format!("all {}", held.len())
+        } else {
+            list(held)
+        }
+    };
+    println!(
+        "    Holds: demographics of all {}; clinical records of {} ({}, {}, {}); advice records of {}",
+        caseload.len(),
+        everyone(&clinical_held),
+        plural(visits, "visit"),
+        plural(observations, "observation set"),
+        plural(notes, "note"),
+        everyone(&advice_held)
+    );
+    let role = p.user.role;
+    let (missing, label, clinical) = match role {
+        Role::AdviceWorker => (&clinical_missing, "clinical", true),
+        _ => (&advice_missing, "advice", false),
+    };
+    let hidden: Vec<&str> = missing.iter().copied().filter(|n| exists_elsewhere(n, clinical)).collect();
+    if hidden.is_empty() {
+        println!("    Cannot see: nothing held back (no {label} record exists without consent to share)");
+    } else {
+        println!(
+            "    Cannot see: the {label} record{} of {}, which exist{} on a colleague's phone — {} {} sees {label} records only where the person consents to share",
+            if hidden.len() == 1 { "" } else { "s" },
+            list(&hidden),
+            if hidden.len() == 1 { "s" } else { "" },
+            if role.label().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" },
+            role.label()
+        );
+    }
+    Ok(())
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+fn list(names: &[&str]) -> String {
+    match names.len() {
+        0 => "nobody".into(),
+        1 => names[0].to_string(),
+        n => format!("{} and {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'static str) -> R<()> {
+    let mut conflict_ids = BTreeSet::new();
+    let mut holders = Vec::new();
+    for p in phones {
+        let rec = p.store.patient(edith).map_err(err("patient"))?;
+        if rec.clinical.is_some() {
+            let ids: Vec<String> = p.store.conflicts(Some(edith)).map_err(err("conflicts"))?.into_iter().map(|c| c.id).collect();
+            conflict_ids.insert(ids);
+            holders.push(p.short);
+        }
+    }
+    println!(
+        "  {}'s allergy conflict has the same id ({}) on every phone holding her clinical record ({}): {}",
+        names(edith),
+        conflict_ids.iter().next().and_then(|ids| ids.first()).and_then(|id| id.rsplit('/').next()).unwrap_or("none"),
+        holders.join(", "),
+        if conflict_ids.len() == 1 && conflict_ids.iter().all(|ids| ids.len() == 1) { "yes" } else { "NO" }
+    );
+    // The two clinicians hold the same clinical records, entry for entry.
+    let entries = |p: &Phone| -> R<BTreeSet<String>> {
+        let mut set = BTreeSet::new();
+        for e in p.store.caseload().map_err(err("caseload"))? {
+            if let Some(c) = p.store.patient(&e.person_id).map_err(err("patient"))?.clinical {
+                set.extend(c.visits.into_iter().map(|v| v.id));
+                set.extend(c.observations.into_iter().map(|o| o.id));
+                set.extend(c.notes.into_iter().map(|n| n.id));
+            }
+        }
+        Ok(set)
+    };
+    let (a, b) = (entries(&phones[0])?, entries(&phones[1])?);
+    println!(
+        "  Sam's and Priya's phones hold the same {} clinical entries (visits, observations, notes): {}",
+        a.len(),
+        if a == b { "yes" } else { "NO" }
+    );
+    let mut waiting = 0;
+    for p in phones {
+        waiting += p.store.pending_changes().map_err(err("pending"))?.len();
+    }
+    println!("  Changes still waiting to sync on any phone: {waiting}");
+    if conflict_ids.len() != 1 || conflict_ids.iter().any(|ids| ids.len() != 1) || a != b || waiting != 0 {
+        return Err("the phones did not converge".into());
+    }
+    println!("  Nothing was lost and nothing was silently overwritten: the conflict waits for a clinician");
+    println!("  (FieldStore::resolve_conflict), and Edith's alerts show both values until then.");
+    Ok(())
+}
