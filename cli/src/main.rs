@@ -3,6 +3,7 @@
 
 mod admin_cmd;
 mod demo;
+mod loadgen;
 
 use std::path::PathBuf;
 
@@ -66,6 +67,9 @@ enum Command {
     /// The main job, end to end on loopback: a server, three enrolled phones, a day of visits
     /// offline, one sync each, and what every phone then holds.
     Demo(demo::DemoArgs),
+    /// Load test: enrol many devices, give each a day's work, sync them all at once, report
+    /// throughput and latency.
+    Loadgen(loadgen::LoadgenArgs),
 }
 
 fn main() {
@@ -80,6 +84,7 @@ fn main() {
         Command::Serve { storage, listen, lock_after_days } => serve(storage, &listen, lock_after_days),
         Command::Admin { storage, action } => storage.open().and_then(|s| admin_cmd::run(&s, action)),
         Command::Demo(args) => demo::run(args),
+        Command::Loadgen(args) => loadgen::run(args),
     };
     if let Err(e) = result {
         eprintln!("doorstep: {e}");
