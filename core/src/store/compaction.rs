@@ -61,5 +61,9 @@ fn run(mut conn: Connection, rx: Receiver<DocKey>, serial: Arc<Mutex<()>>) {
                 tracing::warn!(person = %person, compartment = comp.as_str(), error = %e, "compaction failed; changes kept as they were");
             }
         }
+        // Hand the pages of folded changes back to the file system.
+        if let Err(e) = conn.execute_batch("PRAGMA incremental_vacuum;") {
+            tracing::warn!(error = %e, "incremental vacuum failed");
+        }
     }
 }

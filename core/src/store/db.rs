@@ -86,6 +86,10 @@ pub fn open(path: &Path, key: &DbKey, read_only: bool) -> Result<Connection> {
     }) {
         return Err(classify_open_error(path, key, e));
     }
+    if !existed && !read_only {
+        // Must precede the first table: lets compaction hand freed pages back to the file system.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    }
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;

@@ -1,7 +1,7 @@
 //! Compartment documents on disk and warm in memory.
 //!
 //! On disk a document is its last snapshot (`documents`) plus the changes not yet folded into it
-//! (`changes.bytes IS NOT NULL`). In memory the writer keeps recently used documents warm, so a
+//! (`change_bytes`). In memory the writer keeps recently used documents warm, so a
 //! write costs one Automerge op and one appended row, not a load.
 
 use std::collections::HashMap;
@@ -128,8 +128,7 @@ fn unfolded_changes(
     comp: Compartment,
 ) -> Result<Vec<(i64, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, bytes FROM changes
-         WHERE person_id = ?1 AND compartment = ?2 AND bytes IS NOT NULL ORDER BY seq",
+        "SELECT seq, bytes FROM change_bytes WHERE person_id = ?1 AND compartment = ?2 ORDER BY seq",
     )?;
     let rows = stmt
         .query_map(params![person_id, comp.as_str()], |r| {
@@ -154,19 +153,25 @@ pub struct NewChange<'a> {
 pub fn insert_change(tx: &Transaction<'_>, c: &NewChange<'_>) -> Result<bool> {
     let n = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO changes (person_id, compartment, hash, bytes, local, at_ms, summary)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO changes (person_id, compartment, hash, local, at_ms, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
         .execute(params![
             c.person_id,
             c.compartment.as_str(),
             c.hash.as_ref(),
-            c.bytes,
             c.local,
             c.at_ms,
             c.summary
         ])?;
-    Ok(n == 1)
+    if n == 0 {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "INSERT INTO change_bytes (seq, person_id, compartment, bytes) VALUES (last_insert_rowid(), ?1, ?2, ?3)",
+    )?
+    .execute(params![c.person_id, c.compartment.as_str(), c.bytes])?;
+    Ok(true)
 }
 
 /// Fold a document's stored changes into a new snapshot. Safe to run beside the writer: only
@@ -176,8 +181,8 @@ pub fn compact(conn: &mut Connection, person_id: &str, comp: Compartment) -> Res
     let (mut doc, _) = load(conn, person_id, comp)?;
     let rows: Vec<(i64, Vec<u8>)> = conn
         .prepare_cached(
-            "SELECT seq, hash FROM changes
-             WHERE person_id = ?1 AND compartment = ?2 AND bytes IS NOT NULL ORDER BY seq",
+            "SELECT b.seq, c.hash FROM change_bytes b JOIN changes c ON c.seq = b.seq
+             WHERE b.person_id = ?1 AND b.compartment = ?2 ORDER BY b.seq",
         )?
         .query_map(params![person_id, comp.as_str()], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -203,7 +208,7 @@ pub fn compact(conn: &mut Connection, person_id: &str, comp: Compartment) -> Res
     )?
     .execute(params![person_id, comp.as_str(), snapshot])?;
     {
-        let mut clear = tx.prepare_cached("UPDATE changes SET bytes = NULL WHERE seq = ?1")?;
+        let mut clear = tx.prepare_cached("DELETE FROM change_bytes WHERE seq = ?1")?;
         for seq in folded {
             clear.execute([seq])?;
         }
@@ -215,7 +220,7 @@ pub fn compact(conn: &mut Connection, person_id: &str, comp: Compartment) -> Res
 /// Every document that has changes beside its snapshot.
 pub fn documents_with_unfolded(conn: &Connection) -> Result<Vec<DocKey>> {
     let mut stmt = conn
-        .prepare("SELECT DISTINCT person_id, compartment FROM changes WHERE bytes IS NOT NULL")?;
+        .prepare("SELECT DISTINCT person_id, compartment FROM change_bytes")?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -76,8 +76,9 @@ impl FieldStore {
         let Writer { conn, docs } = &mut *guard;
         let rows: Vec<(i64, String, String, Vec<u8>, Option<Vec<u8>>)> = {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, person_id, compartment, hash, bytes FROM changes
-                 WHERE seq > ?1 AND (?2 = 0 OR (local = 1 AND acked = 0)) ORDER BY seq",
+                "SELECT c.seq, c.person_id, c.compartment, c.hash, b.bytes
+                 FROM changes c LEFT JOIN change_bytes b ON b.seq = c.seq
+                 WHERE c.seq > ?1 AND (?2 = 0 OR (c.local = 1 AND c.acked = 0)) ORDER BY c.seq",
             )?;
             let rows = stmt
                 .query_map(params![since, local_unacked], |r| {

@@ -257,12 +257,12 @@ impl FieldStore {
     /// Everyone on this device's caseload, by family name, with alerts, next and last visit and
     /// latest NEWS2.
     pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
-        queries::caseload(&*self.reader()?, now())
+        queries::caseload(&*self.reader()?)
     }
 
     /// Search by name (each word a prefix of a name), NHS number (digits) or postcode.
     pub fn search_patients(&self, query: &str) -> Result<Vec<CaseloadEntry>> {
-        queries::search(&*self.reader()?, query, now())
+        queries::search(&*self.reader()?, query)
     }
 
     /// The planned visits of a day, in time order.
@@ -320,7 +320,7 @@ impl FieldStore {
         for (person, comp) in docs::documents_with_unfolded(&conn)? {
             docs::compact(&mut conn, &person, comp)?;
         }
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        conn.execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
 
@@ -339,7 +339,7 @@ impl FieldStore {
         let mut guard = self.writer()?;
         let Writer { conn, docs } = &mut *guard;
         let tx = conn.transaction()?;
-        for t in ["people", "alerts", "visits", "observations"] {
+        for t in ["people", "alerts", "planned_visits"] {
             tx.execute(&format!("DELETE FROM {t}"), [])?;
         }
         for p in &people {

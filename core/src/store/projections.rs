@@ -1,6 +1,10 @@
 //! Projections: plain tables that serve the lists a nurse opens (caseload, today's visits,
 //! alerts, search). They are derived from the documents and can always be rebuilt from them;
 //! the same row-writing functions serve the incremental path (one write) and the rebuild.
+//!
+//! The caseload summary of a person (last visit, earliest outstanding planned visit, latest
+//! NEWS2) lives in their `people` row, so the caseload is one scan of one small table and a
+//! recorded visit touches one projection row.
 
 use rusqlite::{params, Transaction};
 
@@ -14,11 +18,7 @@ pub fn upsert_person(tx: &Transaction<'_>, person_id: &str, d: &Demographics) ->
         d.given_name.to_lowercase(),
         d.preferred_name.as_deref().unwrap_or("").to_lowercase()
     );
-    let postcode = d
-        .address
-        .as_ref()
-        .map(|a| a.postcode.clone())
-        .filter(|p| !p.is_empty());
+    let postcode = d.address.as_ref().map(|a| a.postcode.clone()).filter(|p| !p.is_empty());
     let postcode_key = postcode.as_ref().map(|p| p.replace(' ', ""));
     let address = d.address.as_ref().map(|a| {
         let mut parts = a.lines.clone();
@@ -62,20 +62,9 @@ pub fn replace_alerts(tx: &Transaction<'_>, person_id: &str, alerts: &[Alert]) -
         "INSERT INTO alerts (person_id, kind, summary, active, in_conflict) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for a in alerts {
-        let summary = a
-            .values
-            .iter()
-            .map(|v| v.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" | ");
+        let summary = a.values.iter().map(|v| v.text.as_str()).collect::<Vec<_>>().join(" | ");
         let active = a.values.iter().any(|v| v.active);
-        ins.execute(params![
-            person_id,
-            a.kind.as_str(),
-            summary,
-            active,
-            a.in_conflict()
-        ])?;
+        ins.execute(params![person_id, a.kind.as_str(), summary, active, a.in_conflict()])?;
     }
     Ok(())
 }
@@ -88,9 +77,9 @@ pub fn insert_planned(
     entered_in_error: bool,
 ) -> Result<()> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO visits (visit_id, person_id, kind, planned_visit_id, starts_at, clinician,
-                                        contact_type, outcome, completed, entered_in_error)
-         VALUES (?1, ?2, 'planned', NULL, ?3, ?4, ?5, NULL, ?6, ?7)",
+        "INSERT OR REPLACE INTO planned_visits (visit_id, person_id, starts_at, clinician, contact_type,
+                                                completed, entered_in_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         p.id,
@@ -101,58 +90,67 @@ pub fn insert_planned(
         completed,
         entered_in_error
     ])?;
-    Ok(())
-}
-
-pub fn insert_visit(
-    tx: &Transaction<'_>,
-    person_id: &str,
-    v: &Visit,
-    entered_in_error: bool,
-) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO visits (visit_id, person_id, kind, planned_visit_id, starts_at, clinician,
-                                        contact_type, outcome, completed, entered_in_error)
-         VALUES (?1, ?2, 'recorded', ?3, ?4, ?5, ?6, ?7, 1, ?8)",
-    )?
-    .execute(params![
-        v.id,
-        person_id,
-        v.planned_visit_id,
-        v.started_at.timestamp_millis(),
-        v.author.user_id,
-        serde_plain(&v.contact_type),
-        serde_plain(&v.outcome),
-        entered_in_error
-    ])?;
-    Ok(())
+    refresh_next_visit(tx, person_id)
 }
 
 /// A recorded visit fulfils its planned visit.
-pub fn mark_planned_completed(tx: &Transaction<'_>, planned_visit_id: &str) -> Result<()> {
-    tx.prepare_cached("UPDATE visits SET completed = 1 WHERE visit_id = ?1 AND kind = 'planned'")?
+pub fn mark_planned_completed(tx: &Transaction<'_>, person_id: &str, planned_visit_id: &str) -> Result<()> {
+    let n = tx
+        .prepare_cached("UPDATE planned_visits SET completed = 1 WHERE visit_id = ?1 AND completed = 0")?
         .execute([planned_visit_id])?;
+    if n > 0 {
+        refresh_next_visit(tx, person_id)?;
+    }
     Ok(())
 }
 
-pub fn insert_observations(
-    tx: &Transaction<'_>,
-    person_id: &str,
-    o: &ObservationSet,
-    entered_in_error: bool,
-) -> Result<()> {
+/// The person's earliest planned visit not yet done (in the past: overdue).
+fn refresh_next_visit(tx: &Transaction<'_>, person_id: &str) -> Result<()> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO observations (obs_id, person_id, taken_at, news2_total, news2_risk, entered_in_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "UPDATE people SET next_visit_at =
+           (SELECT min(starts_at) FROM planned_visits
+             WHERE person_id = ?1 AND completed = 0 AND entered_in_error = 0)
+         WHERE person_id = ?1",
+    )?
+    .execute([person_id])?;
+    Ok(())
+}
+
+/// A new visit (not entered in error) may be the person's latest.
+pub fn note_visit(tx: &Transaction<'_>, person_id: &str, v: &Visit) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE people SET last_visit_at = ?2
+         WHERE person_id = ?1 AND (last_visit_at IS NULL OR last_visit_at < ?2)",
+    )?
+    .execute(params![person_id, v.started_at.timestamp_millis()])?;
+    Ok(())
+}
+
+/// A new observation set (not entered in error) may be the person's latest NEWS2; the latest is
+/// the greatest (time taken, id).
+pub fn note_observations(tx: &Transaction<'_>, person_id: &str, o: &ObservationSet) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE people SET news2_total = ?2, news2_risk = ?3, news2_at = ?4, news2_obs_id = ?5
+         WHERE person_id = ?1
+           AND (news2_at IS NULL OR news2_at < ?4 OR (news2_at = ?4 AND news2_obs_id < ?5))",
     )?
     .execute(params![
-        o.id,
         person_id,
-        o.taken_at.timestamp_millis(),
         o.news2.total,
         o.news2.risk.map(|r| r.label()),
-        entered_in_error
+        o.taken_at.timestamp_millis(),
+        o.id
     ])?;
+    Ok(())
+}
+
+pub fn clear_clinical_summary(tx: &Transaction<'_>, person_id: &str) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE people SET last_visit_at = NULL, next_visit_at = NULL, news2_total = NULL,
+                           news2_risk = NULL, news2_at = NULL, news2_obs_id = NULL
+         WHERE person_id = ?1",
+    )?
+    .execute([person_id])?;
     Ok(())
 }
 
@@ -171,7 +169,7 @@ pub fn replace_person(
     match clinical {
         Some(c) => replace_clinical(tx, person_id, c),
         None => {
-            for table in ["alerts", "visits", "observations"] {
+            for table in ["alerts", "planned_visits"] {
                 tx.prepare_cached(&format!("DELETE FROM {table} WHERE person_id = ?1"))?
                     .execute([person_id])?;
             }
@@ -180,26 +178,27 @@ pub fn replace_person(
     }
 }
 
-/// Re-derive the alert, visit and observation rows of one person from their clinical record.
+/// Re-derive the alert and planned-visit rows and the caseload summary of one person from their
+/// clinical record.
 pub fn replace_clinical(tx: &Transaction<'_>, person_id: &str, c: &ClinicalRecord) -> Result<()> {
-    for table in ["visits", "observations"] {
-        tx.prepare_cached(&format!("DELETE FROM {table} WHERE person_id = ?1"))?
-            .execute([person_id])?;
-    }
+    tx.prepare_cached("DELETE FROM planned_visits WHERE person_id = ?1")?
+        .execute([person_id])?;
+    clear_clinical_summary(tx, person_id)?;
     replace_alerts(tx, person_id, &c.alerts)?;
     for p in &c.planned_visits {
-        let completed = c.visits.iter().any(|v| {
-            v.planned_visit_id.as_deref() == Some(p.id.as_str()) && !c.is_entered_in_error(&v.id)
-        });
+        let completed = c
+            .visits
+            .iter()
+            .any(|v| v.planned_visit_id.as_deref() == Some(p.id.as_str()) && !c.is_entered_in_error(&v.id));
         insert_planned(tx, person_id, p, completed, c.is_entered_in_error(&p.id))?;
     }
-    for v in &c.visits {
-        insert_visit(tx, person_id, v, c.is_entered_in_error(&v.id))?;
+    for v in c.visits.iter().filter(|v| !c.is_entered_in_error(&v.id)) {
+        note_visit(tx, person_id, v)?;
     }
-    for o in &c.observations {
-        insert_observations(tx, person_id, o, c.is_entered_in_error(&o.id))?;
+    for o in c.observations.iter().filter(|o| !c.is_entered_in_error(&o.id)) {
+        note_observations(tx, person_id, o)?;
     }
-    Ok(())
+    refresh_next_visit(tx, person_id)
 }
 
 /// The serde name of a unit enum variant ("home_visit").

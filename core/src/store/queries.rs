@@ -31,6 +31,7 @@ pub struct CaseloadEntry {
     pub access_notes: Option<String>,
     pub alerts: Vec<AlertSummary>,
     pub open_conflicts: u32,
+    /// The earliest planned visit not yet done; in the past, it is overdue.
     pub next_visit: Option<DateTime<Utc>>,
     pub last_visit: Option<DateTime<Utc>>,
     pub latest_news2: Option<u8>,
@@ -53,15 +54,7 @@ pub struct PlannedVisitSummary {
 
 const ENTRY_SQL: &str = "
 SELECT p.person_id, p.display_name, p.nhs_number, p.date_of_birth, p.address, p.postcode, p.access_notes,
-  (SELECT min(starts_at) FROM visits v
-     WHERE v.person_id = p.person_id AND v.kind = 'planned' AND v.completed = 0
-       AND v.entered_in_error = 0 AND v.starts_at >= ?1),
-  (SELECT max(starts_at) FROM visits v
-     WHERE v.person_id = p.person_id AND v.kind = 'recorded' AND v.entered_in_error = 0),
-  (SELECT news2_total FROM observations o WHERE o.person_id = p.person_id AND o.entered_in_error = 0
-     ORDER BY taken_at DESC, obs_id DESC LIMIT 1),
-  (SELECT news2_risk FROM observations o WHERE o.person_id = p.person_id AND o.entered_in_error = 0
-     ORDER BY taken_at DESC, obs_id DESC LIMIT 1)
+       p.next_visit_at, p.last_visit_at, p.news2_total, p.news2_risk
 FROM people p";
 
 fn ms(t: Option<i64>) -> Option<DateTime<Utc>> {
@@ -145,26 +138,21 @@ fn attach_alerts(conn: &Connection, rows: &mut [CaseloadEntry]) -> Result<()> {
 }
 
 /// Everyone on this device's caseload, by family name.
-pub fn caseload(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<CaseloadEntry>> {
-    entries(conn, "", &[&now.timestamp_millis()])
+pub fn caseload(conn: &Connection) -> Result<Vec<CaseloadEntry>> {
+    entries(conn, "", &[])
 }
 
 /// People whose name starts with each word of `query`, whose NHS number starts with its digits,
 /// or whose postcode starts with it (spaces and case ignored).
-pub fn search(conn: &Connection, query: &str, now: DateTime<Utc>) -> Result<Vec<CaseloadEntry>> {
+pub fn search(conn: &Connection, query: &str) -> Result<Vec<CaseloadEntry>> {
     let q = query.trim();
     if q.is_empty() {
         return Ok(Vec::new());
     }
-    let now = now.timestamp_millis();
     let digits = nhs_number::normalise(q);
     if digits.len() >= 3 && digits.chars().all(|c| c.is_ascii_digit()) {
         let pattern = format!("{}%", escape_like(&digits));
-        return entries(
-            conn,
-            "WHERE p.nhs_number LIKE ?2 ESCAPE '\\'",
-            &[&now, &pattern],
-        );
+        return entries(conn, "WHERE p.nhs_number LIKE ?1 ESCAPE '\\'", &[&pattern]);
     }
     let postcode = format!("{}%", escape_like(&q.replace(' ', "").to_uppercase()));
     // Each word must begin some part of the name (name_key is " family given preferred").
@@ -173,15 +161,15 @@ pub fn search(conn: &Connection, query: &str, now: DateTime<Utc>) -> Result<Vec<
         .take(4)
         .map(|w| format!("% {}%", escape_like(&w.to_lowercase())))
         .collect();
-    let mut clause = String::from("WHERE (p.postcode_key LIKE ?2 ESCAPE '\\') OR (");
+    let mut clause = String::from("WHERE (p.postcode_key LIKE ?1 ESCAPE '\\') OR (");
     for i in 0..words.len() {
         if i > 0 {
             clause.push_str(" AND ");
         }
-        clause.push_str(&format!("p.name_key LIKE ?{} ESCAPE '\\'", i + 3));
+        clause.push_str(&format!("p.name_key LIKE ?{} ESCAPE '\\'", i + 2));
     }
     clause.push(')');
-    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&now, &postcode];
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&postcode];
     for w in &words {
         args.push(w);
     }
@@ -204,8 +192,8 @@ pub fn planned_visits(conn: &Connection, day: NaiveDate) -> Result<Vec<PlannedVi
     let mut stmt = conn.prepare_cached(
         "SELECT v.visit_id, v.person_id, coalesce(p.display_name, '(details not yet synced)'), p.address,
                 v.starts_at, v.clinician, v.contact_type, v.completed
-         FROM visits v LEFT JOIN people p ON p.person_id = v.person_id
-         WHERE v.kind = 'planned' AND v.entered_in_error = 0 AND v.starts_at >= ?1 AND v.starts_at < ?2
+         FROM planned_visits v LEFT JOIN people p ON p.person_id = v.person_id
+         WHERE v.entered_in_error = 0 AND v.starts_at >= ?1 AND v.starts_at < ?2
          ORDER BY v.starts_at, v.visit_id",
     )?;
     let mut rows = stmt
@@ -238,8 +226,7 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
     for (table, order) in [
         ("people", "person_id"),
         ("alerts", "person_id, kind"),
-        ("visits", "visit_id"),
-        ("observations", "obs_id"),
+        ("planned_visits", "visit_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let cols = stmt.column_count();

@@ -23,25 +23,36 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         PRIMARY KEY (person_id, compartment)
     ) WITHOUT ROWID;
 
-    -- Every change this device holds, in the order it came to hold it. `bytes` is kept until the
-    -- change is folded into its document's snapshot; the row itself stays, as the record of what
-    -- was sent and received (and what is still to send: local = 1 AND acked = 0).
+    -- Every change this device holds, in the order it came to hold it: the record of what was
+    -- sent and received, and what is still to send (local = 1 AND acked = 0). Rows are small and
+    -- stay; AUTOINCREMENT so that a sequence number is never reused after a purge (an
+    -- acknowledgement "up to seq N" must never cover a change made later).
     CREATE TABLE changes (
         seq         INTEGER PRIMARY KEY AUTOINCREMENT,
         person_id   TEXT NOT NULL,
         compartment TEXT NOT NULL,
         hash        BLOB NOT NULL,
-        bytes       BLOB,
         local       INTEGER NOT NULL,
         acked       INTEGER NOT NULL DEFAULT 0,
         at_ms       INTEGER NOT NULL,
         summary     TEXT NOT NULL,
         UNIQUE (person_id, compartment, hash)
     );
-    CREATE INDEX changes_unfolded ON changes (person_id, compartment, seq) WHERE bytes IS NOT NULL;
     CREATE INDEX changes_pending ON changes (seq) WHERE local = 1 AND acked = 0;
 
+    -- The bytes of changes not yet folded into their document's snapshot. Rows are deleted when
+    -- folded, so their pages are reused (and returned by incremental vacuum).
+    CREATE TABLE change_bytes (
+        seq         INTEGER PRIMARY KEY,
+        person_id   TEXT NOT NULL,
+        compartment TEXT NOT NULL,
+        bytes       BLOB NOT NULL
+    );
+    CREATE INDEX change_bytes_doc ON change_bytes (person_id, compartment, seq);
+
     -- Projections: derived from the documents, rebuilt by FieldStore::rebuild_projections.
+    -- `people` carries each person's caseload summary (last visit, earliest outstanding planned
+    -- visit, latest NEWS2) so that the caseload is one scan of one small table.
     CREATE TABLE people (
         person_id     TEXT PRIMARY KEY,
         nhs_number    TEXT,
@@ -54,7 +65,13 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         postcode_key  TEXT,
         address       TEXT,
         phone         TEXT,
-        access_notes  TEXT
+        access_notes  TEXT,
+        last_visit_at INTEGER,
+        next_visit_at INTEGER,
+        news2_total   INTEGER,
+        news2_risk    TEXT,
+        news2_at      INTEGER,
+        news2_obs_id  TEXT
     ) WITHOUT ROWID;
     CREATE INDEX people_order ON people (family_name COLLATE NOCASE, given_name COLLATE NOCASE, person_id);
     CREATE INDEX people_nhs ON people (nhs_number);
@@ -69,30 +86,17 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         PRIMARY KEY (person_id, kind)
     ) WITHOUT ROWID;
 
-    CREATE TABLE visits (
+    CREATE TABLE planned_visits (
         visit_id         TEXT PRIMARY KEY,
         person_id        TEXT NOT NULL,
-        kind             TEXT NOT NULL,   -- 'planned' | 'recorded'
-        planned_visit_id TEXT,
         starts_at        INTEGER NOT NULL, -- ms since epoch, UTC
         clinician        TEXT,
         contact_type     TEXT NOT NULL,
-        outcome          TEXT,
         completed        INTEGER NOT NULL,
         entered_in_error INTEGER NOT NULL
     ) WITHOUT ROWID;
-    CREATE INDEX visits_person ON visits (person_id, kind, starts_at);
-    CREATE INDEX visits_day ON visits (kind, starts_at);
-
-    CREATE TABLE observations (
-        obs_id           TEXT PRIMARY KEY,
-        person_id        TEXT NOT NULL,
-        taken_at         INTEGER NOT NULL,
-        news2_total      INTEGER,
-        news2_risk       TEXT,
-        entered_in_error INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX observations_person ON observations (person_id, taken_at);
+    CREATE INDEX planned_visits_person ON planned_visits (person_id, completed, entered_in_error, starts_at);
+    CREATE INDEX planned_visits_day ON planned_visits (starts_at);
     "#,
 )];
 

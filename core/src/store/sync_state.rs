@@ -144,8 +144,8 @@ impl FieldStore {
         conn.execute_batch(
             "PRAGMA secure_delete = ON;
              BEGIN IMMEDIATE;
-             DELETE FROM changes; DELETE FROM documents; DELETE FROM people; DELETE FROM alerts;
-             DELETE FROM visits; DELETE FROM observations; DELETE FROM meta;
+             DELETE FROM changes; DELETE FROM change_bytes; DELETE FROM documents; DELETE FROM people;
+             DELETE FROM alerts; DELETE FROM planned_visits; DELETE FROM meta;
              COMMIT;
              PRAGMA wal_checkpoint(TRUNCATE);",
         )?;
@@ -191,22 +191,27 @@ fn has_unsent(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) 
 /// Remove a person's documents (all, or one compartment) and the projection rows built from them.
 fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Result<()> {
     let c = comp.map(|c| c.as_str());
-    tx.execute(
-        "DELETE FROM changes WHERE person_id = ?1 AND (?2 IS NULL OR compartment = ?2)",
-        params![person_id, c],
-    )?;
+    for table in ["changes", "change_bytes"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE person_id = ?1 AND (?2 IS NULL OR compartment = ?2)"),
+            params![person_id, c],
+        )?;
+    }
     tx.execute(
         "DELETE FROM documents WHERE person_id = ?1 AND (?2 IS NULL OR compartment = ?2)",
         params![person_id, c],
     )?;
     let tables: &[&str] = match comp {
-        None => &["people", "alerts", "visits", "observations"],
+        None => &["people", "alerts", "planned_visits"],
         Some(Compartment::Demographics) => &["people"],
-        Some(Compartment::Clinical) => &["alerts", "visits", "observations"],
+        Some(Compartment::Clinical) => &["alerts", "planned_visits"],
         Some(Compartment::Advice) => &[],
     };
     for t in tables {
         tx.execute(&format!("DELETE FROM {t} WHERE person_id = ?1"), [person_id])?;
+    }
+    if comp == Some(Compartment::Clinical) {
+        super::projections::clear_clinical_summary(tx, person_id)?;
     }
     Ok(())
 }

@@ -248,12 +248,12 @@ impl FieldStore {
                 Ok(())
             },
             |tx, _| {
-                projections::insert_visit(tx, person_id, &visit, false)?;
+                projections::note_visit(tx, person_id, &visit)?;
                 if let Some(p) = &visit.planned_visit_id {
-                    projections::mark_planned_completed(tx, p)?;
+                    projections::mark_planned_completed(tx, person_id, p)?;
                 }
                 if let Some(o) = &obs_set {
-                    projections::insert_observations(tx, person_id, o, false)?;
+                    projections::note_observations(tx, person_id, o)?;
                 }
                 Ok(())
             },
@@ -308,7 +308,7 @@ impl FieldStore {
                 layout::put_json(doc, &key(OBSERVATIONS, &set.id), &set)?;
                 Ok(())
             },
-            |tx, _| projections::insert_observations(tx, person_id, &set, false),
+            |tx, _| projections::note_observations(tx, person_id, &set),
         )?;
         Ok(set)
     }
