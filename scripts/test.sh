@@ -40,6 +40,9 @@ lap "Rust tests and benchmark builds"
 echo "== Bindings: build libdoorstep_ffi.so and generate Kotlin, Swift and Python from it"
 lib=$(scripts/bindings.sh)
 libdir=$(dirname "$lib")
+# The sync tests in every language start this `doorstep serve` on loopback.
+cargo build --locked -q -p doorstep-cli --bin doorstep
+export DOORSTEP_CLI="$libdir/doorstep"
 cargo build --benches --locked -q -p doorstep-ffi
 lap "bindings (library, generation, Rust boundary bench build)"
 
@@ -51,7 +54,8 @@ lap "Kotlin (mvn test)"
 echo "== Swift: ios/ with XCTest on Linux Swift (Debian trixie chroot, cached in /var/cache)"
 bash scripts/setup-swift.sh
 (cd ios && logged swift.log "Executed [0-9]+ tests?, with|Build complete" \
-  bash ../scripts/setup-swift.sh run env DOORSTEP_LIB_DIR="$libdir" LD_LIBRARY_PATH="$libdir" swift test)
+  bash ../scripts/setup-swift.sh run env DOORSTEP_LIB_DIR="$libdir" LD_LIBRARY_PATH="$libdir" \
+  DOORSTEP_CLI="$DOORSTEP_CLI" timeout 900 swift test)
 lap "Swift (swift test)"
 
 echo "== Python: smoke test of the generated module"

@@ -42,7 +42,35 @@ pub enum DoorstepError {
     #[error("{0}")]
     BadChanges(String),
 
-    /// Anything else (storage, document or sync failures); the message says what to do.
+    /// The device has not synced for too long and its records are locked: sync to unlock.
+    #[error("{0}")]
+    Locked(String),
+
+    /// The administrator withdrew this device and its records were erased.
+    #[error("{0}")]
+    Wiped(String),
+
+    /// The sync server cannot be reached; the records are safe on the device. Try again later.
+    #[error("{0}")]
+    Network(String),
+
+    /// The server did not accept this device's token: the device must be enrolled again.
+    #[error("{0}")]
+    AuthFailed(String),
+
+    /// The server and the app speak different sync protocol versions.
+    #[error("{0}")]
+    ProtocolMismatch(String),
+
+    /// The server refused the request (the message gives its reason).
+    #[error("{0}")]
+    ServerRejected(String),
+
+    /// The enrolment code was not accepted (used, expired or mistyped).
+    #[error("{0}")]
+    EnrolmentRefused(String),
+
+    /// Anything else (storage or document failures); the message says what to do.
     #[error("{0}")]
     Other(String),
 }
@@ -60,6 +88,13 @@ impl From<dc::Error> for DoorstepError {
             E::NotFound { .. } => DoorstepError::NotFound(message),
             E::ConflictNotOpen { .. } => DoorstepError::ConflictNotOpen(message),
             E::BadChanges(_) => DoorstepError::BadChanges(message),
+            E::Locked { .. } => DoorstepError::Locked(message),
+            E::Wiped => DoorstepError::Wiped(message),
+            E::Network(_) => DoorstepError::Network(message),
+            E::AuthFailed => DoorstepError::AuthFailed(message),
+            E::ProtocolMismatch { .. } => DoorstepError::ProtocolMismatch(message),
+            E::ServerRejected { .. } => DoorstepError::ServerRejected(message),
+            E::EnrolmentRefused => DoorstepError::EnrolmentRefused(message),
             #[allow(unreachable_patterns)]
             _ => DoorstepError::Other(message),
         }

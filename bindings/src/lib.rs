@@ -7,6 +7,8 @@
 //! * Times cross as `i64` epoch milliseconds (UTC) in fields ending `_ms`; calendar dates as
 //!   `"YYYY-MM-DD"` strings (see [`types`]).
 //! * Every failure is one [`DoorstepError`] whose message says what to do.
+//! * `enrol` and `sync` are async (Kotlin `suspend`, Swift `async`) on a tokio runtime the
+//!   library owns; sync progress comes back through the `SyncProgress` callback interface.
 //! * Bindings are generated from the built library (library mode) by this crate's
 //!   `uniffi-bindgen` binary at build/test time and never committed (see `scripts/bindings.sh`).
 
@@ -14,6 +16,7 @@ uniffi::setup_scaffolding!("doorstep_ffi");
 
 pub mod error;
 pub mod store;
+pub mod sync;
 pub mod types;
 
 pub use error::DoorstepError;

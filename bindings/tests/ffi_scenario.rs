@@ -218,3 +218,98 @@ fn the_store_object_is_send_and_sync() {
         20
     );
 }
+
+/// The scenario's sync step: through a real `doorstep serve` on loopback, with two enrolled
+/// devices, the visit recorded on one arrives on the other; progress reaches the callback.
+#[test]
+fn a_visit_reaches_a_second_device_through_a_real_sync_server_on_loopback() {
+    use doorstep_ffi::sync::{enrol, sync, SyncProgress};
+    use doorstep_tests::{team, Backend, ServerProc};
+    use std::sync::Mutex;
+
+    struct Events(Mutex<Vec<doorstep_core::sync::SyncProgressEvent>>);
+    impl SyncProgress for Events {
+        fn on_progress(&self, event: doorstep_core::sync::SyncProgressEvent) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("server"));
+    team(&backend, "north");
+    let server = ServerProc::start(&backend);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let device = |user: &str| {
+        let code = backend.admin(&["issue-code", user]);
+        let e = rt.block_on(enrol(server.url.clone(), code)).expect("enrol");
+        let mut cfg = config(dir.path(), &e.device_id, &KEY);
+        cfg.user = e.user.clone();
+        let store = FieldStore::open(cfg).expect("open");
+        let endpoint = doorstep_core::sync::SyncEndpoint {
+            url: server.url.clone(),
+            device_token: e.device_token,
+        };
+        (store, endpoint)
+    };
+    let (a, a_end) = device("north-nurse1");
+    let (b, b_end) = device("north-nurse2");
+
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", Some("9434765919")))
+        .unwrap();
+    let start = now_ms() - 30 * 60_000;
+    let recorded = a
+        .record_visit(
+            id.clone(),
+            VisitInput {
+                planned_visit_id: None,
+                contact_type: ContactType::HomeVisit,
+                started_at_ms: start,
+                ended_at_ms: None,
+                outcome: VisitOutcome::Completed,
+                interventions: vec![],
+                note: None,
+                observations: Some(observations_scoring_6()),
+            },
+        )
+        .unwrap();
+
+    let events = Arc::new(Events(Mutex::new(Vec::new())));
+    let sent = rt
+        .block_on(sync(a.clone(), a_end, Some(events.clone())))
+        .expect("sync a");
+    assert_eq!(sent.changes_sent, 2);
+    assert!(
+        a.pending_changes().unwrap().is_empty(),
+        "the server acknowledged them"
+    );
+    let seen = events.0.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "progress reached the callback");
+    assert_eq!(seen.last().unwrap().changes_sent, 2);
+
+    let got = rt
+        .block_on(sync(b.clone(), b_end.clone(), None))
+        .expect("sync b");
+    assert_eq!(got.people_added, vec![id.clone()]);
+    let visits = b.patient(id.clone()).unwrap().clinical.unwrap().visits;
+    assert_eq!(visits, vec![recorded.visit]);
+    assert_eq!(b.caseload().unwrap()[0].latest_news2, Some(6));
+
+    // A wrong token and a used code are typed errors.
+    let forged = doorstep_core::sync::SyncEndpoint {
+        url: server.url.clone(),
+        device_token: "forged".into(),
+    };
+    assert!(matches!(
+        rt.block_on(sync(b.clone(), forged, None)),
+        Err(DoorstepError::AuthFailed(_))
+    ));
+    assert!(matches!(
+        rt.block_on(enrol(server.url.clone(), "NOT-A-CODE".into())),
+        Err(DoorstepError::EnrolmentRefused(_))
+    ));
+}

@@ -94,3 +94,34 @@ def test_news2_and_nhs_number_helpers():
     assert d.validate_nhs_number("943-476-5919") == "9434765919"
     assert d.format_nhs_number("9434765919") == "943 476 5919"
     assert d.key_length() == 32
+
+
+def test_enrol_and_sync_through_a_loopback_server(tmp_path):
+    """`enrol` and `sync` are coroutines in Python; a real `doorstep serve` on loopback."""
+    import asyncio
+    import os
+    import subprocess
+
+    cli = os.environ.get("DOORSTEP_CLI") or str(pathlib.Path(__file__).resolve().parents[3] / "target/debug/doorstep")
+    assert os.access(cli, os.X_OK), f"{cli} is not built: cargo build -p doorstep-cli"
+    data = tmp_path / "server"
+
+    def admin(*args):
+        return subprocess.run([cli, "admin", "--data-dir", str(data), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    admin("create-team", "north", "Team north")
+    admin("create-user", "north-ops", "--name", "Ops", "--role", "district-nurse", "--team", "north")
+    server = subprocess.Popen([cli, "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = next(w for w in server.stdout.readline().split() if w.startswith("http://"))
+        e = asyncio.run(d.enrol(url, admin("issue-code", "north-ops")))
+        assert e.user.id == "north-ops"
+        s = d.FieldStore.open(d.StoreConfig(path=str(tmp_path / "dev.db"), key=KEY, device_id=e.device_id, user=e.user))
+        s.register_patient(d.Demographics(given_name="Edith", family_name="Crawley"))
+        report = asyncio.run(d.sync(s, d.SyncEndpoint(url=url, device_token=e.device_token), None))
+        assert report.changes_sent == 1 and s.pending_changes() == []
+        with pytest.raises(d.DoorstepError.AuthFailed):
+            asyncio.run(d.sync(s, d.SyncEndpoint(url=url, device_token="forged"), None))
+    finally:
+        server.kill()
+        server.wait()

@@ -62,7 +62,7 @@ fn run(mut conn: Connection, rx: Receiver<DocKey>, serial: Arc<Mutex<()>>) {
             }
         }
         // Hand the pages of folded changes back to the file system.
-        if let Err(e) = conn.execute_batch("PRAGMA incremental_vacuum;") {
+        if let Err(e) = docs::incremental_vacuum(&conn) {
             tracing::warn!(error = %e, "incremental vacuum failed");
         }
     }

@@ -229,3 +229,12 @@ pub fn documents_with_unfolded(conn: &Connection) -> Result<Vec<DocKey>> {
         .filter_map(|(p, c)| Compartment::parse(&c).map(|c| (p, c)))
         .collect())
 }
+
+/// Return free pages to the file system. `PRAGMA incremental_vacuum` frees one page per step, so
+/// it must be stepped to the end.
+pub fn incremental_vacuum(conn: &Connection) -> Result<()> {
+    let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}

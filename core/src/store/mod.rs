@@ -320,7 +320,8 @@ impl FieldStore {
         for (person, comp) in docs::documents_with_unfolded(&conn)? {
             docs::compact(&mut conn, &person, comp)?;
         }
-        conn.execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        docs::incremental_vacuum(&conn)?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
 

@@ -897,3 +897,25 @@ fn advice_compartment_records_needs_and_outcomes() {
         .iter()
         .any(|h| h.summary.contains("gain £482.50")));
 }
+
+#[test]
+fn compaction_gives_space_back() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    let mut cfg = testing::config(&path, "a", Role::DistrictNurse);
+    cfg.background_compaction = false;
+    let s = FieldStore::open(cfg).unwrap();
+    {
+        let w = s.writer.lock().unwrap();
+        let mode: i64 = w.conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, 2, "incremental auto-vacuum");
+    }
+    let id = s.register_patient(demographics("Edith", "Crawley", None, "HX7 8AB")).unwrap();
+    for i in 0..200 {
+        s.record_visit(&id, full_visit(i)).unwrap();
+    }
+    s.compact_now().unwrap();
+    let w = s.writer.lock().unwrap();
+    let free: i64 = w.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert!(free < 8, "{free} free pages left after compaction");
+}

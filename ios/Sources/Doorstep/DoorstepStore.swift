@@ -182,7 +182,9 @@ extension DoorstepError {
     public var message: String {
         switch self {
         case .Validation(let m), .InvalidKey(let m), .WrongKey(let m), .Damaged(let m), .TooNew(let m),
-             .NotFound(let m), .ConflictNotOpen(let m), .BadChanges(let m), .Other(let m):
+             .NotFound(let m), .ConflictNotOpen(let m), .BadChanges(let m), .Locked(let m), .Wiped(let m),
+             .Network(let m), .AuthFailed(let m), .ProtocolMismatch(let m), .ServerRejected(let m),
+             .EnrolmentRefused(let m), .Other(let m):
             return m
         }
     }

@@ -1,0 +1,81 @@
+package org.doorstep
+
+import kotlinx.coroutines.flow.toList
+import kotlinx.coroutines.runBlocking
+import org.doorstep.ffi.DoorstepException
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+import java.nio.file.Path
+import java.util.Collections
+
+/** The scenario's sync step, through a real `doorstep serve` on loopback. */
+class SyncTest {
+    @TempDir
+    lateinit var dir: Path
+
+    private suspend fun device(server: LoopbackServer, user: String): Pair<DoorstepStore, SyncEndpoint> {
+        val e = enrol(server.url, server.issueCode(user))
+        assertEquals(user, e.user.id)
+        val store = DoorstepStore.open(Fixtures.config(dir, e.deviceId).copy(user = e.user))
+        return store to SyncEndpoint(url = server.url, deviceToken = e.deviceToken)
+    }
+
+    @Test
+    fun `a visit recorded on one phone reaches another through the sync server, with progress and states`() =
+        runBlocking {
+            LoopbackServer(dir).use { server ->
+                val (a, aEnd) = device(server, "north-nurse1")
+                val (b, bEnd) = device(server, "north-nurse2")
+                a.use {
+                    b.use {
+                        val id = a.registerPatient(Fixtures.demographics("Edith", "Crawley", nhs = "9434765919"))
+                        val recorded = a.recordVisit(id, Fixtures.visit(Fixtures.observationsScoring6))
+
+                        val events = Collections.synchronizedList(mutableListOf<SyncProgressEvent>())
+                        val sent = a.sync(aEnd) { events.add(it) }
+                        assertEquals(2uL, sent.changesSent)
+                        assertTrue(events.isNotEmpty(), "progress reached the callback")
+                        assertEquals(2uL, events.last().changesSent)
+                        assertTrue(a.pendingChanges().isEmpty(), "the server acknowledged both changes")
+
+                        // The second phone, through the Flow of sync states.
+                        val states = b.syncStates(bEnd).toList()
+                        assertEquals(SyncState.Running(null), states.first())
+                        val done = states.last() as SyncState.Done
+                        assertEquals(listOf(id), done.report.peopleAdded)
+                        assertEquals(listOf(recorded.visit), b.patient(id).clinical!!.visits)
+                        assertEquals(6, b.caseload().single().latestNews2?.toInt())
+
+                        // A StateFlow for the UI follows the same sync.
+                        val status = SyncStatus(b, bEnd)
+                        assertEquals(SyncState.Idle, status.state.value)
+                        val last = status.syncNow() as SyncState.Done
+                        assertEquals(0uL, last.report.changesReceived, "nothing new the second time")
+                        assertEquals(last, status.state.value)
+                    }
+                }
+            }
+        }
+
+    @Test
+    fun `sync and enrolment failures are typed and say what to do`() = runBlocking {
+        LoopbackServer(dir).use { server ->
+            val (a, _) = device(server, "north-nurse1")
+            a.use {
+                val forged = SyncEndpoint(url = server.url, deviceToken = "forged")
+                val auth = assertThrows<DoorstepException.AuthFailed> { runBlocking { a.sync(forged) } }
+                assertTrue(auth.message!!.contains("enrol the device again"), auth.message)
+                val failed = a.syncStates(forged).toList().last() as SyncState.Failed
+                assertTrue(failed.error is DoorstepException.AuthFailed)
+
+                val refused = assertThrows<DoorstepException.EnrolmentRefused> {
+                    runBlocking { enrol(server.url, "NOT-A-CODE") }
+                }
+                assertTrue(refused.message!!.contains("Ask your administrator for a new one"), refused.message)
+            }
+        }
+    }
+}
