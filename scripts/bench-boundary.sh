@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The cost of the mobile boundary (docs/performance.md, "Mobile boundary"): record_visit and
+# caseload called from Rust (the core directly), from Kotlin (JVM + JNA) and from Swift (Linux
+# Swift, -c release), all against the release build of the same library, in ROUNDS interleaved
+# rounds (default 3). Prints every round's medians, then the median of the rounds' medians and
+# the ratio of each language's median to Rust's. Takes a few minutes once things are built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS="${ROUNDS:-3}"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+. scripts/setup-rust.sh
+bash scripts/setup-jvm.sh
+bash scripts/setup-swift.sh >/dev/null
+
+echo "== building (release library, Rust bench, Kotlin bench, Swift bench)"
+lib=$(scripts/bindings.sh --release)
+libdir=$(dirname "$lib")
+cargo bench --locked -q -p doorstep-ffi --bench boundary --no-run 2>/dev/null
+(cd android && mvn -B -q -ntp test-compile -Ddoorstep.lib.dir="$libdir" >/dev/null)
+(cd ios && bash ../scripts/setup-swift.sh run env DOORSTEP_LIB_DIR="$libdir" \
+  swift build -c release --product BoundaryBench >/dev/null)
+
+for r in $(seq 1 "$ROUNDS"); do
+  echo "== round $r"
+  cargo bench --locked -q -p doorstep-ffi --bench boundary 2>/dev/null | grep '^rust ' | tee -a "$out"
+  (cd android && mvn -B -q -ntp exec:exec@bench -Ddoorstep.bench.lib.dir="$libdir") | grep '^kotlin ' | tee -a "$out"
+  (cd ios && bash ../scripts/setup-swift.sh run env LD_LIBRARY_PATH="$libdir" .build/release/BoundaryBench) |
+    grep '^swift ' | tee -a "$out"
+done
+
+echo "== median of $ROUNDS rounds' medians (µs), ratio to Rust calling the core"
+python3 - "$out" <<'PY'
+import statistics, sys, collections
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    lang, api, op, med, *_ = line.split()
+    runs[(lang, api, op)].append(float(med.split("=")[1]))
+base = {op: statistics.median(runs[("rust", "core", op)]) for op in ("record_visit", "caseload")}
+print(f"| caller | API | operation | median µs | ratio to Rust |")
+print(f"|---|---|---|---:|---:|")
+for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (kv[0][2], kv[0][0] != "rust", kv[0])):
+    m = statistics.median(v)
+    print(f"| {lang} | {api} | {op} | {m:.0f} | {m / base[op]:.2f}× |")
+PY
