@@ -119,6 +119,9 @@ pub struct PhaseResult {
     pub server_cpu_s: Option<f64>,
     /// CPU seconds of the devices' threads (sync client, encrypted stores) during the phase.
     pub client_cpu_s: f64,
+    /// CPU seconds the whole machine was busy during the phase (every process: this one, a
+    /// database server, and anything else running on a shared machine).
+    pub machine_cpu_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -411,9 +414,10 @@ pub fn run(args: LoadgenArgs) -> R<()> {
     ));
     log(format!("  bytes        up {}, down {} (compressed bodies)", mb(e.bytes_up), mb(e.bytes_down)));
     log(format!(
-        "  CPU          server threads {}, device threads {:.1} s, over {:.1} s wall on {} cores",
+        "  CPU          server threads {}, device threads {:.1} s, whole machine {} busy, over {:.1} s wall on {} cores",
         e.server_cpu_s.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "not in this process".into()),
         e.client_cpu_s,
+        e.machine_cpu_s.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "?".into()),
         e.wall_s,
         result.cores
     ));
@@ -524,6 +528,7 @@ fn sync_all(
     // cost, not the server's); the full client makes its own per sync, as on a phone.
     let http = reqwest::Client::builder().timeout(options.timeout).build().map_err(|e| e.to_string())?;
     let cpu_before = thread_cpu();
+    let machine_before = machine_busy();
     let started = Instant::now();
     let outcomes = rt.block_on(async {
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
@@ -556,6 +561,7 @@ fn sync_all(
     });
     let wall = started.elapsed();
     let cpu_after = thread_cpu();
+    let machine_after = machine_busy();
     let outcomes = outcomes.map_err(|_| "gave up: the syncs did not finish before --timeout-secs".to_string())?;
     let mut p = PhaseResult { syncs: devices.len(), concurrency: limit, ..Default::default() };
     let mut latencies = Vec::with_capacity(devices.len());
@@ -591,6 +597,9 @@ fn sync_all(
     if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
         p.client_cpu_s = a.client - b.client;
         p.server_cpu_s = in_process_server.then_some(a.server - b.server);
+    }
+    if let (Some(b), Some(a)) = (machine_before, machine_after) {
+        p.machine_cpu_s = Some(a - b);
     }
     Ok(p)
 }
@@ -652,6 +661,17 @@ pub fn percentile(sorted: &[f64], pct: f64) -> f64 {
     }
     let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Busy CPU seconds of the whole machine since boot (Linux /proc/stat: every state but idle
+/// and iowait).
+fn machine_busy() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal …
+    let busy = v.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4 && *i < 8).map(|(_, x)| x).sum::<f64>();
+    Some(busy / 100.0)
 }
 
 struct Cpu {
