@@ -15,7 +15,7 @@ export DOORSTEP_PG_BIN="${DOORSTEP_PG_BIN:-$(dirname "$(ls -d /usr/lib/postgresq
 echo "== Rust: unit, property, crash and cross-crate tests"
 cargo test --workspace --locked
 echo "== Benchmarks compile"
-cargo build --benches --locked -p doorstep-core
+cargo build --benches --locked -p doorstep-core -p doorstep-cli
 
 # ---- Mobile shells (issue 4): the same core through UniFFI, from Kotlin, Swift and Python.
 timings=()
