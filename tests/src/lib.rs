@@ -112,6 +112,13 @@ impl ServerProc {
         let _ = self.child.wait();
     }
 
+    /// Ctrl-C (SIGINT): a graceful shutdown. Returns whether the process exited cleanly.
+    pub fn interrupt(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().map(|s| s.success()).unwrap_or(false);
+        sent && self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
     /// Start it again on the same address and data.
     pub fn restart(&mut self) {
         self.kill();

@@ -482,6 +482,7 @@ fn sqlite_faults() {
     let mut server = ServerProc::start(&backend);
     cut_connections(&backend, &server);
     server_killed_mid_sync(&backend, &mut server);
+    assert!(server.interrupt(), "Ctrl-C shuts the server down cleanly");
 }
 
 #[test]
@@ -497,4 +498,6 @@ fn postgres_suite_with_two_servers() {
     cut_connections(&backend, &s2);
     paged_backlog_with_progress(&backend, &s1);
     server_killed_mid_sync(&backend, &mut s1);
+    let mut s2 = s2;
+    assert!(s2.interrupt(), "Ctrl-C shuts a PostgreSQL-backed server down cleanly");
 }

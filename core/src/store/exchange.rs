@@ -75,13 +75,19 @@ impl FieldStore {
         let mut guard = super::lock(&self.writer)?;
         let Writer { conn, docs } = &mut *guard;
         let rows: Vec<(i64, String, String, Vec<u8>, Option<Vec<u8>>)> = {
-            let mut stmt = conn.prepare_cached(
+            // Two statements, so that the outbox query can use the partial index of pending changes.
+            let sql = if local_unacked {
                 "SELECT c.seq, c.person_id, c.compartment, c.hash, b.bytes
                  FROM changes c LEFT JOIN change_bytes b ON b.seq = c.seq
-                 WHERE c.seq > ?1 AND (?2 = 0 OR (c.local = 1 AND c.acked = 0)) ORDER BY c.seq",
-            )?;
+                 WHERE c.seq > ?1 AND c.local = 1 AND c.acked = 0 ORDER BY c.seq"
+            } else {
+                "SELECT c.seq, c.person_id, c.compartment, c.hash, b.bytes
+                 FROM changes c LEFT JOIN change_bytes b ON b.seq = c.seq
+                 WHERE c.seq > ?1 ORDER BY c.seq"
+            };
+            let mut stmt = conn.prepare_cached(sql)?;
             let rows = stmt
-                .query_map(params![since, local_unacked], |r| {
+                .query_map(params![since], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
