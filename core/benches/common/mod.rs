@@ -21,7 +21,7 @@ pub const PEOPLE: usize = 500;
 pub const VISITS_PER_PERSON: usize = 50;
 pub const TOTAL_VISITS: usize = PEOPLE * VISITS_PER_PERSON;
 /// Bump when the generated data changes, so stale caches are not reused.
-pub const DATASET_VERSION: u32 = 2;
+pub const DATASET_VERSION: u32 = 3;
 pub const DEVICE: &str = "bench-phone-01";
 
 // ------------------------------------------------------------------ paths
