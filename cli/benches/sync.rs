@@ -50,16 +50,30 @@ const VISITS_PER_PERSON: usize = 100;
 const TEAM: &str = "bench";
 
 fn runs(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
 }
 
 fn main() {
-    let parts: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
-    println!("Doorstep sync benchmarks ({} cores; release build)", cores());
+    println!(
+        "Doorstep sync benchmarks ({} cores; release build)",
+        cores()
+    );
     if want("first") || want("day") {
         let world = World::build();
-        let first_runs = if want("first") { runs("DOORSTEP_BENCH_FIRST_RUNS", 5) } else { 1 };
+        let first_runs = if want("first") {
+            runs("DOORSTEP_BENCH_FIRST_RUNS", 5)
+        } else {
+            1
+        };
         let mut peers = bench_first_sync(&world, first_runs);
         if want("day") {
             bench_day(&world, &mut peers, runs("DOORSTEP_BENCH_DAYS", 7));
@@ -71,7 +85,9 @@ fn main() {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 // ======================================================================== statistics
@@ -189,7 +205,11 @@ fn unpack<T: for<'de> Deserialize<'de>>(b: &[u8]) -> T {
 
 /// POST /am/{u}/sync: receive each document's message with this peer's state, answer with the
 /// next message for it (if any). The Automerge work is the same a user's server would do.
-async fn am_sync_handler(State(s): State<Shared>, UrlPath(u): UrlPath<usize>, body: Bytes) -> Vec<u8> {
+async fn am_sync_handler(
+    State(s): State<Shared>,
+    UrlPath(u): UrlPath<usize>,
+    body: Bytes,
+) -> Vec<u8> {
     let req: AmRequest = unpack(&body);
     let mut guard = s.lock().unwrap();
     let uni = &mut guard.universes[u];
@@ -200,10 +220,16 @@ async fn am_sync_handler(State(s): State<Shared>, UrlPath(u): UrlPath<usize>, bo
         let state = uni.states.entry((req.peer.clone(), key)).or_default();
         if let Some(m) = item.msg {
             let msg = am_sync::Message::decode(&m).expect("sync message");
-            doc.sync().receive_sync_message(state, msg).expect("receive");
+            doc.sync()
+                .receive_sync_message(state, msg)
+                .expect("receive");
         }
         let reply = doc.sync().generate_sync_message(state).map(|m| m.encode());
-        out.push(AmItem { person: item.person, comp: item.comp, msg: reply });
+        out.push(AmItem {
+            person: item.person,
+            comp: item.comp,
+            msg: reply,
+        });
     }
     pack(&out)
 }
@@ -230,7 +256,12 @@ struct AmPeer {
 
 impl AmPeer {
     fn new(id: &str, universe: usize) -> Self {
-        AmPeer { id: id.into(), universe, docs: BTreeMap::new(), states: BTreeMap::new() }
+        AmPeer {
+            id: id.into(),
+            universe,
+            docs: BTreeMap::new(),
+            states: BTreeMap::new(),
+        }
     }
 
     /// Fetch the document list (a client starting from nothing does not know it).
@@ -245,7 +276,10 @@ impl AmPeer {
     }
 
     fn post(&self, w: &World, items: Vec<AmItem>, wire: &mut Wire) -> Vec<AmItem> {
-        let body = pack(&AmRequest { peer: self.id.clone(), items });
+        let body = pack(&AmRequest {
+            peer: self.id.clone(),
+            items,
+        });
         wire.up += body.len() as u64;
         let answer = w.post(&format!("{}/am/{}/sync", w.am_url, self.universe), body);
         wire.down += answer.len() as u64;
@@ -265,16 +299,24 @@ impl AmPeer {
             loop {
                 let doc = self.docs.get_mut(&key).unwrap();
                 let state = self.states.entry(key.clone()).or_default();
-                let Some(msg) = doc.sync().generate_sync_message(state) else { break };
+                let Some(msg) = doc.sync().generate_sync_message(state) else {
+                    break;
+                };
                 let reply = self.post(
                     w,
-                    vec![AmItem { person: key.0.clone(), comp: key.1, msg: Some(msg.encode()) }],
+                    vec![AmItem {
+                        person: key.0.clone(),
+                        comp: key.1,
+                        msg: Some(msg.encode()),
+                    }],
                     &mut wire,
                 );
                 let doc = self.docs.get_mut(&key).unwrap();
                 let state = self.states.get_mut(&key).unwrap();
                 if let Some(m) = reply.into_iter().next().and_then(|i| i.msg) {
-                    doc.sync().receive_sync_message(state, am_sync::Message::decode(&m).unwrap()).unwrap();
+                    doc.sync()
+                        .receive_sync_message(state, am_sync::Message::decode(&m).unwrap())
+                        .unwrap();
                 }
             }
         }
@@ -294,7 +336,11 @@ impl AmPeer {
             for (key, doc) in self.docs.iter_mut() {
                 let state = self.states.entry(key.clone()).or_default();
                 if let Some(m) = doc.sync().generate_sync_message(state) {
-                    items.push(AmItem { person: key.0.clone(), comp: key.1, msg: Some(m.encode()) });
+                    items.push(AmItem {
+                        person: key.0.clone(),
+                        comp: key.1,
+                        msg: Some(m.encode()),
+                    });
                 }
             }
             if items.is_empty() {
@@ -305,7 +351,9 @@ impl AmPeer {
                     let key = (reply.person, reply.comp);
                     let doc = self.docs.get_mut(&key).unwrap();
                     let state = self.states.get_mut(&key).unwrap();
-                    doc.sync().receive_sync_message(state, am_sync::Message::decode(&m).unwrap()).unwrap();
+                    doc.sync()
+                        .receive_sync_message(state, am_sync::Message::decode(&m).unwrap())
+                        .unwrap();
                 }
             }
         }
@@ -377,24 +425,48 @@ struct World {
 fn scratch(label: &str) -> tempfile::TempDir {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(base).unwrap();
-    tempfile::Builder::new().prefix(&format!("doorstep-bench-{label}-")).tempdir_in(base).unwrap()
+    tempfile::Builder::new()
+        .prefix(&format!("doorstep-bench-{label}-"))
+        .tempdir_in(base)
+        .unwrap()
 }
 
 fn fast_dir(label: &str) -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {
-        tempfile::Builder::new().prefix(&format!("doorstep-bench-{label}-")).tempdir_in(shm).unwrap()
+        tempfile::Builder::new()
+            .prefix(&format!("doorstep-bench-{label}-"))
+            .tempdir_in(shm)
+            .unwrap()
     } else {
         scratch(label)
     }
 }
 
 /// Enrol a device for `user` over HTTP with a one-time code, and open its encrypted store.
-fn enrol_dev(admin_storage: &Storage, rt: &tokio::runtime::Runtime, url: &str, user: &str, path: std::path::PathBuf) -> Dev {
+fn enrol_dev(
+    admin_storage: &Storage,
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    user: &str,
+    path: std::path::PathBuf,
+) -> Dev {
     let code = admin::issue_code(admin_storage, user).unwrap();
     let e = rt.block_on(sync::enrol(url, &code)).unwrap();
-    let store = FieldStore::open(StoreConfig::new(path, &testing::TEST_KEY, &e.device_id, e.user.clone())).unwrap();
-    Dev { store, endpoint: SyncEndpoint { url: url.to_string(), device_token: e.device_token } }
+    let store = FieldStore::open(StoreConfig::new(
+        path,
+        &testing::TEST_KEY,
+        &e.device_id,
+        e.user.clone(),
+    ))
+    .unwrap();
+    Dev {
+        store,
+        endpoint: SyncEndpoint {
+            url: url.to_string(),
+            device_token: e.device_token,
+        },
+    }
 }
 
 impl World {
@@ -405,17 +477,45 @@ impl World {
         let server_dir = disk.path().join("server");
         let storage = Storage::Sqlite(SqliteStorage::open(&server_dir).unwrap());
         admin::create_team(&storage, TEAM, "Bench team").unwrap();
-        admin::create_user(&storage, "rec-nurse", "Recording nurse", Role::DistrictNurse, TEAM).unwrap();
-        admin::create_user(&storage, "rec-clinician", "Recording clinician", Role::VirtualWardClinician, TEAM).unwrap();
+        admin::create_user(
+            &storage,
+            "rec-nurse",
+            "Recording nurse",
+            Role::DistrictNurse,
+            TEAM,
+        )
+        .unwrap();
+        admin::create_user(
+            &storage,
+            "rec-clinician",
+            "Recording clinician",
+            Role::VirtualWardClinician,
+            TEAM,
+        )
+        .unwrap();
         admin::create_user(&storage, "phone", "Phone user", Role::DistrictNurse, TEAM).unwrap();
         // A second handle on the same database, for operator actions while the server runs.
         let admin_handle = Storage::Sqlite(SqliteStorage::open(&server_dir).unwrap());
 
-        let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let client_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let server_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = server_rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        server_rt.spawn(doorstep_server::serve(listener, storage, ServerConfig::default(), std::future::pending()));
+        server_rt.spawn(doorstep_server::serve(
+            listener,
+            storage,
+            ServerConfig::default(),
+            std::future::pending(),
+        ));
 
         let am: Shared = Arc::new(Mutex::new(AmServer::default()));
         let router = Router::new()
@@ -424,13 +524,30 @@ impl World {
             .route("/am/{u}/snapshot", get(am_snapshot_handler))
             .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
             .with_state(am.clone());
-        let am_listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let am_listener = server_rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let am_url = format!("http://{}", am_listener.local_addr().unwrap());
         server_rt.spawn(async move { axum::serve(am_listener, router).await });
 
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
-        let nurse = enrol_dev(&admin_handle, &client_rt, &url, "rec-nurse", fast.path().join("rec-nurse.db"));
-        let clinician = enrol_dev(&admin_handle, &client_rt, &url, "rec-clinician", fast.path().join("rec-clinician.db"));
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap();
+        let nurse = enrol_dev(
+            &admin_handle,
+            &client_rt,
+            &url,
+            "rec-nurse",
+            fast.path().join("rec-nurse.db"),
+        );
+        let clinician = enrol_dev(
+            &admin_handle,
+            &client_rt,
+            &url,
+            "rec-clinician",
+            fast.path().join("rec-clinician.db"),
+        );
         let mut w = World {
             _disk: disk,
             _fast: fast,
@@ -448,7 +565,10 @@ impl World {
         };
         w.generate();
         w.build_baseline();
-        println!("  (set-up: data generated, uploaded and baseline documents built in {:.1} s)", started.elapsed().as_secs_f64());
+        println!(
+            "  (set-up: data generated, uploaded and baseline documents built in {:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
         w
     }
 
@@ -458,11 +578,19 @@ impl World {
             *g += 1;
             *g
         };
-        enrol_dev(&self.admin, &self.client_rt, &self.url, user, dir.join(format!("{user}-{n}.db")))
+        enrol_dev(
+            &self.admin,
+            &self.client_rt,
+            &self.url,
+            user,
+            dir.join(format!("{user}-{n}.db")),
+        )
     }
 
     fn sync(&self, d: &Dev) -> SyncReport {
-        self.client_rt.block_on(sync::sync(&d.store, &d.endpoint, None)).expect("sync")
+        self.client_rt
+            .block_on(sync::sync(&d.store, &d.endpoint, None))
+            .expect("sync")
     }
 
     fn get(&self, url: &str) -> Vec<u8> {
@@ -485,22 +613,52 @@ impl World {
     /// and the virtual-ward clinician; everything uploaded to the server.
     fn generate(&mut self) {
         let t = Instant::now();
-        let families = ["Crawley", "Holroyd", "Sutcliffe", "Greenwood", "Ackroyd", "Haigh", "Thornton", "Uttley", "Hirst", "Lumb"];
+        let families = [
+            "Crawley",
+            "Holroyd",
+            "Sutcliffe",
+            "Greenwood",
+            "Ackroyd",
+            "Haigh",
+            "Thornton",
+            "Uttley",
+            "Hirst",
+            "Lumb",
+        ];
         let given = ["Edith", "Arthur", "Margaret", "Harold", "Joan"];
         for i in 0..PEOPLE {
             let id = self
                 .nurse
                 .store
-                .register_patient(testing::demographics(given[i % 5], &format!("{}{}", families[i % 10], i / 10), None, "HX7 8AB"))
+                .register_patient(testing::demographics(
+                    given[i % 5],
+                    &format!("{}{}", families[i % 10], i / 10),
+                    None,
+                    "HX7 8AB",
+                ))
                 .unwrap();
             self.nurse
                 .store
-                .set_alert(&id, AlertInput { kind: AlertKind::Allergies, text: "No known drug allergies".into(), active: true })
+                .set_alert(
+                    &id,
+                    AlertInput {
+                        kind: AlertKind::Allergies,
+                        text: "No known drug allergies".into(),
+                        active: true,
+                    },
+                )
                 .unwrap();
             if i % 3 == 0 {
                 self.nurse
                     .store
-                    .set_alert(&id, AlertInput { kind: AlertKind::Resuscitation, text: "DNACPR in place".into(), active: true })
+                    .set_alert(
+                        &id,
+                        AlertInput {
+                            kind: AlertKind::Resuscitation,
+                            text: "DNACPR in place".into(),
+                            active: true,
+                        },
+                    )
                     .unwrap();
             }
             self.people.push(id);
@@ -513,9 +671,12 @@ impl World {
             for (dev, parity) in [(&self.nurse, 0), (&self.clinician, 1)] {
                 s.spawn(move || {
                     for k in (parity..VISITS_PER_PERSON).step_by(2) {
-                        let minutes_ago = (year_minutes * (VISITS_PER_PERSON - k) / VISITS_PER_PERSON) as i64;
+                        let minutes_ago =
+                            (year_minutes * (VISITS_PER_PERSON - k) / VISITS_PER_PERSON) as i64;
                         for p in people {
-                            dev.store.record_visit(p, testing::full_visit(minutes_ago)).unwrap();
+                            dev.store
+                                .record_visit(p, testing::full_visit(minutes_ago))
+                                .unwrap();
                         }
                     }
                 });
@@ -548,7 +709,11 @@ impl World {
                 for (p, _) in tx.members(TEAM)? {
                     for c in Compartment::ALL {
                         for sc in tx.doc_changes(&p, c, u64::MAX)? {
-                            out.push(ExportedChange { person_id: sc.person_id, compartment: sc.compartment, bytes: sc.bytes });
+                            out.push(ExportedChange {
+                                person_id: sc.person_id,
+                                compartment: sc.compartment,
+                                bytes: sc.bytes,
+                            });
                         }
                     }
                 }
@@ -556,13 +721,20 @@ impl World {
             })
             .unwrap();
         apply_to(&mut docs, &changes);
-        let snapshot: Vec<(String, Compartment, Vec<u8>)> =
-            docs.iter_mut().map(|((p, c), d)| (p.clone(), *c, d.save())).collect();
+        let snapshot: Vec<(String, Compartment, Vec<u8>)> = docs
+            .iter_mut()
+            .map(|((p, c), d)| (p.clone(), *c, d.save()))
+            .collect();
         let snapshot = pack(&snapshot);
         let mut am = self.am.lock().unwrap();
         for _ in 0..2 {
-            let copy: BTreeMap<DocKey, AutoCommit> = docs.iter().map(|(k, d)| (k.clone(), d.clone())).collect();
-            am.universes.push(Universe { docs: copy, states: HashMap::new(), snapshot: snapshot.clone() });
+            let copy: BTreeMap<DocKey, AutoCommit> =
+                docs.iter().map(|(k, d)| (k.clone(), d.clone())).collect();
+            am.universes.push(Universe {
+                docs: copy,
+                states: HashMap::new(),
+                snapshot: snapshot.clone(),
+            });
         }
         println!(
             "  baseline server: {} Automerge documents from the same {} changes; snapshot (save() of each, zstd) {}",
@@ -574,12 +746,21 @@ impl World {
 
     /// The Doorstep phone's document heads, to compare with a baseline peer's.
     fn phone_heads(&self, phone: &Dev) -> BTreeMap<DocKey, Vec<String>> {
-        phone.store.document_heads().unwrap().into_iter().map(|(p, c, h)| ((p, c), h)).collect()
+        phone
+            .store
+            .document_heads()
+            .unwrap()
+            .into_iter()
+            .map(|(p, c, h)| ((p, c), h))
+            .collect()
     }
 }
 
 fn peer_heads(peer: &mut AmPeer) -> BTreeMap<DocKey, Vec<String>> {
-    peer.docs.iter_mut().map(|(k, d)| (k.clone(), heads(d))).collect()
+    peer.docs
+        .iter_mut()
+        .map(|(k, d)| (k.clone(), heads(d)))
+        .collect()
 }
 
 // ======================================================================== (b) first sync
@@ -611,7 +792,12 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
                     let t = Instant::now();
                     let r = w.sync(&phone);
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
-                    ours.push(Wire { round_trips: r.round_trips as u64, up: r.bytes_sent, down: r.bytes_received, ms });
+                    ours.push(Wire {
+                        round_trips: r.round_trips as u64,
+                        up: r.bytes_sent,
+                        down: r.bytes_received,
+                        ms,
+                    });
                     pages.push(r.round_trips as f64);
                     received.push(r.changes_received as f64);
                 }
@@ -620,8 +806,16 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
                     let t = Instant::now();
                     let body = w.get(&format!("{}/am/0/snapshot", w.am_url));
                     let docs: Vec<(String, Compartment, Vec<u8>)> = unpack(&body);
-                    let loaded: Vec<AutoCommit> = docs.iter().map(|(_, _, b)| AutoCommit::load(b).unwrap()).collect();
-                    snap.push(Wire { round_trips: 1, up: 0, down: body.len() as u64, ms: t.elapsed().as_secs_f64() * 1000.0 });
+                    let loaded: Vec<AutoCommit> = docs
+                        .iter()
+                        .map(|(_, _, b)| AutoCommit::load(b).unwrap())
+                        .collect();
+                    snap.push(Wire {
+                        round_trips: 1,
+                        up: 0,
+                        down: body.len() as u64,
+                        ms: t.elapsed().as_secs_f64() * 1000.0,
+                    });
                     assert_eq!(loaded.len(), docs.len());
                 }
                 // Baselines 2 and 3: Automerge's sync protocol from empty.
@@ -630,13 +824,25 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
             }
         }
         assert_eq!(phone.store.caseload().unwrap().len(), PEOPLE);
-        last = Some(Peers { phone, per_doc: pd, batched: bt });
+        last = Some(Peers {
+            phone,
+            per_doc: pd,
+            batched: bt,
+        });
     }
     let mut peers = last.unwrap();
     // Same documents everywhere: the phone's heads equal both baseline peers'.
     let ph = w.phone_heads(&peers.phone);
-    assert_eq!(ph, peer_heads(&mut peers.per_doc), "Doorstep phone and per-document baseline differ");
-    assert_eq!(ph, peer_heads(&mut peers.batched), "Doorstep phone and batched baseline differ");
+    assert_eq!(
+        ph,
+        peer_heads(&mut peers.per_doc),
+        "Doorstep phone and per-document baseline differ"
+    );
+    assert_eq!(
+        ph,
+        peer_heads(&mut peers.batched),
+        "Doorstep phone and batched baseline differ"
+    );
 
     let o = medians(&ours);
     println!(
@@ -647,19 +853,41 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
         ph.len()
     );
     header("first sync");
-    row("Doorstep sync (into the encrypted store, projections built)", &o, None);
-    row("Automerge save() of every document, zstd, one response", &medians(&snap), Some(&o));
-    row("Automerge sync protocol from empty, per document", &medians(&per_doc), Some(&o));
-    row("Automerge sync protocol from empty, batched", &medians(&batched), Some(&o));
+    row(
+        "Doorstep sync (into the encrypted store, projections built)",
+        &o,
+        None,
+    );
+    row(
+        "Automerge save() of every document, zstd, one response",
+        &medians(&snap),
+        Some(&o),
+    );
+    row(
+        "Automerge sync protocol from empty, per document",
+        &medians(&per_doc),
+        Some(&o),
+    );
+    row(
+        "Automerge sync protocol from empty, batched",
+        &medians(&batched),
+        Some(&o),
+    );
     println!("  (ratios: baseline bytes ÷ Doorstep bytes; baselines keep documents in memory only, Doorstep writes them to SQLCipher with projections)");
-    println!("  Doorstep first-sync times, ms: {}", list(&ours.iter().map(|w| w.ms).collect::<Vec<_>>()));
+    println!(
+        "  Doorstep first-sync times, ms: {}",
+        list(&ours.iter().map(|w| w.ms).collect::<Vec<_>>())
+    );
     peers.per_doc.persist_states(w);
     peers.batched.persist_states(w);
     peers
 }
 
 fn list(xs: &[f64]) -> String {
-    xs.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ")
+    xs.iter()
+        .map(|x| format!("{x:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 // ======================================================================== (a) a day's sync
@@ -678,13 +906,30 @@ fn bench_day(w: &World, peers: &mut Peers, days: usize) {
         // The other device's day, already on the server.
         let other = &w.clinician;
         for j in 0..12 {
-            other.store.record_visit(&w.people[(day * 7 + j) % n], testing::full_visit(600 - 30 * j as i64)).unwrap();
+            other
+                .store
+                .record_visit(
+                    &w.people[(day * 7 + j) % n],
+                    testing::full_visit(600 - 30 * j as i64),
+                )
+                .unwrap();
         }
         other
             .store
-            .set_alert(same, AlertInput { kind: AlertKind::Allergies, text: format!("Latex: rash (day {day}, clinician)"), active: true })
+            .set_alert(
+                same,
+                AlertInput {
+                    kind: AlertKind::Allergies,
+                    text: format!("Latex: rash (day {day}, clinician)"),
+                    active: true,
+                },
+            )
             .unwrap();
-        edit_phone_number(&other.store, &w.people[(day * 5 + 1) % n], &format!("01422 88{day:04}"));
+        edit_phone_number(
+            &other.store,
+            &w.people[(day * 5 + 1) % n],
+            &format!("01422 88{day:04}"),
+        );
         let from_other = other.store.sync_outbox(usize::MAX).unwrap().changes;
         assert_eq!(from_other.len(), 14);
         w.sync(other);
@@ -698,14 +943,35 @@ fn bench_day(w: &World, peers: &mut Peers, days: usize) {
         // The phone's day, offline.
         let phone = &peers.phone;
         for j in 0..10 {
-            phone.store.record_visit(&w.people[(day * 3 + j) % n], testing::full_visit(570 - 30 * j as i64)).unwrap();
+            phone
+                .store
+                .record_visit(
+                    &w.people[(day * 3 + j) % n],
+                    testing::full_visit(570 - 30 * j as i64),
+                )
+                .unwrap();
         }
         phone
             .store
-            .set_alert(same, AlertInput { kind: AlertKind::Allergies, text: format!("Penicillin: anaphylaxis (day {day}, phone)"), active: true })
+            .set_alert(
+                same,
+                AlertInput {
+                    kind: AlertKind::Allergies,
+                    text: format!("Penicillin: anaphylaxis (day {day}, phone)"),
+                    active: true,
+                },
+            )
             .unwrap();
-        edit_phone_number(&phone.store, &w.people[(day * 5 + 2) % n], &format!("01422 77{day:04}"));
-        edit_phone_number(&phone.store, &w.people[(day * 5 + 3) % n], &format!("01422 66{day:04}"));
+        edit_phone_number(
+            &phone.store,
+            &w.people[(day * 5 + 2) % n],
+            &format!("01422 77{day:04}"),
+        );
+        edit_phone_number(
+            &phone.store,
+            &w.people[(day * 5 + 3) % n],
+            &format!("01422 66{day:04}"),
+        );
         let from_phone = phone.store.sync_outbox(usize::MAX).unwrap().changes;
         assert_eq!(from_phone.len(), 13);
         peers.per_doc.apply(&from_phone);
@@ -721,7 +987,12 @@ fn bench_day(w: &World, peers: &mut Peers, days: usize) {
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
                     assert_eq!((r.changes_sent, r.changes_received), (13, 14), "{r:?}");
                     conflicts.push(r.new_conflicts.len() as f64);
-                    ours.push(Wire { round_trips: r.round_trips as u64, up: r.bytes_sent, down: r.bytes_received, ms });
+                    ours.push(Wire {
+                        round_trips: r.round_trips as u64,
+                        up: r.bytes_sent,
+                        down: r.bytes_received,
+                        ms,
+                    });
                 }
                 1 => per_doc.push(peers.per_doc.sync_per_doc(w)),
                 _ => batched.push(peers.batched.sync_batched(w)),
@@ -732,8 +1003,16 @@ fn bench_day(w: &World, peers: &mut Peers, days: usize) {
 
         // All three ended with the same documents.
         let ph = w.phone_heads(phone);
-        assert_eq!(ph, peer_heads(&mut peers.per_doc), "day {day}: per-document baseline differs");
-        assert_eq!(ph, peer_heads(&mut peers.batched), "day {day}: batched baseline differs");
+        assert_eq!(
+            ph,
+            peer_heads(&mut peers.per_doc),
+            "day {day}: per-document baseline differs"
+        );
+        assert_eq!(
+            ph,
+            peer_heads(&mut peers.batched),
+            "day {day}: batched baseline differs"
+        );
         w.sync(other);
     }
     let o = medians(&ours);
@@ -746,16 +1025,30 @@ fn bench_day(w: &World, peers: &mut Peers, days: usize) {
     );
     header("day's sync");
     row("Doorstep sync", &o, None);
-    row("Automerge sync protocol, persisted states, per document", &pd, Some(&o));
-    row("Automerge sync protocol, persisted states, batched", &bt, Some(&o));
+    row(
+        "Automerge sync protocol, persisted states, per document",
+        &pd,
+        Some(&o),
+    );
+    row(
+        "Automerge sync protocol, persisted states, batched",
+        &bt,
+        Some(&o),
+    );
     println!(
         "  (ratios: baseline bytes ÷ Doorstep bytes.) Target: 1 round trip and at most half the baseline's bytes: Doorstep {} round trip(s), {:.0}% of the per-document baseline's bytes, {:.0}% of the batched baseline's.",
         o.round_trips,
         100.0 * o.total() as f64 / pd.total() as f64,
         100.0 * o.total() as f64 / bt.total() as f64
     );
-    println!("  Doorstep bytes per day (both ways): {}", list(&ours.iter().map(|w| w.total() as f64).collect::<Vec<_>>()));
-    println!("  Doorstep times per day, ms: {}", list(&ours.iter().map(|w| w.ms).collect::<Vec<_>>()));
+    println!(
+        "  Doorstep bytes per day (both ways): {}",
+        list(&ours.iter().map(|w| w.total() as f64).collect::<Vec<_>>())
+    );
+    println!(
+        "  Doorstep times per day, ms: {}",
+        list(&ours.iter().map(|w| w.ms).collect::<Vec<_>>())
+    );
     probe_fixed_costs(w, &peers.phone);
 }
 
@@ -770,7 +1063,10 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
         ("  building the HTTP client (reqwest, rustls)", vec![]),
         ("  sync_outbox + sync_cursor (reading the store)", vec![]),
         ("  the HTTP round trip (server work included)", vec![]),
-        ("  apply_sync_page of an empty page (one SQLite commit)", vec![]),
+        (
+            "  apply_sync_page of an empty page (one SQLite commit)",
+            vec![],
+        ),
     ];
     for _ in 0..5 {
         let t = Instant::now();
@@ -778,7 +1074,10 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
         rows[0].1.push(ms(t));
         assert_eq!(r.changes_sent + r.changes_received, 0);
         let t = Instant::now();
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
         rows[1].1.push(ms(t));
         let t = Instant::now();
         let outbox = phone.store.sync_outbox(4 << 20).unwrap();
@@ -798,7 +1097,10 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
                 .post(format!("{}{}", w.url, protocol::SYNC_PATH))
                 .bearer_auth(&phone.endpoint.device_token)
                 .header(reqwest::header::CONTENT_TYPE, protocol::MEDIA_TYPE)
-                .header(protocol::VERSION_HEADER, protocol::PROTOCOL_VERSION.to_string())
+                .header(
+                    protocol::VERSION_HEADER,
+                    protocol::PROTOCOL_VERSION.to_string(),
+                )
                 .body(body)
                 .send()
                 .await
@@ -812,11 +1114,19 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
         let t = Instant::now();
         phone
             .store
-            .apply_sync_page(&SyncPage { cursor: r.cursor, lock_after_days: r.lock_after_days, ..Default::default() })
+            .apply_sync_page(&SyncPage {
+                cursor: r.cursor,
+                lock_after_days: r.lock_after_days,
+                ..Default::default()
+            })
             .unwrap();
         rows[4].1.push(ms(t));
     }
-    let held = phone.store.export_changes(0).map(|b| b.changes.len()).unwrap_or(0);
+    let held = phone
+        .store
+        .export_changes(0)
+        .map(|b| b.changes.len())
+        .unwrap_or(0);
     println!("  Fixed cost of a sync on this phone (it holds {held} changes), medians of 5, ms:");
     for (name, xs) in rows {
         println!("    {:<58} {:>7.1}", name, median(xs));
@@ -834,14 +1144,28 @@ fn edit_phone_number(store: &FieldStore, person: &str, phone: &str) {
 fn bench_load(n: usize) {
     println!("\n(c) The server under `doorstep loadgen`: 500 devices (25 teams of 20), 10 visits each, all syncing at once ({n} runs each, medians)");
     let bin = env!("CARGO_BIN_EXE_doorstep");
-    let have_pg = Path::new("/usr/lib/postgresql").is_dir() || std::env::var("DOORSTEP_PG_BIN").is_ok();
+    let have_pg =
+        Path::new("/usr/lib/postgresql").is_dir() || std::env::var("DOORSTEP_PG_BIN").is_ok();
     println!(
         "  {:<12} {:<6} {:>8} {:>11} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11}",
-        "backend", "client", "wall s", "syncs/s", "changes/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU", "device CPU", "machine CPU"
+        "backend",
+        "client",
+        "wall s",
+        "syncs/s",
+        "changes/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "server CPU",
+        "device CPU",
+        "machine CPU"
     );
     for backend in ["sqlite", "postgresql"] {
         if backend == "postgresql" && !have_pg {
-            println!("  postgresql: skipped (no PostgreSQL server binaries under /usr/lib/postgresql)");
+            println!(
+                "  postgresql: skipped (no PostgreSQL server binaries under /usr/lib/postgresql)"
+            );
             continue;
         }
         for mode in ["full", "wire"] {
@@ -855,14 +1179,30 @@ fn bench_load(n: usize) {
                     cmd.args(["--postgres", &pg.url]);
                 }
                 let out = cmd.output().expect("run doorstep loadgen");
-                assert!(out.status.success(), "loadgen failed: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "loadgen failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 let stdout = String::from_utf8_lossy(&out.stdout);
-                let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("loadgen JSON");
+                let v: serde_json::Value =
+                    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+                        .expect("loadgen JSON");
                 results.push(v["evening"].clone());
                 drop(pg);
             }
-            let m = |k: &str| median(results.iter().map(|r| r[k].as_f64().unwrap_or(f64::NAN)).collect());
-            let errors: u64 = results.iter().map(|r| r["errors"].as_u64().unwrap_or(1)).sum();
+            let m = |k: &str| {
+                median(
+                    results
+                        .iter()
+                        .map(|r| r[k].as_f64().unwrap_or(f64::NAN))
+                        .collect(),
+                )
+            };
+            let errors: u64 = results
+                .iter()
+                .map(|r| r["errors"].as_u64().unwrap_or(1))
+                .sum();
             println!(
                 "  {:<12} {:<6} {:>8.2} {:>11.1} {:>10.0} {:>9.0} {:>9.0} {:>9.0} {:>9} {:>9.1} s {:>9.1} s {:>9.1} s",
                 backend,
@@ -882,8 +1222,18 @@ fn bench_load(n: usize) {
                 "  {:<12} {:<6} per run: syncs/s {}; p99 ms {}",
                 "",
                 "",
-                list(&results.iter().map(|r| r["syncs_per_s"].as_f64().unwrap_or(f64::NAN)).collect::<Vec<_>>()),
-                list(&results.iter().map(|r| r["p99_ms"].as_f64().unwrap_or(f64::NAN)).collect::<Vec<_>>())
+                list(
+                    &results
+                        .iter()
+                        .map(|r| r["syncs_per_s"].as_f64().unwrap_or(f64::NAN))
+                        .collect::<Vec<_>>()
+                ),
+                list(
+                    &results
+                        .iter()
+                        .map(|r| r["p99_ms"].as_f64().unwrap_or(f64::NAN))
+                        .collect::<Vec<_>>()
+                )
             );
         }
     }

@@ -49,7 +49,12 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
             admin::create_team(storage, &team_id, &name).map_err(e)?;
             println!("created team {team_id}");
         }
-        AdminAction::CreateUser { user_id, name, role, team } => {
+        AdminAction::CreateUser {
+            user_id,
+            name,
+            role,
+            team,
+        } => {
             let role = parse_role(&role)?;
             admin::create_user(storage, &user_id, &name, role, &team).map_err(e)?;
             println!("created user {user_id} ({}) in team {team}", role.label());
@@ -64,7 +69,10 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
         }
         AdminAction::MovePerson { person_id, team_id } => {
             let from = admin::move_person(storage, &person_id, &team_id).map_err(e)?;
-            println!("moved {person_id} from {} to {team_id}", from.as_deref().unwrap_or("no caseload"));
+            println!(
+                "moved {person_id} from {} to {team_id}",
+                from.as_deref().unwrap_or("no caseload")
+            );
         }
         AdminAction::RemovePerson { person_id } => {
             let team = admin::remove_person(storage, &person_id).map_err(e)?;
@@ -78,7 +86,11 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                     d.user_id,
                     ms(Some(d.enrolled_ms)),
                     ms(d.last_sync_ms),
-                    if d.revoked_ms.is_some() { "REVOKED" } else { "active" }
+                    if d.revoked_ms.is_some() {
+                        "REVOKED"
+                    } else {
+                        "active"
+                    }
                 );
             }
         }

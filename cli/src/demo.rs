@@ -16,7 +16,9 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use doorstep_core::record::*;
 use doorstep_core::sync::{self, SyncEndpoint, SyncReport};
-use doorstep_core::{ClinicalRisk, Consciousness, FieldStore, News2Result, Observations, StoreConfig};
+use doorstep_core::{
+    ClinicalRisk, Consciousness, FieldStore, News2Result, Observations, StoreConfig,
+};
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{admin, ServerConfig, Storage};
 use rand::RngCore;
@@ -48,7 +50,12 @@ struct Phone {
 const TEAM: &str = "calder";
 const PEOPLE: [(&str, &str, &str, Role); 3] = [
     ("sam.patel", "Sam", "Sam Patel", Role::DistrictNurse),
-    ("priya.shah", "Priya", "Dr Priya Shah", Role::VirtualWardClinician),
+    (
+        "priya.shah",
+        "Priya",
+        "Dr Priya Shah",
+        Role::VirtualWardClinician,
+    ),
     ("joe.brennan", "Joe", "Joe Brennan", Role::AdviceWorker),
 ];
 
@@ -57,14 +64,25 @@ pub fn run(args: DemoArgs) -> R<()> {
     // Where everything lives: a temporary directory, or the one given with --keep.
     let (_tmp, root) = match &args.keep {
         Some(dir) => {
-            if dir.exists() && std::fs::read_dir(dir).map_err(err("cannot read --keep directory"))?.next().is_some() {
-                return Err(format!("{} is not empty: give --keep a new or empty directory", dir.display()));
+            if dir.exists()
+                && std::fs::read_dir(dir)
+                    .map_err(err("cannot read --keep directory"))?
+                    .next()
+                    .is_some()
+            {
+                return Err(format!(
+                    "{} is not empty: give --keep a new or empty directory",
+                    dir.display()
+                ));
             }
             std::fs::create_dir_all(dir).map_err(err("cannot create --keep directory"))?;
             (None, dir.clone())
         }
         None => {
-            let t = tempfile::Builder::new().prefix("doorstep-demo-").tempdir().map_err(err("cannot make a temporary directory"))?;
+            let t = tempfile::Builder::new()
+                .prefix("doorstep-demo-")
+                .tempdir()
+                .map_err(err("cannot make a temporary directory"))?;
             let p = t.path().to_path_buf();
             (Some(t), p)
         }
@@ -82,8 +100,11 @@ pub fn run(args: DemoArgs) -> R<()> {
     title("Doorstep demo: a day of home visits offline, then one sync per phone");
 
     // ---------------------------------------------------------------- operator set-up
-    let storage = Storage::Sqlite(SqliteStorage::open(&server_dir).map_err(err("cannot open the server database"))?);
-    admin::create_team(&storage, TEAM, "Calder Valley community care").map_err(err("create team"))?;
+    let storage = Storage::Sqlite(
+        SqliteStorage::open(&server_dir).map_err(err("cannot open the server database"))?,
+    );
+    admin::create_team(&storage, TEAM, "Calder Valley community care")
+        .map_err(err("create team"))?;
     let mut codes = Vec::new();
     for (id, _, name, role) in PEOPLE {
         admin::create_user(&storage, id, name, role, TEAM).map_err(err("create user"))?;
@@ -92,22 +113,37 @@ pub fn run(args: DemoArgs) -> R<()> {
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .map_err(err("cannot listen on loopback"))?;
-    let url = format!("http://{}", listener.local_addr().map_err(err("listener address"))?);
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(err("listener address"))?
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(doorstep_server::serve(listener, storage, ServerConfig::default(), async move {
-        let _ = stopped.await;
-    }));
-    println!("Sync server listening on {url} (embedded SQLite in {})", server_dir.display());
+    let server = rt.spawn(doorstep_server::serve(
+        listener,
+        storage,
+        ServerConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    println!(
+        "Sync server listening on {url} (embedded SQLite in {})",
+        server_dir.display()
+    );
     println!("Operator created team \"{TEAM}\" (Calder Valley community care) with three users and a one-time enrolment code each:");
     for ((_, _, name, role), code) in PEOPLE.iter().zip(&codes) {
         println!("  {:<14} {:<24} code {code}", name, role.label());
     }
 
     // ---------------------------------------------------------------- enrolment over HTTP
-    println!("\nEach phone enrols with its code (POST /v1/enrol) and opens its own encrypted store:");
+    println!(
+        "\nEach phone enrols with its code (POST /v1/enrol) and opens its own encrypted store:"
+    );
     let mut phones = Vec::new();
     for ((_, short, _, _), code) in PEOPLE.iter().zip(&codes) {
-        let e = rt.block_on(sync::enrol(&url, code)).map_err(err("enrolment"))?;
+        let e = rt
+            .block_on(sync::enrol(&url, code))
+            .map_err(err("enrolment"))?;
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
         let path = phones_dir.join(format!("{}.db", short.to_lowercase()));
@@ -116,14 +152,23 @@ pub fn run(args: DemoArgs) -> R<()> {
             let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
             std::fs::write(path.with_extension("key"), hex).map_err(err("write key file"))?;
         }
-        let store = FieldStore::open(StoreConfig::new(&path, &key, &e.device_id, e.user.clone())).map_err(err("open store"))?;
-        println!("  {:<14} device {}  store {}", e.user.display_name, e.device_id, path.display());
+        let store = FieldStore::open(StoreConfig::new(&path, &key, &e.device_id, e.user.clone()))
+            .map_err(err("open store"))?;
+        println!(
+            "  {:<14} device {}  store {}",
+            e.user.display_name,
+            e.device_id,
+            path.display()
+        );
         phones.push(Phone {
             short,
             user: e.user,
             device_id: e.device_id,
             store,
-            endpoint: SyncEndpoint { url: url.clone(), device_token: e.device_token },
+            endpoint: SyncEndpoint {
+                url: url.clone(),
+                device_token: e.device_token,
+            },
         });
     }
     let (sam, priya, joe) = (&phones[0], &phones[1], &phones[2]);
@@ -131,10 +176,54 @@ pub fn run(args: DemoArgs) -> R<()> {
     // ---------------------------------------------------------------- morning
     section("1. Morning, in the office: Sam registers four people and syncs; the others sync to get them");
     let today = Utc::now().date_naive();
-    let edith = register(sam, person("Edith", "Crawley", "9434765919", (1941, 3, 9), "12 Mill Lane, Hebden Bridge", "HX7 8AB", "Key safe by back door; code from coordinator. Friendly dog."))?;
-    let arthur = register(sam, person("Arthur", "Holroyd", "4857773457", (1938, 11, 2), "3 Birchcliffe Road, Hebden Bridge", "HX7 8DA", "Ring twice; hard of hearing."))?;
-    let margaret = register(sam, person("Margaret", "Sutcliffe", "4010232137", (1947, 6, 21), "Flat 4, Market Street, Todmorden", "OL14 5AJ", "Ground-floor flat, door on the left."))?;
-    let harold = register(sam, person("Harold", "Greenwood", "4505577104", (1944, 1, 30), "27 Burnley Road, Mytholmroyd", "HX7 5LH", "Parking on the lane behind."))?;
+    let edith = register(
+        sam,
+        person(
+            "Edith",
+            "Crawley",
+            "9434765919",
+            (1941, 3, 9),
+            "12 Mill Lane, Hebden Bridge",
+            "HX7 8AB",
+            "Key safe by back door; code from coordinator. Friendly dog.",
+        ),
+    )?;
+    let arthur = register(
+        sam,
+        person(
+            "Arthur",
+            "Holroyd",
+            "4857773457",
+            (1938, 11, 2),
+            "3 Birchcliffe Road, Hebden Bridge",
+            "HX7 8DA",
+            "Ring twice; hard of hearing.",
+        ),
+    )?;
+    let margaret = register(
+        sam,
+        person(
+            "Margaret",
+            "Sutcliffe",
+            "4010232137",
+            (1947, 6, 21),
+            "Flat 4, Market Street, Todmorden",
+            "OL14 5AJ",
+            "Ground-floor flat, door on the left.",
+        ),
+    )?;
+    let harold = register(
+        sam,
+        person(
+            "Harold",
+            "Greenwood",
+            "4505577104",
+            (1944, 1, 30),
+            "27 Burnley Road, Mytholmroyd",
+            "HX7 5LH",
+            "Parking on the lane behind.",
+        ),
+    )?;
     let names = |id: &str| -> &'static str {
         if id == edith {
             "Edith Crawley"
@@ -149,26 +238,59 @@ pub fn run(args: DemoArgs) -> R<()> {
         }
     };
     set_alert(sam, &edith, AlertKind::Allergies, "No known drug allergies")?;
-    set_alert(sam, &edith, AlertKind::Resuscitation, "DNACPR in place (form in the blue folder)")?;
-    set_alert(sam, &arthur, AlertKind::RiskToStaff, "Visit in pairs after 6 pm")?;
+    set_alert(
+        sam,
+        &edith,
+        AlertKind::Resuscitation,
+        "DNACPR in place (form in the blue folder)",
+    )?;
+    set_alert(
+        sam,
+        &arthur,
+        AlertKind::RiskToStaff,
+        "Visit in pairs after 6 pm",
+    )?;
     let episodes = [
-        (&edith, Service::DistrictNursing, "Venous leg ulcer, left leg: dressings three times a week"),
-        (&arthur, Service::VirtualWard(VirtualWardPathway::Copd), "COPD exacerbation, early supported discharge"),
-        (&margaret, Service::VirtualWard(VirtualWardPathway::HeartFailure), "Heart failure: IV-to-oral diuretic step-down at home"),
-        (&harold, Service::DistrictNursing, "Insulin administration twice daily"),
+        (
+            &edith,
+            Service::DistrictNursing,
+            "Venous leg ulcer, left leg: dressings three times a week",
+        ),
+        (
+            &arthur,
+            Service::VirtualWard(VirtualWardPathway::Copd),
+            "COPD exacerbation, early supported discharge",
+        ),
+        (
+            &margaret,
+            Service::VirtualWard(VirtualWardPathway::HeartFailure),
+            "Heart failure: IV-to-oral diuretic step-down at home",
+        ),
+        (
+            &harold,
+            Service::DistrictNursing,
+            "Insulin administration twice daily",
+        ),
     ];
     for (p, service, reason) in episodes {
         sam.store
-            .add_episode(p, EpisodeInput {
-                service,
-                referral_source: "Calderdale Royal Hospital".into(),
-                referral_reason: reason.into(),
-                accepted_on: today - Duration::days(3),
-            })
+            .add_episode(
+                p,
+                EpisodeInput {
+                    service,
+                    referral_source: "Calderdale Royal Hospital".into(),
+                    referral_reason: reason.into(),
+                    accepted_on: today - Duration::days(3),
+                },
+            )
             .map_err(err("add episode"))?;
     }
-    println!("  Sam registered Edith Crawley, Arthur Holroyd, Margaret Sutcliffe and Harold Greenwood,");
-    println!("  set Edith's allergies (none known) and DNACPR alerts and Arthur's risk-to-staff alert,");
+    println!(
+        "  Sam registered Edith Crawley, Arthur Holroyd, Margaret Sutcliffe and Harold Greenwood,"
+    );
+    println!(
+        "  set Edith's allergies (none known) and DNACPR alerts and Arthur's risk-to-staff alert,"
+    );
     println!("  and opened an episode of care for each (two district nursing, two virtual ward).");
     println!();
     for p in &phones {
@@ -188,7 +310,12 @@ pub fn run(args: DemoArgs) -> R<()> {
         "Leg ulcer reviewed, dressing changed with aseptic technique; wound edges healthy, exudate moderate. Daughter shows GP letter: penicillin allergy (anaphylaxis, 1998).",
         Some(obs(16, 97, 132, 80, 76, 36.7)))?;
     print_visit(sam, "Edith Crawley", &v);
-    set_alert(sam, &edith, AlertKind::Allergies, "Penicillin: anaphylaxis (GP letter, 1998)")?;
+    set_alert(
+        sam,
+        &edith,
+        AlertKind::Allergies,
+        "Penicillin: anaphylaxis (GP letter, 1998)",
+    )?;
     println!("    Sam changes Edith's allergies to \"Penicillin: anaphylaxis (GP letter, 1998)\"");
 
     // Priya: Margaret on the virtual ward, by video.
@@ -215,7 +342,12 @@ pub fn run(args: DemoArgs) -> R<()> {
         "Telephone review with daughter: antibiotics for cellulitis discussed; daughter reports a latex reaction at the practice last spring.",
         None)?;
     print_visit(priya, "Edith Crawley", &v);
-    set_alert(priya, &edith, AlertKind::Allergies, "Latex: contact dermatitis (daughter, last spring)")?;
+    set_alert(
+        priya,
+        &edith,
+        AlertKind::Allergies,
+        "Latex: contact dermatitis (daughter, last spring)",
+    )?;
     println!("    Priya, not knowing Sam's change, sets Edith's allergies to \"Latex: contact dermatitis (daughter, last spring)\"");
     priya
         .store
@@ -232,25 +364,48 @@ pub fn run(args: DemoArgs) -> R<()> {
     // Joe: the advice worker's visits.
     let need = joe
         .store
-        .add_advice_need(&edith, AdviceCategory::Energy, "Prepayment meter debt of £412; self-disconnecting in cold weather")
+        .add_advice_need(
+            &edith,
+            AdviceCategory::Energy,
+            "Prepayment meter debt of £412; self-disconnecting in cold weather",
+        )
         .map_err(err("advice need"))?;
     joe.store
-        .add_advice_action(&edith, &need.id, "Applied to the supplier's hardship fund with Edith's agreement")
+        .add_advice_action(
+            &edith,
+            &need.id,
+            "Applied to the supplier's hardship fund with Edith's agreement",
+        )
         .map_err(err("advice action"))?;
     joe.store
-        .record_advice_outcome(&edith, &need.id, "Supplier wrote off the debt and moved Edith to a credit meter", 41_200)
+        .record_advice_outcome(
+            &edith,
+            &need.id,
+            "Supplier wrote off the debt and moved Edith to a credit meter",
+            41_200,
+        )
         .map_err(err("advice outcome"))?;
-    joe.store.set_consent_to_share(&edith, true).map_err(err("consent"))?;
+    joe.store
+        .set_consent_to_share(&edith, true)
+        .map_err(err("consent"))?;
     println!("  Joe Brennan (advice worker) with Edith Crawley: advice need (energy: prepayment meter debt £412),");
     println!("    action (hardship fund application), outcome (debt written off, gain £412.00),");
     println!("    and Edith's consent to share her advice and clinical records between Joe and the health team.");
     joe.store
-        .add_advice_need(&harold, AdviceCategory::Benefits, "Not claiming Attendance Allowance; struggling to afford food")
+        .add_advice_need(
+            &harold,
+            AdviceCategory::Benefits,
+            "Not claiming Attendance Allowance; struggling to afford food",
+        )
         .map_err(err("advice need"))?;
     println!("  Joe Brennan with Harold Greenwood: advice need (benefits: Attendance Allowance). No consent to share recorded.");
     println!();
     for p in &phones {
-        println!("  {:<14} {} changes waiting to sync", p.user.display_name, p.store.pending_changes().map_err(err("pending"))?.len());
+        println!(
+            "  {:<14} {} changes waiting to sync",
+            p.user.display_name,
+            p.store.pending_changes().map_err(err("pending"))?.len()
+        );
     }
 
     // ---------------------------------------------------------------- sync
@@ -260,7 +415,9 @@ pub fn run(args: DemoArgs) -> R<()> {
         let r = sync_phone(&rt, p)?;
         print_report(p, &r, &names);
     }
-    println!("  Round 2, so the phones that synced early also get what colleagues sent after them:");
+    println!(
+        "  Round 2, so the phones that synced early also get what colleagues sent after them:"
+    );
     for p in &phones {
         let r = sync_phone(&rt, p)?;
         print_report(p, &r, &names);
@@ -280,7 +437,10 @@ pub fn run(args: DemoArgs) -> R<()> {
     let _ = rt.block_on(server);
     println!();
     match &args.keep {
-        Some(dir) => println!("Kept the server database and the phones' stores (with their keys) in {}.", dir.display()),
+        Some(dir) => println!(
+            "Kept the server database and the phones' stores (with their keys) in {}.",
+            dir.display()
+        ),
         None => println!("Removed the temporary server database and phone stores."),
     }
     println!("Demo finished in {:.1} s.", started.elapsed().as_secs_f64());
@@ -290,7 +450,15 @@ pub fn run(args: DemoArgs) -> R<()> {
 
 // -------------------------------------------------------------------- helpers: writing
 
-fn person(given: &str, family: &str, nhs: &str, dob: (i32, u32, u32), line: &str, postcode: &str, access: &str) -> Demographics {
+fn person(
+    given: &str,
+    family: &str,
+    nhs: &str,
+    dob: (i32, u32, u32),
+    line: &str,
+    postcode: &str,
+    access: &str,
+) -> Demographics {
     Demographics {
         nhs_number: Some(nhs.into()),
         given_name: given.into(),
@@ -312,7 +480,14 @@ fn register(p: &Phone, d: Demographics) -> R<String> {
 
 fn set_alert(p: &Phone, person: &str, kind: AlertKind, text: &str) -> R<()> {
     p.store
-        .set_alert(person, AlertInput { kind, text: text.into(), active: true })
+        .set_alert(
+            person,
+            AlertInput {
+                kind,
+                text: text.into(),
+                active: true,
+            },
+        )
         .map(|_| ())
         .map_err(err("set alert"))
 }
@@ -340,16 +515,26 @@ fn visit(
     observations: Option<Observations>,
 ) -> R<doorstep_core::RecordedVisit> {
     p.store
-        .record_visit(person, VisitInput {
-            planned_visit_id: None,
-            contact_type,
-            started_at: start,
-            ended_at: Some(start + Duration::minutes(if contact_type == ContactType::HomeVisit { 30 } else { 15 })),
-            outcome: VisitOutcome::Completed,
-            interventions,
-            note: Some(note.into()),
-            observations,
-        })
+        .record_visit(
+            person,
+            VisitInput {
+                planned_visit_id: None,
+                contact_type,
+                started_at: start,
+                ended_at: Some(
+                    start
+                        + Duration::minutes(if contact_type == ContactType::HomeVisit {
+                            30
+                        } else {
+                            15
+                        }),
+                ),
+                outcome: VisitOutcome::Completed,
+                interventions,
+                note: Some(note.into()),
+                observations,
+            },
+        )
         .map_err(err("record visit"))
 }
 
@@ -396,7 +581,10 @@ fn print_visit(p: &Phone, name: &str, v: &doorstep_core::RecordedVisit) {
         v.visit.contact_type.label(),
         name,
         what.join(", "),
-        v.news2.as_ref().map(|n| format!("; {}", news2_words(n))).unwrap_or_default()
+        v.news2
+            .as_ref()
+            .map(|n| format!("; {}", news2_words(n)))
+            .unwrap_or_default()
     );
 }
 
@@ -407,13 +595,18 @@ fn print_news2_flag(name: &str, n: &News2Result) {
         "    !!! {} — NEWS2 {} — {} CLINICAL RISK",
         name,
         n.total.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
-        n.risk.map(|r| r.label().to_uppercase()).unwrap_or_else(|| "UNKNOWN".into())
+        n.risk
+            .map(|r| r.label().to_uppercase())
+            .unwrap_or_else(|| "UNKNOWN".into())
     );
     for s in &n.sub_scores {
         println!("        {:<28} {}", s.parameter.label(), s.score);
     }
     if high {
-        println!("        RCP response: {}", wrap(&n.response, 86, "                      "));
+        println!(
+            "        RCP response: {}",
+            wrap(&n.response, 86, "                      ")
+        );
     } else {
         println!("        {}", n.response);
     }
@@ -467,13 +660,22 @@ fn print_report(p: &Phone, r: &SyncReport, names: &dyn Fn(&str) -> &'static str)
 
 fn print_holdings(p: &Phone, phones: &[Phone], names: &dyn Fn(&str) -> &'static str) -> R<()> {
     let s = &p.store;
-    println!("\n  {}'s phone — {} (device {})", p.user.display_name, p.user.role.label(), p.device_id);
+    println!(
+        "\n  {}'s phone — {} (device {})",
+        p.user.display_name,
+        p.user.role.label(),
+        p.device_id
+    );
     let caseload = s.caseload().map_err(err("caseload"))?;
     println!("    Caseload ({} people):", caseload.len());
     for e in &caseload {
         let news2 = match (e.latest_news2, &e.latest_news2_risk) {
             (Some(n), Some(r)) => {
-                let flag = if r == "high" { "  <-- HIGH: emergency response" } else { "" };
+                let flag = if r == "high" {
+                    "  <-- HIGH: emergency response"
+                } else {
+                    ""
+                };
                 format!("latest NEWS2 {n} ({}){flag}", r.replace('_', "–"))
             }
             (Some(n), None) => format!("latest NEWS2 {n}"),
@@ -482,7 +684,10 @@ fn print_holdings(p: &Phone, phones: &[Phone], names: &dyn Fn(&str) -> &'static 
         println!(
             "      {:<20} NHS {:<13} {:<8}  last visit {:<9}  {}",
             e.display_name,
-            e.nhs_number.as_deref().map(doorstep_core::clinical::nhs_number::format).unwrap_or_else(|| "—".into()),
+            e.nhs_number
+                .as_deref()
+                .map(doorstep_core::clinical::nhs_number::format)
+                .unwrap_or_else(|| "—".into()),
             e.postcode.as_deref().unwrap_or("—"),
             e.last_visit.map(hm).unwrap_or_else(|| "—".into()),
             news2
@@ -547,7 +752,13 @@ fn print_holdings(p: &Phone, phones: &[Phone], names: &dyn Fn(&str) -> &'static 
                 names(&e.person_id) == person_name
                     && o.store
                         .patient(&e.person_id)
-                        .map(|r| if clinical { r.clinical.is_some() } else { r.advice.is_some() })
+                        .map(|r| {
+                            if clinical {
+                                r.clinical.is_some()
+                            } else {
+                                r.advice.is_some()
+                            }
+                        })
                         .unwrap_or(false)
             })
         })
@@ -573,9 +784,15 @@ fn print_holdings(p: &Phone, phones: &[Phone], names: &dyn Fn(&str) -> &'static 
         Role::AdviceWorker => (&clinical_missing, "clinical", true),
         _ => (&advice_missing, "advice", false),
     };
-    let hidden: Vec<&str> = missing.iter().copied().filter(|n| exists_elsewhere(n, clinical)).collect();
+    let hidden: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|n| exists_elsewhere(n, clinical))
+        .collect();
     if hidden.is_empty() {
-        println!("    Cannot see: nothing held back (no {label} record exists without consent to share)");
+        println!(
+            "    Cannot see: nothing held back (no {label} record exists without consent to share)"
+        );
     } else {
         println!(
             "    Cannot see: the {label} record{} of {}, which exist{} on a colleague's phone — {} {} sees {label} records only where the person consents to share",
@@ -607,7 +824,13 @@ fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'stat
     for p in phones {
         let rec = p.store.patient(edith).map_err(err("patient"))?;
         if rec.clinical.is_some() {
-            let ids: Vec<String> = p.store.conflicts(Some(edith)).map_err(err("conflicts"))?.into_iter().map(|c| c.id).collect();
+            let ids: Vec<String> = p
+                .store
+                .conflicts(Some(edith))
+                .map_err(err("conflicts"))?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
             conflict_ids.insert(ids);
             holders.push(p.short);
         }
@@ -623,7 +846,12 @@ fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'stat
     let entries = |p: &Phone| -> R<BTreeSet<String>> {
         let mut set = BTreeSet::new();
         for e in p.store.caseload().map_err(err("caseload"))? {
-            if let Some(c) = p.store.patient(&e.person_id).map_err(err("patient"))?.clinical {
+            if let Some(c) = p
+                .store
+                .patient(&e.person_id)
+                .map_err(err("patient"))?
+                .clinical
+            {
                 set.extend(c.visits.into_iter().map(|v| v.id));
                 set.extend(c.observations.into_iter().map(|o| o.id));
                 set.extend(c.notes.into_iter().map(|n| n.id));
@@ -642,7 +870,11 @@ fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'stat
         waiting += p.store.pending_changes().map_err(err("pending"))?.len();
     }
     println!("  Changes still waiting to sync on any phone: {waiting}");
-    if conflict_ids.len() != 1 || conflict_ids.iter().any(|ids| ids.len() != 1) || a != b || waiting != 0 {
+    if conflict_ids.len() != 1
+        || conflict_ids.iter().any(|ids| ids.len() != 1)
+        || a != b
+        || waiting != 0
+    {
         return Err("the phones did not converge".into());
     }
     println!("  Nothing was lost and nothing was silently overwritten: the conflict waits for a clinician");

@@ -147,7 +147,9 @@ pub fn run(args: LoadgenArgs) -> R<()> {
         return Err(format!("--devices must be between 1 and {MAX_DEVICES}"));
     }
     if args.team_size == 0 || args.people_per_team < 3 || args.visits == 0 {
-        return Err("--team-size and --visits must be at least 1, --people-per-team at least 3".into());
+        return Err(
+            "--team-size and --visits must be at least 1, --people-per-team at least 3".into(),
+        );
     }
     let log = |s: String| {
         if args.json {
@@ -159,7 +161,10 @@ pub fn run(args: LoadgenArgs) -> R<()> {
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     let check_time = |phase: &str| -> R<()> {
         if Instant::now() > deadline {
-            Err(format!("gave up after --timeout-secs {} (during {phase})", args.timeout_secs))
+            Err(format!(
+                "gave up after --timeout-secs {} (during {phase})",
+                args.timeout_secs
+            ))
         } else {
             Ok(())
         }
@@ -174,7 +179,10 @@ pub fn run(args: LoadgenArgs) -> R<()> {
             if args.url.is_some() {
                 return Err("with --url, give the running server's storage too (--data-dir or --postgres), for the operator steps".into());
             }
-            let t = tempfile::Builder::new().prefix("doorstep-loadgen-server-").tempdir().map_err(|e| e.to_string())?;
+            let t = tempfile::Builder::new()
+                .prefix("doorstep-loadgen-server-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
             let s = SqliteStorage::open(t.path()).map_err(|e| e.to_string())?;
             _server_tmp = Some(t);
             Storage::Sqlite(s)
@@ -193,14 +201,29 @@ pub fn run(args: LoadgenArgs) -> R<()> {
     let mut codes = Vec::with_capacity(args.devices);
     for team in 0..teams {
         let team_id = format!("{prefix}-t{team:03}");
-        admin::create_team(&storage, &team_id, &format!("Load team {team}")).map_err(|e| e.to_string())?;
+        admin::create_team(&storage, &team_id, &format!("Load team {team}"))
+            .map_err(|e| e.to_string())?;
         let members = args.team_size.min(args.devices - team * args.team_size);
         for i in 0..members {
             let user_id = format!("{team_id}-u{i:02}");
-            let role = if i % 2 == 0 { Role::DistrictNurse } else { Role::VirtualWardClinician };
-            admin::create_user(&storage, &user_id, &format!("Clinician {i} of team {team}"), role, &team_id)
-                .map_err(|e| e.to_string())?;
-            codes.push((team, i, admin::issue_code(&storage, &user_id).map_err(|e| e.to_string())?));
+            let role = if i % 2 == 0 {
+                Role::DistrictNurse
+            } else {
+                Role::VirtualWardClinician
+            };
+            admin::create_user(
+                &storage,
+                &user_id,
+                &format!("Clinician {i} of team {team}"),
+                role,
+                &team_id,
+            )
+            .map_err(|e| e.to_string())?;
+            codes.push((
+                team,
+                i,
+                admin::issue_code(&storage, &user_id).map_err(|e| e.to_string())?,
+            ));
         }
     }
     let setup_operator_s = t.elapsed().as_secs_f64();
@@ -223,24 +246,43 @@ pub fn run(args: LoadgenArgs) -> R<()> {
             let listener = server_rt
                 .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
                 .map_err(|e| format!("cannot listen on loopback: {e}"))?;
-            let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-            let handle = server_rt.spawn(doorstep_server::serve(listener, storage, ServerConfig::default(), async move {
-                let _ = stopped.await;
-            }));
+            let url = format!(
+                "http://{}",
+                listener.local_addr().map_err(|e| e.to_string())?
+            );
+            let handle = server_rt.spawn(doorstep_server::serve(
+                listener,
+                storage,
+                ServerConfig::default(),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
             (url, Some(handle))
         }
     };
     let in_process = server.is_some();
-    let guard = ServerGuard { rt: Some(server_rt), handle: server, stop: Some(stop), graceful: backend == "sqlite" };
+    let guard = ServerGuard {
+        rt: Some(server_rt),
+        handle: server,
+        stop: Some(stop),
+        graceful: backend == "sqlite",
+    };
     log(format!(
         "doorstep loadgen: {} devices in {teams} teams of up to {}, {} people per team, {} visits per device",
         args.devices, args.team_size, args.people_per_team, args.visits
     ));
     log(format!(
         "server: {} at {url} ({describe})",
-        if in_process { "in this process" } else { "already running" }
+        if in_process {
+            "in this process"
+        } else {
+            "already running"
+        }
     ));
-    log(format!("set-up: teams, users and enrolment codes in {setup_operator_s:.1} s"));
+    log(format!(
+        "set-up: teams, users and enrolment codes in {setup_operator_s:.1} s"
+    ));
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads.max(1))
@@ -265,12 +307,19 @@ pub fn run(args: LoadgenArgs) -> R<()> {
         }
         let mut out = Vec::new();
         for t in tasks {
-            out.push(t.await.map_err(|e| e.to_string())?.map_err(|e| format!("enrolment failed: {e}"))?);
+            out.push(
+                t.await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("enrolment failed: {e}"))?,
+            );
         }
         Ok::<_, String>(out)
     })?;
     let enrol_s = t.elapsed().as_secs_f64();
-    log(format!("enrolled {} devices over HTTP in {enrol_s:.1} s", enrolled.len()));
+    log(format!(
+        "enrolled {} devices over HTTP in {enrol_s:.1} s",
+        enrolled.len()
+    ));
     check_time("enrolment")?;
 
     let stores_dir = stores_tempdir()?;
@@ -285,12 +334,16 @@ pub fn run(args: LoadgenArgs) -> R<()> {
         // Hundreds of stores in one process: no compaction thread each, a small warm cache.
         config.background_compaction = false;
         config.doc_cache_size = 16;
-        let store = FieldStore::open(config).map_err(|e| format!("cannot open a device store: {e}"))?;
+        let store =
+            FieldStore::open(config).map_err(|e| format!("cannot open a device store: {e}"))?;
         Ok(Device {
             team,
             index_in_team: i,
             store: Arc::new(store),
-            endpoint: SyncEndpoint { url: url.clone(), device_token: e.device_token },
+            endpoint: SyncEndpoint {
+                url: url.clone(),
+                device_token: e.device_token,
+            },
         })
     })?;
     let open_stores_s = t.elapsed().as_secs_f64();
@@ -315,12 +368,26 @@ pub fn run(args: LoadgenArgs) -> R<()> {
                 ))
                 .map_err(|e| e.to_string())?;
             d.store
-                .set_alert(&id, AlertInput { kind: AlertKind::Allergies, text: "No known drug allergies".into(), active: true })
+                .set_alert(
+                    &id,
+                    AlertInput {
+                        kind: AlertKind::Allergies,
+                        text: "No known drug allergies".into(),
+                        active: true,
+                    },
+                )
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
     })?;
-    let seeded = sync_all(&client_rt, &firsts, 0, ClientMode::Full, in_process, deadline)?;
+    let seeded = sync_all(
+        &client_rt,
+        &firsts,
+        0,
+        ClientMode::Full,
+        in_process,
+        deadline,
+    )?;
     let rest: Vec<&Device> = devices.iter().filter(|d| d.index_in_team != 0).collect();
     let morning = sync_all(&client_rt, &rest, 0, ClientMode::Full, in_process, deadline)?;
     log(format!(
@@ -335,7 +402,10 @@ pub fn run(args: LoadgenArgs) -> R<()> {
         return Err(format!(
             "{} syncs failed in the morning: {}",
             seeded.errors + morning.errors,
-            seeded.first_error.or(morning.first_error).unwrap_or_default()
+            seeded
+                .first_error
+                .or(morning.first_error)
+                .unwrap_or_default()
         ));
     }
     check_time("morning sync")?;
@@ -346,10 +416,17 @@ pub fn run(args: LoadgenArgs) -> R<()> {
     parallel(devices.iter().collect(), |d| {
         let caseload = d.store.caseload().map_err(|e| e.to_string())?;
         if caseload.len() < 3 {
-            return Err(format!("a device holds {} people after the morning sync", caseload.len()));
+            return Err(format!(
+                "a device holds {} people after the morning sync",
+                caseload.len()
+            ));
         }
         let mine: Vec<&str> = (0..3)
-            .map(|k| caseload[(d.index_in_team + k) % caseload.len()].person_id.as_str())
+            .map(|k| {
+                caseload[(d.index_in_team + k) % caseload.len()]
+                    .person_id
+                    .as_str()
+            })
             .collect();
         for j in 0..visits {
             d.store
@@ -367,12 +444,22 @@ pub fn run(args: LoadgenArgs) -> R<()> {
 
     // ---------------------------------------------------------------- evening: measured
     let all: Vec<&Device> = devices.iter().collect();
-    let evening = sync_all(&client_rt, &all, args.concurrency, args.client, in_process, deadline)?;
+    let evening = sync_all(
+        &client_rt,
+        &all,
+        args.concurrency,
+        args.client,
+        in_process,
+        deadline,
+    )?;
     let expected_sent = (devices.len() * visits) as u64;
     let mut evening = evening;
     if evening.errors == 0 && evening.changes_sent != expected_sent {
         evening.errors += 1;
-        evening.first_error = Some(format!("{} changes sent, expected {expected_sent}", evening.changes_sent));
+        evening.first_error = Some(format!(
+            "{} changes sent, expected {expected_sent}",
+            evening.changes_sent
+        ));
     }
 
     drop(guard);
@@ -384,7 +471,9 @@ pub fn run(args: LoadgenArgs) -> R<()> {
         teams,
         people_per_team: args.people_per_team,
         visits_per_device: visits,
-        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         setup_operator_s,
         enrol_s,
         open_stores_s,
@@ -402,7 +491,10 @@ pub fn run(args: LoadgenArgs) -> R<()> {
             ClientMode::Wire => "wire client: the same requests, answers decoded but not applied",
         }
     ));
-    log(format!("  syncs        {} ({} errors), {} round trips", e.syncs, e.errors, e.round_trips));
+    log(format!(
+        "  syncs        {} ({} errors), {} round trips",
+        e.syncs, e.errors, e.round_trips
+    ));
     log(format!("  wall time    {:.2} s", e.wall_s));
     log(format!(
         "  throughput   {:.1} syncs/s; {:.0} changes/s ({} sent, {} received)",
@@ -412,7 +504,11 @@ pub fn run(args: LoadgenArgs) -> R<()> {
         "  latency      p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         e.p50_ms, e.p95_ms, e.p99_ms, e.max_ms
     ));
-    log(format!("  bytes        up {}, down {} (compressed bodies)", mb(e.bytes_up), mb(e.bytes_down)));
+    log(format!(
+        "  bytes        up {}, down {} (compressed bodies)",
+        mb(e.bytes_up),
+        mb(e.bytes_down)
+    ));
     log(format!(
         "  CPU          server threads {}, device threads {:.1} s, whole machine {} busy, over {:.1} s wall on {} cores",
         e.server_cpu_s.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "not in this process".into()),
@@ -422,11 +518,18 @@ pub fn run(args: LoadgenArgs) -> R<()> {
         result.cores
     ));
     if args.json {
-        println!("{}", serde_json::to_string(&result).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string(&result).map_err(|e| e.to_string())?
+        );
     }
     drop(devices);
     if e.errors > 0 {
-        return Err(format!("{} syncs failed: {}", e.errors, e.first_error.clone().unwrap_or_default()));
+        return Err(format!(
+            "{} syncs failed: {}",
+            e.errors,
+            e.first_error.clone().unwrap_or_default()
+        ));
     }
     Ok(())
 }
@@ -444,7 +547,9 @@ struct ServerGuard {
 
 impl Drop for ServerGuard {
     fn drop(&mut self) {
-        let (Some(rt), Some(handle), Some(stop)) = (self.rt.take(), self.handle.take(), self.stop.take()) else {
+        let (Some(rt), Some(handle), Some(stop)) =
+            (self.rt.take(), self.handle.take(), self.stop.take())
+        else {
             return;
         };
         if self.graceful {
@@ -485,7 +590,10 @@ fn stores_tempdir() -> R<tempfile::TempDir> {
 
 /// Run `f` over `items` on as many threads as there are cores.
 fn parallel<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> R<U> + Sync) -> R<Vec<U>> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(1);
     let n = items.len();
     let mut chunks: Vec<Vec<(usize, T)>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, item) in items.into_iter().enumerate() {
@@ -495,9 +603,22 @@ fn parallel<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> R<U> + Sync) -> R<
     let results: Vec<R<Vec<(usize, U)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| s.spawn(move || chunk.into_iter().map(|(i, t)| f(t).map(|u| (i, u))).collect::<R<Vec<_>>>()))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(i, t)| f(t).map(|u| (i, u)))
+                        .collect::<R<Vec<_>>>()
+                })
+            })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a worker thread panicked".into()))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a worker thread panicked".into()))
+            })
+            .collect()
     });
     let mut out: Vec<Option<U>> = (0..n).map(|_| None).collect();
     for r in results {
@@ -517,7 +638,11 @@ fn sync_all(
     in_process_server: bool,
     deadline: Instant,
 ) -> R<PhaseResult> {
-    let limit = if concurrency == 0 { devices.len().max(1) } else { concurrency };
+    let limit = if concurrency == 0 {
+        devices.len().max(1)
+    } else {
+        concurrency
+    };
     let options = SyncOptions {
         // A load test counts every failure: no silent retries.
         attempts: 1,
@@ -526,7 +651,10 @@ fn sync_all(
     };
     // The wire client shares one HTTP client (its TLS and connection set-up are the phones'
     // cost, not the server's); the full client makes its own per sync, as on a phone.
-    let http = reqwest::Client::builder().timeout(options.timeout).build().map_err(|e| e.to_string())?;
+    let http = reqwest::Client::builder()
+        .timeout(options.timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
     let cpu_before = thread_cpu();
     let machine_before = machine_busy();
     let started = Instant::now();
@@ -543,7 +671,9 @@ fn sync_all(
                 let _permit = sem.acquire_owned().await;
                 let t = Instant::now();
                 let r = match mode {
-                    ClientMode::Full => sync::sync_with(&store, &endpoint, &options, None).await.map_err(|e| e.to_string()),
+                    ClientMode::Full => sync::sync_with(&store, &endpoint, &options, None)
+                        .await
+                        .map_err(|e| e.to_string()),
                     ClientMode::Wire => wire_sync(&http, &store, &endpoint, &options).await,
                 };
                 (t.elapsed(), r)
@@ -562,8 +692,13 @@ fn sync_all(
     let wall = started.elapsed();
     let cpu_after = thread_cpu();
     let machine_after = machine_busy();
-    let outcomes = outcomes.map_err(|_| "gave up: the syncs did not finish before --timeout-secs".to_string())?;
-    let mut p = PhaseResult { syncs: devices.len(), concurrency: limit, ..Default::default() };
+    let outcomes = outcomes
+        .map_err(|_| "gave up: the syncs did not finish before --timeout-secs".to_string())?;
+    let mut p = PhaseResult {
+        syncs: devices.len(),
+        concurrency: limit,
+        ..Default::default()
+    };
     let mut latencies = Vec::with_capacity(devices.len());
     for o in outcomes {
         match o {
@@ -582,7 +717,8 @@ fn sync_all(
             }
             Err(e) => {
                 p.errors += 1;
-                p.first_error.get_or_insert_with(|| format!("a sync task failed: {e}"));
+                p.first_error
+                    .get_or_insert_with(|| format!("a sync task failed: {e}"));
             }
         }
     }
@@ -606,16 +742,27 @@ fn sync_all(
 
 /// A sync as the server sees it — the device's outbox and cursor, encoded as the client encodes
 /// them, one POST per page — without applying the answers to the store.
-async fn wire_sync(client: &reqwest::Client, store: &FieldStore, endpoint: &SyncEndpoint, options: &SyncOptions) -> R<SyncReport> {
+async fn wire_sync(
+    client: &reqwest::Client,
+    store: &FieldStore,
+    endpoint: &SyncEndpoint,
+    options: &SyncOptions,
+) -> R<SyncReport> {
     let url = format!("{}{}", endpoint.url, protocol::SYNC_PATH);
-    let outbox = store.sync_outbox(options.max_upload_bytes).map_err(|e| e.to_string())?;
+    let outbox = store
+        .sync_outbox(options.max_upload_bytes)
+        .map_err(|e| e.to_string())?;
     if outbox.more {
         return Err("the outbox does not fit one request; the wire client sends one".into());
     }
     let mut changes: Vec<WireChange> = outbox
         .changes
         .into_iter()
-        .map(|c| WireChange { person_id: c.person_id, compartment: c.compartment, bytes: c.bytes })
+        .map(|c| WireChange {
+            person_id: c.person_id,
+            compartment: c.compartment,
+            bytes: c.bytes,
+        })
         .collect();
     let mut cursor = store.sync_cursor().map_err(|e| e.to_string())?;
     let mut report = SyncReport::default();
@@ -633,7 +780,10 @@ async fn wire_sync(client: &reqwest::Client, store: &FieldStore, endpoint: &Sync
             .post(&url)
             .bearer_auth(&endpoint.device_token)
             .header(reqwest::header::CONTENT_TYPE, protocol::MEDIA_TYPE)
-            .header(protocol::VERSION_HEADER, protocol::PROTOCOL_VERSION.to_string())
+            .header(
+                protocol::VERSION_HEADER,
+                protocol::PROTOCOL_VERSION.to_string(),
+            )
             .body(body)
             .send()
             .await
@@ -641,7 +791,10 @@ async fn wire_sync(client: &reqwest::Client, store: &FieldStore, endpoint: &Sync
         let status = resp.status();
         let answer = resp.bytes().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
-            return Err(format!("server answered {status}: {}", String::from_utf8_lossy(&answer)));
+            return Err(format!(
+                "server answered {status}: {}",
+                String::from_utf8_lossy(&answer)
+            ));
         }
         report.bytes_received += answer.len() as u64;
         report.round_trips += 1;
@@ -668,9 +821,17 @@ pub fn percentile(sorted: &[f64], pct: f64) -> f64 {
 fn machine_busy() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     // user nice system idle iowait irq softirq steal …
-    let busy = v.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4 && *i < 8).map(|(_, x)| x).sum::<f64>();
+    let busy = v
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4 && *i < 8)
+        .map(|(_, x)| x)
+        .sum::<f64>();
     Some(busy / 100.0)
 }
 
@@ -683,13 +844,22 @@ struct Cpu {
 /// elsewhere). Threads are told apart by the names their tokio runtimes give them.
 fn thread_cpu() -> Option<Cpu> {
     let ticks = 100.0; // USER_HZ on Linux
-    let mut cpu = Cpu { server: 0.0, client: 0.0 };
+    let mut cpu = Cpu {
+        server: 0.0,
+        client: 0.0,
+    };
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let path = task.ok()?.path();
-        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else { continue };
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
+        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
         // Fields after the parenthesised name: state is field 3; utime and stime are 14 and 15.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_whitespace().collect();
         let secs = (f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks;
         let name = comm.trim();

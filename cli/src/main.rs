@@ -12,7 +12,11 @@ use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{ServerConfig, Storage};
 
 #[derive(Parser)]
-#[command(name = "doorstep", version, about = "Doorstep: offline-first records for care at home")]
+#[command(
+    name = "doorstep",
+    version,
+    about = "Doorstep: offline-first records for care at home"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +37,9 @@ impl StorageArgs {
     pub fn open(&self) -> Result<Storage, String> {
         match &self.postgres {
             Some(url) => open_postgres(url),
-            None => SqliteStorage::open(&self.data_dir).map(Storage::Sqlite).map_err(|e| e.to_string()),
+            None => SqliteStorage::open(&self.data_dir)
+                .map(Storage::Sqlite)
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -75,14 +81,21 @@ enum Command {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DOORSTEP_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("DOORSTEP_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { storage, listen, lock_after_days } => serve(storage, &listen, lock_after_days),
-        Command::Admin { storage, action } => storage.open().and_then(|s| admin_cmd::run(&s, action)),
+        Command::Serve {
+            storage,
+            listen,
+            lock_after_days,
+        } => serve(storage, &listen, lock_after_days),
+        Command::Admin { storage, action } => {
+            storage.open().and_then(|s| admin_cmd::run(&s, action))
+        }
         Command::Demo(args) => demo::run(args),
         Command::Loadgen(args) => loadgen::run(args),
     };
@@ -100,7 +113,10 @@ fn serve(storage: StorageArgs, listen: &str, lock_after_days: u32) -> Result<(),
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("doorstep sync server listening on http://{addr} ({})", store.describe());
+        println!(
+            "doorstep sync server listening on http://{addr} ({})",
+            store.describe()
+        );
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let shutdown = async {

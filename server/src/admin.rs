@@ -18,13 +18,21 @@ pub fn create_team(storage: &Storage, team_id: &str, name: &str) -> Result<()> {
     check_id("team id", team_id)?;
     storage.write(|tx| {
         if tx.team_exists(team_id)? {
-            return Err(ServerError::Conflict(format!("team {team_id} already exists")));
+            return Err(ServerError::Conflict(format!(
+                "team {team_id} already exists"
+            )));
         }
         tx.create_team(team_id, name)
     })
 }
 
-pub fn create_user(storage: &Storage, user_id: &str, display_name: &str, role: Role, team_id: &str) -> Result<User> {
+pub fn create_user(
+    storage: &Storage,
+    user_id: &str,
+    display_name: &str,
+    role: Role,
+    team_id: &str,
+) -> Result<User> {
     check_id("user id", user_id)?;
     let user = User {
         id: user_id.to_string(),
@@ -34,10 +42,14 @@ pub fn create_user(storage: &Storage, user_id: &str, display_name: &str, role: R
     };
     storage.write(|tx| {
         if !tx.team_exists(team_id)? {
-            return Err(ServerError::NotFound(format!("no team {team_id}: create it first")));
+            return Err(ServerError::NotFound(format!(
+                "no team {team_id}: create it first"
+            )));
         }
         if tx.user(user_id)?.is_some() {
-            return Err(ServerError::Conflict(format!("user {user_id} already exists")));
+            return Err(ServerError::Conflict(format!(
+                "user {user_id} already exists"
+            )));
         }
         tx.create_user(&user)
     })?;
@@ -51,7 +63,11 @@ pub fn issue_code(storage: &Storage, user_id: &str) -> Result<String> {
         if tx.user(user_id)?.is_none() {
             return Err(ServerError::NotFound(format!("no user {user_id}")));
         }
-        tx.add_code(&auth::hash(&auth::normalise_code(&code)), user_id, now_ms() + CODE_TTL_MS)
+        tx.add_code(
+            &auth::hash(&auth::normalise_code(&code)),
+            user_id,
+            now_ms() + CODE_TTL_MS,
+        )
     })?;
     Ok(code)
 }
@@ -62,7 +78,9 @@ pub fn revoke_device(storage: &Storage, device_id: &str) -> Result<()> {
     if changed {
         Ok(())
     } else {
-        Err(ServerError::NotFound(format!("no active device {device_id}")))
+        Err(ServerError::NotFound(format!(
+            "no active device {device_id}"
+        )))
     }
 }
 
@@ -74,7 +92,9 @@ pub fn move_person(storage: &Storage, person_id: &str, to_team: &str) -> Result<
             return Err(ServerError::NotFound(format!("no team {to_team}")));
         }
         if !tx.person_known(person_id)? {
-            return Err(ServerError::NotFound(format!("the server holds nothing of person {person_id}")));
+            return Err(ServerError::NotFound(format!(
+                "the server holds nothing of person {person_id}"
+            )));
         }
         let from = tx.current_team(person_id)?;
         if from.as_deref() == Some(to_team) {
@@ -94,7 +114,9 @@ pub fn move_person(storage: &Storage, person_id: &str, to_team: &str) -> Result<
 pub fn remove_person(storage: &Storage, person_id: &str) -> Result<String> {
     storage.write(|tx| {
         let Some(team) = tx.current_team(person_id)? else {
-            return Err(ServerError::NotFound(format!("person {person_id} is on no caseload")));
+            return Err(ServerError::NotFound(format!(
+                "person {person_id} is on no caseload"
+            )));
         };
         let seq = tx.next_seq()?;
         tx.leave(&team, person_id, seq)?;
@@ -107,7 +129,12 @@ pub fn devices(storage: &Storage) -> Result<Vec<DeviceInfo>> {
 }
 
 fn check_id(what: &str, id: &str) -> Result<()> {
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         return Err(ServerError::BadRequest(format!(
             "{what} '{id}' must be 1–64 letters, digits, '-', '_' or '.'"
         )));

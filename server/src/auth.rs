@@ -16,13 +16,23 @@ pub fn new_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let chars: Vec<char> = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
-    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Codes are compared without case, spaces or dashes.
 pub fn normalise_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 pub fn hash(secret: &str) -> String {
@@ -41,6 +51,9 @@ mod tests {
         assert_ne!(hash(&a), a);
         let c = new_code();
         assert_eq!(c.len(), 19);
-        assert_eq!(normalise_code(&c.to_lowercase().replace('-', " ")), normalise_code(&c));
+        assert_eq!(
+            normalise_code(&c.to_lowercase().replace('-', " ")),
+            normalise_code(&c)
+        );
     }
 }

@@ -9,7 +9,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use doorstep_core::sync::protocol::{self, EnrolRequest, EnrolResponse, SyncRequest, PROTOCOL_VERSION};
+use doorstep_core::sync::protocol::{
+    self, EnrolRequest, EnrolResponse, SyncRequest, PROTOCOL_VERSION,
+};
 
 use crate::admin::now_ms;
 use crate::auth;
@@ -25,7 +27,9 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { lock_after_days: 14 }
+        ServerConfig {
+            lock_after_days: 14,
+        }
     }
 }
 
@@ -56,10 +60,19 @@ async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'sta
 }
 
 fn check_version(headers: &HeaderMap) -> Result<()> {
-    match headers.get(protocol::VERSION_HEADER).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(protocol::VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(v) if v.trim() == PROTOCOL_VERSION.to_string() => Ok(()),
-        Some(v) => Err(ServerError::Protocol { server: PROTOCOL_VERSION, client: v.to_string() }),
-        None => Err(ServerError::BadRequest(format!("missing {} header", protocol::VERSION_HEADER))),
+        Some(v) => Err(ServerError::Protocol {
+            server: PROTOCOL_VERSION,
+            client: v.to_string(),
+        }),
+        None => Err(ServerError::BadRequest(format!(
+            "missing {} header",
+            protocol::VERSION_HEADER
+        ))),
     }
 }
 
@@ -78,17 +91,27 @@ async fn authenticate(app: &Arc<App>, headers: &HeaderMap) -> Result<DeviceRow> 
         .ok_or(ServerError::Unauthorized)
 }
 
-async fn sync_handler(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+async fn sync_handler(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
     check_version(&headers)?;
     let device = authenticate(&app, &headers).await?;
     let lock_after_days = app.config.lock_after_days;
     if device.revoked {
         tracing::warn!(device = %device.device_id, "revoked device synced; told to wipe");
-        return Ok(binary(protocol::encode(&sync::wipe_response(lock_after_days))));
+        return Ok(binary(protocol::encode(&sync::wipe_response(
+            lock_after_days,
+        ))));
     }
-    let request: SyncRequest = protocol::decode(&body).map_err(|e| ServerError::BadRequest(e.to_string()))?;
+    let request: SyncRequest =
+        protocol::decode(&body).map_err(|e| ServerError::BadRequest(e.to_string()))?;
     if request.protocol != PROTOCOL_VERSION {
-        return Err(ServerError::Protocol { server: PROTOCOL_VERSION, client: request.protocol.to_string() });
+        return Err(ServerError::Protocol {
+            server: PROTOCOL_VERSION,
+            client: request.protocol.to_string(),
+        });
     }
     let uploads = sync::parse_upload(&request)?;
     let response = blocking(move || {
@@ -100,7 +123,14 @@ async fn sync_handler(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
             Ok(stored)
         })?;
         app.storage.read(|tx| {
-            sync::build_response(tx, &device, request.cursor, request.max_page_bytes, stored, lock_after_days)
+            sync::build_response(
+                tx,
+                &device,
+                request.cursor,
+                request.max_page_bytes,
+                stored,
+                lock_after_days,
+            )
         })
     })
     .await?;
@@ -108,25 +138,41 @@ async fn sync_handler(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
 }
 
 fn binary(body: Vec<u8>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, protocol::MEDIA_TYPE)], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, protocol::MEDIA_TYPE)],
+        body,
+    )
+        .into_response()
 }
 
-async fn enrol_handler(State(app): State<Arc<App>>, headers: HeaderMap, Json(req): Json<EnrolRequest>) -> Result<Json<EnrolResponse>> {
+async fn enrol_handler(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(req): Json<EnrolRequest>,
+) -> Result<Json<EnrolResponse>> {
     check_version(&headers)?;
     let lock_after_days = app.config.lock_after_days;
     let code_hash = auth::hash(&auth::normalise_code(&req.code));
     let response = blocking(move || {
         app.storage.write(|tx| {
-            let user_id = tx
-                .take_code(&code_hash, now_ms())?
-                .ok_or_else(|| ServerError::Forbidden("this enrolment code is not valid, was used already or has expired".into()))?;
+            let user_id = tx.take_code(&code_hash, now_ms())?.ok_or_else(|| {
+                ServerError::Forbidden(
+                    "this enrolment code is not valid, was used already or has expired".into(),
+                )
+            })?;
             let user = tx
                 .user(&user_id)?
                 .ok_or_else(|| ServerError::NotFound(format!("user {user_id} no longer exists")))?;
             let device_id = uuid_v7();
             let token = auth::new_token();
             tx.add_device(&device_id, &user_id, &auth::hash(&token), now_ms())?;
-            Ok(EnrolResponse { device_id, device_token: token, user, lock_after_days })
+            Ok(EnrolResponse {
+                device_id,
+                device_token: token,
+                user,
+                lock_after_days,
+            })
         })
     })
     .await?;

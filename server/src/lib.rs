@@ -30,9 +30,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = Arc::new(App { storage, config });
     let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     // The PostgreSQL client's connections must not be closed on a runtime thread (its Drop blocks
     // on a runtime of its own): let the last reference go on the blocking pool.
     let _ = tokio::task::spawn_blocking(move || drop(app)).await;

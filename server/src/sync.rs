@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use automerge::{AutoCommit, Change};
 use doorstep_core::record::layout::{self, AuditStamp};
 use doorstep_core::record::{Compartment, ConsentToShare, Role};
-use doorstep_core::sync::protocol::{Instruction, SyncRequest, SyncResponse, WireChange, PROTOCOL_VERSION};
+use doorstep_core::sync::protocol::{
+    Instruction, SyncRequest, SyncResponse, WireChange, PROTOCOL_VERSION,
+};
 
 use crate::error::{Result, ServerError};
 use crate::storage::{DeviceRow, NewChange, StoredChange, Tx};
@@ -24,7 +26,9 @@ pub const MAX_PAGE_BYTES: u32 = 8 * 1024 * 1024;
 /// The compartments a role reads and writes on its own authority.
 pub fn own_compartments(role: Role) -> [Compartment; 2] {
     match role {
-        Role::DistrictNurse | Role::VirtualWardClinician => [Compartment::Demographics, Compartment::Clinical],
+        Role::DistrictNurse | Role::VirtualWardClinician => {
+            [Compartment::Demographics, Compartment::Clinical]
+        }
         Role::AdviceWorker => [Compartment::Demographics, Compartment::Advice],
     }
 }
@@ -56,9 +60,11 @@ pub fn parse_upload(req: &SyncRequest) -> Result<Vec<Upload>> {
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            check_person_id(&w.person_id).map_err(|m| ServerError::BadRequest(format!("change {i}: {m}")))?;
-            let change = Change::from_bytes(w.bytes.clone())
-                .map_err(|e| ServerError::BadRequest(format!("change {i} is not a valid Automerge change: {e}")))?;
+            check_person_id(&w.person_id)
+                .map_err(|m| ServerError::BadRequest(format!("change {i}: {m}")))?;
+            let change = Change::from_bytes(w.bytes.clone()).map_err(|e| {
+                ServerError::BadRequest(format!("change {i} is not a valid Automerge change: {e}"))
+            })?;
             Ok(Upload {
                 person_id: w.person_id.clone(),
                 compartment: w.compartment,
@@ -71,17 +77,27 @@ pub fn parse_upload(req: &SyncRequest) -> Result<Vec<Upload>> {
 fn check_person_id(id: &str) -> std::result::Result<(), String> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(format!("'{}' is not a valid person id", id.chars().take(70).collect::<String>()))
+        Err(format!(
+            "'{}' is not a valid person id",
+            id.chars().take(70).collect::<String>()
+        ))
     }
 }
 
 /// Check and store uploads in the caller's write transaction. Any refusal aborts the whole
 /// transaction, so nothing of a bad request is stored. Returns how many changes were new.
-pub fn store_uploads(tx: &mut dyn Tx, device: &DeviceRow, uploads: &[Upload], now_ms: i64) -> Result<u32> {
+pub fn store_uploads(
+    tx: &mut dyn Tx,
+    device: &DeviceRow,
+    uploads: &[Upload],
+    now_ms: i64,
+) -> Result<u32> {
     let team = &device.user.team;
     let own = own_compartments(device.user.role);
     let mut in_request: HashSet<(String, Compartment, [u8; 32])> = HashSet::new();
@@ -113,7 +129,9 @@ pub fn store_uploads(tx: &mut dyn Tx, device: &DeviceRow, uploads: &[Upload], no
         }
         for dep in u.change.deps() {
             let key = (u.person_id.clone(), u.compartment, dep.0);
-            if !in_request.contains(&key) && !tx.has_change(&u.person_id, u.compartment, dep.as_ref())? {
+            if !in_request.contains(&key)
+                && !tx.has_change(&u.person_id, u.compartment, dep.as_ref())?
+            {
                 return Err(ServerError::Unprocessable(format!(
                     "change {i} depends on change {dep}, which the server does not have and the request does not carry"
                 )));
@@ -181,13 +199,20 @@ fn update_consent(tx: &mut dyn Tx, person_id: &str) -> Result<()> {
     let mut doc = AutoCommit::new();
     let parsed = changes
         .into_iter()
-        .map(|c| Change::from_bytes(c.bytes).map_err(|e| ServerError::Storage(format!("stored change unreadable: {e}"))))
+        .map(|c| {
+            Change::from_bytes(c.bytes)
+                .map_err(|e| ServerError::Storage(format!("stored change unreadable: {e}")))
+        })
         .collect::<Result<Vec<_>>>()?;
-    doc.apply_changes(parsed)
-        .map_err(|e| ServerError::Unprocessable(format!("the advice record of {person_id} cannot be applied: {e}")))?;
+    doc.apply_changes(parsed).map_err(|e| {
+        ServerError::Unprocessable(format!(
+            "the advice record of {person_id} cannot be applied: {e}"
+        ))
+    })?;
     // Concurrent values: consent counts only if every value says yes.
-    let values = layout::get_all_json::<ConsentToShare>(&doc, layout::CONSENT)
-        .map_err(|e| ServerError::Unprocessable(format!("consent of {person_id} cannot be read: {e}")))?;
+    let values = layout::get_all_json::<ConsentToShare>(&doc, layout::CONSENT).map_err(|e| {
+        ServerError::Unprocessable(format!("consent of {person_id} cannot be read: {e}"))
+    })?;
     let consented = !values.is_empty() && values.iter().all(|(v, _)| v.consented);
     let current = tx.consent(person_id)?.map(|(c, _)| c).unwrap_or(false);
     if consented != current || tx.consent(person_id)?.is_none() {
@@ -248,16 +273,26 @@ pub fn build_response(
 
 /// Every document the device may read now, with the sequence number from which it became
 /// readable (when the person joined the caseload, or consent was given).
-fn visible_documents(tx: &mut dyn Tx, team: &str, role: Role) -> Result<BTreeMap<(String, Compartment), u64>> {
-    let consents: BTreeMap<String, (bool, u64)> =
-        tx.consents(team)?.into_iter().map(|(p, c, s)| (p, (c, s))).collect();
+fn visible_documents(
+    tx: &mut dyn Tx,
+    team: &str,
+    role: Role,
+) -> Result<BTreeMap<(String, Compartment), u64>> {
+    let consents: BTreeMap<String, (bool, u64)> = tx
+        .consents(team)?
+        .into_iter()
+        .map(|(p, c, s)| (p, (c, s)))
+        .collect();
     let mut visible = BTreeMap::new();
     for (person, joined) in tx.members(team)? {
         for c in own_compartments(role) {
             visible.insert((person.clone(), c), joined);
         }
         if let Some((true, since)) = consents.get(&person) {
-            visible.insert((person.clone(), consent_compartment(role)), joined.max(*since));
+            visible.insert(
+                (person.clone(), consent_compartment(role)),
+                joined.max(*since),
+            );
         }
     }
     Ok(visible)
@@ -265,7 +300,12 @@ fn visible_documents(tx: &mut dyn Tx, team: &str, role: Role) -> Result<BTreeMap
 
 /// Cut at a whole group of equal effective sequence numbers once `page_bytes` is reached.
 /// Changes the device sent itself are not echoed back, but count as delivered.
-fn cut_page(items: Vec<(u64, StoredChange)>, page_bytes: u32, now: u64, device_id: &str) -> (Vec<WireChange>, u64, bool, u64) {
+fn cut_page(
+    items: Vec<(u64, StoredChange)>,
+    page_bytes: u32,
+    now: u64,
+    device_id: &str,
+) -> (Vec<WireChange>, u64, bool, u64) {
     let limit = page_bytes.clamp(MIN_PAGE_BYTES, MAX_PAGE_BYTES) as usize;
     let total = items.len();
     let mut page = Vec::new();
@@ -315,7 +355,10 @@ fn instructions(
     let cross = consent_compartment(role);
     for (person_id, consented, seq) in tx.consents(team)? {
         if !consented && seq > cursor && seq <= now {
-            out.push(Instruction::PurgeCompartment { person_id, compartment: cross });
+            out.push(Instruction::PurgeCompartment {
+                person_id,
+                compartment: cross,
+            });
         }
     }
     Ok(out)

@@ -25,7 +25,9 @@ pub fn doorstep_bin() -> PathBuf {
             .expect("run cargo build for the doorstep binary");
         assert!(status.success(), "building the doorstep binary failed");
     });
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
     target.join("debug").join("doorstep")
 }
 
@@ -62,8 +64,16 @@ impl Backend {
 
     /// Run `doorstep admin <args>` expecting failure; returns stderr.
     pub fn admin_fails(&self, args: &[&str]) -> String {
-        let out = Command::new(doorstep_bin()).arg("admin").args(self.args()).args(args).output().unwrap();
-        assert!(!out.status.success(), "doorstep admin {args:?} should have failed");
+        let out = Command::new(doorstep_bin())
+            .arg("admin")
+            .args(self.args())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "doorstep admin {args:?} should have failed"
+        );
         String::from_utf8_lossy(&out.stderr).to_string()
     }
 }
@@ -82,7 +92,11 @@ impl ServerProc {
     }
 
     pub fn start_with(backend: &Backend, extra: &[&str]) -> ServerProc {
-        Self::spawn(backend, "127.0.0.1:0", extra.iter().map(|s| s.to_string()).collect())
+        Self::spawn(
+            backend,
+            "127.0.0.1:0",
+            extra.iter().map(|s| s.to_string()).collect(),
+        )
     }
 
     fn spawn(backend: &Backend, listen: &str, extra: Vec<String>) -> ServerProc {
@@ -97,13 +111,20 @@ impl ServerProc {
             .expect("start doorstep serve");
         let stdout = child.stdout.take().expect("server stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read server banner");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read server banner");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("server did not print its address: {line:?}"))
             .to_string();
-        ServerProc { child, url, backend: backend.clone(), extra }
+        ServerProc {
+            child,
+            url,
+            backend: backend.clone(),
+            extra,
+        }
     }
 
     /// SIGKILL the server process.
@@ -115,7 +136,11 @@ impl ServerProc {
     /// Ctrl-C (SIGINT): a graceful shutdown. Returns whether the process exited cleanly.
     pub fn interrupt(&mut self) -> bool {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-INT", &pid]).status().map(|s| s.success()).unwrap_or(false);
+        let sent = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         sent && self.child.wait().map(|s| s.success()).unwrap_or(false)
     }
 
@@ -149,15 +174,29 @@ pub struct Device {
 
 impl Device {
     /// Enrol a new device for `user_id` (an operator issues the code) and open its store.
-    pub fn enrol(rt: &tokio::runtime::Runtime, backend: &Backend, url: &str, user_id: &str, dir: &Path) -> Device {
+    pub fn enrol(
+        rt: &tokio::runtime::Runtime,
+        backend: &Backend,
+        url: &str,
+        user_id: &str,
+        dir: &Path,
+    ) -> Device {
         let code = backend.admin(&["issue-code", user_id]);
         let e = rt.block_on(sync::enrol(url, &code)).expect("enrol");
         let path = dir.join(format!("{}.db", e.device_id));
-        let store = FieldStore::open(StoreConfig::new(&path, &doorstep_core::testing::TEST_KEY, &e.device_id, e.user.clone()))
-            .expect("open device store");
+        let store = FieldStore::open(StoreConfig::new(
+            &path,
+            &doorstep_core::testing::TEST_KEY,
+            &e.device_id,
+            e.user.clone(),
+        ))
+        .expect("open device store");
         Device {
             store,
-            endpoint: SyncEndpoint { url: url.to_string(), device_token: e.device_token },
+            endpoint: SyncEndpoint {
+                url: url.to_string(),
+                device_token: e.device_token,
+            },
             user: e.user,
             device_id: e.device_id,
             path,
@@ -177,14 +216,31 @@ impl Device {
 /// Create a team with two nurses and an advice worker.
 pub fn team(backend: &Backend, team: &str) {
     backend.admin(&["create-team", team, &format!("Team {team}")]);
-    for (user, role) in [("nurse1", "district-nurse"), ("nurse2", "virtual-ward-clinician"), ("advice1", "advice-worker")] {
+    for (user, role) in [
+        ("nurse1", "district-nurse"),
+        ("nurse2", "virtual-ward-clinician"),
+        ("advice1", "advice-worker"),
+    ] {
         let id = format!("{team}-{user}");
-        backend.admin(&["create-user", &id, "--name", &format!("{user} of {team}"), "--role", role, "--team", team]);
+        backend.admin(&[
+            "create-user",
+            &id,
+            "--name",
+            &format!("{user} of {team}"),
+            "--role",
+            role,
+            "--team",
+            team,
+        ]);
     }
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// Count the change rows a SQLite-backed server holds, and how many distinct changes.
@@ -210,36 +266,94 @@ fn pg_bin() -> PathBuf {
         return PathBuf::from(dir);
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
     found.sort();
     found.pop().expect("PostgreSQL server binaries not found under /usr/lib/postgresql: install the 'postgresql' package (scripts/test.sh does)")
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 impl Postgres {
     pub fn start() -> Postgres {
         let bin = pg_bin();
-        let dir = tempfile::Builder::new().prefix("doorstep-pg").tempdir().expect("pg tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("doorstep-pg")
+            .tempdir()
+            .expect("pg tempdir");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         let run = |args: &[&str]| {
-            let out = Command::new("runuser").arg("-u").arg("postgres").arg("--").args(args).output().expect("runuser");
-            assert!(out.status.success(), "{args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("runuser")
+                .arg("-u")
+                .arg("postgres")
+                .arg("--")
+                .args(args)
+                .output()
+                .expect("runuser");
+            assert!(
+                out.status.success(),
+                "{args:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
-        let chown = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().expect("chown");
+        let chown = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status()
+            .expect("chown");
         assert!(chown.success());
         let data_s = data.display().to_string();
-        run(&[bin.join("initdb").to_str().unwrap(), "-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync"]);
+        run(&[
+            bin.join("initdb").to_str().unwrap(),
+            "-D",
+            &data_s,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]);
         let port = free_port();
         let opts = format!("-p {port} -k {data_s} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200");
         let log = dir.path().join("log").display().to_string();
-        run(&[bin.join("pg_ctl").to_str().unwrap(), "-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"]);
-        run(&[bin.join("createdb").to_str().unwrap(), "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "doorstep"]);
-        Postgres { dir, bin, url: format!("postgres://postgres@127.0.0.1:{port}/doorstep") }
+        run(&[
+            bin.join("pg_ctl").to_str().unwrap(),
+            "-D",
+            &data_s,
+            "-o",
+            &opts,
+            "-l",
+            &log,
+            "-w",
+            "start",
+        ]);
+        run(&[
+            bin.join("createdb").to_str().unwrap(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "doorstep",
+        ]);
+        Postgres {
+            dir,
+            bin,
+            url: format!("postgres://postgres@127.0.0.1:{port}/doorstep"),
+        }
     }
 }
 

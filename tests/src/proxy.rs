@@ -62,7 +62,11 @@ async fn pipe(client: TcpStream, server: TcpStream, cut: Option<Cut>) {
     }
 }
 
-async fn copy_limited<R: AsyncReadExt + Unpin, W: AsyncWriteExt + Unpin>(r: &mut R, w: &mut W, limit: Option<usize>) {
+async fn copy_limited<R: AsyncReadExt + Unpin, W: AsyncWriteExt + Unpin>(
+    r: &mut R,
+    w: &mut W,
+    limit: Option<usize>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut sent = 0usize;
     loop {

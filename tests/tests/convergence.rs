@@ -10,18 +10,51 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Visit { store: usize, person: usize },
-    Note { store: usize, person: usize },
-    Alert { store: usize, person: usize, kind: usize, text: usize },
-    Phone { store: usize, person: usize, n: u16 },
-    EnterInError { store: usize, person: usize },
-    Register { store: usize },
+    Visit {
+        store: usize,
+        person: usize,
+    },
+    Note {
+        store: usize,
+        person: usize,
+    },
+    Alert {
+        store: usize,
+        person: usize,
+        kind: usize,
+        text: usize,
+    },
+    Phone {
+        store: usize,
+        person: usize,
+        n: u16,
+    },
+    EnterInError {
+        store: usize,
+        person: usize,
+    },
+    Register {
+        store: usize,
+    },
     /// Pass a subset of `from`'s changes to `to`, in an order given by `order`.
-    Exchange { from: usize, to: usize, subset: u64, order: u64 },
+    Exchange {
+        from: usize,
+        to: usize,
+        subset: u64,
+        order: u64,
+    },
 }
 
-const KINDS: [AlertKind; 3] = [AlertKind::Allergies, AlertKind::Resuscitation, AlertKind::RiskToStaff];
-const TEXTS: [&str; 3] = ["Penicillin: anaphylaxis", "DNACPR in place", "Two staff at all times"];
+const KINDS: [AlertKind; 3] = [
+    AlertKind::Allergies,
+    AlertKind::Resuscitation,
+    AlertKind::RiskToStaff,
+];
+const TEXTS: [&str; 3] = [
+    "Penicillin: anaphylaxis",
+    "DNACPR in place",
+    "Two staff at all times",
+];
 
 fn op(stores: usize) -> impl Strategy<Value = Op> {
     let s = 0..stores;
@@ -47,7 +80,10 @@ fn scenario() -> impl Strategy<Value = (usize, Vec<Op>)> {
 /// conflict is open on the alert.
 fn tolerate(r: Result<(), Error>) {
     match r {
-        Ok(()) | Err(Error::NotFound { .. }) | Err(Error::Validation(_)) | Err(Error::ConflictNotOpen { .. }) => {}
+        Ok(())
+        | Err(Error::NotFound { .. })
+        | Err(Error::Validation(_))
+        | Err(Error::ConflictNotOpen { .. }) => {}
         Err(e) => panic!("unexpected error: {e}"),
     }
 }
@@ -55,18 +91,42 @@ fn tolerate(r: Result<(), Error>) {
 fn apply(stores: &[FieldStore], people: &mut Vec<String>, op: &Op) {
     let person = |i: usize| people.get(i % people.len()).cloned().unwrap_or_default();
     match *op {
-        Op::Visit { store, person: p } => tolerate(stores[store].record_visit(&person(p), testing::full_visit(1)).map(|_| ())),
-        Op::Note { store, person: p } => tolerate(stores[store].add_note(&person(p), None, "Spoke with carer").map(|_| ())),
-        Op::Alert { store, person: p, kind, text } => {
+        Op::Visit { store, person: p } => tolerate(
+            stores[store]
+                .record_visit(&person(p), testing::full_visit(1))
+                .map(|_| ()),
+        ),
+        Op::Note { store, person: p } => tolerate(
+            stores[store]
+                .add_note(&person(p), None, "Spoke with carer")
+                .map(|_| ()),
+        ),
+        Op::Alert {
+            store,
+            person: p,
+            kind,
+            text,
+        } => {
             let s = &stores[store];
-            let input = AlertInput { kind: KINDS[kind], text: TEXTS[text].into(), active: true };
-            let open = s.conflicts(Some(&person(p))).ok().and_then(|c| c.into_iter().find(|c| c.kind == KINDS[kind]));
+            let input = AlertInput {
+                kind: KINDS[kind],
+                text: TEXTS[text].into(),
+                active: true,
+            };
+            let open = s
+                .conflicts(Some(&person(p)))
+                .ok()
+                .and_then(|c| c.into_iter().find(|c| c.kind == KINDS[kind]));
             match open {
                 Some(c) => tolerate(s.resolve_conflict(&c.id, input).map(|_| ())),
                 None => tolerate(s.set_alert(&person(p), input).map(|_| ())),
             }
         }
-        Op::Phone { store, person: p, n } => {
+        Op::Phone {
+            store,
+            person: p,
+            n,
+        } => {
             let s = &stores[store];
             if let Ok(rec) = s.patient(&person(p)) {
                 if let Some(mut d) = rec.demographics {
@@ -77,19 +137,36 @@ fn apply(stores: &[FieldStore], people: &mut Vec<String>, op: &Op) {
         }
         Op::EnterInError { store, person: p } => {
             let s = &stores[store];
-            let first = s.patient(&person(p)).ok().and_then(|r| r.clinical).and_then(|c| c.visits.first().map(|v| v.id.clone()));
+            let first = s
+                .patient(&person(p))
+                .ok()
+                .and_then(|r| r.clinical)
+                .and_then(|c| c.visits.first().map(|v| v.id.clone()));
             if let Some(v) = first {
-                tolerate(s.mark_entered_in_error(&person(p), &v, "Wrong person").map(|_| ()));
+                tolerate(
+                    s.mark_entered_in_error(&person(p), &v, "Wrong person")
+                        .map(|_| ()),
+                );
             }
         }
         Op::Register { store } => {
             let n = people.len();
             let id = stores[store]
-                .register_patient(testing::demographics(&format!("Person{n}"), "Doe", None, "HX7 8AB"))
+                .register_patient(testing::demographics(
+                    &format!("Person{n}"),
+                    "Doe",
+                    None,
+                    "HX7 8AB",
+                ))
                 .unwrap();
             people.push(id);
         }
-        Op::Exchange { from, to, subset, order } => {
+        Op::Exchange {
+            from,
+            to,
+            subset,
+            order,
+        } => {
             if from == to {
                 return;
             }
@@ -109,7 +186,12 @@ fn apply(stores: &[FieldStore], people: &mut Vec<String>, op: &Op) {
                 x ^= x << 17;
                 picked.swap(i, (x % (i as u64 + 1)) as usize);
             }
-            stores[to].import_changes(&ChangeBatch { changes: picked, up_to: 0 }).unwrap();
+            stores[to]
+                .import_changes(&ChangeBatch {
+                    changes: picked,
+                    up_to: 0,
+                })
+                .unwrap();
         }
     }
 }
@@ -118,18 +200,41 @@ fn check_converged(stores: &[FieldStore], people: &[String]) {
     let heads = stores[0].document_heads().unwrap();
     let dump = stores[0].projection_dump().unwrap();
     let conflicts = stores[0].conflicts(None).unwrap();
-    let records: Vec<_> = people.iter().map(|p| stores[0].patient(p).unwrap()).collect();
+    let records: Vec<_> = people
+        .iter()
+        .map(|p| stores[0].patient(p).unwrap())
+        .collect();
     for (i, s) in stores.iter().enumerate().skip(1) {
-        assert_eq!(s.document_heads().unwrap(), heads, "store {i}: documents differ");
-        assert_eq!(s.projection_dump().unwrap(), dump, "store {i}: projections differ");
-        assert_eq!(s.conflicts(None).unwrap(), conflicts, "store {i}: conflicts differ");
+        assert_eq!(
+            s.document_heads().unwrap(),
+            heads,
+            "store {i}: documents differ"
+        );
+        assert_eq!(
+            s.projection_dump().unwrap(),
+            dump,
+            "store {i}: projections differ"
+        );
+        assert_eq!(
+            s.conflicts(None).unwrap(),
+            conflicts,
+            "store {i}: conflicts differ"
+        );
         for (p, r) in people.iter().zip(&records) {
-            assert_eq!(&s.patient(p).unwrap(), r, "store {i}: record of {p} differs");
+            assert_eq!(
+                &s.patient(p).unwrap(),
+                r,
+                "store {i}: record of {p} differs"
+            );
         }
     }
     // Projections are derived: rebuilding them from the documents changes nothing.
     stores[0].rebuild_projections().unwrap();
-    assert_eq!(stores[0].projection_dump().unwrap(), dump, "rebuild differs from incremental");
+    assert_eq!(
+        stores[0].projection_dump().unwrap(),
+        dump,
+        "rebuild differs from incremental"
+    );
 }
 
 proptest! {

@@ -23,7 +23,10 @@ impl Rng {
 
 #[test]
 fn acknowledged_visits_survive_sigkill() {
-    let runs: usize = std::env::var("DOORSTEP_CRASH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let runs: usize = std::env::var("DOORSTEP_CRASH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -35,7 +38,8 @@ fn acknowledged_visits_survive_sigkill() {
     let path = dir.path().join("crash.db");
     let person = {
         let s = testing::open(&path, "crash-device", Role::DistrictNurse);
-        s.register_patient(testing::demographics("Edith", "Crawley", None, "HX7 8AB")).unwrap()
+        s.register_patient(testing::demographics("Edith", "Crawley", None, "HX7 8AB"))
+            .unwrap()
     };
     let mut acked: BTreeSet<String> = BTreeSet::new();
     let mut killed_mid_stream = 0;
@@ -58,7 +62,9 @@ fn acknowledged_visits_survive_sigkill() {
             }
         });
         // Wait until it is writing, then let it run for a random while and kill it.
-        let ready = rx.recv_timeout(Duration::from_secs(60)).expect("writer did not start");
+        let ready = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("writer did not start");
         assert_eq!(ready, "READY");
         let wait = Duration::from_millis(5 + rng.below(400));
         let start = Instant::now();
@@ -73,7 +79,10 @@ fn acknowledged_visits_survive_sigkill() {
         }
         child.kill().expect("SIGKILL");
         let status = child.wait().unwrap();
-        assert!(!status.success(), "run {run}: the writer was killed, not finished");
+        assert!(
+            !status.success(),
+            "run {run}: the writer was killed, not finished"
+        );
         reader.join().unwrap();
         for line in rx.try_iter() {
             if let Some(id) = line.strip_prefix("ACK ") {
@@ -94,13 +103,26 @@ fn acknowledged_visits_survive_sigkill() {
             .map(|c| c.visits.into_iter().map(|v| v.id).collect())
             .unwrap_or_default();
         let lost: Vec<&String> = acked.difference(&held).collect();
-        assert!(lost.is_empty(), "run {run}: acknowledged visits lost after SIGKILL: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "run {run}: acknowledged visits lost after SIGKILL: {lost:?}"
+        );
         // The projections agree with the documents after every crash.
         let before = s.projection_dump().unwrap();
         s.rebuild_projections().unwrap();
-        assert_eq!(s.projection_dump().unwrap(), before, "run {run}: projections diverged");
+        assert_eq!(
+            s.projection_dump().unwrap(),
+            before,
+            "run {run}: projections diverged"
+        );
     }
-    eprintln!("{} acknowledged visits over {runs} kills ({killed_mid_stream} runs killed while writing)", acked.len());
-    assert!(killed_mid_stream >= runs / 2, "most runs must be killed while writing");
+    eprintln!(
+        "{} acknowledged visits over {runs} kills ({killed_mid_stream} runs killed while writing)",
+        acked.len()
+    );
+    assert!(
+        killed_mid_stream >= runs / 2,
+        "most runs must be killed while writing"
+    );
     assert!(acked.len() > runs, "the writer made progress");
 }

@@ -8,7 +8,11 @@ use std::process::Command;
 use doorstep_tests::doorstep_bin;
 
 fn run_demo(extra: &[&str]) -> String {
-    let out = Command::new(doorstep_bin()).arg("demo").args(extra).output().expect("run doorstep demo");
+    let out = Command::new(doorstep_bin())
+        .arg("demo")
+        .args(extra)
+        .output()
+        .expect("run doorstep demo");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -30,7 +34,11 @@ fn demo_tells_the_story_end_to_end() {
     // Set-up through the real server: three enrolled phones.
     has("Sync server listening on http://127.0.0.1:");
     for who in ["Sam Patel", "Dr Priya Shah", "Joe Brennan"] {
-        assert!(out.lines().any(|l| l.trim_start().starts_with(who) && l.contains("device ")), "{who} not enrolled\n{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(who) && l.contains("device ")),
+            "{who} not enrolled\n{out}"
+        );
     }
 
     // NEWS2 7, flagged high, with the RCP response.
@@ -41,20 +49,42 @@ fn demo_tells_the_story_end_to_end() {
     // Every sync is one round trip; 3 in the morning, 6 after the day.
     let syncs: Vec<&str> = out.lines().filter(|l| l.contains(" round trip")).collect();
     assert_eq!(syncs.len(), 9, "{out}");
-    assert!(syncs.iter().all(|l| l.contains(" 1 round trip,")), "{syncs:#?}");
+    assert!(
+        syncs.iter().all(|l| l.contains(" 1 round trip,")),
+        "{syncs:#?}"
+    );
 
     // The concurrent allergy edit is a clinical conflict, raised where it arrives and shown on
     // every phone holding Edith's clinical record (both clinicians, and the advice worker with
     // Edith's consent), with both values and their authors.
-    assert_eq!(count(&out, "NEW CLINICAL CONFLICT Edith Crawley: allergies"), 3, "{out}");
+    assert_eq!(
+        count(&out, "NEW CLINICAL CONFLICT Edith Crawley: allergies"),
+        3,
+        "{out}"
+    );
     assert_eq!(count(&out, "! allergies IN CONFLICT: Penicillin: anaphylaxis (GP letter, 1998) | Latex: contact dermatitis"), 3, "{out}");
     assert_eq!(count(&out, "Open clinical conflicts (1):"), 3, "{out}");
-    assert_eq!(count(&out, "\"Penicillin: anaphylaxis (GP letter, 1998)\" — Sam Patel (district nurse), device "), 3, "{out}");
+    assert_eq!(
+        count(
+            &out,
+            "\"Penicillin: anaphylaxis (GP letter, 1998)\" — Sam Patel (district nurse), device "
+        ),
+        3,
+        "{out}"
+    );
     assert_eq!(count(&out, "\"Latex: contact dermatitis (daughter, last spring)\" — Dr Priya Shah (virtual-ward clinician), device "), 3, "{out}");
-    assert_eq!(count(&out, "latest NEWS2 7 (high)  <-- HIGH"), 2, "the clinicians' caseloads flag Arthur\n{out}");
+    assert_eq!(
+        count(&out, "latest NEWS2 7 (high)  <-- HIGH"),
+        2,
+        "the clinicians' caseloads flag Arthur\n{out}"
+    );
 
     // Scope: consent to share for Edith only.
-    assert_eq!(count(&out, "Cannot see: the advice record of Harold Greenwood"), 2, "{out}");
+    assert_eq!(
+        count(&out, "Cannot see: the advice record of Harold Greenwood"),
+        2,
+        "{out}"
+    );
     has("Cannot see: the clinical records of Harold Greenwood, Arthur Holroyd and Margaret Sutcliffe");
     has("clinical records of Edith Crawley (2 visits");
     has("advice records of Edith Crawley and Harold Greenwood");
@@ -73,12 +103,18 @@ fn demo_keeps_its_files_when_asked() {
     assert!(out.contains("Kept the server database"), "{out}");
     assert!(keep.join("server/server.db").exists());
     for phone in ["sam", "priya", "joe"] {
-        assert!(keep.join(format!("phones/{phone}.db")).exists(), "{phone}'s store");
+        assert!(
+            keep.join(format!("phones/{phone}.db")).exists(),
+            "{phone}'s store"
+        );
         let key = std::fs::read_to_string(keep.join(format!("phones/{phone}.key"))).unwrap();
         assert_eq!(key.len(), 64, "32-byte key in hex");
     }
     // A second run into the same (now non-empty) directory is refused, not mixed in.
-    let again = Command::new(doorstep_bin()).args(["demo", "--keep", keep.to_str().unwrap()]).output().unwrap();
+    let again = Command::new(doorstep_bin())
+        .args(["demo", "--keep", keep.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
 }

@@ -32,7 +32,11 @@ fn seed() -> u64 {
 }
 
 fn alert(kind: AlertKind, text: &str) -> AlertInput {
-    AlertInput { kind, text: text.into(), active: true }
+    AlertInput {
+        kind,
+        text: text.into(),
+        active: true,
+    }
 }
 
 fn visit_ids(d: &Device, person: &str) -> BTreeSet<String> {
@@ -55,30 +59,73 @@ fn offline_day_converges(backend: &Backend, servers: &[&ServerProc]) {
     let mut n2 = Device::enrol(&rt, backend, &url(1), "north-nurse2", dir.path());
     let mut a1 = Device::enrol(&rt, backend, &url(0), "north-advice1", dir.path());
 
-    let edith = n1.store.register_patient(testing::demographics("Edith", "Crawley", Some("9434765919"), "HX7 8AB")).unwrap();
-    let arthur = n1.store.register_patient(testing::demographics("Arthur", "Holroyd", None, "HX7 5QP")).unwrap();
-    n1.store.set_alert(&edith, alert(AlertKind::Allergies, "No known drug allergies")).unwrap();
+    let edith = n1
+        .store
+        .register_patient(testing::demographics(
+            "Edith",
+            "Crawley",
+            Some("9434765919"),
+            "HX7 8AB",
+        ))
+        .unwrap();
+    let arthur = n1
+        .store
+        .register_patient(testing::demographics("Arthur", "Holroyd", None, "HX7 5QP"))
+        .unwrap();
+    n1.store
+        .set_alert(
+            &edith,
+            alert(AlertKind::Allergies, "No known drug allergies"),
+        )
+        .unwrap();
     let first = n1.sync(&rt).unwrap();
     assert_eq!((first.round_trips, first.changes_sent), (1, 3));
     for d in [&n2, &a1] {
         let r = d.sync(&rt).unwrap();
         assert_eq!(r.people_added.len(), 2, "{r:?}");
     }
-    assert!(a1.store.patient(&edith).unwrap().clinical.is_none(), "advice worker sees no clinical record without consent");
+    assert!(
+        a1.store.patient(&edith).unwrap().clinical.is_none(),
+        "advice worker sees no clinical record without consent"
+    );
 
     // A day offline, with overlapping edits.
-    n1.store.set_alert(&edith, alert(AlertKind::Allergies, "Penicillin: anaphylaxis")).unwrap();
-    n2.store.set_alert(&edith, alert(AlertKind::Allergies, "Latex: rash")).unwrap();
+    n1.store
+        .set_alert(
+            &edith,
+            alert(AlertKind::Allergies, "Penicillin: anaphylaxis"),
+        )
+        .unwrap();
+    n2.store
+        .set_alert(&edith, alert(AlertKind::Allergies, "Latex: rash"))
+        .unwrap();
     for _ in 0..3 {
-        n1.store.record_visit(&edith, testing::full_visit(30)).unwrap();
-        n2.store.record_visit(&arthur, testing::full_visit(20)).unwrap();
+        n1.store
+            .record_visit(&edith, testing::full_visit(30))
+            .unwrap();
+        n2.store
+            .record_visit(&arthur, testing::full_visit(20))
+            .unwrap();
     }
-    n2.store.record_visit(&edith, testing::full_visit(10)).unwrap();
-    let need = a1.store.add_advice_need(&edith, AdviceCategory::Energy, "Prepayment meter debt").unwrap();
-    a1.store.record_advice_outcome(&edith, &need.id, "Hardship grant", 25_000).unwrap();
+    n2.store
+        .record_visit(&edith, testing::full_visit(10))
+        .unwrap();
+    let need = a1
+        .store
+        .add_advice_need(&edith, AdviceCategory::Energy, "Prepayment meter debt")
+        .unwrap();
+    a1.store
+        .record_advice_outcome(&edith, &need.id, "Hardship grant", 25_000)
+        .unwrap();
     a1.store.set_consent_to_share(&edith, true).unwrap();
-    let zed = a1.store.register_patient(testing::demographics("Zed", "Ackroyd", None, "HX1 1AA")).unwrap();
-    let recorded: BTreeSet<String> = visit_ids(&n1, &edith).union(&visit_ids(&n2, &edith)).cloned().collect();
+    let zed = a1
+        .store
+        .register_patient(testing::demographics("Zed", "Ackroyd", None, "HX1 1AA"))
+        .unwrap();
+    let recorded: BTreeSet<String> = visit_ids(&n1, &edith)
+        .union(&visit_ids(&n2, &edith))
+        .cloned()
+        .collect();
 
     // Sync in a random order, twice round, alternating servers.
     let mut s = seed();
@@ -99,10 +146,20 @@ fn offline_day_converges(backend: &Backend, servers: &[&ServerProc]) {
     }
 
     // The nurses hold the same documents, projections and conflicts.
-    assert_eq!(n1.store.document_heads().unwrap(), n2.store.document_heads().unwrap());
-    assert_eq!(n1.store.projection_dump().unwrap(), n2.store.projection_dump().unwrap());
+    assert_eq!(
+        n1.store.document_heads().unwrap(),
+        n2.store.document_heads().unwrap()
+    );
+    assert_eq!(
+        n1.store.projection_dump().unwrap(),
+        n2.store.projection_dump().unwrap()
+    );
     let conflicts = n1.store.conflicts(None).unwrap();
-    assert_eq!(conflicts.len(), 1, "the concurrent allergy edit is a clinical conflict");
+    assert_eq!(
+        conflicts.len(),
+        1,
+        "the concurrent allergy edit is a clinical conflict"
+    );
     assert_eq!(conflicts[0].values.len(), 2);
     assert_eq!(n2.store.conflicts(None).unwrap(), conflicts);
     // The advice worker, with Edith's consent, sees her clinical record and the same conflict.
@@ -113,7 +170,12 @@ fn offline_day_converges(backend: &Backend, servers: &[&ServerProc]) {
     // Scope: no consent for Arthur, so no clinical record for the advice worker...
     assert!(a1.store.patient(&arthur).unwrap().clinical.is_none());
     // ...and the nurses see Edith's advice record (consent) but not Arthur's (none).
-    let adv = n1.store.patient(&edith).unwrap().advice.expect("consented advice record");
+    let adv = n1
+        .store
+        .patient(&edith)
+        .unwrap()
+        .advice
+        .expect("consented advice record");
     assert_eq!(adv.outcomes[0].financial_gain_pence, 25_000);
     assert!(n1.store.patient(&arthur).unwrap().advice.is_none());
     // The advice worker's new client reached the team.
@@ -131,21 +193,40 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
     team(backend, "west");
     let east = Device::enrol(&rt, backend, &server.url, "east-nurse1", dir.path());
     let west = Device::enrol(&rt, backend, &server.url, "west-nurse1", dir.path());
-    let person = east.store.register_patient(testing::demographics("Ivy", "Shaw", None, "HX2 2BB")).unwrap();
-    east.store.record_visit(&person, testing::full_visit(5)).unwrap();
+    let person = east
+        .store
+        .register_patient(testing::demographics("Ivy", "Shaw", None, "HX2 2BB"))
+        .unwrap();
+    east.store
+        .record_visit(&person, testing::full_visit(5))
+        .unwrap();
     east.sync(&rt).unwrap();
 
     // Out of scope: the west device never receives Ivy...
     west.sync(&rt).unwrap();
     assert!(west.store.caseload().unwrap().is_empty());
     // ...and a write to her from the west device (changes smuggled across) is refused whole.
-    west.store.import_changes(&east.store.export_changes(0).unwrap()).unwrap();
-    west.store.record_visit(&person, testing::full_visit(1)).unwrap();
+    west.store
+        .import_changes(&east.store.export_changes(0).unwrap())
+        .unwrap();
+    west.store
+        .record_visit(&person, testing::full_visit(1))
+        .unwrap();
     let before = backend_changes(backend, server);
     let err = west.sync(&rt).unwrap_err();
-    assert!(matches!(err, Error::ServerRejected { status: 403, .. }), "{err}");
-    assert!(err.to_string().contains("not on your team's caseload"), "{err}");
-    assert_eq!(backend_changes(backend, server), before, "nothing of a refused sync is stored");
+    assert!(
+        matches!(err, Error::ServerRejected { status: 403, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("not on your team's caseload"),
+        "{err}"
+    );
+    assert_eq!(
+        backend_changes(backend, server),
+        before,
+        "nothing of a refused sync is stored"
+    );
 
     // Moving Ivy to the west team: east purges her, west receives her whole record.
     let moved = backend.admin(&["move-person", &person, "west"]);
@@ -153,9 +234,22 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
     let r = east.sync(&rt).unwrap();
     assert_eq!(r.people_purged, vec![person.clone()]);
     assert!(east.store.caseload().unwrap().is_empty());
-    assert!(matches!(east.store.patient(&person), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        east.store.patient(&person),
+        Err(Error::NotFound { .. })
+    ));
     let r = west.sync(&rt).unwrap();
-    assert_eq!(west.store.patient(&person).unwrap().clinical.unwrap().visits.len(), 2, "{r:?}");
+    assert_eq!(
+        west.store
+            .patient(&person)
+            .unwrap()
+            .clinical
+            .unwrap()
+            .visits
+            .len(),
+        2,
+        "{r:?}"
+    );
 
     // Revoked: the next sync erases the device.
     let victim = Device::enrol(&rt, backend, &server.url, "west-nurse2", dir.path());
@@ -172,7 +266,14 @@ fn backend_changes(backend: &Backend, server: &ServerProc) -> String {
     let _ = backend;
     // The health endpoint reports the log's sequence: equal means nothing was appended.
     let rt = runtime();
-    rt.block_on(async { reqwest::get(format!("{}/v1/health", server.url)).await.unwrap().text().await.unwrap() })
+    rt.block_on(async {
+        reqwest::get(format!("{}/v1/health", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
 }
 
 /// A device not synced for longer than the server's limit locks until it syncs.
@@ -182,7 +283,10 @@ fn lost_phone_lock(backend: &Backend) {
     let dir = tempfile::tempdir().unwrap();
     team(backend, "lock");
     let d = Device::enrol(&rt, backend, &server.url, "lock-nurse1", dir.path());
-    let p = d.store.register_patient(testing::demographics("Amy", "Ng", None, "HX3 3CC")).unwrap();
+    let p = d
+        .store
+        .register_patient(testing::demographics("Amy", "Ng", None, "HX3 3CC"))
+        .unwrap();
     d.sync(&rt).unwrap();
     drop(d);
     // Two days pass without a sync (rewind the recorded sync time in the encrypted file).
@@ -193,10 +297,18 @@ fn lost_phone_lock(backend: &Backend) {
         .unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        let hex: String = testing::TEST_KEY.iter().map(|b| format!("{b:02x}")).collect();
-        conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";")).unwrap();
+        let hex: String = testing::TEST_KEY
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+            .unwrap();
         let two_days_ago = Utc::now().timestamp_millis() - 2 * 24 * 3600 * 1000;
-        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'last_sync_ms'", [two_days_ago.to_string()]).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'last_sync_ms'",
+            [two_days_ago.to_string()],
+        )
+        .unwrap();
     }
     let store = doorstep_core::FieldStore::open(doorstep_core::StoreConfig::new(
         &path,
@@ -220,14 +332,21 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
     team(backend, "south");
     let a = Device::enrol(&rt, backend, &server.url, "south-nurse1", dir.path());
     let b = Device::enrol(&rt, backend, &server.url, "south-nurse2", dir.path());
-    let p = a.store.register_patient(testing::demographics("Bea", "Lowe", None, "HX4 4DD")).unwrap();
+    let p = a
+        .store
+        .register_patient(testing::demographics("Bea", "Lowe", None, "HX4 4DD"))
+        .unwrap();
     a.store.record_visit(&p, testing::full_visit(3)).unwrap();
     a.store.record_visit(&p, testing::full_visit(2)).unwrap();
     let outbox = a.store.sync_outbox(usize::MAX).unwrap();
     let wire: Vec<protocol::WireChange> = outbox
         .changes
         .iter()
-        .map(|c| protocol::WireChange { person_id: c.person_id.clone(), compartment: c.compartment, bytes: c.bytes.clone() })
+        .map(|c| protocol::WireChange {
+            person_id: c.person_id.clone(),
+            compartment: c.compartment,
+            bytes: c.bytes.clone(),
+        })
         .collect();
     let request = |changes: Vec<protocol::WireChange>| protocol::SyncRequest {
         protocol: protocol::PROTOCOL_VERSION,
@@ -256,12 +375,54 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
     let good = protocol::encode(&request(wire.clone()));
     let cases: Vec<(&str, Option<&str>, &str, Vec<u8>, u16, &str)> = vec![
         ("no token", None, "1", good.clone(), 401, "not enrolled"),
-        ("bad token", Some("0123"), "1", good.clone(), 401, "not enrolled"),
-        ("wrong protocol", Some(ta), "99", good.clone(), 426, "protocol"),
-        ("garbage", Some(ta), "1", b"this is not a sync body".to_vec(), 400, "malformed"),
-        ("truncated", Some(ta), "1", good[..good.len() / 2].to_vec(), 400, "malformed"),
-        ("oversized", Some(ta), "1", vec![0u8; protocol::MAX_BODY_BYTES + 1], 413, ""),
-        ("forged: another device's changes", Some(tb), "1", good.clone(), 403, "claims to be by user"),
+        (
+            "bad token",
+            Some("0123"),
+            "1",
+            good.clone(),
+            401,
+            "not enrolled",
+        ),
+        (
+            "wrong protocol",
+            Some(ta),
+            "99",
+            good.clone(),
+            426,
+            "protocol",
+        ),
+        (
+            "garbage",
+            Some(ta),
+            "1",
+            b"this is not a sync body".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "truncated",
+            Some(ta),
+            "1",
+            good[..good.len() / 2].to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "oversized",
+            Some(ta),
+            "1",
+            vec![0u8; protocol::MAX_BODY_BYTES + 1],
+            413,
+            "",
+        ),
+        (
+            "forged: another device's changes",
+            Some(tb),
+            "1",
+            good.clone(),
+            403,
+            "claims to be by user",
+        ),
         (
             "corrupted change",
             Some(ta),
@@ -288,7 +449,11 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
         let (got, text) = post(token, version, body);
         assert_eq!(got, status, "{what}: {text}");
         assert!(text.contains(needle), "{what}: {text}");
-        assert_eq!(backend_changes(backend, server), before, "{what}: nothing stored");
+        assert_eq!(
+            backend_changes(backend, server),
+            before,
+            "{what}: nothing stored"
+        );
     }
     // Through the client: a wrong token is an authentication error the user can act on.
     let mut stranger = Device::enrol(&rt, backend, &server.url, "south-advice1", dir.path());
@@ -300,7 +465,11 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
     assert_eq!(post(Some(ta), "1", good.clone()).0, 200);
     let after_one = backend_changes(backend, server);
     assert_eq!(post(Some(ta), "1", good).0, 200);
-    assert_eq!(backend_changes(backend, server), after_one, "a change sent twice is stored once");
+    assert_eq!(
+        backend_changes(backend, server),
+        after_one,
+        "a change sent twice is stored once"
+    );
 }
 
 /// Connections cut mid-request and mid-response: retries converge, nothing lost or duplicated.
@@ -311,9 +480,15 @@ fn cut_connections(backend: &Backend, server: &ServerProc) {
     let upstream: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
     let mut a = Device::enrol(&rt, backend, &server.url, "cut-nurse1", dir.path());
     let b = Device::enrol(&rt, backend, &server.url, "cut-nurse2", dir.path());
-    let p = a.store.register_patient(testing::demographics("Cal", "Dyer", None, "HX5 5EE")).unwrap();
+    let p = a
+        .store
+        .register_patient(testing::demographics("Cal", "Dyer", None, "HX5 5EE"))
+        .unwrap();
     let mut b = b;
-    for (up, down) in [(Cut::Request(150), Cut::Response(60)), (Cut::Request(700), Cut::Response(1_200))] {
+    for (up, down) in [
+        (Cut::Request(150), Cut::Response(60)),
+        (Cut::Request(700), Cut::Response(1_200)),
+    ] {
         for i in 0..5 {
             a.store.record_visit(&p, testing::full_visit(i)).unwrap();
         }
@@ -321,13 +496,21 @@ fn cut_connections(backend: &Backend, server: &ServerProc) {
         let proxy = rt.block_on(Proxy::start(upstream, up, 2));
         a.via(&proxy.url);
         a.sync(&rt).expect("retries get the upload through");
-        assert_eq!(proxy.connections.load(std::sync::atomic::Ordering::SeqCst), 3, "{up:?}: two cut, one through");
+        assert_eq!(
+            proxy.connections.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "{up:?}: two cut, one through"
+        );
         assert!(a.store.pending_changes().unwrap().is_empty(), "{up:?}");
         // ...and download through one that cuts the first two responses.
         let proxy = rt.block_on(Proxy::start(upstream, down, 2));
         b.via(&proxy.url);
         b.sync(&rt).expect("retries get the download through");
-        assert_eq!(proxy.connections.load(std::sync::atomic::Ordering::SeqCst), 3, "{down:?}: two cut, one through");
+        assert_eq!(
+            proxy.connections.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "{down:?}: two cut, one through"
+        );
     }
     b.sync(&rt).unwrap();
     assert_eq!(visit_ids(&b, &p), visit_ids(&a, &p));
@@ -344,7 +527,10 @@ fn server_killed_mid_sync(backend: &Backend, server: &mut ServerProc) {
     let dir = tempfile::tempdir().unwrap();
     team(backend, "kill");
     let a = Device::enrol(&rt, backend, &server.url, "kill-nurse1", dir.path());
-    let p = a.store.register_patient(testing::demographics("Dot", "Eyre", None, "HX6 6FF")).unwrap();
+    let p = a
+        .store
+        .register_patient(testing::demographics("Dot", "Eyre", None, "HX6 6FF"))
+        .unwrap();
     for i in 0..10 {
         a.store.record_visit(&p, testing::full_visit(i)).unwrap();
     }
@@ -356,12 +542,17 @@ fn server_killed_mid_sync(backend: &Backend, server: &mut ServerProc) {
     // Kill the server while the device's big sync is in flight.
     let endpoint = a.endpoint.clone();
     let handle = std::thread::scope(|s| {
-        let t = s.spawn(|| rt.block_on(doorstep_core::sync::sync_with(
-            &a.store,
-            &endpoint,
-            &doorstep_core::sync::SyncOptions { attempts: 1, ..Default::default() },
-            None,
-        )));
+        let t = s.spawn(|| {
+            rt.block_on(doorstep_core::sync::sync_with(
+                &a.store,
+                &endpoint,
+                &doorstep_core::sync::SyncOptions {
+                    attempts: 1,
+                    ..Default::default()
+                },
+                None,
+            ))
+        });
         std::thread::sleep(std::time::Duration::from_millis(30));
         server.kill();
         t.join().unwrap()
@@ -371,7 +562,10 @@ fn server_killed_mid_sync(backend: &Backend, server: &mut ServerProc) {
     // syncs again, every visit.
     let b = Device::enrol(&rt, backend, &server.url, "kill-nurse2", dir.path());
     b.sync(&rt).unwrap();
-    assert!(acked.is_subset(&visit_ids(&b, &p)), "acknowledged visits survived the kill ({handle:?})");
+    assert!(
+        acked.is_subset(&visit_ids(&b, &p)),
+        "acknowledged visits survived the kill ({handle:?})"
+    );
     a.sync(&rt).unwrap();
     b.sync(&rt).unwrap();
     assert_eq!(visit_ids(&b, &p).len(), 210);
@@ -381,8 +575,8 @@ fn server_killed_mid_sync(backend: &Backend, server: &mut ServerProc) {
 /// A large backlog arrives in bounded pages with progress; a visit recorded while the sync is in
 /// flight is neither lost nor marked sent.
 fn paged_backlog_with_progress(backend: &Backend, server: &ServerProc) {
-    use std::sync::Mutex;
     use doorstep_core::sync::{SyncOptions, SyncProgress, SyncProgressEvent};
+    use std::sync::Mutex;
 
     struct Recorder<'a> {
         events: Mutex<Vec<SyncProgressEvent>>,
@@ -395,7 +589,10 @@ fn paged_backlog_with_progress(backend: &Backend, server: &ServerProc) {
             self.events.lock().unwrap().push(e.clone());
             let mut r = self.recorded.lock().unwrap();
             if r.is_none() {
-                let v = self.store.record_visit(&self.person, testing::full_visit(0)).unwrap();
+                let v = self
+                    .store
+                    .record_visit(&self.person, testing::full_visit(0))
+                    .unwrap();
                 *r = Some(v.visit.id);
             }
         }
@@ -407,7 +604,16 @@ fn paged_backlog_with_progress(backend: &Backend, server: &ServerProc) {
     let a = Device::enrol(&rt, backend, &server.url, "page-nurse1", dir.path());
     let b = Device::enrol(&rt, backend, &server.url, "page-nurse2", dir.path());
     let people: Vec<String> = (0..4)
-        .map(|i| a.store.register_patient(testing::demographics(&format!("P{i}"), "Page", None, "HX9 9ZZ")).unwrap())
+        .map(|i| {
+            a.store
+                .register_patient(testing::demographics(
+                    &format!("P{i}"),
+                    "Page",
+                    None,
+                    "HX9 9ZZ",
+                ))
+                .unwrap()
+        })
         .collect();
     for p in &people {
         for i in 0..40 {
@@ -416,26 +622,62 @@ fn paged_backlog_with_progress(backend: &Backend, server: &ServerProc) {
     }
     a.sync(&rt).unwrap();
     // b knows the first person already, so it can record a visit for them mid-sync.
-    b.store.import_changes(&a.store.export_changes(0).unwrap()).unwrap();
-    let rec = Recorder { events: Mutex::new(vec![]), store: &b.store, person: people[0].clone(), recorded: Mutex::new(None) };
-    let options = SyncOptions { max_page_bytes: 64 * 1024, ..Default::default() };
-    let report = rt.block_on(doorstep_core::sync::sync_with(&b.store, &b.endpoint, &options, Some(&rec))).unwrap();
+    b.store
+        .import_changes(&a.store.export_changes(0).unwrap())
+        .unwrap();
+    let rec = Recorder {
+        events: Mutex::new(vec![]),
+        store: &b.store,
+        person: people[0].clone(),
+        recorded: Mutex::new(None),
+    };
+    let options = SyncOptions {
+        max_page_bytes: 64 * 1024,
+        ..Default::default()
+    };
+    let report = rt
+        .block_on(doorstep_core::sync::sync_with(
+            &b.store,
+            &b.endpoint,
+            &options,
+            Some(&rec),
+        ))
+        .unwrap();
     let events = rec.events.lock().unwrap().clone();
-    assert!(report.round_trips >= 3, "160 visits in 64 KB pages take several trips: {report:?}");
+    assert!(
+        report.round_trips >= 3,
+        "160 visits in 64 KB pages take several trips: {report:?}"
+    );
     assert_eq!(events.len() as u32, report.round_trips);
-    assert!(events.windows(2).all(|w| w[1].remaining <= w[0].remaining), "{events:?}");
+    assert!(
+        events.windows(2).all(|w| w[1].remaining <= w[0].remaining),
+        "{events:?}"
+    );
     assert_eq!(events.last().unwrap().remaining, 0);
     let mid = rec.recorded.lock().unwrap().clone().unwrap();
     let pending = b.store.pending_changes().unwrap();
     assert!(
-        b.store.patient(&people[0]).unwrap().clinical.unwrap().visits.iter().any(|v| v.id == mid),
+        b.store
+            .patient(&people[0])
+            .unwrap()
+            .clinical
+            .unwrap()
+            .visits
+            .iter()
+            .any(|v| v.id == mid),
         "the visit recorded mid-sync is kept"
     );
     // It was either sent by a later page's request (and acknowledged) or is still pending.
     let r2 = b.sync(&rt).unwrap();
-    assert!(b.store.pending_changes().unwrap().is_empty(), "{pending:?} {r2:?}");
+    assert!(
+        b.store.pending_changes().unwrap().is_empty(),
+        "{pending:?} {r2:?}"
+    );
     a.sync(&rt).unwrap();
-    assert!(visit_ids(&a, &people[0]).contains(&mid), "the mid-sync visit reached the server");
+    assert!(
+        visit_ids(&a, &people[0]).contains(&mid),
+        "the mid-sync visit reached the server"
+    );
     for p in &people {
         assert_eq!(visit_ids(&b, p), visit_ids(&a, p));
     }
@@ -499,5 +741,8 @@ fn postgres_suite_with_two_servers() {
     paged_backlog_with_progress(&backend, &s1);
     server_killed_mid_sync(&backend, &mut s1);
     let mut s2 = s2;
-    assert!(s2.interrupt(), "Ctrl-C shuts a PostgreSQL-backed server down cleanly");
+    assert!(
+        s2.interrupt(),
+        "Ctrl-C shuts a PostgreSQL-backed server down cleanly"
+    );
 }

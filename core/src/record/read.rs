@@ -105,7 +105,7 @@ pub fn conflicts(person_id: &str, doc: &AutoCommit) -> Result<Vec<ClinicalConfli
         }
         let mut op_ids: Vec<String> = all.iter().map(|(_, id)| id.to_string()).collect();
         op_ids.sort();
-        all.sort_by(|a, b| (a.0.author.at, a.1.to_string()).cmp(&(b.0.author.at, b.1.to_string())));
+        all.sort_by_key(|(v, id)| (v.author.at, id.to_string()));
         out.push(ClinicalConflict {
             id: conflict_id(person_id, kind, &op_ids),
             person_id: person_id.to_string(),

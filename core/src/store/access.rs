@@ -66,7 +66,10 @@ impl Access {
         lock_after_days: u32,
     ) -> Result<()> {
         let ms = at.timestamp_millis();
-        for (k, v) in [("last_sync_ms", ms), ("lock_after_days", i64::from(lock_after_days))] {
+        for (k, v) in [
+            ("last_sync_ms", ms),
+            ("lock_after_days", i64::from(lock_after_days)),
+        ] {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -78,8 +81,10 @@ impl Access {
 
     /// After the transaction that recorded the sync has committed.
     pub fn synced(&self, at: DateTime<Utc>, lock_after_days: u32) {
-        self.last_sync_ms.store(at.timestamp_millis(), Ordering::SeqCst);
-        self.lock_after_days.store(i64::from(lock_after_days), Ordering::SeqCst);
+        self.last_sync_ms
+            .store(at.timestamp_millis(), Ordering::SeqCst);
+        self.lock_after_days
+            .store(i64::from(lock_after_days), Ordering::SeqCst);
     }
 
     pub fn mark_wiped(&self) {

@@ -219,8 +219,7 @@ pub fn compact(conn: &mut Connection, person_id: &str, comp: Compartment) -> Res
 
 /// Every document that has changes beside its snapshot.
 pub fn documents_with_unfolded(conn: &Connection) -> Result<Vec<DocKey>> {
-    let mut stmt = conn
-        .prepare("SELECT DISTINCT person_id, compartment FROM change_bytes")?;
+    let mut stmt = conn.prepare("SELECT DISTINCT person_id, compartment FROM change_bytes")?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -74,7 +74,7 @@ impl FieldStore {
     ) -> Result<(ChangeBatch, bool)> {
         let mut guard = super::lock(&self.writer)?;
         let Writer { conn, docs } = &mut *guard;
-        let rows: Vec<(i64, String, String, Vec<u8>, Option<Vec<u8>>)> = {
+        let rows: Vec<LogRow> = {
             // Two statements, so that the outbox query can use the partial index of pending changes.
             let sql = if local_unacked {
                 "SELECT c.seq, c.person_id, c.compartment, c.hash, b.bytes
@@ -202,6 +202,9 @@ impl FieldStore {
         Ok(n)
     }
 }
+
+/// seq, person, compartment, hash, bytes (None once folded into the snapshot).
+type LogRow = (i64, String, String, Vec<u8>, Option<Vec<u8>>);
 
 pub(super) type Parsed = BTreeMap<(String, Compartment), Vec<Change>>;
 

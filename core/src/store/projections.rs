@@ -18,7 +18,11 @@ pub fn upsert_person(tx: &Transaction<'_>, person_id: &str, d: &Demographics) ->
         d.given_name.to_lowercase(),
         d.preferred_name.as_deref().unwrap_or("").to_lowercase()
     );
-    let postcode = d.address.as_ref().map(|a| a.postcode.clone()).filter(|p| !p.is_empty());
+    let postcode = d
+        .address
+        .as_ref()
+        .map(|a| a.postcode.clone())
+        .filter(|p| !p.is_empty());
     let postcode_key = postcode.as_ref().map(|p| p.replace(' ', ""));
     let address = d.address.as_ref().map(|a| {
         let mut parts = a.lines.clone();
@@ -62,9 +66,20 @@ pub fn replace_alerts(tx: &Transaction<'_>, person_id: &str, alerts: &[Alert]) -
         "INSERT INTO alerts (person_id, kind, summary, active, in_conflict) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for a in alerts {
-        let summary = a.values.iter().map(|v| v.text.as_str()).collect::<Vec<_>>().join(" | ");
+        let summary = a
+            .values
+            .iter()
+            .map(|v| v.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ");
         let active = a.values.iter().any(|v| v.active);
-        ins.execute(params![person_id, a.kind.as_str(), summary, active, a.in_conflict()])?;
+        ins.execute(params![
+            person_id,
+            a.kind.as_str(),
+            summary,
+            active,
+            a.in_conflict()
+        ])?;
     }
     Ok(())
 }
@@ -94,9 +109,15 @@ pub fn insert_planned(
 }
 
 /// A recorded visit fulfils its planned visit.
-pub fn mark_planned_completed(tx: &Transaction<'_>, person_id: &str, planned_visit_id: &str) -> Result<()> {
+pub fn mark_planned_completed(
+    tx: &Transaction<'_>,
+    person_id: &str,
+    planned_visit_id: &str,
+) -> Result<()> {
     let n = tx
-        .prepare_cached("UPDATE planned_visits SET completed = 1 WHERE visit_id = ?1 AND completed = 0")?
+        .prepare_cached(
+            "UPDATE planned_visits SET completed = 1 WHERE visit_id = ?1 AND completed = 0",
+        )?
         .execute([planned_visit_id])?;
     if n > 0 {
         refresh_next_visit(tx, person_id)?;
@@ -186,16 +207,19 @@ pub fn replace_clinical(tx: &Transaction<'_>, person_id: &str, c: &ClinicalRecor
     clear_clinical_summary(tx, person_id)?;
     replace_alerts(tx, person_id, &c.alerts)?;
     for p in &c.planned_visits {
-        let completed = c
-            .visits
-            .iter()
-            .any(|v| v.planned_visit_id.as_deref() == Some(p.id.as_str()) && !c.is_entered_in_error(&v.id));
+        let completed = c.visits.iter().any(|v| {
+            v.planned_visit_id.as_deref() == Some(p.id.as_str()) && !c.is_entered_in_error(&v.id)
+        });
         insert_planned(tx, person_id, p, completed, c.is_entered_in_error(&p.id))?;
     }
     for v in c.visits.iter().filter(|v| !c.is_entered_in_error(&v.id)) {
         note_visit(tx, person_id, v)?;
     }
-    for o in c.observations.iter().filter(|o| !c.is_entered_in_error(&o.id)) {
+    for o in c
+        .observations
+        .iter()
+        .filter(|o| !c.is_entered_in_error(&o.id))
+    {
         note_observations(tx, person_id, o)?;
     }
     refresh_next_visit(tx, person_id)

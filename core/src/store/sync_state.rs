@@ -56,7 +56,11 @@ impl FieldStore {
         let w = self.sync_writer()?;
         let v: Option<String> = w
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'sync_cursor'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'sync_cursor'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
@@ -66,7 +70,11 @@ impl FieldStore {
         self.access.check_not_wiped()?;
         let (batch, more) = self.export_where(0, true, max_bytes)?;
         Ok(Outbox {
-            up_to: if batch.changes.is_empty() { 0 } else { batch.up_to },
+            up_to: if batch.changes.is_empty() {
+                0
+            } else {
+                batch.up_to
+            },
             changes: batch.changes,
             more,
         })
@@ -93,7 +101,10 @@ impl FieldStore {
                     [up_to],
                 )?;
             }
-            let mut outcome = PageOutcome { import, ..Default::default() };
+            let mut outcome = PageOutcome {
+                import,
+                ..Default::default()
+            };
             for p in &page.purge_people {
                 if has_unsent(&tx, p, None)? {
                     outcome.purge_deferred.push(p.clone());
@@ -110,7 +121,8 @@ impl FieldStore {
                 }
             }
             set_meta(&tx, "sync_cursor", &page.cursor.to_string())?;
-            self.access.record_sync(&tx, synced_at, page.lock_after_days)?;
+            self.access
+                .record_sync(&tx, synced_at, page.lock_after_days)?;
             tx.commit()?;
             Ok(outcome)
         })();
@@ -193,7 +205,9 @@ fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Re
     let c = comp.map(|c| c.as_str());
     for table in ["changes", "change_bytes"] {
         tx.execute(
-            &format!("DELETE FROM {table} WHERE person_id = ?1 AND (?2 IS NULL OR compartment = ?2)"),
+            &format!(
+                "DELETE FROM {table} WHERE person_id = ?1 AND (?2 IS NULL OR compartment = ?2)"
+            ),
             params![person_id, c],
         )?;
     }
@@ -208,7 +222,10 @@ fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Re
         Some(Compartment::Advice) => &[],
     };
     for t in tables {
-        tx.execute(&format!("DELETE FROM {t} WHERE person_id = ?1"), [person_id])?;
+        tx.execute(
+            &format!("DELETE FROM {t} WHERE person_id = ?1"),
+            [person_id],
+        )?;
     }
     if comp == Some(Compartment::Clinical) {
         super::projections::clear_clinical_summary(tx, person_id)?;

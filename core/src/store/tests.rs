@@ -731,11 +731,7 @@ fn background_compaction_runs_while_writing() {
     let w = s.writer.lock().unwrap();
     let unfolded: i64 = w
         .conn
-        .query_row(
-            "SELECT count(*) FROM change_bytes",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM change_bytes", [], |r| r.get(0))
         .unwrap();
     assert!(
         unfolded < 100,
@@ -907,15 +903,23 @@ fn compaction_gives_space_back() {
     let s = FieldStore::open(cfg).unwrap();
     {
         let w = s.writer.lock().unwrap();
-        let mode: i64 = w.conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+        let mode: i64 = w
+            .conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, 2, "incremental auto-vacuum");
     }
-    let id = s.register_patient(demographics("Edith", "Crawley", None, "HX7 8AB")).unwrap();
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
     for i in 0..200 {
         s.record_visit(&id, full_visit(i)).unwrap();
     }
     s.compact_now().unwrap();
     let w = s.writer.lock().unwrap();
-    let free: i64 = w.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    let free: i64 = w
+        .conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
     assert!(free < 8, "{free} free pages left after compaction");
 }

@@ -107,9 +107,18 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client> {
 pub async fn enrol(url: &str, code: &str) -> Result<protocol::EnrolResponse> {
     let client = http_client(Duration::from_secs(30))?;
     let resp = client
-        .post(format!("{}{}", url.trim_end_matches('/'), protocol::ENROL_PATH))
-        .header(protocol::VERSION_HEADER, protocol::PROTOCOL_VERSION.to_string())
-        .json(&protocol::EnrolRequest { code: code.trim().to_string() })
+        .post(format!(
+            "{}{}",
+            url.trim_end_matches('/'),
+            protocol::ENROL_PATH
+        ))
+        .header(
+            protocol::VERSION_HEADER,
+            protocol::PROTOCOL_VERSION.to_string(),
+        )
+        .json(&protocol::EnrolRequest {
+            code: code.trim().to_string(),
+        })
         .send()
         .await
         .map_err(|e| Error::Network(e.to_string()))?;
@@ -125,7 +134,11 @@ pub async fn enrol(url: &str, code: &str) -> Result<protocol::EnrolResponse> {
 }
 
 /// Sync with default options.
-pub async fn sync(store: &FieldStore, endpoint: &SyncEndpoint, progress: Option<&dyn SyncProgress>) -> Result<SyncReport> {
+pub async fn sync(
+    store: &FieldStore,
+    endpoint: &SyncEndpoint,
+    progress: Option<&dyn SyncProgress>,
+) -> Result<SyncReport> {
     sync_with(store, endpoint, &SyncOptions::default(), progress).await
 }
 
@@ -139,7 +152,11 @@ pub async fn sync_with(
 ) -> Result<SyncReport> {
     let started = Instant::now();
     let client = http_client(options.timeout)?;
-    let url = format!("{}{}", endpoint.url.trim_end_matches('/'), protocol::SYNC_PATH);
+    let url = format!(
+        "{}{}",
+        endpoint.url.trim_end_matches('/'),
+        protocol::SYNC_PATH
+    );
     let mut report = SyncReport::default();
     let mut to_report: Vec<String> = Vec::new();
     loop {
@@ -156,8 +173,8 @@ pub async fn sync_with(
         let answer = post(&client, &url, &endpoint.device_token, body, options).await?;
         report.bytes_received += answer.len() as u64;
         report.round_trips += 1;
-        let response: SyncResponse =
-            protocol::decode(&answer).map_err(|e| Error::Network(format!("the server's answer could not be read: {e}")))?;
+        let response: SyncResponse = protocol::decode(&answer)
+            .map_err(|e| Error::Network(format!("the server's answer could not be read: {e}")))?;
         if response.protocol != protocol::PROTOCOL_VERSION {
             return Err(version_error(&response.protocol.to_string()));
         }
@@ -165,7 +182,10 @@ pub async fn sync_with(
             store.wipe()?;
             return Err(Error::Wiped);
         }
-        let page = page_of(response.clone(), (!outbox.changes.is_empty()).then_some(outbox.up_to));
+        let page = page_of(
+            response.clone(),
+            (!outbox.changes.is_empty()).then_some(outbox.up_to),
+        );
         let outcome = store.apply_sync_page(&page)?;
         report.changes_sent += outbox.changes.len() as u64;
         report.changes_received += outcome.import.new_changes as u64;
@@ -190,7 +210,9 @@ pub async fn sync_with(
             break;
         }
         if report.round_trips >= 100_000 {
-            return Err(Error::Network("the sync did not finish after 100,000 requests".into()));
+            return Err(Error::Network(
+                "the sync did not finish after 100,000 requests".into(),
+            ));
         }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
@@ -208,9 +230,10 @@ fn page_of(r: SyncResponse, acked_up_to: Option<i64>) -> SyncPage {
     for i in r.instructions {
         match i {
             Instruction::Purge { person_id } => page.purge_people.push(person_id),
-            Instruction::PurgeCompartment { person_id, compartment } => {
-                page.purge_compartments.push((person_id, compartment))
-            }
+            Instruction::PurgeCompartment {
+                person_id,
+                compartment,
+            } => page.purge_compartments.push((person_id, compartment)),
             Instruction::Wipe => {}
         }
     }
@@ -218,7 +241,13 @@ fn page_of(r: SyncResponse, acked_up_to: Option<i64>) -> SyncPage {
 }
 
 /// POST a sync body, retrying network failures and 5xx answers with exponential backoff.
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: Vec<u8>, options: &SyncOptions) -> Result<Vec<u8>> {
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Vec<u8>,
+    options: &SyncOptions,
+) -> Result<Vec<u8>> {
     let mut delay = options.backoff;
     let mut last = String::new();
     for attempt in 1..=options.attempts.max(1) {
@@ -226,7 +255,10 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: Vec<u8>, o
             .post(url)
             .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, protocol::MEDIA_TYPE)
-            .header(protocol::VERSION_HEADER, protocol::PROTOCOL_VERSION.to_string())
+            .header(
+                protocol::VERSION_HEADER,
+                protocol::PROTOCOL_VERSION.to_string(),
+            )
             .body(body.clone())
             .send()
             .await;
@@ -236,7 +268,10 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: Vec<u8>, o
                 match resp.bytes().await {
                     Ok(bytes) if (200..300).contains(&status) => return Ok(bytes.to_vec()),
                     Ok(bytes) if status >= 500 || status == 429 => {
-                        last = format!("server answered {status}: {}", String::from_utf8_lossy(&bytes));
+                        last = format!(
+                            "server answered {status}: {}",
+                            String::from_utf8_lossy(&bytes)
+                        );
                     }
                     Ok(bytes) => return Err(status_error(status, &bytes)),
                     Err(e) => last = format!("the answer was cut off: {e}"),
@@ -279,7 +314,11 @@ mod tests {
     use super::*;
 
     fn body(code: &str, message: &str) -> Vec<u8> {
-        serde_json::to_vec(&protocol::ErrorBody { code: code.into(), message: message.into() }).unwrap()
+        serde_json::to_vec(&protocol::ErrorBody {
+            code: code.into(),
+            message: message.into(),
+        })
+        .unwrap()
     }
 
     #[test]
@@ -288,7 +327,10 @@ mod tests {
         let e = status_error(426, &body("protocol", "this server speaks sync protocol 2"));
         assert!(matches!(e, Error::ProtocolMismatch { .. }), "{e}");
         assert!(e.to_string().contains("Update the app"), "{e}");
-        let e = status_error(403, &body("forbidden", "person x is not on your team's caseload"));
+        let e = status_error(
+            403,
+            &body("forbidden", "person x is not on your team's caseload"),
+        );
         assert!(matches!(e, Error::ServerRejected { status: 403, .. }));
         assert!(e.to_string().contains("not on your team's caseload"), "{e}");
         // A body that is not JSON is shown as text, cut short.

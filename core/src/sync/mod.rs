@@ -7,4 +7,6 @@ pub mod protocol;
 mod client;
 
 #[cfg(feature = "sync")]
-pub use client::{enrol, sync, sync_with, SyncEndpoint, SyncOptions, SyncProgress, SyncProgressEvent, SyncReport};
+pub use client::{
+    enrol, sync, sync_with, SyncEndpoint, SyncOptions, SyncProgress, SyncProgressEvent, SyncReport,
+};

@@ -119,7 +119,8 @@ pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, DecodeErro
 
 fn decompress_bounded(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
     use std::io::Read;
-    let decoder = zstd::stream::read::Decoder::new(body).map_err(|e| DecodeError::Compression(e.to_string()))?;
+    let decoder = zstd::stream::read::Decoder::new(body)
+        .map_err(|e| DecodeError::Compression(e.to_string()))?;
     let mut out = Vec::new();
     let mut limited = decoder.take(MAX_DECODED_BYTES as u64 + 1);
     limited
@@ -158,10 +159,16 @@ mod tests {
     #[test]
     fn garbage_and_truncation_are_errors_not_panics() {
         let body = encode(&request());
-        assert!(matches!(decode::<SyncRequest>(b"not zstd"), Err(DecodeError::Compression(_))));
+        assert!(matches!(
+            decode::<SyncRequest>(b"not zstd"),
+            Err(DecodeError::Compression(_))
+        ));
         assert!(decode::<SyncRequest>(&body[..body.len() / 2]).is_err());
         let junk = zstd::bulk::compress(b"\xff\xff\xff\xff\xff\xff\xff", 3).unwrap();
-        assert!(matches!(decode::<SyncRequest>(&junk), Err(DecodeError::Format(_))));
+        assert!(matches!(
+            decode::<SyncRequest>(&junk),
+            Err(DecodeError::Format(_))
+        ));
     }
 
     #[test]

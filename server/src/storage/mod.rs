@@ -59,7 +59,13 @@ pub trait Tx {
     fn add_code(&mut self, code_hash: &str, user_id: &str, expires_ms: i64) -> Result<()>;
     /// Mark an unused, unexpired code used and return its user.
     fn take_code(&mut self, code_hash: &str, now_ms: i64) -> Result<Option<String>>;
-    fn add_device(&mut self, device_id: &str, user_id: &str, token_hash: &str, now_ms: i64) -> Result<()>;
+    fn add_device(
+        &mut self,
+        device_id: &str,
+        user_id: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<()>;
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>>;
     fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool>;
     fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()>;
@@ -78,7 +84,12 @@ pub trait Tx {
     /// Whether the server holds anything of this person (changes or caseload history).
     fn person_known(&mut self, person_id: &str) -> Result<bool>;
     /// A document's changes with seq <= `up_to`, in order.
-    fn doc_changes(&mut self, person_id: &str, comp: Compartment, up_to: u64) -> Result<Vec<StoredChange>>;
+    fn doc_changes(
+        &mut self,
+        person_id: &str,
+        comp: Compartment,
+        up_to: u64,
+    ) -> Result<Vec<StoredChange>>;
     /// Changes with `after < seq <= up_to` of people currently on the team's caseload, in order.
     fn team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<Vec<StoredChange>>;
 
@@ -136,7 +147,11 @@ pub fn role_str(role: Role) -> &'static str {
 }
 
 pub fn parse_role(s: &str) -> Option<Role> {
-    [Role::DistrictNurse, Role::VirtualWardClinician, Role::AdviceWorker]
-        .into_iter()
-        .find(|r| role_str(*r) == s)
+    [
+        Role::DistrictNurse,
+        Role::VirtualWardClinician,
+        Role::AdviceWorker,
+    ]
+    .into_iter()
+    .find(|r| role_str(*r) == s)
 }

@@ -38,9 +38,18 @@ pub fn server() -> Arc<PgServer> {
 /// A new, empty database on the test server: (the server, to keep it running; its URL).
 pub fn fresh_database() -> (Arc<PgServer>, String) {
     let server = server();
-    let name = format!("doorstep_test_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "doorstep_test_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    );
     let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL: {e}\n{}", server.log()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to the test PostgreSQL: {e}\n{}",
+                server.log()
+            )
+        });
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
@@ -90,7 +99,9 @@ fn find_bin() -> PathBuf {
 }
 
 fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn free_port() -> u16 {
@@ -119,12 +130,16 @@ impl PgServer {
     fn start() -> PgServer {
         let bin = find_bin();
         let as_postgres = is_root();
-        let dir = tempfile::Builder::new().prefix("doorstep-pg-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("doorstep-pg-")
+            .tempdir()
+            .expect("temp dir");
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("create data dir");
         if as_postgres {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
             let out = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(&data)
@@ -138,9 +153,28 @@ impl PgServer {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let mut server = PgServer { bin, dir, data, port: 0, as_postgres };
+        let mut server = PgServer {
+            bin,
+            dir,
+            data,
+            port: 0,
+            as_postgres,
+        };
         let data_s = server.data.to_str().expect("utf-8 temp path").to_string();
-        let out = server.run("initdb", &["-D", &data_s, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]);
+        let out = server.run(
+            "initdb",
+            &[
+                "-D",
+                &data_s,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
         assert!(
             out.status.success(),
             "initdb failed: {}{}",
@@ -157,7 +191,12 @@ impl PgServer {
                 "-p {port} -k {data_s} -c listen_addresses=127.0.0.1 -c max_connections=300 \
                  -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             );
-            let out = server.run("pg_ctl", &["-D", &data_s, "-o", &opts, "-l", &log_s, "-w", "-t", "60", "start"]);
+            let out = server.run(
+                "pg_ctl",
+                &[
+                    "-D", &data_s, "-o", &opts, "-l", &log_s, "-w", "-t", "60", "start",
+                ],
+            );
             if out.status.success() {
                 server.port = port;
                 return server;

@@ -101,7 +101,10 @@ struct Statements(HashMap<&'static str, Statement>);
 
 fn is_loopback_name(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 /// Refuse anything but loopback or a Unix socket: the connection is not encrypted.
@@ -175,15 +178,22 @@ impl PgStorage {
         let target = describe_target(&config);
         // One connection first, to fail at once with the cause (the pool would retry for its
         // timeout and then report only "error connecting to server").
-        let mut client = config
-            .connect(NoTls)
-            .map_err(|e| ServerError::Storage(format!("cannot connect to PostgreSQL at {target}: {}", with_causes(&e))))?;
+        let mut client = config.connect(NoTls).map_err(|e| {
+            ServerError::Storage(format!(
+                "cannot connect to PostgreSQL at {target}: {}",
+                with_causes(&e)
+            ))
+        })?;
         // DDL under a transaction-scoped advisory lock: concurrent CREATE TABLE IF NOT EXISTS can
         // otherwise fail on the catalogue's unique indexes. Released at commit.
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-        tx.batch_execute(SCHEMA)
-            .map_err(|e| ServerError::Storage(format!("cannot create the schema at {target}: {}", with_causes(&e))))?;
+        tx.batch_execute(SCHEMA).map_err(|e| {
+            ServerError::Storage(format!(
+                "cannot create the schema at {target}: {}",
+                with_causes(&e)
+            ))
+        })?;
         tx.commit()?;
         drop(client);
         let pool = Pool::builder()
@@ -191,7 +201,9 @@ impl PgStorage {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(15))
             .build(PostgresConnectionManager::new(config, NoTls))
-            .map_err(|e| ServerError::Storage(format!("cannot connect to PostgreSQL at {target}: {e}")))?;
+            .map_err(|e| {
+                ServerError::Storage(format!("cannot connect to PostgreSQL at {target}: {e}"))
+            })?;
         Ok(PgStorage { pool, target })
     }
 
@@ -204,9 +216,14 @@ impl PgStorage {
     /// (see the module documentation). Committed if `f` succeeds, rolled back otherwise.
     pub fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
         let mut conn = self.pool.get()?;
-        let stmts = PooledConnection::extensions_mut(&mut conn).remove::<Statements>().unwrap_or_default();
+        let stmts = PooledConnection::extensions_mut(&mut conn)
+            .remove::<Statements>()
+            .unwrap_or_default();
         let (result, stmts) = {
-            let tx = conn.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start()?;
+            let tx = conn
+                .build_transaction()
+                .isolation_level(IsolationLevel::ReadCommitted)
+                .start()?;
             let mut t = PgTx { tx, stmts };
             let r = match t.tx.batch_execute(WRITE_BEGIN) {
                 Ok(()) => f(&mut t),
@@ -229,7 +246,9 @@ impl PgStorage {
     /// A read-only snapshot (REPEATABLE READ): every query of `f` sees the same committed state.
     pub fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
         let mut conn = self.pool.get()?;
-        let stmts = PooledConnection::extensions_mut(&mut conn).remove::<Statements>().unwrap_or_default();
+        let stmts = PooledConnection::extensions_mut(&mut conn)
+            .remove::<Statements>()
+            .unwrap_or_default();
         let (result, stmts) = {
             let tx = conn
                 .build_transaction()
@@ -305,7 +324,11 @@ impl PgTx<'_> {
     }
 
     /// At most one row expected; the first if there are more (as SQLite's `query_row`).
-    fn query_first(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+    fn query_first(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
@@ -317,12 +340,18 @@ impl PgTx<'_> {
 
 impl Tx for PgTx<'_> {
     fn create_team(&mut self, team_id: &str, name: &str) -> Result<()> {
-        self.execute("INSERT INTO teams (team_id, name) VALUES ($1, $2)", &[&team_id, &name])?;
+        self.execute(
+            "INSERT INTO teams (team_id, name) VALUES ($1, $2)",
+            &[&team_id, &name],
+        )?;
         Ok(())
     }
 
     fn team_exists(&mut self, team_id: &str) -> Result<bool> {
-        let r = self.query_one("SELECT EXISTS(SELECT 1 FROM teams WHERE team_id = $1)", &[&team_id])?;
+        let r = self.query_one(
+            "SELECT EXISTS(SELECT 1 FROM teams WHERE team_id = $1)",
+            &[&team_id],
+        )?;
         Ok(r.try_get(0)?)
     }
 
@@ -344,7 +373,12 @@ impl Tx for PgTx<'_> {
         };
         let (id, display_name, role, team): (String, String, String, String) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-        Ok(parse_role(&role).map(|role| User { id, display_name, role, team }))
+        Ok(parse_role(&role).map(|role| User {
+            id,
+            display_name,
+            role,
+            team,
+        }))
     }
 
     fn add_code(&mut self, code_hash: &str, user_id: &str, expires_ms: i64) -> Result<()> {
@@ -369,7 +403,13 @@ impl Tx for PgTx<'_> {
         })
     }
 
-    fn add_device(&mut self, device_id: &str, user_id: &str, token_hash: &str, now_ms: i64) -> Result<()> {
+    fn add_device(
+        &mut self,
+        device_id: &str,
+        user_id: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         self.execute(
             "INSERT INTO devices (device_id, user_id, token_hash, enrolled_ms) VALUES ($1, $2, $3, $4)",
             &[&device_id, &user_id, &token_hash, &now_ms],
@@ -386,12 +426,22 @@ impl Tx for PgTx<'_> {
         else {
             return Ok(None);
         };
-        let (device_id, id, display_name, role, team): (String, String, String, String, String) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
+        let (device_id, id, display_name, role, team): (String, String, String, String, String) = (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+        );
         let revoked: Option<i64> = r.try_get(5)?;
         Ok(parse_role(&role).map(|role| DeviceRow {
             device_id,
-            user: User { id, display_name, role, team },
+            user: User {
+                id,
+                display_name,
+                role,
+                team,
+            },
             revoked: revoked.is_some(),
         }))
     }
@@ -405,7 +455,10 @@ impl Tx for PgTx<'_> {
     }
 
     fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()> {
-        self.execute("UPDATE devices SET last_sync_ms = $2 WHERE device_id = $1", &[&device_id, &now_ms])?;
+        self.execute(
+            "UPDATE devices SET last_sync_ms = $2 WHERE device_id = $1",
+            &[&device_id, &now_ms],
+        )?;
         Ok(())
     }
 
@@ -429,14 +482,19 @@ impl Tx for PgTx<'_> {
     }
 
     fn actor_owner(&mut self, actor: &str) -> Result<Option<String>> {
-        Ok(match self.query_first("SELECT device_id FROM actors WHERE actor = $1", &[&actor])? {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
+        Ok(
+            match self.query_first("SELECT device_id FROM actors WHERE actor = $1", &[&actor])? {
+                Some(r) => Some(r.try_get(0)?),
+                None => None,
+            },
+        )
     }
 
     fn bind_actor(&mut self, actor: &str, device_id: &str) -> Result<()> {
-        self.execute("INSERT INTO actors (actor, device_id) VALUES ($1, $2)", &[&actor, &device_id])?;
+        self.execute(
+            "INSERT INTO actors (actor, device_id) VALUES ($1, $2)",
+            &[&actor, &device_id],
+        )?;
         Ok(())
     }
 
@@ -444,7 +502,10 @@ impl Tx for PgTx<'_> {
         // The row lock taken here (already held: `write` takes it first) lasts until commit, so
         // no other transaction can take a number until this one has committed or rolled back:
         // numbers become visible in order, and a rollback returns its numbers. See module docs.
-        let r = self.query_one("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value", &[])?;
+        let r = self.query_one(
+            "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
+            &[],
+        )?;
         Ok(seq_value(r.try_get(0)?))
     }
 
@@ -489,7 +550,12 @@ impl Tx for PgTx<'_> {
         Ok(r.try_get(0)?)
     }
 
-    fn doc_changes(&mut self, person_id: &str, c: Compartment, up_to: u64) -> Result<Vec<StoredChange>> {
+    fn doc_changes(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        up_to: u64,
+    ) -> Result<Vec<StoredChange>> {
         let rows = self.query(
             "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
              WHERE person_id = $1 AND compartment = $2 AND seq <= $3 ORDER BY seq",
@@ -584,7 +650,10 @@ impl Tx for PgTx<'_> {
 
     fn consent(&mut self, person_id: &str) -> Result<Option<(bool, u64)>> {
         Ok(
-            match self.query_first("SELECT consented, seq FROM consents WHERE person_id = $1", &[&person_id])? {
+            match self.query_first(
+                "SELECT consented, seq FROM consents WHERE person_id = $1",
+                &[&person_id],
+            )? {
                 Some(r) => Some((r.try_get(0)?, seq_value(r.try_get(1)?))),
                 None => None,
             },
@@ -641,7 +710,14 @@ mod tests {
         matches!(r, Err(ServerError::Storage(_)))
     }
 
-    fn change<'a>(seq: u64, person: &'a str, c: Compartment, hash: &'a [u8], bytes: &'a [u8], origin: &'a str) -> NewChange<'a> {
+    fn change<'a>(
+        seq: u64,
+        person: &'a str,
+        c: Compartment,
+        hash: &'a [u8],
+        bytes: &'a [u8],
+        origin: &'a str,
+    ) -> NewChange<'a> {
         NewChange {
             seq,
             person_id: person,
@@ -681,8 +757,13 @@ mod tests {
             tx.create_team("t1", "again")
         })));
         assert_eq!(
-            s.read(|tx| Ok((tx.team_exists("t1")?, tx.team_exists("t2")?, tx.team_exists("t3")?, tx.team_exists("x")?)))
-                .unwrap(),
+            s.read(|tx| Ok((
+                tx.team_exists("t1")?,
+                tx.team_exists("t2")?,
+                tx.team_exists("t3")?,
+                tx.team_exists("x")?
+            )))
+            .unwrap(),
             (true, true, false, false)
         );
 
@@ -694,10 +775,16 @@ mod tests {
             tx.create_user(&adviser)
         })
         .unwrap();
-        assert!(is_storage_err(s.write(|tx| tx.create_user(&user("u3", "No Team", Role::AdviceWorker, "nope")))));
+        assert!(is_storage_err(s.write(|tx| tx.create_user(&user(
+            "u3",
+            "No Team",
+            Role::AdviceWorker,
+            "nope"
+        )))));
         assert!(is_storage_err(s.write(|tx| tx.create_user(&nurse))));
         assert_eq!(
-            s.read(|tx| Ok((tx.user("u1")?, tx.user("u2")?, tx.user("u3")?))).unwrap(),
+            s.read(|tx| Ok((tx.user("u1")?, tx.user("u2")?, tx.user("u3")?)))
+                .unwrap(),
             (Some(nurse.clone()), Some(adviser.clone()), None)
         );
 
@@ -708,20 +795,39 @@ mod tests {
             tx.add_code("h4", "u1", 1000)
         })
         .unwrap();
-        assert!(is_storage_err(s.write(|tx| tx.add_code("h3", "nobody", 1000))));
+        assert!(is_storage_err(
+            s.write(|tx| tx.add_code("h3", "nobody", 1000))
+        ));
         assert!(is_storage_err(s.write(|tx| tx.add_code("h1", "u2", 1000))));
-        assert_eq!(s.write(|tx| tx.take_code("h1", 999)).unwrap(), Some("u1".into()));
+        assert_eq!(
+            s.write(|tx| tx.take_code("h1", 999)).unwrap(),
+            Some("u1".into())
+        );
         assert_eq!(s.write(|tx| tx.take_code("h1", 999)).unwrap(), None);
         assert_eq!(s.write(|tx| tx.take_code("h1", 0)).unwrap(), None);
-        assert_eq!(s.write(|tx| tx.take_code("h2", 1000)).unwrap(), None, "expired at 1000");
-        assert_eq!(s.write(|tx| tx.take_code("h2", 999)).unwrap(), Some("u2".into()));
+        assert_eq!(
+            s.write(|tx| tx.take_code("h2", 1000)).unwrap(),
+            None,
+            "expired at 1000"
+        );
+        assert_eq!(
+            s.write(|tx| tx.take_code("h2", 999)).unwrap(),
+            Some("u2".into())
+        );
         assert_eq!(s.write(|tx| tx.take_code("missing", 0)).unwrap(), None);
         let r = s.write(|tx| {
             assert_eq!(tx.take_code("h4", 0)?, Some("u1".into()));
             Err::<(), _>(conflict())
         });
-        assert!(matches!(r, Err(ServerError::Conflict(_))), "the closure's own error comes back: {r:?}");
-        assert_eq!(s.write(|tx| tx.take_code("h4", 0)).unwrap(), Some("u1".into()), "a rolled-back take");
+        assert!(
+            matches!(r, Err(ServerError::Conflict(_))),
+            "the closure's own error comes back: {r:?}"
+        );
+        assert_eq!(
+            s.write(|tx| tx.take_code("h4", 0)).unwrap(),
+            Some("u1".into()),
+            "a rolled-back take"
+        );
 
         // Devices.
         s.write(|tx| {
@@ -729,11 +835,21 @@ mod tests {
             tx.add_device("d2", "u2", "tok2", 200)
         })
         .unwrap();
-        assert!(is_storage_err(s.write(|tx| tx.add_device("d3", "u1", "tok1", 300))), "token reused");
-        assert!(is_storage_err(s.write(|tx| tx.add_device("d1", "u1", "tokX", 300))), "device id reused");
-        assert!(is_storage_err(s.write(|tx| tx.add_device("d4", "nobody", "tok4", 300))), "no such user");
+        assert!(
+            is_storage_err(s.write(|tx| tx.add_device("d3", "u1", "tok1", 300))),
+            "token reused"
+        );
+        assert!(
+            is_storage_err(s.write(|tx| tx.add_device("d1", "u1", "tokX", 300))),
+            "device id reused"
+        );
+        assert!(
+            is_storage_err(s.write(|tx| tx.add_device("d4", "nobody", "tok4", 300))),
+            "no such user"
+        );
         assert_eq!(
-            s.read(|tx| Ok((tx.device_by_token("tok1")?, tx.device_by_token("tokX")?))).unwrap(),
+            s.read(|tx| Ok((tx.device_by_token("tok1")?, tx.device_by_token("tokX")?)))
+                .unwrap(),
             (
                 Some(DeviceRow {
                     device_id: "d1".into(),
@@ -744,8 +860,12 @@ mod tests {
             )
         );
         assert_eq!(
-            s.write(|tx| Ok((tx.revoke_device("d2", 300)?, tx.revoke_device("d2", 301)?, tx.revoke_device("x", 1)?)))
-                .unwrap(),
+            s.write(|tx| Ok((
+                tx.revoke_device("d2", 300)?,
+                tx.revoke_device("d2", 301)?,
+                tx.revoke_device("x", 1)?
+            )))
+            .unwrap(),
             (true, false, false)
         );
         assert_eq!(
@@ -784,11 +904,18 @@ mod tests {
         // Actors.
         assert_eq!(s.read(|tx| tx.actor_owner("a1")).unwrap(), None);
         s.write(|tx| tx.bind_actor("a1", "d1")).unwrap();
-        assert_eq!(s.read(|tx| tx.actor_owner("a1")).unwrap(), Some("d1".into()));
+        assert_eq!(
+            s.read(|tx| tx.actor_owner("a1")).unwrap(),
+            Some("d1".into())
+        );
         assert!(is_storage_err(s.write(|tx| tx.bind_actor("a1", "d2"))));
 
         // The sequence: a rolled-back transaction gives its numbers back.
-        assert_eq!(s.write(|tx| Ok((tx.next_seq()?, tx.next_seq()?, tx.max_seq()?))).unwrap(), (1, 2, 2));
+        assert_eq!(
+            s.write(|tx| Ok((tx.next_seq()?, tx.next_seq()?, tx.max_seq()?)))
+                .unwrap(),
+            (1, 2, 2)
+        );
         assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 2);
         let r = s.write(|tx| {
             tx.next_seq()?;
@@ -812,8 +939,14 @@ mod tests {
             assert_eq!(tx.next_seq()?, 7);
             assert!(tx.insert_change(&change(7, "a-1", Demographics, &h3, &[3], "d1"))?);
             assert_eq!(tx.next_seq()?, 8);
-            assert!(!tx.insert_change(&change(8, "a-1", Demographics, &h1, b"dup", "d2"))?, "same hash");
-            assert!(!tx.insert_change(&change(5, "zz", Advice, &h9, b"dup", "d2"))?, "same seq");
+            assert!(
+                !tx.insert_change(&change(8, "a-1", Demographics, &h1, b"dup", "d2"))?,
+                "same hash"
+            );
+            assert!(
+                !tx.insert_change(&change(5, "zz", Advice, &h9, b"dup", "d2"))?,
+                "same seq"
+            );
             assert_eq!(tx.next_seq()?, 9);
             assert!(tx.insert_change(&change(9, "loner", Advice, &h4, b"l", "d2"))?);
             Ok(())
@@ -849,8 +982,14 @@ mod tests {
                 ]
             );
             assert_eq!(seqs(&tx.doc_changes("a-1", Demographics, 6)?), vec![5]);
-            assert_eq!(seqs(&tx.doc_changes("a-1", Demographics, 4)?), Vec::<u64>::new());
-            assert_eq!(seqs(&tx.doc_changes("a-1", Clinical, 9)?), Vec::<u64>::new());
+            assert_eq!(
+                seqs(&tx.doc_changes("a-1", Demographics, 4)?),
+                Vec::<u64>::new()
+            );
+            assert_eq!(
+                seqs(&tx.doc_changes("a-1", Clinical, 9)?),
+                Vec::<u64>::new()
+            );
             assert_eq!(seqs(&tx.doc_changes("loner", Advice, 9)?), vec![9]);
             let team = tx.team_changes("t1", 0, 9)?;
             assert_eq!(seqs(&team), vec![5, 6, 7], "the loner is on no caseload");
@@ -860,7 +999,11 @@ mod tests {
             assert_eq!(seqs(&tx.team_changes("t1", 0, u64::MAX)?), vec![5, 6, 7]);
             assert_eq!(seqs(&tx.team_changes("t1", 7, 9)?), Vec::<u64>::new());
             assert_eq!(seqs(&tx.team_changes("t2", 0, 9)?), Vec::<u64>::new());
-            assert_eq!(tx.members("t1")?, vec![("B-2".into(), 4), ("a-1".into(), 3)], "byte order");
+            assert_eq!(
+                tx.members("t1")?,
+                vec![("B-2".into(), 4), ("a-1".into(), 3)],
+                "byte order"
+            );
             assert!(tx.was_member("t1", "a-1")?);
             assert!(!tx.was_member("t2", "a-1")?);
             assert_eq!(tx.current_team("a-1")?, Some("t1".into()));
@@ -882,7 +1025,10 @@ mod tests {
         })
         .unwrap();
         s.read(|tx| {
-            assert_eq!(tx.members("t1")?, vec![("B-2".into(), 4), ("a_3".into(), 12)]);
+            assert_eq!(
+                tx.members("t1")?,
+                vec![("B-2".into(), 4), ("a_3".into(), 12)]
+            );
             assert_eq!(tx.members("t2")?, vec![("a-1".into(), 11)]);
             assert!(tx.was_member("t1", "a-1")?, "history counts");
             assert_eq!(tx.current_team("a-1")?, Some("t2".into()));
@@ -909,7 +1055,11 @@ mod tests {
         })
         .unwrap();
         s.read(|tx| {
-            assert_eq!(sorted(tx.left_between("t1", 0, 16)?), strs(&["B-2", "a-1"]), "each person once");
+            assert_eq!(
+                sorted(tx.left_between("t1", 0, 16)?),
+                strs(&["B-2", "a-1"]),
+                "each person once"
+            );
             assert_eq!(tx.left_between("t1", 15, 16)?, strs(&["B-2"]));
             assert_eq!(tx.members("t1")?, vec![("a_3".into(), 12)]);
             assert_eq!(tx.current_team("a-1")?, None);
@@ -918,7 +1068,11 @@ mod tests {
         .unwrap();
 
         // Consent.
-        assert_eq!(s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?))).unwrap(), (None, vec![]));
+        assert_eq!(
+            s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?)))
+                .unwrap(),
+            (None, vec![])
+        );
         s.write(|tx| {
             assert_eq!(tx.next_seq()?, 17);
             tx.set_consent("a_3", true, 17)?;
@@ -928,7 +1082,11 @@ mod tests {
         s.read(|tx| {
             assert_eq!(tx.consent("a_3")?, Some((true, 17)));
             assert_eq!(tx.consent("a-1")?, Some((true, 17)));
-            assert_eq!(tx.consents("t1")?, vec![("a_3".into(), true, 17)], "current members only");
+            assert_eq!(
+                tx.consents("t1")?,
+                vec![("a_3".into(), true, 17)],
+                "current members only"
+            );
             assert_eq!(tx.consents("t2")?, vec![]);
             Ok(())
         })
@@ -939,7 +1097,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?))).unwrap(),
+            s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?)))
+                .unwrap(),
             (Some((false, 18)), vec![("a_3".into(), false, 18)])
         );
 
@@ -968,7 +1127,11 @@ mod tests {
     fn postgres_meets_the_storage_contract() {
         let (_server, url) = pg_test::fresh_database();
         let s = Storage::Postgres(PgStorage::open(&url).unwrap());
-        assert!(s.describe().starts_with("PostgreSQL at 127.0.0.1:"), "{}", s.describe());
+        assert!(
+            s.describe().starts_with("PostgreSQL at 127.0.0.1:"),
+            "{}",
+            s.describe()
+        );
         conformance(&s);
     }
 
@@ -995,7 +1158,10 @@ mod tests {
                     .collect()
             })
             .unwrap();
-        let instances = [Arc::new(PgStorage::open(&url).unwrap()), Arc::new(PgStorage::open(&url).unwrap())];
+        let instances = [
+            Arc::new(PgStorage::open(&url).unwrap()),
+            Arc::new(PgStorage::open(&url).unwrap()),
+        ];
         let reader = PgStorage::open(&url).unwrap();
         let done = Arc::new(AtomicBool::new(false));
         let committed = Arc::new(AtomicU64::new(0));
@@ -1012,11 +1178,20 @@ mod tests {
                             for j in 0..n {
                                 let seq = tx.next_seq()?;
                                 // Widen the window between taking a number and committing it.
-                                std::thread::sleep(Duration::from_micros(((w * 7 + i * 3 + j) % 5) as u64 * 300));
+                                std::thread::sleep(Duration::from_micros(
+                                    ((w * 7 + i * 3 + j) % 5) as u64 * 300,
+                                ));
                                 let hash = [w as u8, i as u8, j as u8, 0xAB];
                                 let person = people[(w + j) % people.len()];
                                 let bytes = format!("w{w} i{i} j{j}").into_bytes();
-                                assert!(tx.insert_change(&change(seq, person, Compartment::Clinical, &hash, &bytes, "d"))?);
+                                assert!(tx.insert_change(&change(
+                                    seq,
+                                    person,
+                                    Compartment::Clinical,
+                                    &hash,
+                                    &bytes,
+                                    "d"
+                                ))?);
                             }
                             if abort {
                                 return Err(ServerError::Conflict("abort".into()));
@@ -1047,14 +1222,30 @@ mod tests {
                     let (now, new, all) = reader
                         .read(|tx| {
                             let now = tx.max_seq()?;
-                            Ok((now, tx.team_changes("t", cursor, now)?, tx.team_changes("t", 0, u64::MAX)?))
+                            Ok((
+                                now,
+                                tx.team_changes("t", cursor, now)?,
+                                tx.team_changes("t", 0, u64::MAX)?,
+                            ))
                         })
                         .unwrap();
-                    let expected: Vec<u64> = (cursor + 1..=now).filter(|s| !joined.contains(s)).collect();
-                    assert_eq!(seqs(&new), expected, "changes after cursor {cursor} up to {now}");
+                    let expected: Vec<u64> =
+                        (cursor + 1..=now).filter(|s| !joined.contains(s)).collect();
+                    assert_eq!(
+                        seqs(&new),
+                        expected,
+                        "changes after cursor {cursor} up to {now}"
+                    );
                     let everything: Vec<u64> = (1..=now).filter(|s| !joined.contains(s)).collect();
-                    assert_eq!(seqs(&all), everything, "the snapshot at max_seq {now} is not a gap-free prefix");
-                    assert!(now >= last_max, "max_seq went back from {last_max} to {now}");
+                    assert_eq!(
+                        seqs(&all),
+                        everything,
+                        "the snapshot at max_seq {now} is not a gap-free prefix"
+                    );
+                    assert!(
+                        now >= last_max,
+                        "max_seq went back from {last_max} to {now}"
+                    );
                     last_max = now;
                     cursor = now;
                     snapshots += 1;
@@ -1070,8 +1261,15 @@ mod tests {
         done.store(true, Ordering::SeqCst);
         let (cursor, snapshots) = follow.join().unwrap();
         let total = committed.load(Ordering::SeqCst);
-        assert_eq!(cursor, people.len() as u64 + total, "every committed change, and nothing else, numbered");
-        assert!(snapshots > 20, "the reader should have raced the writers ({snapshots} snapshots)");
+        assert_eq!(
+            cursor,
+            people.len() as u64 + total,
+            "every committed change, and nothing else, numbered"
+        );
+        assert!(
+            snapshots > 20,
+            "the reader should have raced the writers ({snapshots} snapshots)"
+        );
     }
 
     /// Two instances stand in for two server processes on one database: each sees what the
@@ -1084,7 +1282,10 @@ mod tests {
         let b = Arc::new(Storage::Postgres(PgStorage::open(&url).unwrap()));
         admin::create_team(&a, "t1", "Team one").unwrap();
         admin::create_team(&b, "t2", "Team two").unwrap();
-        assert!(matches!(admin::create_team(&b, "t1", "again"), Err(ServerError::Conflict(_))));
+        assert!(matches!(
+            admin::create_team(&b, "t1", "again"),
+            Err(ServerError::Conflict(_))
+        ));
         admin::create_user(&b, "u1", "Ann Nurse", Role::DistrictNurse, "t1").unwrap();
         let code = admin::issue_code(&a, "u1").unwrap();
         let code_hash = crate::auth::hash(&crate::auth::normalise_code(&code));
@@ -1100,7 +1301,12 @@ mod tests {
                     s.write(|tx| {
                         let user = tx.take_code(&code_hash, admin::now_ms())?;
                         if user.is_some() {
-                            tx.add_device(&format!("d{i}"), "u1", &format!("tok{i}"), admin::now_ms())?;
+                            tx.add_device(
+                                &format!("d{i}"),
+                                "u1",
+                                &format!("tok{i}"),
+                                admin::now_ms(),
+                            )?;
                         }
                         Ok(user)
                     })
@@ -1108,12 +1314,22 @@ mod tests {
                 })
             })
             .collect();
-        let winners: Vec<_> = takers.into_iter().filter_map(|t| t.join().unwrap()).collect();
+        let winners: Vec<_> = takers
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
         assert_eq!(winners, vec!["u1".to_string()], "exactly one enrolment");
         let devices = admin::devices(&a).unwrap();
         assert_eq!(devices.len(), 1);
         let token = format!("tok{}", &devices[0].device_id[1..]);
-        assert_eq!(b.read(|tx| tx.device_by_token(&token)).unwrap().unwrap().user.id, "u1");
+        assert_eq!(
+            b.read(|tx| tx.device_by_token(&token))
+                .unwrap()
+                .unwrap()
+                .user
+                .id,
+            "u1"
+        );
 
         // A change stored through one is read through the other.
         let seq = b
@@ -1121,7 +1337,14 @@ mod tests {
                 let seq = tx.next_seq()?;
                 tx.join("t1", "p1", seq)?;
                 let seq = tx.next_seq()?;
-                tx.insert_change(&change(seq, "p1", Compartment::Clinical, &[7; 32], b"visit", &devices[0].device_id))?;
+                tx.insert_change(&change(
+                    seq,
+                    "p1",
+                    Compartment::Clinical,
+                    &[7; 32],
+                    b"visit",
+                    &devices[0].device_id,
+                ))?;
                 Ok(seq)
             })
             .unwrap();
@@ -1131,10 +1354,21 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(admin::move_person(&a, "p1", "t2").unwrap(), Some("t1".into()));
-        assert_eq!(b.read(|tx| tx.current_team("p1")).unwrap(), Some("t2".into()));
+        assert_eq!(
+            admin::move_person(&a, "p1", "t2").unwrap(),
+            Some("t1".into())
+        );
+        assert_eq!(
+            b.read(|tx| tx.current_team("p1")).unwrap(),
+            Some("t2".into())
+        );
         admin::revoke_device(&b, &devices[0].device_id).unwrap();
-        assert!(a.read(|tx| tx.device_by_token(&token)).unwrap().unwrap().revoked);
+        assert!(
+            a.read(|tx| tx.device_by_token(&token))
+                .unwrap()
+                .unwrap()
+                .revoked
+        );
 
         // Check, pause, act: with writes serialised only one of the racers acts.
         let gate = Arc::new(Barrier::new(8));
@@ -1159,8 +1393,14 @@ mod tests {
         for r in racers {
             r.join().unwrap();
         }
-        let on = a.read(|tx| Ok((tx.members("t1")?, tx.members("t2")?))).unwrap();
-        let count = on.0.iter().chain(on.1.iter()).filter(|(p, _)| p == "p2").count();
+        let on = a
+            .read(|tx| Ok((tx.members("t1")?, tx.members("t2")?)))
+            .unwrap();
+        let count =
+            on.0.iter()
+                .chain(on.1.iter())
+                .filter(|(p, _)| p == "p2")
+                .count();
         assert_eq!(count, 1, "p2 joined once: {on:?}");
     }
 
@@ -1179,7 +1419,10 @@ mod tests {
                 })
             })
             .collect();
-        let opened: Vec<PgStorage> = openers.into_iter().map(|o| o.join().unwrap().unwrap()).collect();
+        let opened: Vec<PgStorage> = openers
+            .into_iter()
+            .map(|o| o.join().unwrap().unwrap())
+            .collect();
         for s in &opened {
             assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 0);
         }
@@ -1199,7 +1442,9 @@ mod tests {
             "host=localhost hostaddr=10.1.2.3 user=doorstep",
         ] {
             match PgStorage::open(url) {
-                Err(ServerError::Storage(m)) => assert!(m.contains("on this machine"), "{url}: {m}"),
+                Err(ServerError::Storage(m)) => {
+                    assert!(m.contains("on this machine"), "{url}: {m}")
+                }
                 other => panic!("{url}: {other:?}"),
             }
         }
@@ -1211,10 +1456,22 @@ mod tests {
         ] {
             check_local(&Config::from_str(url).unwrap()).unwrap_or_else(|e| panic!("{url}: {e}"));
         }
-        assert!(matches!(PgStorage::open("postgres://[bad"), Err(ServerError::Storage(_))));
-        assert!(matches!(PgStorage::open("user=doorstep"), Err(ServerError::Storage(_))), "no host");
+        assert!(matches!(
+            PgStorage::open("postgres://[bad"),
+            Err(ServerError::Storage(_))
+        ));
+        assert!(
+            matches!(
+                PgStorage::open("user=doorstep"),
+                Err(ServerError::Storage(_))
+            ),
+            "no host"
+        );
         match PgStorage::open("postgres://doorstep@127.0.0.1:1/doorstep") {
-            Err(ServerError::Storage(m)) => assert!(m.contains("cannot connect to PostgreSQL at 127.0.0.1:1/doorstep: "), "{m}"),
+            Err(ServerError::Storage(m)) => assert!(
+                m.contains("cannot connect to PostgreSQL at 127.0.0.1:1/doorstep: "),
+                "{m}"
+            ),
             other => panic!("{other:?}"),
         }
     }

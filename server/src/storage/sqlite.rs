@@ -58,8 +58,9 @@ fn connect(path: &Path) -> Result<Connection> {
 impl SqliteStorage {
     /// Open (or create) `server.db` under `data_dir`.
     pub fn open(data_dir: &Path) -> Result<SqliteStorage> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| ServerError::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            ServerError::Storage(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
         let path = data_dir.join("server.db");
         let conn = connect(&path)?;
         conn.execute_batch(SCHEMA)?;
@@ -137,12 +138,19 @@ fn stored(rows: Vec<(i64, String, String, Vec<u8>, String)>) -> Result<Vec<Store
 
 impl Tx for SqliteTx<'_> {
     fn create_team(&mut self, team_id: &str, name: &str) -> Result<()> {
-        self.tx.execute("INSERT INTO teams (team_id, name) VALUES (?1, ?2)", params![team_id, name])?;
+        self.tx.execute(
+            "INSERT INTO teams (team_id, name) VALUES (?1, ?2)",
+            params![team_id, name],
+        )?;
         Ok(())
     }
 
     fn team_exists(&mut self, team_id: &str) -> Result<bool> {
-        Ok(self.tx.query_row("SELECT EXISTS(SELECT 1 FROM teams WHERE team_id = ?1)", [team_id], |r| r.get(0))?)
+        Ok(self.tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM teams WHERE team_id = ?1)",
+            [team_id],
+            |r| r.get(0),
+        )?)
     }
 
     fn create_user(&mut self, u: &User) -> Result<()> {
@@ -163,7 +171,12 @@ impl Tx for SqliteTx<'_> {
             )
             .optional()?;
         Ok(row.and_then(|(id, display_name, role, team)| {
-            parse_role(&role).map(|role| User { id, display_name, role, team })
+            parse_role(&role).map(|role| User {
+                id,
+                display_name,
+                role,
+                team,
+            })
         }))
     }
 
@@ -188,7 +201,13 @@ impl Tx for SqliteTx<'_> {
         Ok(user)
     }
 
-    fn add_device(&mut self, device_id: &str, user_id: &str, token_hash: &str, now_ms: i64) -> Result<()> {
+    fn add_device(
+        &mut self,
+        device_id: &str,
+        user_id: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         self.tx.execute(
             "INSERT INTO devices (device_id, user_id, token_hash, enrolled_ms) VALUES (?1, ?2, ?3, ?4)",
             params![device_id, user_id, token_hash, now_ms],
@@ -203,16 +222,32 @@ impl Tx for SqliteTx<'_> {
                 "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms
                  FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
                 [token_hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?;
-        Ok(row.and_then(|(device_id, id, display_name, role, team, revoked)| {
-            parse_role(&role).map(|role| DeviceRow {
-                device_id,
-                user: User { id, display_name, role, team },
-                revoked: revoked.is_some(),
-            })
-        }))
+        Ok(
+            row.and_then(|(device_id, id, display_name, role, team, revoked)| {
+                parse_role(&role).map(|role| DeviceRow {
+                    device_id,
+                    user: User {
+                        id,
+                        display_name,
+                        role,
+                        team,
+                    },
+                    revoked: revoked.is_some(),
+                })
+            }),
+        )
     }
 
     fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
@@ -252,12 +287,19 @@ impl Tx for SqliteTx<'_> {
     fn actor_owner(&mut self, actor: &str) -> Result<Option<String>> {
         Ok(self
             .tx
-            .query_row("SELECT device_id FROM actors WHERE actor = ?1", [actor], |r| r.get(0))
+            .query_row(
+                "SELECT device_id FROM actors WHERE actor = ?1",
+                [actor],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
     fn bind_actor(&mut self, actor: &str, device_id: &str) -> Result<()> {
-        self.tx.execute("INSERT INTO actors (actor, device_id) VALUES (?1, ?2)", params![actor, device_id])?;
+        self.tx.execute(
+            "INSERT INTO actors (actor, device_id) VALUES (?1, ?2)",
+            params![actor, device_id],
+        )?;
         Ok(())
     }
 
@@ -271,7 +313,11 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn max_seq(&mut self) -> Result<u64> {
-        let v: i64 = self.tx.query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| r.get(0))?;
+        let v: i64 =
+            self.tx
+                .query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| {
+                    r.get(0)
+                })?;
         Ok(v as u64)
     }
 
@@ -310,7 +356,12 @@ impl Tx for SqliteTx<'_> {
         )?)
     }
 
-    fn doc_changes(&mut self, person_id: &str, c: Compartment, up_to: u64) -> Result<Vec<StoredChange>> {
+    fn doc_changes(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        up_to: u64,
+    ) -> Result<Vec<StoredChange>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
              WHERE person_id = ?1 AND compartment = ?2 AND seq <= ?3 ORDER BY seq",
@@ -345,16 +396,20 @@ impl Tx for SqliteTx<'_> {
             "SELECT person_id, joined_seq FROM memberships WHERE team_id = ?1 AND left_seq IS NULL ORDER BY person_id",
         )?;
         let rows = stmt
-            .query_map([team_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .query_map([team_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     fn was_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
-        Ok(self.tx.prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = ?1 AND person_id = ?2)",
-        )?
-        .query_row(params![team_id, person_id], |r| r.get(0))?)
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = ?1 AND person_id = ?2)",
+            )?
+            .query_row(params![team_id, person_id], |r| r.get(0))?)
     }
 
     fn current_team(&mut self, person_id: &str) -> Result<Option<String>> {
@@ -400,7 +455,9 @@ impl Tx for SqliteTx<'_> {
                ON m.person_id = c.person_id AND m.team_id = ?1 AND m.left_seq IS NULL",
         )?;
         let rows = stmt
-            .query_map([team_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+            .query_map([team_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -408,9 +465,11 @@ impl Tx for SqliteTx<'_> {
     fn consent(&mut self, person_id: &str) -> Result<Option<(bool, u64)>> {
         Ok(self
             .tx
-            .query_row("SELECT consented, seq FROM consents WHERE person_id = ?1", [person_id], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-            })
+            .query_row(
+                "SELECT consented, seq FROM consents WHERE person_id = ?1",
+                [person_id],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+            )
             .optional()?)
     }
 
