@@ -24,7 +24,7 @@ cargo bench --locked -q -p doorstep-ffi --bench boundary --no-run 2>/dev/null
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r"
   cargo bench --locked -q -p doorstep-ffi --bench boundary 2>/dev/null | grep '^rust ' | tee -a "$out"
-  (cd android && mvn -B -q -ntp exec:exec@bench -Ddoorstep.bench.lib.dir="$libdir") | grep '^kotlin ' | tee -a "$out"
+  (cd android && mvn -B -q -ntp -Dstyle.color=never exec:exec@bench -Ddoorstep.bench.lib.dir="$libdir") | sed 's/\x1b\[[0-9;]*m//g' | grep '^kotlin ' | tee -a "$out"
   (cd ios && bash ../scripts/setup-swift.sh run env LD_LIBRARY_PATH="$libdir" .build/release/BoundaryBench) |
     grep '^swift ' | tee -a "$out"
 done
@@ -37,9 +37,14 @@ for line in open(sys.argv[1]):
     lang, api, op, med, *_ = line.split()
     runs[(lang, api, op)].append(float(med.split("=")[1]))
 base = {op: statistics.median(runs[("rust", "core", op)]) for op in ("record_visit", "caseload")}
+base["trivial_call"] = None
 print(f"| caller | API | operation | median µs | ratio to Rust |")
 print(f"|---|---|---|---:|---:|")
-for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (kv[0][2], kv[0][0] != "rust", kv[0])):
+order = {"record_visit": 0, "caseload": 1, "trivial_call": 2}
+for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (order[kv[0][2]], kv[0][0] != "rust", kv[0])):
     m = statistics.median(v)
-    print(f"| {lang} | {api} | {op} | {m:.0f} | {m / base[op]:.2f}× |")
+    if base[op] is None:
+        print(f"| {lang} | {api} | {op} | {m:.2f} | – |")
+    else:
+        print(f"| {lang} | {api} | {op} | {m:.0f} | {m / base[op]:.2f}× |")
 PY

@@ -10,6 +10,8 @@
 //!
 //!   cargo bench -p doorstep-ffi --bench boundary          (or scripts/bench-boundary.sh)
 //!
+//! `trivial_call` is `key_length()`, a call with no work: the fixed cost of one crossing.
+//!
 //! Prints one line per measurement: `rust <api> <op> median_us=… p90_us=… n=…`.
 
 use std::path::Path;
@@ -35,7 +37,7 @@ fn report(lang: &str, api: &str, op: &str, mut samples: Vec<f64>) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let q = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "{lang} {api} {op} median_us={:.1} p90_us={:.1} n={}",
+        "{lang} {api} {op} median_us={:.2} p90_us={:.2} n={}",
         q(0.5),
         q(0.9),
         samples.len()
@@ -66,8 +68,24 @@ fn ffi_visit(minutes_ago: i64) -> doorstep_ffi::types::VisitInput {
     }
 }
 
+/// The fixed cost of one crossing: a call with no work and no payload, averaged over a batch
+/// (a single call is below the clock's resolution).
+fn trivial_calls(lang: &str, f: impl Fn() -> u32) {
+    let samples: Vec<f64> = (0..30)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..10_000 {
+                std::hint::black_box(f());
+            }
+            t.elapsed().as_nanos() as f64 / 10_000.0 / 1000.0
+        })
+        .collect();
+    report(lang, "ffi", "trivial_call", samples);
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
+    trivial_calls("rust", || std::hint::black_box(doorstep_ffi::key_length()));
 
     // Baseline: the core, called from Rust.
     let core = FieldStore::open(config(dir.path(), "rust-core")).expect("open");

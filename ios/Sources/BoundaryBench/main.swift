@@ -18,7 +18,7 @@ let caseloadN = 300
 func report(_ api: String, _ op: String, _ samples: [Double]) {
     let s = samples.sorted()
     func q(_ p: Double) -> Double { s[Int((Double(s.count - 1) * p).rounded())] }
-    print(String(format: "swift %@ %@ median_us=%.1f p90_us=%.1f n=%d", api, op, q(0.5), q(0.9), s.count))
+    print(String(format: "swift %@ %@ median_us=%.2f p90_us=%.2f n=%d", api, op, q(0.5), q(0.9), s.count))
 }
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -75,6 +75,20 @@ func visit(minutesAgo: Int64 = 0) -> VisitInput {
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("doorstep-bench-\(UUID().uuidString)")
 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: dir) }
+
+// The fixed cost of one crossing: keyLength() does no work and carries no payload.
+do {
+    var sink: UInt32 = 0
+    for _ in 0..<10_000 { sink &+= keyLength() }
+    var samples: [Double] = []
+    for _ in 0..<30 {
+        let t = now()
+        for _ in 0..<10_000 { sink &+= keyLength() }
+        samples.append(Double(now() - t) / 10_000 / 1000)
+    }
+    report("ffi", "trivial_call", samples)
+    if sink == 1 { print() }
+}
 
 do {
     let s = try FieldStore.open(config: config(dir, "swift-ffi"))

@@ -27,7 +27,7 @@ private const val CASELOAD_N = 300
 private fun report(api: String, op: String, samples: MutableList<Double>) {
     samples.sort()
     fun q(p: Double) = samples[Math.round((samples.size - 1) * p).toInt()]
-    println("kotlin $api $op median_us=%.1f p90_us=%.1f n=%d".format(java.util.Locale.ROOT, q(0.5), q(0.9), samples.size))
+    println("kotlin $api $op median_us=%.2f p90_us=%.2f n=%d".format(java.util.Locale.ROOT, q(0.5), q(0.9), samples.size))
 }
 
 private inline fun time(n: Int, f: (Int) -> Any?): MutableList<Double> {
@@ -48,6 +48,15 @@ private fun people(register: (Int) -> String, visit: (String) -> Unit): List<Str
 fun main() {
     val dir: Path = Files.createTempDirectory("doorstep-bench")
     try {
+        // The fixed cost of one crossing: keyLength() does no work and carries no payload.
+        var sink = 0u
+        repeat(10_000) { sink += org.doorstep.ffi.keyLength() }
+        report("ffi", "trivial_call", MutableList(30) {
+            val t = System.nanoTime()
+            repeat(10_000) { sink += org.doorstep.ffi.keyLength() }
+            (System.nanoTime() - t) / 10_000.0 / 1000.0
+        })
+        if (sink == 1u) println()
         // The generated object, called directly (blocking, on this thread).
         FieldStore.open(Fixtures.config(dir, "kotlin-ffi")).use { s ->
             val ids = people({ s.registerPatient(Fixtures.demographics("Given$it", "Family%03d".format(it))) }) {
