@@ -21,7 +21,6 @@
 //! Diagnostics, run by hand (see docs/performance.md):
 //!
 //!     cargo bench -p doorstep-core --bench core_record -- --child diagnose record
-//!     cargo bench -p doorstep-core --bench core_record -- --child diagnose caseload
 //!     cargo bench -p doorstep-core --bench core_record -- --child diagnose compression
 //!     cargo bench -p doorstep-core --bench core_record -- --child diagnose automerge
 //!     perf record -g --call-graph dwarf <bench executable> --child profile record 3000
@@ -546,7 +545,6 @@ fn child(args: &[String]) {
                 );
             }
         }
-        ("diagnose", "caseload") => diagnose_caseload(),
         ("diagnose", "record") => diagnose_record(),
         ("diagnose", "compression") => diagnose_compression(),
         ("profile", "record") => {
@@ -775,7 +773,7 @@ fn bench_disk(out: &mut Out) {
         .unwrap_or((0, 0));
     let (changes, summary_bytes, unfolded): (i64, i64, i64) = conn
         .query_row(
-            "SELECT count(*), coalesce(sum(length(summary)), 0), count(bytes) FROM changes",
+            "SELECT count(*), coalesce(sum(length(summary)), 0), (SELECT count(*) FROM change_bytes) FROM changes",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -900,92 +898,6 @@ fn bench_memory(out: &mut Out) {
 
 // ------------------------------------------------------------------ diagnosis (manual)
 
-/// `--child diagnose caseload`: where `caseload()`'s time goes. Runs variants of the store's
-/// caseload SQL (copied from core/src/store/queries.rs at the time of writing) on a read-only
-/// connection to the cached store, and prints their plans and median times.
-fn diagnose_caseload() {
-    const ENTRY: &str = "SELECT p.person_id, p.display_name, p.nhs_number, p.date_of_birth, p.address, p.postcode, p.access_notes";
-    const NEXT: &str = "(SELECT min(starts_at) FROM visits v WHERE v.person_id = p.person_id AND v.kind = 'planned' AND v.completed = 0 AND v.entered_in_error = 0 AND v.starts_at >= ?1)";
-    const LAST: &str = "(SELECT max(starts_at) FROM visits v WHERE v.person_id = p.person_id AND v.kind = 'recorded' AND v.entered_in_error = 0)";
-    const LAST_NO_EIE: &str = "(SELECT max(starts_at) FROM visits v WHERE v.person_id = p.person_id AND v.kind = 'recorded')";
-    const NEWS: &str = "(SELECT news2_total FROM observations o WHERE o.person_id = p.person_id AND o.entered_in_error = 0 ORDER BY taken_at DESC, obs_id DESC LIMIT 1)";
-    const RISK: &str = "(SELECT news2_risk FROM observations o WHERE o.person_id = p.person_id AND o.entered_in_error = 0 ORDER BY taken_at DESC, obs_id DESC LIMIT 1)";
-    const ORDER: &str = "FROM people p WHERE ?1 IS NOT NULL ORDER BY p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, p.person_id";
-    let variants: Vec<(&str, String)> = vec![
-        (
-            "as the store (people + next + last + NEWS2 + risk)",
-            format!("{ENTRY}, {NEXT}, {LAST}, {NEWS}, {RISK} {ORDER}"),
-        ),
-        ("people only", format!("{ENTRY} {ORDER}")),
-        ("people + next planned", format!("{ENTRY}, {NEXT} {ORDER}")),
-        ("people + last visit", format!("{ENTRY}, {LAST} {ORDER}")),
-        (
-            "people + last visit without entered_in_error test",
-            format!("{ENTRY}, {LAST_NO_EIE} {ORDER}"),
-        ),
-        (
-            "people + latest NEWS2 (one subquery)",
-            format!("{ENTRY}, {NEWS} {ORDER}"),
-        ),
-        (
-            "people + latest NEWS2 + risk (two subqueries)",
-            format!("{ENTRY}, {NEWS}, {RISK} {ORDER}"),
-        ),
-    ];
-    let now = chrono::Utc::now().timestamp_millis();
-    for (cache, label) in [
-        (None, "default page cache (2 MB)"),
-        (Some(-65536), "cache_size = 64 MB"),
-    ] {
-        let conn =
-            Connection::open_with_flags(store_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .expect("open");
-        conn.execute_batch(&key_pragma()).expect("key");
-        if let Some(c) = cache {
-            conn.execute_batch(&format!("PRAGMA cache_size = {c};"))
-                .expect("cache");
-        }
-        println!("\n{label}:");
-        for (name, sql) in &variants {
-            let mut stmt = conn.prepare(sql).expect("prepare");
-            let mut ms = Vec::new();
-            for _ in 0..15 {
-                let t = Instant::now();
-                let n = stmt.query_map([now], |_| Ok(())).expect("query").count();
-                ms.push(millis(t.elapsed()));
-                assert_eq!(n, PEOPLE);
-            }
-            println!("  {:>7.2} ms  {name}", summarise(&ms).median);
-        }
-    }
-    let conn =
-        Connection::open_with_flags(store_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open");
-    conn.execute_batch(&key_pragma()).expect("key");
-    println!("\nplan of the store's caseload query:");
-    let mut stmt = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {}", variants[0].1))
-        .expect("explain");
-    let rows = stmt
-        .query_map([now], |r| r.get::<_, String>(3))
-        .expect("plan")
-        .filter_map(|r| r.ok())
-        .collect::<Vec<_>>();
-    for r in rows {
-        println!("  {r}");
-    }
-    let (pages, unused): (i64, i64) = conn
-        .query_row(
-            "SELECT sum(pgsize), sum(unused) FROM dbstat WHERE name = 'changes'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap_or((0, 0));
-    println!(
-        "\nchanges table: {pages} bytes in pages, {unused} of them unused ({:.0}%)",
-        100.0 * unused as f64 / pages.max(1) as f64
-    );
-}
 
 /// `--child diagnose record`: which tables and indexes the pages a `record_visit` appends to the
 /// WAL belong to (frame headers are not encrypted; page numbers are mapped with dbstat).
