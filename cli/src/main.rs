@@ -119,8 +119,22 @@ fn serve(storage: StorageArgs, listen: &str, lock_after_days: u32) -> Result<(),
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        // Ctrl-C or SIGTERM (what service managers send) shut down gracefully.
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let sigterm = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = sigterm => {},
+            }
         };
         doorstep_server::serve(listener, store, ServerConfig { lock_after_days }, shutdown)
             .await

@@ -133,15 +133,21 @@ impl ServerProc {
         let _ = self.child.wait();
     }
 
-    /// Ctrl-C (SIGINT): a graceful shutdown. Returns whether the process exited cleanly.
-    pub fn interrupt(&mut self) -> bool {
+    /// Send `signal` (e.g. "-INT" for Ctrl-C, "-TERM") for a graceful shutdown. Returns whether
+    /// the process exited cleanly.
+    pub fn stop_with(&mut self, signal: &str) -> bool {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
-            .args(["-INT", &pid])
+            .args([signal, &pid])
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
         sent && self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// Ctrl-C.
+    pub fn interrupt(&mut self) -> bool {
+        self.stop_with("-INT")
     }
 
     /// Start it again on the same address and data.

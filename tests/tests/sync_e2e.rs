@@ -742,7 +742,7 @@ fn postgres_suite_with_two_servers() {
     server_killed_mid_sync(&backend, &mut s1);
     let mut s2 = s2;
     assert!(
-        s2.interrupt(),
-        "Ctrl-C shuts a PostgreSQL-backed server down cleanly"
+        s2.stop_with("-TERM"),
+        "SIGTERM shuts a PostgreSQL-backed server down cleanly"
     );
 }
