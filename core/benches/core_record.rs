@@ -898,7 +898,6 @@ fn bench_memory(out: &mut Out) {
 
 // ------------------------------------------------------------------ diagnosis (manual)
 
-
 /// `--child diagnose record`: which tables and indexes the pages a `record_visit` appends to the
 /// WAL belong to (frame headers are not encrypted; page numbers are mapped with dbstat).
 fn diagnose_record() {
