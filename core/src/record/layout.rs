@@ -35,6 +35,23 @@ pub const ADVICE_ACTION: &str = "action:";
 pub const ADVICE_OUTCOME: &str = "outcome:";
 pub const CONSENT: &str = "consent";
 
+/// The version of this layout (docs/decisions/0002). Every change carries the version it was
+/// written with in its audit stamp; a change from a newer version is stored and synced, and its
+/// entries this app cannot read are shown as "recorded with a newer version of the app".
+pub const LAYOUT_VERSION: u32 = 1;
+
+fn layout_one() -> u32 {
+    1
+}
+
+fn is_layout_one(v: &u32) -> bool {
+    *v == 1
+}
+
+fn is_device(kind: &str) -> bool {
+    kind.is_empty() || kind == "device"
+}
+
 /// The commit message of every change: who, in which role, on which device, and what in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditStamp {
@@ -48,6 +65,17 @@ pub struct AuditStamp {
     pub device_id: String,
     #[serde(rename = "s")]
     pub summary: String,
+    /// The record layout version the change was written with (absent: 1).
+    #[serde(
+        rename = "l",
+        default = "layout_one",
+        skip_serializing_if = "is_layout_one"
+    )]
+    pub layout: u32,
+    /// The kind of principal (docs/decisions/0004): absent or "device" for a phone; "server",
+    /// "integration" or "hub" otherwise.
+    #[serde(rename = "p", default, skip_serializing_if = "is_device")]
+    pub principal: String,
 }
 
 impl AuditStamp {
@@ -58,7 +86,14 @@ impl AuditStamp {
             role: author.role,
             device_id: author.device_id.clone(),
             summary: summary.into(),
+            layout: LAYOUT_VERSION,
+            principal: String::new(),
         }
+    }
+
+    /// Whether the stamp names a device (a phone) as its principal.
+    pub fn by_device(&self) -> bool {
+        is_device(&self.principal)
     }
 }
 

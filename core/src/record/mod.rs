@@ -1,10 +1,13 @@
 //! The person's record: its data model, its layout in Automerge documents, and reading it back.
 //! Pure data and document logic; no SQLite, no network.
 
+pub mod apply;
 pub mod history;
 pub mod layout;
 pub mod model;
+pub mod policy;
 pub mod read;
+pub mod validate;
 
 pub use history::HistoryEntry;
 pub use model::*;

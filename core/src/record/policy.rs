@@ -1,0 +1,295 @@
+//! Who may do what to whose record: one policy, asked by the phone before it writes and by the
+//! server before it stores a change or answers a read (docs/decisions/0005, docs/access.md).
+//!
+//! The policy is data: [`RULES`] is a table of `(role, action) → rule` rows. Later features add
+//! rows and [`Action`]s, not mechanisms.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{Compartment, Role, User};
+
+/// Who acts (docs/decisions/0004). Every change's audit stamp names one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Principal {
+    /// An enrolled phone and the person signed in on it.
+    Device { device_id: String, user: User },
+    /// A server process writing on its own authority (escalations, trend summaries).
+    Server { instance: String },
+    /// A system integration (remote monitoring, FHIR) with its own credential.
+    Integration { id: String, kind: String },
+    /// A member of hub staff signed in to the server's pages.
+    HubUser { user: User },
+}
+
+impl Principal {
+    /// The role whose rows apply, if the principal acts as a person.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Principal::Device { user, .. } | Principal::HubUser { user } => Some(user.role),
+            Principal::Server { .. } | Principal::Integration { .. } => None,
+        }
+    }
+
+    /// In words, for refusals.
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Device { user, .. } | Principal::HubUser { user } => {
+                let label = user.role.label();
+                let article = if label.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("{article} {label}")
+            }
+            Principal::Server { .. } => "the server".into(),
+            Principal::Integration { kind, .. } => format!("the {kind} integration"),
+        }
+    }
+}
+
+/// Something a principal may want to do to a person's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    Read(Compartment),
+    Write(Compartment),
+    ResolveConflict(Compartment),
+}
+
+impl Action {
+    fn describe(&self) -> String {
+        match self {
+            Action::Read(c) => format!("read the {} record", c.as_str()),
+            Action::Write(c) => format!("write the {} record", c.as_str()),
+            Action::ResolveConflict(c) => {
+                format!("resolve a conflict in the {} record", c.as_str())
+            }
+        }
+    }
+}
+
+/// When a row allows its action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Always,
+    /// Only while the person's consent to share is given (and not in conflict).
+    WithConsent,
+}
+
+/// The person's consent to share between the health team and the advice service, as the record
+/// holds it. Concurrent values that disagree are a conflict, which counts as not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Consent {
+    #[default]
+    NotRecorded,
+    Given,
+    Refused,
+    InConflict,
+}
+
+impl Consent {
+    pub fn is_given(self) -> bool {
+        self == Consent::Given
+    }
+
+    /// From every concurrent value recorded (`true` = consented).
+    pub fn from_values(values: &[bool]) -> Consent {
+        match values {
+            [] => Consent::NotRecorded,
+            v if v.iter().all(|c| *c) => Consent::Given,
+            v if v.iter().all(|c| !*c) => Consent::Refused,
+            _ => Consent::InConflict,
+        }
+    }
+}
+
+/// What the policy needs to know about the person acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Context {
+    pub consent: Consent,
+}
+
+use Action::*;
+use Compartment::*;
+use Role::*;
+
+/// The rows. A `(role, action)` pair with no row is refused.
+pub const RULES: &[(Role, Action, Rule)] = &[
+    (DistrictNurse, Read(Demographics), Rule::Always),
+    (DistrictNurse, Write(Demographics), Rule::Always),
+    (DistrictNurse, Read(Clinical), Rule::Always),
+    (DistrictNurse, Write(Clinical), Rule::Always),
+    (DistrictNurse, ResolveConflict(Clinical), Rule::Always),
+    (DistrictNurse, Read(Advice), Rule::WithConsent),
+    (VirtualWardClinician, Read(Demographics), Rule::Always),
+    (VirtualWardClinician, Write(Demographics), Rule::Always),
+    (VirtualWardClinician, Read(Clinical), Rule::Always),
+    (VirtualWardClinician, Write(Clinical), Rule::Always),
+    (
+        VirtualWardClinician,
+        ResolveConflict(Clinical),
+        Rule::Always,
+    ),
+    (VirtualWardClinician, Read(Advice), Rule::WithConsent),
+    (AdviceWorker, Read(Demographics), Rule::Always),
+    (AdviceWorker, Write(Demographics), Rule::Always),
+    (AdviceWorker, Read(Advice), Rule::Always),
+    (AdviceWorker, Write(Advice), Rule::Always),
+    (AdviceWorker, ResolveConflict(Advice), Rule::Always),
+    (AdviceWorker, Read(Clinical), Rule::WithConsent),
+];
+
+/// Rows for principals that do not act as a person (none yet: the server's own writes and the
+/// integrations arrive with the virtual-ward and interop work).
+const SYSTEM_RULES: &[(&str, Action, Rule)] = &[];
+
+/// Why an action was refused, in words a clinician can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{who} may not {what}{why}")]
+pub struct Denied {
+    pub who: String,
+    pub what: String,
+    pub why: &'static str,
+    pub action: Action,
+}
+
+/// The one question: may `principal` do `action` to a person in this `context`?
+pub fn allows(principal: &Principal, action: Action, context: &Context) -> Result<(), Denied> {
+    let rule = match principal.role() {
+        Some(role) => RULES
+            .iter()
+            .find(|(r, a, _)| *r == role && *a == action)
+            .map(|(_, _, rule)| *rule),
+        None => {
+            let kind = match principal {
+                Principal::Server { .. } => "server",
+                Principal::Integration { kind, .. } => kind.as_str(),
+                _ => "",
+            };
+            SYSTEM_RULES
+                .iter()
+                .find(|(k, a, _)| *k == kind && *a == action)
+                .map(|(_, _, rule)| *rule)
+        }
+    };
+    let denied = |why| Denied {
+        who: principal.describe(),
+        what: action.describe(),
+        why,
+        action,
+    };
+    match rule {
+        Some(Rule::Always) => Ok(()),
+        Some(Rule::WithConsent) if context.consent.is_given() => Ok(()),
+        Some(Rule::WithConsent) if context.consent == Consent::InConflict => Err(denied(
+            ": the person's consent to share is in conflict (two values were recorded); it counts as not given until resolved",
+        )),
+        Some(Rule::WithConsent) => Err(denied(" without the person's consent to share")),
+        None => Err(denied(": this is outside the role")),
+    }
+}
+
+/// The compartments a role may read for a person in this context.
+pub fn readable(role: Role, context: &Context) -> Vec<Compartment> {
+    Compartment::ALL
+        .into_iter()
+        .filter(|c| {
+            RULES.iter().any(|(r, a, rule)| {
+                *r == role
+                    && *a == Read(*c)
+                    && (*rule == Rule::Always || context.consent.is_given())
+            })
+        })
+        .collect()
+}
+
+/// The compartments a role writes on its own authority (no consent needed).
+pub fn writable(role: Role) -> Vec<Compartment> {
+    Compartment::ALL
+        .into_iter()
+        .filter(|c| {
+            RULES
+                .iter()
+                .any(|(r, a, rule)| *r == role && *a == Write(*c) && *rule == Rule::Always)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(role: Role) -> Principal {
+        Principal::Device {
+            device_id: "d".into(),
+            user: User {
+                id: "u".into(),
+                display_name: "U".into(),
+                role,
+                team: "t".into(),
+            },
+        }
+    }
+
+    fn ctx(consent: Consent) -> Context {
+        Context { consent }
+    }
+
+    #[test]
+    fn advice_workers_may_not_write_the_clinical_record() {
+        let e = allows(&device(AdviceWorker), Write(Clinical), &ctx(Consent::Given)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an advice worker may not write the clinical record: this is outside the role"
+        );
+        assert!(allows(
+            &device(AdviceWorker),
+            Write(Advice),
+            &ctx(Consent::NotRecorded)
+        )
+        .is_ok());
+        assert!(allows(
+            &device(DistrictNurse),
+            Write(Clinical),
+            &ctx(Consent::Refused)
+        )
+        .is_ok());
+        assert!(allows(&device(DistrictNurse), Write(Advice), &ctx(Consent::Given)).is_err());
+    }
+
+    #[test]
+    fn cross_reads_need_consent_and_a_conflict_counts_as_not_given() {
+        let nurse = device(DistrictNurse);
+        assert!(allows(&nurse, Read(Advice), &ctx(Consent::Given)).is_ok());
+        for c in [Consent::NotRecorded, Consent::Refused] {
+            assert!(allows(&nurse, Read(Advice), &ctx(c)).is_err());
+        }
+        let e = allows(&nurse, Read(Advice), &ctx(Consent::InConflict)).unwrap_err();
+        assert!(e.to_string().contains("in conflict"), "{e}");
+        assert_eq!(
+            readable(DistrictNurse, &ctx(Consent::InConflict)),
+            vec![Demographics, Clinical]
+        );
+        assert_eq!(
+            readable(AdviceWorker, &ctx(Consent::Given)),
+            vec![Demographics, Clinical, Advice]
+        );
+        assert_eq!(writable(AdviceWorker), vec![Demographics, Advice]);
+    }
+
+    #[test]
+    fn consent_from_values() {
+        assert_eq!(Consent::from_values(&[]), Consent::NotRecorded);
+        assert_eq!(Consent::from_values(&[true, true]), Consent::Given);
+        assert_eq!(Consent::from_values(&[false]), Consent::Refused);
+        assert_eq!(Consent::from_values(&[true, false]), Consent::InConflict);
+    }
+
+    #[test]
+    fn system_principals_have_no_rows_yet() {
+        let s = Principal::Server {
+            instance: "a".into(),
+        };
+        assert!(allows(&s, Write(Clinical), &Context::default()).is_err());
+    }
+}
