@@ -222,10 +222,12 @@ enum Kind {
 }
 
 impl Kind {
+    /// Written again in place: a field's new value, or an entry marked in error a second time
+    /// (the marker is keyed by the entry, so a second marking replaces the first's reason).
     fn single_value(self) -> bool {
         matches!(
             self,
-            Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent
+            Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent | Kind::EnteredInError
         )
     }
 }
@@ -266,6 +268,12 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             _ => None,
         }
     })
+}
+
+/// Whether `key` is an immutable entry of `compartment` (written once, never edited), as opposed
+/// to a single-value field or a key this layout does not know.
+pub fn is_immutable_entry(compartment: Compartment, key: &str) -> bool {
+    kind_of(compartment, key).is_some_and(|(kind, _)| !kind.single_value())
 }
 
 fn content(key: &str, reason: impl Into<String>) -> Refusal {

@@ -11,7 +11,9 @@ mod db;
 mod docs;
 mod exchange;
 mod projections;
+mod quarantine;
 mod queries;
+mod refusals;
 mod schema;
 mod sync_state;
 mod write;
@@ -26,7 +28,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 pub use db::KEY_LEN;
 pub use exchange::{ChangeBatch, ExportedChange, ImportReport, PendingChange};
+pub use quarantine::{QuarantinedEntry, UnreportedQuarantine};
 pub use queries::{AlertSummary, CaseloadEntry, PlannedVisitSummary};
+pub use refusals::RefusedLocal;
 pub use sync_state::{Outbox, PageOutcome, SyncPage};
 pub use write::RecordedVisit;
 
