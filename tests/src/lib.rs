@@ -267,7 +267,7 @@ pub struct Postgres {
     pub url: String,
 }
 
-fn pg_bin() -> PathBuf {
+pub fn pg_bin() -> PathBuf {
     if let Ok(dir) = std::env::var("DOORSTEP_PG_BIN") {
         return PathBuf::from(dir);
     }
