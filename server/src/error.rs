@@ -23,6 +23,16 @@ pub enum ServerError {
     Conflict(String),
     #[error("the server's database failed: {0}")]
     Storage(String),
+    #[error(
+        "the database at {target} has schema version {found}, but this doorstep server knows only up to \
+         version {known}: it was upgraded by a newer server. Run that newer server version (or restore a \
+         backup taken before the upgrade); this server will not start on it"
+    )]
+    SchemaTooNew {
+        target: String,
+        found: u32,
+        known: u32,
+    },
 }
 
 impl ServerError {
@@ -35,7 +45,9 @@ impl ServerError {
             ServerError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::Protocol { .. } => StatusCode::UPGRADE_REQUIRED,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
-            ServerError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::Storage(_) | ServerError::SchemaTooNew { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -48,7 +60,7 @@ impl ServerError {
             ServerError::Unprocessable(_) => "unprocessable",
             ServerError::Protocol { .. } => "protocol",
             ServerError::Conflict(_) => "conflict",
-            ServerError::Storage(_) => "unavailable",
+            ServerError::Storage(_) | ServerError::SchemaTooNew { .. } => "unavailable",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Harness for the cross-crate scenarios in `tests/tests/`: real `doorstep serve` processes on
 //! loopback (embedded SQLite or a private PostgreSQL cluster), enrolled devices with real
-//! encrypted stores, and a TCP proxy that cuts connections.
+//! encrypted stores, a TCP proxy that cuts connections, and the private-PostgreSQL harness
+//! ([`pg`]) that the server's own storage tests use too.
 
+pub mod pg;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};
@@ -260,116 +262,10 @@ pub fn sqlite_server_counts(data_dir: &Path) -> (i64, i64) {
     .expect("count changes")
 }
 
-/// A private PostgreSQL cluster on loopback, stopped and removed when dropped.
-pub struct Postgres {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    pub url: String,
-}
+/// A private PostgreSQL cluster of its own for one scenario (see [`pg`]).
+pub use pg::Cluster as Postgres;
 
+/// The directory of the PostgreSQL binaries (see [`pg::bin_dir`]).
 pub fn pg_bin() -> PathBuf {
-    if let Ok(dir) = std::env::var("DOORSTEP_PG_BIN") {
-        return PathBuf::from(dir);
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .filter(|p| p.join("initdb").exists())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found.pop().expect("PostgreSQL server binaries not found under /usr/lib/postgresql: install the 'postgresql' package (scripts/test.sh does)")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-impl Postgres {
-    pub fn start() -> Postgres {
-        let bin = pg_bin();
-        let dir = tempfile::Builder::new()
-            .prefix("doorstep-pg")
-            .tempdir()
-            .expect("pg tempdir");
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let run = |args: &[&str]| {
-            let out = Command::new("runuser")
-                .arg("-u")
-                .arg("postgres")
-                .arg("--")
-                .args(args)
-                .output()
-                .expect("runuser");
-            assert!(
-                out.status.success(),
-                "{args:?} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let chown = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir.path())
-            .status()
-            .expect("chown");
-        assert!(chown.success());
-        let data_s = data.display().to_string();
-        run(&[
-            bin.join("initdb").to_str().unwrap(),
-            "-D",
-            &data_s,
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        ]);
-        let port = free_port();
-        let opts = format!("-p {port} -k {data_s} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200");
-        let log = dir.path().join("log").display().to_string();
-        run(&[
-            bin.join("pg_ctl").to_str().unwrap(),
-            "-D",
-            &data_s,
-            "-o",
-            &opts,
-            "-l",
-            &log,
-            "-w",
-            "start",
-        ]);
-        run(&[
-            bin.join("createdb").to_str().unwrap(),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "doorstep",
-        ]);
-        Postgres {
-            dir,
-            bin,
-            url: format!("postgres://postgres@127.0.0.1:{port}/doorstep"),
-        }
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data").display().to_string();
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .output();
-    }
+    pg::bin_dir()
 }

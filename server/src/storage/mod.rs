@@ -7,7 +7,10 @@
 //! committed sequence numbers always form a prefix: a reader never sees seq N+1 before N, and a
 //! device's cursor never skips a change.
 
+#[cfg(test)]
+mod contract;
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 
 use doorstep_core::record::{Compartment, Role, User};

@@ -7,37 +7,8 @@ use std::sync::Mutex;
 use doorstep_core::record::{Compartment, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{parse_role, role_str, DeviceInfo, DeviceRow, NewChange, StoredChange, Tx};
+use super::{parse_role, role_str, schema, DeviceInfo, DeviceRow, NewChange, StoredChange, Tx};
 use crate::error::{Result, ServerError};
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counters (name, value) VALUES ('seq', 0);
-CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
-    team_id TEXT NOT NULL REFERENCES teams (team_id));
-CREATE TABLE IF NOT EXISTS enrolment_codes (
-    code_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
-    expires_ms INTEGER NOT NULL, used_ms INTEGER);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
-    token_hash TEXT NOT NULL UNIQUE, enrolled_ms INTEGER NOT NULL,
-    revoked_ms INTEGER, last_sync_ms INTEGER);
-CREATE TABLE IF NOT EXISTS actors (actor TEXT PRIMARY KEY, device_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, compartment TEXT NOT NULL,
-    hash BLOB NOT NULL, bytes BLOB NOT NULL, origin_device TEXT NOT NULL, received_ms INTEGER NOT NULL,
-    UNIQUE (person_id, compartment, hash));
-CREATE INDEX IF NOT EXISTS changes_doc ON changes (person_id, compartment, seq);
-CREATE INDEX IF NOT EXISTS changes_person_seq ON changes (person_id, seq);
-CREATE TABLE IF NOT EXISTS memberships (
-    team_id TEXT NOT NULL, person_id TEXT NOT NULL, joined_seq INTEGER NOT NULL, left_seq INTEGER);
-CREATE INDEX IF NOT EXISTS memberships_team ON memberships (team_id, left_seq);
-CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
-CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented INTEGER NOT NULL, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms INTEGER NOT NULL);
-"#;
 
 pub struct SqliteStorage {
     path: PathBuf,
@@ -62,8 +33,8 @@ impl SqliteStorage {
             ServerError::Storage(format!("cannot create {}: {e}", data_dir.display()))
         })?;
         let path = data_dir.join("server.db");
-        let conn = connect(&path)?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = connect(&path)?;
+        schema::migrate_sqlite(&mut conn, schema::MIGRATIONS, &path.display().to_string())?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(conn),
