@@ -166,7 +166,9 @@ pub(crate) fn conformance(s: &Storage) {
             Some(DeviceRow {
                 device_id: "d1".into(),
                 user: nurse.clone(),
-                revoked: false
+                revoked: false,
+                retired: false,
+                pending_token: false,
             }),
             None
         )
@@ -185,7 +187,9 @@ pub(crate) fn conformance(s: &Storage) {
         Some(DeviceRow {
             device_id: "d2".into(),
             user: adviser.clone(),
-            revoked: true
+            revoked: true,
+            retired: false,
+            pending_token: false,
         })
     );
     s.write(|tx| {
@@ -201,14 +205,16 @@ pub(crate) fn conformance(s: &Storage) {
                 user_id: "u1".into(),
                 enrolled_ms: 100,
                 revoked_ms: None,
-                last_sync_ms: Some(400)
+                last_sync_ms: Some(400),
+                retired_ms: None,
             },
             DeviceInfo {
                 device_id: "d2".into(),
                 user_id: "u2".into(),
                 enrolled_ms: 200,
                 revoked_ms: Some(300),
-                last_sync_ms: None
+                last_sync_ms: None,
+                retired_ms: None,
             },
         ]
     );
@@ -429,10 +435,123 @@ pub(crate) fn conformance(s: &Storage) {
     assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 18);
 }
 
+/// Schema 2: codes cancelled and expired, users disabled, devices retired, tokens rotated,
+/// rate counters, batched last-sync times.
+pub(crate) fn hardening(s: &Storage) {
+    s.write(|tx| {
+        tx.create_team("t1", "Team one")?;
+        tx.create_user(&user("u1", "Ann Nurse", Role::DistrictNurse, "t1"))?;
+        tx.create_user(&user("u2", "Bob Nurse", Role::DistrictNurse, "t1"))?;
+        tx.add_code("aaaa0001ffff", "u1", 1000)?;
+        tx.add_code("aaaa0002ffff", "u1", 1000)?;
+        tx.add_code("bbbb0003ffff", "u2", 1000)?;
+        tx.add_code("bbbb0004ffff", "u2", 2000)?;
+        tx.add_device("d1", "u1", "tok1", 100)?;
+        tx.add_device("d2", "u2", "tok2", 100)
+    })
+    .unwrap();
+    assert_eq!(s.read(|tx| tx.codes()).unwrap().len(), 4);
+    // Cancel by id prefix, or all of a user's; never with neither.
+    assert_eq!(
+        s.write(|tx| tx.cancel_codes(Some("AAAA0001"), None, 5))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.write(|tx| tx.cancel_codes(None, None, 5)).unwrap(), 0);
+    assert_eq!(
+        s.write(|tx| tx.take_code("aaaa0001ffff", 10)).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.write(|tx| tx.take_code("aaaa0002ffff", 10)).unwrap(),
+        Some("u1".into())
+    );
+    assert_eq!(
+        s.write(|tx| tx.cancel_codes(None, Some("u1"), 6)).unwrap(),
+        0,
+        "used codes are not cancelled"
+    );
+    let codes = s.read(|tx| tx.codes()).unwrap();
+    let a1 = codes.iter().find(|c| c.id == "aaaa0001ffff").unwrap();
+    assert_eq!((a1.cancelled_ms, a1.used_ms), (Some(5), None));
+    // Expire a user's unused codes now.
+    assert_eq!(s.write(|tx| tx.expire_codes(Some("u2"), 50)).unwrap(), 2);
+    assert_eq!(
+        s.write(|tx| tx.take_code("bbbb0004ffff", 60)).unwrap(),
+        None
+    );
+    // A disabled user's codes no longer enrol.
+    s.write(|tx| tx.add_code("cccc0005ffff", "u2", 9000))
+        .unwrap();
+    assert!(!s.read(|tx| tx.user_disabled("u2")).unwrap());
+    assert!(s.write(|tx| tx.disable_user("u2", 70)).unwrap());
+    assert!(!s.write(|tx| tx.disable_user("u2", 71)).unwrap());
+    assert!(s.read(|tx| tx.user_disabled("u2")).unwrap());
+    assert_eq!(
+        s.write(|tx| tx.take_code("cccc0005ffff", 80)).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.read(|tx| tx.user_devices("u2")).unwrap(),
+        vec!["d2".to_string()]
+    );
+
+    // Retire, then lost.
+    assert!(s.write(|tx| tx.retire_device("d2", 90)).unwrap());
+    assert!(!s.write(|tx| tx.retire_device("d2", 91)).unwrap());
+    let d2 = s.read(|tx| tx.device_by_id("d2")).unwrap().unwrap();
+    assert!(d2.retired && !d2.revoked);
+    assert!(s.write(|tx| tx.revoke_device("d2", 95)).unwrap());
+    assert!(!s.write(|tx| tx.retire_device("d2", 96)).unwrap());
+    assert!(s.read(|tx| tx.device_by_id("nope")).unwrap().is_none());
+
+    // Token rotation: both work until the new one is used; then only the new one.
+    assert!(s.write(|tx| tx.set_pending_token("d1", "tok1b")).unwrap());
+    assert!(
+        !s.write(|tx| tx.set_pending_token("d2", "x")).unwrap(),
+        "revoked"
+    );
+    let old = s.read(|tx| tx.device_by_token("tok1")).unwrap().unwrap();
+    let new = s.read(|tx| tx.device_by_token("tok1b")).unwrap().unwrap();
+    assert_eq!((old.device_id.as_str(), old.pending_token), ("d1", false));
+    assert_eq!((new.device_id.as_str(), new.pending_token), ("d1", true));
+    s.write(|tx| tx.promote_pending_token("d1")).unwrap();
+    assert!(s.read(|tx| tx.device_by_token("tok1")).unwrap().is_none());
+    assert!(
+        !s.read(|tx| tx.device_by_token("tok1b"))
+            .unwrap()
+            .unwrap()
+            .pending_token
+    );
+
+    // Counters: one upsert adds; windows are separate; old ones pruned.
+    assert_eq!(s.write(|tx| tx.bump_counter("ip:a", 60, 3)).unwrap(), 3);
+    assert_eq!(s.write(|tx| tx.bump_counter("ip:a", 60, 2)).unwrap(), 5);
+    assert_eq!(s.write(|tx| tx.bump_counter("ip:a", 120, 1)).unwrap(), 1);
+    assert_eq!(s.read(|tx| tx.counter("ip:a", 60)).unwrap(), 5);
+    assert_eq!(s.read(|tx| tx.counter("ip:b", 60)).unwrap(), 0);
+    s.write(|tx| tx.prune_counters(120)).unwrap();
+    assert_eq!(s.read(|tx| tx.counter("ip:a", 60)).unwrap(), 0);
+    assert_eq!(s.read(|tx| tx.counter("ip:a", 120)).unwrap(), 1);
+
+    // Last-sync times in a batch never go back.
+    s.write(|tx| {
+        tx.touch_devices(&[("d1".into(), 500), ("d2".into(), 400), ("zz".into(), 1)])?;
+        tx.touch_devices(&[("d1".into(), 450)])
+    })
+    .unwrap();
+    let devices = s.read(|tx| tx.devices()).unwrap();
+    assert_eq!(devices[0].last_sync_ms, Some(500));
+    assert_eq!(devices[1].last_sync_ms, Some(400));
+    assert_eq!(devices[1].retired_ms, Some(90));
+}
+
 #[test]
 fn sqlite_meets_the_storage_contract() {
     let dir = tempfile::tempdir().unwrap();
     conformance(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    hardening(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
 }
 
 #[test]
@@ -445,4 +564,6 @@ fn postgres_meets_the_storage_contract() {
         s.describe()
     );
     conformance(&s);
+    let (_server, url) = doorstep_tests::pg::fresh_database();
+    hardening(&Storage::Postgres(PgStorage::open(&url).unwrap()));
 }

@@ -37,7 +37,9 @@ use postgres::{Config, IsolationLevel, NoTls, Row, Statement, Transaction};
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{parse_role, role_str, schema, DeviceInfo, DeviceRow, NewChange, StoredChange, Tx};
+use super::{
+    parse_role, role_str, schema, CodeInfo, DeviceInfo, DeviceRow, NewChange, StoredChange, Tx,
+};
 use crate::error::{Result, ServerError};
 
 /// Connections per server process. Several processes share the database's `max_connections`
@@ -229,6 +231,34 @@ impl PgStorage {
     }
 }
 
+fn device_row(r: Option<Row>) -> Result<Option<DeviceRow>> {
+    let Some(r) = r else {
+        return Ok(None);
+    };
+    let (device_id, id, display_name, role, team): (String, String, String, String, String) = (
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+    );
+    let revoked: Option<i64> = r.try_get(5)?;
+    let retired: Option<i64> = r.try_get(6)?;
+    let pending: bool = r.try_get(7)?;
+    Ok(parse_role(&role).map(|role| DeviceRow {
+        device_id,
+        user: User {
+            id,
+            display_name,
+            role,
+            team,
+        },
+        revoked: revoked.is_some(),
+        retired: retired.is_some(),
+        pending_token: pending,
+    }))
+}
+
 struct PgTx<'c> {
     tx: Transaction<'c>,
     stmts: Statements,
@@ -352,7 +382,10 @@ impl Tx for PgTx<'_> {
         // on the committed row and finds nothing.
         let r = self.query_first(
             "UPDATE enrolment_codes SET used_ms = $2
-             WHERE code_hash = $1 AND used_ms IS NULL AND expires_ms > $2 RETURNING user_id",
+             WHERE code_hash = $1 AND used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > $2
+               AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = enrolment_codes.user_id
+                               AND u.disabled_ms IS NOT NULL)
+             RETURNING user_id",
             &[&code_hash, &now_ms],
         )?;
         Ok(match r {
@@ -376,32 +409,14 @@ impl Tx for PgTx<'_> {
     }
 
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>> {
-        let Some(r) = self.query_first(
-            "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms
-             FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = $1",
+        let r = self.query_first(
+            "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
+                    d.retired_ms, COALESCE(d.pending_token_hash = $1, false)
+             FROM devices d JOIN users u ON u.user_id = d.user_id
+             WHERE d.token_hash = $1 OR d.pending_token_hash = $1",
             &[&token_hash],
-        )?
-        else {
-            return Ok(None);
-        };
-        let (device_id, id, display_name, role, team): (String, String, String, String, String) = (
-            r.try_get(0)?,
-            r.try_get(1)?,
-            r.try_get(2)?,
-            r.try_get(3)?,
-            r.try_get(4)?,
-        );
-        let revoked: Option<i64> = r.try_get(5)?;
-        Ok(parse_role(&role).map(|role| DeviceRow {
-            device_id,
-            user: User {
-                id,
-                display_name,
-                role,
-                team,
-            },
-            revoked: revoked.is_some(),
-        }))
+        )?;
+        device_row(r)
     }
 
     fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
@@ -422,7 +437,7 @@ impl Tx for PgTx<'_> {
 
     fn devices(&mut self) -> Result<Vec<DeviceInfo>> {
         self.query(
-            "SELECT device_id, user_id, enrolled_ms, revoked_ms, last_sync_ms FROM devices
+            "SELECT device_id, user_id, enrolled_ms, revoked_ms, last_sync_ms, retired_ms FROM devices
              ORDER BY enrolled_ms, device_id COLLATE \"C\"",
             &[],
         )?
@@ -434,6 +449,7 @@ impl Tx for PgTx<'_> {
                 enrolled_ms: r.try_get(2)?,
                 revoked_ms: r.try_get(3)?,
                 last_sync_ms: r.try_get(4)?,
+                retired_ms: r.try_get(5)?,
             })
         })
         .collect()
@@ -634,6 +650,156 @@ impl Tx for PgTx<'_> {
                 &[&device_id, p, &now_ms],
             )?;
         }
+        Ok(())
+    }
+
+    fn device_by_id(&mut self, device_id: &str) -> Result<Option<DeviceRow>> {
+        let r = self.query_first(
+            "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
+                    d.retired_ms, false
+             FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.device_id = $1",
+            &[&device_id],
+        )?;
+        device_row(r)
+    }
+
+    fn retire_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE devices SET retired_ms = $2
+             WHERE device_id = $1 AND revoked_ms IS NULL AND retired_ms IS NULL",
+            &[&device_id, &now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn touch_devices(&mut self, seen: &[(String, i64)]) -> Result<()> {
+        for (device_id, ms) in seen {
+            self.execute(
+                "UPDATE devices SET last_sync_ms = GREATEST(COALESCE(last_sync_ms, 0), $2)
+                 WHERE device_id = $1",
+                &[device_id, ms],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn codes(&mut self) -> Result<Vec<CodeInfo>> {
+        self.query(
+            "SELECT substr(code_hash, 1, 12), user_id, expires_ms, used_ms, cancelled_ms
+             FROM enrolment_codes ORDER BY expires_ms DESC, code_hash COLLATE \"C\"",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| {
+            Ok(CodeInfo {
+                id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                expires_ms: r.try_get(2)?,
+                used_ms: r.try_get(3)?,
+                cancelled_ms: r.try_get(4)?,
+            })
+        })
+        .collect()
+    }
+
+    fn cancel_codes(
+        &mut self,
+        id_prefix: Option<&str>,
+        user_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let prefix = id_prefix.map(|p| format!("{}%", p.to_ascii_lowercase()));
+        self.execute(
+            "UPDATE enrolment_codes SET cancelled_ms = $3
+             WHERE used_ms IS NULL AND cancelled_ms IS NULL
+               AND ($1::text IS NULL OR code_hash LIKE $1) AND ($2::text IS NULL OR user_id = $2)
+               AND ($1::text IS NOT NULL OR $2::text IS NOT NULL)",
+            &[&prefix, &user_id, &now_ms],
+        )
+    }
+
+    fn expire_codes(&mut self, user_id: Option<&str>, now_ms: i64) -> Result<u64> {
+        self.execute(
+            "UPDATE enrolment_codes SET expires_ms = $2
+             WHERE used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > $2
+               AND ($1::text IS NULL OR user_id = $1)",
+            &[&user_id, &now_ms],
+        )
+    }
+
+    fn disable_user(&mut self, user_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE users SET disabled_ms = $2 WHERE user_id = $1 AND disabled_ms IS NULL",
+            &[&user_id, &now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user_disabled(&mut self, user_id: &str) -> Result<bool> {
+        let r = self.query_one(
+            "SELECT EXISTS(SELECT 1 FROM users WHERE user_id = $1 AND disabled_ms IS NOT NULL)",
+            &[&user_id],
+        )?;
+        Ok(r.try_get(0)?)
+    }
+
+    fn user_devices(&mut self, user_id: &str) -> Result<Vec<String>> {
+        self.query(
+            "SELECT device_id FROM devices WHERE user_id = $1
+             ORDER BY enrolled_ms, device_id COLLATE \"C\"",
+            &[&user_id],
+        )?
+        .into_iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
+    fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE devices SET pending_token_hash = $2 WHERE device_id = $1 AND revoked_ms IS NULL",
+            &[&device_id, &token_hash],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn promote_pending_token(&mut self, device_id: &str) -> Result<()> {
+        self.execute(
+            "UPDATE devices SET token_hash = pending_token_hash, pending_token_hash = NULL
+             WHERE device_id = $1 AND pending_token_hash IS NOT NULL",
+            &[&device_id],
+        )?;
+        Ok(())
+    }
+
+    fn bump_counter(&mut self, subject: &str, window_start: i64, by: u64) -> Result<u64> {
+        let by = i64::try_from(by).unwrap_or(i64::MAX);
+        let r = self.query_one(
+            "INSERT INTO rate_counters (subject, window_start, count) VALUES ($1, $2, $3)
+             ON CONFLICT (subject, window_start)
+             DO UPDATE SET count = rate_counters.count + excluded.count
+             RETURNING count",
+            &[&subject, &window_start, &by],
+        )?;
+        let v: i64 = r.try_get(0)?;
+        Ok(v.max(0) as u64)
+    }
+
+    fn counter(&mut self, subject: &str, window_start: i64) -> Result<u64> {
+        let v: Option<i64> = match self.query_first(
+            "SELECT count FROM rate_counters WHERE subject = $1 AND window_start = $2",
+            &[&subject, &window_start],
+        )? {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        };
+        Ok(v.unwrap_or(0).max(0) as u64)
+    }
+
+    fn prune_counters(&mut self, before: i64) -> Result<()> {
+        self.execute(
+            "DELETE FROM rate_counters WHERE window_start < $1",
+            &[&before],
+        )?;
         Ok(())
     }
 }

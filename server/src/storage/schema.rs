@@ -28,10 +28,11 @@ pub struct Migration {
 }
 
 /// Every migration, in order. `MIGRATIONS[i].version == i + 1`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "first release: log, identities, scope",
-    sqlite: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "first release: log, identities, scope",
+        sqlite: r#"
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('seq', 0);
 CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -59,7 +60,7 @@ CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
 CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented INTEGER NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms INTEGER NOT NULL);
 "#,
-    postgres: r#"
+        postgres: r#"
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO counters (name, value) VALUES ('seq', 0) ON CONFLICT (name) DO NOTHING;
 CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -87,7 +88,34 @@ CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
 CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented BOOLEAN NOT NULL, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms BIGINT NOT NULL);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "hardening: code cancelling, retired and disabled, token rotation, rate counters",
+        sqlite: r#"
+ALTER TABLE enrolment_codes ADD COLUMN cancelled_ms INTEGER;
+CREATE INDEX enrolment_codes_user ON enrolment_codes (user_id);
+ALTER TABLE users ADD COLUMN disabled_ms INTEGER;
+ALTER TABLE devices ADD COLUMN retired_ms INTEGER;
+ALTER TABLE devices ADD COLUMN pending_token_hash TEXT;
+CREATE UNIQUE INDEX devices_pending_token ON devices (pending_token_hash);
+CREATE TABLE rate_counters (
+    subject TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (subject, window_start));
+"#,
+        postgres: r#"
+ALTER TABLE enrolment_codes ADD COLUMN cancelled_ms BIGINT;
+CREATE INDEX enrolment_codes_user ON enrolment_codes (user_id);
+ALTER TABLE users ADD COLUMN disabled_ms BIGINT;
+ALTER TABLE devices ADD COLUMN retired_ms BIGINT;
+ALTER TABLE devices ADD COLUMN pending_token_hash TEXT;
+CREATE UNIQUE INDEX devices_pending_token ON devices (pending_token_hash);
+CREATE TABLE rate_counters (
+    subject TEXT NOT NULL, window_start BIGINT NOT NULL, count BIGINT NOT NULL,
+    PRIMARY KEY (subject, window_start));
+"#,
+    },
+];
 
 /// The schema version this server writes and reads.
 pub const CURRENT: u32 = MIGRATIONS.len() as u32;
