@@ -21,6 +21,12 @@ pub enum ServerError {
     Protocol { server: u32, client: String },
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("too many requests: {what}; try again in {retry_after_s} s")]
+    RateLimited { what: String, retry_after_s: u64 },
     #[error("the server's database failed: {0}")]
     Storage(String),
     #[error(
@@ -45,13 +51,16 @@ impl ServerError {
             ServerError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::Protocol { .. } => StatusCode::UPGRADE_REQUIRED,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
+            ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::Storage(_) | ServerError::SchemaTooNew { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             ServerError::BadRequest(_) => "bad_request",
             ServerError::Unauthorized => "unauthorized",
@@ -60,6 +69,9 @@ impl ServerError {
             ServerError::Unprocessable(_) => "unprocessable",
             ServerError::Protocol { .. } => "protocol",
             ServerError::Conflict(_) => "conflict",
+            ServerError::TooLarge(_) => "too_large",
+            ServerError::Timeout(_) => "timeout",
+            ServerError::RateLimited { .. } => "rate_limited",
             ServerError::Storage(_) | ServerError::SchemaTooNew { .. } => "unavailable",
         }
     }
@@ -78,7 +90,25 @@ impl IntoResponse for ServerError {
             code: self.code().to_string(),
             message,
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ServerError::RateLimited { retry_after_s, .. } = &self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_s.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        if matches!(
+            self,
+            ServerError::TooLarge(_) | ServerError::Timeout(_) | ServerError::Unauthorized
+        ) {
+            // The body may be unread: do not keep reading it on this connection.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 

@@ -505,8 +505,17 @@ pub(crate) fn hardening(s: &Storage) {
     assert!(!s.write(|tx| tx.retire_device("d2", 96)).unwrap());
     assert!(s.read(|tx| tx.device_by_id("nope")).unwrap().is_none());
 
-    // Token rotation: both work until the new one is used; then only the new one.
+    // Token rotation: requested, then a pending token set (clearing the request); both work
+    // until the new one is used; then only the new one.
+    assert!(!s.read(|tx| tx.rotation_requested("d1")).unwrap());
+    assert!(s.write(|tx| tx.request_rotation("d1", 99)).unwrap());
+    assert!(
+        !s.write(|tx| tx.request_rotation("d2", 99)).unwrap(),
+        "revoked"
+    );
+    assert!(s.read(|tx| tx.rotation_requested("d1")).unwrap());
     assert!(s.write(|tx| tx.set_pending_token("d1", "tok1b")).unwrap());
+    assert!(!s.read(|tx| tx.rotation_requested("d1")).unwrap());
     assert!(
         !s.write(|tx| tx.set_pending_token("d2", "x")).unwrap(),
         "revoked"

@@ -151,7 +151,11 @@ pub trait Tx {
     fn user_disabled(&mut self, user_id: &str) -> Result<bool>;
     /// The device ids of a user.
     fn user_devices(&mut self, user_id: &str) -> Result<Vec<String>>;
-    /// Set the token a device will switch to; the current one keeps working until it is used.
+    /// Ask for a device's token to be rotated at its next sync; false if revoked or unknown.
+    fn request_rotation(&mut self, device_id: &str, now_ms: i64) -> Result<bool>;
+    fn rotation_requested(&mut self, device_id: &str) -> Result<bool>;
+    /// Set the token a device will switch to (and clear the request); the current one keeps
+    /// working until the new one is used.
     fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool>;
     /// The device used its pending token: it becomes the token and the old one stops working.
     fn promote_pending_token(&mut self, device_id: &str) -> Result<()>;

@@ -136,8 +136,25 @@ impl PgStorage {
     /// Connect to `url` (e.g. `postgres://doorstep@127.0.0.1:5432/doorstep`) and create the schema
     /// if it is absent. Safe when several processes start at once.
     pub fn open(url: &str) -> Result<PgStorage> {
+        Self::open_with_password(url, None)
+    }
+
+    /// As [`PgStorage::open`], with the password given apart from the URL (from the environment
+    /// or a file). A URL that carries a password itself is refused: it would show in process
+    /// lists, shell history and service files.
+    pub fn open_with_password(url: &str, password: Option<&str>) -> Result<PgStorage> {
         let mut config = Config::from_str(url)
             .map_err(|e| ServerError::Storage(format!("the PostgreSQL URL is not valid: {e}")))?;
+        if config.get_password().is_some() {
+            return Err(ServerError::Storage(
+                "the PostgreSQL URL carries a password; remove it and give the password in the \
+                 DOORSTEP_PG_PASSWORD environment variable or with --postgres-password-file"
+                    .into(),
+            ));
+        }
+        if let Some(p) = password {
+            config.password(p);
+        }
         check_local(&config)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -754,9 +771,26 @@ impl Tx for PgTx<'_> {
         .collect()
     }
 
+    fn request_rotation(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE devices SET rotate_requested_ms = $2 WHERE device_id = $1 AND revoked_ms IS NULL",
+            &[&device_id, &now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn rotation_requested(&mut self, device_id: &str) -> Result<bool> {
+        let r = self.query_one(
+            "SELECT EXISTS(SELECT 1 FROM devices WHERE device_id = $1 AND rotate_requested_ms IS NOT NULL)",
+            &[&device_id],
+        )?;
+        Ok(r.try_get(0)?)
+    }
+
     fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool> {
         let n = self.execute(
-            "UPDATE devices SET pending_token_hash = $2 WHERE device_id = $1 AND revoked_ms IS NULL",
+            "UPDATE devices SET pending_token_hash = $2, rotate_requested_ms = NULL
+             WHERE device_id = $1 AND revoked_ms IS NULL",
             &[&device_id, &token_hash],
         )?;
         Ok(n == 1)
@@ -1138,6 +1172,20 @@ mod tests {
             "host=/var/run/postgresql user=doorstep dbname=doorstep",
         ] {
             check_local(&Config::from_str(url).unwrap()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        for url in [
+            "postgres://doorstep:secret@127.0.0.1:5432/doorstep",
+            "host=127.0.0.1 user=doorstep password=secret",
+        ] {
+            match PgStorage::open_with_password(url, Some("x")) {
+                Err(ServerError::Storage(m)) => {
+                    assert!(
+                        m.contains("carries a password") && m.contains("DOORSTEP_PG_PASSWORD"),
+                        "{url}: {m}"
+                    )
+                }
+                other => panic!("{url}: {other:?}"),
+            }
         }
         assert!(matches!(
             PgStorage::open("postgres://[bad"),

@@ -98,6 +98,7 @@ CREATE INDEX enrolment_codes_user ON enrolment_codes (user_id);
 ALTER TABLE users ADD COLUMN disabled_ms INTEGER;
 ALTER TABLE devices ADD COLUMN retired_ms INTEGER;
 ALTER TABLE devices ADD COLUMN pending_token_hash TEXT;
+ALTER TABLE devices ADD COLUMN rotate_requested_ms INTEGER;
 CREATE UNIQUE INDEX devices_pending_token ON devices (pending_token_hash);
 CREATE TABLE rate_counters (
     subject TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
@@ -109,6 +110,7 @@ CREATE INDEX enrolment_codes_user ON enrolment_codes (user_id);
 ALTER TABLE users ADD COLUMN disabled_ms BIGINT;
 ALTER TABLE devices ADD COLUMN retired_ms BIGINT;
 ALTER TABLE devices ADD COLUMN pending_token_hash TEXT;
+ALTER TABLE devices ADD COLUMN rotate_requested_ms BIGINT;
 CREATE UNIQUE INDEX devices_pending_token ON devices (pending_token_hash);
 CREATE TABLE rate_counters (
     subject TEXT NOT NULL, window_start BIGINT NOT NULL, count BIGINT NOT NULL,

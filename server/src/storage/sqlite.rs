@@ -595,9 +595,26 @@ impl Tx for SqliteTx<'_> {
         Ok(rows)
     }
 
+    fn request_rotation(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE devices SET rotate_requested_ms = ?2 WHERE device_id = ?1 AND revoked_ms IS NULL",
+            params![device_id, now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn rotation_requested(&mut self, device_id: &str) -> Result<bool> {
+        Ok(self.tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM devices WHERE device_id = ?1 AND rotate_requested_ms IS NOT NULL)",
+            [device_id],
+            |r| r.get(0),
+        )?)
+    }
+
     fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool> {
         let n = self.tx.execute(
-            "UPDATE devices SET pending_token_hash = ?2 WHERE device_id = ?1 AND revoked_ms IS NULL",
+            "UPDATE devices SET pending_token_hash = ?2, rotate_requested_ms = NULL
+             WHERE device_id = ?1 AND revoked_ms IS NULL",
             params![device_id, token_hash],
         )?;
         Ok(n == 1)
