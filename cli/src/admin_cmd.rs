@@ -20,7 +20,12 @@ pub enum AdminAction {
         team: String,
     },
     /// Issue a one-time enrolment code for a user's device (valid 7 days; shown once).
-    IssueCode { user_id: String },
+    IssueCode {
+        user_id: String,
+        /// How many codes (one a line), e.g. for a ward enrolling many phones.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
     /// Revoke a device as lost: nothing it sends is stored, it erases itself at its next sync
     /// (unsent work included); the user's unused codes are cancelled.
     #[command(visible_alias = "lost")]
@@ -83,9 +88,11 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
             admin::create_user(storage, &user_id, &name, role, &team).map_err(e)?;
             println!("created user {user_id} ({}) in team {team}", role.label());
         }
-        AdminAction::IssueCode { user_id } => {
-            let code = admin::issue_code(storage, &user_id).map_err(e)?;
-            println!("{code}");
+        AdminAction::IssueCode { user_id, count } => {
+            for _ in 0..count.max(1) {
+                let code = admin::issue_code(storage, &user_id).map_err(e)?;
+                println!("{code}");
+            }
         }
         AdminAction::Revoke { device_id } => {
             let codes = admin::revoke_device(storage, &device_id).map_err(e)?;

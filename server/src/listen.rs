@@ -1,7 +1,9 @@
 //! Accepting connections, with the limits a server on the open internet needs (issue 10):
 //!
-//! - **headers within 30 s** (hyper's `header_read_timeout`): a client trickling a request line
-//!   or headers is closed;
+//! - **headers within 30 s**: from the first byte of a request until its headers are complete (the
+//!   request reaches the router); a client trickling a request line or headers is closed. (Not
+//!   hyper's own `header_read_timeout`, which also runs while a kept-alive connection waits for
+//!   its next request and would cut the idle time to the header time.)
 //! - **idle keep-alive 60 s**: a connection with no request in flight and no bytes either way for
 //!   that long is closed;
 //! - **a connection limit** derived from the process's file-descriptor limit, keeping headroom for
@@ -82,6 +84,9 @@ pub fn max_connections(limits: &ConnLimits) -> usize {
 struct Conn {
     /// Milliseconds since `epoch` at the last byte read or written.
     last_active: AtomicU64,
+    /// Milliseconds since `epoch` when the first byte of a request not yet routed arrived
+    /// (`u64::MAX`: none).
+    header_started: AtomicU64,
     in_flight: AtomicUsize,
     close: tokio::sync::Notify,
 }
@@ -130,8 +135,27 @@ struct Tracked<IO> {
 }
 
 impl<IO> Tracked<IO> {
+    fn active(&self) {
+        let now = self.registry.now();
+        let _ = self
+            .conn
+            .last_active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                (v != u64::MAX).then_some(now)
+            });
+    }
+
+    /// Bytes read: active, and if no request is in flight, a request's headers have begun.
     fn touch(&self) {
         let now = self.registry.now();
+        if self.conn.in_flight.load(Ordering::SeqCst) == 0 {
+            let _ = self.conn.header_started.compare_exchange(
+                u64::MAX,
+                now,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        }
         let _ = self
             .conn
             .last_active
@@ -164,7 +188,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write(cx, data);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
+            self.active();
         }
         r
     }
@@ -229,6 +253,7 @@ pub async fn serve(
         let id = registry.next_id.fetch_add(1, Ordering::SeqCst);
         let conn = Arc::new(Conn {
             last_active: AtomicU64::new(registry.now()),
+            header_started: AtomicU64::new(u64::MAX),
             in_flight: AtomicUsize::new(0),
             close: tokio::sync::Notify::new(),
         });
@@ -295,6 +320,8 @@ async fn serve_one<IO>(
             req.extensions_mut().insert(ConnectInfo(peer));
             let state = state.clone();
             state.in_flight.fetch_add(1, Ordering::SeqCst);
+            // Its headers are complete.
+            state.header_started.store(u64::MAX, Ordering::SeqCst);
             let router = router.clone();
             async move {
                 let r = router.oneshot(req.map(axum::body::Body::new)).await;
@@ -305,12 +332,14 @@ async fn serve_one<IO>(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(None)
         .keep_alive(true);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
-    let tick = (limits.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    let tick = (limits.idle_timeout.min(limits.header_read_timeout) / 8)
+        .clamp(Duration::from_millis(50), Duration::from_secs(2));
     let idle_ms = limits.idle_timeout.as_millis() as u64;
+    let header_ms = limits.header_read_timeout.as_millis() as u64;
     let mut closing = false;
     loop {
         tokio::select! {
@@ -329,7 +358,16 @@ async fn serve_one<IO>(
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
-            _ = tokio::time::sleep(tick), if !closing => {
+            _ = tokio::time::sleep(tick) => {
+                let started = conn.header_started.load(Ordering::SeqCst);
+                if started != u64::MAX && registry.now().saturating_sub(started) >= header_ms {
+                    // Dropping the connection closes the socket: a trickler gets no answer.
+                    tracing::debug!(%peer, "request headers not complete in time; connection closed");
+                    return;
+                }
+                if closing {
+                    continue;
+                }
                 let last = conn.last_active.load(Ordering::SeqCst);
                 let idle = conn.in_flight.load(Ordering::SeqCst) == 0
                     && last != u64::MAX
@@ -341,5 +379,26 @@ async fn serve_one<IO>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_the_connection_limit_from_the_fd_limit() {
+        let d = ConnLimits::default();
+        assert_eq!(d.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(d.idle_timeout, Duration::from_secs(60));
+        assert_eq!(fd_headroom(1024), 102);
+        assert_eq!(fd_headroom(100), 64);
+        let derived = max_connections(&d);
+        assert_eq!(derived, (fd_limit() - fd_headroom(fd_limit())).max(16));
+        let fixed = ConnLimits {
+            max_connections: Some(7),
+            ..ConnLimits::default()
+        };
+        assert_eq!(max_connections(&fixed), 7);
     }
 }

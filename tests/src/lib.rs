@@ -101,12 +101,30 @@ impl ServerProc {
         )
     }
 
+    /// Start with the process's file-descriptor limit set to `nofile` (soft and hard).
+    pub fn start_with_fd_limit(backend: &Backend, extra: &[&str], nofile: u32) -> ServerProc {
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        extra.insert(0, format!("--fd-limit={nofile}"));
+        Self::spawn(backend, "127.0.0.1:0", extra)
+    }
+
+    /// `extra` may start with `--fd-limit=N` (from [`ServerProc::start_with_fd_limit`]): the
+    /// server then runs under `ulimit -n N`; the marker is kept for `restart`.
     fn spawn(backend: &Backend, listen: &str, extra: Vec<String>) -> ServerProc {
-        let mut child = Command::new(doorstep_bin())
+        let (mut cmd, args) = match extra.first().and_then(|a| a.strip_prefix("--fd-limit=")) {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
+                    .arg(doorstep_bin());
+                (c, &extra[1..])
+            }
+            None => (Command::new(doorstep_bin()), &extra[..]),
+        };
+        let mut child = cmd
             .arg("serve")
             .args(backend.args())
             .args(["--listen", listen])
-            .args(&extra)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -118,7 +136,7 @@ impl ServerProc {
             .expect("read server banner");
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| panic!("server did not print its address: {line:?}"))
             .to_string();
         ServerProc {
@@ -155,7 +173,11 @@ impl ServerProc {
     /// Start it again on the same address and data.
     pub fn restart(&mut self) {
         self.kill();
-        let listen = self.url.trim_start_matches("http://").to_string();
+        let listen = self
+            .url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string();
         let again = Self::spawn(&self.backend, &listen, self.extra.clone());
         *self = again;
     }

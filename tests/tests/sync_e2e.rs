@@ -364,7 +364,12 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
-            let resp = req.send().await.unwrap();
+            // An oversized body is answered (413) from its announced length and the connection
+            // closed before it is all sent: the sender may see the close first (status 0).
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => return (0, format!("closed while sending: {e}")),
+            };
             let status = resp.status().as_u16();
             (status, resp.text().await.unwrap_or_default())
         })
@@ -447,8 +452,12 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
     ];
     for (what, token, version, body, status, needle) in cases {
         let (got, text) = post(token, version, body);
-        assert_eq!(got, status, "{what}: {text}");
-        assert!(text.contains(needle), "{what}: {text}");
+        if status == 413 && got == 0 {
+            assert!(text.contains("closed while sending"), "{what}: {text}");
+        } else {
+            assert_eq!(got, status, "{what}: {text}");
+            assert!(text.contains(needle), "{what}: {text}");
+        }
         assert_eq!(
             backend_changes(backend, server),
             before,

@@ -95,17 +95,15 @@ fn from_wire(c: WireChange) -> ExportedChange {
     }
 }
 
-fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| Error::Network(e.to_string()))
+fn http_client(url: &str, timeout: Duration) -> Result<reqwest::Client> {
+    super::transport::check_url(url)?;
+    super::transport::client(timeout)
 }
 
 /// Enrol this device with a one-time code from the operator. Keep the returned token in the
 /// Keystore/Keychain; it is shown once.
 pub async fn enrol(url: &str, code: &str) -> Result<protocol::EnrolResponse> {
-    let client = http_client(Duration::from_secs(30))?;
+    let client = http_client(url, Duration::from_secs(30))?;
     let resp = client
         .post(format!(
             "{}{}",
@@ -151,7 +149,7 @@ pub async fn sync_with(
     progress: Option<&dyn SyncProgress>,
 ) -> Result<SyncReport> {
     let started = Instant::now();
-    let client = http_client(options.timeout)?;
+    let client = http_client(&endpoint.url, options.timeout)?;
     let url = format!(
         "{}{}",
         endpoint.url.trim_end_matches('/'),
@@ -265,8 +263,12 @@ async fn post(
         match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                match resp.bytes().await {
-                    Ok(bytes) if (200..300).contains(&status) => return Ok(bytes.to_vec()),
+                if let Some(wait) = super::transport::retry_after(resp.headers()) {
+                    // The server said when to come back (429, 503): wait that long, not less.
+                    delay = delay.max(wait);
+                }
+                match super::transport::read_capped(resp).await {
+                    Ok(bytes) if (200..300).contains(&status) => return Ok(bytes),
                     Ok(bytes) if status >= 500 || status == 429 => {
                         last = format!(
                             "server answered {status}: {}",

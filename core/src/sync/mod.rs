@@ -5,6 +5,8 @@ pub mod protocol;
 
 #[cfg(feature = "sync")]
 mod client;
+#[cfg(feature = "sync")]
+pub mod transport;
 
 #[cfg(feature = "sync")]
 pub use client::{
