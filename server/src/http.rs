@@ -320,7 +320,41 @@ async fn sync_handler(
     r
 }
 
-enum Written {
+/// The write half of a sync, in one transaction. The device is re-read inside it: a revoke (or
+/// retire) that committed after authentication but before this write is honoured, and nothing
+/// of the upload is stored.
+pub(crate) fn write_sync(
+    storage: &Storage,
+    dev: &DeviceRow,
+    uploads: &[sync::Upload],
+    purged: &[String],
+    max_new_people: usize,
+    now: i64,
+) -> Result<Written> {
+    let read_only = uploads.is_empty() && purged.is_empty();
+    storage.write(|tx| {
+        let current = tx.device_by_id(&dev.device_id)?;
+        let Some(current) = current.filter(|d| !d.revoked) else {
+            return Ok(Written::Wipe);
+        };
+        if current.retired && read_only {
+            // Nothing left to send: wipe it, and the token stops working.
+            tx.revoke_device(&dev.device_id, now)?;
+            return Ok(Written::Wipe);
+        }
+        check_new_people(tx, dev, uploads, max_new_people)?;
+        let stored = sync::store_uploads(tx, dev, uploads, now)?;
+        tx.record_purges(&dev.device_id, purged, now)?;
+        Ok(if current.retired {
+            Written::Retired(stored)
+        } else {
+            Written::Stored(stored)
+        })
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Written {
     Stored(u32),
     /// Retired: the upload was stored; nothing is sent back.
     Retired(u32),
@@ -390,26 +424,14 @@ async fn sync_inner(
         let written = if read_only && !dev.retired {
             Written::Stored(0)
         } else {
-            app2.storage.write(|tx| {
-                // Re-checked inside the write: a revoke that raced this sync wins.
-                let current = tx.device_by_id(&dev.device_id)?;
-                let Some(current) = current.filter(|d| !d.revoked) else {
-                    return Ok(Written::Wipe);
-                };
-                if current.retired && read_only {
-                    // Nothing left to send: wipe it, and the token stops working.
-                    tx.revoke_device(&dev.device_id, now)?;
-                    return Ok(Written::Wipe);
-                }
-                check_new_people(tx, &dev, &uploads, l.max_new_people)?;
-                let stored = sync::store_uploads(tx, &dev, &uploads, now)?;
-                tx.record_purges(&dev.device_id, &request.purged, now)?;
-                Ok(if current.retired {
-                    Written::Retired(stored)
-                } else {
-                    Written::Stored(stored)
-                })
-            })?
+            write_sync(
+                &app2.storage,
+                &dev,
+                &uploads,
+                &request.purged,
+                l.max_new_people,
+                now,
+            )?
         };
         let response = match written {
             Written::Wipe => sync::wipe_response(lock_after_days),
@@ -621,6 +643,106 @@ async fn enrol_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A revoke that commits between the sync's authentication and its write wins: the upload is
+    /// not stored and the device is told to wipe.
+    #[test]
+    fn a_revoke_between_authentication_and_write_stores_nothing() {
+        use doorstep_core::record::Role;
+        use doorstep_core::sync::protocol::WireChange;
+
+        let dir = tempfile::tempdir().unwrap();
+        let storage =
+            Storage::Sqlite(crate::storage::sqlite::SqliteStorage::open(dir.path()).unwrap());
+        crate::admin::create_team(&storage, "team-a", "Team A").unwrap();
+        let user = doorstep_core::testing::user("user-d1", Role::DistrictNurse);
+        crate::admin::create_user(&storage, &user.id, &user.display_name, user.role, "team-a")
+            .unwrap();
+        storage
+            .write(|tx| tx.add_device("d1", &user.id, "tok", 1))
+            .unwrap();
+        let phone =
+            doorstep_core::testing::open(&dir.path().join("p.db"), "d1", Role::DistrictNurse);
+        phone
+            .register_patient(doorstep_core::testing::demographics(
+                "Ada", "Moss", None, "HX1 1AA",
+            ))
+            .unwrap();
+        let outbox = phone.sync_outbox(usize::MAX).unwrap();
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor: 0,
+            changes: outbox
+                .changes
+                .iter()
+                .map(|c| WireChange {
+                    person_id: c.person_id.clone(),
+                    compartment: c.compartment,
+                    bytes: c.bytes.clone(),
+                })
+                .collect(),
+            max_page_bytes: 1 << 20,
+            purged: vec![],
+        };
+        let uploads = sync::parse_upload(&request).unwrap();
+        // Authenticated while active...
+        let device = storage
+            .read(|tx| tx.device_by_token("tok"))
+            .unwrap()
+            .unwrap();
+        assert!(!device.revoked);
+        // ...revoked before the write...
+        crate::admin::revoke_device(&storage, "d1").unwrap();
+        let w = write_sync(&storage, &device, &uploads, &[], 100, 5).unwrap();
+        assert_eq!(w, Written::Wipe);
+        assert_eq!(
+            storage.read(|tx| tx.max_seq()).unwrap(),
+            0,
+            "nothing stored"
+        );
+
+        // The same upload from an active device is stored.
+        let user2 = doorstep_core::testing::user("user-d2", Role::DistrictNurse);
+        crate::admin::create_user(
+            &storage,
+            &user2.id,
+            &user2.display_name,
+            user2.role,
+            "team-a",
+        )
+        .unwrap();
+        storage
+            .write(|tx| tx.add_device("d2", &user2.id, "tok2", 1))
+            .unwrap();
+        let phone2 =
+            doorstep_core::testing::open(&dir.path().join("q.db"), "d2", Role::DistrictNurse);
+        phone2
+            .register_patient(doorstep_core::testing::demographics(
+                "Bo", "Moss", None, "HX1 1AA",
+            ))
+            .unwrap();
+        let outbox = phone2.sync_outbox(usize::MAX).unwrap();
+        let mut r2 = request;
+        r2.changes = outbox
+            .changes
+            .iter()
+            .map(|c| WireChange {
+                person_id: c.person_id.clone(),
+                compartment: c.compartment,
+                bytes: c.bytes.clone(),
+            })
+            .collect();
+        let uploads = sync::parse_upload(&r2).unwrap();
+        let device2 = storage
+            .read(|tx| tx.device_by_token("tok2"))
+            .unwrap()
+            .unwrap();
+        let n = r2.changes.len() as u32;
+        assert_eq!(
+            write_sync(&storage, &device2, &uploads, &[], 100, 6).unwrap(),
+            Written::Stored(n)
+        );
+    }
 
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {

@@ -264,16 +264,22 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
 
 fn backend_changes(backend: &Backend, server: &ServerProc) -> String {
     let _ = backend;
-    // The health endpoint reports the log's sequence: equal means nothing was appended.
+    // The health endpoint reports the log's sequence: equal means nothing was appended. (It
+    // also reports whether the writer is busy, which says nothing about what was stored.)
     let rt = runtime();
-    rt.block_on(async {
+    let health = rt.block_on(async {
         reqwest::get(format!("{}/v1/health", server.url))
             .await
             .unwrap()
             .text()
             .await
             .unwrap()
-    })
+    });
+    health
+        .split_whitespace()
+        .find(|w| w.starts_with("seq="))
+        .unwrap_or_else(|| panic!("no seq in health: {health}"))
+        .to_string()
 }
 
 /// A device not synced for longer than the server's limit locks until it syncs.
