@@ -20,9 +20,38 @@ pub enum AdminAction {
         team: String,
     },
     /// Issue a one-time enrolment code for a user's device (valid 7 days; shown once).
-    IssueCode { user_id: String },
-    /// Revoke a device: it erases itself at its next sync.
+    IssueCode {
+        user_id: String,
+        /// How many codes (one a line), e.g. for a ward enrolling many phones.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// Revoke a device as lost: nothing it sends is stored, it erases itself at its next sync
+    /// (unsent work included); the user's unused codes are cancelled.
+    #[command(visible_alias = "lost")]
     Revoke { device_id: String },
+    /// Retire a device (a leaver, a replaced phone): its pending upload is accepted, then it
+    /// erases itself; the user's unused codes are cancelled.
+    Retire { device_id: String },
+    /// Disable a user: retire all their devices, cancel their codes, refuse new ones.
+    DisableUser { user_id: String },
+    /// Rotate a device's token: the phone gets a new one at its next sync (protocol v2); the old
+    /// one works until the phone has used the new one.
+    RotateToken { device_id: String },
+    /// List enrolment codes (by id: the start of the code's hash; codes are never shown again).
+    Codes,
+    /// Cancel one unused code by its id, or every unused code of a user (--user).
+    CancelCode {
+        /// The id `doorstep admin codes` shows (at least 8 hex digits).
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        user: Option<String>,
+    },
+    /// Make unused codes expire now: all of them, or a user's (--user).
+    ExpireCodes {
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Move a person to another team's caseload.
     MovePerson { person_id: String, team_id: String },
     /// Take a person off their caseload.
@@ -73,13 +102,66 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
             admin::create_user(storage, &user_id, &name, role, &team).map_err(e)?;
             println!("created user {user_id} ({}) in team {team}", role.label());
         }
-        AdminAction::IssueCode { user_id } => {
-            let code = admin::issue_code(storage, &user_id).map_err(e)?;
-            println!("{code}");
+        AdminAction::IssueCode { user_id, count } => {
+            for _ in 0..count.max(1) {
+                let code = admin::issue_code(storage, &user_id).map_err(e)?;
+                println!("{code}");
+            }
         }
         AdminAction::Revoke { device_id } => {
-            admin::revoke_device(storage, &device_id).map_err(e)?;
-            println!("revoked {device_id}: it will erase its records at its next sync");
+            let codes = admin::revoke_device(storage, &device_id).map_err(e)?;
+            println!(
+                "revoked {device_id} as lost: nothing it sends is stored; it will erase its records at its next sync ({codes} unused code(s) of its user cancelled)"
+            );
+        }
+        AdminAction::Retire { device_id } => {
+            let codes = admin::retire_device(storage, &device_id).map_err(e)?;
+            println!(
+                "retired {device_id}: its pending upload is accepted, then it erases its records ({codes} unused code(s) of its user cancelled)"
+            );
+        }
+        AdminAction::DisableUser { user_id } => {
+            let retired = admin::disable_user(storage, &user_id).map_err(e)?;
+            println!(
+                "disabled {user_id}: {} device(s) retired, codes cancelled",
+                retired.len()
+            );
+        }
+        AdminAction::RotateToken { device_id } => {
+            admin::rotate_token(storage, &device_id).map_err(e)?;
+            println!(
+                "token rotation asked for {device_id}: it receives its new token at its next sync"
+            );
+        }
+        AdminAction::Codes => {
+            let now = admin::now_ms();
+            for c in admin::codes(storage).map_err(e)? {
+                let state = if let Some(t) = c.used_ms {
+                    format!("used {}", ms(Some(t)))
+                } else if let Some(t) = c.cancelled_ms {
+                    format!("cancelled {}", ms(Some(t)))
+                } else if c.expires_ms <= now {
+                    format!("expired {}", ms(Some(c.expires_ms)))
+                } else {
+                    format!("unused, expires {}", ms(Some(c.expires_ms)))
+                };
+                println!("{}  user {}  {state}", c.id, c.user_id);
+            }
+        }
+        AdminAction::CancelCode { id, user } => match (id, user) {
+            (Some(id), None) => {
+                admin::cancel_code(storage, &id).map_err(e)?;
+                println!("cancelled code {id}");
+            }
+            (None, Some(user)) => {
+                let n = admin::cancel_user_codes(storage, &user).map_err(e)?;
+                println!("cancelled {n} unused code(s) of {user}");
+            }
+            _ => return Err("name a code id, or --user USER".into()),
+        },
+        AdminAction::ExpireCodes { user } => {
+            let n = admin::expire_codes(storage, user.as_deref()).map_err(e)?;
+            println!("{n} unused code(s) expired");
         }
         AdminAction::MovePerson { person_id, team_id } => {
             let from = admin::move_person(storage, &person_id, &team_id).map_err(e)?;
@@ -102,6 +184,8 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                     ms(d.last_sync_ms),
                     if d.revoked_ms.is_some() {
                         "REVOKED"
+                    } else if d.retired_ms.is_some() {
+                        "RETIRED"
                     } else {
                         "active"
                     }

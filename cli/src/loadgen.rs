@@ -75,6 +75,11 @@ pub struct LoadgenArgs {
     /// but not applied — the server's load without the phones' own work.
     #[arg(long, value_enum, default_value_t = ClientMode::Full)]
     client: ClientMode,
+    /// Run the in-process server without its request limits (rate limits, per-request bounds,
+    /// minimum body rate), to measure what the limits cost. Default: the server's defaults,
+    /// which admit 500 devices on one address.
+    #[arg(long)]
+    no_limits: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -254,7 +259,7 @@ pub fn run(args: LoadgenArgs) -> R<()> {
             let handle = server_rt.spawn(doorstep_server::serve(
                 listener,
                 storage,
-                ServerConfig::default(),
+                server_config(args.no_limits),
                 async move {
                     let _ = stopped.await;
                 },
@@ -864,4 +869,22 @@ fn thread_cpu() -> Option<Cpu> {
         }
     }
     Some(cpu)
+}
+
+/// The in-process server's configuration: its defaults, or with every request limit lifted.
+fn server_config(no_limits: bool) -> ServerConfig {
+    let mut c = ServerConfig::default();
+    if no_limits {
+        let l = &mut c.limits;
+        l.min_body_rate = 1;
+        l.body_grace_s = 3600;
+        l.max_changes = usize::MAX;
+        l.max_upload_bytes = usize::MAX;
+        l.max_purged = usize::MAX;
+        l.max_new_people = usize::MAX;
+        l.device_per_minute = u64::MAX;
+        l.address_per_minute = u64::MAX;
+        l.enrol_failures_per_minute = u64::MAX;
+    }
+    c
 }

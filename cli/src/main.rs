@@ -28,15 +28,46 @@ pub struct StorageArgs {
     /// Directory for the embedded SQLite database (the default backend).
     #[arg(long, default_value = "./doorstep-data")]
     data_dir: PathBuf,
-    /// Use PostgreSQL instead, e.g. postgres://user@127.0.0.1:5432/doorstep
+    /// Use PostgreSQL instead, e.g. postgres://user@127.0.0.1:5432/doorstep. The URL must not
+    /// carry a password: give it in $DOORSTEP_PG_PASSWORD or --postgres-password-file.
     #[arg(long)]
     postgres: Option<String>,
+    /// A file holding the PostgreSQL password (its first line).
+    #[arg(long)]
+    postgres_password_file: Option<PathBuf>,
 }
 
 impl StorageArgs {
     pub fn open(&self) -> Result<Storage, String> {
         match &self.postgres {
-            Some(url) => open_postgres(url),
+            Some(url) => {
+                let password = match (
+                    &self.postgres_password_file,
+                    std::env::var("DOORSTEP_PG_PASSWORD"),
+                ) {
+                    (Some(f), _) => Some(
+                        std::fs::read_to_string(f)
+                            .map_err(|e| {
+                                format!(
+                                    "cannot read the PostgreSQL password file {}: {e}",
+                                    f.display()
+                                )
+                            })?
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    ),
+                    (None, Ok(p)) if !p.is_empty() => Some(p),
+                    _ => None,
+                };
+                doorstep_server::storage::postgres::PgStorage::open_with_password(
+                    url,
+                    password.as_deref(),
+                )
+                .map(Storage::Postgres)
+                .map_err(|e| e.to_string())
+            }
             None => SqliteStorage::open(&self.data_dir)
                 .map(Storage::Sqlite)
                 .map_err(|e| e.to_string()),
@@ -44,10 +75,85 @@ impl StorageArgs {
     }
 }
 
-fn open_postgres(url: &str) -> Result<Storage, String> {
-    doorstep_server::storage::postgres::PgStorage::open(url)
-        .map(Storage::Postgres)
-        .map_err(|e| e.to_string())
+/// `doorstep serve` options beyond storage. Defaults are the documented ones
+/// (docs/operations.md).
+#[derive(clap::Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8700")]
+    listen: String,
+    /// Days without a sync after which a device locks itself.
+    #[arg(long, default_value_t = 14)]
+    lock_after_days: u32,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (keep it off the public network).
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeat for several).
+    #[arg(long = "trusted-proxy")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, default_value_t = 30)]
+    header_timeout_s: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout_s: u64,
+    /// Most open connections (default: the file-descriptor limit less headroom).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Minimum average upload rate of a body, bytes a second (after a 10 s grace).
+    #[arg(long, default_value_t = 1024)]
+    min_body_rate: u64,
+    /// Largest request body, bytes (compressed).
+    #[arg(long, default_value_t = doorstep_core::sync::protocol::MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Most changes in one sync request.
+    #[arg(long, default_value_t = doorstep_server::sync::MAX_CHANGES_PER_REQUEST)]
+    max_changes: usize,
+    /// Most purged person ids reported in one sync request.
+    #[arg(long, default_value_t = 10_000)]
+    max_purged: usize,
+    /// Most people new to the server in one sync request.
+    #[arg(long, default_value_t = 5_000)]
+    max_new_people: usize,
+    /// Sync requests a device may make per minute.
+    #[arg(long, default_value_t = 120)]
+    device_per_minute: u64,
+    /// Requests one client address may make per minute.
+    #[arg(long, default_value_t = 6_000)]
+    address_per_minute: u64,
+    /// Wrong enrolment codes from one address per minute before enrolment answers 429.
+    #[arg(long, default_value_t = 20)]
+    enrol_failures_per_minute: u64,
+}
+
+impl ServeArgs {
+    fn config(&self) -> ServerConfig {
+        let mut c = ServerConfig {
+            lock_after_days: self.lock_after_days,
+            trusted_proxies: self.trusted_proxies.clone(),
+            metrics_listen: self.metrics_listen,
+            ..ServerConfig::default()
+        };
+        c.conn.header_read_timeout = std::time::Duration::from_secs(self.header_timeout_s.max(1));
+        c.conn.idle_timeout = std::time::Duration::from_secs(self.idle_timeout_s.max(1));
+        c.conn.max_connections = self.max_connections;
+        let l = &mut c.limits;
+        l.min_body_rate = self.min_body_rate;
+        l.max_body_bytes = self.max_body_bytes;
+        l.max_changes = self.max_changes;
+        l.max_purged = self.max_purged;
+        l.max_new_people = self.max_new_people;
+        l.device_per_minute = self.device_per_minute;
+        l.address_per_minute = self.address_per_minute;
+        l.enrol_failures_per_minute = self.enrol_failures_per_minute;
+        c
+    }
 }
 
 #[derive(Subcommand)]
@@ -56,12 +162,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         storage: StorageArgs,
-        /// Address to listen on (port 0 picks a free port; the address is printed).
-        #[arg(long, default_value = "127.0.0.1:8700")]
-        listen: String,
-        /// Days without a sync after which a device locks itself.
-        #[arg(long, default_value_t = 14)]
-        lock_after_days: u32,
+        #[command(flatten)]
+        args: ServeArgs,
     },
     /// Operator actions: teams, users, enrolment codes, revocation, caseloads.
     Admin {
@@ -88,11 +190,7 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            storage,
-            listen,
-            lock_after_days,
-        } => serve(storage, &listen, lock_after_days),
+        Command::Serve { storage, args } => serve(storage, args),
         Command::Admin { storage, action } => {
             storage.open().and_then(|s| admin_cmd::run(&s, action))
         }
@@ -105,7 +203,16 @@ fn main() {
     }
 }
 
-fn serve(storage: StorageArgs, listen: &str, lock_after_days: u32) -> Result<(), String> {
+fn serve(storage: StorageArgs, args: ServeArgs) -> Result<(), String> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => {
+            Some(doorstep_server::tls::acceptor(c, k).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let config = args.config();
+    let listen = args.listen.as_str();
     let store = storage.open()?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     rt.block_on(async move {
@@ -114,7 +221,7 @@ fn serve(storage: StorageArgs, listen: &str, lock_after_days: u32) -> Result<(),
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!(
-            "doorstep sync server listening on http://{addr} ({})",
+            "doorstep sync server listening on {scheme}://{addr} ({})",
             store.describe()
         );
         use std::io::Write;
@@ -136,7 +243,7 @@ fn serve(storage: StorageArgs, listen: &str, lock_after_days: u32) -> Result<(),
                 _ = sigterm => {},
             }
         };
-        doorstep_server::serve(listener, store, ServerConfig { lock_after_days }, shutdown)
+        doorstep_server::serve_with(listener, store, config, tls, shutdown)
             .await
             .map_err(|e| e.to_string())
     })

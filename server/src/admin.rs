@@ -5,7 +5,7 @@ use doorstep_core::record::{Role, User};
 
 use crate::auth;
 use crate::error::{Result, ServerError};
-use crate::storage::{DeviceInfo, Storage};
+use crate::storage::{CodeInfo, DeviceInfo, Storage};
 
 /// How long an enrolment code stays valid.
 pub const CODE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -63,6 +63,11 @@ pub fn issue_code(storage: &Storage, user_id: &str) -> Result<String> {
         if tx.user(user_id)?.is_none() {
             return Err(ServerError::NotFound(format!("no user {user_id}")));
         }
+        if tx.user_disabled(user_id)? {
+            return Err(ServerError::Forbidden(format!(
+                "user {user_id} is disabled: no codes can be issued for them"
+            )));
+        }
         tx.add_code(
             &auth::hash(&auth::normalise_code(&code)),
             user_id,
@@ -72,16 +77,130 @@ pub fn issue_code(storage: &Storage, user_id: &str) -> Result<String> {
     Ok(code)
 }
 
-/// Revoke a device: at its next sync it is told to erase itself.
-pub fn revoke_device(storage: &Storage, device_id: &str) -> Result<()> {
-    let changed = storage.write(|tx| tx.revoke_device(device_id, now_ms()))?;
-    if changed {
+/// Revoke a device as **lost**: nothing it sends is stored any more, and at its next sync it is
+/// told to erase itself (unsent work included). The user's unused enrolment codes are cancelled
+/// too (a stolen phone's owner may have a code lying about). Returns how many codes.
+pub fn revoke_device(storage: &Storage, device_id: &str) -> Result<u64> {
+    storage.write(|tx| {
+        let Some(device) = tx.device_by_id(device_id)? else {
+            return Err(ServerError::NotFound(format!("no device {device_id}")));
+        };
+        if !tx.revoke_device(device_id, now_ms())? {
+            return Err(ServerError::NotFound(format!(
+                "device {device_id} is already revoked"
+            )));
+        }
+        tx.cancel_codes(None, Some(&device.user.id), now_ms())
+    })
+}
+
+/// Retire a device (a leaver, a replaced phone): its next sync's upload is still accepted, and
+/// once it has nothing left to send it is told to erase itself. The user's unused codes are
+/// cancelled. Returns how many codes.
+pub fn retire_device(storage: &Storage, device_id: &str) -> Result<u64> {
+    storage.write(|tx| {
+        let Some(device) = tx.device_by_id(device_id)? else {
+            return Err(ServerError::NotFound(format!("no device {device_id}")));
+        };
+        if !tx.retire_device(device_id, now_ms())? {
+            return Err(ServerError::NotFound(format!(
+                "device {device_id} is already retired or revoked"
+            )));
+        }
+        tx.cancel_codes(None, Some(&device.user.id), now_ms())
+    })
+}
+
+/// Disable a user: every active device of theirs is retired, their unused codes cancelled, and
+/// no new code can be issued or used for them. Returns the devices retired.
+pub fn disable_user(storage: &Storage, user_id: &str) -> Result<Vec<String>> {
+    storage.write(|tx| {
+        if tx.user(user_id)?.is_none() {
+            return Err(ServerError::NotFound(format!("no user {user_id}")));
+        }
+        if !tx.disable_user(user_id, now_ms())? {
+            return Err(ServerError::Conflict(format!(
+                "user {user_id} is already disabled"
+            )));
+        }
+        tx.cancel_codes(None, Some(user_id), now_ms())?;
+        let mut retired = Vec::new();
+        for d in tx.user_devices(user_id)? {
+            if tx.retire_device(&d, now_ms())? {
+                retired.push(d);
+            }
+        }
+        Ok(retired)
+    })
+}
+
+/// Ask for a device's token to be rotated: at its next sync the server hands it a new token
+/// (protocol v2's `new_token`); the old one keeps working until the phone has used the new one.
+pub fn rotate_token(storage: &Storage, device_id: &str) -> Result<()> {
+    if storage.write(|tx| tx.request_rotation(device_id, now_ms()))? {
         Ok(())
     } else {
         Err(ServerError::NotFound(format!(
             "no active device {device_id}"
         )))
     }
+}
+
+/// For the sync response: if a rotation was asked for (or a token handed over earlier has not
+/// been used yet), make a new token, keep its hash as the device's pending token, and return it
+/// to be sent to the phone. Run inside the sync's write transaction.
+pub fn take_rotation(
+    tx: &mut dyn crate::storage::Tx,
+    device: &crate::storage::DeviceRow,
+) -> Result<Option<String>> {
+    if device.pending_token || !tx.rotation_requested(&device.device_id)? {
+        return Ok(None);
+    }
+    let token = auth::new_token();
+    tx.set_pending_token(&device.device_id, &auth::hash(&token))?;
+    Ok(Some(token))
+}
+
+pub fn codes(storage: &Storage) -> Result<Vec<CodeInfo>> {
+    storage.read(|tx| tx.codes())
+}
+
+/// Cancel one unused code, named by the id `doorstep admin codes` shows (or a prefix of it, at
+/// least 8 hex digits, naming exactly one code).
+pub fn cancel_code(storage: &Storage, id: &str) -> Result<()> {
+    if id.len() < 8 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ServerError::BadRequest(format!(
+            "code id '{id}' must be at least 8 hex digits, as `doorstep admin codes` shows it"
+        )));
+    }
+    storage.write(|tx| {
+        let matching = tx
+            .codes()?
+            .into_iter()
+            .filter(|c| c.id.starts_with(&id.to_ascii_lowercase()))
+            .count();
+        if matching > 1 {
+            return Err(ServerError::Conflict(format!(
+                "{matching} codes start with {id}: give more digits"
+            )));
+        }
+        match tx.cancel_codes(Some(id), None, now_ms())? {
+            1 => Ok(()),
+            _ => Err(ServerError::NotFound(format!(
+                "no unused code {id} (it may be used or cancelled already)"
+            ))),
+        }
+    })
+}
+
+/// Cancel every unused code of a user. Returns how many.
+pub fn cancel_user_codes(storage: &Storage, user_id: &str) -> Result<u64> {
+    storage.write(|tx| tx.cancel_codes(None, Some(user_id), now_ms()))
+}
+
+/// Make unused codes (of one user, or all) expire now. Returns how many.
+pub fn expire_codes(storage: &Storage, user_id: Option<&str>) -> Result<u64> {
+    storage.write(|tx| tx.expire_codes(user_id, now_ms()))
 }
 
 /// Move a person to another team's caseload (or onto one, if on none). The old team's devices

@@ -21,12 +21,26 @@ pub enum ServerError {
     Protocol { server: u32, client: String },
     #[error("{0}")]
     Conflict(String),
-    #[error("the server's database failed: {0}")]
-    Storage(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("too many requests: {what}; try again in {retry_after_s} s")]
+    RateLimited { what: String, retry_after_s: u64 },
+    #[error("the server's database failed: {0}")]
+    Storage(String),
     #[error("the server failed while handling this request; nothing of it was stored. Try again; if it keeps failing, tell your administrator")]
     Internal,
+    #[error(
+        "the database at {target} has schema version {found}, but this doorstep server knows only up to \
+         version {known}: it was upgraded by a newer server. Run that newer server version (or restore a \
+         backup taken before the upgrade); this server will not start on it"
+    )]
+    SchemaTooNew {
+        target: String,
+        found: u32,
+        known: u32,
+    },
 }
 
 impl ServerError {
@@ -39,13 +53,17 @@ impl ServerError {
             ServerError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::Protocol { .. } => StatusCode::UPGRADE_REQUIRED,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
-            ServerError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ServerError::Storage(_) | ServerError::SchemaTooNew { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             ServerError::BadRequest(_) => "bad_request",
             ServerError::Unauthorized => "unauthorized",
@@ -54,9 +72,11 @@ impl ServerError {
             ServerError::Unprocessable(_) => "unprocessable",
             ServerError::Protocol { .. } => "protocol",
             ServerError::Conflict(_) => "conflict",
-            ServerError::Storage(_) => "unavailable",
             ServerError::TooLarge(_) => "too_large",
+            ServerError::Timeout(_) => "timeout",
+            ServerError::RateLimited { .. } => "rate_limited",
             ServerError::Internal => "internal",
+            ServerError::Storage(_) | ServerError::SchemaTooNew { .. } => "unavailable",
         }
     }
 }
@@ -74,7 +94,25 @@ impl IntoResponse for ServerError {
             code: self.code().to_string(),
             message,
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ServerError::RateLimited { retry_after_s, .. } = &self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_s.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        if matches!(
+            self,
+            ServerError::TooLarge(_) | ServerError::Timeout(_) | ServerError::Unauthorized
+        ) {
+            // The body may be unread: do not keep reading it on this connection.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 

@@ -273,6 +273,7 @@ fn check_and_store(
     if checks.new_people.contains(&u.person_id) && checks.joined.insert(u.person_id.clone()) {
         tx.join(&checks.device.user.team, &u.person_id, seq)?;
     }
+    let actor = u.change.actor_id().to_hex_string();
     let inserted = tx.insert_change(&NewChange {
         seq,
         person_id: &u.person_id,
@@ -281,9 +282,17 @@ fn check_and_store(
         bytes: u.change.raw_bytes(),
         origin_device: &checks.device.device_id,
         received_ms: now_ms,
+        actor: Some(&actor),
+        actor_seq: Some(u.change.seq()),
     })?;
     if !inserted {
-        return Ok(Verdict::Held);
+        // The database's own constraint caught what the document did not: the copy in memory
+        // is not what the log says.
+        docs.drop_doc(&u.person_id, u.compartment);
+        return Ok(Verdict::Refused(
+            "actor_seq_reused",
+            "another change with this device's change number reached the server first; the app sends its entry again".into(),
+        ));
     }
     if u.compartment == Compartment::Advice {
         checks.advice_touched.insert(u.person_id.clone());

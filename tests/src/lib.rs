@@ -1,7 +1,9 @@
 //! Harness for the cross-crate scenarios in `tests/tests/`: real `doorstep serve` processes on
 //! loopback (embedded SQLite or a private PostgreSQL cluster), enrolled devices with real
-//! encrypted stores, and a TCP proxy that cuts connections.
+//! encrypted stores, a TCP proxy that cuts connections, and the private-PostgreSQL harness
+//! ([`pg`]) that the server's own storage tests use too.
 
+pub mod pg;
 pub mod proxy;
 
 pub mod wire;
@@ -101,12 +103,30 @@ impl ServerProc {
         )
     }
 
+    /// Start with the process's file-descriptor limit set to `nofile` (soft and hard).
+    pub fn start_with_fd_limit(backend: &Backend, extra: &[&str], nofile: u32) -> ServerProc {
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        extra.insert(0, format!("--fd-limit={nofile}"));
+        Self::spawn(backend, "127.0.0.1:0", extra)
+    }
+
+    /// `extra` may start with `--fd-limit=N` (from [`ServerProc::start_with_fd_limit`]): the
+    /// server then runs under `ulimit -n N`; the marker is kept for `restart`.
     fn spawn(backend: &Backend, listen: &str, extra: Vec<String>) -> ServerProc {
-        let mut child = Command::new(doorstep_bin())
+        let (mut cmd, args) = match extra.first().and_then(|a| a.strip_prefix("--fd-limit=")) {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
+                    .arg(doorstep_bin());
+                (c, &extra[1..])
+            }
+            None => (Command::new(doorstep_bin()), &extra[..]),
+        };
+        let mut child = cmd
             .arg("serve")
             .args(backend.args())
             .args(["--listen", listen])
-            .args(&extra)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -118,7 +138,7 @@ impl ServerProc {
             .expect("read server banner");
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| panic!("server did not print its address: {line:?}"))
             .to_string();
         ServerProc {
@@ -155,7 +175,11 @@ impl ServerProc {
     /// Start it again on the same address and data.
     pub fn restart(&mut self) {
         self.kill();
-        let listen = self.url.trim_start_matches("http://").to_string();
+        let listen = self
+            .url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string();
         let again = Self::spawn(&self.backend, &listen, self.extra.clone());
         *self = again;
     }
@@ -262,116 +286,10 @@ pub fn sqlite_server_counts(data_dir: &Path) -> (i64, i64) {
     .expect("count changes")
 }
 
-/// A private PostgreSQL cluster on loopback, stopped and removed when dropped.
-pub struct Postgres {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    pub url: String,
-}
+/// A private PostgreSQL cluster of its own for one scenario (see [`pg`]).
+pub use pg::Cluster as Postgres;
 
-fn pg_bin() -> PathBuf {
-    if let Ok(dir) = std::env::var("DOORSTEP_PG_BIN") {
-        return PathBuf::from(dir);
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .filter(|p| p.join("initdb").exists())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found.pop().expect("PostgreSQL server binaries not found under /usr/lib/postgresql: install the 'postgresql' package (scripts/test.sh does)")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-impl Postgres {
-    pub fn start() -> Postgres {
-        let bin = pg_bin();
-        let dir = tempfile::Builder::new()
-            .prefix("doorstep-pg")
-            .tempdir()
-            .expect("pg tempdir");
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let run = |args: &[&str]| {
-            let out = Command::new("runuser")
-                .arg("-u")
-                .arg("postgres")
-                .arg("--")
-                .args(args)
-                .output()
-                .expect("runuser");
-            assert!(
-                out.status.success(),
-                "{args:?} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let chown = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir.path())
-            .status()
-            .expect("chown");
-        assert!(chown.success());
-        let data_s = data.display().to_string();
-        run(&[
-            bin.join("initdb").to_str().unwrap(),
-            "-D",
-            &data_s,
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        ]);
-        let port = free_port();
-        let opts = format!("-p {port} -k {data_s} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200");
-        let log = dir.path().join("log").display().to_string();
-        run(&[
-            bin.join("pg_ctl").to_str().unwrap(),
-            "-D",
-            &data_s,
-            "-o",
-            &opts,
-            "-l",
-            &log,
-            "-w",
-            "start",
-        ]);
-        run(&[
-            bin.join("createdb").to_str().unwrap(),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "doorstep",
-        ]);
-        Postgres {
-            dir,
-            bin,
-            url: format!("postgres://postgres@127.0.0.1:{port}/doorstep"),
-        }
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data").display().to_string();
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .output();
-    }
+/// The directory of the PostgreSQL binaries (see [`pg::bin_dir`]).
+pub fn pg_bin() -> PathBuf {
+    pg::bin_dir()
 }

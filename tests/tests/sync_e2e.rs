@@ -282,7 +282,8 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
 
 fn backend_changes(backend: &Backend, server: &ServerProc) -> u64 {
     let _ = backend;
-    // The health endpoint reports the log's sequence: equal means nothing was appended.
+    // The health endpoint reports the log's sequence: equal means nothing was appended. (It
+    // also reports whether the writer is busy, which says nothing about what was stored.)
     let rt = runtime();
     let text = rt.block_on(async {
         reqwest::get(format!("{}/v1/health", server.url))
@@ -380,7 +381,12 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
-            let resp = req.send().await.unwrap();
+            // An oversized body is answered (413) from its announced length and the connection
+            // closed before it is all sent: the sender may see the close first (status 0).
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => return (0, format!("closed while sending: {e}").into_bytes()),
+            };
             let status = resp.status().as_u16();
             (status, resp.bytes().await.unwrap_or_default().to_vec())
         })
@@ -436,8 +442,12 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
     for (what, token, version, body, status, needle) in cases {
         let (got, text) = post(token, version, body);
         let text = String::from_utf8_lossy(&text).to_string();
-        assert_eq!(got, status, "{what}: {text}");
-        assert!(text.contains(needle), "{what}: {text}");
+        if status == 413 && got == 0 {
+            assert!(text.contains("closed while sending"), "{what}: {text}");
+        } else {
+            assert_eq!(got, status, "{what}: {text}");
+            assert!(text.contains(needle), "{what}: {text}");
+        }
         assert_eq!(
             backend_changes(backend, server),
             before,

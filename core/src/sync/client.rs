@@ -48,17 +48,15 @@ pub trait SyncProgress: Send + Sync {
     fn on_progress(&self, event: &SyncProgressEvent);
 }
 
-fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| Error::Network(e.to_string()))
+fn http_client(url: &str, timeout: Duration) -> Result<reqwest::Client> {
+    super::transport::check_url(url)?;
+    super::transport::client(timeout)
 }
 
 /// Enrol this device with a one-time code from the operator. Keep the returned token in the
 /// Keystore/Keychain; it is shown once.
 pub async fn enrol(url: &str, code: &str) -> Result<protocol::EnrolResponse> {
-    let client = http_client(Duration::from_secs(30))?;
+    let client = http_client(url, Duration::from_secs(30))?;
     let resp = client
         .post(format!(
             "{}{}",
@@ -105,7 +103,7 @@ pub async fn sync_with(
     progress: Option<&dyn SyncProgress>,
 ) -> Result<SyncReport> {
     let started = Instant::now();
-    let client = http_client(options.timeout)?;
+    let client = http_client(&endpoint.url, options.timeout)?;
     let url = format!(
         "{}{}",
         endpoint.url.trim_end_matches('/'),
@@ -123,7 +121,25 @@ pub async fn sync_with(
             .token()
             .unwrap_or(&endpoint.device_token)
             .to_string();
-        let answer = post(&client, &url, &token, body.clone(), options).await?;
+        let answer = match post(&client, &url, &token, body.clone(), options).await {
+            // Too large for this server: send the same in smaller pieces.
+            Err(Error::ServerRejected {
+                status: 413,
+                message,
+            }) => match session.too_large(store)? {
+                Some(smaller) => {
+                    request = smaller;
+                    continue;
+                }
+                None => {
+                    return Err(Error::ServerRejected {
+                        status: 413,
+                        message,
+                    })
+                }
+            },
+            other => other?,
+        };
         session.note_bytes(body.len() as u64, answer.len() as u64);
         let response: SyncResponse = protocol::decode(&answer)
             .map_err(|e| Error::Network(format!("the server's answer could not be read: {e}")))?;
@@ -166,8 +182,12 @@ async fn post(
         match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                match resp.bytes().await {
-                    Ok(bytes) if (200..300).contains(&status) => return Ok(bytes.to_vec()),
+                if let Some(wait) = super::transport::retry_after(resp.headers()) {
+                    // The server said when to come back (429, 503): wait that long, not less.
+                    delay = delay.max(wait);
+                }
+                match super::transport::read_capped(resp).await {
+                    Ok(bytes) if (200..300).contains(&status) => return Ok(bytes),
                     Ok(bytes) if status >= 500 || status == 429 => {
                         last = format!(
                             "server answered {status}: {}",

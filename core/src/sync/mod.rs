@@ -6,6 +6,8 @@ pub mod session;
 
 #[cfg(feature = "sync")]
 mod client;
+#[cfg(feature = "sync")]
+pub mod transport;
 
 #[cfg(feature = "sync")]
 pub use client::{enrol, sync, sync_with, SyncEndpoint, SyncOptions, SyncProgress};

@@ -99,6 +99,8 @@ pub struct Session {
     remaining: u64,
     /// Progress as of the last response applied (kept when the report is handed over).
     last: SyncProgressEvent,
+    /// At most this many changes per request, after the server said a request was too large.
+    shrunk_to: Option<usize>,
 }
 
 impl Session {
@@ -111,6 +113,7 @@ impl Session {
             in_flight: InFlight::default(),
             remaining: 0,
             last: SyncProgressEvent::default(),
+            shrunk_to: None,
         }
     }
 
@@ -145,6 +148,18 @@ impl Session {
     /// The token to use for later requests of this session, if the server rotated it.
     pub fn token(&self) -> Option<&str> {
         self.report.new_token.as_deref()
+    }
+
+    /// The server refused the last request as too large (413): send the same in smaller pieces.
+    /// Returns the smaller request, or `None` when it was already one change (nothing to split).
+    pub fn too_large(&mut self, store: &FieldStore) -> Result<Option<SyncRequest>> {
+        let sent = self.in_flight.seqs.len();
+        if sent <= 1 {
+            return Ok(None);
+        }
+        self.shrunk_to = Some((sent / 2).max(1));
+        // Purge reports not acknowledged go out again.
+        Ok(Some(self.next_request(store)?))
     }
 
     /// Apply a response to the store, and say what to send next.
@@ -212,10 +227,10 @@ impl Session {
             .max_upload_bytes
             .min(self.bounds.max_upload_bytes as usize);
         let mut outbox = store.sync_outbox(limit)?;
-        let max_changes = self.bounds.max_changes.max(1) as usize;
-        if outbox.changes.len() > max_changes {
-            outbox.changes.truncate(max_changes);
-            outbox.seqs.truncate(max_changes);
+        let keep = self.fit(&outbox.changes);
+        if keep < outbox.changes.len() {
+            outbox.changes.truncate(keep);
+            outbox.seqs.truncate(keep);
             outbox.up_to = outbox.seqs.last().copied().unwrap_or(0);
             outbox.more = true;
         }
@@ -243,6 +258,25 @@ impl Session {
             purged,
             quarantined: reports.into_iter().map(report_of).collect(),
         })
+    }
+
+    /// How many of the outbox's changes fit the server's bounds: changes per request, and
+    /// distinct people (a person new to the server counts against its new-people bound).
+    fn fit(&self, changes: &[super::protocol::Change]) -> usize {
+        let max_changes =
+            (self.bounds.max_changes.max(1) as usize).min(self.shrunk_to.unwrap_or(usize::MAX));
+        let max_people = self.bounds.max_new_people.max(1) as usize;
+        let mut people = std::collections::HashSet::new();
+        for (i, c) in changes.iter().enumerate() {
+            if i >= max_changes {
+                return i;
+            }
+            people.insert(c.person_id.as_str());
+            if people.len() > max_people {
+                return i;
+            }
+        }
+        changes.len()
     }
 
     fn page_of(&self, r: SyncResponse) -> SyncPage {

@@ -7,7 +7,10 @@
 //! committed sequence numbers always form a prefix: a reader never sees seq N+1 before N, and a
 //! device's cursor never skips a change.
 
+#[cfg(test)]
+mod contract;
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 
 use doorstep_core::record::{Compartment, Role, User};
@@ -18,7 +21,22 @@ use crate::error::Result;
 pub struct DeviceRow {
     pub device_id: String,
     pub user: User,
+    /// Revoked as lost (or already wiped after retiring): nothing it sends is stored; it wipes.
     pub revoked: bool,
+    /// Retired (a leaver, a replaced phone): its pending upload is accepted, then it wipes.
+    pub retired: bool,
+    /// It authenticated with the rotated token it has not used before (see `rotate-token`).
+    pub pending_token: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeInfo {
+    /// The first 12 hex digits of the code's hash: names the code without revealing it.
+    pub id: String,
+    pub user_id: String,
+    pub expires_ms: i64,
+    pub used_ms: Option<i64>,
+    pub cancelled_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +46,7 @@ pub struct DeviceInfo {
     pub enrolled_ms: i64,
     pub revoked_ms: Option<i64>,
     pub last_sync_ms: Option<i64>,
+    pub retired_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +66,9 @@ pub struct NewChange<'a> {
     pub bytes: &'a [u8],
     pub origin_device: &'a str,
     pub received_ms: i64,
+    /// The Automerge actor (hex) and its change number: unique per document (schema 3).
+    pub actor: Option<&'a str>,
+    pub actor_seq: Option<u64>,
 }
 
 /// A change a device put in quarantine, as the server keeps it.
@@ -138,6 +160,44 @@ pub trait Tx {
     /// (reason code, count), most frequent first.
     fn quarantine_counts(&mut self) -> Result<Vec<(String, u64)>>;
     fn quarantine_newest(&mut self, limit: u32) -> Result<Vec<QuarantineRow>>;
+
+    // hardening (schema 2)
+    /// The device by id, as [`Tx::device_by_token`] gives it (for checks inside a write).
+    fn device_by_id(&mut self, device_id: &str) -> Result<Option<DeviceRow>>;
+    /// Mark a device retired (its next upload is accepted, then it wipes); false if it is
+    /// already revoked or retired, or unknown.
+    fn retire_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool>;
+    /// Record when devices last synced, in one statement per device (batched by the caller).
+    fn touch_devices(&mut self, seen: &[(String, i64)]) -> Result<()>;
+    /// Every enrolment code, newest first.
+    fn codes(&mut self) -> Result<Vec<CodeInfo>>;
+    /// Cancel unused codes: those whose hash starts with `id_prefix` (at least 8 hex digits),
+    /// or all of `user_id`'s. Returns how many.
+    fn cancel_codes(
+        &mut self,
+        id_prefix: Option<&str>,
+        user_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64>;
+    /// Make unused, unexpired codes (all, or `user_id`'s) expire now. Returns how many.
+    fn expire_codes(&mut self, user_id: Option<&str>, now_ms: i64) -> Result<u64>;
+    fn disable_user(&mut self, user_id: &str, now_ms: i64) -> Result<bool>;
+    fn user_disabled(&mut self, user_id: &str) -> Result<bool>;
+    /// The device ids of a user.
+    fn user_devices(&mut self, user_id: &str) -> Result<Vec<String>>;
+    /// Ask for a device's token to be rotated at its next sync; false if revoked or unknown.
+    fn request_rotation(&mut self, device_id: &str, now_ms: i64) -> Result<bool>;
+    fn rotation_requested(&mut self, device_id: &str) -> Result<bool>;
+    /// Set the token a device will switch to (and clear the request); the current one keeps
+    /// working until the new one is used.
+    fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool>;
+    /// The device used its pending token: it becomes the token and the old one stops working.
+    fn promote_pending_token(&mut self, device_id: &str) -> Result<()>;
+    /// Add `by` to a fixed-window counter (one upsert); its new total.
+    fn bump_counter(&mut self, subject: &str, window_start: i64, by: u64) -> Result<u64>;
+    fn counter(&mut self, subject: &str, window_start: i64) -> Result<u64>;
+    /// Drop windows that started before `before`.
+    fn prune_counters(&mut self, before: i64) -> Result<()>;
 }
 
 /// A backend. `write` runs a serialised read-write transaction; `read` a consistent snapshot.
@@ -158,6 +218,15 @@ impl Storage {
         match self {
             Storage::Sqlite(s) => s.read(f),
             Storage::Postgres(s) => s.read(f),
+        }
+    }
+
+    /// Whether a write transaction is running in this process now (SQLite's one writer; for
+    /// PostgreSQL, the writers are in the database and this reports false).
+    pub fn writer_busy(&self) -> bool {
+        match self {
+            Storage::Sqlite(s) => s.writer_busy(),
+            Storage::Postgres(_) => false,
         }
     }
 

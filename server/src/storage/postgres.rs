@@ -38,52 +38,14 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    parse_role, role_str, DeviceInfo, DeviceRow, NewChange, QuarantineRow, StoredChange, Tx,
+    parse_role, role_str, schema, CodeInfo, DeviceInfo, DeviceRow, NewChange, QuarantineRow,
+    StoredChange, Tx,
 };
 use crate::error::{Result, ServerError};
 
 /// Connections per server process. Several processes share the database's `max_connections`
 /// (100 by default): four processes use at most 64.
 pub const POOL_SIZE: u32 = 16;
-
-/// Key of the advisory lock held while creating the schema ("doorstep" in ASCII).
-const SCHEMA_LOCK: i64 = 0x646f_6f72_7374_6570;
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
-INSERT INTO counters (name, value) VALUES ('seq', 0) ON CONFLICT (name) DO NOTHING;
-CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
-    team_id TEXT NOT NULL REFERENCES teams (team_id));
-CREATE TABLE IF NOT EXISTS enrolment_codes (
-    code_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
-    expires_ms BIGINT NOT NULL, used_ms BIGINT);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
-    token_hash TEXT NOT NULL UNIQUE, enrolled_ms BIGINT NOT NULL,
-    revoked_ms BIGINT, last_sync_ms BIGINT);
-CREATE TABLE IF NOT EXISTS actors (actor TEXT PRIMARY KEY, device_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS changes (
-    seq BIGINT PRIMARY KEY, person_id TEXT NOT NULL, compartment TEXT NOT NULL,
-    hash BYTEA NOT NULL, bytes BYTEA NOT NULL, origin_device TEXT NOT NULL, received_ms BIGINT NOT NULL,
-    UNIQUE (person_id, compartment, hash));
-CREATE INDEX IF NOT EXISTS changes_doc ON changes (person_id, compartment, seq);
-CREATE INDEX IF NOT EXISTS changes_person_seq ON changes (person_id, seq);
-CREATE TABLE IF NOT EXISTS memberships (
-    team_id TEXT NOT NULL, person_id TEXT NOT NULL, joined_seq BIGINT NOT NULL, left_seq BIGINT);
-CREATE INDEX IF NOT EXISTS memberships_team ON memberships (team_id, left_seq);
-CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
-CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented BOOLEAN NOT NULL, seq BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id BIGSERIAL PRIMARY KEY, device_id TEXT NOT NULL, user_id TEXT NOT NULL,
-    person_id TEXT NOT NULL, compartment TEXT NOT NULL, direction TEXT NOT NULL, change_hash TEXT,
-    code TEXT NOT NULL, reason TEXT NOT NULL, summary TEXT NOT NULL, at_ms BIGINT NOT NULL,
-    reported_ms BIGINT NOT NULL, bytes BYTEA NOT NULL,
-    UNIQUE (device_id, person_id, change_hash, direction));
-CREATE INDEX IF NOT EXISTS quarantine_code ON quarantine (code);
-"#;
 
 /// Run at the start of every write transaction: bound how long it waits for the writer lock (as
 /// SQLite's busy_timeout does) and how long a stalled process may sit on it, then take it.
@@ -175,8 +137,25 @@ impl PgStorage {
     /// Connect to `url` (e.g. `postgres://doorstep@127.0.0.1:5432/doorstep`) and create the schema
     /// if it is absent. Safe when several processes start at once.
     pub fn open(url: &str) -> Result<PgStorage> {
+        Self::open_with_password(url, None)
+    }
+
+    /// As [`PgStorage::open`], with the password given apart from the URL (from the environment
+    /// or a file). A URL that carries a password itself is refused: it would show in process
+    /// lists, shell history and service files.
+    pub fn open_with_password(url: &str, password: Option<&str>) -> Result<PgStorage> {
         let mut config = Config::from_str(url)
             .map_err(|e| ServerError::Storage(format!("the PostgreSQL URL is not valid: {e}")))?;
+        if config.get_password().is_some() {
+            return Err(ServerError::Storage(
+                "the PostgreSQL URL carries a password; remove it and give the password in the \
+                 DOORSTEP_PG_PASSWORD environment variable or with --postgres-password-file"
+                    .into(),
+            ));
+        }
+        if let Some(p) = password {
+            config.password(p);
+        }
         check_local(&config)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -193,17 +172,7 @@ impl PgStorage {
                 with_causes(&e)
             ))
         })?;
-        // DDL under a transaction-scoped advisory lock: concurrent CREATE TABLE IF NOT EXISTS can
-        // otherwise fail on the catalogue's unique indexes. Released at commit.
-        let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-        tx.batch_execute(SCHEMA).map_err(|e| {
-            ServerError::Storage(format!(
-                "cannot create the schema at {target}: {}",
-                with_causes(&e)
-            ))
-        })?;
-        tx.commit()?;
+        schema::migrate_postgres(&mut client, schema::MIGRATIONS, &target)?;
         drop(client);
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
@@ -278,6 +247,34 @@ impl PgStorage {
         PooledConnection::extensions_mut(&mut conn).insert(stmts);
         result
     }
+}
+
+fn device_row(r: Option<Row>) -> Result<Option<DeviceRow>> {
+    let Some(r) = r else {
+        return Ok(None);
+    };
+    let (device_id, id, display_name, role, team): (String, String, String, String, String) = (
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+    );
+    let revoked: Option<i64> = r.try_get(5)?;
+    let retired: Option<i64> = r.try_get(6)?;
+    let pending: bool = r.try_get(7)?;
+    Ok(parse_role(&role).map(|role| DeviceRow {
+        device_id,
+        user: User {
+            id,
+            display_name,
+            role,
+            team,
+        },
+        revoked: revoked.is_some(),
+        retired: retired.is_some(),
+        pending_token: pending,
+    }))
 }
 
 struct PgTx<'c> {
@@ -403,7 +400,10 @@ impl Tx for PgTx<'_> {
         // on the committed row and finds nothing.
         let r = self.query_first(
             "UPDATE enrolment_codes SET used_ms = $2
-             WHERE code_hash = $1 AND used_ms IS NULL AND expires_ms > $2 RETURNING user_id",
+             WHERE code_hash = $1 AND used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > $2
+               AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = enrolment_codes.user_id
+                               AND u.disabled_ms IS NOT NULL)
+             RETURNING user_id",
             &[&code_hash, &now_ms],
         )?;
         Ok(match r {
@@ -427,32 +427,14 @@ impl Tx for PgTx<'_> {
     }
 
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>> {
-        let Some(r) = self.query_first(
-            "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms
-             FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = $1",
+        let r = self.query_first(
+            "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
+                    d.retired_ms, COALESCE(d.pending_token_hash = $1, false)
+             FROM devices d JOIN users u ON u.user_id = d.user_id
+             WHERE d.token_hash = $1 OR d.pending_token_hash = $1",
             &[&token_hash],
-        )?
-        else {
-            return Ok(None);
-        };
-        let (device_id, id, display_name, role, team): (String, String, String, String, String) = (
-            r.try_get(0)?,
-            r.try_get(1)?,
-            r.try_get(2)?,
-            r.try_get(3)?,
-            r.try_get(4)?,
-        );
-        let revoked: Option<i64> = r.try_get(5)?;
-        Ok(parse_role(&role).map(|role| DeviceRow {
-            device_id,
-            user: User {
-                id,
-                display_name,
-                role,
-                team,
-            },
-            revoked: revoked.is_some(),
-        }))
+        )?;
+        device_row(r)
     }
 
     fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
@@ -473,7 +455,7 @@ impl Tx for PgTx<'_> {
 
     fn devices(&mut self) -> Result<Vec<DeviceInfo>> {
         self.query(
-            "SELECT device_id, user_id, enrolled_ms, revoked_ms, last_sync_ms FROM devices
+            "SELECT device_id, user_id, enrolled_ms, revoked_ms, last_sync_ms, retired_ms FROM devices
              ORDER BY enrolled_ms, device_id COLLATE \"C\"",
             &[],
         )?
@@ -485,6 +467,7 @@ impl Tx for PgTx<'_> {
                 enrolled_ms: r.try_get(2)?,
                 revoked_ms: r.try_get(3)?,
                 last_sync_ms: r.try_get(4)?,
+                retired_ms: r.try_get(5)?,
             })
         })
         .collect()
@@ -535,8 +518,9 @@ impl Tx for PgTx<'_> {
         // As SQLite's ON CONFLICT DO NOTHING: a clash on either the seq or the
         // (person, compartment, hash) key stores nothing and is not an error.
         let n = self.execute(
-            "INSERT INTO changes (seq, person_id, compartment, hash, bytes, origin_device, received_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            "INSERT INTO changes (seq, person_id, compartment, hash, bytes, origin_device, received_ms,
+                 actor, actor_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
             &[
                 &seq_param(c.seq),
                 &c.person_id,
@@ -545,6 +529,8 @@ impl Tx for PgTx<'_> {
                 &c.bytes,
                 &c.origin_device,
                 &c.received_ms,
+                &c.actor,
+                &c.actor_seq.map(|n| n as i64),
             ],
         )?;
         Ok(n == 1)
@@ -764,11 +750,174 @@ impl Tx for PgTx<'_> {
         }
         Ok(())
     }
-}
 
-#[cfg(test)]
-#[path = "pg_test.rs"]
-pub(crate) mod pg_test;
+    fn device_by_id(&mut self, device_id: &str) -> Result<Option<DeviceRow>> {
+        let r = self.query_first(
+            "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
+                    d.retired_ms, false
+             FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.device_id = $1",
+            &[&device_id],
+        )?;
+        device_row(r)
+    }
+
+    fn retire_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE devices SET retired_ms = $2
+             WHERE device_id = $1 AND revoked_ms IS NULL AND retired_ms IS NULL",
+            &[&device_id, &now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn touch_devices(&mut self, seen: &[(String, i64)]) -> Result<()> {
+        for (device_id, ms) in seen {
+            self.execute(
+                "UPDATE devices SET last_sync_ms = GREATEST(COALESCE(last_sync_ms, 0), $2)
+                 WHERE device_id = $1",
+                &[device_id, ms],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn codes(&mut self) -> Result<Vec<CodeInfo>> {
+        self.query(
+            "SELECT substr(code_hash, 1, 12), user_id, expires_ms, used_ms, cancelled_ms
+             FROM enrolment_codes ORDER BY expires_ms DESC, code_hash COLLATE \"C\"",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| {
+            Ok(CodeInfo {
+                id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                expires_ms: r.try_get(2)?,
+                used_ms: r.try_get(3)?,
+                cancelled_ms: r.try_get(4)?,
+            })
+        })
+        .collect()
+    }
+
+    fn cancel_codes(
+        &mut self,
+        id_prefix: Option<&str>,
+        user_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let prefix = id_prefix.map(|p| format!("{}%", p.to_ascii_lowercase()));
+        self.execute(
+            "UPDATE enrolment_codes SET cancelled_ms = $3
+             WHERE used_ms IS NULL AND cancelled_ms IS NULL
+               AND ($1::text IS NULL OR code_hash LIKE $1) AND ($2::text IS NULL OR user_id = $2)
+               AND ($1::text IS NOT NULL OR $2::text IS NOT NULL)",
+            &[&prefix, &user_id, &now_ms],
+        )
+    }
+
+    fn expire_codes(&mut self, user_id: Option<&str>, now_ms: i64) -> Result<u64> {
+        self.execute(
+            "UPDATE enrolment_codes SET expires_ms = $2
+             WHERE used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > $2
+               AND ($1::text IS NULL OR user_id = $1)",
+            &[&user_id, &now_ms],
+        )
+    }
+
+    fn disable_user(&mut self, user_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE users SET disabled_ms = $2 WHERE user_id = $1 AND disabled_ms IS NULL",
+            &[&user_id, &now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user_disabled(&mut self, user_id: &str) -> Result<bool> {
+        let r = self.query_one(
+            "SELECT EXISTS(SELECT 1 FROM users WHERE user_id = $1 AND disabled_ms IS NOT NULL)",
+            &[&user_id],
+        )?;
+        Ok(r.try_get(0)?)
+    }
+
+    fn user_devices(&mut self, user_id: &str) -> Result<Vec<String>> {
+        self.query(
+            "SELECT device_id FROM devices WHERE user_id = $1
+             ORDER BY enrolled_ms, device_id COLLATE \"C\"",
+            &[&user_id],
+        )?
+        .into_iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
+    fn request_rotation(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE devices SET rotate_requested_ms = $2 WHERE device_id = $1 AND revoked_ms IS NULL",
+            &[&device_id, &now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn rotation_requested(&mut self, device_id: &str) -> Result<bool> {
+        let r = self.query_one(
+            "SELECT EXISTS(SELECT 1 FROM devices WHERE device_id = $1 AND rotate_requested_ms IS NOT NULL)",
+            &[&device_id],
+        )?;
+        Ok(r.try_get(0)?)
+    }
+
+    fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE devices SET pending_token_hash = $2, rotate_requested_ms = NULL
+             WHERE device_id = $1 AND revoked_ms IS NULL",
+            &[&device_id, &token_hash],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn promote_pending_token(&mut self, device_id: &str) -> Result<()> {
+        self.execute(
+            "UPDATE devices SET token_hash = pending_token_hash, pending_token_hash = NULL
+             WHERE device_id = $1 AND pending_token_hash IS NOT NULL",
+            &[&device_id],
+        )?;
+        Ok(())
+    }
+
+    fn bump_counter(&mut self, subject: &str, window_start: i64, by: u64) -> Result<u64> {
+        let by = i64::try_from(by).unwrap_or(i64::MAX);
+        let r = self.query_one(
+            "INSERT INTO rate_counters (subject, window_start, count) VALUES ($1, $2, $3)
+             ON CONFLICT (subject, window_start)
+             DO UPDATE SET count = rate_counters.count + excluded.count
+             RETURNING count",
+            &[&subject, &window_start, &by],
+        )?;
+        let v: i64 = r.try_get(0)?;
+        Ok(v.max(0) as u64)
+    }
+
+    fn counter(&mut self, subject: &str, window_start: i64) -> Result<u64> {
+        let v: Option<i64> = match self.query_first(
+            "SELECT count FROM rate_counters WHERE subject = $1 AND window_start = $2",
+            &[&subject, &window_start],
+        )? {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        };
+        Ok(v.unwrap_or(0).max(0) as u64)
+    }
+
+    fn prune_counters(&mut self, before: i64) -> Result<()> {
+        self.execute(
+            "DELETE FROM rate_counters WHERE window_start < $1",
+            &[&before],
+        )?;
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -777,449 +926,12 @@ mod tests {
     use std::sync::{Arc, Barrier};
 
     use doorstep_core::record::Role;
+    use doorstep_tests::pg;
 
     use super::*;
     use crate::admin;
-    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::contract::{change, seqs};
     use crate::storage::Storage;
-
-    fn user(id: &str, name: &str, role: Role, team: &str) -> User {
-        User {
-            id: id.into(),
-            display_name: name.into(),
-            role,
-            team: team.into(),
-        }
-    }
-
-    fn is_storage_err<T: std::fmt::Debug>(r: Result<T>) -> bool {
-        matches!(r, Err(ServerError::Storage(_)))
-    }
-
-    fn change<'a>(
-        seq: u64,
-        person: &'a str,
-        c: Compartment,
-        hash: &'a [u8],
-        bytes: &'a [u8],
-        origin: &'a str,
-    ) -> NewChange<'a> {
-        NewChange {
-            seq,
-            person_id: person,
-            compartment: c,
-            hash,
-            bytes,
-            origin_device: origin,
-            received_ms: 10,
-        }
-    }
-
-    fn seqs(changes: &[StoredChange]) -> Vec<u64> {
-        changes.iter().map(|c| c.seq).collect()
-    }
-
-    fn strs(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn sorted(mut v: Vec<String>) -> Vec<String> {
-        v.sort();
-        v
-    }
-
-    /// Every `Tx` method against fixed expectations, on an empty store. Run for each backend so
-    /// that they cannot drift apart.
-    fn conformance(s: &Storage) {
-        use Compartment::*;
-        let conflict = || ServerError::Conflict("stop".into());
-        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 0);
-
-        // Teams. A failed statement fails the whole write, and nothing of it is kept.
-        s.write(|tx| tx.create_team("t1", "Team one")).unwrap();
-        s.write(|tx| tx.create_team("t2", "Team two")).unwrap();
-        assert!(is_storage_err(s.write(|tx| {
-            tx.create_team("t3", "Team three")?;
-            tx.create_team("t1", "again")
-        })));
-        assert_eq!(
-            s.read(|tx| Ok((
-                tx.team_exists("t1")?,
-                tx.team_exists("t2")?,
-                tx.team_exists("t3")?,
-                tx.team_exists("x")?
-            )))
-            .unwrap(),
-            (true, true, false, false)
-        );
-
-        // Users.
-        let nurse = user("u1", "Ann Nurse", Role::DistrictNurse, "t1");
-        let adviser = user("u2", "Bob Adviser", Role::AdviceWorker, "t1");
-        s.write(|tx| {
-            tx.create_user(&nurse)?;
-            tx.create_user(&adviser)
-        })
-        .unwrap();
-        assert!(is_storage_err(s.write(|tx| tx.create_user(&user(
-            "u3",
-            "No Team",
-            Role::AdviceWorker,
-            "nope"
-        )))));
-        assert!(is_storage_err(s.write(|tx| tx.create_user(&nurse))));
-        assert_eq!(
-            s.read(|tx| Ok((tx.user("u1")?, tx.user("u2")?, tx.user("u3")?)))
-                .unwrap(),
-            (Some(nurse.clone()), Some(adviser.clone()), None)
-        );
-
-        // Enrolment codes: one use each, only before they expire.
-        s.write(|tx| {
-            tx.add_code("h1", "u1", 1000)?;
-            tx.add_code("h2", "u2", 1000)?;
-            tx.add_code("h4", "u1", 1000)
-        })
-        .unwrap();
-        assert!(is_storage_err(
-            s.write(|tx| tx.add_code("h3", "nobody", 1000))
-        ));
-        assert!(is_storage_err(s.write(|tx| tx.add_code("h1", "u2", 1000))));
-        assert_eq!(
-            s.write(|tx| tx.take_code("h1", 999)).unwrap(),
-            Some("u1".into())
-        );
-        assert_eq!(s.write(|tx| tx.take_code("h1", 999)).unwrap(), None);
-        assert_eq!(s.write(|tx| tx.take_code("h1", 0)).unwrap(), None);
-        assert_eq!(
-            s.write(|tx| tx.take_code("h2", 1000)).unwrap(),
-            None,
-            "expired at 1000"
-        );
-        assert_eq!(
-            s.write(|tx| tx.take_code("h2", 999)).unwrap(),
-            Some("u2".into())
-        );
-        assert_eq!(s.write(|tx| tx.take_code("missing", 0)).unwrap(), None);
-        let r = s.write(|tx| {
-            assert_eq!(tx.take_code("h4", 0)?, Some("u1".into()));
-            Err::<(), _>(conflict())
-        });
-        assert!(
-            matches!(r, Err(ServerError::Conflict(_))),
-            "the closure's own error comes back: {r:?}"
-        );
-        assert_eq!(
-            s.write(|tx| tx.take_code("h4", 0)).unwrap(),
-            Some("u1".into()),
-            "a rolled-back take"
-        );
-
-        // Devices.
-        s.write(|tx| {
-            tx.add_device("d1", "u1", "tok1", 100)?;
-            tx.add_device("d2", "u2", "tok2", 200)
-        })
-        .unwrap();
-        assert!(
-            is_storage_err(s.write(|tx| tx.add_device("d3", "u1", "tok1", 300))),
-            "token reused"
-        );
-        assert!(
-            is_storage_err(s.write(|tx| tx.add_device("d1", "u1", "tokX", 300))),
-            "device id reused"
-        );
-        assert!(
-            is_storage_err(s.write(|tx| tx.add_device("d4", "nobody", "tok4", 300))),
-            "no such user"
-        );
-        assert_eq!(
-            s.read(|tx| Ok((tx.device_by_token("tok1")?, tx.device_by_token("tokX")?)))
-                .unwrap(),
-            (
-                Some(DeviceRow {
-                    device_id: "d1".into(),
-                    user: nurse.clone(),
-                    revoked: false
-                }),
-                None
-            )
-        );
-        assert_eq!(
-            s.write(|tx| Ok((
-                tx.revoke_device("d2", 300)?,
-                tx.revoke_device("d2", 301)?,
-                tx.revoke_device("x", 1)?
-            )))
-            .unwrap(),
-            (true, false, false)
-        );
-        assert_eq!(
-            s.read(|tx| tx.device_by_token("tok2")).unwrap(),
-            Some(DeviceRow {
-                device_id: "d2".into(),
-                user: adviser.clone(),
-                revoked: true
-            })
-        );
-        s.write(|tx| {
-            tx.touch_device("d1", 400)?;
-            tx.touch_device("nope", 400)
-        })
-        .unwrap();
-        assert_eq!(
-            s.read(|tx| tx.devices()).unwrap(),
-            vec![
-                DeviceInfo {
-                    device_id: "d1".into(),
-                    user_id: "u1".into(),
-                    enrolled_ms: 100,
-                    revoked_ms: None,
-                    last_sync_ms: Some(400)
-                },
-                DeviceInfo {
-                    device_id: "d2".into(),
-                    user_id: "u2".into(),
-                    enrolled_ms: 200,
-                    revoked_ms: Some(300),
-                    last_sync_ms: None
-                },
-            ]
-        );
-
-        // Actors.
-        assert_eq!(s.read(|tx| tx.actor_owner("a1")).unwrap(), None);
-        s.write(|tx| tx.bind_actor("a1", "d1")).unwrap();
-        assert_eq!(
-            s.read(|tx| tx.actor_owner("a1")).unwrap(),
-            Some("d1".into())
-        );
-        assert!(is_storage_err(s.write(|tx| tx.bind_actor("a1", "d2"))));
-
-        // The sequence: a rolled-back transaction gives its numbers back.
-        assert_eq!(
-            s.write(|tx| Ok((tx.next_seq()?, tx.next_seq()?, tx.max_seq()?)))
-                .unwrap(),
-            (1, 2, 2)
-        );
-        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 2);
-        let r = s.write(|tx| {
-            tx.next_seq()?;
-            tx.next_seq()?;
-            Err::<(), _>(conflict())
-        });
-        assert!(matches!(r, Err(ServerError::Conflict(_))));
-        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 2);
-
-        // The log. Person ids whose byte order differs from a natural-language collation.
-        let (h1, h2, h3, h4, h9) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32], [9u8; 32]);
-        s.write(|tx| {
-            assert_eq!(tx.next_seq()?, 3);
-            tx.join("t1", "a-1", 3)?;
-            assert_eq!(tx.next_seq()?, 4);
-            tx.join("t1", "B-2", 4)?;
-            assert_eq!(tx.next_seq()?, 5);
-            assert!(tx.insert_change(&change(5, "a-1", Demographics, &h1, &[0, 255, 1], "d1"))?);
-            assert_eq!(tx.next_seq()?, 6);
-            assert!(tx.insert_change(&change(6, "B-2", Clinical, &h2, b"b2", "d1"))?);
-            assert_eq!(tx.next_seq()?, 7);
-            assert!(tx.insert_change(&change(7, "a-1", Demographics, &h3, &[3], "d1"))?);
-            assert_eq!(tx.next_seq()?, 8);
-            assert!(
-                !tx.insert_change(&change(8, "a-1", Demographics, &h1, b"dup", "d2"))?,
-                "same hash"
-            );
-            assert!(
-                !tx.insert_change(&change(5, "zz", Advice, &h9, b"dup", "d2"))?,
-                "same seq"
-            );
-            assert_eq!(tx.next_seq()?, 9);
-            assert!(tx.insert_change(&change(9, "loner", Advice, &h4, b"l", "d2"))?);
-            Ok(())
-        })
-        .unwrap();
-        s.read(|tx| {
-            assert_eq!(tx.max_seq()?, 9);
-            assert!(tx.has_change("a-1", Demographics, &h1)?);
-            assert!(!tx.has_change("a-1", Clinical, &h1)?);
-            assert!(!tx.has_change("B-2", Demographics, &h1)?);
-            assert!(!tx.has_change("zz", Advice, &h9)?);
-            assert!(tx.person_known("a-1")?);
-            assert!(tx.person_known("loner")?, "changes only");
-            assert!(!tx.person_known("zz")?);
-            let all = tx.doc_changes("a-1", Demographics, u64::MAX)?;
-            assert_eq!(
-                all,
-                vec![
-                    StoredChange {
-                        seq: 5,
-                        person_id: "a-1".into(),
-                        compartment: Demographics,
-                        bytes: vec![0, 255, 1],
-                        origin_device: "d1".into()
-                    },
-                    StoredChange {
-                        seq: 7,
-                        person_id: "a-1".into(),
-                        compartment: Demographics,
-                        bytes: vec![3],
-                        origin_device: "d1".into()
-                    },
-                ]
-            );
-            assert_eq!(seqs(&tx.doc_changes("a-1", Demographics, 6)?), vec![5]);
-            assert_eq!(
-                seqs(&tx.doc_changes("a-1", Demographics, 4)?),
-                Vec::<u64>::new()
-            );
-            assert_eq!(
-                seqs(&tx.doc_changes("a-1", Clinical, 9)?),
-                Vec::<u64>::new()
-            );
-            assert_eq!(seqs(&tx.doc_changes("loner", Advice, 9)?), vec![9]);
-            let team = tx.team_changes("t1", 0, 9)?;
-            assert_eq!(seqs(&team), vec![5, 6, 7], "the loner is on no caseload");
-            assert_eq!(team[1].compartment, Clinical);
-            assert_eq!(team[1].bytes, b"b2");
-            assert_eq!(seqs(&tx.team_changes("t1", 5, 6)?), vec![6]);
-            assert_eq!(seqs(&tx.team_changes("t1", 0, u64::MAX)?), vec![5, 6, 7]);
-            assert_eq!(seqs(&tx.team_changes("t1", 7, 9)?), Vec::<u64>::new());
-            assert_eq!(seqs(&tx.team_changes("t2", 0, 9)?), Vec::<u64>::new());
-            assert_eq!(
-                tx.members("t1")?,
-                vec![("B-2".into(), 4), ("a-1".into(), 3)],
-                "byte order"
-            );
-            assert!(tx.was_member("t1", "a-1")?);
-            assert!(!tx.was_member("t2", "a-1")?);
-            assert_eq!(tx.current_team("a-1")?, Some("t1".into()));
-            assert_eq!(tx.current_team("loner")?, None);
-            Ok(())
-        })
-        .unwrap();
-
-        // Caseload moves.
-        s.write(|tx| {
-            assert_eq!(tx.next_seq()?, 10);
-            assert!(tx.leave("t1", "a-1", 10)?);
-            assert!(!tx.leave("t1", "a-1", 10)?);
-            assert!(!tx.leave("t2", "a-1", 10)?);
-            assert_eq!(tx.next_seq()?, 11);
-            tx.join("t2", "a-1", 11)?;
-            assert_eq!(tx.next_seq()?, 12);
-            tx.join("t1", "a_3", 12)
-        })
-        .unwrap();
-        s.read(|tx| {
-            assert_eq!(
-                tx.members("t1")?,
-                vec![("B-2".into(), 4), ("a_3".into(), 12)]
-            );
-            assert_eq!(tx.members("t2")?, vec![("a-1".into(), 11)]);
-            assert!(tx.was_member("t1", "a-1")?, "history counts");
-            assert_eq!(tx.current_team("a-1")?, Some("t2".into()));
-            assert_eq!(seqs(&tx.team_changes("t1", 0, 12)?), vec![6]);
-            assert_eq!(seqs(&tx.team_changes("t2", 0, 12)?), vec![5, 7]);
-            assert_eq!(tx.left_between("t1", 0, 12)?, strs(&["a-1"]));
-            assert_eq!(tx.left_between("t1", 9, 10)?, strs(&["a-1"]));
-            assert_eq!(tx.left_between("t1", 10, 12)?, Vec::<String>::new());
-            assert_eq!(tx.left_between("t2", 0, 12)?, Vec::<String>::new());
-            assert!(tx.person_known("a_3")?, "caseload only");
-            Ok(())
-        })
-        .unwrap();
-        s.write(|tx| {
-            assert_eq!(tx.next_seq()?, 13);
-            assert!(tx.leave("t2", "a-1", 13)?);
-            assert_eq!(tx.next_seq()?, 14);
-            tx.join("t1", "a-1", 14)?;
-            assert_eq!(tx.next_seq()?, 15);
-            assert!(tx.leave("t1", "a-1", 15)?);
-            assert_eq!(tx.next_seq()?, 16);
-            assert!(tx.leave("t1", "B-2", 16)?);
-            Ok(())
-        })
-        .unwrap();
-        s.read(|tx| {
-            assert_eq!(
-                sorted(tx.left_between("t1", 0, 16)?),
-                strs(&["B-2", "a-1"]),
-                "each person once"
-            );
-            assert_eq!(tx.left_between("t1", 15, 16)?, strs(&["B-2"]));
-            assert_eq!(tx.members("t1")?, vec![("a_3".into(), 12)]);
-            assert_eq!(tx.current_team("a-1")?, None);
-            Ok(())
-        })
-        .unwrap();
-
-        // Consent.
-        assert_eq!(
-            s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?)))
-                .unwrap(),
-            (None, vec![])
-        );
-        s.write(|tx| {
-            assert_eq!(tx.next_seq()?, 17);
-            tx.set_consent("a_3", true, 17)?;
-            tx.set_consent("a-1", true, 17)
-        })
-        .unwrap();
-        s.read(|tx| {
-            assert_eq!(tx.consent("a_3")?, Some((true, 17)));
-            assert_eq!(tx.consent("a-1")?, Some((true, 17)));
-            assert_eq!(
-                tx.consents("t1")?,
-                vec![("a_3".into(), true, 17)],
-                "current members only"
-            );
-            assert_eq!(tx.consents("t2")?, vec![]);
-            Ok(())
-        })
-        .unwrap();
-        s.write(|tx| {
-            assert_eq!(tx.next_seq()?, 18);
-            tx.set_consent("a_3", false, 18)
-        })
-        .unwrap();
-        assert_eq!(
-            s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?)))
-                .unwrap(),
-            (Some((false, 18)), vec![("a_3".into(), false, 18)])
-        );
-
-        // Purge reports.
-        s.write(|tx| {
-            tx.record_purges("d1", &strs(&["a-1", "B-2"]), 500)?;
-            tx.record_purges("d1", &[], 500)
-        })
-        .unwrap();
-
-        // A read keeps nothing, and returns the closure's own error unchanged.
-        let _ = s.read(|tx| tx.create_team("t9", "in a read"));
-        assert!(!s.read(|tx| tx.team_exists("t9")).unwrap());
-        let r = s.read(|_| Err::<(), _>(ServerError::NotFound("x".into())));
-        assert!(matches!(r, Err(ServerError::NotFound(_))));
-        assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 18);
-    }
-
-    #[test]
-    fn sqlite_meets_the_storage_contract() {
-        let dir = tempfile::tempdir().unwrap();
-        conformance(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
-    }
-
-    #[test]
-    fn postgres_meets_the_storage_contract() {
-        let (_server, url) = pg_test::fresh_database();
-        let s = Storage::Postgres(PgStorage::open(&url).unwrap());
-        assert!(
-            s.describe().starts_with("PostgreSQL at 127.0.0.1:"),
-            "{}",
-            s.describe()
-        );
-        conformance(&s);
-    }
 
     /// Writers on two instances (two server processes) allocate numbers and store changes, some
     /// rolling back, while a reader on a third follows with a cursor as a device does: every
@@ -1228,7 +940,7 @@ mod tests {
     fn postgres_commits_sequence_numbers_in_order_under_concurrency() {
         const WRITERS: usize = 6;
         const TXS: usize = 40;
-        let (_server, url) = pg_test::fresh_database();
+        let (_server, url) = pg::fresh_database();
         let people = ["p0", "p1", "p2", "p3"];
         let setup = PgStorage::open(&url).unwrap();
         let joined: BTreeSet<u64> = setup
@@ -1363,7 +1075,7 @@ mod tests {
     /// (a person joins a caseload only if on none) are serialised across them.
     #[test]
     fn postgres_instances_share_one_database() {
-        let (_server, url) = pg_test::fresh_database();
+        let (_server, url) = pg::fresh_database();
         let a = Arc::new(Storage::Postgres(PgStorage::open(&url).unwrap()));
         let b = Arc::new(Storage::Postgres(PgStorage::open(&url).unwrap()));
         admin::create_team(&a, "t1", "Team one").unwrap();
@@ -1494,7 +1206,7 @@ mod tests {
     /// opening again later keeps the data.
     #[test]
     fn postgres_open_is_idempotent_and_safe_when_concurrent() {
-        let (_server, url) = pg_test::fresh_database();
+        let (_server, url) = pg::fresh_database();
         let gate = Arc::new(Barrier::new(6));
         let openers: Vec<_> = (0..6)
             .map(|_| {
@@ -1541,6 +1253,20 @@ mod tests {
             "host=/var/run/postgresql user=doorstep dbname=doorstep",
         ] {
             check_local(&Config::from_str(url).unwrap()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        for url in [
+            "postgres://doorstep:secret@127.0.0.1:5432/doorstep",
+            "host=127.0.0.1 user=doorstep password=secret",
+        ] {
+            match PgStorage::open_with_password(url, Some("x")) {
+                Err(ServerError::Storage(m)) => {
+                    assert!(
+                        m.contains("carries a password") && m.contains("DOORSTEP_PG_PASSWORD"),
+                        "{url}: {m}"
+                    )
+                }
+                other => panic!("{url}: {other:?}"),
+            }
         }
         assert!(matches!(
             PgStorage::open("postgres://[bad"),

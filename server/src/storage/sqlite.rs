@@ -8,45 +8,10 @@ use doorstep_core::record::{Compartment, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    parse_role, role_str, DeviceInfo, DeviceRow, NewChange, QuarantineRow, StoredChange, Tx,
+    parse_role, role_str, schema, CodeInfo, DeviceInfo, DeviceRow, NewChange, QuarantineRow,
+    StoredChange, Tx,
 };
 use crate::error::{Result, ServerError};
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counters (name, value) VALUES ('seq', 0);
-CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
-    team_id TEXT NOT NULL REFERENCES teams (team_id));
-CREATE TABLE IF NOT EXISTS enrolment_codes (
-    code_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
-    expires_ms INTEGER NOT NULL, used_ms INTEGER);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
-    token_hash TEXT NOT NULL UNIQUE, enrolled_ms INTEGER NOT NULL,
-    revoked_ms INTEGER, last_sync_ms INTEGER);
-CREATE TABLE IF NOT EXISTS actors (actor TEXT PRIMARY KEY, device_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, compartment TEXT NOT NULL,
-    hash BLOB NOT NULL, bytes BLOB NOT NULL, origin_device TEXT NOT NULL, received_ms INTEGER NOT NULL,
-    UNIQUE (person_id, compartment, hash));
-CREATE INDEX IF NOT EXISTS changes_doc ON changes (person_id, compartment, seq);
-CREATE INDEX IF NOT EXISTS changes_person_seq ON changes (person_id, seq);
-CREATE TABLE IF NOT EXISTS memberships (
-    team_id TEXT NOT NULL, person_id TEXT NOT NULL, joined_seq INTEGER NOT NULL, left_seq INTEGER);
-CREATE INDEX IF NOT EXISTS memberships_team ON memberships (team_id, left_seq);
-CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
-CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented INTEGER NOT NULL, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, user_id TEXT NOT NULL,
-    person_id TEXT NOT NULL, compartment TEXT NOT NULL, direction TEXT NOT NULL, change_hash TEXT,
-    code TEXT NOT NULL, reason TEXT NOT NULL, summary TEXT NOT NULL, at_ms INTEGER NOT NULL,
-    reported_ms INTEGER NOT NULL, bytes BLOB NOT NULL,
-    UNIQUE (device_id, person_id, change_hash, direction));
-CREATE INDEX IF NOT EXISTS quarantine_code ON quarantine (code);
-"#;
 
 pub struct SqliteStorage {
     path: PathBuf,
@@ -71,13 +36,21 @@ impl SqliteStorage {
             ServerError::Storage(format!("cannot create {}: {e}", data_dir.display()))
         })?;
         let path = data_dir.join("server.db");
-        let conn = connect(&path)?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = connect(&path)?;
+        schema::migrate_sqlite(&mut conn, schema::MIGRATIONS, &path.display().to_string())?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Whether the writer connection is in use now.
+    pub fn writer_busy(&self) -> bool {
+        matches!(
+            self.writer.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        )
     }
 
     pub fn path(&self) -> &Path {
@@ -122,6 +95,59 @@ impl SqliteStorage {
 
 struct SqliteTx<'c> {
     tx: Transaction<'c>,
+}
+
+type DeviceCols = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    bool,
+);
+
+impl SqliteTx<'_> {
+    fn device_where(&mut self, condition: &str, key: &str) -> Result<Option<DeviceRow>> {
+        let sql = format!(
+            "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
+                    d.retired_ms, COALESCE(d.pending_token_hash = ?1, 0)
+             FROM devices d JOIN users u ON u.user_id = d.user_id WHERE {condition}"
+        );
+        let row: Option<DeviceCols> = self
+            .tx
+            .prepare_cached(&sql)?
+            .query_row([key], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
+            .optional()?;
+        Ok(row.and_then(
+            |(device_id, id, display_name, role, team, revoked, retired, pending)| {
+                parse_role(&role).map(|role| DeviceRow {
+                    device_id,
+                    user: User {
+                        id,
+                        display_name,
+                        role,
+                        team,
+                    },
+                    revoked: revoked.is_some(),
+                    retired: retired.is_some(),
+                    pending_token: pending,
+                })
+            },
+        ))
+    }
 }
 
 /// Sequence numbers are u64 in the API and signed 64-bit in SQL.
@@ -204,7 +230,10 @@ impl Tx for SqliteTx<'_> {
             .tx
             .query_row(
                 "UPDATE enrolment_codes SET used_ms = ?2
-                 WHERE code_hash = ?1 AND used_ms IS NULL AND expires_ms > ?2 RETURNING user_id",
+                 WHERE code_hash = ?1 AND used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > ?2
+                   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = enrolment_codes.user_id
+                                   AND u.disabled_ms IS NOT NULL)
+                 RETURNING user_id",
                 params![code_hash, now_ms],
                 |r| r.get(0),
             )
@@ -227,38 +256,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>> {
-        let row: Option<(String, String, String, String, String, Option<i64>)> = self
-            .tx
-            .query_row(
-                "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms
-                 FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
-                [token_hash],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                },
-            )
-            .optional()?;
-        Ok(
-            row.and_then(|(device_id, id, display_name, role, team, revoked)| {
-                parse_role(&role).map(|role| DeviceRow {
-                    device_id,
-                    user: User {
-                        id,
-                        display_name,
-                        role,
-                        team,
-                    },
-                    revoked: revoked.is_some(),
-                })
-            }),
-        )
+        self.device_where("d.token_hash = ?1 OR d.pending_token_hash = ?1", token_hash)
     }
 
     fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
@@ -279,7 +277,8 @@ impl Tx for SqliteTx<'_> {
 
     fn devices(&mut self) -> Result<Vec<DeviceInfo>> {
         let mut stmt = self.tx.prepare(
-            "SELECT device_id, user_id, enrolled_ms, revoked_ms, last_sync_ms FROM devices ORDER BY enrolled_ms",
+            "SELECT device_id, user_id, enrolled_ms, revoked_ms, last_sync_ms, retired_ms FROM devices
+             ORDER BY enrolled_ms, device_id",
         )?;
         let rows = stmt
             .query_map([], |r| {
@@ -289,6 +288,7 @@ impl Tx for SqliteTx<'_> {
                     enrolled_ms: r.get(2)?,
                     revoked_ms: r.get(3)?,
                     last_sync_ms: r.get(4)?,
+                    retired_ms: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -343,8 +343,9 @@ impl Tx for SqliteTx<'_> {
         let n = self
             .tx
             .prepare_cached(
-                "INSERT INTO changes (seq, person_id, compartment, hash, bytes, origin_device, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                "INSERT INTO changes (seq, person_id, compartment, hash, bytes, origin_device, received_ms,
+                     actor, actor_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
             )?
             .execute(params![
                 c.seq as i64,
@@ -353,7 +354,9 @@ impl Tx for SqliteTx<'_> {
                 c.hash,
                 c.bytes,
                 c.origin_device,
-                c.received_ms
+                c.received_ms,
+                c.actor,
+                c.actor_seq.map(|n| n as i64)
             ])?;
         Ok(n == 1)
     }
@@ -613,6 +616,167 @@ impl Tx for SqliteTx<'_> {
                 params![device_id, p, now_ms],
             )?;
         }
+        Ok(())
+    }
+
+    fn device_by_id(&mut self, device_id: &str) -> Result<Option<DeviceRow>> {
+        self.device_where("d.device_id = ?1", device_id)
+    }
+
+    fn retire_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE devices SET retired_ms = ?2
+             WHERE device_id = ?1 AND revoked_ms IS NULL AND retired_ms IS NULL",
+            params![device_id, now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn touch_devices(&mut self, seen: &[(String, i64)]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "UPDATE devices SET last_sync_ms = max(COALESCE(last_sync_ms, 0), ?2) WHERE device_id = ?1",
+        )?;
+        for (device_id, ms) in seen {
+            stmt.execute(params![device_id, ms])?;
+        }
+        Ok(())
+    }
+
+    fn codes(&mut self) -> Result<Vec<CodeInfo>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT substr(code_hash, 1, 12), user_id, expires_ms, used_ms, cancelled_ms
+             FROM enrolment_codes ORDER BY expires_ms DESC, code_hash",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CodeInfo {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    expires_ms: r.get(2)?,
+                    used_ms: r.get(3)?,
+                    cancelled_ms: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn cancel_codes(
+        &mut self,
+        id_prefix: Option<&str>,
+        user_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let prefix = id_prefix.map(|p| format!("{}%", p.to_ascii_lowercase()));
+        let n = self.tx.execute(
+            "UPDATE enrolment_codes SET cancelled_ms = ?3
+             WHERE used_ms IS NULL AND cancelled_ms IS NULL
+               AND (?1 IS NULL OR code_hash LIKE ?1) AND (?2 IS NULL OR user_id = ?2)
+               AND (?1 IS NOT NULL OR ?2 IS NOT NULL)",
+            params![prefix, user_id, now_ms],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn expire_codes(&mut self, user_id: Option<&str>, now_ms: i64) -> Result<u64> {
+        let n = self.tx.execute(
+            "UPDATE enrolment_codes SET expires_ms = ?2
+             WHERE used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > ?2
+               AND (?1 IS NULL OR user_id = ?1)",
+            params![user_id, now_ms],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn disable_user(&mut self, user_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE users SET disabled_ms = ?2 WHERE user_id = ?1 AND disabled_ms IS NULL",
+            params![user_id, now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user_disabled(&mut self, user_id: &str) -> Result<bool> {
+        Ok(self.tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM users WHERE user_id = ?1 AND disabled_ms IS NOT NULL)",
+            [user_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn user_devices(&mut self, user_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT device_id FROM devices WHERE user_id = ?1 ORDER BY enrolled_ms, device_id",
+        )?;
+        let rows = stmt
+            .query_map([user_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn request_rotation(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE devices SET rotate_requested_ms = ?2 WHERE device_id = ?1 AND revoked_ms IS NULL",
+            params![device_id, now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn rotation_requested(&mut self, device_id: &str) -> Result<bool> {
+        Ok(self.tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM devices WHERE device_id = ?1 AND rotate_requested_ms IS NOT NULL)",
+            [device_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE devices SET pending_token_hash = ?2, rotate_requested_ms = NULL
+             WHERE device_id = ?1 AND revoked_ms IS NULL",
+            params![device_id, token_hash],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn promote_pending_token(&mut self, device_id: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE devices SET token_hash = pending_token_hash, pending_token_hash = NULL
+             WHERE device_id = ?1 AND pending_token_hash IS NOT NULL",
+            [device_id],
+        )?;
+        Ok(())
+    }
+
+    fn bump_counter(&mut self, subject: &str, window_start: i64, by: u64) -> Result<u64> {
+        let by = i64::try_from(by).unwrap_or(i64::MAX);
+        let v: i64 = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO rate_counters (subject, window_start, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject, window_start) DO UPDATE SET count = count + excluded.count
+                 RETURNING count",
+            )?
+            .query_row(params![subject, window_start, by], |r| r.get(0))?;
+        Ok(v.max(0) as u64)
+    }
+
+    fn counter(&mut self, subject: &str, window_start: i64) -> Result<u64> {
+        let v: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT count FROM rate_counters WHERE subject = ?1 AND window_start = ?2",
+            )?
+            .query_row(params![subject, window_start], |r| r.get(0))
+            .optional()?;
+        Ok(v.unwrap_or(0).max(0) as u64)
+    }
+
+    fn prune_counters(&mut self, before: i64) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM rate_counters WHERE window_start < ?1",
+            [before],
+        )?;
         Ok(())
     }
 }

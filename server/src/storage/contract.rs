@@ -1,0 +1,580 @@
+//! The storage contract: every [`Tx`] method against fixed expectations, run for each backend so
+//! that they cannot drift apart. Backend-specific behaviour (PostgreSQL's ordering under
+//! concurrency, several processes on one database) is tested next to that backend.
+
+use doorstep_core::record::{Compartment, Role, User};
+
+use super::postgres::PgStorage;
+use super::sqlite::SqliteStorage;
+use super::{DeviceInfo, DeviceRow, NewChange, Storage, StoredChange};
+use crate::error::{Result, ServerError};
+
+pub(crate) fn user(id: &str, name: &str, role: Role, team: &str) -> User {
+    User {
+        id: id.into(),
+        display_name: name.into(),
+        role,
+        team: team.into(),
+    }
+}
+
+pub(crate) fn is_storage_err<T: std::fmt::Debug>(r: Result<T>) -> bool {
+    matches!(r, Err(ServerError::Storage(_)))
+}
+
+pub(crate) fn change<'a>(
+    seq: u64,
+    person: &'a str,
+    c: Compartment,
+    hash: &'a [u8],
+    bytes: &'a [u8],
+    origin: &'a str,
+) -> NewChange<'a> {
+    NewChange {
+        seq,
+        person_id: person,
+        compartment: c,
+        hash,
+        bytes,
+        origin_device: origin,
+        received_ms: 10,
+        actor: None,
+        actor_seq: None,
+    }
+}
+
+pub(crate) fn seqs(changes: &[StoredChange]) -> Vec<u64> {
+    changes.iter().map(|c| c.seq).collect()
+}
+
+pub(crate) fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+pub(crate) fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Every `Tx` method against fixed expectations, on an empty store. Run for each backend so
+/// that they cannot drift apart.
+pub(crate) fn conformance(s: &Storage) {
+    use Compartment::*;
+    let conflict = || ServerError::Conflict("stop".into());
+    assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 0);
+
+    // Teams. A failed statement fails the whole write, and nothing of it is kept.
+    s.write(|tx| tx.create_team("t1", "Team one")).unwrap();
+    s.write(|tx| tx.create_team("t2", "Team two")).unwrap();
+    assert!(is_storage_err(s.write(|tx| {
+        tx.create_team("t3", "Team three")?;
+        tx.create_team("t1", "again")
+    })));
+    assert_eq!(
+        s.read(|tx| Ok((
+            tx.team_exists("t1")?,
+            tx.team_exists("t2")?,
+            tx.team_exists("t3")?,
+            tx.team_exists("x")?
+        )))
+        .unwrap(),
+        (true, true, false, false)
+    );
+
+    // Users.
+    let nurse = user("u1", "Ann Nurse", Role::DistrictNurse, "t1");
+    let adviser = user("u2", "Bob Adviser", Role::AdviceWorker, "t1");
+    s.write(|tx| {
+        tx.create_user(&nurse)?;
+        tx.create_user(&adviser)
+    })
+    .unwrap();
+    assert!(is_storage_err(s.write(|tx| tx.create_user(&user(
+        "u3",
+        "No Team",
+        Role::AdviceWorker,
+        "nope"
+    )))));
+    assert!(is_storage_err(s.write(|tx| tx.create_user(&nurse))));
+    assert_eq!(
+        s.read(|tx| Ok((tx.user("u1")?, tx.user("u2")?, tx.user("u3")?)))
+            .unwrap(),
+        (Some(nurse.clone()), Some(adviser.clone()), None)
+    );
+
+    // Enrolment codes: one use each, only before they expire.
+    s.write(|tx| {
+        tx.add_code("h1", "u1", 1000)?;
+        tx.add_code("h2", "u2", 1000)?;
+        tx.add_code("h4", "u1", 1000)
+    })
+    .unwrap();
+    assert!(is_storage_err(
+        s.write(|tx| tx.add_code("h3", "nobody", 1000))
+    ));
+    assert!(is_storage_err(s.write(|tx| tx.add_code("h1", "u2", 1000))));
+    assert_eq!(
+        s.write(|tx| tx.take_code("h1", 999)).unwrap(),
+        Some("u1".into())
+    );
+    assert_eq!(s.write(|tx| tx.take_code("h1", 999)).unwrap(), None);
+    assert_eq!(s.write(|tx| tx.take_code("h1", 0)).unwrap(), None);
+    assert_eq!(
+        s.write(|tx| tx.take_code("h2", 1000)).unwrap(),
+        None,
+        "expired at 1000"
+    );
+    assert_eq!(
+        s.write(|tx| tx.take_code("h2", 999)).unwrap(),
+        Some("u2".into())
+    );
+    assert_eq!(s.write(|tx| tx.take_code("missing", 0)).unwrap(), None);
+    let r = s.write(|tx| {
+        assert_eq!(tx.take_code("h4", 0)?, Some("u1".into()));
+        Err::<(), _>(conflict())
+    });
+    assert!(
+        matches!(r, Err(ServerError::Conflict(_))),
+        "the closure's own error comes back: {r:?}"
+    );
+    assert_eq!(
+        s.write(|tx| tx.take_code("h4", 0)).unwrap(),
+        Some("u1".into()),
+        "a rolled-back take"
+    );
+
+    // Devices.
+    s.write(|tx| {
+        tx.add_device("d1", "u1", "tok1", 100)?;
+        tx.add_device("d2", "u2", "tok2", 200)
+    })
+    .unwrap();
+    assert!(
+        is_storage_err(s.write(|tx| tx.add_device("d3", "u1", "tok1", 300))),
+        "token reused"
+    );
+    assert!(
+        is_storage_err(s.write(|tx| tx.add_device("d1", "u1", "tokX", 300))),
+        "device id reused"
+    );
+    assert!(
+        is_storage_err(s.write(|tx| tx.add_device("d4", "nobody", "tok4", 300))),
+        "no such user"
+    );
+    assert_eq!(
+        s.read(|tx| Ok((tx.device_by_token("tok1")?, tx.device_by_token("tokX")?)))
+            .unwrap(),
+        (
+            Some(DeviceRow {
+                device_id: "d1".into(),
+                user: nurse.clone(),
+                revoked: false,
+                retired: false,
+                pending_token: false,
+            }),
+            None
+        )
+    );
+    assert_eq!(
+        s.write(|tx| Ok((
+            tx.revoke_device("d2", 300)?,
+            tx.revoke_device("d2", 301)?,
+            tx.revoke_device("x", 1)?
+        )))
+        .unwrap(),
+        (true, false, false)
+    );
+    assert_eq!(
+        s.read(|tx| tx.device_by_token("tok2")).unwrap(),
+        Some(DeviceRow {
+            device_id: "d2".into(),
+            user: adviser.clone(),
+            revoked: true,
+            retired: false,
+            pending_token: false,
+        })
+    );
+    s.write(|tx| {
+        tx.touch_device("d1", 400)?;
+        tx.touch_device("nope", 400)
+    })
+    .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.devices()).unwrap(),
+        vec![
+            DeviceInfo {
+                device_id: "d1".into(),
+                user_id: "u1".into(),
+                enrolled_ms: 100,
+                revoked_ms: None,
+                last_sync_ms: Some(400),
+                retired_ms: None,
+            },
+            DeviceInfo {
+                device_id: "d2".into(),
+                user_id: "u2".into(),
+                enrolled_ms: 200,
+                revoked_ms: Some(300),
+                last_sync_ms: None,
+                retired_ms: None,
+            },
+        ]
+    );
+
+    // Actors.
+    assert_eq!(s.read(|tx| tx.actor_owner("a1")).unwrap(), None);
+    s.write(|tx| tx.bind_actor("a1", "d1")).unwrap();
+    assert_eq!(
+        s.read(|tx| tx.actor_owner("a1")).unwrap(),
+        Some("d1".into())
+    );
+    assert!(is_storage_err(s.write(|tx| tx.bind_actor("a1", "d2"))));
+
+    // The sequence: a rolled-back transaction gives its numbers back.
+    assert_eq!(
+        s.write(|tx| Ok((tx.next_seq()?, tx.next_seq()?, tx.max_seq()?)))
+            .unwrap(),
+        (1, 2, 2)
+    );
+    assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 2);
+    let r = s.write(|tx| {
+        tx.next_seq()?;
+        tx.next_seq()?;
+        Err::<(), _>(conflict())
+    });
+    assert!(matches!(r, Err(ServerError::Conflict(_))));
+    assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 2);
+
+    // The log. Person ids whose byte order differs from a natural-language collation.
+    let (h1, h2, h3, h4, h9) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32], [9u8; 32]);
+    s.write(|tx| {
+        assert_eq!(tx.next_seq()?, 3);
+        tx.join("t1", "a-1", 3)?;
+        assert_eq!(tx.next_seq()?, 4);
+        tx.join("t1", "B-2", 4)?;
+        assert_eq!(tx.next_seq()?, 5);
+        assert!(tx.insert_change(&change(5, "a-1", Demographics, &h1, &[0, 255, 1], "d1"))?);
+        assert_eq!(tx.next_seq()?, 6);
+        assert!(tx.insert_change(&change(6, "B-2", Clinical, &h2, b"b2", "d1"))?);
+        assert_eq!(tx.next_seq()?, 7);
+        assert!(tx.insert_change(&change(7, "a-1", Demographics, &h3, &[3], "d1"))?);
+        assert_eq!(tx.next_seq()?, 8);
+        assert!(
+            !tx.insert_change(&change(8, "a-1", Demographics, &h1, b"dup", "d2"))?,
+            "same hash"
+        );
+        assert!(
+            !tx.insert_change(&change(5, "zz", Advice, &h9, b"dup", "d2"))?,
+            "same seq"
+        );
+        assert_eq!(tx.next_seq()?, 9);
+        assert!(tx.insert_change(&change(9, "loner", Advice, &h4, b"l", "d2"))?);
+        Ok(())
+    })
+    .unwrap();
+    s.read(|tx| {
+        assert_eq!(tx.max_seq()?, 9);
+        assert!(tx.has_change("a-1", Demographics, &h1)?);
+        assert!(!tx.has_change("a-1", Clinical, &h1)?);
+        assert!(!tx.has_change("B-2", Demographics, &h1)?);
+        assert!(!tx.has_change("zz", Advice, &h9)?);
+        assert!(tx.person_known("a-1")?);
+        assert!(tx.person_known("loner")?, "changes only");
+        assert!(!tx.person_known("zz")?);
+        let all = tx.doc_changes("a-1", Demographics, u64::MAX)?;
+        assert_eq!(
+            all,
+            vec![
+                StoredChange {
+                    seq: 5,
+                    person_id: "a-1".into(),
+                    compartment: Demographics,
+                    bytes: vec![0, 255, 1],
+                    origin_device: "d1".into()
+                },
+                StoredChange {
+                    seq: 7,
+                    person_id: "a-1".into(),
+                    compartment: Demographics,
+                    bytes: vec![3],
+                    origin_device: "d1".into()
+                },
+            ]
+        );
+        assert_eq!(seqs(&tx.doc_changes("a-1", Demographics, 6)?), vec![5]);
+        assert_eq!(
+            seqs(&tx.doc_changes("a-1", Demographics, 4)?),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            seqs(&tx.doc_changes("a-1", Clinical, 9)?),
+            Vec::<u64>::new()
+        );
+        assert_eq!(seqs(&tx.doc_changes("loner", Advice, 9)?), vec![9]);
+        let team = tx.team_changes("t1", 0, 9)?;
+        assert_eq!(seqs(&team), vec![5, 6, 7], "the loner is on no caseload");
+        assert_eq!(team[1].compartment, Clinical);
+        assert_eq!(team[1].bytes, b"b2");
+        assert_eq!(seqs(&tx.team_changes("t1", 5, 6)?), vec![6]);
+        assert_eq!(seqs(&tx.team_changes("t1", 0, u64::MAX)?), vec![5, 6, 7]);
+        assert_eq!(seqs(&tx.team_changes("t1", 7, 9)?), Vec::<u64>::new());
+        assert_eq!(seqs(&tx.team_changes("t2", 0, 9)?), Vec::<u64>::new());
+        assert_eq!(
+            tx.members("t1")?,
+            vec![("B-2".into(), 4), ("a-1".into(), 3)],
+            "byte order"
+        );
+        assert!(tx.was_member("t1", "a-1")?);
+        assert!(!tx.was_member("t2", "a-1")?);
+        assert_eq!(tx.current_team("a-1")?, Some("t1".into()));
+        assert_eq!(tx.current_team("loner")?, None);
+        Ok(())
+    })
+    .unwrap();
+
+    // Caseload moves.
+    s.write(|tx| {
+        assert_eq!(tx.next_seq()?, 10);
+        assert!(tx.leave("t1", "a-1", 10)?);
+        assert!(!tx.leave("t1", "a-1", 10)?);
+        assert!(!tx.leave("t2", "a-1", 10)?);
+        assert_eq!(tx.next_seq()?, 11);
+        tx.join("t2", "a-1", 11)?;
+        assert_eq!(tx.next_seq()?, 12);
+        tx.join("t1", "a_3", 12)
+    })
+    .unwrap();
+    s.read(|tx| {
+        assert_eq!(
+            tx.members("t1")?,
+            vec![("B-2".into(), 4), ("a_3".into(), 12)]
+        );
+        assert_eq!(tx.members("t2")?, vec![("a-1".into(), 11)]);
+        assert!(tx.was_member("t1", "a-1")?, "history counts");
+        assert_eq!(tx.current_team("a-1")?, Some("t2".into()));
+        assert_eq!(seqs(&tx.team_changes("t1", 0, 12)?), vec![6]);
+        assert_eq!(seqs(&tx.team_changes("t2", 0, 12)?), vec![5, 7]);
+        assert_eq!(tx.left_between("t1", 0, 12)?, strs(&["a-1"]));
+        assert_eq!(tx.left_between("t1", 9, 10)?, strs(&["a-1"]));
+        assert_eq!(tx.left_between("t1", 10, 12)?, Vec::<String>::new());
+        assert_eq!(tx.left_between("t2", 0, 12)?, Vec::<String>::new());
+        assert!(tx.person_known("a_3")?, "caseload only");
+        Ok(())
+    })
+    .unwrap();
+    s.write(|tx| {
+        assert_eq!(tx.next_seq()?, 13);
+        assert!(tx.leave("t2", "a-1", 13)?);
+        assert_eq!(tx.next_seq()?, 14);
+        tx.join("t1", "a-1", 14)?;
+        assert_eq!(tx.next_seq()?, 15);
+        assert!(tx.leave("t1", "a-1", 15)?);
+        assert_eq!(tx.next_seq()?, 16);
+        assert!(tx.leave("t1", "B-2", 16)?);
+        Ok(())
+    })
+    .unwrap();
+    s.read(|tx| {
+        assert_eq!(
+            sorted(tx.left_between("t1", 0, 16)?),
+            strs(&["B-2", "a-1"]),
+            "each person once"
+        );
+        assert_eq!(tx.left_between("t1", 15, 16)?, strs(&["B-2"]));
+        assert_eq!(tx.members("t1")?, vec![("a_3".into(), 12)]);
+        assert_eq!(tx.current_team("a-1")?, None);
+        Ok(())
+    })
+    .unwrap();
+
+    // Consent.
+    assert_eq!(
+        s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?)))
+            .unwrap(),
+        (None, vec![])
+    );
+    s.write(|tx| {
+        assert_eq!(tx.next_seq()?, 17);
+        tx.set_consent("a_3", true, 17)?;
+        tx.set_consent("a-1", true, 17)
+    })
+    .unwrap();
+    s.read(|tx| {
+        assert_eq!(tx.consent("a_3")?, Some((true, 17)));
+        assert_eq!(tx.consent("a-1")?, Some((true, 17)));
+        assert_eq!(
+            tx.consents("t1")?,
+            vec![("a_3".into(), true, 17)],
+            "current members only"
+        );
+        assert_eq!(tx.consents("t2")?, vec![]);
+        Ok(())
+    })
+    .unwrap();
+    s.write(|tx| {
+        assert_eq!(tx.next_seq()?, 18);
+        tx.set_consent("a_3", false, 18)
+    })
+    .unwrap();
+    assert_eq!(
+        s.read(|tx| Ok((tx.consent("a_3")?, tx.consents("t1")?)))
+            .unwrap(),
+        (Some((false, 18)), vec![("a_3".into(), false, 18)])
+    );
+
+    // Purge reports.
+    s.write(|tx| {
+        tx.record_purges("d1", &strs(&["a-1", "B-2"]), 500)?;
+        tx.record_purges("d1", &[], 500)
+    })
+    .unwrap();
+
+    // A read keeps nothing, and returns the closure's own error unchanged.
+    let _ = s.read(|tx| tx.create_team("t9", "in a read"));
+    assert!(!s.read(|tx| tx.team_exists("t9")).unwrap());
+    let r = s.read(|_| Err::<(), _>(ServerError::NotFound("x".into())));
+    assert!(matches!(r, Err(ServerError::NotFound(_))));
+    assert_eq!(s.read(|tx| tx.max_seq()).unwrap(), 18);
+}
+
+/// Schema 2: codes cancelled and expired, users disabled, devices retired, tokens rotated,
+/// rate counters, batched last-sync times.
+pub(crate) fn hardening(s: &Storage) {
+    s.write(|tx| {
+        tx.create_team("t1", "Team one")?;
+        tx.create_user(&user("u1", "Ann Nurse", Role::DistrictNurse, "t1"))?;
+        tx.create_user(&user("u2", "Bob Nurse", Role::DistrictNurse, "t1"))?;
+        tx.add_code("aaaa0001ffff", "u1", 1000)?;
+        tx.add_code("aaaa0002ffff", "u1", 1000)?;
+        tx.add_code("bbbb0003ffff", "u2", 1000)?;
+        tx.add_code("bbbb0004ffff", "u2", 2000)?;
+        tx.add_device("d1", "u1", "tok1", 100)?;
+        tx.add_device("d2", "u2", "tok2", 100)
+    })
+    .unwrap();
+    assert_eq!(s.read(|tx| tx.codes()).unwrap().len(), 4);
+    // Cancel by id prefix, or all of a user's; never with neither.
+    assert_eq!(
+        s.write(|tx| tx.cancel_codes(Some("AAAA0001"), None, 5))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.write(|tx| tx.cancel_codes(None, None, 5)).unwrap(), 0);
+    assert_eq!(
+        s.write(|tx| tx.take_code("aaaa0001ffff", 10)).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.write(|tx| tx.take_code("aaaa0002ffff", 10)).unwrap(),
+        Some("u1".into())
+    );
+    assert_eq!(
+        s.write(|tx| tx.cancel_codes(None, Some("u1"), 6)).unwrap(),
+        0,
+        "used codes are not cancelled"
+    );
+    let codes = s.read(|tx| tx.codes()).unwrap();
+    let a1 = codes.iter().find(|c| c.id == "aaaa0001ffff").unwrap();
+    assert_eq!((a1.cancelled_ms, a1.used_ms), (Some(5), None));
+    // Expire a user's unused codes now.
+    assert_eq!(s.write(|tx| tx.expire_codes(Some("u2"), 50)).unwrap(), 2);
+    assert_eq!(
+        s.write(|tx| tx.take_code("bbbb0004ffff", 60)).unwrap(),
+        None
+    );
+    // A disabled user's codes no longer enrol.
+    s.write(|tx| tx.add_code("cccc0005ffff", "u2", 9000))
+        .unwrap();
+    assert!(!s.read(|tx| tx.user_disabled("u2")).unwrap());
+    assert!(s.write(|tx| tx.disable_user("u2", 70)).unwrap());
+    assert!(!s.write(|tx| tx.disable_user("u2", 71)).unwrap());
+    assert!(s.read(|tx| tx.user_disabled("u2")).unwrap());
+    assert_eq!(
+        s.write(|tx| tx.take_code("cccc0005ffff", 80)).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.read(|tx| tx.user_devices("u2")).unwrap(),
+        vec!["d2".to_string()]
+    );
+
+    // Retire, then lost.
+    assert!(s.write(|tx| tx.retire_device("d2", 90)).unwrap());
+    assert!(!s.write(|tx| tx.retire_device("d2", 91)).unwrap());
+    let d2 = s.read(|tx| tx.device_by_id("d2")).unwrap().unwrap();
+    assert!(d2.retired && !d2.revoked);
+    assert!(s.write(|tx| tx.revoke_device("d2", 95)).unwrap());
+    assert!(!s.write(|tx| tx.retire_device("d2", 96)).unwrap());
+    assert!(s.read(|tx| tx.device_by_id("nope")).unwrap().is_none());
+
+    // Token rotation: requested, then a pending token set (clearing the request); both work
+    // until the new one is used; then only the new one.
+    assert!(!s.read(|tx| tx.rotation_requested("d1")).unwrap());
+    assert!(s.write(|tx| tx.request_rotation("d1", 99)).unwrap());
+    assert!(
+        !s.write(|tx| tx.request_rotation("d2", 99)).unwrap(),
+        "revoked"
+    );
+    assert!(s.read(|tx| tx.rotation_requested("d1")).unwrap());
+    assert!(s.write(|tx| tx.set_pending_token("d1", "tok1b")).unwrap());
+    assert!(!s.read(|tx| tx.rotation_requested("d1")).unwrap());
+    assert!(
+        !s.write(|tx| tx.set_pending_token("d2", "x")).unwrap(),
+        "revoked"
+    );
+    let old = s.read(|tx| tx.device_by_token("tok1")).unwrap().unwrap();
+    let new = s.read(|tx| tx.device_by_token("tok1b")).unwrap().unwrap();
+    assert_eq!((old.device_id.as_str(), old.pending_token), ("d1", false));
+    assert_eq!((new.device_id.as_str(), new.pending_token), ("d1", true));
+    s.write(|tx| tx.promote_pending_token("d1")).unwrap();
+    assert!(s.read(|tx| tx.device_by_token("tok1")).unwrap().is_none());
+    assert!(
+        !s.read(|tx| tx.device_by_token("tok1b"))
+            .unwrap()
+            .unwrap()
+            .pending_token
+    );
+
+    // Counters: one upsert adds; windows are separate; old ones pruned.
+    assert_eq!(s.write(|tx| tx.bump_counter("ip:a", 60, 3)).unwrap(), 3);
+    assert_eq!(s.write(|tx| tx.bump_counter("ip:a", 60, 2)).unwrap(), 5);
+    assert_eq!(s.write(|tx| tx.bump_counter("ip:a", 120, 1)).unwrap(), 1);
+    assert_eq!(s.read(|tx| tx.counter("ip:a", 60)).unwrap(), 5);
+    assert_eq!(s.read(|tx| tx.counter("ip:b", 60)).unwrap(), 0);
+    s.write(|tx| tx.prune_counters(120)).unwrap();
+    assert_eq!(s.read(|tx| tx.counter("ip:a", 60)).unwrap(), 0);
+    assert_eq!(s.read(|tx| tx.counter("ip:a", 120)).unwrap(), 1);
+
+    // Last-sync times in a batch never go back.
+    s.write(|tx| {
+        tx.touch_devices(&[("d1".into(), 500), ("d2".into(), 400), ("zz".into(), 1)])?;
+        tx.touch_devices(&[("d1".into(), 450)])
+    })
+    .unwrap();
+    let devices = s.read(|tx| tx.devices()).unwrap();
+    assert_eq!(devices[0].last_sync_ms, Some(500));
+    assert_eq!(devices[1].last_sync_ms, Some(400));
+    assert_eq!(devices[1].retired_ms, Some(90));
+}
+
+#[test]
+fn sqlite_meets_the_storage_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    hardening(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+}
+
+#[test]
+fn postgres_meets_the_storage_contract() {
+    let (_server, url) = doorstep_tests::pg::fresh_database();
+    let s = Storage::Postgres(PgStorage::open(&url).unwrap());
+    assert!(
+        s.describe().starts_with("PostgreSQL at 127.0.0.1:"),
+        "{}",
+        s.describe()
+    );
+    conformance(&s);
+    let (_server, url) = doorstep_tests::pg::fresh_database();
+    hardening(&Storage::Postgres(PgStorage::open(&url).unwrap()));
+}
