@@ -130,6 +130,14 @@ pub struct ServeArgs {
     /// Wrong enrolment codes from one address per minute before enrolment answers 429.
     #[arg(long, default_value_t = 20)]
     enrol_failures_per_minute: u64,
+    /// Refuse syncs from apps older than this release (e.g. 0.2.0): they are told to update,
+    /// and lose nothing (their unsent work stays on the phone).
+    #[arg(long)]
+    min_app_version: Option<String>,
+    /// The oldest sync protocol answered (1 = the first release's phones; 2 after the cut-off,
+    /// docs/decisions/0001).
+    #[arg(long, default_value_t = 1)]
+    min_protocol: u32,
 }
 
 impl ServeArgs {
@@ -138,6 +146,8 @@ impl ServeArgs {
             lock_after_days: self.lock_after_days,
             trusted_proxies: self.trusted_proxies.clone(),
             metrics_listen: self.metrics_listen,
+            min_app_version: self.min_app_version.clone(),
+            min_protocol: self.min_protocol,
             ..ServerConfig::default()
         };
         c.conn.header_read_timeout = std::time::Duration::from_secs(self.header_timeout_s.max(1));

@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Serve `/metrics` on this address (never on the public one).
     pub metrics_listen: Option<SocketAddr>,
+    /// Apps older than this release are told to update (docs/decisions/0002).
+    pub min_app_version: Option<String>,
+    /// The oldest sync protocol answered (docs/decisions/0001).
+    pub min_protocol: u32,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +64,8 @@ impl Default for ServerConfig {
             conn: ConnLimits::default(),
             trusted_proxies: Vec::new(),
             metrics_listen: None,
+            min_app_version: None,
+            min_protocol: 1,
         }
     }
 }
@@ -491,6 +497,34 @@ fn to_v1(r: SyncResponse) -> v1::SyncResponse {
     }
 }
 
+/// Refuse an app older than the operator's minimum release (426: the app says "update").
+fn check_app_version(app: &AppVersion, min: Option<&str>) -> Result<()> {
+    let Some(min) = min else {
+        return Ok(());
+    };
+    if release_parts(&app.release) >= release_parts(min) {
+        return Ok(());
+    }
+    Err(ServerError::Protocol {
+        server: PROTOCOL_VERSION,
+        client: format!(
+            "{PROTOCOL_VERSION} from app release {}, older than the {min} this server requires. Nothing was lost: update the app",
+            app.release.chars().take(40).collect::<String>()
+        ),
+    })
+}
+
+/// "1.2.3" → [1, 2, 3]; anything that is not a number counts as 0.
+fn release_parts(v: &str) -> Vec<u64> {
+    let mut parts: Vec<u64> = v
+        .split(['.', '-', '+'])
+        .take(3)
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    parts.resize(3, 0);
+    parts
+}
+
 /// The bounds this server enforces, as it advertises them to the client.
 fn bounds(l: &Limits) -> Bounds {
     let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -573,6 +607,15 @@ async fn sync_inner(
     let l = app.config.limits.clone();
     let lock_after_days = app.config.lock_after_days;
     check_version_is(headers, version)?;
+    if version < app.config.min_protocol {
+        return Err(ServerError::Protocol {
+            server: PROTOCOL_VERSION,
+            client: format!(
+                "{version}, which this server no longer answers (it needs {} or later). Nothing was lost: update the app",
+                app.config.min_protocol
+            ),
+        });
+    }
     rate(
         &app.counters,
         format!("ip:{client}"),
@@ -603,8 +646,10 @@ async fn sync_inner(
     )?;
     let body = read_body(body, announced, l.max_body_bytes, &l).await?;
     let l2 = l.clone();
+    let min_app = app.config.min_app_version.clone();
     let (request, parsed) = blocking(move || {
         let request = decode_for(version, &body)?;
+        check_app_version(&request.app, min_app.as_deref())?;
         check_bounds(&request, &l2)?;
         let parsed = sync::parse_upload(&request.changes)?;
         Ok((request, parsed))
@@ -933,6 +978,21 @@ mod tests {
             Written::Stored(outcome) => assert_eq!(outcome.verdicts.stored, n),
             _ => panic!("an active device's upload is stored"),
         }
+    }
+
+    #[test]
+    fn apps_older_than_the_minimum_release_are_told_to_update() {
+        let app = |r: &str| AppVersion {
+            release: r.into(),
+            layout: 1,
+        };
+        assert!(check_app_version(&app("0.1.0"), None).is_ok());
+        assert!(check_app_version(&app("0.2.0"), Some("0.2.0")).is_ok());
+        assert!(check_app_version(&app("0.10.1"), Some("0.9.9")).is_ok());
+        let e = check_app_version(&app("0.1.9"), Some("0.2.0")).unwrap_err();
+        assert!(matches!(e, ServerError::Protocol { .. }));
+        assert!(e.to_string().contains("update the app"), "{e}");
+        assert!(check_app_version(&app("first release"), Some("0.1.0")).is_err());
     }
 
     #[test]

@@ -425,6 +425,66 @@ fn fuzzed_changes(backend: &Backend, server: &ServerProc, total: usize) {
     eprintln!("fuzzed {sent} mutated changes through the server; {stored} passed every check");
 }
 
+/// A first-release phone (protocol 1) is still answered with the same rules; a request of it with
+/// a bad change stores nothing and says to update the app; after the cut-off it is told to update.
+fn version_1_phones(backend: &Backend, server: &ServerProc) {
+    use doorstep_core::sync::protocol::v1;
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    team(backend, "v1");
+    let nurse = Device::enrol(&rt, backend, &server.url, "v1-nurse1", dir.path());
+    let p = nurse
+        .store
+        .register_patient(testing::demographics("Old", "Phone", None, "HX5 5EE"))
+        .unwrap();
+    nurse
+        .store
+        .record_visit(&p, testing::full_visit(5))
+        .unwrap();
+    let wire: Vec<v1::WireChange> = nurse
+        .store
+        .sync_outbox(usize::MAX)
+        .unwrap()
+        .changes
+        .into_iter()
+        .map(|c| v1::WireChange {
+            person_id: c.person_id,
+            compartment: c.compartment,
+            bytes: c.bytes,
+        })
+        .collect();
+    let post = |changes: Vec<v1::WireChange>| -> (u16, Vec<u8>) {
+        let body = protocol::encode(&v1::SyncRequest {
+            protocol: 1,
+            cursor: 0,
+            changes,
+            max_page_bytes: 1 << 20,
+            purged: vec![],
+        });
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(format!("{}{}", server.url, v1::SYNC_PATH))
+                .bearer_auth(&nurse.endpoint.device_token)
+                .header(protocol::VERSION_HEADER, "1")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        })
+    };
+    let mut bad = wire.clone();
+    let n = bad[1].bytes.len();
+    bad[1].bytes[n - 3] ^= 0x55;
+    let (status, body) = post(bad);
+    assert_eq!(status, 426, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("update the app"));
+    let (status, body) = post(wire);
+    assert_eq!(status, 200);
+    let r: v1::SyncResponse = protocol::decode(&body).unwrap();
+    assert_eq!(r.stored, 2);
+}
+
 fn sqlite_backend() -> (tempfile::TempDir, Backend) {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::Sqlite(dir.path().join("server"));
@@ -467,6 +527,39 @@ fn sqlite_fuzzed_changes_through_a_real_server() {
 }
 
 #[test]
+fn sqlite_version_1_phones_and_the_cut_off() {
+    let (_d, backend) = sqlite_backend();
+    let server = ServerProc::start(&backend);
+    version_1_phones(&backend, &server);
+    drop(server);
+    let cut = ServerProc::start_with(&backend, &["--min-protocol", "2"]);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let nurse = Device::enrol(&rt, &backend, &cut.url, "v1-nurse2", dir.path());
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}{}", cut.url, protocol::v1::SYNC_PATH))
+            .bearer_auth(&nurse.endpoint.device_token)
+            .header(protocol::VERSION_HEADER, "1")
+            .body(protocol::encode(&protocol::v1::SyncRequest {
+                protocol: 1,
+                cursor: 0,
+                changes: vec![],
+                max_page_bytes: 1 << 20,
+                purged: vec![],
+            }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 426);
+    // A current phone still syncs.
+    nurse.sync(&rt).unwrap();
+}
+
+#[test]
 fn postgres_record_rules_with_two_servers() {
     let pg = Postgres::start();
     let backend = Backend::Postgres(pg.url.clone());
@@ -475,6 +568,7 @@ fn postgres_record_rules_with_two_servers() {
     bad_changes_are_refused_alone(&backend, &s1);
     restored_from_backup(&backend, &s2);
     large_history_is_paged(&backend, &s1);
+    version_1_phones(&backend, &s2);
     fuzzed_changes(&backend, &s2, fuzz_total() / 5);
     let _ = Error::Wiped;
 }
