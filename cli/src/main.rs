@@ -182,11 +182,11 @@ enum Command {
         #[command(subcommand)]
         action: admin_cmd::AdminAction,
     },
-    /// The main job, end to end on loopback: a server, three enrolled phones, a day of visits
-    /// offline, one sync each, and what every phone then holds.
+    /// [development tool] The main job, end to end on loopback: a server, three enrolled
+    /// phones, a day of visits offline, one sync each, and what every phone then holds.
     Demo(demo::DemoArgs),
-    /// Load test: enrol many devices, give each a day's work, sync them all at once, report
-    /// throughput and latency.
+    /// [development tool] Load test: enrol many devices, give each a day's work, sync them all
+    /// at once, report throughput and latency.
     Loadgen(loadgen::LoadgenArgs),
 }
 

@@ -324,3 +324,18 @@ fn mutated_changes_never_panic_and_accepted_ones_apply_in_isolation() {
     );
     assert!(accepted < parsed);
 }
+
+/// Seeds for `scripts/fuzz.sh`: real changes, each prefixed with its compartment's index.
+#[test]
+#[ignore = "writes fuzzing seeds; run by scripts/fuzz.sh"]
+fn write_fuzz_seeds() {
+    let Ok(dir) = std::env::var("DOORSTEP_FUZZ_SEEDS") else {
+        return;
+    };
+    for (i, (comp, bytes)) in real_changes().into_iter().enumerate() {
+        let index = Compartment::ALL.iter().position(|c| *c == comp).unwrap() as u8;
+        let mut seed = vec![index];
+        seed.extend(bytes);
+        std::fs::write(format!("{dir}/seed-{i}"), seed).unwrap();
+    }
+}
