@@ -29,6 +29,9 @@ pub const MIN_PAGE_BYTES: u32 = 64 * 1024;
 pub const MAX_PAGE_BYTES: u32 = 8 * 1024 * 1024;
 /// A change stamped more than this far ahead of the server's clock gets a clock note.
 pub const CLOCK_AHEAD_MS: i64 = 24 * 3600 * 1000;
+/// A change stamped before the device was enrolled (with this leeway, for work recorded offline
+/// on a store that existed before enrolment) gets a clock note.
+pub const CLOCK_BEFORE_ENROLMENT_MS: i64 = 24 * 3600 * 1000;
 
 /// A change that decoded and passed the record's rules, waiting for the server's own checks.
 pub struct Upload {
@@ -297,7 +300,8 @@ fn check_and_store(
     if u.compartment == Compartment::Advice {
         checks.advice_touched.insert(u.person_id.clone());
     }
-    if u.change.timestamp() > now_ms + CLOCK_AHEAD_MS {
+    let t = u.change.timestamp();
+    if t > now_ms + CLOCK_AHEAD_MS || t < checks.device.enrolled_ms - CLOCK_BEFORE_ENROLMENT_MS {
         out.clock_notes.push(ClockNote {
             person_id: u.person_id.clone(),
             compartment: u.compartment,

@@ -39,11 +39,11 @@ fn actor_of(device: &Device) -> ActorId {
     change.actor_id().clone()
 }
 
-/// A deflate bomb: a compressed Automerge chunk that would inflate to 256 MiB.
+/// A deflate bomb: a compressed Automerge chunk that would inflate to 64 MiB (from ~64 KB).
 fn deflate_bomb() -> Vec<u8> {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     let zeros = vec![0u8; 1 << 20];
-    for _ in 0..256 {
+    for _ in 0..64 {
         enc.write_all(&zeros).unwrap();
     }
     fuzz::seal(2, &enc.finish().unwrap())
@@ -155,6 +155,35 @@ fn bad_changes_are_refused_alone(backend: &Backend, server: &ServerProc) {
     }
     assert!(r.instructions.contains(&Instruction::ResetActor));
 
+    // A phone clock two days fast, or before the device was enrolled: stored, not refused, and
+    // the server's receive time comes back beside it.
+    let day = 24 * 3600 * 1000;
+    let (k6, j6) = note_json(&nurse, "clock fast");
+    let fast = forge(
+        &p,
+        Compartment::Clinical,
+        fresh(),
+        &s,
+        now_ms() + 2 * day,
+        &[(&k6, j6)],
+    );
+    let (k7, j7) = note_json(&nurse, "clock slow");
+    let slow = forge(
+        &p,
+        Compartment::Clinical,
+        fresh(),
+        &s,
+        946_684_800_000,
+        &[(&k7, j7)],
+    );
+    let r = wire::post(&rt, &nurse, &wire::request(vec![fast, slow])).unwrap();
+    assert_eq!(r.verdicts.stored, 2, "{:?}", r.verdicts);
+    assert_eq!(r.clock_notes.len(), 2, "{:?}", r.clock_notes);
+    assert!(r
+        .clock_notes
+        .iter()
+        .all(|n| (n.received_ms - now_ms()).abs() < 60_000));
+
     // An advice worker's clinical entry is refused by the policy; their advice entry is stored.
     let sa = AuditStamp::new(&author(&advice), "added a note");
     let (k5, j5) = note_json(&advice, "not mine to write");
@@ -196,14 +225,15 @@ fn bad_changes_are_refused_alone(backend: &Backend, server: &ServerProc) {
     let r = newcomer.sync(&rt).unwrap();
     assert_eq!(r.quarantined, 0, "{r:?}");
     let record = newcomer.store.patient(&p).unwrap();
-    let notes: Vec<String> = record
+    let mut notes: Vec<String> = record
         .clinical
         .unwrap()
         .notes
         .into_iter()
         .map(|n| n.text)
         .collect();
-    assert_eq!(notes, vec!["good note".to_string()]);
+    notes.sort();
+    assert_eq!(notes, ["clock fast", "clock slow", "good note"]);
     assert_eq!(
         colleague
             .store

@@ -171,6 +171,7 @@ pub(crate) fn conformance(s: &Storage) {
                 revoked: false,
                 retired: false,
                 pending_token: false,
+                enrolled_ms: 100,
             }),
             None
         )
@@ -192,6 +193,7 @@ pub(crate) fn conformance(s: &Storage) {
             revoked: true,
             retired: false,
             pending_token: false,
+            enrolled_ms: 200,
         })
     );
     s.write(|tx| {

@@ -27,6 +27,8 @@ pub struct DeviceRow {
     pub retired: bool,
     /// It authenticated with the rotated token it has not used before (see `rotate-token`).
     pub pending_token: bool,
+    /// When it was enrolled (a change stamped before this has a wrong clock).
+    pub enrolled_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

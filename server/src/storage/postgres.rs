@@ -263,6 +263,7 @@ fn device_row(r: Option<Row>) -> Result<Option<DeviceRow>> {
     let revoked: Option<i64> = r.try_get(5)?;
     let retired: Option<i64> = r.try_get(6)?;
     let pending: bool = r.try_get(7)?;
+    let enrolled_ms: i64 = r.try_get(8)?;
     Ok(parse_role(&role).map(|role| DeviceRow {
         device_id,
         user: User {
@@ -274,6 +275,7 @@ fn device_row(r: Option<Row>) -> Result<Option<DeviceRow>> {
         revoked: revoked.is_some(),
         retired: retired.is_some(),
         pending_token: pending,
+        enrolled_ms,
     }))
 }
 
@@ -429,7 +431,7 @@ impl Tx for PgTx<'_> {
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>> {
         let r = self.query_first(
             "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
-                    d.retired_ms, COALESCE(d.pending_token_hash = $1, false)
+                    d.retired_ms, COALESCE(d.pending_token_hash = $1, false), d.enrolled_ms
              FROM devices d JOIN users u ON u.user_id = d.user_id
              WHERE d.token_hash = $1 OR d.pending_token_hash = $1",
             &[&token_hash],
@@ -754,7 +756,7 @@ impl Tx for PgTx<'_> {
     fn device_by_id(&mut self, device_id: &str) -> Result<Option<DeviceRow>> {
         let r = self.query_first(
             "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
-                    d.retired_ms, false
+                    d.retired_ms, false, d.enrolled_ms
              FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.device_id = $1",
             &[&device_id],
         )?;

@@ -106,13 +106,14 @@ type DeviceCols = (
     Option<i64>,
     Option<i64>,
     bool,
+    i64,
 );
 
 impl SqliteTx<'_> {
     fn device_where(&mut self, condition: &str, key: &str) -> Result<Option<DeviceRow>> {
         let sql = format!(
             "SELECT d.device_id, u.user_id, u.display_name, u.role, u.team_id, d.revoked_ms,
-                    d.retired_ms, COALESCE(d.pending_token_hash = ?1, 0)
+                    d.retired_ms, COALESCE(d.pending_token_hash = ?1, 0), d.enrolled_ms
              FROM devices d JOIN users u ON u.user_id = d.user_id WHERE {condition}"
         );
         let row: Option<DeviceCols> = self
@@ -128,11 +129,12 @@ impl SqliteTx<'_> {
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get(8)?,
                 ))
             })
             .optional()?;
         Ok(row.and_then(
-            |(device_id, id, display_name, role, team, revoked, retired, pending)| {
+            |(device_id, id, display_name, role, team, revoked, retired, pending, enrolled_ms)| {
                 parse_role(&role).map(|role| DeviceRow {
                     device_id,
                     user: User {
@@ -144,6 +146,7 @@ impl SqliteTx<'_> {
                     revoked: revoked.is_some(),
                     retired: retired.is_some(),
                     pending_token: pending,
+                    enrolled_ms,
                 })
             },
         ))
