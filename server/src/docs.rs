@@ -21,8 +21,9 @@ pub struct ServerDoc {
     pub doc: AutoCommit,
     /// The highest log sequence number applied.
     pub up_to: u64,
-    /// Each actor's last change sequence number in this document.
-    actor_seqs: HashMap<ActorId, u64>,
+    /// Each actor's last change number in this document, and the highest operation number of
+    /// that change.
+    actor_seqs: HashMap<ActorId, (u64, u64)>,
     last_used: u64,
 }
 
@@ -39,14 +40,19 @@ pub enum SeqFit {
     Gap {
         held: u64,
     },
+    /// Its operation numbers do not follow those of its dependencies or of the actor's previous
+    /// change (a well-formed change never does this; applying it would disorder the document).
+    OpsOverlap,
 }
 
 impl ServerDoc {
     fn new(mut doc: AutoCommit, up_to: u64) -> ServerDoc {
-        let mut actor_seqs = HashMap::new();
+        let mut actor_seqs: HashMap<ActorId, (u64, u64)> = HashMap::new();
         for meta in doc.get_changes_meta(&[]) {
-            let e = actor_seqs.entry(meta.actor.into_owned()).or_insert(0);
-            *e = (*e).max(meta.seq);
+            let e = actor_seqs.entry(meta.actor.into_owned()).or_insert((0, 0));
+            if meta.seq > e.0 {
+                *e = (meta.seq, meta.max_op);
+            }
         }
         ServerDoc {
             doc,
@@ -56,22 +62,38 @@ impl ServerDoc {
         }
     }
 
-    pub fn seq_fit(&self, change: &Change) -> SeqFit {
-        let held = self.actor_seqs.get(change.actor_id()).copied().unwrap_or(0);
+    pub fn seq_fit(&mut self, change: &Change) -> SeqFit {
+        let (held, own_max_op) = self
+            .actor_seqs
+            .get(change.actor_id())
+            .copied()
+            .unwrap_or((0, 0));
         match change.seq() {
-            s if s == held + 1 => SeqFit::Next,
-            s if s <= held => SeqFit::Reused { held },
-            _ => SeqFit::Gap { held },
+            s if s == held + 1 => {}
+            s if s <= held => return SeqFit::Reused { held },
+            _ => return SeqFit::Gap { held },
         }
+        let deps_max_op = change
+            .deps()
+            .iter()
+            .filter_map(|d| self.doc.get_change_meta_by_hash(d).map(|m| m.max_op))
+            .max()
+            .unwrap_or(0);
+        if change.start_op().get() <= deps_max_op.max(own_max_op) {
+            return SeqFit::OpsOverlap;
+        }
+        SeqFit::Next
     }
 
     /// Apply one accepted change (stored at log position `seq`) inside panic isolation.
     pub fn apply(&mut self, change: Change, seq: u64) -> std::result::Result<(), ApplyError> {
         let actor = change.actor_id().clone();
-        let n = change.seq();
+        let (n, max_op) = (change.seq(), change.max_op());
         apply::apply_isolated(&mut self.doc, vec![change])?;
-        let e = self.actor_seqs.entry(actor).or_insert(0);
-        *e = (*e).max(n);
+        let e = self.actor_seqs.entry(actor).or_insert((0, 0));
+        if n > e.0 {
+            *e = (n, max_op);
+        }
         self.up_to = self.up_to.max(seq);
         Ok(())
     }

@@ -258,6 +258,12 @@ fn check_and_store(
                 ),
             ))
         }
+        SeqFit::OpsOverlap => {
+            return Ok(Verdict::Refused(
+                "malformed",
+                "its operation numbers overlap those of earlier changes; no Doorstep app writes such a change".into(),
+            ))
+        }
         SeqFit::Gap { held } => {
             return Ok(Verdict::Refused(
                 "missing_dependency",
