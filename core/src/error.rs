@@ -101,6 +101,10 @@ pub enum Error {
     #[error("This enrolment code was not accepted (it may have been used already, or expired). Ask your administrator for a new one.")]
     EnrolmentRefused,
 
+    /// The access policy refuses this action to this user (`record::policy`).
+    #[error("{0}")]
+    NotAllowed(#[from] crate::record::policy::Denied),
+
     #[error("A record document could not be processed ({0}). Nothing from this action was saved; contact your system administrator.")]
     Document(String),
 }

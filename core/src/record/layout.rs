@@ -17,7 +17,7 @@
 use automerge::{AutoCommit, ObjId, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::model::{Author, Role};
+use super::model::{Author, Compartment, Role};
 use crate::error::{Error, Result};
 
 pub const DEMOGRAPHICS: &str = "demographics";
@@ -34,6 +34,61 @@ pub const ADVICE_NEED: &str = "need:";
 pub const ADVICE_ACTION: &str = "action:";
 pub const ADVICE_OUTCOME: &str = "outcome:";
 pub const CONSENT: &str = "consent";
+
+/// Which compartment document each kind of key lives in: the one map from key to compartment.
+/// `eie:` markers live beside the entry they mark, so they are in both entry compartments.
+pub const KEYS: &[(&str, Compartment)] = &[
+    (DEMOGRAPHICS, Compartment::Demographics),
+    (ALERT, Compartment::Clinical),
+    (EPISODE, Compartment::Clinical),
+    (DISCHARGE, Compartment::Clinical),
+    (PLANNED, Compartment::Clinical),
+    (VISIT, Compartment::Clinical),
+    (OBSERVATIONS, Compartment::Clinical),
+    (NOTE, Compartment::Clinical),
+    (CARE_PLAN, Compartment::Clinical),
+    (ENTERED_IN_ERROR, Compartment::Clinical),
+    (ADVICE_NEED, Compartment::Advice),
+    (ADVICE_ACTION, Compartment::Advice),
+    (ADVICE_OUTCOME, Compartment::Advice),
+    (CONSENT, Compartment::Advice),
+    (ENTERED_IN_ERROR, Compartment::Advice),
+];
+
+/// Prefixes of the immutable entries that can be marked entered in error, with their compartment.
+pub const ENTRY_KINDS: &[(&str, Compartment)] = &[
+    (EPISODE, Compartment::Clinical),
+    (PLANNED, Compartment::Clinical),
+    (VISIT, Compartment::Clinical),
+    (OBSERVATIONS, Compartment::Clinical),
+    (NOTE, Compartment::Clinical),
+    (ADVICE_NEED, Compartment::Advice),
+    (ADVICE_ACTION, Compartment::Advice),
+    (ADVICE_OUTCOME, Compartment::Advice),
+];
+
+/// True when `key` is one that a document of `compartment` may hold.
+pub fn key_belongs_to(key: &str, compartment: Compartment) -> bool {
+    KEYS.iter().any(|(prefix, c)| {
+        *c == compartment
+            && match prefix.as_bytes().last() {
+                Some(b':') => key.starts_with(prefix),
+                _ if *prefix == DEMOGRAPHICS => key.starts_with(&format!("{DEMOGRAPHICS}.")),
+                _ => key == *prefix,
+            }
+    })
+}
+
+/// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
+/// entered in error) with this id.
+pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -> Result<bool> {
+    for (prefix, c) in ENTRY_KINDS {
+        if *c == compartment && has_key(doc, &key(prefix, entry_id))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
 
 /// The commit message of every change: who, in which role, on which device, and what in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,4 +195,34 @@ pub fn prefix_keys_dot(doc: &AutoCommit, prefix: &str) -> Vec<String> {
     doc.map_range(ROOT, prefix.to_string()..end)
         .map(|item| item.key.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_kind_has_its_compartment() {
+        for (k, c) in [
+            ("demographics.phone", Compartment::Demographics),
+            ("alert:allergies", Compartment::Clinical),
+            ("visit:0193", Compartment::Clinical),
+            ("care_plan", Compartment::Clinical),
+            ("need:0193", Compartment::Advice),
+            ("consent", Compartment::Advice),
+            ("eie:0193", Compartment::Advice),
+            ("eie:0193", Compartment::Clinical),
+        ] {
+            assert!(key_belongs_to(k, c), "{k} in {c:?}");
+        }
+        for (k, c) in [
+            ("visit:0193", Compartment::Advice),
+            ("consent", Compartment::Clinical),
+            ("demographicsX", Compartment::Demographics),
+            ("care_plan2", Compartment::Clinical),
+            ("demographics.phone", Compartment::Clinical),
+        ] {
+            assert!(!key_belongs_to(k, c), "{k} not in {c:?}");
+        }
+    }
 }

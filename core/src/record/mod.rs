@@ -1,9 +1,12 @@
 //! The person's record: its data model, its layout in Automerge documents, and reading it back.
-//! Pure data and document logic; no SQLite, no network.
+//! Pure data and document logic; no SQLite, no network. `edit` is the write half (one function
+//! per operation), `read` the read half, `policy` who may do what.
 
+pub mod edit;
 pub mod history;
 pub mod layout;
 pub mod model;
+pub mod policy;
 pub mod read;
 
 pub use history::HistoryEntry;

@@ -463,6 +463,15 @@ pub struct ObservationSet {
     pub author: Author,
 }
 
+/// What `record_visit` returns: the visit as stored and, if observations were taken, the stored
+/// set and its NEWS2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedVisit {
+    pub visit: Visit,
+    pub observations: Option<ObservationSet>,
+    pub news2: Option<News2Result>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub id: String,

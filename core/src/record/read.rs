@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::layout::{self, key, ALERT, CARE_PLAN, CONSENT, DEMOGRAPHICS};
 use super::model::*;
+use crate::clinical::news2::SpO2Scale;
 use crate::error::{Error, Result};
 
 /// Everything a device holds about one person, as the app shows it.
@@ -93,6 +94,18 @@ pub fn alerts(doc: &AutoCommit) -> Result<Vec<Alert>> {
         out.push(Alert { kind, values });
     }
     Ok(out)
+}
+
+/// The NEWS2 SpO2 scale the record prescribes: scale 2 only while exactly one active
+/// "SpO2 scale 2" value stands. While that field is in conflict, scale 1 (the RCP default) is
+/// used.
+pub fn spo2_scale(doc: &AutoCommit) -> Result<SpO2Scale> {
+    let values =
+        layout::get_all_json::<AlertValue>(doc, &key(ALERT, AlertKind::Spo2Scale2.as_str()))?;
+    Ok(match values.as_slice() {
+        [(v, _)] if v.active => SpO2Scale::Scale2,
+        _ => SpO2Scale::Scale1,
+    })
 }
 
 /// The open clinical conflicts: alert kinds with more than one concurrent value.
