@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 
 /// Everything a device holds about one person, as the app shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PersonRecord {
     pub person_id: String,
     pub demographics: Option<Demographics>,
@@ -20,6 +21,7 @@ pub struct PersonRecord {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ClinicalRecord {
     /// One per alert kind that has a value; several values while a conflict is open.
     pub alerts: Vec<Alert>,
@@ -35,6 +37,7 @@ pub struct ClinicalRecord {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AdviceRecord {
     pub needs: Vec<AdviceNeed>,
     pub actions: Vec<AdviceAction>,
@@ -91,7 +94,7 @@ pub fn alerts(doc: &AutoCommit) -> Result<Vec<Alert>> {
                 &b.text,
             ))
         });
-        out.push(Alert { kind, values });
+        out.push(Alert::new(kind, values));
     }
     Ok(out)
 }
@@ -177,6 +180,7 @@ pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
 
 /// Discharge from an episode: a separate entry so that the episode itself stays immutable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Discharge {
     pub episode_id: String,
     pub discharged_on: chrono::NaiveDate,

@@ -16,6 +16,7 @@ use crate::record::{self, ClinicalConflict, Compartment};
 
 /// One Automerge change of one compartment document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ExportedChange {
     pub person_id: String,
     pub compartment: Compartment,
@@ -24,6 +25,7 @@ pub struct ExportedChange {
 
 /// Changes to hand to another store, and the point to ask from next time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ChangeBatch {
     pub changes: Vec<ExportedChange>,
     /// This store's change sequence number up to which the batch reaches.
@@ -32,13 +34,14 @@ pub struct ChangeBatch {
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ImportReport {
     /// Changes in the batch.
-    pub received: usize,
+    pub received: u64,
     /// Changes this store did not hold before.
-    pub new_changes: usize,
+    pub new_changes: u64,
     /// Changes held but waiting for earlier changes they depend on (they apply when those arrive).
-    pub waiting: usize,
+    pub waiting: u64,
     /// People this device did not hold before.
     pub people_added: Vec<String>,
     /// Clinical conflicts opened by the import.
@@ -47,6 +50,7 @@ pub struct ImportReport {
 
 /// A change recorded on this device that no server has acknowledged yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PendingChange {
     pub seq: i64,
     pub person_id: String,
@@ -55,6 +59,7 @@ pub struct PendingChange {
     pub summary: String,
 }
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl FieldStore {
     /// Every change this store holds (its own and those it received) after `since`, a value of
     /// `ChangeBatch::up_to` from an earlier export (0 for everything).
@@ -63,6 +68,73 @@ impl FieldStore {
         Ok(self.export_where(since, false, usize::MAX)?.0)
     }
 
+    /// Take in changes from another device. All of them are checked before anything is stored;
+    /// a batch with any unreadable change is refused whole. Sending the same change twice stores
+    /// it once.
+    pub fn import_changes(&self, batch: &ChangeBatch) -> Result<ImportReport> {
+        let parsed = parse_batch(batch)?;
+        let mut guard = self.writer()?;
+        let Writer { conn, docs } = &mut *guard;
+        let touched: Vec<(String, Compartment)> = parsed.keys().cloned().collect();
+        let result = (|| {
+            let tx = conn.transaction()?;
+            let report = import_parsed(&tx, docs, parsed, batch.changes.len())?;
+            tx.commit()?;
+            Ok(report)
+        })();
+        if result.is_err() {
+            for k in &touched {
+                docs.evict(k);
+            }
+        }
+        result
+    }
+
+    /// Local changes that no server has acknowledged, oldest first.
+    pub fn pending_changes(&self) -> Result<Vec<PendingChange>> {
+        let r = self.reader()?;
+        let mut stmt = r.prepare_cached(
+            "SELECT seq, person_id, compartment, at_ms, summary FROM changes
+             WHERE local = 1 AND acked = 0 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(seq, person_id, c, at_ms, summary)| {
+                Compartment::parse(&c).map(|compartment| PendingChange {
+                    seq,
+                    person_id,
+                    compartment,
+                    at_ms,
+                    summary,
+                })
+            })
+            .collect())
+    }
+
+    /// Mark this device's changes up to and including `seq` as safely received elsewhere.
+    /// Changes recorded after `seq` (for instance while a sync was in flight) stay pending.
+    pub fn acknowledge(&self, seq: i64) -> Result<u64> {
+        let w = self.writer()?;
+        let n = w.conn.execute(
+            "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
+            [seq],
+        )?;
+        Ok(n as u64)
+    }
+}
+
+impl FieldStore {
     /// Changes after `since` in order, all of them or only local unacknowledged ones, stopping
     /// once about `max_bytes` have been gathered (always at least one change).
     /// Returns the batch and whether changes were left out for size.
@@ -136,71 +208,6 @@ impl FieldStore {
         let truncated = batch.changes.len() < total;
         Ok((batch, truncated))
     }
-
-    /// Take in changes from another device. All of them are checked before anything is stored;
-    /// a batch with any unreadable change is refused whole. Sending the same change twice stores
-    /// it once.
-    pub fn import_changes(&self, batch: &ChangeBatch) -> Result<ImportReport> {
-        let parsed = parse_batch(batch)?;
-        let mut guard = self.writer()?;
-        let Writer { conn, docs } = &mut *guard;
-        let touched: Vec<(String, Compartment)> = parsed.keys().cloned().collect();
-        let result = (|| {
-            let tx = conn.transaction()?;
-            let report = import_parsed(&tx, docs, parsed, batch.changes.len())?;
-            tx.commit()?;
-            Ok(report)
-        })();
-        if result.is_err() {
-            for k in &touched {
-                docs.evict(k);
-            }
-        }
-        result
-    }
-
-    /// Local changes that no server has acknowledged, oldest first.
-    pub fn pending_changes(&self) -> Result<Vec<PendingChange>> {
-        let r = self.reader()?;
-        let mut stmt = r.prepare_cached(
-            "SELECT seq, person_id, compartment, at_ms, summary FROM changes
-             WHERE local = 1 AND acked = 0 ORDER BY seq",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(seq, person_id, c, at_ms, summary)| {
-                Compartment::parse(&c).map(|compartment| PendingChange {
-                    seq,
-                    person_id,
-                    compartment,
-                    at_ms,
-                    summary,
-                })
-            })
-            .collect())
-    }
-
-    /// Mark this device's changes up to and including `seq` as safely received elsewhere.
-    /// Changes recorded after `seq` (for instance while a sync was in flight) stay pending.
-    pub fn acknowledge(&self, seq: i64) -> Result<usize> {
-        let w = self.writer()?;
-        let n = w.conn.execute(
-            "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
-            [seq],
-        )?;
-        Ok(n)
-    }
 }
 
 /// seq, person, compartment, hash, bytes (None once folded into the snapshot).
@@ -236,7 +243,7 @@ pub(super) fn import_parsed(
     received: usize,
 ) -> Result<ImportReport> {
     let mut report = ImportReport {
-        received,
+        received: received as u64,
         ..Default::default()
     };
     // People whose documents gained changes: only their projections need deriving again.
@@ -276,7 +283,7 @@ pub(super) fn import_parsed(
         report.waiting += changes
             .iter()
             .filter(|c| entry.doc.get_change_meta_by_hash(&c.hash()).is_none())
-            .count();
+            .count() as u64;
         if comp == Compartment::Clinical {
             let after = record::read::conflicts(&person_id, &entry.doc)?;
             report.new_conflicts.extend(

@@ -41,18 +41,21 @@ use docs::{DocCache, DocKey, NewChange};
 
 /// What `FieldStore::open` needs.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StoreConfig {
     /// The database file. Created if absent.
     pub path: PathBuf,
-    /// 32 random bytes held in the Android Keystore / iOS Keychain.
+    /// 32 random bytes held in the Android Keystore / iOS Keychain. Never typed, never logged.
     pub key: Vec<u8>,
     /// This device's id, as enrolled.
     pub device_id: String,
     /// Who is using the device.
     pub user: User,
     /// How many person-compartment documents to keep warm in memory.
-    pub doc_cache_size: usize,
+    #[cfg_attr(feature = "uniffi", uniffi(default = 128))]
+    pub doc_cache_size: u32,
     /// Compact documents on a background thread as changes accumulate.
+    #[cfg_attr(feature = "uniffi", uniffi(default = true))]
     pub background_compaction: bool,
 }
 
@@ -79,7 +82,10 @@ struct Writer {
     docs: DocCache,
 }
 
-/// The offline record store of one device.
+/// The offline record store of one device, in an encrypted SQLite file. Every method blocks
+/// until the write is on disk (or the read is done): foreign layers call it off the UI thread
+/// (Kotlin `Dispatchers.IO`, Swift a dispatch queue). It is `Send + Sync`; writes are serialised.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct FieldStore {
     config: StoreConfig,
     /// Who writes through this store: its user on this device.
@@ -97,9 +103,11 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     })
 }
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl FieldStore {
-    /// Open (or create) the store. A wrong key, a damaged file or a store from a newer app
-    /// version is a clear error; nothing is changed on disk in those cases.
+    /// Open (or create) the store. A wrong key (`WrongKey`), a damaged file (`Damaged`) or a
+    /// store from a newer app (`TooNew`) is an error and nothing on disk is changed.
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
     pub fn open(config: StoreConfig) -> Result<FieldStore> {
         let key = db::DbKey::new(&config.key)?;
         validate_config(&config)?;
@@ -123,7 +131,7 @@ impl FieldStore {
             access,
             writer: Mutex::new(Writer {
                 conn,
-                docs: DocCache::new(actor, config.doc_cache_size),
+                docs: DocCache::new(actor, config.doc_cache_size as usize),
             }),
             reader: Mutex::new(reader),
             compactor,
@@ -132,6 +140,153 @@ impl FieldStore {
         })
     }
 
+    /// The person using this device.
+    pub fn user(&self) -> User {
+        self.config.user.clone()
+    }
+
+    /// This device's id, as enrolled.
+    pub fn device_id(&self) -> String {
+        self.config.device_id.clone()
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// Everything this device holds about a person.
+    pub fn patient(&self, person_id: &str) -> Result<PersonRecord> {
+        self.writing(|w| {
+            self.require_person(&w.conn, person_id)?;
+            let Writer { conn, docs } = w;
+            let key = |c: Compartment| (person_id.to_string(), c);
+            let demographics =
+                record::read::demographics(&docs.get(conn, &key(Compartment::Demographics))?.doc)?;
+            let clinical = match &docs.get(conn, &key(Compartment::Clinical))?.doc {
+                d if d.is_empty() => None,
+                d => Some(record::read::clinical(person_id, d)?),
+            };
+            let advice = match &docs.get(conn, &key(Compartment::Advice))?.doc {
+                d if d.is_empty() => None,
+                d => Some(record::read::advice(d)?),
+            };
+            Ok(PersonRecord {
+                person_id: person_id.to_string(),
+                demographics,
+                clinical,
+                advice,
+            })
+        })
+    }
+
+    /// Everyone on this device's caseload, by family name, with alerts, next and last visit and
+    /// latest NEWS2.
+    pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
+        queries::caseload(&*self.reader()?)
+    }
+
+    /// Search by name (each word a prefix of a name), NHS number (digits) or postcode.
+    pub fn search_patients(&self, query: &str) -> Result<Vec<CaseloadEntry>> {
+        queries::search(&*self.reader()?, query)
+    }
+
+    /// The planned visits of a day, in time order.
+    pub fn planned_visits(&self, day: NaiveDate) -> Result<Vec<PlannedVisitSummary>> {
+        queries::planned_visits(&*self.reader()?, day)
+    }
+
+    /// Open clinical conflicts, of one person or (with `None`) of everyone on the device.
+    pub fn conflicts(&self, person_id: Option<String>) -> Result<Vec<ClinicalConflict>> {
+        self.writing(|w| {
+            let people: Vec<String> = match person_id {
+                Some(p) => {
+                    self.require_person(&w.conn, &p)?;
+                    vec![p]
+                }
+                None => {
+                    let mut stmt = w.conn.prepare_cached(
+                        "SELECT DISTINCT person_id FROM alerts WHERE in_conflict = 1 ORDER BY person_id",
+                    )?;
+                    let rows = stmt
+                        .query_map([], |r| r.get(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    rows
+                }
+            };
+            let Writer { conn, docs } = w;
+            let mut out = Vec::new();
+            for p in people {
+                let entry = docs.get(conn, &(p.clone(), Compartment::Clinical))?;
+                out.extend(record::read::conflicts(&p, &entry.doc)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Who changed what in a person's record and when, oldest first.
+    pub fn history(&self, person_id: &str) -> Result<Vec<HistoryEntry>> {
+        self.writing(|w| {
+            self.require_person(&w.conn, person_id)?;
+            let Writer { conn, docs } = w;
+            let mut all = Vec::new();
+            for c in Compartment::ALL {
+                let entry = docs.get(conn, &(person_id.to_string(), c))?;
+                all.extend(record::history::history(&mut entry.doc, c));
+            }
+            all.sort_by(|a, b| (a.at, &a.change).cmp(&(b.at, &b.change)));
+            Ok(all)
+        })
+    }
+
+    // ------------------------------------------------------------------ maintenance
+
+    /// Fold every document's pending changes into its snapshot now (the background thread does
+    /// this as changes accumulate).
+    pub fn compact_now(&self) -> Result<()> {
+        let _serial = lock(&self.compaction_lock)?;
+        let path = self.config.path.clone();
+        let key = db::DbKey::new(&self.config.key)?;
+        let mut conn = db::open(&path, &key, false)?;
+        for (person, comp) in docs::documents_with_unfolded(&conn)? {
+            docs::compact(&mut conn, &person, comp)?;
+        }
+        docs::incremental_vacuum(&conn)?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
+    /// Throw away every projection row and derive them again from the documents.
+    pub fn rebuild_projections(&self) -> Result<()> {
+        self.writing(|w| {
+            let Writer { conn, docs } = w;
+            let tx = conn.transaction()?;
+            let people: Vec<String> = {
+                let mut stmt =
+                    tx.prepare("SELECT DISTINCT person_id FROM changes ORDER BY person_id")?;
+                let rows = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows
+            };
+            for t in ["people", "alerts", "planned_visits"] {
+                tx.execute(&format!("DELETE FROM {t}"), [])?;
+            }
+            for p in &people {
+                exchange::project_person(&tx, docs, p)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// SQLite's own check of the file ("ok" when sound).
+    pub fn integrity_check(&self) -> Result<String> {
+        let r = self.reader()?;
+        let s: String = r.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(s)
+    }
+}
+
+/// The machinery of every call: locks, the author, the policy, the write path.
+impl FieldStore {
     /// The writer connection and warm documents, once the store is known to be usable.
     fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
         self.access.check(now())?;
@@ -142,14 +297,6 @@ impl FieldStore {
     fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
         self.access.check(now())?;
         lock(&self.reader)
-    }
-
-    pub fn user(&self) -> &User {
-        &self.config.user
-    }
-
-    pub fn device_id(&self) -> &str {
-        &self.config.device_id
     }
 
     fn author(&self) -> Author {
@@ -250,141 +397,10 @@ impl FieldStore {
             })
         }
     }
+}
 
-    // ------------------------------------------------------------------ reads
-
-    /// Everything this device holds about a person.
-    pub fn patient(&self, person_id: &str) -> Result<PersonRecord> {
-        self.writing(|w| {
-            self.require_person(&w.conn, person_id)?;
-            let Writer { conn, docs } = w;
-            let key = |c: Compartment| (person_id.to_string(), c);
-            let demographics =
-                record::read::demographics(&docs.get(conn, &key(Compartment::Demographics))?.doc)?;
-            let clinical = match &docs.get(conn, &key(Compartment::Clinical))?.doc {
-                d if d.is_empty() => None,
-                d => Some(record::read::clinical(person_id, d)?),
-            };
-            let advice = match &docs.get(conn, &key(Compartment::Advice))?.doc {
-                d if d.is_empty() => None,
-                d => Some(record::read::advice(d)?),
-            };
-            Ok(PersonRecord {
-                person_id: person_id.to_string(),
-                demographics,
-                clinical,
-                advice,
-            })
-        })
-    }
-
-    /// Everyone on this device's caseload, by family name, with alerts, next and last visit and
-    /// latest NEWS2.
-    pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
-        queries::caseload(&*self.reader()?)
-    }
-
-    /// Search by name (each word a prefix of a name), NHS number (digits) or postcode.
-    pub fn search_patients(&self, query: &str) -> Result<Vec<CaseloadEntry>> {
-        queries::search(&*self.reader()?, query)
-    }
-
-    /// The planned visits of a day, in time order.
-    pub fn planned_visits(&self, day: NaiveDate) -> Result<Vec<PlannedVisitSummary>> {
-        queries::planned_visits(&*self.reader()?, day)
-    }
-
-    /// Open clinical conflicts, of one person or (with `None`) of everyone on the device.
-    pub fn conflicts(&self, person_id: Option<&str>) -> Result<Vec<ClinicalConflict>> {
-        self.writing(|w| {
-            let people: Vec<String> = match person_id {
-                Some(p) => {
-                    self.require_person(&w.conn, p)?;
-                    vec![p.to_string()]
-                }
-                None => {
-                    let mut stmt = w.conn.prepare_cached(
-                        "SELECT DISTINCT person_id FROM alerts WHERE in_conflict = 1 ORDER BY person_id",
-                    )?;
-                    let rows = stmt
-                        .query_map([], |r| r.get(0))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    rows
-                }
-            };
-            let Writer { conn, docs } = w;
-            let mut out = Vec::new();
-            for p in people {
-                let entry = docs.get(conn, &(p.clone(), Compartment::Clinical))?;
-                out.extend(record::read::conflicts(&p, &entry.doc)?);
-            }
-            Ok(out)
-        })
-    }
-
-    /// Who changed what in a person's record and when, oldest first.
-    pub fn history(&self, person_id: &str) -> Result<Vec<HistoryEntry>> {
-        self.writing(|w| {
-            self.require_person(&w.conn, person_id)?;
-            let Writer { conn, docs } = w;
-            let mut all = Vec::new();
-            for c in Compartment::ALL {
-                let entry = docs.get(conn, &(person_id.to_string(), c))?;
-                all.extend(record::history::history(&mut entry.doc, c));
-            }
-            all.sort_by(|a, b| (a.at, &a.change).cmp(&(b.at, &b.change)));
-            Ok(all)
-        })
-    }
-
-    // ------------------------------------------------------------------ maintenance
-
-    /// Fold every document's pending changes into its snapshot now (the background thread does
-    /// this as changes accumulate).
-    pub fn compact_now(&self) -> Result<()> {
-        let _serial = lock(&self.compaction_lock)?;
-        let path = self.config.path.clone();
-        let key = db::DbKey::new(&self.config.key)?;
-        let mut conn = db::open(&path, &key, false)?;
-        for (person, comp) in docs::documents_with_unfolded(&conn)? {
-            docs::compact(&mut conn, &person, comp)?;
-        }
-        docs::incremental_vacuum(&conn)?;
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-        Ok(())
-    }
-
-    /// Throw away every projection row and derive them again from the documents.
-    pub fn rebuild_projections(&self) -> Result<()> {
-        self.writing(|w| {
-            let Writer { conn, docs } = w;
-            let tx = conn.transaction()?;
-            let people: Vec<String> = {
-                let mut stmt =
-                    tx.prepare("SELECT DISTINCT person_id FROM changes ORDER BY person_id")?;
-                let rows = stmt
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                rows
-            };
-            for t in ["people", "alerts", "planned_visits"] {
-                tx.execute(&format!("DELETE FROM {t}"), [])?;
-            }
-            for p in &people {
-                exchange::project_person(&tx, docs, p)?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-    }
-
-    /// SQLite's own check of the file ("ok" when sound).
-    pub fn integrity_check(&self) -> Result<String> {
-        let r = self.reader()?;
-        let s: String = r.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        Ok(s)
-    }
-
+/// For tests that compare stores.
+impl FieldStore {
     /// A stable dump of the projection tables (for tests that compare stores).
     pub fn projection_dump(&self) -> Result<Vec<String>> {
         queries::dump(&*self.reader()?)

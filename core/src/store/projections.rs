@@ -110,7 +110,7 @@ pub fn replace_alerts(tx: &Transaction<'_>, person_id: &str, alerts: &[Alert]) -
             a.kind.as_str(),
             summary,
             active,
-            a.in_conflict()
+            a.in_conflict
         ])?;
     }
     Ok(())

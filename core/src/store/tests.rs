@@ -639,7 +639,7 @@ fn history_is_attributable_and_readable() {
     assert_eq!(h[0].user_id, "user-a");
     assert_eq!(h[0].device_id, "a");
     assert_eq!(h[0].role, Some(Role::DistrictNurse));
-    let sentence = h[1].sentence();
+    let sentence = h[1].sentence.clone();
     assert!(sentence.contains("district nurse user-a (district nurse, device a): recorded a home visit (completed): wound care, insulin, medication prompt; NEWS2 0 (low risk)"), "{sentence}");
 }
 

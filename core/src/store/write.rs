@@ -19,6 +19,7 @@ use crate::record::*;
 
 pub use crate::record::RecordedVisit;
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl FieldStore {
     /// Add a person to this device's caseload. Returns their new id.
     pub fn register_patient(&self, demographics: Demographics) -> Result<String> {
@@ -93,9 +94,9 @@ impl FieldStore {
 
     /// Set an alert. Refused while that alert has an open conflict: resolve it first, so that no
     /// colleague's value is overwritten unseen.
-    pub fn set_alert(&self, person_id: &str, input: AlertInput) -> Result<Alert> {
+    pub fn set_alert(&self, person_id: &str, alert: AlertInput) -> Result<Alert> {
         self.write(person_id, Compartment::Clinical, |doc, a| {
-            edit::set_alert(doc, person_id, a, input)
+            edit::set_alert(doc, person_id, a, alert)
         })
     }
 

@@ -14,6 +14,7 @@ use crate::store::{ExportedChange, FieldStore, SyncPage};
 
 /// Where and as whom to sync.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncEndpoint {
     /// e.g. `https://sync.trust.nhs.uk` (no trailing path).
     pub url: String,
@@ -48,6 +49,7 @@ impl Default for SyncOptions {
 
 /// Progress of a sync in flight, after each page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncProgressEvent {
     pub round_trips: u32,
     pub changes_sent: u64,
@@ -64,6 +66,7 @@ pub trait SyncProgress: Send + Sync {
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
     pub changes_sent: u64,
     /// Changes received that this device did not hold.
