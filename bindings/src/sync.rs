@@ -102,6 +102,8 @@ pub async fn sync(
 ) -> Result<SyncReport> {
     on_runtime(async move {
         let progress = progress.map(Progress);
+        // Observers hear of the whole sync once, when it ends (or fails part-way).
+        let _held = store.hold_notifications();
         dc::sync::sync(
             &store,
             &endpoint,

@@ -1061,7 +1061,10 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
     let mut rows: Vec<(&str, Vec<f64>)> = vec![
         ("whole sync, nothing to send or receive", vec![]),
         ("  building the HTTP client (reqwest, rustls)", vec![]),
-        ("  sync_outbox + sync_cursor (reading the store)", vec![]),
+        (
+            "  Session::start (outbox, cursor, quarantine from the store)",
+            vec![],
+        ),
         ("  the HTTP round trip (server work included)", vec![]),
         (
             "  apply_sync_page of an empty page (one SQLite commit)",
@@ -1080,17 +1083,11 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
             .unwrap();
         rows[1].1.push(ms(t));
         let t = Instant::now();
-        let outbox = phone.store.sync_outbox(4 << 20).unwrap();
-        let cursor = phone.store.sync_cursor().unwrap();
+        let mut session = sync::Session::new(sync::SessionOptions::default());
+        let request = session.start(&phone.store).unwrap();
         rows[2].1.push(ms(t));
-        assert!(outbox.changes.is_empty());
-        let body = protocol::encode(&protocol::SyncRequest {
-            protocol: protocol::PROTOCOL_VERSION,
-            cursor,
-            changes: vec![],
-            max_page_bytes: 4 << 20,
-            purged: vec![],
-        });
+        assert!(request.changes.is_empty());
+        let body = protocol::encode(&request);
         let t = Instant::now();
         let answer = w.client_rt.block_on(async {
             client
@@ -1115,7 +1112,8 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
         phone
             .store
             .apply_sync_page(&SyncPage {
-                cursor: r.cursor,
+                cursor: r.cursor.seq,
+                cursor_skip: r.cursor.skip,
                 lock_after_days: r.lock_after_days,
                 ..Default::default()
             })

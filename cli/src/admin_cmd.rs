@@ -29,6 +29,20 @@ pub enum AdminAction {
     RemovePerson { person_id: String },
     /// List enrolled devices.
     Devices,
+    /// Changes devices put in quarantine (refused by the server, or by a phone).
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QuarantineAction {
+    /// Counts per reason (a buggy app release shows up at once), then the newest entries.
+    List {
+        #[arg(long, default_value_t = 20)]
+        newest: u32,
+    },
 }
 
 pub fn parse_role(s: &str) -> Result<Role, String> {
@@ -91,6 +105,33 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                     } else {
                         "active"
                     }
+                );
+            }
+        }
+        AdminAction::Quarantine {
+            action: QuarantineAction::List { newest },
+        } => {
+            let q = admin::quarantine(storage, newest).map_err(e)?;
+            let total: u64 = q.by_reason.iter().map(|(_, n)| n).sum();
+            println!("{total} quarantined changes");
+            for (code, n) in &q.by_reason {
+                println!("  {n:>7}  {code}");
+            }
+            if !q.newest.is_empty() {
+                println!("newest:");
+            }
+            for r in &q.newest {
+                println!(
+                    "  {}  {} {} of person {}  device {} (user {})  {}: {}  [{}]",
+                    ms(Some(r.reported_ms)),
+                    r.direction,
+                    r.compartment.as_str(),
+                    r.person_id,
+                    r.device_id,
+                    r.user_id,
+                    r.code,
+                    r.reason,
+                    r.summary
                 );
             }
         }

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use doorstep_core::record::*;
-use doorstep_core::sync::protocol::{self, SyncRequest, SyncResponse, WireChange};
+use doorstep_core::sync::protocol::{self, SyncResponse};
 use doorstep_core::sync::{self, SyncEndpoint, SyncOptions, SyncReport};
+use doorstep_core::sync::{Session, SessionOptions};
 use doorstep_core::{testing, FieldStore, StoreConfig};
 use doorstep_server::storage::postgres::PgStorage;
 use doorstep_server::storage::sqlite::SqliteStorage;
@@ -749,32 +750,25 @@ async fn wire_sync(
     options: &SyncOptions,
 ) -> R<SyncReport> {
     let url = format!("{}{}", endpoint.url, protocol::SYNC_PATH);
-    let outbox = store
+    // The request is the session's own first request; its answers are not applied.
+    let mut session = Session::new(SessionOptions {
+        max_page_bytes: options.max_page_bytes,
+        max_upload_bytes: options.max_upload_bytes,
+        ..SessionOptions::default()
+    });
+    let mut request = session.start(store).map_err(|e| e.to_string())?;
+    if store
         .sync_outbox(options.max_upload_bytes)
-        .map_err(|e| e.to_string())?;
-    if outbox.more {
+        .map_err(|e| e.to_string())?
+        .more
+    {
         return Err("the outbox does not fit one request; the wire client sends one".into());
     }
-    let mut changes: Vec<WireChange> = outbox
-        .changes
-        .into_iter()
-        .map(|c| WireChange {
-            person_id: c.person_id,
-            compartment: c.compartment,
-            bytes: c.bytes,
-        })
-        .collect();
-    let mut cursor = store.sync_cursor().map_err(|e| e.to_string())?;
     let mut report = SyncReport::default();
     loop {
-        report.changes_sent += changes.len() as u64;
-        let body = protocol::encode(&SyncRequest {
-            protocol: protocol::PROTOCOL_VERSION,
-            cursor,
-            changes: std::mem::take(&mut changes),
-            max_page_bytes: options.max_page_bytes,
-            purged: Vec::new(),
-        });
+        report.changes_sent += request.changes.len() as u64;
+        let body = protocol::encode(&request);
+        request.changes.clear();
         report.bytes_sent += body.len() as u64;
         let resp = client
             .post(&url)
@@ -800,7 +794,7 @@ async fn wire_sync(
         report.round_trips += 1;
         let r: SyncResponse = protocol::decode(&answer).map_err(|e| e.to_string())?;
         report.changes_received += r.changes.len() as u64;
-        cursor = r.cursor;
+        request.cursor = r.cursor;
         if !r.more {
             return Ok(report);
         }

@@ -115,7 +115,7 @@ pub enum Error {
     Interrupted(String),
 
     /// The access policy refuses this action to this user (`record::policy`).
-    #[error("{0}")]
+    #[error("{0}. Nothing was saved.")]
     NotAllowed(#[from] crate::record::policy::Denied),
 
     #[error("A record document could not be processed ({0}). Nothing from this action was saved; contact your system administrator.")]

@@ -27,5 +27,5 @@ pub use error::{Error, Result, ValidationError};
 pub use record::*;
 pub use store::{
     AlertSummary, CaseloadEntry, ChangeBatch, ExportedChange, FieldStore, ImportReport,
-    PendingChange, PlannedVisitSummary, RecordedVisit, StoreConfig,
+    PendingChange, PlannedVisitSummary, RecordedVisit, StoreChange, StoreConfig, StoreObserver,
 };

@@ -94,3 +94,108 @@ pub fn exchange(from: &FieldStore, to: &FieldStore) -> crate::store::ImportRepor
     let batch = from.export_changes(0).expect("export");
     to.import_changes(&batch).expect("import")
 }
+
+/// Mutations of Automerge changes for fuzzing (the bounded runs in the tests, the long runs in
+/// `scripts/fuzz.sh`). A mutation flips, inserts or removes bytes of the change's body, or cuts
+/// it short, and then (most of the time) seals the chunk again with a correct length and checksum,
+/// so that the mutation reaches the decoder's and Automerge's inner layers rather than stopping at
+/// the checksum.
+pub mod fuzz {
+    use sha2::{Digest, Sha256};
+
+    /// A small deterministic generator (xorshift64*), so a failing run can be replayed by seed.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Rng {
+            Rng(seed.max(1))
+        }
+
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        pub fn below(&mut self, n: usize) -> usize {
+            if n == 0 {
+                0
+            } else {
+                (self.next_u64() % n as u64) as usize
+            }
+        }
+    }
+
+    fn uleb(mut v: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// The chunk type and body of a change (after magic, checksum, type and length).
+    fn split(bytes: &[u8]) -> Option<(u8, Vec<u8>)> {
+        let kind = *bytes.get(8)?;
+        let mut i = 9;
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let b = *bytes.get(i)?;
+            i += 1;
+            len |= ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            if b & 0x80 == 0 || shift > 28 {
+                break;
+            }
+        }
+        Some((kind, bytes.get(i..)?.get(..len)?.to_vec()))
+    }
+
+    /// A chunk with a correct length and checksum around `body`.
+    pub fn seal(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut hashed = vec![kind];
+        uleb(body.len(), &mut hashed);
+        hashed.extend_from_slice(body);
+        let digest = Sha256::digest(&hashed);
+        let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
+        out.extend_from_slice(&digest[..4]);
+        out.extend_from_slice(&hashed);
+        out
+    }
+
+    /// One mutation of `change`.
+    pub fn mutate(change: &[u8], rng: &mut Rng) -> Vec<u8> {
+        let Some((kind, mut body)) = split(change) else {
+            return change.to_vec();
+        };
+        for _ in 0..1 + rng.below(3) {
+            let pos = rng.below(body.len().max(1));
+            match rng.below(6) {
+                0 if !body.is_empty() => body[pos] = rng.next_u64() as u8,
+                1 if !body.is_empty() => body[pos] ^= 1 << rng.below(8),
+                2 => body.insert(pos.min(body.len()), rng.next_u64() as u8),
+                3 if !body.is_empty() => {
+                    body.remove(pos);
+                }
+                4 => body.truncate(pos),
+                _ if !body.is_empty() => body[pos] = [0, 0x7f, 0x80, 0xff][rng.below(4)],
+                _ => {}
+            }
+        }
+        if rng.below(8) == 0 {
+            // Unsealed: the checksum no longer matches.
+            let mut out = change.get(..9).unwrap_or_default().to_vec();
+            uleb(body.len(), &mut out);
+            out.extend_from_slice(&body);
+            out
+        } else {
+            seal(kind, &body)
+        }
+    }
+}

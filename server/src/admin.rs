@@ -141,3 +141,8 @@ fn check_id(what: &str, id: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The server's quarantine: counts per reason and the newest `newest` entries.
+pub fn quarantine(storage: &Storage, newest: u32) -> Result<crate::quarantine::Summary> {
+    storage.read(|tx| crate::quarantine::summary(tx, newest))
+}

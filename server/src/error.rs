@@ -23,6 +23,10 @@ pub enum ServerError {
     Conflict(String),
     #[error("the server's database failed: {0}")]
     Storage(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("the server failed while handling this request; nothing of it was stored. Try again; if it keeps failing, tell your administrator")]
+    Internal,
 }
 
 impl ServerError {
@@ -36,6 +40,8 @@ impl ServerError {
             ServerError::Protocol { .. } => StatusCode::UPGRADE_REQUIRED,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
             ServerError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -49,6 +55,8 @@ impl ServerError {
             ServerError::Protocol { .. } => "protocol",
             ServerError::Conflict(_) => "conflict",
             ServerError::Storage(_) => "unavailable",
+            ServerError::TooLarge(_) => "too_large",
+            ServerError::Internal => "internal",
         }
     }
 }

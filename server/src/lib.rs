@@ -9,8 +9,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod http;
+pub mod quarantine;
 pub mod storage;
 pub mod sync;
 
@@ -28,7 +30,7 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Arc::new(App { storage, config });
+    let app = Arc::new(App::new(storage, config));
     let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let served = axum::serve(
         listener,

@@ -1,20 +1,25 @@
-//! One sync, server side: check and store what the device sent, then answer with what it lacks
-//! within its scope, a new cursor and any instructions. Written once against [`Tx`].
+//! One sync, server side: check every uploaded change with the record's rules, store the ones that
+//! pass and say why each other one was refused, then answer with what the device lacks within its
+//! scope, a new cursor and any instructions. Written once against [`Tx`].
 //!
-//! Scope (docs/access.md): a device sees the people on its team's current caseload, and of them
-//! the compartments its role may read — demographics plus clinical for clinicians, demographics
-//! plus advice for advice workers — and the other role's compartment only where the person's
-//! recorded consent to share says so.
+//! Every change goes through the same checks the phone runs (`doorstep_core::record::validate`),
+//! then the ones only the server can make: the audit stamp matches the device's enrolment exactly,
+//! the actor is this device's, the access policy allows the write, the person is in scope, the
+//! dependencies are held, the actor's sequence number is the next one, and the change applies to
+//! the server's copy of the document inside panic isolation. Refusal is per change: one bad change
+//! never stops the others (docs/decisions/0001).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use automerge::{AutoCommit, Change};
+use automerge::{Change, ChangeHash};
 use doorstep_core::record::layout::{self, AuditStamp};
-use doorstep_core::record::{Compartment, ConsentToShare, Role};
+use doorstep_core::record::policy::{self, Action, Consent, Context, Principal};
+use doorstep_core::record::{validate, Compartment, ConsentToShare, Role};
 use doorstep_core::sync::protocol::{
-    Instruction, SyncRequest, SyncResponse, WireChange, PROTOCOL_VERSION,
+    self, Bounds, ClockNote, Cursor, Instruction, Refused, SyncResponse, Verdicts, PROTOCOL_VERSION,
 };
 
+use crate::docs::{DocsGuard, SeqFit};
 use crate::error::{Result, ServerError};
 use crate::storage::{DeviceRow, NewChange, StoredChange, Tx};
 
@@ -22,56 +27,84 @@ use crate::storage::{DeviceRow, NewChange, StoredChange, Tx};
 pub const MAX_CHANGES_PER_REQUEST: usize = 50_000;
 pub const MIN_PAGE_BYTES: u32 = 64 * 1024;
 pub const MAX_PAGE_BYTES: u32 = 8 * 1024 * 1024;
+/// A change stamped more than this far ahead of the server's clock gets a clock note.
+pub const CLOCK_AHEAD_MS: i64 = 24 * 3600 * 1000;
 
-/// The compartments a role reads and writes on its own authority.
-pub fn own_compartments(role: Role) -> [Compartment; 2] {
-    match role {
-        Role::DistrictNurse | Role::VirtualWardClinician => {
-            [Compartment::Demographics, Compartment::Clinical]
-        }
-        Role::AdviceWorker => [Compartment::Demographics, Compartment::Advice],
-    }
-}
-
-/// The compartment a role reads only with the person's consent to share.
-pub fn consent_compartment(role: Role) -> Compartment {
-    match role {
-        Role::DistrictNurse | Role::VirtualWardClinician => Compartment::Advice,
-        Role::AdviceWorker => Compartment::Clinical,
-    }
-}
-
-/// A parsed upload.
+/// A change that decoded and passed the record's rules, waiting for the server's own checks.
 pub struct Upload {
+    pub index: u32,
     pub person_id: String,
     pub compartment: Compartment,
     pub change: Change,
+    pub stamp: AuditStamp,
 }
 
-/// Decode every change of a request; any malformed one refuses the whole request.
-pub fn parse_upload(req: &SyncRequest) -> Result<Vec<Upload>> {
-    if req.changes.len() > MAX_CHANGES_PER_REQUEST {
+/// A request's changes, sorted into those to check further and those already refused.
+#[derive(Default)]
+pub struct Parsed {
+    pub uploads: Vec<Upload>,
+    pub refused: Vec<Refused>,
+}
+
+/// What the server did with a request's changes.
+#[derive(Default)]
+pub struct Outcome {
+    pub verdicts: Verdicts,
+    pub reset_actor: bool,
+    pub clock_notes: Vec<ClockNote>,
+}
+
+fn refused(index: u32, hash: Option<&ChangeHash>, code: &str, message: String) -> Refused {
+    Refused {
+        index,
+        hash: hash.map(|h| h.to_string()),
+        code: code.to_string(),
+        message,
+    }
+}
+
+/// Decode and check every change (CPU work: run it on the blocking pool). Too many changes
+/// refuse the request; a bad change refuses only itself.
+pub fn parse_upload(changes: &[protocol::Change]) -> Result<Parsed> {
+    if changes.len() > MAX_CHANGES_PER_REQUEST {
         return Err(ServerError::BadRequest(format!(
             "{} changes in one request; at most {MAX_CHANGES_PER_REQUEST}",
-            req.changes.len()
+            changes.len()
         )));
     }
-    req.changes
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            check_person_id(&w.person_id)
-                .map_err(|m| ServerError::BadRequest(format!("change {i}: {m}")))?;
-            let change = Change::from_bytes(w.bytes.clone()).map_err(|e| {
-                ServerError::BadRequest(format!("change {i} is not a valid Automerge change: {e}"))
-            })?;
-            Ok(Upload {
+    let mut parsed = Parsed::default();
+    for (i, w) in changes.iter().enumerate() {
+        let index = i as u32;
+        if let Err(m) = check_person_id(&w.person_id) {
+            parsed.refused.push(refused(index, None, "malformed", m));
+            continue;
+        }
+        let change = match validate::parse_change(&w.bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                parsed
+                    .refused
+                    .push(refused(index, None, e.code(), e.to_string()));
+                continue;
+            }
+        };
+        match validate::check_change(w.compartment, &change) {
+            Ok(checked) => parsed.uploads.push(Upload {
+                index,
                 person_id: w.person_id.clone(),
                 compartment: w.compartment,
+                stamp: checked.stamp,
                 change,
-            })
-        })
-        .collect()
+            }),
+            Err(e) => parsed.refused.push(refused(
+                index,
+                Some(&change.hash()),
+                e.code(),
+                e.to_string(),
+            )),
+        }
+    }
+    Ok(parsed)
 }
 
 fn check_person_id(id: &str) -> std::result::Result<(), String> {
@@ -90,185 +123,379 @@ fn check_person_id(id: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// Check and store uploads in the caller's write transaction. Any refusal aborts the whole
-/// transaction, so nothing of a bad request is stored. Returns how many changes were new.
+/// The principal a device acts as.
+pub fn principal(device: &DeviceRow) -> Principal {
+    Principal::Device {
+        device_id: device.device_id.clone(),
+        user: device.user.clone(),
+    }
+}
+
+/// Per-request state of the checks.
+struct Checks<'a> {
+    device: &'a DeviceRow,
+    principal: Principal,
+    /// People already placed: in scope (true) or not (false).
+    scope: HashMap<String, bool>,
+    new_people: BTreeSet<String>,
+    joined: BTreeSet<String>,
+    /// Hashes accepted (or held) so far in this request, per document.
+    accepted: HashSet<(String, Compartment, ChangeHash)>,
+    refused: HashSet<(String, Compartment, ChangeHash)>,
+    advice_touched: BTreeSet<String>,
+}
+
+/// Check and store uploads in the caller's write transaction. Every change gets a verdict.
 pub fn store_uploads(
     tx: &mut dyn Tx,
+    docs: &mut DocsGuard<'_>,
     device: &DeviceRow,
-    uploads: &[Upload],
+    parsed: Parsed,
     now_ms: i64,
-) -> Result<u32> {
-    let team = &device.user.team;
-    let own = own_compartments(device.user.role);
-    let mut in_request: HashSet<(String, Compartment, [u8; 32])> = HashSet::new();
-    let mut new_people: BTreeSet<String> = BTreeSet::new();
-    let mut joined: BTreeSet<String> = BTreeSet::new();
-    let mut advice_touched: BTreeSet<String> = BTreeSet::new();
-    let mut stored = 0;
-    let mut checked_people: BTreeSet<String> = BTreeSet::new();
-    for (i, u) in uploads.iter().enumerate() {
-        check_author(tx, device, i, &u.change)?;
-        if !own.contains(&u.compartment) {
-            return Err(ServerError::Forbidden(format!(
-                "change {i}: a {} may not write the {} record",
-                device.user.role.label(),
-                u.compartment.as_str()
-            )));
-        }
-        if checked_people.insert(u.person_id.clone()) {
-            if tx.was_member(team, &u.person_id)? {
-                // On the caseload now, or was when the visit was recorded: accepted.
-            } else if !tx.person_known(&u.person_id)? {
-                new_people.insert(u.person_id.clone());
-            } else {
-                return Err(ServerError::Forbidden(format!(
-                    "change {i}: person {} is not on your team's caseload; nothing from this sync was stored",
-                    u.person_id
-                )));
-            }
-        }
-        for dep in u.change.deps() {
-            let key = (u.person_id.clone(), u.compartment, dep.0);
-            if !in_request.contains(&key)
-                && !tx.has_change(&u.person_id, u.compartment, dep.as_ref())?
-            {
-                return Err(ServerError::Unprocessable(format!(
-                    "change {i} depends on change {dep}, which the server does not have and the request does not carry"
-                )));
-            }
-        }
+) -> Result<Outcome> {
+    let mut out = Outcome {
+        verdicts: Verdicts {
+            refused: parsed.refused,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut checks = Checks {
+        device,
+        principal: principal(device),
+        scope: HashMap::new(),
+        new_people: BTreeSet::new(),
+        joined: BTreeSet::new(),
+        accepted: HashSet::new(),
+        refused: HashSet::new(),
+        advice_touched: BTreeSet::new(),
+    };
+    for u in parsed.uploads {
         let hash = u.change.hash();
-        in_request.insert((u.person_id.clone(), u.compartment, hash.0));
-        if tx.has_change(&u.person_id, u.compartment, hash.as_ref())? {
-            continue;
-        }
-        let seq = tx.next_seq()?;
-        if new_people.contains(&u.person_id) && joined.insert(u.person_id.clone()) {
-            tx.join(team, &u.person_id, seq)?;
-        }
-        let inserted = tx.insert_change(&NewChange {
-            seq,
-            person_id: &u.person_id,
-            compartment: u.compartment,
-            hash: hash.as_ref(),
-            bytes: u.change.raw_bytes(),
-            origin_device: &device.device_id,
-            received_ms: now_ms,
-        })?;
-        if !inserted {
-            continue;
-        }
-        stored += 1;
-        if u.compartment == Compartment::Advice {
-            advice_touched.insert(u.person_id.clone());
+        let key = (u.person_id.clone(), u.compartment, hash);
+        match check_and_store(tx, docs, &mut checks, &u, now_ms, &mut out)? {
+            Verdict::Stored => {
+                out.verdicts.stored += 1;
+                checks.accepted.insert(key);
+            }
+            Verdict::Held => {
+                out.verdicts.already_held += 1;
+                checks.accepted.insert(key);
+            }
+            Verdict::Refused(code, message) => {
+                tracing::warn!(
+                    device = %device.device_id, user = %device.user.id, person = %u.person_id,
+                    code, "change refused"
+                );
+                if code == "actor_seq_reused" {
+                    out.reset_actor = true;
+                }
+                checks.refused.insert(key);
+                out.verdicts
+                    .refused
+                    .push(refused(u.index, Some(&hash), code, message));
+            }
         }
     }
-    for p in advice_touched {
-        update_consent(tx, &p)?;
+    out.verdicts.refused.sort_by_key(|r| r.index);
+    for p in std::mem::take(&mut checks.advice_touched) {
+        update_consent(tx, docs, &p)?;
     }
-    Ok(stored)
+    Ok(out)
 }
 
-/// The change must be made by this device's store and stamped with this device and its user.
-fn check_author(tx: &mut dyn Tx, device: &DeviceRow, i: usize, change: &Change) -> Result<()> {
+enum Verdict {
+    Stored,
+    Held,
+    Refused(&'static str, String),
+}
+
+fn check_and_store(
+    tx: &mut dyn Tx,
+    docs: &mut DocsGuard<'_>,
+    checks: &mut Checks<'_>,
+    u: &Upload,
+    now_ms: i64,
+    out: &mut Outcome,
+) -> Result<Verdict> {
+    if let Some(v) = check_stamp(checks.device, &u.stamp) {
+        return Ok(v);
+    }
+    if let Some(v) = check_actor(tx, checks.device, &u.change)? {
+        return Ok(v);
+    }
+    let context = Context {
+        consent: consent_of(tx, &u.person_id)?,
+    };
+    if let Err(denied) = policy::allows(&checks.principal, Action::Write(u.compartment), &context) {
+        return Ok(Verdict::Refused(
+            "forbidden",
+            format!("{denied}; this entry was not stored"),
+        ));
+    }
+    if let Some(v) = check_scope(tx, checks, &u.person_id)? {
+        return Ok(v);
+    }
+    if let Some(v) = check_deps(tx, checks, u)? {
+        return Ok(v);
+    }
+    let hash = u.change.hash();
+    if tx.has_change(&u.person_id, u.compartment, hash.as_ref())? {
+        return Ok(Verdict::Held);
+    }
+    let doc = docs.get(tx, &u.person_id, u.compartment)?;
+    match doc.seq_fit(&u.change) {
+        SeqFit::Next => {}
+        SeqFit::Reused { held } => {
+            return Ok(Verdict::Refused(
+                "actor_seq_reused",
+                format!(
+                    "this device's store reused change number {} (the server holds up to {held} from it): was the phone restored from a backup? The app switches to a new identity and sends its unsent work again",
+                    u.change.seq()
+                ),
+            ))
+        }
+        SeqFit::Gap { held } => {
+            return Ok(Verdict::Refused(
+                "missing_dependency",
+                format!(
+                    "change number {} of this device's store follows number {held}, and the ones between are missing",
+                    u.change.seq()
+                ),
+            ))
+        }
+    }
+    let seq = tx.next_seq()?;
+    if let Err(e) = doc.apply(u.change.clone(), seq) {
+        docs.drop_doc(&u.person_id, u.compartment);
+        return Ok(Verdict::Refused("unappliable", e.to_string()));
+    }
+    if checks.new_people.contains(&u.person_id) && checks.joined.insert(u.person_id.clone()) {
+        tx.join(&checks.device.user.team, &u.person_id, seq)?;
+    }
+    let inserted = tx.insert_change(&NewChange {
+        seq,
+        person_id: &u.person_id,
+        compartment: u.compartment,
+        hash: hash.as_ref(),
+        bytes: u.change.raw_bytes(),
+        origin_device: &checks.device.device_id,
+        received_ms: now_ms,
+    })?;
+    if !inserted {
+        return Ok(Verdict::Held);
+    }
+    if u.compartment == Compartment::Advice {
+        checks.advice_touched.insert(u.person_id.clone());
+    }
+    if u.change.timestamp() > now_ms + CLOCK_AHEAD_MS {
+        out.clock_notes.push(ClockNote {
+            person_id: u.person_id.clone(),
+            compartment: u.compartment,
+            hash: hash.to_string(),
+            received_ms: now_ms,
+        });
+    }
+    Ok(Verdict::Stored)
+}
+
+/// The stamp must name this device and its user exactly as enrolled.
+fn check_stamp(device: &DeviceRow, s: &AuditStamp) -> Option<Verdict> {
+    let u = &device.user;
+    let same = s.by_device()
+        && s.device_id == device.device_id
+        && s.user_id == u.id
+        && s.display_name == u.display_name
+        && s.role == u.role;
+    (!same).then(|| {
+        Verdict::Refused(
+            "forged_author",
+            format!(
+                "the change says it was written by {} ({}, {}) on device {}, but this device is enrolled as {} for {} ({}, {})",
+                s.user_id, s.display_name, s.role.label(), s.device_id,
+                device.device_id, u.id, u.display_name, u.role.label()
+            ),
+        )
+    })
+}
+
+/// The change's Automerge actor belongs to this device (bound on first use).
+fn check_actor(tx: &mut dyn Tx, device: &DeviceRow, change: &Change) -> Result<Option<Verdict>> {
     let actor = change.actor_id().to_hex_string();
     match tx.actor_owner(&actor)? {
-        None => tx.bind_actor(&actor, &device.device_id)?,
-        Some(owner) if owner == device.device_id => {}
-        Some(_) => {
-            return Err(ServerError::Forbidden(format!(
-                "change {i} was written by another device; a device may only send its own changes"
-            )))
+        None => {
+            tx.bind_actor(&actor, &device.device_id)?;
+            Ok(None)
         }
-    }
-    let stamp: Option<AuditStamp> = change.message().and_then(|m| serde_json::from_str(m).ok());
-    match stamp {
-        Some(s) if s.device_id == device.device_id && s.user_id == device.user.id => Ok(()),
-        Some(s) => Err(ServerError::Forbidden(format!(
-            "change {i} claims to be by user {} on device {}, but this device is enrolled as {} for {}",
-            s.user_id, s.device_id, device.device_id, device.user.id
+        Some(owner) if owner == device.device_id => Ok(None),
+        Some(_) => Ok(Some(Verdict::Refused(
+            "actor_of_another_device",
+            "the change was written by another device's store; a device may only send its own changes".into(),
         ))),
-        None => Err(ServerError::Forbidden(format!("change {i} carries no audit stamp (who, role, device)"))),
     }
 }
 
-/// Re-read a person's consent to share from their advice document; record a change of it as a
-/// scope event at a new sequence number.
-fn update_consent(tx: &mut dyn Tx, person_id: &str) -> Result<()> {
-    let changes = tx.doc_changes(person_id, Compartment::Advice, u64::MAX)?;
-    let mut doc = AutoCommit::new();
-    let parsed = changes
-        .into_iter()
-        .map(|c| {
-            Change::from_bytes(c.bytes)
-                .map_err(|e| ServerError::Storage(format!("stored change unreadable: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    doc.apply_changes(parsed).map_err(|e| {
-        ServerError::Unprocessable(format!(
-            "the advice record of {person_id} cannot be applied: {e}"
-        ))
-    })?;
-    // Concurrent values: consent counts only if every value says yes.
-    let values = layout::get_all_json::<ConsentToShare>(&doc, layout::CONSENT).map_err(|e| {
-        ServerError::Unprocessable(format!("consent of {person_id} cannot be read: {e}"))
-    })?;
-    let consented = !values.is_empty() && values.iter().all(|(v, _)| v.consented);
-    let current = tx.consent(person_id)?.map(|(c, _)| c).unwrap_or(false);
-    if consented != current || tx.consent(person_id)?.is_none() {
+fn check_scope(
+    tx: &mut dyn Tx,
+    checks: &mut Checks<'_>,
+    person_id: &str,
+) -> Result<Option<Verdict>> {
+    let in_scope = match checks.scope.get(person_id) {
+        Some(s) => *s,
+        None => {
+            let team = &checks.device.user.team;
+            let s = if tx.was_member(team, person_id)? {
+                // On the caseload now, or was when the entry was recorded: accepted.
+                true
+            } else if !tx.person_known(person_id)? {
+                checks.new_people.insert(person_id.to_string());
+                true
+            } else {
+                false
+            };
+            checks.scope.insert(person_id.to_string(), s);
+            s
+        }
+    };
+    Ok((!in_scope).then(|| {
+        Verdict::Refused(
+            "out_of_scope",
+            format!("person {person_id} is not on your team's caseload, so this entry was not stored; if they should be, ask your coordinator to refer them to your team"),
+        )
+    }))
+}
+
+fn check_deps(tx: &mut dyn Tx, checks: &Checks<'_>, u: &Upload) -> Result<Option<Verdict>> {
+    for dep in u.change.deps() {
+        let key = (u.person_id.clone(), u.compartment, *dep);
+        if checks.refused.contains(&key) {
+            return Ok(Some(Verdict::Refused(
+                "depends_on_refused",
+                format!("it follows change {dep}, which was refused"),
+            )));
+        }
+        if !checks.accepted.contains(&key)
+            && !tx.has_change(&u.person_id, u.compartment, dep.as_ref())?
+        {
+            return Ok(Some(Verdict::Refused(
+                "missing_dependency",
+                format!("it depends on change {dep}, which the server does not have and the request does not carry"),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn consent_of(tx: &mut dyn Tx, person_id: &str) -> Result<Consent> {
+    Ok(match tx.consent(person_id)? {
+        Some((true, _)) => Consent::Given,
+        Some((false, _)) => Consent::Refused,
+        None => Consent::NotRecorded,
+    })
+}
+
+/// Re-read a person's consent to share from the server's copy of their advice document; record
+/// a change of it as a scope event at a new sequence number. Concurrent values that disagree are
+/// a conflict and count as not given (docs/decisions/0005).
+fn update_consent(tx: &mut dyn Tx, docs: &mut DocsGuard<'_>, person_id: &str) -> Result<()> {
+    let doc = docs.get(tx, person_id, Compartment::Advice)?;
+    let values =
+        layout::get_all_json::<ConsentToShare>(&doc.doc, layout::CONSENT).map_err(|e| {
+            ServerError::Unprocessable(format!("consent of {person_id} cannot be read: {e}"))
+        })?;
+    let flags: Vec<bool> = values.iter().map(|(v, _)| v.consented).collect();
+    let consented = Consent::from_values(&flags).is_given();
+    let current = tx.consent(person_id)?;
+    if current.map(|(c, _)| c) != Some(consented) {
         let seq = tx.next_seq()?;
         tx.set_consent(person_id, consented, seq)?;
     }
     Ok(())
 }
 
+/// A page of the answer, before it is put into a message of either protocol version.
+pub struct Page {
+    pub changes: Vec<protocol::Change>,
+    pub cursor: Cursor,
+    pub more: bool,
+    pub remaining: u64,
+    pub instructions: Vec<Instruction>,
+}
+
 /// The answer: in-scope changes after `cursor` (plus the whole history of documents that came
-/// into scope after it), paged at about `page_bytes`, and instructions.
-pub fn build_response(
+/// into scope after it), paged at about `page_bytes`, and instructions. With `split`, a group too
+/// large for one page (a large document entering scope) is split across pages.
+pub fn build_page(
     tx: &mut dyn Tx,
     device: &DeviceRow,
-    cursor: u64,
+    cursor: Cursor,
     page_bytes: u32,
-    stored: u32,
-    lock_after_days: u32,
-) -> Result<SyncResponse> {
+    split: bool,
+) -> Result<Page> {
     let now = tx.max_seq()?;
-    if cursor > now {
+    if cursor.seq > now {
         return Err(ServerError::Conflict(format!(
-            "this device has seen changes up to {cursor} but the server holds only up to {now}: the server's data was restored from an older copy. Ask your administrator."
+            "this device has seen changes up to {} but the server holds only up to {now}: the server's data was restored from an older copy. Ask your administrator.",
+            cursor.seq
         )));
     }
     let team = device.user.team.clone();
     let role = device.user.role;
     let visible = visible_documents(tx, &team, role)?;
     let mut items: Vec<(u64, StoredChange)> = Vec::new();
-    for c in tx.team_changes(&team, cursor, now)? {
+    for c in tx.team_changes(&team, cursor.seq, now)? {
         if let Some(&vis) = visible.get(&(c.person_id.clone(), c.compartment)) {
-            if !(vis > cursor && c.seq <= vis) {
+            if !(vis > cursor.seq && c.seq <= vis) {
                 items.push((c.seq, c));
             }
         }
     }
     for ((person, comp), &vis) in &visible {
-        if vis > cursor {
+        if vis > cursor.seq {
             for c in tx.doc_changes(person, *comp, vis)? {
                 items.push((vis, c));
             }
         }
     }
     items.sort_by_key(|(eff, c)| (*eff, c.seq));
-    let (page, new_cursor, more, remaining) = cut_page(items, page_bytes, now, &device.device_id);
-    let instructions = instructions(tx, &team, role, cursor, now, &visible)?;
-    Ok(SyncResponse {
-        protocol: PROTOCOL_VERSION,
-        stored,
-        changes: page,
-        cursor: new_cursor,
-        more,
-        remaining,
+    let cut = cut_page(items, cursor, page_bytes, now, &device.device_id, split);
+    let instructions = instructions(tx, &team, role, cursor.seq, now, &visible)?;
+    Ok(Page {
+        changes: cut.changes,
+        cursor: cut.cursor,
+        more: cut.more,
+        remaining: cut.remaining,
         instructions,
-        lock_after_days,
     })
+}
+
+/// The version-2 answer.
+pub fn response(
+    page: Page,
+    outcome: Outcome,
+    lock_after_days: u32,
+    bounds: Bounds,
+) -> SyncResponse {
+    SyncResponse {
+        protocol: PROTOCOL_VERSION,
+        verdicts: outcome.verdicts,
+        changes: page.changes,
+        snapshots: Vec::new(),
+        cursor: page.cursor,
+        more: page.more,
+        remaining: page.remaining,
+        instructions: {
+            let mut i = page.instructions;
+            if outcome.reset_actor {
+                i.push(Instruction::ResetActor);
+            }
+            i
+        },
+        lock_after_days,
+        bounds,
+        new_token: None,
+        clock_notes: outcome.clock_notes,
+    }
 }
 
 /// Every document the device may read now, with the sequence number from which it became
@@ -285,55 +512,104 @@ fn visible_documents(
         .collect();
     let mut visible = BTreeMap::new();
     for (person, joined) in tx.members(team)? {
-        for c in own_compartments(role) {
-            visible.insert((person.clone(), c), joined);
-        }
-        if let Some((true, since)) = consents.get(&person) {
-            visible.insert(
-                (person.clone(), consent_compartment(role)),
-                joined.max(*since),
-            );
+        let (consent, since) = match consents.get(&person) {
+            Some((true, since)) => (Consent::Given, *since),
+            _ => (Consent::NotRecorded, 0),
+        };
+        let always = policy::readable(role, &Context::default());
+        for c in policy::readable(role, &Context { consent }) {
+            let from = if always.contains(&c) {
+                joined
+            } else {
+                joined.max(since)
+            };
+            visible.insert((person.clone(), c), from);
         }
     }
     Ok(visible)
 }
 
-/// Cut at a whole group of equal effective sequence numbers once `page_bytes` is reached.
-/// Changes the device sent itself are not echoed back, but count as delivered.
+struct Cut {
+    changes: Vec<protocol::Change>,
+    cursor: Cursor,
+    more: bool,
+    remaining: u64,
+}
+
+/// Cut the items after `cursor` into a page of about `page_bytes`. Without `split`, pages end at a
+/// whole group of equal effective sequence numbers; with it, a group larger than a page is split
+/// and the cursor says how many of its items were delivered. Changes the device sent itself are
+/// not echoed back, but count as delivered.
 fn cut_page(
     items: Vec<(u64, StoredChange)>,
+    cursor: Cursor,
     page_bytes: u32,
     now: u64,
     device_id: &str,
-) -> (Vec<WireChange>, u64, bool, u64) {
+    split: bool,
+) -> Cut {
     let limit = page_bytes.clamp(MIN_PAGE_BYTES, MAX_PAGE_BYTES) as usize;
-    let total = items.len();
+    // Skip what the device already has of the first group.
+    let first_eff = items.first().map(|(e, _)| *e);
+    let skip = if split { cursor.skip as usize } else { 0 };
+    let mut rest = items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (e, _))| !(Some(*e) == first_eff && *i < skip));
     let mut page = Vec::new();
     let mut bytes = 0usize;
-    let mut taken = 0usize;
-    let mut last_eff = None;
-    let mut cut_at = None;
-    for (eff, c) in items {
+    let mut last_eff: Option<u64> = None;
+    let mut in_group = if split { cursor.skip } else { 0 };
+    let mut group_start = cursor.seq;
+    let mut remaining = 0u64;
+    let mut cut: Option<Cursor> = None;
+    for (_, (eff, c)) in rest.by_ref() {
         if last_eff != Some(eff) {
             if bytes >= limit {
-                cut_at = last_eff;
+                cut = Some(Cursor {
+                    seq: last_eff.unwrap_or(cursor.seq),
+                    skip: 0,
+                });
+                remaining = 1;
                 break;
             }
+            if let Some(prev) = last_eff {
+                group_start = prev;
+                in_group = 0;
+            }
             last_eff = Some(eff);
+        } else if split && bytes >= limit {
+            cut = Some(Cursor {
+                seq: group_start,
+                skip: in_group,
+            });
+            remaining = 1;
+            break;
         }
-        taken += 1;
+        in_group += 1;
         if c.origin_device != device_id {
             bytes += c.bytes.len();
-            page.push(WireChange {
+            page.push(protocol::Change {
                 person_id: c.person_id,
                 compartment: c.compartment,
                 bytes: c.bytes,
             });
         }
     }
-    match cut_at {
-        Some(eff) => (page, eff, true, (total - taken) as u64),
-        None => (page, now, false, 0),
+    remaining += rest.count() as u64;
+    match cut {
+        Some(cursor) => Cut {
+            changes: page,
+            cursor,
+            more: true,
+            remaining,
+        },
+        None => Cut {
+            changes: page,
+            cursor: Cursor { seq: now, skip: 0 },
+            more: false,
+            remaining: 0,
+        },
     }
 }
 
@@ -352,13 +628,24 @@ fn instructions(
             out.push(Instruction::Purge { person_id });
         }
     }
-    let cross = consent_compartment(role);
+    let always = policy::readable(role, &Context::default());
+    let with_consent: Vec<Compartment> = policy::readable(
+        role,
+        &Context {
+            consent: Consent::Given,
+        },
+    )
+    .into_iter()
+    .filter(|c| !always.contains(c))
+    .collect();
     for (person_id, consented, seq) in tx.consents(team)? {
         if !consented && seq > cursor && seq <= now {
-            out.push(Instruction::PurgeCompartment {
-                person_id,
-                compartment: cross,
-            });
+            for compartment in &with_consent {
+                out.push(Instruction::PurgeCompartment {
+                    person_id: person_id.clone(),
+                    compartment: *compartment,
+                });
+            }
         }
     }
     Ok(out)
@@ -368,12 +655,62 @@ fn instructions(
 pub fn wipe_response(lock_after_days: u32) -> SyncResponse {
     SyncResponse {
         protocol: PROTOCOL_VERSION,
-        stored: 0,
+        verdicts: Verdicts::default(),
         changes: Vec::new(),
-        cursor: 0,
+        snapshots: Vec::new(),
+        cursor: Cursor::default(),
         more: false,
         remaining: 0,
         instructions: vec![Instruction::Wipe],
         lock_after_days,
+        bounds: Bounds::default(),
+        new_token: None,
+        clock_notes: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(eff: u64, seq: u64, len: usize) -> (u64, StoredChange) {
+        (
+            eff,
+            StoredChange {
+                seq,
+                person_id: "p".into(),
+                compartment: Compartment::Clinical,
+                bytes: vec![0; len],
+                origin_device: "other".into(),
+            },
+        )
+    }
+
+    /// One document of 10 changes entering scope at seq 100, each 40 KB: pages of 64 KB split it,
+    /// and following the cursors delivers every change exactly once.
+    #[test]
+    fn a_large_group_is_split_and_resumed_exactly() {
+        let all: Vec<_> = (1..=10).map(|s| item(100, s, 40 * 1024)).collect();
+        let mut cursor = Cursor::default();
+        let mut got = 0;
+        for _ in 0..20 {
+            let cut = cut_page(all.clone(), cursor, MIN_PAGE_BYTES, 120, "me", true);
+            got += cut.changes.len();
+            assert!(cut.changes.len() <= 2, "a page stays near its size");
+            cursor = cut.cursor;
+            if !cut.more {
+                break;
+            }
+        }
+        assert_eq!(got, 10);
+        assert_eq!(cursor, Cursor { seq: 120, skip: 0 });
+    }
+
+    #[test]
+    fn without_split_a_group_is_never_cut() {
+        let all: Vec<_> = (1..=10).map(|s| item(100, s, 40 * 1024)).collect();
+        let cut = cut_page(all, Cursor::default(), MIN_PAGE_BYTES, 120, "me", false);
+        assert_eq!(cut.changes.len(), 10);
+        assert!(!cut.more);
     }
 }

@@ -204,6 +204,14 @@ fn check_converged(stores: &[FieldStore], people: &[String]) {
         .iter()
         .map(|p| stores[0].patient(p).unwrap())
         .collect();
+    for (i, s) in stores.iter().enumerate() {
+        // Every change a store writes passes the record's rules on every other store.
+        assert_eq!(
+            s.quarantine().unwrap(),
+            vec![],
+            "store {i}: nothing quarantined"
+        );
+    }
     for (i, s) in stores.iter().enumerate().skip(1) {
         assert_eq!(
             s.document_heads().unwrap(),

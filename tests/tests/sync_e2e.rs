@@ -205,7 +205,8 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
     // Out of scope: the west device never receives Ivy...
     west.sync(&rt).unwrap();
     assert!(west.store.caseload().unwrap().is_empty());
-    // ...and a write to her from the west device (changes smuggled across) is refused whole.
+    // ...and a write to her from the west device (changes smuggled across) is refused, alone:
+    // it goes into the west device's quarantine (and the server's), and the sync succeeds.
     west.store
         .import_changes(&east.store.export_changes(0).unwrap())
         .unwrap();
@@ -213,20 +214,36 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
         .record_visit(&person, testing::full_visit(1))
         .unwrap();
     let before = backend_changes(backend, server);
-    let err = west.sync(&rt).unwrap_err();
-    assert!(
-        matches!(err, Error::ServerRejected { status: 403, .. }),
-        "{err}"
+    let r = west.sync(&rt).unwrap();
+    assert_eq!(r.quarantined, 1, "{r:?}");
+    let q = west.store.quarantine().unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        (q[0].direction.as_str(), q[0].code.as_str()),
+        ("outgoing", "out_of_scope")
     );
     assert!(
-        err.to_string().contains("not on your team's caseload"),
-        "{err}"
+        q[0].reason.contains("not on your team's caseload"),
+        "{}",
+        q[0].reason
+    );
+    assert!(
+        q[0].summary.contains("recorded a home visit"),
+        "{}",
+        q[0].summary
+    );
+    assert!(
+        west.store.pending_changes().unwrap().is_empty(),
+        "nothing jams the outbox"
     );
     assert_eq!(
         backend_changes(backend, server),
         before,
-        "nothing of a refused sync is stored"
+        "the refused visit is not stored in the log"
     );
+    let listed = backend.admin(&["quarantine", "list"]);
+    assert!(listed.contains("out_of_scope"), "{listed}");
+    assert!(listed.contains(&person), "{listed}");
 
     // Moving Ivy to the west team: east purges her, west receives her whole record.
     let moved = backend.admin(&["move-person", &person, "west"]);
@@ -247,9 +264,10 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
             .unwrap()
             .visits
             .len(),
-        2,
-        "{r:?}"
+        1,
+        "east's visit; west's refused one stays in quarantine for the nurse: {r:?}"
     );
+    assert_eq!(west.store.quarantine().unwrap().len(), 1);
 
     // Revoked: the next sync erases the device.
     let victim = Device::enrol(&rt, backend, &server.url, "west-nurse2", dir.path());
@@ -262,18 +280,22 @@ fn access_rules(backend: &Backend, server: &ServerProc) {
     assert!(matches!(victim.store.caseload(), Err(Error::Wiped)));
 }
 
-fn backend_changes(backend: &Backend, server: &ServerProc) -> String {
+fn backend_changes(backend: &Backend, server: &ServerProc) -> u64 {
     let _ = backend;
     // The health endpoint reports the log's sequence: equal means nothing was appended.
     let rt = runtime();
-    rt.block_on(async {
+    let text = rt.block_on(async {
         reqwest::get(format!("{}/v1/health", server.url))
             .await
             .unwrap()
             .text()
             .await
             .unwrap()
-    })
+    });
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("seq="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("health answer without seq: {text}"))
 }
 
 /// A device not synced for longer than the server's limit locks until it syncs.
@@ -339,23 +361,17 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
     a.store.record_visit(&p, testing::full_visit(3)).unwrap();
     a.store.record_visit(&p, testing::full_visit(2)).unwrap();
     let outbox = a.store.sync_outbox(usize::MAX).unwrap();
-    let wire: Vec<protocol::WireChange> = outbox
-        .changes
-        .iter()
-        .map(|c| protocol::WireChange {
-            person_id: c.person_id.clone(),
-            compartment: c.compartment,
-            bytes: c.bytes.clone(),
-        })
-        .collect();
-    let request = |changes: Vec<protocol::WireChange>| protocol::SyncRequest {
+    let wire: Vec<protocol::Change> = outbox.changes.clone();
+    let request = |changes: Vec<protocol::Change>| protocol::SyncRequest {
         protocol: protocol::PROTOCOL_VERSION,
-        cursor: 0,
+        app: protocol::AppVersion::current(),
+        cursor: protocol::Cursor::default(),
         changes,
         max_page_bytes: 1 << 20,
         purged: vec![],
+        quarantined: vec![],
     };
-    let post = |token: Option<&str>, version: &str, body: Vec<u8>| -> (u16, String) {
+    let post = |token: Option<&str>, version: &str, body: Vec<u8>| -> (u16, Vec<u8>) {
         rt.block_on(async {
             let mut req = reqwest::Client::new()
                 .post(format!("{}{}", server.url, protocol::SYNC_PATH))
@@ -366,19 +382,20 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
             }
             let resp = req.send().await.unwrap();
             let status = resp.status().as_u16();
-            (status, resp.text().await.unwrap_or_default())
+            (status, resp.bytes().await.unwrap_or_default().to_vec())
         })
     };
     let before = backend_changes(backend, server);
     let tb = b.endpoint.device_token.as_str();
     let ta = a.endpoint.device_token.as_str();
     let good = protocol::encode(&request(wire.clone()));
+    // Whole requests that cannot be taken: a clear 4xx and nothing stored.
     let cases: Vec<(&str, Option<&str>, &str, Vec<u8>, u16, &str)> = vec![
-        ("no token", None, "1", good.clone(), 401, "not enrolled"),
+        ("no token", None, "2", good.clone(), 401, "not enrolled"),
         (
             "bad token",
             Some("0123"),
-            "1",
+            "2",
             good.clone(),
             401,
             "not enrolled",
@@ -394,7 +411,7 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
         (
             "garbage",
             Some(ta),
-            "1",
+            "2",
             b"this is not a sync body".to_vec(),
             400,
             "malformed",
@@ -402,7 +419,7 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
         (
             "truncated",
             Some(ta),
-            "1",
+            "2",
             good[..good.len() / 2].to_vec(),
             400,
             "malformed",
@@ -410,43 +427,15 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
         (
             "oversized",
             Some(ta),
-            "1",
+            "2",
             vec![0u8; protocol::MAX_BODY_BYTES + 1],
             413,
             "",
         ),
-        (
-            "forged: another device's changes",
-            Some(tb),
-            "1",
-            good.clone(),
-            403,
-            "claims to be by user",
-        ),
-        (
-            "corrupted change",
-            Some(ta),
-            "1",
-            {
-                let mut w = wire.clone();
-                let n = w[1].bytes.len();
-                w[1].bytes[n - 5] ^= 0xff;
-                protocol::encode(&request(w))
-            },
-            400,
-            "not a valid Automerge change",
-        ),
-        (
-            "missing dependency",
-            Some(ta),
-            "1",
-            protocol::encode(&request(vec![wire[0].clone(), wire[2].clone()])),
-            422,
-            "depends on change",
-        ),
     ];
     for (what, token, version, body, status, needle) in cases {
         let (got, text) = post(token, version, body);
+        let text = String::from_utf8_lossy(&text).to_string();
         assert_eq!(got, status, "{what}: {text}");
         assert!(text.contains(needle), "{what}: {text}");
         assert_eq!(
@@ -455,16 +444,52 @@ fn hostile_requests(backend: &Backend, server: &ServerProc) {
             "{what}: nothing stored"
         );
     }
+    // Bad changes inside a good request: each refused with its reason, nothing of it stored.
+    let verdicts = |token: &str, changes: Vec<protocol::Change>| -> protocol::Verdicts {
+        let (status, body) = post(Some(token), "2", protocol::encode(&request(changes)));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        protocol::decode::<protocol::SyncResponse>(&body)
+            .unwrap()
+            .verdicts
+    };
+    let v = verdicts(tb, wire.clone());
+    assert_eq!(v.stored, 0, "another device's changes are not stored");
+    assert_eq!(v.refused.len(), 3);
+    assert_eq!(v.refused[0].code, "forged_author", "{:?}", v.refused[0]);
+    assert!(
+        v.refused[0].message.contains("enrolled as"),
+        "{:?}",
+        v.refused[0]
+    );
+    assert_eq!(backend_changes(backend, server), before);
+    let mut corrupt = wire.clone();
+    let n = corrupt[1].bytes.len();
+    corrupt[1].bytes[n - 5] ^= 0xff;
+    let v = verdicts(
+        ta,
+        vec![wire[0].clone(), corrupt[1].clone(), wire[2].clone()],
+    );
+    assert_eq!(v.stored, 1, "the good first change is stored");
+    let codes: Vec<&str> = v.refused.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["malformed", "missing_dependency"],
+        "{:?}",
+        v.refused
+    );
+    assert_eq!(backend_changes(backend, server), before + 1);
     // Through the client: a wrong token is an authentication error the user can act on.
     let mut stranger = Device::enrol(&rt, backend, &server.url, "south-advice1", dir.path());
     stranger.endpoint.device_token = "not-a-token".into();
     let err = stranger.sync(&rt).unwrap_err();
     assert!(matches!(err, Error::AuthFailed), "{err}");
     assert!(err.to_string().contains("enrol the device again"), "{err}");
-    // The genuine request still goes through, exactly once even if sent twice.
-    assert_eq!(post(Some(ta), "1", good.clone()).0, 200);
+    // The genuine request goes through, exactly once even if sent twice.
+    let v = verdicts(ta, wire.clone());
+    assert_eq!((v.stored, v.already_held, v.refused.len()), (2, 1, 0));
     let after_one = backend_changes(backend, server);
-    assert_eq!(post(Some(ta), "1", good).0, 200);
+    let v = verdicts(ta, wire);
+    assert_eq!((v.stored, v.already_held), (0, 3));
     assert_eq!(
         backend_changes(backend, server),
         after_one,

@@ -35,59 +35,47 @@ pub const ADVICE_ACTION: &str = "action:";
 pub const ADVICE_OUTCOME: &str = "outcome:";
 pub const CONSENT: &str = "consent";
 
-/// Which compartment document each kind of key lives in: the one map from key to compartment.
-/// `eie:` markers live beside the entry they mark, so they are in both entry compartments.
-pub const KEYS: &[(&str, Compartment)] = &[
-    (DEMOGRAPHICS, Compartment::Demographics),
-    (ALERT, Compartment::Clinical),
-    (EPISODE, Compartment::Clinical),
-    (DISCHARGE, Compartment::Clinical),
-    (PLANNED, Compartment::Clinical),
-    (VISIT, Compartment::Clinical),
-    (OBSERVATIONS, Compartment::Clinical),
-    (NOTE, Compartment::Clinical),
-    (CARE_PLAN, Compartment::Clinical),
-    (ENTERED_IN_ERROR, Compartment::Clinical),
-    (ADVICE_NEED, Compartment::Advice),
-    (ADVICE_ACTION, Compartment::Advice),
-    (ADVICE_OUTCOME, Compartment::Advice),
-    (CONSENT, Compartment::Advice),
-    (ENTERED_IN_ERROR, Compartment::Advice),
+/// The key prefixes of entries (as opposed to single-value fields); which compartment holds
+/// which kind is `validate`'s table, the one map from key to compartment.
+const ENTRY_PREFIXES: [&str; 9] = [
+    EPISODE,
+    DISCHARGE,
+    PLANNED,
+    VISIT,
+    OBSERVATIONS,
+    NOTE,
+    ADVICE_NEED,
+    ADVICE_ACTION,
+    ADVICE_OUTCOME,
 ];
-
-/// Prefixes of the immutable entries that can be marked entered in error, with their compartment.
-pub const ENTRY_KINDS: &[(&str, Compartment)] = &[
-    (EPISODE, Compartment::Clinical),
-    (PLANNED, Compartment::Clinical),
-    (VISIT, Compartment::Clinical),
-    (OBSERVATIONS, Compartment::Clinical),
-    (NOTE, Compartment::Clinical),
-    (ADVICE_NEED, Compartment::Advice),
-    (ADVICE_ACTION, Compartment::Advice),
-    (ADVICE_OUTCOME, Compartment::Advice),
-];
-
-/// True when `key` is one that a document of `compartment` may hold.
-pub fn key_belongs_to(key: &str, compartment: Compartment) -> bool {
-    KEYS.iter().any(|(prefix, c)| {
-        *c == compartment
-            && match prefix.as_bytes().last() {
-                Some(b':') => key.starts_with(prefix),
-                _ if *prefix == DEMOGRAPHICS => key.starts_with(&format!("{DEMOGRAPHICS}.")),
-                _ => key == *prefix,
-            }
-    })
-}
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
 /// entered in error) with this id.
 pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -> Result<bool> {
-    for (prefix, c) in ENTRY_KINDS {
-        if *c == compartment && has_key(doc, &key(prefix, entry_id))? {
+    for prefix in ENTRY_PREFIXES {
+        let k = key(prefix, entry_id);
+        if super::validate::is_immutable_entry(compartment, &k) && has_key(doc, &k)? {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// The version of this layout (docs/decisions/0002). Every change carries the version it was
+/// written with in its audit stamp; a change from a newer version is stored and synced, and its
+/// entries this app cannot read are shown as "recorded with a newer version of the app".
+pub const LAYOUT_VERSION: u32 = 1;
+
+fn layout_one() -> u32 {
+    1
+}
+
+fn is_layout_one(v: &u32) -> bool {
+    *v == 1
+}
+
+fn is_device(kind: &str) -> bool {
+    kind.is_empty() || kind == "device"
 }
 
 /// The commit message of every change: who, in which role, on which device, and what in words.
@@ -103,6 +91,17 @@ pub struct AuditStamp {
     pub device_id: String,
     #[serde(rename = "s")]
     pub summary: String,
+    /// The record layout version the change was written with (absent: 1).
+    #[serde(
+        rename = "l",
+        default = "layout_one",
+        skip_serializing_if = "is_layout_one"
+    )]
+    pub layout: u32,
+    /// The kind of principal (docs/decisions/0004): absent or "device" for a phone; "server",
+    /// "integration" or "hub" otherwise.
+    #[serde(rename = "p", default, skip_serializing_if = "is_device")]
+    pub principal: String,
 }
 
 impl AuditStamp {
@@ -113,7 +112,14 @@ impl AuditStamp {
             role: author.role,
             device_id: author.device_id.clone(),
             summary: summary.into(),
+            layout: LAYOUT_VERSION,
+            principal: String::new(),
         }
+    }
+
+    /// Whether the stamp names a device (a phone) as its principal.
+    pub fn by_device(&self) -> bool {
+        is_device(&self.principal)
     }
 }
 
@@ -195,34 +201,4 @@ pub fn prefix_keys_dot(doc: &AutoCommit, prefix: &str) -> Vec<String> {
     doc.map_range(ROOT, prefix.to_string()..end)
         .map(|item| item.key.to_string())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_key_kind_has_its_compartment() {
-        for (k, c) in [
-            ("demographics.phone", Compartment::Demographics),
-            ("alert:allergies", Compartment::Clinical),
-            ("visit:0193", Compartment::Clinical),
-            ("care_plan", Compartment::Clinical),
-            ("need:0193", Compartment::Advice),
-            ("consent", Compartment::Advice),
-            ("eie:0193", Compartment::Advice),
-            ("eie:0193", Compartment::Clinical),
-        ] {
-            assert!(key_belongs_to(k, c), "{k} in {c:?}");
-        }
-        for (k, c) in [
-            ("visit:0193", Compartment::Advice),
-            ("consent", Compartment::Clinical),
-            ("demographicsX", Compartment::Demographics),
-            ("care_plan2", Compartment::Clinical),
-            ("demographics.phone", Compartment::Clinical),
-        ] {
-            assert!(!key_belongs_to(k, c), "{k} not in {c:?}");
-        }
-    }
 }

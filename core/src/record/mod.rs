@@ -2,12 +2,14 @@
 //! Pure data and document logic; no SQLite, no network. `edit` is the write half (one function
 //! per operation), `read` the read half, `policy` who may do what.
 
+pub mod apply;
 pub mod edit;
 pub mod history;
 pub mod layout;
 pub mod model;
 pub mod policy;
 pub mod read;
+pub mod validate;
 
 pub use history::HistoryEntry;
 pub use model::*;

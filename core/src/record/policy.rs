@@ -1,26 +1,28 @@
-//! Who may do what to a person's record (docs/decisions/0005): one table of
-//! `(role, action) → rule` rows and one function, [`allows`], asked by the store before every
-//! write and by the server when it accepts a change or decides what a device may read.
+//! Who may do what to whose record: one policy, asked by the phone before it writes and by the
+//! server before it stores a change or answers a read (docs/decisions/0005, docs/access.md).
 //!
-//! Later issues add rows and action names, not mechanisms.
+//! The policy is data: [`RULES`] is a table of `(role, action) → rule` rows. Later features add
+//! rows and [`Action`]s, not mechanisms.
+
+use serde::{Deserialize, Serialize};
 
 use super::model::{Compartment, Role, User};
 
-/// Who acts (docs/decisions/0004).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who acts (docs/decisions/0004). Every change's audit stamp names one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Principal {
-    /// A user on an enrolled phone.
+    /// An enrolled phone and the person signed in on it.
     Device { device_id: String, user: User },
-    /// A server process writing on its own account (escalations, trend summaries).
+    /// A server process writing on its own authority (escalations, trend summaries).
     Server { instance: String },
-    /// A monitoring or FHIR integration.
+    /// A system integration (remote monitoring, FHIR) with its own credential.
     Integration { id: String, kind: String },
-    /// A member of hub staff, signed in to the hub.
+    /// A member of hub staff signed in to the server's pages.
     HubUser { user: User },
 }
 
 impl Principal {
-    /// The role whose rows apply, for principals that act as a user.
+    /// The role whose rows apply, if the principal acts as a person.
     pub fn role(&self) -> Option<Role> {
         match self {
             Principal::Device { user, .. } | Principal::HubUser { user } => Some(user.role),
@@ -28,7 +30,8 @@ impl Principal {
         }
     }
 
-    fn describe(&self) -> String {
+    /// In words, for refusals.
+    pub fn describe(&self) -> String {
         match self {
             Principal::Device { user, .. } | Principal::HubUser { user } => {
                 let label = user.role.label();
@@ -39,23 +42,18 @@ impl Principal {
                 };
                 format!("{article} {label}")
             }
-            Principal::Server { instance } => format!("the server process {instance}"),
-            Principal::Integration { id, kind } => format!("the {kind} integration {id}"),
+            Principal::Server { .. } => "the server".into(),
+            Principal::Integration { kind, .. } => format!("the {kind} integration"),
         }
     }
 }
 
-/// What a principal wants to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Something a principal may want to do to a person's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Action {
     Read(Compartment),
     Write(Compartment),
-    /// Decide between concurrent values of a safety-critical field.
-    ResolveConflict,
-    CompleteTask,
-    AcknowledgeEscalation,
-    AcceptReferral,
-    ExportFhir,
+    ResolveConflict(Compartment),
 }
 
 impl Action {
@@ -63,109 +61,158 @@ impl Action {
         match self {
             Action::Read(c) => format!("read the {} record", c.as_str()),
             Action::Write(c) => format!("write the {} record", c.as_str()),
-            Action::ResolveConflict => "resolve a clinical conflict".into(),
-            Action::CompleteTask => "complete a task".into(),
-            Action::AcknowledgeEscalation => "acknowledge an escalation".into(),
-            Action::AcceptReferral => "accept a referral".into(),
-            Action::ExportFhir => "export FHIR".into(),
+            Action::ResolveConflict(c) => {
+                format!("resolve a conflict in the {} record", c.as_str())
+            }
         }
     }
 }
 
-/// A row's verdict.
+/// When a row allows its action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     Always,
-    /// Only where the person consents to share (in conflict counts as not given).
+    /// Only while the person's consent to share is given (and not in conflict).
     WithConsent,
-    Never,
 }
 
-/// The person's consent to share, as read from their advice record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The person's consent to share between the health team and the advice service, as the record
+/// holds it. Concurrent values that disagree are a conflict, which counts as not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Consent {
-    Given,
-    NotGiven,
-    /// Concurrent values disagree: counts as not given until a clinician resolves it.
-    InConflict,
-    /// Not recorded, or the advice record is not on this device.
     #[default]
-    Unknown,
+    NotRecorded,
+    Given,
+    Refused,
+    InConflict,
 }
 
 impl Consent {
-    pub fn given(&self) -> bool {
-        matches!(self, Consent::Given)
+    pub fn is_given(self) -> bool {
+        self == Consent::Given
+    }
+
+    /// From every concurrent value recorded (`true` = consented).
+    pub fn from_values(values: &[bool]) -> Consent {
+        match values {
+            [] => Consent::NotRecorded,
+            v if v.iter().all(|c| *c) => Consent::Given,
+            v if v.iter().all(|c| !*c) => Consent::Refused,
+            _ => Consent::InConflict,
+        }
     }
 }
 
-/// What the rules may depend on, about the person acted on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the policy needs to know about the person acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Context {
     pub consent: Consent,
-    /// The teams whose caseload the person is on (a person may be on several).
-    pub teams: Vec<String>,
 }
 
-/// Why an action was refused, in words for the person who tried it.
+use Action::*;
+use Compartment::*;
+use Role::*;
+
+/// The rows. A `(role, action)` pair with no row is refused.
+pub const RULES: &[(Role, Action, Rule)] = &[
+    (DistrictNurse, Read(Demographics), Rule::Always),
+    (DistrictNurse, Write(Demographics), Rule::Always),
+    (DistrictNurse, Read(Clinical), Rule::Always),
+    (DistrictNurse, Write(Clinical), Rule::Always),
+    (DistrictNurse, ResolveConflict(Clinical), Rule::Always),
+    (DistrictNurse, Read(Advice), Rule::WithConsent),
+    (VirtualWardClinician, Read(Demographics), Rule::Always),
+    (VirtualWardClinician, Write(Demographics), Rule::Always),
+    (VirtualWardClinician, Read(Clinical), Rule::Always),
+    (VirtualWardClinician, Write(Clinical), Rule::Always),
+    (
+        VirtualWardClinician,
+        ResolveConflict(Clinical),
+        Rule::Always,
+    ),
+    (VirtualWardClinician, Read(Advice), Rule::WithConsent),
+    (AdviceWorker, Read(Demographics), Rule::Always),
+    (AdviceWorker, Write(Demographics), Rule::Always),
+    (AdviceWorker, Read(Advice), Rule::Always),
+    (AdviceWorker, Write(Advice), Rule::Always),
+    (AdviceWorker, ResolveConflict(Advice), Rule::Always),
+    (AdviceWorker, Read(Clinical), Rule::WithConsent),
+];
+
+/// Rows for principals that do not act as a person (none yet: the server's own writes and the
+/// integrations arrive with the virtual-ward and interop work).
+const SYSTEM_RULES: &[(&str, Action, Rule)] = &[];
+
+/// Why an action was refused, in words a clinician can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{who} may not {what}{why}. Nothing was saved.")]
+#[error("{who} may not {what}{why}")]
 pub struct Denied {
-    who: String,
-    what: String,
-    why: &'static str,
+    pub who: String,
+    pub what: String,
+    pub why: &'static str,
+    pub action: Action,
 }
 
-const ROWS: &[(Role, Action, Rule)] = {
-    use Action::*;
-    use Compartment::*;
-    use Role::*;
-    use Rule::*;
-    &[
-        (DistrictNurse, Read(Demographics), Always),
-        (DistrictNurse, Write(Demographics), Always),
-        (DistrictNurse, Read(Clinical), Always),
-        (DistrictNurse, Write(Clinical), Always),
-        (DistrictNurse, Read(Advice), WithConsent),
-        (DistrictNurse, ResolveConflict, Always),
-        (VirtualWardClinician, Read(Demographics), Always),
-        (VirtualWardClinician, Write(Demographics), Always),
-        (VirtualWardClinician, Read(Clinical), Always),
-        (VirtualWardClinician, Write(Clinical), Always),
-        (VirtualWardClinician, Read(Advice), WithConsent),
-        (VirtualWardClinician, ResolveConflict, Always),
-        (AdviceWorker, Read(Demographics), Always),
-        (AdviceWorker, Write(Demographics), Always),
-        (AdviceWorker, Read(Advice), Always),
-        (AdviceWorker, Write(Advice), Always),
-        (AdviceWorker, Read(Clinical), WithConsent),
-    ]
-};
-
-/// The rule for a role and an action; a pair with no row is `Never`.
-pub fn rule(role: Role, action: Action) -> Rule {
-    ROWS.iter()
-        .find(|(r, a, _)| *r == role && *a == action)
-        .map(|(_, _, rule)| *rule)
-        .unwrap_or(Rule::Never)
-}
-
-/// May `principal` do `action` to the person described by `context`?
+/// The one question: may `principal` do `action` to a person in this `context`?
 pub fn allows(principal: &Principal, action: Action, context: &Context) -> Result<(), Denied> {
+    let rule = match principal.role() {
+        Some(role) => RULES
+            .iter()
+            .find(|(r, a, _)| *r == role && *a == action)
+            .map(|(_, _, rule)| *rule),
+        None => {
+            let kind = match principal {
+                Principal::Server { .. } => "server",
+                Principal::Integration { kind, .. } => kind.as_str(),
+                _ => "",
+            };
+            SYSTEM_RULES
+                .iter()
+                .find(|(k, a, _)| *k == kind && *a == action)
+                .map(|(_, _, rule)| *rule)
+        }
+    };
     let denied = |why| Denied {
         who: principal.describe(),
         what: action.describe(),
         why,
+        action,
     };
-    let Some(role) = principal.role() else {
-        return Err(denied(": no rule lets this kind of principal do it yet"));
-    };
-    match rule(role, action) {
-        Rule::Always => Ok(()),
-        Rule::WithConsent if context.consent.given() => Ok(()),
-        Rule::WithConsent => Err(denied(" unless the person consents to share")),
-        Rule::Never => Err(denied("")),
+    match rule {
+        Some(Rule::Always) => Ok(()),
+        Some(Rule::WithConsent) if context.consent.is_given() => Ok(()),
+        Some(Rule::WithConsent) if context.consent == Consent::InConflict => Err(denied(
+            ": the person's consent to share is in conflict (two values were recorded); it counts as not given until resolved",
+        )),
+        Some(Rule::WithConsent) => Err(denied(" without the person's consent to share")),
+        None => Err(denied(": this is outside the role")),
     }
+}
+
+/// The compartments a role may read for a person in this context.
+pub fn readable(role: Role, context: &Context) -> Vec<Compartment> {
+    Compartment::ALL
+        .into_iter()
+        .filter(|c| {
+            RULES.iter().any(|(r, a, rule)| {
+                *r == role
+                    && *a == Read(*c)
+                    && (*rule == Rule::Always || context.consent.is_given())
+            })
+        })
+        .collect()
+}
+
+/// The compartments a role writes on its own authority (no consent needed).
+pub fn writable(role: Role) -> Vec<Compartment> {
+    Compartment::ALL
+        .into_iter()
+        .filter(|c| {
+            RULES
+                .iter()
+                .any(|(r, a, rule)| *r == role && *a == Write(*c) && *rule == Rule::Always)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -174,75 +221,75 @@ mod tests {
 
     fn device(role: Role) -> Principal {
         Principal::Device {
-            device_id: "phone-1".into(),
+            device_id: "d".into(),
             user: User {
-                id: "u1".into(),
-                display_name: "Sam Patel".into(),
+                id: "u".into(),
+                display_name: "U".into(),
                 role,
-                team: "north".into(),
+                team: "t".into(),
             },
         }
     }
 
-    #[test]
-    fn each_role_writes_its_own_compartments_only() {
-        let ctx = Context::default();
-        for (role, clinical, advice) in [
-            (Role::DistrictNurse, true, false),
-            (Role::VirtualWardClinician, true, false),
-            (Role::AdviceWorker, false, true),
-        ] {
-            let p = device(role);
-            assert!(allows(&p, Action::Write(Compartment::Demographics), &ctx).is_ok());
-            assert_eq!(
-                allows(&p, Action::Write(Compartment::Clinical), &ctx).is_ok(),
-                clinical
-            );
-            assert_eq!(
-                allows(&p, Action::Write(Compartment::Advice), &ctx).is_ok(),
-                advice
-            );
-        }
+    fn ctx(consent: Consent) -> Context {
+        Context { consent }
     }
 
     #[test]
-    fn refusal_says_who_and_what() {
-        let e = allows(
-            &device(Role::AdviceWorker),
-            Action::Write(Compartment::Clinical),
-            &Context::default(),
-        )
-        .unwrap_err();
+    fn advice_workers_may_not_write_the_clinical_record() {
+        let e = allows(&device(AdviceWorker), Write(Clinical), &ctx(Consent::Given)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "an advice worker may not write the clinical record. Nothing was saved."
+            "an advice worker may not write the clinical record: this is outside the role"
         );
-    }
-
-    #[test]
-    fn consent_in_conflict_counts_as_not_given() {
-        let p = device(Role::AdviceWorker);
-        let read = Action::Read(Compartment::Clinical);
-        let with = |consent| Context {
-            consent,
-            teams: vec![],
-        };
-        assert!(allows(&p, read, &with(Consent::Given)).is_ok());
-        for c in [Consent::NotGiven, Consent::InConflict, Consent::Unknown] {
-            assert!(allows(&p, read, &with(c)).is_err(), "{c:?}");
-        }
-    }
-
-    #[test]
-    fn principals_without_rows_are_refused() {
-        let p = Principal::Server {
-            instance: "s1".into(),
-        };
         assert!(allows(
-            &p,
-            Action::Write(Compartment::Clinical),
-            &Context::default()
+            &device(AdviceWorker),
+            Write(Advice),
+            &ctx(Consent::NotRecorded)
         )
-        .is_err());
+        .is_ok());
+        assert!(allows(
+            &device(DistrictNurse),
+            Write(Clinical),
+            &ctx(Consent::Refused)
+        )
+        .is_ok());
+        assert!(allows(&device(DistrictNurse), Write(Advice), &ctx(Consent::Given)).is_err());
+    }
+
+    #[test]
+    fn cross_reads_need_consent_and_a_conflict_counts_as_not_given() {
+        let nurse = device(DistrictNurse);
+        assert!(allows(&nurse, Read(Advice), &ctx(Consent::Given)).is_ok());
+        for c in [Consent::NotRecorded, Consent::Refused] {
+            assert!(allows(&nurse, Read(Advice), &ctx(c)).is_err());
+        }
+        let e = allows(&nurse, Read(Advice), &ctx(Consent::InConflict)).unwrap_err();
+        assert!(e.to_string().contains("in conflict"), "{e}");
+        assert_eq!(
+            readable(DistrictNurse, &ctx(Consent::InConflict)),
+            vec![Demographics, Clinical]
+        );
+        assert_eq!(
+            readable(AdviceWorker, &ctx(Consent::Given)),
+            vec![Demographics, Clinical, Advice]
+        );
+        assert_eq!(writable(AdviceWorker), vec![Demographics, Advice]);
+    }
+
+    #[test]
+    fn consent_from_values() {
+        assert_eq!(Consent::from_values(&[]), Consent::NotRecorded);
+        assert_eq!(Consent::from_values(&[true, true]), Consent::Given);
+        assert_eq!(Consent::from_values(&[false]), Consent::Refused);
+        assert_eq!(Consent::from_values(&[true, false]), Consent::InConflict);
+    }
+
+    #[test]
+    fn system_principals_have_no_rows_yet() {
+        let s = Principal::Server {
+            instance: "a".into(),
+        };
+        assert!(allows(&s, Write(Clinical), &Context::default()).is_err());
     }
 }

@@ -69,6 +69,19 @@ impl DocCache {
         Ok(entry)
     }
 
+    /// The actor this device writes with.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// Write with a new actor from now on (warm documents included).
+    pub fn set_actor(&mut self, actor: ActorId) {
+        for d in self.docs.values_mut() {
+            d.doc.set_actor(actor.clone());
+        }
+        self.actor = actor;
+    }
+
     /// Forget a document (after a failed write, its in-memory copy may be ahead of the disk).
     pub fn evict(&mut self, key: &DocKey) {
         self.docs.remove(key);

@@ -9,10 +9,11 @@ use rusqlite::{params, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::docs::{self, DocCache, NewChange};
-use super::{projections, FieldStore, Writer};
+use super::quarantine;
+use super::{projections, FieldStore, StoreChange, Writer};
 use crate::error::{Error, Result};
 use crate::record::layout::AuditStamp;
-use crate::record::{self, ClinicalConflict, Compartment};
+use crate::record::{self, apply, validate, ClinicalConflict, Compartment};
 
 /// One Automerge change of one compartment document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +47,9 @@ pub struct ImportReport {
     pub people_added: Vec<String>,
     /// Clinical conflicts opened by the import.
     pub new_conflicts: Vec<ClinicalConflict>,
+    /// Received changes this device could not accept, now in quarantine (the rest were kept).
+    #[serde(default)]
+    pub quarantined: u64,
 }
 
 /// A change recorded on this device that no server has acknowledged yet.
@@ -75,7 +79,7 @@ impl FieldStore {
         let parsed = parse_batch(batch)?;
         let mut guard = self.writer()?;
         let Writer { conn, docs } = &mut *guard;
-        let touched: Vec<(String, Compartment)> = parsed.keys().cloned().collect();
+        let touched: Vec<(String, Compartment)> = parsed.keys();
         let result = (|| {
             let tx = conn.transaction()?;
             let report = import_parsed(&tx, docs, parsed, batch.changes.len())?;
@@ -85,6 +89,12 @@ impl FieldStore {
         if result.is_err() {
             for k in &touched {
                 docs.evict(k);
+            }
+        }
+        drop(guard);
+        if let Ok(r) = &result {
+            if r.new_changes > 0 {
+                self.notify(StoreChange::of_people(touched.into_iter().map(|(p, _)| p)));
             }
         }
         result
@@ -130,6 +140,13 @@ impl FieldStore {
             "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
             [seq],
         )?;
+        drop(w);
+        if n > 0 {
+            self.notify(StoreChange {
+                pending: true,
+                ..Default::default()
+            });
+        }
         Ok(n as u64)
     }
 }
@@ -137,13 +154,13 @@ impl FieldStore {
 impl FieldStore {
     /// Changes after `since` in order, all of them or only local unacknowledged ones, stopping
     /// once about `max_bytes` have been gathered (always at least one change).
-    /// Returns the batch and whether changes were left out for size.
+    /// Returns the batch, whether changes were left out for size, and each change's local seq.
     pub(super) fn export_where(
         &self,
         since: i64,
         local_unacked: bool,
         max_bytes: usize,
-    ) -> Result<(ChangeBatch, bool)> {
+    ) -> Result<(ChangeBatch, bool, Vec<i64>)> {
         let mut guard = super::lock(&self.writer)?;
         let Writer { conn, docs } = &mut *guard;
         let rows: Vec<LogRow> = {
@@ -171,6 +188,7 @@ impl FieldStore {
         };
         let mut gathered = 0usize;
         let total = rows.len();
+        let mut seqs = Vec::with_capacity(rows.len());
         for (seq, person_id, comp, hash, bytes) in rows {
             let compartment = Compartment::parse(&comp).ok_or_else(|| Error::Damaged {
                 detail: format!("unknown compartment {comp}"),
@@ -200,38 +218,108 @@ impl FieldStore {
                 bytes,
             });
             batch.up_to = seq;
+            seqs.push(seq);
             gathered += batch.changes.last().map(|c| c.bytes.len()).unwrap_or(0);
             if gathered >= max_bytes {
                 break;
             }
         }
         let truncated = batch.changes.len() < total;
-        Ok((batch, truncated))
+        Ok((batch, truncated, seqs))
     }
 }
 
 /// seq, person, compartment, hash, bytes (None once folded into the snapshot).
 type LogRow = (i64, String, String, Vec<u8>, Option<Vec<u8>>);
 
-pub(super) type Parsed = BTreeMap<(String, Compartment), Vec<Change>>;
+/// A batch of received changes, sorted into those to apply (per document) and those that failed
+/// this app's checks (to quarantine).
+#[derive(Default)]
+pub(super) struct Parsed {
+    pub docs: BTreeMap<(String, Compartment), Vec<Change>>,
+    pub bad: Vec<BadIncoming>,
+}
 
+impl Parsed {
+    pub fn keys(&self) -> Vec<(String, Compartment)> {
+        self.docs.keys().cloned().collect()
+    }
+}
+
+/// A received change this device will not apply, and why.
+pub(super) struct BadIncoming {
+    pub person_id: String,
+    pub compartment: Compartment,
+    pub hash: Option<String>,
+    pub code: String,
+    pub reason: String,
+    pub bytes: Vec<u8>,
+    pub stamp: Option<AuditStamp>,
+    pub at_ms: i64,
+}
+
+fn valid_person_id(id: &str) -> bool {
+    !id.trim().is_empty() && id.len() <= 64 && !id.contains('/')
+}
+
+/// Check every received change with the record's rules (`record::validate`, the same code the
+/// server runs). A change that fails is set aside for quarantine; it never fails the batch.
 pub(super) fn parse_batch(batch: &ChangeBatch) -> Result<Parsed> {
-    let mut parsed: Parsed = BTreeMap::new();
-    for (i, c) in batch.changes.iter().enumerate() {
-        if c.person_id.trim().is_empty() || c.person_id.len() > 64 || c.person_id.contains('/') {
+    let mut parsed = Parsed::default();
+    for c in &batch.changes {
+        if !valid_person_id(&c.person_id) {
             return Err(Error::BadChanges(format!(
-                "change {i} names no valid person"
+                "a change names no valid person ('{}')",
+                c.person_id.chars().take(70).collect::<String>()
             )));
         }
-        let change = Change::from_bytes(c.bytes.clone()).map_err(|e| {
-            Error::BadChanges(format!("change {i} of {} is malformed: {e}", c.person_id))
-        })?;
-        parsed
-            .entry((c.person_id.clone(), c.compartment))
-            .or_default()
-            .push(change);
+        let checked = validate::parse_change(&c.bytes)
+            .and_then(|change| validate::check_change(c.compartment, &change).map(|_| change));
+        match checked {
+            Ok(change) => parsed
+                .docs
+                .entry((c.person_id.clone(), c.compartment))
+                .or_default()
+                .push(change),
+            Err(refusal) => parsed
+                .bad
+                .push(bad_incoming(c, &refusal.to_string(), refusal.code())),
+        }
     }
     Ok(parsed)
+}
+
+fn bad_incoming(c: &ExportedChange, reason: &str, code: &str) -> BadIncoming {
+    let change = validate::parse_change(&c.bytes).ok();
+    BadIncoming {
+        person_id: c.person_id.clone(),
+        compartment: c.compartment,
+        hash: change.as_ref().map(|ch| ch.hash().to_string()),
+        code: code.to_string(),
+        reason: reason.to_string(),
+        stamp: change.as_ref().and_then(|ch| validate::stamp_of(ch).ok()),
+        at_ms: change.as_ref().map(|ch| ch.timestamp()).unwrap_or(0),
+        bytes: c.bytes.clone(),
+    }
+}
+
+fn quarantine_incoming(tx: &Transaction<'_>, b: &BadIncoming) -> Result<()> {
+    tracing::warn!(person = %b.person_id, code = %b.code, "received change quarantined");
+    quarantine::insert(
+        tx,
+        &quarantine::NewQuarantine {
+            person_id: &b.person_id,
+            compartment: b.compartment,
+            outgoing: false,
+            hash: b.hash.clone(),
+            code: &b.code,
+            reason: &b.reason,
+            bytes: &b.bytes,
+            stamp: b.stamp.as_ref(),
+            at_ms: b.at_ms,
+            now_ms: super::now().timestamp_millis(),
+        },
+    )
 }
 
 /// Store and apply parsed changes inside the caller's transaction. On error the caller must
@@ -246,41 +334,30 @@ pub(super) fn import_parsed(
         received: received as u64,
         ..Default::default()
     };
+    for b in &parsed.bad {
+        quarantine_incoming(tx, b)?;
+    }
+    report.quarantined = parsed.bad.len() as u64;
     // People whose documents gained changes: only their projections need deriving again.
     let mut people: BTreeSet<String> = BTreeSet::new();
-    for ((person_id, comp), changes) in parsed {
-        let entry = docs.get(tx, &(person_id.clone(), comp))?;
+    for ((person_id, comp), changes) in parsed.docs {
+        let key = (person_id.clone(), comp);
         let conflicts_before = if comp == Compartment::Clinical {
-            record::read::conflicts(&person_id, &entry.doc)?
+            record::read::conflicts(&person_id, &docs.get(tx, &key)?.doc)?
         } else {
             Vec::new()
         };
+        let applied = apply_to_doc(tx, docs, &key, changes, &mut report)?;
+        let entry = docs.get(tx, &key)?;
         let mut changed = false;
-        for c in &changes {
-            let stamp: Option<AuditStamp> = c.message().and_then(|m| serde_json::from_str(m).ok());
-            let summary = stamp
-                .map(|s| s.summary)
-                .unwrap_or_else(|| "changed the record".into());
-            let new = docs::insert_change(
-                tx,
-                &NewChange {
-                    person_id: &person_id,
-                    compartment: comp,
-                    hash: c.hash(),
-                    bytes: c.raw_bytes(),
-                    local: false,
-                    at_ms: c.timestamp(),
-                    summary: &summary,
-                },
-            )?;
-            if new {
+        for c in &applied {
+            if store_received(tx, &person_id, comp, c)? {
                 report.new_changes += 1;
                 entry.unfolded += 1;
                 changed = true;
             }
         }
-        entry.doc.apply_changes(changes.clone())?;
-        report.waiting += changes
+        report.waiting += applied
             .iter()
             .filter(|c| entry.doc.get_change_meta_by_hash(&c.hash()).is_none())
             .count() as u64;
@@ -309,6 +386,69 @@ pub(super) fn import_parsed(
         }
     }
     Ok(report)
+}
+
+fn store_received(
+    tx: &Transaction<'_>,
+    person_id: &str,
+    comp: Compartment,
+    c: &Change,
+) -> Result<bool> {
+    let stamp: Option<AuditStamp> = c.message().and_then(|m| serde_json::from_str(m).ok());
+    let summary = stamp
+        .map(|s| s.summary)
+        .unwrap_or_else(|| "changed the record".into());
+    docs::insert_change(
+        tx,
+        &NewChange {
+            person_id,
+            compartment: comp,
+            hash: c.hash(),
+            bytes: c.raw_bytes(),
+            local: false,
+            at_ms: c.timestamp(),
+            summary: &summary,
+        },
+    )
+}
+
+/// Apply a document's received changes inside panic isolation. If Automerge fails on the batch,
+/// the document is dropped and reloaded, and the changes are applied one at a time: the ones it
+/// cannot apply are quarantined, the rest are kept. Returns the changes that were applied (or
+/// wait for their dependencies inside Automerge's queue).
+fn apply_to_doc(
+    tx: &Transaction<'_>,
+    docs: &mut DocCache,
+    key: &(String, Compartment),
+    changes: Vec<Change>,
+    report: &mut ImportReport,
+) -> Result<Vec<Change>> {
+    let entry = docs.get(tx, key)?;
+    if apply::apply_isolated(&mut entry.doc, changes.clone()).is_ok() {
+        return Ok(changes);
+    }
+    docs.evict(key);
+    let mut kept: Vec<Change> = Vec::new();
+    for c in changes {
+        let entry = docs.get(tx, key)?;
+        let Err(e) = apply::apply_isolated(&mut entry.doc, vec![c.clone()]) else {
+            kept.push(c);
+            continue;
+        };
+        docs.evict(key);
+        let exported = ExportedChange {
+            person_id: key.0.clone(),
+            compartment: key.1,
+            bytes: c.raw_bytes().to_vec(),
+        };
+        quarantine_incoming(tx, &bad_incoming(&exported, &e.to_string(), "unappliable"))?;
+        report.quarantined += 1;
+        // The document was reloaded from storage: apply again what was kept so far.
+        let entry = docs.get(tx, key)?;
+        apply::apply_isolated(&mut entry.doc, kept.clone())
+            .map_err(|e| Error::Document(format!("received changes cannot be applied: {e}")))?;
+    }
+    Ok(kept)
 }
 
 /// Re-derive all projection rows of one person from their documents.

@@ -10,8 +10,11 @@ mod compaction;
 mod db;
 mod docs;
 mod exchange;
+mod observe;
 mod projections;
+mod quarantine;
 mod queries;
+mod refusals;
 mod schema;
 mod sync_state;
 mod write;
@@ -26,7 +29,10 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub use db::KEY_LEN;
 pub use exchange::{ChangeBatch, ExportedChange, ImportReport, PendingChange};
+pub use observe::{HeldNotifications, StoreChange, StoreObserver};
+pub use quarantine::{QuarantinedEntry, UnreportedQuarantine};
 pub use queries::{AlertSummary, CaseloadEntry, PlannedVisitSummary};
+pub use refusals::RefusedLocal;
 pub use sync_state::{Outbox, PageOutcome, SyncPage};
 pub use write::RecordedVisit;
 
@@ -95,6 +101,10 @@ pub struct FieldStore {
     reader: Mutex<Connection>,
     compactor: Option<compaction::Compactor>,
     compaction_lock: Arc<Mutex<()>>,
+    /// Live queries: who is told what changed ([`StoreObserver`]).
+    notifier: observe::Notifier,
+    /// What the writes of the current critical section changed; told once the writer is free.
+    changed: Mutex<StoreChange>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
@@ -136,6 +146,8 @@ impl FieldStore {
             reader: Mutex::new(reader),
             compactor,
             compaction_lock,
+            notifier: observe::Notifier::new(),
+            changed: Mutex::new(StoreChange::default()),
             config,
         })
     }
@@ -273,6 +285,14 @@ impl FieldStore {
                 exchange::project_person(&tx, docs, p)?;
             }
             tx.commit()?;
+            if let Ok(mut c) = lock(&self.changed) {
+                c.merge(StoreChange {
+                    caseload: true,
+                    conflicts: true,
+                    planned_visits: true,
+                    ..Default::default()
+                });
+            }
             Ok(())
         })
     }
@@ -316,17 +336,23 @@ impl FieldStore {
     /// row would be refused here until it is).
     fn allow(&self, action: Action) -> Result<()> {
         let context = policy::Context {
-            consent: policy::Consent::Unknown,
-            teams: vec![self.config.user.team.clone()],
+            consent: policy::Consent::NotRecorded,
         };
         policy::allows(&self.principal, action, &context)?;
         Ok(())
     }
 
-    /// Run `f` holding the writer: the one critical section of a public call.
+    /// Run `f` holding the writer: the one critical section of a public call. What its writes
+    /// changed is told to the observers once the writer is released.
     fn writing<R>(&self, f: impl FnOnce(&mut Writer) -> Result<R>) -> Result<R> {
         let mut guard = self.writer()?;
-        f(&mut guard)
+        let result = f(&mut guard);
+        drop(guard);
+        let changed = lock(&self.changed).map(|mut c| std::mem::take(&mut *c));
+        if let Ok(c) = changed {
+            self.notify(c);
+        }
+        result
     }
 
     /// The write path of every operation on a person already on the device: the policy, then
@@ -360,9 +386,14 @@ impl FieldStore {
     ) -> Result<T> {
         let Writer { conn, docs } = w;
         let result = write_one(conn, docs, key, author, edit);
+        if let Ok((_, _, Some(change))) = &result {
+            if let Ok(mut c) = lock(&self.changed) {
+                c.merge(change.clone());
+            }
+        }
         match &result {
             Err(_) => docs.evict(key),
-            Ok((_, unfolded)) if *unfolded >= docs::COMPACT_AFTER => {
+            Ok((_, unfolded, _)) if *unfolded >= docs::COMPACT_AFTER => {
                 if let Some(c) = &self.compactor {
                     c.request(key.clone());
                     if let Ok(entry) = docs.get(conn, key) {
@@ -372,7 +403,7 @@ impl FieldStore {
             }
             Ok(_) => {}
         }
-        result.map(|(v, _)| v)
+        result.map(|(v, _, _)| v)
     }
 
     /// True when this device holds anything of the person.
@@ -441,15 +472,15 @@ impl FieldStore {
 
 /// Run `edit` on the document of `key`, commit its ops as one Automerge change stamped with
 /// the author and the edit's summary, and store the change and the edit's projection deltas in
-/// one SQLite transaction. Returns the edit's value and how many changes now lie beside the
-/// document's snapshot.
+/// one SQLite transaction. Returns the edit's value, how many changes now lie beside the
+/// document's snapshot, and what changed for observers (nothing when the edit made no ops).
 fn write_one<T>(
     conn: &mut Connection,
     docs: &mut DocCache,
     key: &DocKey,
     author: &Author,
     edit: impl FnOnce(&mut AutoCommit) -> Result<Edit<T>>,
-) -> Result<(T, usize)> {
+) -> Result<(T, usize, Option<StoreChange>)> {
     let entry = docs.get(conn, key)?;
     let Edit {
         value,
@@ -470,7 +501,7 @@ fn write_one<T>(
             .with_time(at_ms),
     );
     let Some(hash) = committed else {
-        return Ok((value, entry.unfolded));
+        return Ok((value, entry.unfolded, None));
     };
     let change = entry
         .doc
@@ -493,11 +524,13 @@ fn write_one<T>(
     )?;
     projections::apply(&tx, &key.0, &deltas)?;
     tx.commit()?;
-    Ok((value, unfolded))
+    let change = StoreChange::of_edit(&key.0, key.1, &deltas);
+    Ok((value, unfolded, Some(change)))
 }
 
 impl Drop for FieldStore {
     fn drop(&mut self) {
+        self.notifier.stop();
         if let Some(c) = self.compactor.take() {
             c.stop();
         }

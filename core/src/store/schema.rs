@@ -7,9 +7,10 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// (version, SQL). Append new migrations; never edit a released one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -98,7 +99,36 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     CREATE INDEX planned_visits_person ON planned_visits (person_id, completed, entered_in_error, starts_at);
     CREATE INDEX planned_visits_day ON planned_visits (starts_at);
     "#,
-)];
+    ),
+    (
+        2,
+        r#"
+    -- Changes stopped on their way in or out (issue 8): refused by the server, or received but
+    -- not valid by this app's rules. Kept for the clinician to see and re-apply, and reported
+    -- to the server's quarantine (reported = 1 once the server has acknowledged the report).
+    CREATE TABLE quarantine (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id   TEXT NOT NULL,
+        compartment TEXT NOT NULL,
+        direction   TEXT NOT NULL,
+        hash        TEXT,
+        code        TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        author      TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        quarantined_ms INTEGER NOT NULL,
+        layout      INTEGER NOT NULL,
+        bytes       BLOB NOT NULL,
+        reported    INTEGER NOT NULL DEFAULT 0,
+        resolved    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX quarantine_unreported ON quarantine (id) WHERE reported = 0;
+    -- When the server said the phone's clock was implausible for a change: its receive time.
+    ALTER TABLE changes ADD COLUMN server_received_ms INTEGER;
+    "#,
+    ),
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0)

@@ -5,7 +5,11 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::exchange::{import_parsed, parse_batch};
-use super::{lock, now, ChangeBatch, ExportedChange, FieldStore, ImportReport, Writer};
+use super::refusals::{self, RefusedLocal};
+use super::{
+    lock, now, quarantine, ChangeBatch, ExportedChange, FieldStore, ImportReport, StoreChange,
+    Writer,
+};
 use crate::error::{Error, Result};
 use crate::record::Compartment;
 
@@ -13,6 +17,8 @@ use crate::record::Compartment;
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     pub changes: Vec<ExportedChange>,
+    /// The local sequence number of each change in `changes`, in the same order.
+    pub seqs: Vec<i64>,
     /// The local sequence number of the last change in `changes` (0 when empty).
     pub up_to: i64,
     /// More local changes wait beyond this outbox (it was cut for size).
@@ -23,11 +29,22 @@ pub struct Outbox {
 #[derive(Debug, Clone, Default)]
 pub struct SyncPage {
     pub changes: Vec<ExportedChange>,
-    /// The server cursor to ask from next time.
+    /// The server cursor to ask from next time: its sequence number, and how many items of the
+    /// next group were already delivered.
     pub cursor: u64,
+    pub cursor_skip: u64,
     /// The outbox that this response acknowledges (local changes up to this seq were stored
-    /// by the server), if the request carried one.
+    /// by the server or refused), if the request carried one.
     pub acked_up_to: Option<i64>,
+    /// Outbox changes the server refused: quarantined or written again, never acknowledged.
+    pub refused: Vec<RefusedLocal>,
+    /// The server saw this store's actor reuse a sequence number: switch to a fresh actor first.
+    pub reset_actor: bool,
+    /// The quarantine reports up to this id reached the server with the request.
+    pub quarantine_reported_up_to: Option<i64>,
+    /// (person, compartment, change hash hex, server receive time) of changes whose phone clock
+    /// the server found implausible.
+    pub clock_notes: Vec<(String, Compartment, String, i64)>,
     /// People who left this device's scope.
     pub purge_people: Vec<String>,
     /// Compartments of people that left this device's scope (e.g. consent withdrawn).
@@ -39,6 +56,10 @@ pub struct SyncPage {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageOutcome {
     pub import: ImportReport,
+    /// This device's changes the server refused and that are now in quarantine.
+    pub quarantined_outgoing: u64,
+    /// This device's unsent changes written again after a refusal.
+    pub rewritten: usize,
     /// People whose documents were removed from the device.
     pub purged: Vec<String>,
     /// People whose purge was held back because changes recorded here are not yet on the server.
@@ -53,23 +74,28 @@ impl FieldStore {
 
     /// The server cursor this device last reached (0 before the first sync).
     pub fn sync_cursor(&self) -> Result<u64> {
+        Ok(self.sync_position()?.0)
+    }
+
+    /// The server cursor and the number of items of the next group already received.
+    pub fn sync_position(&self) -> Result<(u64, u64)> {
         let w = self.sync_writer()?;
-        let v: Option<String> = w
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'sync_cursor'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        let get = |key: &str| -> Result<u64> {
+            let v: Option<String> = w
+                .conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?;
+            Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        };
+        Ok((get("sync_cursor")?, get("sync_cursor_skip")?))
     }
 
     /// Local changes not yet acknowledged, oldest first, up to about `max_bytes` (at least one).
     pub fn sync_outbox(&self, max_bytes: usize) -> Result<Outbox> {
         self.access.check_not_wiped()?;
-        let (batch, more) = self.export_where(0, true, max_bytes)?;
+        let (batch, more, seqs) = self.export_where(0, true, max_bytes)?;
         Ok(Outbox {
+            seqs,
             up_to: if batch.changes.is_empty() {
                 0
             } else {
@@ -88,12 +114,16 @@ impl FieldStore {
             changes: page.changes.clone(),
             up_to: 0,
         })?;
+        let touched = parsed.keys();
         let mut guard = self.sync_writer()?;
         let Writer { conn, docs } = &mut *guard;
-        let touched: Vec<(String, Compartment)> = parsed.keys().cloned().collect();
         let synced_at = now();
+        if page.reset_actor {
+            reset_actor(conn, docs)?;
+        }
         let result = (|| {
             let tx = conn.transaction()?;
+            let handled = refusals::handle(&tx, docs, &page.refused, synced_at.timestamp_millis())?;
             let import = import_parsed(&tx, docs, parsed, page.changes.len())?;
             if let Some(up_to) = page.acked_up_to {
                 tx.execute(
@@ -101,10 +131,19 @@ impl FieldStore {
                     [up_to],
                 )?;
             }
+            if let Some(id) = page.quarantine_reported_up_to {
+                quarantine::mark_reported(&tx, id)?;
+            }
+            note_clocks(&tx, &page.clock_notes)?;
             let mut outcome = PageOutcome {
                 import,
+                quarantined_outgoing: handled.quarantined as u64,
+                rewritten: handled.rewritten,
                 ..Default::default()
             };
+            for p in &handled.people {
+                super::exchange::project_person(&tx, docs, p)?;
+            }
             for p in &page.purge_people {
                 if has_unsent(&tx, p, None)? {
                     outcome.purge_deferred.push(p.clone());
@@ -121,6 +160,7 @@ impl FieldStore {
                 }
             }
             set_meta(&tx, "sync_cursor", &page.cursor.to_string())?;
+            set_meta(&tx, "sync_cursor_skip", &page.cursor_skip.to_string())?;
             self.access
                 .record_sync(&tx, synced_at, page.lock_after_days)?;
             tx.commit()?;
@@ -139,10 +179,12 @@ impl FieldStore {
                 }
             }
             Err(_) => {
-                for k in &touched {
-                    docs.evict(k);
-                }
+                docs.evict_all();
             }
+        }
+        drop(guard);
+        if let Ok(outcome) = &result {
+            self.notify(page_change(page, outcome, touched));
         }
         result
     }
@@ -157,7 +199,7 @@ impl FieldStore {
             "PRAGMA secure_delete = ON;
              BEGIN IMMEDIATE;
              DELETE FROM changes; DELETE FROM change_bytes; DELETE FROM documents; DELETE FROM people;
-             DELETE FROM alerts; DELETE FROM planned_visits; DELETE FROM meta;
+             DELETE FROM alerts; DELETE FROM planned_visits; DELETE FROM meta; DELETE FROM quarantine;
              COMMIT;
              PRAGMA wal_checkpoint(TRUNCATE);",
         )?;
@@ -179,6 +221,78 @@ impl FieldStore {
         }
         Ok(())
     }
+}
+
+/// Switch this store to a fresh Automerge actor (the old one reused a sequence number the server
+/// holds: a phone restored from a backup). Committed at once: a new actor is always safe.
+fn reset_actor(conn: &mut rusqlite::Connection, docs: &mut super::docs::DocCache) -> Result<()> {
+    let actor = automerge::ActorId::random();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('actor', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [actor.to_hex_string()],
+    )?;
+    tracing::warn!(
+        "the server saw this store's actor reuse a sequence number; switched to a new actor"
+    );
+    docs.set_actor(actor);
+    Ok(())
+}
+
+fn note_clocks(tx: &Transaction<'_>, notes: &[(String, Compartment, String, i64)]) -> Result<()> {
+    for (person, comp, hash, received) in notes {
+        let Ok(bytes) = hex_bytes(hash) else {
+            continue;
+        };
+        tx.execute(
+            "UPDATE changes SET server_received_ms = ?4
+             WHERE person_id = ?1 AND compartment = ?2 AND hash = ?3",
+            params![person, comp.as_str(), bytes, received],
+        )?;
+    }
+    Ok(())
+}
+
+fn hex_bytes(h: &str) -> std::result::Result<Vec<u8>, ()> {
+    if !h.len().is_multiple_of(2) {
+        return Err(());
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| {
+            h.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or(())
+        })
+        .collect()
+}
+
+/// What a page changed, for observers.
+fn page_change(
+    page: &SyncPage,
+    outcome: &PageOutcome,
+    touched: Vec<(String, Compartment)>,
+) -> StoreChange {
+    let received = outcome.import.new_changes > 0;
+    let mut c = StoreChange::of_people(
+        touched
+            .into_iter()
+            .filter(|_| received)
+            .map(|(p, _)| p)
+            .filter(|p| !outcome.purged.contains(p)),
+    );
+    c.merge(StoreChange {
+        removed: outcome.purged.clone(),
+        caseload: !outcome.purged.is_empty(),
+        conflicts: !outcome.purged.is_empty(),
+        planned_visits: !outcome.purged.is_empty(),
+        pending: page.acked_up_to.is_some()
+            || outcome.quarantined_outgoing > 0
+            || outcome.rewritten > 0
+            || outcome.import.quarantined > 0,
+        ..Default::default()
+    });
+    c
 }
 
 fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {

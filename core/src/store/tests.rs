@@ -760,7 +760,7 @@ fn pending_changes_and_acknowledgement() {
 }
 
 #[test]
-fn imports_are_idempotent_and_malformed_batches_store_nothing() {
+fn imports_are_idempotent_and_a_malformed_change_is_quarantined_not_fatal() {
     let dir = tmp();
     let a = nurse(&dir, "a");
     let b = nurse(&dir, "b");
@@ -782,11 +782,21 @@ fn imports_are_idempotent_and_malformed_batches_store_nothing() {
     let mut bad = batch.clone();
     let half = bad.changes[1].bytes.len() / 2;
     bad.changes[1].bytes.truncate(half);
-    let err = c.import_changes(&bad).unwrap_err();
-    assert!(matches!(err, Error::BadChanges(_)), "{err}");
-    assert!(err.to_string().contains("Nothing from them was saved"));
-    assert!(c.export_changes(0).unwrap().changes.is_empty());
-    assert!(c.caseload().unwrap().is_empty());
+    // The good change is kept; the cut one is quarantined with its reason, not fatal.
+    let r = c.import_changes(&bad).unwrap();
+    assert_eq!((r.new_changes, r.quarantined), (1, 1));
+    assert_eq!(c.export_changes(0).unwrap().changes.len(), 1);
+    assert_eq!(c.caseload().unwrap().len(), 1);
+    let q = c.quarantine().unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        (q[0].direction.as_str(), q[0].code.as_str()),
+        ("incoming", "malformed")
+    );
+    assert!(q[0].reason.contains("cannot be read"), "{}", q[0].reason);
+    // Sending the good change again does not quarantine anything new.
+    let again = c.import_changes(&batch).unwrap();
+    assert_eq!((again.new_changes, again.quarantined), (1, 0));
 }
 
 #[test]
@@ -936,7 +946,7 @@ fn out_of_role_writes_are_refused_at_once_and_never_reach_the_outbox() {
     assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "an advice worker may not write the clinical record. Nothing was saved."
+        "an advice worker may not write the clinical record: this is outside the role. Nothing was saved."
     );
     let note = w.add_note(&id, None, "seen").unwrap_err();
     assert!(matches!(note, Error::NotAllowed(_)), "{note:?}");
@@ -967,7 +977,7 @@ fn out_of_role_writes_are_refused_at_once_and_never_reach_the_outbox() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "a district nurse may not write the advice record. Nothing was saved."
+        "a district nurse may not write the advice record: this is outside the role. Nothing was saved."
     );
     assert!(matches!(
         n.set_consent_to_share(&pid, true),

@@ -103,7 +103,7 @@ impl FieldStore {
     /// Resolve a clinical conflict with the value the clinician decided on (one of the values
     /// shown, or a new one that combines them).
     pub fn resolve_conflict(&self, conflict_id: &str, resolution: AlertInput) -> Result<Alert> {
-        self.allow(Action::ResolveConflict)?;
+        self.allow(Action::ResolveConflict(Compartment::Clinical))?;
         let person_id = edit::conflict_person(conflict_id)?;
         let not_open = || Error::ConflictNotOpen {
             id: conflict_id.to_string(),

@@ -5,12 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::protocol::{self, Instruction, SyncRequest, SyncResponse, WireChange};
+use super::protocol::{self, SyncResponse};
+use super::session::{version_error, Next, Session, SessionOptions, SyncProgressEvent, SyncReport};
 use crate::error::{Error, Result};
-use crate::record::ClinicalConflict;
-use crate::store::{ExportedChange, FieldStore, SyncPage};
+use crate::store::FieldStore;
 
 /// Where and as whom to sync.
 #[derive(Debug, Clone)]
@@ -47,55 +45,8 @@ impl Default for SyncOptions {
     }
 }
 
-/// Progress of a sync in flight, after each page.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
-pub struct SyncProgressEvent {
-    pub round_trips: u32,
-    pub changes_sent: u64,
-    pub changes_received: u64,
-    /// Changes the server still has to send.
-    pub remaining: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-}
-
 pub trait SyncProgress: Send + Sync {
     fn on_progress(&self, event: &SyncProgressEvent);
-}
-
-/// What a sync did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
-pub struct SyncReport {
-    pub changes_sent: u64,
-    /// Changes received that this device did not hold.
-    pub changes_received: u64,
-    pub people_added: Vec<String>,
-    pub people_purged: Vec<String>,
-    /// People whose removal waits until this device's changes to them reach the server.
-    pub purge_deferred: Vec<String>,
-    pub new_conflicts: Vec<ClinicalConflict>,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    pub round_trips: u32,
-    pub duration_ms: u64,
-}
-
-fn to_wire(c: ExportedChange) -> WireChange {
-    WireChange {
-        person_id: c.person_id,
-        compartment: c.compartment,
-        bytes: c.bytes,
-    }
-}
-
-fn from_wire(c: WireChange) -> ExportedChange {
-    ExportedChange {
-        person_id: c.person_id,
-        compartment: c.compartment,
-        bytes: c.bytes,
-    }
 }
 
 fn http_client(timeout: Duration) -> Result<reqwest::Client> {
@@ -147,6 +98,7 @@ pub async fn sync(
 
 /// Send every change the server lacks, receive every change this device lacks, apply
 /// instructions (purge, wipe, lock). Returns [`Error::Wiped`] after erasing a revoked device.
+/// The protocol is [`Session`]'s; this function only carries its messages over HTTP.
 pub async fn sync_with(
     store: &FieldStore,
     endpoint: &SyncEndpoint,
@@ -160,87 +112,34 @@ pub async fn sync_with(
         endpoint.url.trim_end_matches('/'),
         protocol::SYNC_PATH
     );
-    let mut report = SyncReport::default();
-    let mut to_report: Vec<String> = Vec::new();
+    let mut session = Session::new(SessionOptions {
+        max_page_bytes: options.max_page_bytes,
+        max_upload_bytes: options.max_upload_bytes,
+        ..SessionOptions::default()
+    });
+    let mut request = session.start(store)?;
     loop {
-        let outbox = store.sync_outbox(options.max_upload_bytes)?;
-        let request = SyncRequest {
-            protocol: protocol::PROTOCOL_VERSION,
-            cursor: store.sync_cursor()?,
-            changes: outbox.changes.iter().cloned().map(to_wire).collect(),
-            max_page_bytes: options.max_page_bytes,
-            purged: std::mem::take(&mut to_report),
-        };
         let body = protocol::encode(&request);
-        report.bytes_sent += body.len() as u64;
-        let answer = post(&client, &url, &endpoint.device_token, body, options).await?;
-        report.bytes_received += answer.len() as u64;
-        report.round_trips += 1;
+        let token = session
+            .token()
+            .unwrap_or(&endpoint.device_token)
+            .to_string();
+        let answer = post(&client, &url, &token, body.clone(), options).await?;
+        session.note_bytes(body.len() as u64, answer.len() as u64);
         let response: SyncResponse = protocol::decode(&answer)
             .map_err(|e| Error::Network(format!("the server's answer could not be read: {e}")))?;
-        if response.protocol != protocol::PROTOCOL_VERSION {
-            return Err(version_error(&response.protocol.to_string()));
-        }
-        if response.instructions.contains(&Instruction::Wipe) {
-            store.wipe()?;
-            return Err(Error::Wiped);
-        }
-        let page = page_of(
-            response.clone(),
-            (!outbox.changes.is_empty()).then_some(outbox.up_to),
-        );
-        let outcome = store.apply_sync_page(&page)?;
-        report.changes_sent += outbox.changes.len() as u64;
-        report.changes_received += outcome.import.new_changes as u64;
-        report.people_added.extend(outcome.import.people_added);
-        report.new_conflicts.extend(outcome.import.new_conflicts);
-        report.purge_deferred.extend(outcome.purge_deferred);
-        report.people_purged.extend(outcome.purged.iter().cloned());
-        to_report = outcome.purged;
+        let next = session.receive(store, response)?;
         if let Some(p) = progress {
-            p.on_progress(&SyncProgressEvent {
-                round_trips: report.round_trips,
-                changes_sent: report.changes_sent,
-                changes_received: report.changes_received,
-                remaining: response.remaining,
-                bytes_sent: report.bytes_sent,
-                bytes_received: report.bytes_received,
-            });
+            p.on_progress(&session.progress());
         }
-        // Carry on while the server has more pages, the outbox was cut for size, or purges
-        // still have to be reported to the server.
-        if !response.more && !outbox.more && to_report.is_empty() {
-            break;
-        }
-        if report.round_trips >= 100_000 {
-            return Err(Error::Network(
-                "the sync did not finish after 100,000 requests".into(),
-            ));
+        match next {
+            Next::Request(r) => request = *r,
+            Next::Done(mut report) => {
+                report.duration_ms = started.elapsed().as_millis() as u64;
+                return Ok(report);
+            }
         }
     }
-    report.duration_ms = started.elapsed().as_millis() as u64;
-    Ok(report)
-}
-
-fn page_of(r: SyncResponse, acked_up_to: Option<i64>) -> SyncPage {
-    let mut page = SyncPage {
-        changes: r.changes.into_iter().map(from_wire).collect(),
-        cursor: r.cursor,
-        acked_up_to,
-        lock_after_days: r.lock_after_days,
-        ..Default::default()
-    };
-    for i in r.instructions {
-        match i {
-            Instruction::Purge { person_id } => page.purge_people.push(person_id),
-            Instruction::PurgeCompartment {
-                person_id,
-                compartment,
-            } => page.purge_compartments.push((person_id, compartment)),
-            Instruction::Wipe => {}
-        }
-    }
-    page
 }
 
 /// POST a sync body, retrying network failures and 5xx answers with exponential backoff.
@@ -301,14 +200,6 @@ fn status_error(status: u16, body: &[u8]) -> Error {
         (401, _) => Error::AuthFailed,
         (_, Some("protocol")) | (426, _) => version_error(&message),
         _ => Error::ServerRejected { status, message },
-    }
-}
-
-fn version_error(server: &str) -> Error {
-    Error::ProtocolMismatch {
-        server: server.to_string(),
-        app: protocol::PROTOCOL_VERSION,
-        advice: "Update the app, or ask your administrator whether the server needs updating.",
     }
 }
 

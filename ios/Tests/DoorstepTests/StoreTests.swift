@@ -38,7 +38,7 @@ final class StoreTests: XCTestCase {
         let refused = await expectError({ if case .NotAllowed = $0 { return true } else { return false } }) {
             _ = try await w.recordVisit(id, Fixtures.visit(Fixtures.observationsScoring6))
         }
-        XCTAssertEqual(refused, "an advice worker may not write the clinical record. Nothing was saved.")
+        XCTAssertEqual(refused, "an advice worker may not write the clinical record: this is outside the role. Nothing was saved.")
         let pending = try await w.pendingChanges()
         XCTAssertEqual(pending.count, 1, "only the registration waits to be sent")
         _ = try await w.addAdviceNeed(id, category: .debt, description: "Council tax arrears")

@@ -49,6 +49,23 @@ pub struct NewChange<'a> {
     pub received_ms: i64,
 }
 
+/// A change a device put in quarantine, as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRow {
+    pub device_id: String,
+    pub user_id: String,
+    pub person_id: String,
+    pub compartment: Compartment,
+    pub direction: String,
+    pub change_hash: Option<String>,
+    pub code: String,
+    pub reason: String,
+    pub summary: String,
+    pub at_ms: i64,
+    pub reported_ms: i64,
+    pub bytes: Vec<u8>,
+}
+
 /// The primitive operations of one transaction. Backends implement these; nothing else.
 pub trait Tx {
     // identities
@@ -90,6 +107,13 @@ pub trait Tx {
         comp: Compartment,
         up_to: u64,
     ) -> Result<Vec<StoredChange>>;
+    /// A document's changes with seq > `after`, in order.
+    fn doc_changes_after(
+        &mut self,
+        person_id: &str,
+        comp: Compartment,
+        after: u64,
+    ) -> Result<Vec<StoredChange>>;
     /// Changes with `after < seq <= up_to` of people currently on the team's caseload, in order.
     fn team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<Vec<StoredChange>>;
 
@@ -107,6 +131,13 @@ pub trait Tx {
     fn consent(&mut self, person_id: &str) -> Result<Option<(bool, u64)>>;
     fn set_consent(&mut self, person_id: &str, consented: bool, seq: u64) -> Result<()>;
     fn record_purges(&mut self, device_id: &str, people: &[String], now_ms: i64) -> Result<()>;
+
+    // quarantine
+    /// Keep a device's quarantine report; a repeat of one already held is ignored.
+    fn add_quarantine(&mut self, q: &QuarantineRow) -> Result<()>;
+    /// (reason code, count), most frequent first.
+    fn quarantine_counts(&mut self) -> Result<Vec<(String, u64)>>;
+    fn quarantine_newest(&mut self, limit: u32) -> Result<Vec<QuarantineRow>>;
 }
 
 /// A backend. `write` runs a serialised read-write transaction; `read` a consistent snapshot.

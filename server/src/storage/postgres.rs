@@ -37,7 +37,9 @@ use postgres::{Config, IsolationLevel, NoTls, Row, Statement, Transaction};
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{parse_role, role_str, DeviceInfo, DeviceRow, NewChange, StoredChange, Tx};
+use super::{
+    parse_role, role_str, DeviceInfo, DeviceRow, NewChange, QuarantineRow, StoredChange, Tx,
+};
 use crate::error::{Result, ServerError};
 
 /// Connections per server process. Several processes share the database's `max_connections`
@@ -74,6 +76,13 @@ CREATE INDEX IF NOT EXISTS memberships_team ON memberships (team_id, left_seq);
 CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
 CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented BOOLEAN NOT NULL, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id BIGSERIAL PRIMARY KEY, device_id TEXT NOT NULL, user_id TEXT NOT NULL,
+    person_id TEXT NOT NULL, compartment TEXT NOT NULL, direction TEXT NOT NULL, change_hash TEXT,
+    code TEXT NOT NULL, reason TEXT NOT NULL, summary TEXT NOT NULL, at_ms BIGINT NOT NULL,
+    reported_ms BIGINT NOT NULL, bytes BYTEA NOT NULL,
+    UNIQUE (device_id, person_id, change_hash, direction));
+CREATE INDEX IF NOT EXISTS quarantine_code ON quarantine (code);
 "#;
 
 /// Run at the start of every write transaction: bound how long it waits for the writer lock (as
@@ -564,6 +573,20 @@ impl Tx for PgTx<'_> {
         stored(rows)
     }
 
+    fn doc_changes_after(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        after: u64,
+    ) -> Result<Vec<StoredChange>> {
+        let rows = self.query(
+            "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
+             WHERE person_id = $1 AND compartment = $2 AND seq > $3 ORDER BY seq",
+            &[&person_id, &c.as_str(), &seq_param(after)],
+        )?;
+        stored(rows)
+    }
+
     fn team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<Vec<StoredChange>> {
         let rows = self.query(
             // Driven by the team's members, each a range seek on (person_id, seq): the cost
@@ -667,6 +690,69 @@ impl Tx for PgTx<'_> {
             &[&person_id, &consented, &seq_param(seq)],
         )?;
         Ok(())
+    }
+
+    fn add_quarantine(&mut self, q: &QuarantineRow) -> Result<()> {
+        self.execute(
+            "INSERT INTO quarantine (device_id, user_id, person_id, compartment, direction,
+                 change_hash, code, reason, summary, at_ms, reported_ms, bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (device_id, person_id, change_hash, direction) DO NOTHING",
+            &[
+                &q.device_id,
+                &q.user_id,
+                &q.person_id,
+                &q.compartment.as_str(),
+                &q.direction,
+                &q.change_hash,
+                &q.code,
+                &q.reason,
+                &q.summary,
+                &q.at_ms,
+                &q.reported_ms,
+                &q.bytes,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn quarantine_counts(&mut self) -> Result<Vec<(String, u64)>> {
+        let rows = self.query(
+            "SELECT code, count(*) FROM quarantine GROUP BY code ORDER BY count(*) DESC, code",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(0) as u64))
+            .collect())
+    }
+
+    fn quarantine_newest(&mut self, limit: u32) -> Result<Vec<QuarantineRow>> {
+        let rows = self.query(
+            "SELECT device_id, user_id, person_id, compartment, direction, change_hash, code,
+                    reason, summary, at_ms, reported_ms, bytes
+             FROM quarantine ORDER BY reported_ms DESC, id DESC LIMIT $1",
+            &[&i64::from(limit)],
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(QuarantineRow {
+                    device_id: r.get(0),
+                    user_id: r.get(1),
+                    person_id: r.get(2),
+                    compartment: Compartment::parse(r.get::<_, &str>(3))?,
+                    direction: r.get(4),
+                    change_hash: r.get(5),
+                    code: r.get(6),
+                    reason: r.get(7),
+                    summary: r.get(8),
+                    at_ms: r.get(9),
+                    reported_ms: r.get(10),
+                    bytes: r.get(11),
+                })
+            })
+            .collect())
     }
 
     fn record_purges(&mut self, device_id: &str, people: &[String], now_ms: i64) -> Result<()> {

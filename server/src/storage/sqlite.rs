@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use doorstep_core::record::{Compartment, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{parse_role, role_str, DeviceInfo, DeviceRow, NewChange, StoredChange, Tx};
+use super::{
+    parse_role, role_str, DeviceInfo, DeviceRow, NewChange, QuarantineRow, StoredChange, Tx,
+};
 use crate::error::{Result, ServerError};
 
 const SCHEMA: &str = r#"
@@ -37,6 +39,13 @@ CREATE INDEX IF NOT EXISTS memberships_team ON memberships (team_id, left_seq);
 CREATE INDEX IF NOT EXISTS memberships_person ON memberships (person_id);
 CREATE TABLE IF NOT EXISTS consents (person_id TEXT PRIMARY KEY, consented INTEGER NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS purge_reports (device_id TEXT NOT NULL, person_id TEXT NOT NULL, reported_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, user_id TEXT NOT NULL,
+    person_id TEXT NOT NULL, compartment TEXT NOT NULL, direction TEXT NOT NULL, change_hash TEXT,
+    code TEXT NOT NULL, reason TEXT NOT NULL, summary TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    reported_ms INTEGER NOT NULL, bytes BLOB NOT NULL,
+    UNIQUE (device_id, person_id, change_hash, direction));
+CREATE INDEX IF NOT EXISTS quarantine_code ON quarantine (code);
 "#;
 
 pub struct SqliteStorage {
@@ -76,10 +85,12 @@ impl SqliteStorage {
     }
 
     pub fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R>) -> Result<R> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| ServerError::Storage("writer lock poisoned".into()))?;
+        // A panic inside an earlier transaction rolled it back as it unwound (rusqlite rolls back
+        // on drop): the connection is sound, so a poisoned lock is taken over, not fatal.
+        let mut conn = self.writer.lock().unwrap_or_else(|poisoned| {
+            self.writer.clear_poison();
+            poisoned.into_inner()
+        });
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut t = SqliteTx { tx };
         let r = f(&mut t)?;
@@ -374,6 +385,24 @@ impl Tx for SqliteTx<'_> {
         stored(rows)
     }
 
+    fn doc_changes_after(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        after: u64,
+    ) -> Result<Vec<StoredChange>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
+             WHERE person_id = ?1 AND compartment = ?2 AND seq > ?3 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map(params![person_id, c.as_str(), clamp(after)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        stored(rows)
+    }
+
     fn team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<Vec<StoredChange>> {
         let mut stmt = self.tx.prepare_cached(
             // Driven by the team's members, each a range seek on (person_id, seq): the cost
@@ -480,6 +509,101 @@ impl Tx for SqliteTx<'_> {
             params![person_id, consented, seq as i64],
         )?;
         Ok(())
+    }
+
+    fn add_quarantine(&mut self, q: &QuarantineRow) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO quarantine (device_id, user_id, person_id, compartment, direction,
+                 change_hash, code, reason, summary, at_ms, reported_ms, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (device_id, person_id, change_hash, direction) DO NOTHING",
+            params![
+                q.device_id,
+                q.user_id,
+                q.person_id,
+                q.compartment.as_str(),
+                q.direction,
+                q.change_hash,
+                q.code,
+                q.reason,
+                q.summary,
+                q.at_ms,
+                q.reported_ms,
+                q.bytes
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn quarantine_counts(&mut self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT code, count(*) FROM quarantine GROUP BY code ORDER BY count(*) DESC, code",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, n)| (c, n.max(0) as u64))
+            .collect())
+    }
+
+    fn quarantine_newest(&mut self, limit: u32) -> Result<Vec<QuarantineRow>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT device_id, user_id, person_id, compartment, direction, change_hash, code,
+                    reason, summary, at_ms, reported_ms, bytes
+             FROM quarantine ORDER BY reported_ms DESC, rowid DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([i64::from(limit)], |r| {
+                Ok((
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ),
+                    r.get::<_, String>(3)?,
+                    (
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, String>(6)?,
+                    ),
+                    (r.get::<_, String>(7)?, r.get::<_, String>(8)?),
+                    (
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                        r.get::<_, Vec<u8>>(11)?,
+                    ),
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(
+                |(
+                    (device_id, user_id, person_id),
+                    comp,
+                    (direction, change_hash, code),
+                    (reason, summary),
+                    (at_ms, reported_ms, bytes),
+                )| {
+                    Some(QuarantineRow {
+                        device_id,
+                        user_id,
+                        person_id,
+                        compartment: Compartment::parse(&comp)?,
+                        direction,
+                        change_hash,
+                        code,
+                        reason,
+                        summary,
+                        at_ms,
+                        reported_ms,
+                        bytes,
+                    })
+                },
+            )
+            .collect())
     }
 
     fn record_purges(&mut self, device_id: &str, people: &[String], now_ms: i64) -> Result<()> {

@@ -48,10 +48,15 @@ class StoreTest {
 
             val bad = assertThrows<DoorstepException.BadChanges> {
                 runBlocking {
-                    s.importChanges(ChangeBatch(listOf(ExportedChange(id, Compartment.CLINICAL, byteArrayOf(1, 2, 3))), 1))
+                    s.importChanges(ChangeBatch(listOf(ExportedChange("", Compartment.CLINICAL, byteArrayOf(1, 2, 3))), 1))
                 }
             }
             assertTrue(bad.message!!.contains("Nothing from them was saved"), bad.message)
+            // An unreadable change for a real person is quarantined for the clinician, not fatal.
+            val report = s.importChanges(ChangeBatch(listOf(ExportedChange(id, Compartment.CLINICAL, byteArrayOf(1, 2, 3))), 1))
+            assertEquals(1uL, report.quarantined)
+            val q = s.native.quarantine().single()
+            assertEquals(listOf("incoming", id), listOf(q.direction, q.personId))
         }
         val shortKey = assertThrows<DoorstepException.InvalidKey> {
             runBlocking { DoorstepStore.open(Fixtures.config(dir, "phone-b", key = ByteArray(16))) }
@@ -154,7 +159,7 @@ class StoreTest {
             val refused = assertThrows<DoorstepException.NotAllowed> {
                 runBlocking { s.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim") }
             }
-            assertEquals("a district nurse may not write the advice record. Nothing was saved.", refused.message)
+            assertEquals("a district nurse may not write the advice record: this is outside the role. Nothing was saved.", refused.message)
             DoorstepStore.open(Fixtures.config(dir, "advice", role = Role.ADVICE_WORKER)).use { w ->
                 s.exchangeTo(w)
                 val need = w.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim")

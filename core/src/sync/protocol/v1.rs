@@ -1,9 +1,5 @@
-//! The sync wire format, shared by the client in this crate and the server (`doorstep-server`).
-//! Sans-IO: types and their encoding only. See `docs/sync-protocol.md`.
-//!
-//! A body is a [postcard](https://docs.rs/postcard) encoding of the message, compressed with
-//! zstd. Media type [`MEDIA_TYPE`]; the protocol version travels in the [`VERSION_HEADER`]
-//! header and inside every message.
+//! Sync protocol version 1, as the first release's phones speak it. The server keeps answering
+//! it until the operator's cut-off (docs/decisions/0001); nothing new is added here.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,13 +7,7 @@ use crate::record::Compartment;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 pub const MEDIA_TYPE: &str = "application/vnd.doorstep.sync.v1+zstd";
-pub const VERSION_HEADER: &str = "doorstep-protocol";
 pub const SYNC_PATH: &str = "/v1/sync";
-pub const ENROL_PATH: &str = "/v1/enrol";
-/// The largest body either side accepts, compressed.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// The largest body either side accepts, decompressed.
-pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
 
 /// One Automerge change of one compartment document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,67 +63,9 @@ pub enum Instruction {
     Wipe,
 }
 
-/// Enrolment request (JSON): a one-time code from the operator and the store's actor id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnrolRequest {
-    pub code: String,
-}
-
-/// Enrolment answer (JSON). The token is shown once; the server keeps only its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnrolResponse {
-    pub device_id: String,
-    pub device_token: String,
-    pub user: crate::record::User,
-    pub lock_after_days: u32,
-}
-
-/// An error body (JSON), for people: what went wrong and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DecodeError {
-    #[error("the body is not valid zstd: {0}")]
-    Compression(String),
-    #[error("the body decompresses to more than {MAX_DECODED_BYTES} bytes")]
-    TooLarge,
-    #[error("the body is not a valid message: {0}")]
-    Format(String),
-}
-
-/// postcard, then zstd.
-pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
-    // postcard to a Vec cannot fail for these types (no maps with non-string keys, no floats).
-    let raw = postcard::to_stdvec(msg).unwrap_or_default();
-    zstd::bulk::compress(&raw, 3).unwrap_or_default()
-}
-
-pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, DecodeError> {
-    let raw = decompress_bounded(body)?;
-    postcard::from_bytes(&raw).map_err(|e| DecodeError::Format(e.to_string()))
-}
-
-fn decompress_bounded(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    use std::io::Read;
-    let decoder = zstd::stream::read::Decoder::new(body)
-        .map_err(|e| DecodeError::Compression(e.to_string()))?;
-    let mut out = Vec::new();
-    let mut limited = decoder.take(MAX_DECODED_BYTES as u64 + 1);
-    limited
-        .read_to_end(&mut out)
-        .map_err(|e| DecodeError::Compression(e.to_string()))?;
-    if out.len() > MAX_DECODED_BYTES {
-        return Err(DecodeError::TooLarge);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{decode, encode, DecodeError, MAX_DECODED_BYTES};
     use super::*;
 
     fn request() -> SyncRequest {

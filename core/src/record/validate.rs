@@ -1,0 +1,461 @@
+//! Checking a change before it is stored or applied, by the same code on the phone and on the
+//! server (issue 8, docs/decisions/0002).
+//!
+//! A change is foreign bytes. [`parse_change`] decodes it with bounded memory (a size cap, and
+//! Automerge's deflate-compressed chunks refused: Doorstep never writes them and Automerge
+//! inflates them without a bound) inside panic isolation. [`check_change`] then reads its audit
+//! stamp and every operation, and checks each key and value against the record layout: known
+//! entry kinds for the compartment, values that parse into the typed entry, immutable entries never
+//! overwritten, sizes bounded, a NEWS2 that matches its observations. A change written with a newer
+//! layout than this code knows is checked only for what every layout shares, and is accepted.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{Change, ScalarValue};
+use serde::de::DeserializeOwned;
+
+use super::layout::{self, AuditStamp, LAYOUT_VERSION};
+use super::model::*;
+use super::read::Discharge;
+use crate::clinical::news2;
+
+/// The largest change accepted (a visit is ~1–2 KB; a 20,000-character note ~80 KB).
+pub const MAX_CHANGE_BYTES: usize = 1 << 20;
+/// The most operations one change may hold (registering a person writes ~15).
+pub const MAX_OPS: usize = 1_000;
+/// The longest key.
+pub const MAX_KEY_BYTES: usize = 200;
+/// The longest value of one key, in bytes of JSON.
+pub const MAX_VALUE_BYTES: usize = 256 * 1024;
+/// The longest audit stamp.
+pub const MAX_STAMP_BYTES: usize = 8 * 1024;
+
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+const CHUNK_CHANGE: u8 = 1;
+const CHUNK_COMPRESSED: u8 = 2;
+
+/// Why a change was refused. Machine-readable through [`Refusal::code`]; the message says what a
+/// person can do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the change is {len} bytes; at most {MAX_CHANGE_BYTES} are accepted")]
+    TooLarge { len: usize },
+    #[error("the change is compressed; Doorstep apps never send compressed changes")]
+    Compressed,
+    #[error("the change cannot be read: {0}")]
+    Malformed(String),
+    #[error("the change has no readable audit stamp (who, role, device): {0}")]
+    NoStamp(String),
+    #[error("the change's author does not match this device's enrolment: {0}")]
+    ForgedAuthor(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the change's structure is not Doorstep's record layout: {0}")]
+    Structure(String),
+    #[error("entry {key} is not valid: {reason}")]
+    Content { key: String, reason: String },
+    #[error("entry {key} was recorded once and may not be changed (corrections are new entries)")]
+    Overwrite { key: String },
+}
+
+impl Refusal {
+    /// A stable short code, for counting and for the wire.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::TooLarge { .. } => "too_large",
+            Refusal::Compressed => "compressed",
+            Refusal::Malformed(_) => "malformed",
+            Refusal::NoStamp(_) => "no_stamp",
+            Refusal::ForgedAuthor(_) => "forged_author",
+            Refusal::Forbidden(_) => "forbidden",
+            Refusal::Structure(_) => "structure",
+            Refusal::Content { .. } => "invalid_content",
+            Refusal::Overwrite { .. } => "overwrite",
+        }
+    }
+}
+
+/// A change that passed [`check_change`].
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub stamp: AuditStamp,
+    /// The change was written with a newer layout than this code knows: only the shared
+    /// structure was checked.
+    pub newer_layout: bool,
+}
+
+/// Decode one change from foreign bytes, bounded in memory, never panicking.
+pub fn parse_change(bytes: &[u8]) -> Result<Change, Refusal> {
+    if bytes.len() > MAX_CHANGE_BYTES {
+        return Err(Refusal::TooLarge { len: bytes.len() });
+    }
+    if bytes.get(..4) != Some(&MAGIC[..]) {
+        return Err(Refusal::Malformed(
+            "it does not start as an Automerge change".into(),
+        ));
+    }
+    match bytes.get(8) {
+        Some(&CHUNK_CHANGE) => {}
+        Some(&CHUNK_COMPRESSED) => return Err(Refusal::Compressed),
+        Some(other) => {
+            return Err(Refusal::Malformed(format!(
+                "chunk type {other} is not a change"
+            )))
+        }
+        None => return Err(Refusal::Malformed("it is cut short".into())),
+    }
+    let owned = bytes.to_vec();
+    match catch_unwind(AssertUnwindSafe(|| Change::from_bytes(owned))) {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(Refusal::Malformed(e.to_string())),
+        Err(_) => Err(Refusal::Malformed(
+            "decoding it failed inside Automerge".into(),
+        )),
+    }
+}
+
+/// Read a change's audit stamp.
+pub fn stamp_of(change: &Change) -> Result<AuditStamp, Refusal> {
+    let message = change
+        .message()
+        .ok_or_else(|| Refusal::NoStamp("it has no message".into()))?;
+    if message.len() > MAX_STAMP_BYTES {
+        return Err(Refusal::NoStamp(format!(
+            "the stamp is {} bytes; at most {MAX_STAMP_BYTES}",
+            message.len()
+        )));
+    }
+    serde_json::from_str(message).map_err(|e| Refusal::NoStamp(e.to_string()))
+}
+
+/// Check every operation of a change to `compartment` against the record layout.
+pub fn check_change(compartment: Compartment, change: &Change) -> Result<Checked, Refusal> {
+    let stamp = stamp_of(change)?;
+    for (what, v) in [
+        ("user id", &stamp.user_id),
+        ("display name", &stamp.display_name),
+        ("device id", &stamp.device_id),
+    ] {
+        if v.trim().is_empty() || v.len() > MAX_SHORT * 4 {
+            return Err(Refusal::NoStamp(format!(
+                "the stamp's {what} is empty or too long"
+            )));
+        }
+    }
+    let newer_layout = stamp.layout > LAYOUT_VERSION;
+    let expanded = catch_unwind(AssertUnwindSafe(|| change.decode()))
+        .map_err(|_| Refusal::Malformed("its operations could not be decoded".into()))?;
+    if expanded.operations.len() > MAX_OPS {
+        return Err(Refusal::Structure(format!(
+            "{} operations in one change; at most {MAX_OPS}",
+            expanded.operations.len()
+        )));
+    }
+    for op in &expanded.operations {
+        let (key, json) = root_put(op)?;
+        if newer_layout {
+            continue;
+        }
+        check_entry(compartment, &stamp, key, json, !op.pred.is_empty())?;
+    }
+    Ok(Checked {
+        stamp,
+        newer_layout,
+    })
+}
+
+/// Every Doorstep operation puts a JSON text under a flat key of the root map.
+fn root_put(op: &automerge::legacy::Op) -> Result<(&str, &str), Refusal> {
+    if op.obj != ObjectId::Root || op.insert {
+        return Err(Refusal::Structure(
+            "it writes inside a nested object; Doorstep records have only flat keys".into(),
+        ));
+    }
+    let Key::Map(key) = &op.key else {
+        return Err(Refusal::Structure("it writes to a list position".into()));
+    };
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Refusal::Structure(format!(
+            "a key is {} bytes long; at most {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    match &op.action {
+        OpType::Put(ScalarValue::Str(s)) => {
+            if s.len() > MAX_VALUE_BYTES {
+                return Err(Refusal::Content {
+                    key: key.to_string(),
+                    reason: format!("{} bytes; at most {MAX_VALUE_BYTES}", s.len()),
+                });
+            }
+            Ok((key.as_str(), s.as_str()))
+        }
+        OpType::Put(_) => Err(Refusal::Content {
+            key: key.to_string(),
+            reason: "the value is not text".into(),
+        }),
+        _ => Err(Refusal::Structure(format!(
+            "it deletes, increments, marks or makes an object at {key}; Doorstep only writes values"
+        ))),
+    }
+}
+
+/// The kinds of entry, by key prefix, in each compartment. Single-value fields may be written
+/// again (the merge keeps concurrent values); entries may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Demographic,
+    Alert,
+    Episode,
+    Discharge,
+    Planned,
+    Visit,
+    Observations,
+    Note,
+    CarePlan,
+    EnteredInError,
+    AdviceNeed,
+    AdviceAction,
+    AdviceOutcome,
+    Consent,
+}
+
+impl Kind {
+    /// Written again in place: a field's new value, or an entry marked in error a second time
+    /// (the marker is keyed by the entry, so a second marking replaces the first's reason).
+    fn single_value(self) -> bool {
+        matches!(
+            self,
+            Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent | Kind::EnteredInError
+        )
+    }
+}
+
+/// Which kind a key is, in a compartment, and the id part of the key.
+fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
+    use layout::{
+        ADVICE_ACTION, ADVICE_NEED, ADVICE_OUTCOME, ALERT, CARE_PLAN, CONSENT, DISCHARGE,
+        ENTERED_IN_ERROR, EPISODE, NOTE, OBSERVATIONS, PLANNED, VISIT,
+    };
+    let table: &[(&str, Kind)] = match compartment {
+        Compartment::Demographics => &[("demographics.", Kind::Demographic)],
+        Compartment::Clinical => &[
+            (ALERT, Kind::Alert),
+            (EPISODE, Kind::Episode),
+            (DISCHARGE, Kind::Discharge),
+            (PLANNED, Kind::Planned),
+            (VISIT, Kind::Visit),
+            (OBSERVATIONS, Kind::Observations),
+            (NOTE, Kind::Note),
+            (CARE_PLAN, Kind::CarePlan),
+            (ENTERED_IN_ERROR, Kind::EnteredInError),
+        ],
+        Compartment::Advice => &[
+            (ADVICE_NEED, Kind::AdviceNeed),
+            (ADVICE_ACTION, Kind::AdviceAction),
+            (ADVICE_OUTCOME, Kind::AdviceOutcome),
+            (CONSENT, Kind::Consent),
+            (ENTERED_IN_ERROR, Kind::EnteredInError),
+        ],
+    };
+    table.iter().find_map(|(prefix, kind)| {
+        let rest = entry_key.strip_prefix(prefix)?;
+        let exact = matches!(kind, Kind::CarePlan | Kind::Consent);
+        match (exact, rest.is_empty()) {
+            (true, true) => Some((*kind, rest)),
+            (false, false) => Some((*kind, rest)),
+            _ => None,
+        }
+    })
+}
+
+/// Whether `key` is an immutable entry of `compartment` (written once, never edited), as opposed
+/// to a single-value field or a key this layout does not know.
+pub fn is_immutable_entry(compartment: Compartment, key: &str) -> bool {
+    kind_of(compartment, key).is_some_and(|(kind, _)| !kind.single_value())
+}
+
+fn content(key: &str, reason: impl Into<String>) -> Refusal {
+    Refusal::Content {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(key: &str, json: &str) -> Result<T, Refusal> {
+    serde_json::from_str(json).map_err(|e| content(key, e.to_string()))
+}
+
+fn check_entry(
+    compartment: Compartment,
+    stamp: &AuditStamp,
+    key: &str,
+    json: &str,
+    overwrites: bool,
+) -> Result<(), Refusal> {
+    let (kind, id) = kind_of(compartment, key).ok_or_else(|| {
+        Refusal::Structure(format!(
+            "{key} is not an entry of the {} record",
+            compartment.as_str()
+        ))
+    })?;
+    if overwrites && !kind.single_value() {
+        return Err(Refusal::Overwrite {
+            key: key.to_string(),
+        });
+    }
+    match kind {
+        Kind::Demographic => check_demographic(key, id, json),
+        Kind::Alert => {
+            let v: AlertValue = parse(key, json)?;
+            same_id(key, v.kind.as_str(), id)?;
+            short_text(key, &v.text)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Episode => {
+            let v: Episode = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Discharge => {
+            let v: Discharge = parse(key, json)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Planned => {
+            let v: PlannedVisit = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Visit => {
+            let v: Visit = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            if let Some(n) = &v.note {
+                long_text(key, n)?;
+            }
+            authored(key, &v.author, stamp)
+        }
+        Kind::Observations => check_observations(key, id, json, stamp),
+        Kind::Note => {
+            let v: Note = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            long_text(key, &v.text)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::CarePlan => parse::<CarePlan>(key, json).map(|_| ()),
+        Kind::EnteredInError => {
+            let v: EnteredInError = parse(key, json)?;
+            same_id(key, &v.entry_id, id)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::AdviceNeed => {
+            let v: AdviceNeed = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::AdviceAction => {
+            let v: AdviceAction = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::AdviceOutcome => {
+            let v: AdviceOutcome = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            if v.financial_gain_pence < 0 {
+                return Err(content(key, "a financial gain cannot be negative"));
+            }
+            authored(key, &v.author, stamp)
+        }
+        Kind::Consent => {
+            let v: ConsentToShare = parse(key, json)?;
+            authored(key, &v.author, stamp)
+        }
+    }
+}
+
+fn check_observations(key: &str, id: &str, json: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    let v: ObservationSet = parse(key, json)?;
+    same_id(key, &v.id, id)?;
+    v.observations
+        .validate()
+        .map_err(|e| content(key, e.to_string()))?;
+    let rescored = news2::score(&v.observations, v.news2.scale);
+    if rescored != v.news2 {
+        return Err(content(
+            key,
+            format!(
+                "its NEWS2 ({:?}) does not match its observations ({:?}); the app that wrote it scored wrongly",
+                v.news2.total, rescored.total
+            ),
+        ));
+    }
+    authored(key, &v.author, stamp)
+}
+
+/// One demographics field: a known field whose value reads as that field of [`Demographics`].
+fn check_demographic(key: &str, field: &str, json: &str) -> Result<(), Refusal> {
+    let value: serde_json::Value = parse(key, json)?;
+    let mut probe = serde_json::to_value(Demographics {
+        given_name: "x".into(),
+        family_name: "x".into(),
+        ..Default::default()
+    })
+    .map_err(|e| content(key, e.to_string()))?;
+    let serde_json::Value::Object(fields) = &mut probe else {
+        return Err(content(key, "demographics are not an object"));
+    };
+    if !fields.contains_key(field) {
+        return Err(Refusal::Structure(format!(
+            "{field} is not a demographics field"
+        )));
+    }
+    fields.insert(field.to_string(), value);
+    let d: Demographics = serde_json::from_value(probe).map_err(|e| content(key, e.to_string()))?;
+    let far_future = chrono::NaiveDate::MAX;
+    let named = match field {
+        "given_name" | "family_name" => d,
+        _ => Demographics {
+            given_name: "x".into(),
+            family_name: "x".into(),
+            ..d
+        },
+    };
+    named
+        .validated(far_future)
+        .map(|_| ())
+        .map_err(|e| content(key, e.to_string()))
+}
+
+fn same_id(key: &str, inside: &str, in_key: &str) -> Result<(), Refusal> {
+    if inside == in_key {
+        Ok(())
+    } else {
+        Err(content(key, format!("it says its id is {inside}")))
+    }
+}
+
+fn short_text(key: &str, v: &str) -> Result<(), Refusal> {
+    short("text", v).map_err(|e| content(key, e.to_string()))
+}
+
+fn long_text(key: &str, v: &str) -> Result<(), Refusal> {
+    text("text", v).map_err(|e| content(key, e.to_string()))
+}
+
+/// An entry names the same person and device as the change that carries it.
+fn authored(key: &str, author: &Author, stamp: &AuditStamp) -> Result<(), Refusal> {
+    if author.user_id == stamp.user_id
+        && author.device_id == stamp.device_id
+        && author.role == stamp.role
+    {
+        Ok(())
+    } else {
+        Err(Refusal::ForgedAuthor(format!(
+            "entry {key} names {} on device {} but the change is stamped by {} on device {}",
+            author.user_id, author.device_id, stamp.user_id, stamp.device_id
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{AutoCommit, ObjType, ROOT};
+
+use super::*;
+use crate::record::layout::AuditStamp;
+use crate::testing;
+
+fn stamp(user: &str, device: &str, role: Role) -> AuditStamp {
+    AuditStamp::new(
+        &Author {
+            user_id: user.into(),
+            display_name: format!("Name {user}"),
+            role,
+            device_id: device.into(),
+            at: chrono::Utc::now(),
+        },
+        "test",
+    )
+}
+
+/// One change made by hand on a fresh document.
+fn forge(stamp: &AuditStamp, edit: impl FnOnce(&mut AutoCommit)) -> Vec<u8> {
+    let mut doc = AutoCommit::new();
+    edit(&mut doc);
+    let msg = serde_json::to_string(stamp).unwrap();
+    let hash = doc
+        .commit_with(CommitOptions::default().with_message(msg))
+        .unwrap();
+    doc.get_change_by_hash(&hash).unwrap().raw_bytes().to_vec()
+}
+
+/// Every change a real store writes for a day of work, with its compartment.
+fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let nurse = testing::open(&dir.path().join("n.db"), "dev-n", Role::DistrictNurse);
+    let p = nurse
+        .register_patient(testing::demographics(
+            "Ada",
+            "Lovelace",
+            Some("9434765919"),
+            "ls1 4ap",
+        ))
+        .unwrap();
+    nurse.record_visit(&p, testing::full_visit(30)).unwrap();
+    nurse.add_note(&p, None, "Spoke to the GP").unwrap();
+    nurse
+        .set_alert(
+            &p,
+            AlertInput {
+                kind: AlertKind::Allergies,
+                text: "Penicillin".into(),
+                active: true,
+            },
+        )
+        .unwrap();
+    nurse
+        .set_care_plan(
+            &p,
+            CarePlan {
+                goals: vec!["heal".into()],
+                interventions: vec!["dress".into()],
+                review_date: None,
+            },
+        )
+        .unwrap();
+    let advice = testing::open(&dir.path().join("a.db"), "dev-a", Role::AdviceWorker);
+    let q = advice
+        .register_patient(testing::demographics("Mary", "Seacole", None, "m1 1aa"))
+        .unwrap();
+    let need = advice
+        .add_advice_need(&q, AdviceCategory::Debt, "Council tax arrears")
+        .unwrap();
+    advice
+        .record_advice_outcome(&q, &need.id, "Written off", 12_000)
+        .unwrap();
+    advice.set_consent_to_share(&q, true).unwrap();
+    let mut out = Vec::new();
+    for s in [&nurse, &advice] {
+        for c in s.export_changes(0).unwrap().changes {
+            out.push((c.compartment, c.bytes));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_change_the_store_writes_passes() {
+    let changes = real_changes();
+    assert!(changes.len() >= 8);
+    for (comp, bytes) in changes {
+        let change = parse_change(&bytes).unwrap();
+        let checked = check_change(comp, &change).unwrap_or_else(|e| panic!("{comp:?}: {e}"));
+        assert!(!checked.newer_layout);
+    }
+}
+
+#[test]
+fn a_value_that_is_not_json_is_refused() {
+    let s = stamp("u", "d", Role::DistrictNurse);
+    let bytes = forge(&s, |d| {
+        d.put(ROOT, "visit:abc", "this is not json").unwrap();
+    });
+    let e = check_change(Compartment::Clinical, &parse_change(&bytes).unwrap()).unwrap_err();
+    assert_eq!(e.code(), "invalid_content", "{e}");
+    assert!(e.to_string().contains("visit:abc"), "{e}");
+}
+
+#[test]
+fn nested_objects_non_text_values_and_unknown_keys_are_refused() {
+    let s = stamp("u", "d", Role::DistrictNurse);
+    let nested = forge(&s, |d| {
+        d.put_object(ROOT, "visit:x", ObjType::Map).unwrap();
+    });
+    let number = forge(&s, |d| {
+        d.put(ROOT, "care_plan", 42_i64).unwrap();
+    });
+    let unknown = forge(&s, |d| {
+        d.put(ROOT, "wibble:1", "{}").unwrap();
+    });
+    let wrong_compartment = forge(&s, |d| {
+        d.put(ROOT, "need:1", "{}").unwrap();
+    });
+    for (bytes, code) in [
+        (nested, "structure"),
+        (number, "invalid_content"),
+        (unknown, "structure"),
+        (wrong_compartment, "structure"),
+    ] {
+        let e = check_change(Compartment::Clinical, &parse_change(&bytes).unwrap()).unwrap_err();
+        assert_eq!(e.code(), code, "{e}");
+    }
+}
+
+#[test]
+fn an_immutable_entry_may_not_be_overwritten_but_an_alert_may() {
+    let s = stamp("u", "d", Role::DistrictNurse);
+    let author = Author {
+        user_id: "u".into(),
+        display_name: "Name u".into(),
+        role: Role::DistrictNurse,
+        device_id: "d".into(),
+        at: chrono::Utc::now(),
+    };
+    let note = Note {
+        id: "n1".into(),
+        visit_id: None,
+        text: "first".into(),
+        author: author.clone(),
+    };
+    let alert = AlertValue {
+        kind: AlertKind::Allergies,
+        text: "none".into(),
+        active: true,
+        author,
+    };
+    let mut doc = AutoCommit::new();
+    doc.put(ROOT, "note:n1", serde_json::to_string(&note).unwrap())
+        .unwrap();
+    doc.put(
+        ROOT,
+        "alert:allergies",
+        serde_json::to_string(&alert).unwrap(),
+    )
+    .unwrap();
+    doc.commit_with(CommitOptions::default().with_message(serde_json::to_string(&s).unwrap()));
+    let again = |doc: &mut AutoCommit, key: &str, json: String| {
+        let mut fork = doc.fork();
+        fork.put(ROOT, key, json).unwrap();
+        let h = fork
+            .commit_with(CommitOptions::default().with_message(serde_json::to_string(&s).unwrap()))
+            .unwrap();
+        fork.get_change_by_hash(&h).unwrap().raw_bytes().to_vec()
+    };
+    let edited_note = Note {
+        text: "second".into(),
+        ..note.clone()
+    };
+    let edited = again(
+        &mut doc,
+        "note:n1",
+        serde_json::to_string(&edited_note).unwrap(),
+    );
+    let e = check_change(Compartment::Clinical, &parse_change(&edited).unwrap()).unwrap_err();
+    assert_eq!(e.code(), "overwrite", "{e}");
+    let changed_alert = AlertValue {
+        text: "penicillin".into(),
+        ..alert.clone()
+    };
+    let realert = again(
+        &mut doc,
+        "alert:allergies",
+        serde_json::to_string(&changed_alert).unwrap(),
+    );
+    check_change(Compartment::Clinical, &parse_change(&realert).unwrap()).unwrap();
+}
+
+#[test]
+fn an_entry_naming_someone_else_or_a_wrong_news2_is_refused() {
+    let changes = real_changes();
+    let (_, visit_change) = changes
+        .iter()
+        .find(|(c, b)| {
+            *c == Compartment::Clinical
+                && parse_change(b)
+                    .unwrap()
+                    .decode()
+                    .operations
+                    .iter()
+                    .any(|op| matches!(&op.key, Key::Map(k) if k.starts_with("obs:")))
+        })
+        .unwrap();
+    let change = parse_change(visit_change).unwrap();
+    let expanded = change.decode();
+    let obs_json = expanded
+        .operations
+        .iter()
+        .find_map(|op| match (&op.key, &op.action) {
+            (Key::Map(k), OpType::Put(ScalarValue::Str(s))) if k.starts_with("obs:") => {
+                Some((k.to_string(), s.to_string()))
+            }
+            _ => None,
+        })
+        .unwrap();
+    let mut set: ObservationSet = serde_json::from_str(&obs_json.1).unwrap();
+    let s = stamp(&set.author.user_id, &set.author.device_id, set.author.role);
+    set.news2.total = Some(0).filter(|_| set.news2.total != Some(0)).or(Some(9));
+    let wrong = forge(&s, |d| {
+        d.put(
+            ROOT,
+            obs_json.0.as_str(),
+            serde_json::to_string(&set).unwrap(),
+        )
+        .unwrap();
+    });
+    let e = check_change(Compartment::Clinical, &parse_change(&wrong).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("NEWS2"), "{e}");
+    let other = stamp("someone-else", "their-device", Role::DistrictNurse);
+    let (_, first) = changes
+        .iter()
+        .find(|(c, _)| *c == Compartment::Clinical)
+        .unwrap();
+    let mut doc = AutoCommit::new();
+    for op in parse_change(first).unwrap().decode().operations {
+        if let (Key::Map(k), OpType::Put(ScalarValue::Str(v))) = (&op.key, &op.action) {
+            doc.put(ROOT, k.as_str(), v.as_str()).unwrap();
+        }
+    }
+    let h = doc
+        .commit_with(CommitOptions::default().with_message(serde_json::to_string(&other).unwrap()))
+        .unwrap();
+    let forged = doc.get_change_by_hash(&h).unwrap().raw_bytes().to_vec();
+    let e = check_change(Compartment::Clinical, &parse_change(&forged).unwrap()).unwrap_err();
+    assert_eq!(e.code(), "forged_author", "{e}");
+}
+
+#[test]
+fn a_newer_layout_is_accepted_with_only_the_shared_structure_checked() {
+    let mut s = stamp("u", "d", Role::DistrictNurse);
+    s.layout = LAYOUT_VERSION + 1;
+    let bytes = forge(&s, |d| {
+        d.put(ROOT, "task:1", r#"{"a new kind":"of entry"}"#)
+            .unwrap();
+    });
+    let checked = check_change(Compartment::Clinical, &parse_change(&bytes).unwrap()).unwrap();
+    assert!(checked.newer_layout);
+    let nested = forge(&s, |d| {
+        d.put_object(ROOT, "task:2", ObjType::Map).unwrap();
+    });
+    assert!(check_change(Compartment::Clinical, &parse_change(&nested).unwrap()).is_err());
+}
+
+#[test]
+fn compressed_oversized_and_garbage_changes_are_refused_before_automerge_sees_them() {
+    let (_, good) = real_changes().remove(0);
+    let mut compressed = good.clone();
+    compressed[8] = 2;
+    assert_eq!(parse_change(&compressed).unwrap_err(), Refusal::Compressed);
+    let big = vec![0u8; MAX_CHANGE_BYTES + 1];
+    assert_eq!(parse_change(&big).unwrap_err().code(), "too_large");
+    assert_eq!(parse_change(b"hello").unwrap_err().code(), "malformed");
+    assert_eq!(
+        parse_change(&good[..good.len() / 2]).unwrap_err().code(),
+        "malformed"
+    );
+    let no_stamp = forge_without_message();
+    let e = check_change(Compartment::Clinical, &parse_change(&no_stamp).unwrap()).unwrap_err();
+    assert_eq!(e.code(), "no_stamp");
+}
+
+fn forge_without_message() -> Vec<u8> {
+    let mut doc = AutoCommit::new();
+    doc.put(ROOT, "care_plan", "{}").unwrap();
+    let h = doc.commit().unwrap();
+    doc.get_change_by_hash(&h).unwrap().raw_bytes().to_vec()
+}
+
+/// A bounded mutation run (the long run is `scripts/fuzz.sh`): mutated real changes, re-sealed
+/// with a correct checksum so they reach Automerge's inner decoder, never panic the checker; and
+/// whatever it accepts applies to a document inside panic isolation.
+#[test]
+fn mutated_changes_never_panic_and_accepted_ones_apply_in_isolation() {
+    let changes = real_changes();
+    let runs = std::env::var("DOORSTEP_FUZZ_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000usize);
+    let mut rng = testing::fuzz::Rng::new(0x9E37_79B9_7F4A_7C15);
+    let (mut parsed, mut accepted) = (0, 0);
+    for i in 0..runs {
+        let (comp, base) = &changes[i % changes.len()];
+        let bytes = testing::fuzz::mutate(base, &mut rng);
+        let Ok(change) = parse_change(&bytes) else {
+            continue;
+        };
+        parsed += 1;
+        if check_change(*comp, &change).is_ok() {
+            accepted += 1;
+            let _ = crate::record::apply::apply_isolated(&mut AutoCommit::new(), vec![change]);
+        }
+    }
+    assert!(
+        parsed > 0,
+        "mutations reach past the checksum ({parsed} parsed)"
+    );
+    assert!(accepted < parsed);
+}

@@ -1,0 +1,317 @@
+//! One sync as a sans-IO state machine, in the manner of Automerge's
+//! `generate_sync_message`/`receive_sync_message`: [`Session::start`] gives the first request,
+//! [`Session::receive`] applies a response to the store and gives the next request or the report.
+//! The HTTP client, the load generator, the benchmarks and the tests all drive this one session;
+//! retries, back-off and bytes on the wire belong to whoever carries the messages.
+
+use serde::{Deserialize, Serialize};
+
+use super::protocol::{
+    AppVersion, Bounds, Cursor, Direction, Instruction, QuarantineReport, SyncRequest,
+    SyncResponse, PROTOCOL_VERSION,
+};
+use crate::error::{Error, Result};
+use crate::record::ClinicalConflict;
+use crate::store::{FieldStore, RefusedLocal, SyncPage};
+
+/// Progress of a sync in flight, after each page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct SyncProgressEvent {
+    pub round_trips: u32,
+    pub changes_sent: u64,
+    pub changes_received: u64,
+    /// Items the server still has to send.
+    pub remaining: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct SyncReport {
+    pub changes_sent: u64,
+    /// Changes received that this device did not hold.
+    pub changes_received: u64,
+    pub people_added: Vec<String>,
+    pub people_purged: Vec<String>,
+    /// People whose removal waits until this device's changes to them reach the server.
+    pub purge_deferred: Vec<String>,
+    pub new_conflicts: Vec<ClinicalConflict>,
+    /// Changes (sent or received) that went into quarantine during this sync: the clinician
+    /// sees them in `FieldStore::quarantine()`.
+    pub quarantined: u64,
+    /// This device's unsent entries written again after the server refused an earlier change.
+    pub rewritten: u64,
+    /// A new device token from the server: keep it in the Keystore/Keychain in place of the old.
+    pub new_token: Option<String>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub round_trips: u32,
+    pub duration_ms: u64,
+}
+
+/// What the session wants next.
+#[derive(Debug)]
+pub enum Next {
+    Request(Box<SyncRequest>),
+    Done(SyncReport),
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Largest response page to ask for (uncompressed change bytes).
+    pub max_page_bytes: u32,
+    /// Largest upload per request (uncompressed change bytes); the server's bounds may lower it.
+    pub max_upload_bytes: usize,
+    /// A sync that has not finished after this many requests stops with an error.
+    pub max_round_trips: u32,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            max_page_bytes: 4 * 1024 * 1024,
+            max_upload_bytes: 4 * 1024 * 1024,
+            max_round_trips: 100_000,
+        }
+    }
+}
+
+/// What one request carried, to match the response against.
+#[derive(Debug, Default)]
+struct InFlight {
+    seqs: Vec<i64>,
+    up_to: Option<i64>,
+    more_outbox: bool,
+    quarantine_up_to: Option<i64>,
+    more_quarantine: bool,
+    purged_left: bool,
+}
+
+/// One sync of one store.
+#[derive(Debug)]
+pub struct Session {
+    options: SessionOptions,
+    bounds: Bounds,
+    report: SyncReport,
+    to_report: Vec<String>,
+    in_flight: InFlight,
+    remaining: u64,
+    /// Progress as of the last response applied (kept when the report is handed over).
+    last: SyncProgressEvent,
+}
+
+impl Session {
+    pub fn new(options: SessionOptions) -> Session {
+        Session {
+            options,
+            bounds: Bounds::default(),
+            report: SyncReport::default(),
+            to_report: Vec::new(),
+            in_flight: InFlight::default(),
+            remaining: 0,
+            last: SyncProgressEvent::default(),
+        }
+    }
+
+    /// The first request.
+    pub fn start(&mut self, store: &FieldStore) -> Result<SyncRequest> {
+        self.next_request(store)
+    }
+
+    /// Progress as of the last response applied (bytes are the transport's to fill in with
+    /// [`Session::note_bytes`] before it hands the response over).
+    pub fn progress(&self) -> SyncProgressEvent {
+        self.last.clone()
+    }
+
+    fn snapshot(&self) -> SyncProgressEvent {
+        SyncProgressEvent {
+            round_trips: self.report.round_trips,
+            changes_sent: self.report.changes_sent,
+            changes_received: self.report.changes_received,
+            remaining: self.remaining,
+            bytes_sent: self.report.bytes_sent,
+            bytes_received: self.report.bytes_received,
+        }
+    }
+
+    /// The transport's count of bytes for one round trip.
+    pub fn note_bytes(&mut self, sent: u64, received: u64) {
+        self.report.bytes_sent += sent;
+        self.report.bytes_received += received;
+    }
+
+    /// The token to use for later requests of this session, if the server rotated it.
+    pub fn token(&self) -> Option<&str> {
+        self.report.new_token.as_deref()
+    }
+
+    /// Apply a response to the store, and say what to send next.
+    pub fn receive(&mut self, store: &FieldStore, response: SyncResponse) -> Result<Next> {
+        if response.protocol != PROTOCOL_VERSION {
+            return Err(version_error(&response.protocol.to_string()));
+        }
+        self.report.round_trips += 1;
+        if response.instructions.contains(&Instruction::Wipe) {
+            store.wipe()?;
+            return Err(Error::Wiped);
+        }
+        self.bounds = response.bounds;
+        if let Some(t) = &response.new_token {
+            self.report.new_token = Some(t.clone());
+        }
+        self.remaining = response.remaining;
+        let more = response.more;
+        let page = self.page_of(response);
+        let outcome = store.apply_sync_page(&page)?;
+        let sent = self.in_flight.seqs.len() as u64 - page.refused.len() as u64;
+        self.report.changes_sent += sent;
+        self.report.changes_received += outcome.import.new_changes;
+        self.report.quarantined += outcome.import.quarantined + outcome.quarantined_outgoing;
+        self.report.rewritten += outcome.rewritten as u64;
+        self.report.people_added.extend(outcome.import.people_added);
+        self.report
+            .new_conflicts
+            .extend(outcome.import.new_conflicts);
+        self.report.purge_deferred.extend(outcome.purge_deferred);
+        self.report
+            .people_purged
+            .extend(outcome.purged.iter().cloned());
+        self.to_report.extend(outcome.purged);
+        // Entries written again must be sent, and new quarantine entries reported, in this sync.
+        let again = outcome.rewritten > 0
+            || outcome.quarantined_outgoing > 0
+            || outcome.import.quarantined > 0;
+        self.last = self.snapshot();
+        let f = &self.in_flight;
+        // Carry on while the server has more pages, the outbox or quarantine was cut to fit,
+        // entries were written again, or purges still have to be reported.
+        if !more
+            && !f.more_outbox
+            && !f.more_quarantine
+            && !f.purged_left
+            && !again
+            && self.to_report.is_empty()
+        {
+            return Ok(Next::Done(std::mem::take(&mut self.report)));
+        }
+        if self.report.round_trips >= self.options.max_round_trips {
+            return Err(Error::Network(format!(
+                "the sync did not finish after {} requests; it will carry on from here next time",
+                self.report.round_trips
+            )));
+        }
+        Ok(Next::Request(Box::new(self.next_request(store)?)))
+    }
+
+    fn next_request(&mut self, store: &FieldStore) -> Result<SyncRequest> {
+        let limit = self
+            .options
+            .max_upload_bytes
+            .min(self.bounds.max_upload_bytes as usize);
+        let mut outbox = store.sync_outbox(limit)?;
+        let max_changes = self.bounds.max_changes.max(1) as usize;
+        if outbox.changes.len() > max_changes {
+            outbox.changes.truncate(max_changes);
+            outbox.seqs.truncate(max_changes);
+            outbox.up_to = outbox.seqs.last().copied().unwrap_or(0);
+            outbox.more = true;
+        }
+        let quarantine_limit = self.bounds.max_quarantined as usize;
+        let reports = store.unreported_quarantine(quarantine_limit + 1)?;
+        let more_quarantine = reports.len() > quarantine_limit;
+        let reports: Vec<_> = reports.into_iter().take(quarantine_limit).collect();
+        let purged_take = self.to_report.len().min(self.bounds.max_purged as usize);
+        let purged: Vec<String> = self.to_report.drain(..purged_take).collect();
+        let (seq, skip) = store.sync_position()?;
+        self.in_flight = InFlight {
+            up_to: (!outbox.changes.is_empty()).then_some(outbox.up_to),
+            seqs: outbox.seqs,
+            more_outbox: outbox.more,
+            quarantine_up_to: reports.last().map(|r| r.id),
+            more_quarantine,
+            purged_left: !self.to_report.is_empty(),
+        };
+        Ok(SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            app: AppVersion::current(),
+            cursor: Cursor { seq, skip },
+            changes: outbox.changes,
+            max_page_bytes: self.options.max_page_bytes,
+            purged,
+            quarantined: reports.into_iter().map(report_of).collect(),
+        })
+    }
+
+    fn page_of(&self, r: SyncResponse) -> SyncPage {
+        let refused = r
+            .verdicts
+            .refused
+            .iter()
+            .filter_map(|x| {
+                let seq = *self.in_flight.seqs.get(x.index as usize)?;
+                Some(RefusedLocal {
+                    seq,
+                    code: x.code.clone(),
+                    message: x.message.clone(),
+                })
+            })
+            .collect();
+        let mut page = SyncPage {
+            changes: r.changes,
+            cursor: r.cursor.seq,
+            cursor_skip: r.cursor.skip,
+            acked_up_to: self.in_flight.up_to,
+            refused,
+            reset_actor: r.instructions.contains(&Instruction::ResetActor),
+            quarantine_reported_up_to: self.in_flight.quarantine_up_to,
+            clock_notes: r
+                .clock_notes
+                .into_iter()
+                .map(|n| (n.person_id, n.compartment, n.hash, n.received_ms))
+                .collect(),
+            lock_after_days: r.lock_after_days,
+            ..Default::default()
+        };
+        for i in r.instructions {
+            match i {
+                Instruction::Purge { person_id } => page.purge_people.push(person_id),
+                Instruction::PurgeCompartment {
+                    person_id,
+                    compartment,
+                } => page.purge_compartments.push((person_id, compartment)),
+                Instruction::Wipe | Instruction::ResetActor => {}
+            }
+        }
+        page
+    }
+}
+
+fn report_of(u: crate::store::UnreportedQuarantine) -> QuarantineReport {
+    QuarantineReport {
+        person_id: u.entry.person_id,
+        compartment: u.entry.compartment,
+        direction: if u.entry.direction == "incoming" {
+            Direction::Incoming
+        } else {
+            Direction::Outgoing
+        },
+        change_hash: u.hash,
+        code: u.entry.code,
+        reason: u.entry.reason,
+        summary: u.entry.summary,
+        at_ms: u.entry.at_ms,
+        bytes: u.bytes,
+    }
+}
+
+pub(crate) fn version_error(server: &str) -> Error {
+    Error::ProtocolMismatch {
+        server: server.to_string(),
+        app: PROTOCOL_VERSION,
+        advice: "Update the app, or ask your administrator whether the server needs updating.",
+    }
+}
