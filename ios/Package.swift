@@ -25,9 +25,11 @@ let package = Package(
             path: "Generated/DoorstepFFI",
             linkerSettings: [.unsafeFlags(["-L", libDir])]
         ),
+        // Linux only: a symbol Debian's Swift 6.0.3 Observation library needs (see shims.c).
+        .target(name: "LinuxShims", path: "Sources/LinuxShims"),
         .target(
             name: "Doorstep",
-            dependencies: ["DoorstepFFI"],
+            dependencies: ["DoorstepFFI", .target(name: "LinuxShims", condition: .when(platforms: [.linux]))],
             path: "Sources/Doorstep",
             swiftSettings: [.enableExperimentalFeature("StrictConcurrency")]
         ),

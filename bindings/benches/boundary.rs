@@ -4,9 +4,9 @@
 //! ios/Sources/BoundaryBench/main.swift: a store with 200 people, each with one visit; then
 //! `record_visit` (a completed home visit with 8 observations, 3 interventions and a
 //! 500-character note) and `caseload` (200 lines), each call timed on its own, medians reported.
-//! Here the calls are made on `doorstep_core::FieldStore` directly (the baseline) and on the
-//! `doorstep_ffi::FieldStore` wrapper (the same call plus the Rust half of the boundary: type
-//! conversions), in one process, on one store each.
+//! Here the calls are made on `doorstep_core::FieldStore` directly: the baseline. Core exports
+//! that same object and its types through UniFFI, so there is no Rust wrapper left to time; the
+//! foreign runs measure the whole crossing.
 //!
 //!   cargo bench -p doorstep-ffi --bench boundary          (or scripts/bench-boundary.sh)
 //!
@@ -54,20 +54,6 @@ fn time<T>(n: usize, mut f: impl FnMut(usize) -> T) -> Vec<f64> {
         .collect()
 }
 
-fn ffi_visit(minutes_ago: i64) -> doorstep_ffi::types::VisitInput {
-    let v = testing::full_visit(minutes_ago);
-    doorstep_ffi::types::VisitInput {
-        planned_visit_id: v.planned_visit_id,
-        contact_type: v.contact_type,
-        started_at_ms: v.started_at.timestamp_millis(),
-        ended_at_ms: v.ended_at.map(|t| t.timestamp_millis()),
-        outcome: v.outcome,
-        interventions: v.interventions,
-        note: v.note,
-        observations: v.observations,
-    }
-}
-
 /// The fixed cost of one crossing: a call with no work and no payload, averaged over a batch
 /// (a single call is below the clock's resolution).
 fn trivial_calls(lang: &str, f: impl Fn() -> u32) {
@@ -85,7 +71,9 @@ fn trivial_calls(lang: &str, f: impl Fn() -> u32) {
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    trivial_calls("rust", || std::hint::black_box(doorstep_ffi::key_length()));
+    trivial_calls("rust", || {
+        std::hint::black_box(doorstep_core::ffi::key_length())
+    });
 
     // Baseline: the core, called from Rust.
     let core = FieldStore::open(config(dir.path(), "rust-core")).expect("open");
@@ -115,42 +103,4 @@ fn main() {
     time(WARMUP, |_| core.caseload().unwrap());
     let samples = time(CASELOAD_N, |_| core.caseload().unwrap());
     report("rust", "core", "caseload", samples);
-    drop(core);
-
-    // The FFI wrapper's Rust half (conversions), still without a foreign language.
-    let cfg = config(dir.path(), "rust-ffi");
-    let ffi = doorstep_ffi::FieldStore::open(doorstep_ffi::types::StoreConfig {
-        path: cfg.path.display().to_string(),
-        key: cfg.key.clone(),
-        device_id: cfg.device_id.clone(),
-        user: cfg.user.clone(),
-        doc_cache_size: 128,
-        background_compaction: true,
-    })
-    .expect("open");
-    let ids: Vec<String> = (0..PEOPLE)
-        .map(|i| {
-            let d = testing::demographics(
-                &format!("Given{i}"),
-                &format!("Family{i:03}"),
-                None,
-                "HX7 8AA",
-            );
-            let id = ffi.register_patient(d.into()).unwrap();
-            ffi.record_visit(id.clone(), ffi_visit(600)).unwrap();
-            id
-        })
-        .collect();
-    time(WARMUP, |i| {
-        ffi.record_visit(ids[i % PEOPLE].clone(), ffi_visit(0))
-            .unwrap()
-    });
-    let samples = time(RECORD_N, |i| {
-        ffi.record_visit(ids[i % PEOPLE].clone(), ffi_visit(0))
-            .unwrap()
-    });
-    report("rust", "ffi-wrapper", "record_visit", samples);
-    time(WARMUP, |_| ffi.caseload().unwrap());
-    let samples = time(CASELOAD_N, |_| ffi.caseload().unwrap());
-    report("rust", "ffi-wrapper", "caseload", samples);
 }

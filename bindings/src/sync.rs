@@ -13,67 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use doorstep_core as dc;
 
-use crate::error::{DoorstepError, Result};
-use crate::store::FieldStore;
-use crate::types::{conv, ClinicalConflict};
-use dc::sync::{SyncEndpoint, SyncProgressEvent};
-use dc::User;
-
-/// Where and as whom to sync: the server's base URL and the token from enrolment (keep it in
-/// the Keystore/Keychain).
-#[uniffi::remote(Record)]
-pub struct SyncEndpoint {
-    pub url: String,
-    pub device_token: String,
-}
-
-/// Progress of a sync in flight, after each page.
-#[uniffi::remote(Record)]
-pub struct SyncProgressEvent {
-    pub round_trips: u32,
-    pub changes_sent: u64,
-    pub changes_received: u64,
-    /// Changes the server still has to send.
-    pub remaining: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-}
-
-/// What a sync did.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct SyncReport {
-    pub changes_sent: u64,
-    /// Changes received that this device did not hold.
-    pub changes_received: u64,
-    pub people_added: Vec<String>,
-    /// People removed from this device (they left its caseload or scope).
-    pub people_purged: Vec<String>,
-    /// People whose removal waits until this device's changes to them reach the server.
-    pub purge_deferred: Vec<String>,
-    /// Clinical conflicts the sync opened: show them to the clinician.
-    pub new_conflicts: Vec<ClinicalConflict>,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    pub round_trips: u32,
-    pub duration_ms: u64,
-}
-
-impl From<dc::sync::SyncReport> for SyncReport {
-    fn from(r: dc::sync::SyncReport) -> Self {
-        SyncReport {
-            changes_sent: r.changes_sent,
-            changes_received: r.changes_received,
-            people_added: r.people_added,
-            people_purged: r.people_purged,
-            purge_deferred: r.purge_deferred,
-            new_conflicts: conv(r.new_conflicts),
-            bytes_sent: r.bytes_sent,
-            bytes_received: r.bytes_received,
-            round_trips: r.round_trips,
-            duration_ms: r.duration_ms,
-        }
-    }
-}
+use dc::sync::{SyncEndpoint, SyncProgressEvent, SyncReport};
+use dc::{Error, FieldStore, Result, User};
 
 /// What enrolment gives the device: its id, its token (keep it in the Keystore/Keychain; it is
 /// shown once), the user it belongs to, and after how many days without sync it locks itself.
@@ -135,14 +76,12 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Run `fut` on the library's runtime and wait for it from whatever executor the caller uses.
 async fn on_runtime<T: Send + 'static>(
-    fut: impl Future<Output = dc::Result<T>> + Send + 'static,
+    fut: impl Future<Output = Result<T>> + Send + 'static,
 ) -> Result<T> {
     let mut task = AbortOnDrop(runtime().spawn(fut));
     match (&mut task.0).await {
-        Ok(r) => r.map_err(Into::into),
-        Err(e) => Err(DoorstepError::Other(format!(
-            "The sync stopped unexpectedly ({e}). Your records are safe on this device; sync again."
-        ))),
+        Ok(r) => r,
+        Err(e) => Err(Error::Interrupted(e.to_string())),
     }
 }
 
@@ -163,13 +102,14 @@ pub async fn sync(
 ) -> Result<SyncReport> {
     on_runtime(async move {
         let progress = progress.map(Progress);
-        let report = dc::sync::sync(
-            store.core(),
+        // Observers hear of the whole sync once, when it ends (or fails part-way).
+        let _held = store.hold_notifications();
+        dc::sync::sync(
+            &store,
             &endpoint,
             progress.as_ref().map(|p| p as &dyn dc::sync::SyncProgress),
         )
-        .await?;
-        Ok(SyncReport::from(report))
+        .await
     })
     .await
 }

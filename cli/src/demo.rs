@@ -826,7 +826,7 @@ fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'stat
         if rec.clinical.is_some() {
             let ids: Vec<String> = p
                 .store
-                .conflicts(Some(edith))
+                .conflicts(Some(edith.to_string()))
                 .map_err(err("conflicts"))?
                 .into_iter()
                 .map(|c| c.id)

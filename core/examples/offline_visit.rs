@@ -124,7 +124,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\nHistory of Edith Crawley:");
     for h in store.history(&edith)? {
-        println!("  {}", h.sentence());
+        println!("  {}", h.sentence);
     }
     println!(
         "\n{} changes waiting to sync.",

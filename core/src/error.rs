@@ -42,12 +42,20 @@ pub enum ValidationError {
     Inconsistent(String),
 }
 
-/// The error every public `FieldStore` call returns.
+/// The error every public `FieldStore` call returns. Across the boundary it is `DoorstepError`
+/// (Kotlin `DoorstepException`): one case per variant, carrying this message, which is written
+/// for the clinician or operator who reads it.
 #[derive(Debug, thiserror::Error)]
+#[cfg_attr(
+    feature = "uniffi",
+    derive(uniffi::Error),
+    uniffi(flat_error, name = "DoorstepError")
+)]
 pub enum Error {
     #[error("{0}")]
     Validation(#[from] ValidationError),
 
+    #[cfg_attr(feature = "uniffi", uniffi(name = "InvalidKey"))]
     #[error("The encryption key must be exactly 32 bytes (it was {0}). The app should read it from the device's Keystore/Keychain; do not type it.")]
     BadKeyLength(usize),
 
@@ -100,6 +108,15 @@ pub enum Error {
 
     #[error("This enrolment code was not accepted (it may have been used already, or expired). Ask your administrator for a new one.")]
     EnrolmentRefused,
+
+    #[error(
+        "The sync stopped unexpectedly ({0}). Your records are safe on this device; sync again."
+    )]
+    Interrupted(String),
+
+    /// The access policy refuses this action to this user (`record::policy`).
+    #[error("{0}. Nothing was saved.")]
+    NotAllowed(#[from] crate::record::policy::Denied),
 
     #[error("A record document could not be processed ({0}). Nothing from this action was saved; contact your system administrator.")]
     Document(String),

@@ -7,8 +7,13 @@
 //! Dependencies point one way: `clinical` (pure rules) ← `record` (documents, sans-IO) ←
 //! `store` (SQLite). Nothing here knows about HTTP.
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("doorstep_core");
+
 pub mod clinical;
 pub mod error;
+#[cfg(feature = "uniffi")]
+pub mod ffi;
 pub mod ids;
 pub mod record;
 pub mod store;
@@ -22,5 +27,5 @@ pub use error::{Error, Result, ValidationError};
 pub use record::*;
 pub use store::{
     AlertSummary, CaseloadEntry, ChangeBatch, ExportedChange, FieldStore, ImportReport,
-    PendingChange, PlannedVisitSummary, RecordedVisit, StoreConfig,
+    PendingChange, PlannedVisitSummary, RecordedVisit, StoreChange, StoreConfig, StoreObserver,
 };

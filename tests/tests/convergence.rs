@@ -114,7 +114,7 @@ fn apply(stores: &[FieldStore], people: &mut Vec<String>, op: &Op) {
                 active: true,
             };
             let open = s
-                .conflicts(Some(&person(p)))
+                .conflicts(Some(person(p)))
                 .ok()
                 .and_then(|c| c.into_iter().find(|c| c.kind == KINDS[kind]));
             match open {

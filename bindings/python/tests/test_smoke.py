@@ -1,7 +1,8 @@
 """Smoke test of the Python bindings (for scripting and operations work).
 
 Run by scripts/test.sh after scripts/bindings.sh has generated bindings/python/generated/
-(doorstep_ffi.py with libdoorstep_ffi.so beside it):
+(the package `doorstep`: doorstep_core.py and doorstep_ffi.py with libdoorstep_ffi.so beside
+them):
 
     python3 -m pytest bindings/python/tests
 """
@@ -14,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "generated"))
 
-import doorstep_ffi as d  # noqa: E402
+import doorstep as d  # noqa: E402
 
 KEY = bytes([7] * 32)
 
@@ -85,6 +86,24 @@ def test_typed_errors_carry_the_core_messages(tmp_path):
         d.FieldStore.open(config(tmp_path, "ops-a", key=bytes([9] * 32)))
     with pytest.raises(d.DoorstepError.InvalidKey, match="exactly 32 bytes"):
         d.FieldStore.open(config(tmp_path, "ops-c", key=b"short"))
+    # A value that does not convert at the boundary is a validation error, never an internal one.
+    with pytest.raises(d.DoorstepError.Validation, match="'09/03/1941' is not a valid date: use the form YYYY-MM-DD"):
+        s.register_patient(d.Demographics(given_name="Ann", family_name="Lee", date_of_birth="09/03/1941"))
+    assert s.caseload() == []
+
+
+def test_an_out_of_role_write_is_refused_and_never_queued(tmp_path):
+    cfg = config(tmp_path, "ops-w")
+    w = d.FieldStore.open(
+        d.StoreConfig(path=cfg.path, key=KEY, device_id="ops-w",
+                      user=d.User(id="joe", display_name="Joe", role=d.Role.ADVICE_WORKER, team="team-a"))
+    )
+    pid = w.register_patient(d.Demographics(given_name="Edith", family_name="Crawley"))
+    now_ms = int(time.time() * 1000)
+    with pytest.raises(d.DoorstepError.NotAllowed, match="an advice worker may not write the clinical record"):
+        w.record_visit(pid, d.VisitInput(contact_type=d.ContactType.TELEPHONE, started_at_ms=now_ms,
+                                         outcome=d.VisitOutcome.COMPLETED))
+    assert len(w.pending_changes()) == 1  # the registration only
 
 
 def test_news2_and_nhs_number_helpers():

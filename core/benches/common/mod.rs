@@ -915,7 +915,7 @@ pub fn store_marker() -> Vec<(String, String)> {
 fn generate_store(path: &Path) -> (u64, u64) {
     let mut cfg = store_config(path);
     // Keep all 1,000 documents warm while generating (one visit per person per round).
-    cfg.doc_cache_size = 2 * PEOPLE + 64;
+    cfg.doc_cache_size = (2 * PEOPLE + 64) as u32;
     let store = FieldStore::open(cfg).expect("open store for generation");
     let specs = people();
     let mut ids = Vec::with_capacity(PEOPLE);

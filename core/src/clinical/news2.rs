@@ -22,6 +22,7 @@ use crate::clinical::observations::{Consciousness, Observations};
 
 /// Which SpO2 scale to score oxygen saturation on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum SpO2Scale {
     /// The default scale.
@@ -33,6 +34,7 @@ pub enum SpO2Scale {
 
 /// One NEWS2 parameter. The declaration order is the order of the RCP chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Parameter {
     RespirationRate,
@@ -72,6 +74,7 @@ impl Parameter {
 
 /// The score (0–3) one parameter contributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SubScore {
     pub parameter: Parameter,
     pub score: u8,
@@ -79,6 +82,7 @@ pub struct SubScore {
 
 /// The RCP clinical-risk band of a complete NEWS2 score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ClinicalRisk {
     /// Total 0–4 with no single parameter scoring 3.
@@ -104,6 +108,7 @@ impl ClinicalRisk {
 
 /// The outcome of scoring one set of observations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct News2Result {
     pub scale: SpO2Scale,
     /// One per parameter that could be scored, in chart order.

@@ -6,6 +6,7 @@ use crate::error::ValidationError;
 
 /// Level of consciousness on the ACVPU scale used by NEWS2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Consciousness {
     Alert,
@@ -19,21 +20,30 @@ pub enum Consciousness {
 /// One set of observations. Every field is optional so that a partial set can be recorded;
 /// NEWS2 reports a partial set as incomplete rather than scoring missing values as normal.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Observations {
     /// Breaths per minute.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub respiration_rate: Option<u32>,
     /// Peripheral oxygen saturation, percent.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub spo2_percent: Option<u32>,
     /// True when the person is on supplemental oxygen, false on room air.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub on_oxygen: Option<bool>,
     /// Systolic blood pressure, mmHg.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub systolic_bp: Option<u32>,
     /// Diastolic blood pressure, mmHg (recorded, not scored by NEWS2).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub diastolic_bp: Option<u32>,
     /// Pulse, beats per minute.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub pulse: Option<u32>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub consciousness: Option<Consciousness>,
     /// Temperature, degrees Celsius.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub temperature_c: Option<f64>,
 }
 

@@ -9,7 +9,9 @@ use super::model::{Compartment, Role};
 
 /// One change to a person's record, in words a person can read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HistoryEntry {
+    #[cfg_attr(feature = "uniffi", uniffi(name = "at_ms"))]
     pub at: DateTime<Utc>,
     pub compartment: Compartment,
     pub user_id: String,
@@ -20,21 +22,21 @@ pub struct HistoryEntry {
     pub summary: String,
     /// Id of the underlying change (hex), for support staff.
     pub change: String,
+    /// The whole line: "23 Nov 2026 10:15 UTC — Sam Patel (district nurse, device 0193…):
+    /// recorded a home visit".
+    pub sentence: String,
 }
 
-impl HistoryEntry {
-    /// "23 Nov 2026 10:15 UTC — Sam Patel (district nurse, device 0193…): recorded a home visit".
-    pub fn sentence(&self) -> String {
-        let role = self.role.map(|r| r.label()).unwrap_or("unknown role");
-        format!(
-            "{} — {} ({}, device {}): {}",
-            self.at.format("%-d %b %Y %H:%M UTC"),
-            self.display_name,
-            role,
-            self.device_id,
-            self.summary
-        )
-    }
+fn sentence(e: &HistoryEntry) -> String {
+    let role = e.role.map(|r| r.label()).unwrap_or("unknown role");
+    format!(
+        "{} — {} ({}, device {}): {}",
+        e.at.format("%-d %b %Y %H:%M UTC"),
+        e.display_name,
+        role,
+        e.device_id,
+        e.summary
+    )
 }
 
 /// Every change in `doc`, oldest first. Changes without a readable stamp (which Doorstep never
@@ -52,7 +54,7 @@ pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEnt
                 .as_deref()
                 .and_then(|m| serde_json::from_str(m).ok());
             let change = meta.hash.to_string();
-            match stamp {
+            let mut entry = match stamp {
                 Some(s) => HistoryEntry {
                     at,
                     compartment,
@@ -62,6 +64,7 @@ pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEnt
                     device_id: s.device_id,
                     summary: s.summary,
                     change,
+                    sentence: String::new(),
                 },
                 None => HistoryEntry {
                     at,
@@ -75,8 +78,11 @@ pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEnt
                         .map(|m| m.to_string())
                         .unwrap_or_else(|| "changed the record".into()),
                     change,
+                    sentence: String::new(),
                 },
-            }
+            };
+            entry.sentence = sentence(&entry);
+            entry
         })
         .collect()
 }

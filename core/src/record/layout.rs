@@ -17,7 +17,7 @@
 use automerge::{AutoCommit, ObjId, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::model::{Author, Role};
+use super::model::{Author, Compartment, Role};
 use crate::error::{Error, Result};
 
 pub const DEMOGRAPHICS: &str = "demographics";
@@ -34,6 +34,32 @@ pub const ADVICE_NEED: &str = "need:";
 pub const ADVICE_ACTION: &str = "action:";
 pub const ADVICE_OUTCOME: &str = "outcome:";
 pub const CONSENT: &str = "consent";
+
+/// The key prefixes of entries (as opposed to single-value fields); which compartment holds
+/// which kind is `validate`'s table, the one map from key to compartment.
+const ENTRY_PREFIXES: [&str; 9] = [
+    EPISODE,
+    DISCHARGE,
+    PLANNED,
+    VISIT,
+    OBSERVATIONS,
+    NOTE,
+    ADVICE_NEED,
+    ADVICE_ACTION,
+    ADVICE_OUTCOME,
+];
+
+/// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
+/// entered in error) with this id.
+pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -> Result<bool> {
+    for prefix in ENTRY_PREFIXES {
+        let k = key(prefix, entry_id);
+        if super::validate::is_immutable_entry(compartment, &k) && has_key(doc, &k)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
 
 /// The version of this layout (docs/decisions/0002). Every change carries the version it was
 /// written with in its audit stamp; a change from a newer version is stored and synced, and its

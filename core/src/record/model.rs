@@ -15,6 +15,7 @@ pub const MAX_SHORT: usize = 500;
 
 /// What a user does: this decides which compartments they may read (see docs/access.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     DistrictNurse,
@@ -34,6 +35,7 @@ impl Role {
 
 /// The person using this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct User {
     pub id: String,
     pub display_name: String,
@@ -43,17 +45,20 @@ pub struct User {
 
 /// Who made a change, stamped on every entry and every Automerge change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Author {
     pub user_id: String,
     pub display_name: String,
     pub role: Role,
     pub device_id: String,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "at_ms"))]
     pub at: DateTime<Utc>,
 }
 
 /// The three documents that make up one person's record; each is synced and access-controlled
 /// as a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Compartment {
     Demographics,
@@ -84,13 +89,17 @@ impl Compartment {
 // ---------------------------------------------------------------- demographics
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Contact {
     pub name: String,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub relationship: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Address {
     pub lines: Vec<String>,
     pub postcode: String,
@@ -99,20 +108,32 @@ pub struct Address {
 /// Who the person is and how to reach them. Every field but the names is optional: a Citizens
 /// Advice client may have no NHS number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Demographics {
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub nhs_number: Option<String>,
     pub given_name: String,
     pub family_name: String,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub preferred_name: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub date_of_birth: Option<NaiveDate>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub address: Option<Address>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub phone: Option<String>,
     /// Key safe, parking, dog, which door: what the visitor needs to get in.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub access_notes: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub gp_practice: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub next_of_kin: Option<Contact>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub carer: Option<Contact>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub preferred_language: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub communication_needs: Option<String>,
 }
 
@@ -202,6 +223,7 @@ pub fn normalise_postcode(p: &str) -> String {
 /// The kinds of alert a visitor must see before they knock. All are safety-critical: concurrent
 /// edits are surfaced as [`ClinicalConflict`]s, never resolved by the merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     Allergies,
@@ -255,6 +277,7 @@ impl AlertKind {
 
 /// What a clinician sets for one alert kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AlertInput {
     pub kind: AlertKind,
     /// What the visitor must know, e.g. "Penicillin: anaphylaxis", "DNACPR in place (form in blue folder)",
@@ -266,6 +289,7 @@ pub struct AlertInput {
 
 /// One value of an alert, with who set it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AlertValue {
     pub kind: AlertKind,
     pub text: String,
@@ -276,19 +300,28 @@ pub struct AlertValue {
 /// An alert as the record shows it: one value, or — while a clinical conflict is open — every
 /// concurrent value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Alert {
     pub kind: AlertKind,
     pub values: Vec<AlertValue>,
+    /// True while more than one value stands (a clinician must resolve it).
+    pub in_conflict: bool,
 }
 
 impl Alert {
-    pub fn in_conflict(&self) -> bool {
-        self.values.len() > 1
+    /// The alert of `kind` with these values (in conflict when there is more than one).
+    pub fn new(kind: AlertKind, values: Vec<AlertValue>) -> Self {
+        Alert {
+            kind,
+            in_conflict: values.len() > 1,
+            values,
+        }
     }
 }
 
 /// Concurrent values of a safety-critical field, shown together until a clinician resolves them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ClinicalConflict {
     /// Stable across devices: person, field and the values' ids.
     pub id: String,
@@ -301,6 +334,7 @@ pub struct ClinicalConflict {
 // ---------------------------------------------------------------- care
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum VirtualWardPathway {
     Frailty,
@@ -310,6 +344,7 @@ pub enum VirtualWardPathway {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case", tag = "service", content = "pathway")]
 pub enum Service {
     DistrictNursing,
@@ -317,6 +352,7 @@ pub enum Service {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EpisodeInput {
     pub service: Service,
     pub referral_source: String,
@@ -325,6 +361,7 @@ pub struct EpisodeInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Episode {
     pub id: String,
     pub service: Service,
@@ -336,6 +373,7 @@ pub struct Episode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ContactType {
     HomeVisit,
@@ -354,6 +392,7 @@ impl ContactType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum VisitOutcome {
     Completed,
@@ -374,6 +413,7 @@ impl VisitOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Intervention {
     WoundCare,
@@ -401,19 +441,27 @@ impl Intervention {
 
 /// A visit booked ahead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PlannedVisitInput {
+    #[cfg_attr(feature = "uniffi", uniffi(name = "planned_start_ms"))]
     pub planned_start: DateTime<Utc>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "planned_end_ms", default))]
     pub planned_end: Option<DateTime<Utc>>,
     /// User id of the clinician it is booked for, if any.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub clinician: Option<String>,
     pub contact_type: ContactType,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub purpose: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PlannedVisit {
     pub id: String,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "planned_start_ms"))]
     pub planned_start: DateTime<Utc>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "planned_end_ms"))]
     pub planned_end: Option<DateTime<Utc>>,
     pub clinician: Option<String>,
     pub contact_type: ContactType,
@@ -424,25 +472,35 @@ pub struct PlannedVisit {
 /// A contact as it happened. Once recorded it is never edited: a correction is a new entry, and a
 /// mistake is marked entered-in-error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct VisitInput {
     /// The planned visit this fulfils, if it was booked.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub planned_visit_id: Option<String>,
     pub contact_type: ContactType,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "started_at_ms"))]
     pub started_at: DateTime<Utc>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "ended_at_ms", default))]
     pub ended_at: Option<DateTime<Utc>>,
     pub outcome: VisitOutcome,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub interventions: Vec<Intervention>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub note: Option<String>,
     /// Observations taken at the visit, if any; they are scored with NEWS2.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub observations: Option<Observations>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Visit {
     pub id: String,
     pub planned_visit_id: Option<String>,
     pub contact_type: ContactType,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "started_at_ms"))]
     pub started_at: DateTime<Utc>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "ended_at_ms"))]
     pub ended_at: Option<DateTime<Utc>>,
     pub outcome: VisitOutcome,
     pub interventions: Vec<Intervention>,
@@ -454,16 +512,29 @@ pub struct Visit {
 
 /// A stored observation set with the NEWS2 it scored when it was recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ObservationSet {
     pub id: String,
     pub visit_id: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "taken_at_ms"))]
     pub taken_at: DateTime<Utc>,
     pub observations: Observations,
     pub news2: News2Result,
     pub author: Author,
 }
 
+/// What `record_visit` returns: the visit as stored and, if observations were taken, the stored
+/// set and its NEWS2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct RecordedVisit {
+    pub visit: Visit,
+    pub observations: Option<ObservationSet>,
+    pub news2: Option<News2Result>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Note {
     pub id: String,
     pub visit_id: Option<String>,
@@ -472,14 +543,17 @@ pub struct Note {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CarePlan {
     pub goals: Vec<String>,
     pub interventions: Vec<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub review_date: Option<NaiveDate>,
 }
 
 /// The marker that an entry was a mistake. The entry itself stays, with this beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EnteredInError {
     pub entry_id: String,
     pub reason: String,
@@ -489,6 +563,7 @@ pub struct EnteredInError {
 // ---------------------------------------------------------------- advice
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AdviceCategory {
     Benefits,
@@ -504,6 +579,7 @@ pub enum AdviceCategory {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AdviceNeed {
     pub id: String,
     pub category: AdviceCategory,
@@ -512,6 +588,7 @@ pub struct AdviceNeed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AdviceAction {
     pub id: String,
     pub need_id: String,
@@ -520,6 +597,7 @@ pub struct AdviceAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AdviceOutcome {
     pub id: String,
     pub need_id: String,
@@ -530,6 +608,7 @@ pub struct AdviceOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ConsentToShare {
     /// True when the person agreed that the health team may see their advice record and the
     /// advice worker their clinical record.

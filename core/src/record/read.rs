@@ -6,10 +6,12 @@ use sha2::{Digest, Sha256};
 
 use super::layout::{self, key, ALERT, CARE_PLAN, CONSENT, DEMOGRAPHICS};
 use super::model::*;
+use crate::clinical::news2::SpO2Scale;
 use crate::error::{Error, Result};
 
 /// Everything a device holds about one person, as the app shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PersonRecord {
     pub person_id: String,
     pub demographics: Option<Demographics>,
@@ -19,6 +21,7 @@ pub struct PersonRecord {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ClinicalRecord {
     /// One per alert kind that has a value; several values while a conflict is open.
     pub alerts: Vec<Alert>,
@@ -34,6 +37,7 @@ pub struct ClinicalRecord {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AdviceRecord {
     pub needs: Vec<AdviceNeed>,
     pub actions: Vec<AdviceAction>,
@@ -90,9 +94,21 @@ pub fn alerts(doc: &AutoCommit) -> Result<Vec<Alert>> {
                 &b.text,
             ))
         });
-        out.push(Alert { kind, values });
+        out.push(Alert::new(kind, values));
     }
     Ok(out)
+}
+
+/// The NEWS2 SpO2 scale the record prescribes: scale 2 only while exactly one active
+/// "SpO2 scale 2" value stands. While that field is in conflict, scale 1 (the RCP default) is
+/// used.
+pub fn spo2_scale(doc: &AutoCommit) -> Result<SpO2Scale> {
+    let values =
+        layout::get_all_json::<AlertValue>(doc, &key(ALERT, AlertKind::Spo2Scale2.as_str()))?;
+    Ok(match values.as_slice() {
+        [(v, _)] if v.active => SpO2Scale::Scale2,
+        _ => SpO2Scale::Scale1,
+    })
 }
 
 /// The open clinical conflicts: alert kinds with more than one concurrent value.
@@ -164,6 +180,7 @@ pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
 
 /// Discharge from an episode: a separate entry so that the episode itself stays immutable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Discharge {
     pub episode_id: String,
     pub discharged_on: chrono::NaiveDate,

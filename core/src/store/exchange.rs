@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use super::docs::{self, DocCache, NewChange};
 use super::quarantine;
-use super::{projections, FieldStore, Writer};
+use super::{projections, FieldStore, StoreChange, Writer};
 use crate::error::{Error, Result};
 use crate::record::layout::AuditStamp;
 use crate::record::{self, apply, validate, ClinicalConflict, Compartment};
 
 /// One Automerge change of one compartment document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ExportedChange {
     pub person_id: String,
     pub compartment: Compartment,
@@ -25,6 +26,7 @@ pub struct ExportedChange {
 
 /// Changes to hand to another store, and the point to ask from next time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ChangeBatch {
     pub changes: Vec<ExportedChange>,
     /// This store's change sequence number up to which the batch reaches.
@@ -33,24 +35,26 @@ pub struct ChangeBatch {
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ImportReport {
     /// Changes in the batch.
-    pub received: usize,
+    pub received: u64,
     /// Changes this store did not hold before.
-    pub new_changes: usize,
+    pub new_changes: u64,
     /// Changes held but waiting for earlier changes they depend on (they apply when those arrive).
-    pub waiting: usize,
+    pub waiting: u64,
     /// People this device did not hold before.
     pub people_added: Vec<String>,
     /// Clinical conflicts opened by the import.
     pub new_conflicts: Vec<ClinicalConflict>,
     /// Received changes this device could not accept, now in quarantine (the rest were kept).
     #[serde(default)]
-    pub quarantined: usize,
+    pub quarantined: u64,
 }
 
 /// A change recorded on this device that no server has acknowledged yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PendingChange {
     pub seq: i64,
     pub person_id: String,
@@ -59,6 +63,7 @@ pub struct PendingChange {
     pub summary: String,
 }
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl FieldStore {
     /// Every change this store holds (its own and those it received) after `since`, a value of
     /// `ChangeBatch::up_to` from an earlier export (0 for everything).
@@ -67,6 +72,86 @@ impl FieldStore {
         Ok(self.export_where(since, false, usize::MAX)?.0)
     }
 
+    /// Take in changes from another device. All of them are checked before anything is stored;
+    /// a batch with any unreadable change is refused whole. Sending the same change twice stores
+    /// it once.
+    pub fn import_changes(&self, batch: &ChangeBatch) -> Result<ImportReport> {
+        let parsed = parse_batch(batch)?;
+        let mut guard = self.writer()?;
+        let Writer { conn, docs } = &mut *guard;
+        let touched: Vec<(String, Compartment)> = parsed.keys();
+        let result = (|| {
+            let tx = conn.transaction()?;
+            let report = import_parsed(&tx, docs, parsed, batch.changes.len())?;
+            tx.commit()?;
+            Ok(report)
+        })();
+        if result.is_err() {
+            for k in &touched {
+                docs.evict(k);
+            }
+        }
+        drop(guard);
+        if let Ok(r) = &result {
+            if r.new_changes > 0 {
+                self.notify(StoreChange::of_people(touched.into_iter().map(|(p, _)| p)));
+            }
+        }
+        result
+    }
+
+    /// Local changes that no server has acknowledged, oldest first.
+    pub fn pending_changes(&self) -> Result<Vec<PendingChange>> {
+        let r = self.reader()?;
+        let mut stmt = r.prepare_cached(
+            "SELECT seq, person_id, compartment, at_ms, summary FROM changes
+             WHERE local = 1 AND acked = 0 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(seq, person_id, c, at_ms, summary)| {
+                Compartment::parse(&c).map(|compartment| PendingChange {
+                    seq,
+                    person_id,
+                    compartment,
+                    at_ms,
+                    summary,
+                })
+            })
+            .collect())
+    }
+
+    /// Mark this device's changes up to and including `seq` as safely received elsewhere.
+    /// Changes recorded after `seq` (for instance while a sync was in flight) stay pending.
+    pub fn acknowledge(&self, seq: i64) -> Result<u64> {
+        let w = self.writer()?;
+        let n = w.conn.execute(
+            "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
+            [seq],
+        )?;
+        drop(w);
+        if n > 0 {
+            self.notify(StoreChange {
+                pending: true,
+                ..Default::default()
+            });
+        }
+        Ok(n as u64)
+    }
+}
+
+impl FieldStore {
     /// Changes after `since` in order, all of them or only local unacknowledged ones, stopping
     /// once about `max_bytes` have been gathered (always at least one change).
     /// Returns the batch, whether changes were left out for size, and each change's local seq.
@@ -141,71 +226,6 @@ impl FieldStore {
         }
         let truncated = batch.changes.len() < total;
         Ok((batch, truncated, seqs))
-    }
-
-    /// Take in changes from another device. All of them are checked before anything is stored;
-    /// a batch with any unreadable change is refused whole. Sending the same change twice stores
-    /// it once.
-    pub fn import_changes(&self, batch: &ChangeBatch) -> Result<ImportReport> {
-        let parsed = parse_batch(batch)?;
-        let mut guard = self.writer()?;
-        let Writer { conn, docs } = &mut *guard;
-        let touched: Vec<(String, Compartment)> = parsed.keys();
-        let result = (|| {
-            let tx = conn.transaction()?;
-            let report = import_parsed(&tx, docs, parsed, batch.changes.len())?;
-            tx.commit()?;
-            Ok(report)
-        })();
-        if result.is_err() {
-            for k in &touched {
-                docs.evict(k);
-            }
-        }
-        result
-    }
-
-    /// Local changes that no server has acknowledged, oldest first.
-    pub fn pending_changes(&self) -> Result<Vec<PendingChange>> {
-        let r = self.reader()?;
-        let mut stmt = r.prepare_cached(
-            "SELECT seq, person_id, compartment, at_ms, summary FROM changes
-             WHERE local = 1 AND acked = 0 ORDER BY seq",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(seq, person_id, c, at_ms, summary)| {
-                Compartment::parse(&c).map(|compartment| PendingChange {
-                    seq,
-                    person_id,
-                    compartment,
-                    at_ms,
-                    summary,
-                })
-            })
-            .collect())
-    }
-
-    /// Mark this device's changes up to and including `seq` as safely received elsewhere.
-    /// Changes recorded after `seq` (for instance while a sync was in flight) stay pending.
-    pub fn acknowledge(&self, seq: i64) -> Result<usize> {
-        let w = self.writer()?;
-        let n = w.conn.execute(
-            "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
-            [seq],
-        )?;
-        Ok(n)
     }
 }
 
@@ -311,13 +331,13 @@ pub(super) fn import_parsed(
     received: usize,
 ) -> Result<ImportReport> {
     let mut report = ImportReport {
-        received,
+        received: received as u64,
         ..Default::default()
     };
     for b in &parsed.bad {
         quarantine_incoming(tx, b)?;
     }
-    report.quarantined = parsed.bad.len();
+    report.quarantined = parsed.bad.len() as u64;
     // People whose documents gained changes: only their projections need deriving again.
     let mut people: BTreeSet<String> = BTreeSet::new();
     for ((person_id, comp), changes) in parsed.docs {
@@ -340,7 +360,7 @@ pub(super) fn import_parsed(
         report.waiting += applied
             .iter()
             .filter(|c| entry.doc.get_change_meta_by_hash(&c.hash()).is_none())
-            .count();
+            .count() as u64;
         if comp == Compartment::Clinical {
             let after = record::read::conflicts(&person_id, &entry.doc)?;
             report.new_conflicts.extend(

@@ -10,6 +10,7 @@ mod compaction;
 mod db;
 mod docs;
 mod exchange;
+mod observe;
 mod projections;
 mod quarantine;
 mod queries;
@@ -24,10 +25,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 
 pub use db::KEY_LEN;
 pub use exchange::{ChangeBatch, ExportedChange, ImportReport, PendingChange};
+pub use observe::{HeldNotifications, StoreChange, StoreObserver};
 pub use quarantine::{QuarantinedEntry, UnreportedQuarantine};
 pub use queries::{AlertSummary, CaseloadEntry, PlannedVisitSummary};
 pub use refusals::RefusedLocal;
@@ -35,7 +37,9 @@ pub use sync_state::{Outbox, PageOutcome, SyncPage};
 pub use write::RecordedVisit;
 
 use crate::error::{Error, Result};
+use crate::record::edit::Edit;
 use crate::record::layout::AuditStamp;
+use crate::record::policy::{self, Action, Principal};
 use crate::record::{
     self, Author, ClinicalConflict, Compartment, HistoryEntry, PersonRecord, User,
 };
@@ -43,18 +47,21 @@ use docs::{DocCache, DocKey, NewChange};
 
 /// What `FieldStore::open` needs.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StoreConfig {
     /// The database file. Created if absent.
     pub path: PathBuf,
-    /// 32 random bytes held in the Android Keystore / iOS Keychain.
+    /// 32 random bytes held in the Android Keystore / iOS Keychain. Never typed, never logged.
     pub key: Vec<u8>,
     /// This device's id, as enrolled.
     pub device_id: String,
     /// Who is using the device.
     pub user: User,
     /// How many person-compartment documents to keep warm in memory.
-    pub doc_cache_size: usize,
+    #[cfg_attr(feature = "uniffi", uniffi(default = 128))]
+    pub doc_cache_size: u32,
     /// Compact documents on a background thread as changes accumulate.
+    #[cfg_attr(feature = "uniffi", uniffi(default = true))]
     pub background_compaction: bool,
 }
 
@@ -81,14 +88,23 @@ struct Writer {
     docs: DocCache,
 }
 
-/// The offline record store of one device.
+/// The offline record store of one device, in an encrypted SQLite file. Every method blocks
+/// until the write is on disk (or the read is done): foreign layers call it off the UI thread
+/// (Kotlin `Dispatchers.IO`, Swift a dispatch queue). It is `Send + Sync`; writes are serialised.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct FieldStore {
     config: StoreConfig,
+    /// Who writes through this store: its user on this device.
+    principal: Principal,
     access: access::Access,
     writer: Mutex<Writer>,
     reader: Mutex<Connection>,
     compactor: Option<compaction::Compactor>,
     compaction_lock: Arc<Mutex<()>>,
+    /// Live queries: who is told what changed ([`StoreObserver`]).
+    notifier: observe::Notifier,
+    /// What the writes of the current critical section changed; told once the writer is free.
+    changed: Mutex<StoreChange>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
@@ -97,9 +113,11 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     })
 }
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl FieldStore {
-    /// Open (or create) the store. A wrong key, a damaged file or a store from a newer app
-    /// version is a clear error; nothing is changed on disk in those cases.
+    /// Open (or create) the store. A wrong key (`WrongKey`), a damaged file (`Damaged`) or a
+    /// store from a newer app (`TooNew`) is an error and nothing on disk is changed.
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
     pub fn open(config: StoreConfig) -> Result<FieldStore> {
         let key = db::DbKey::new(&config.key)?;
         validate_config(&config)?;
@@ -116,145 +134,58 @@ impl FieldStore {
         };
         let access = access::Access::load(&conn)?;
         Ok(FieldStore {
+            principal: Principal::Device {
+                device_id: config.device_id.clone(),
+                user: config.user.clone(),
+            },
             access,
             writer: Mutex::new(Writer {
                 conn,
-                docs: DocCache::new(actor, config.doc_cache_size),
+                docs: DocCache::new(actor, config.doc_cache_size as usize),
             }),
             reader: Mutex::new(reader),
             compactor,
             compaction_lock,
+            notifier: observe::Notifier::new(),
+            changed: Mutex::new(StoreChange::default()),
             config,
         })
     }
 
-    /// The writer connection and warm documents, once the store is known to be usable.
-    fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
-        self.access.check(now())?;
-        lock(&self.writer)
+    /// The person using this device.
+    pub fn user(&self) -> User {
+        self.config.user.clone()
     }
 
-    /// The reader connection, once the store is known to be usable.
-    fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.access.check(now())?;
-        lock(&self.reader)
-    }
-
-    pub fn user(&self) -> &User {
-        &self.config.user
-    }
-
-    pub fn device_id(&self) -> &str {
-        &self.config.device_id
-    }
-
-    fn author(&self) -> Author {
-        let u = &self.config.user;
-        Author {
-            user_id: u.id.clone(),
-            display_name: u.display_name.clone(),
-            role: u.role,
-            device_id: self.config.device_id.clone(),
-            at: now(),
-        }
-    }
-
-    /// Make one change to one compartment document and persist it, with the projection update,
-    /// in one SQLite transaction. `edit` runs against the warm document; if it fails, its ops are
-    /// rolled back; if persisting fails, the warm copy is dropped so memory never runs ahead of
-    /// the disk.
-    fn write<T>(
-        &self,
-        person_id: &str,
-        compartment: Compartment,
-        author: &Author,
-        summary: &str,
-        edit: impl FnOnce(&mut AutoCommit) -> Result<T>,
-        project: impl FnOnce(&Transaction<'_>, &T) -> Result<()>,
-    ) -> Result<T> {
-        let mut guard = self.writer()?;
-        let Writer { conn, docs } = &mut *guard;
-        let key: DocKey = (person_id.to_string(), compartment);
-        let result = write_one(conn, docs, &key, author, summary, edit, project);
-        match &result {
-            Err(_) => docs.evict(&key),
-            Ok((_, unfolded)) if *unfolded >= docs::COMPACT_AFTER => {
-                if let Some(c) = &self.compactor {
-                    c.request(key.clone());
-                    if let Ok(entry) = docs.get(conn, &key) {
-                        entry.unfolded = 0;
-                    }
-                }
-            }
-            Ok(_) => {}
-        }
-        result.map(|(v, _)| v)
-    }
-
-    /// True when this device holds anything of the person.
-    fn person_known(conn: &Connection, person_id: &str) -> Result<bool> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT 1 FROM people WHERE person_id = ?1
-                 UNION ALL SELECT 1 FROM changes WHERE person_id = ?1 LIMIT 1",
-            )?
-            .query_row([person_id], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
-    fn require_person(&self, person_id: &str) -> Result<()> {
-        let guard = self.writer()?;
-        if Self::person_known(&guard.conn, person_id)? {
-            Ok(())
-        } else {
-            Err(Error::NotFound {
-                what: "person",
-                id: person_id.to_string(),
-            })
-        }
-    }
-
-    /// Run `f` on a (warm or loaded) document under the writer lock.
-    fn with_doc<T>(
-        &self,
-        person_id: &str,
-        compartment: Compartment,
-        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
-    ) -> Result<T> {
-        let mut guard = self.writer()?;
-        let Writer { conn, docs } = &mut *guard;
-        let entry = docs.get(conn, &(person_id.to_string(), compartment))?;
-        f(&mut entry.doc)
+    /// This device's id, as enrolled.
+    pub fn device_id(&self) -> String {
+        self.config.device_id.clone()
     }
 
     // ------------------------------------------------------------------ reads
 
     /// Everything this device holds about a person.
     pub fn patient(&self, person_id: &str) -> Result<PersonRecord> {
-        self.require_person(person_id)?;
-        let demographics = self.with_doc(person_id, Compartment::Demographics, |d| {
-            record::read::demographics(d)
-        })?;
-        let clinical = self.with_doc(person_id, Compartment::Clinical, |d| {
-            if d.is_empty() {
-                Ok(None)
-            } else {
-                record::read::clinical(person_id, d).map(Some)
-            }
-        })?;
-        let advice = self.with_doc(person_id, Compartment::Advice, |d| {
-            if d.is_empty() {
-                Ok(None)
-            } else {
-                record::read::advice(d).map(Some)
-            }
-        })?;
-        Ok(PersonRecord {
-            person_id: person_id.to_string(),
-            demographics,
-            clinical,
-            advice,
+        self.writing(|w| {
+            self.require_person(&w.conn, person_id)?;
+            let Writer { conn, docs } = w;
+            let key = |c: Compartment| (person_id.to_string(), c);
+            let demographics =
+                record::read::demographics(&docs.get(conn, &key(Compartment::Demographics))?.doc)?;
+            let clinical = match &docs.get(conn, &key(Compartment::Clinical))?.doc {
+                d if d.is_empty() => None,
+                d => Some(record::read::clinical(person_id, d)?),
+            };
+            let advice = match &docs.get(conn, &key(Compartment::Advice))?.doc {
+                d if d.is_empty() => None,
+                d => Some(record::read::advice(d)?),
+            };
+            Ok(PersonRecord {
+                person_id: person_id.to_string(),
+                demographics,
+                clinical,
+                advice,
+            })
         })
     }
 
@@ -275,41 +206,46 @@ impl FieldStore {
     }
 
     /// Open clinical conflicts, of one person or (with `None`) of everyone on the device.
-    pub fn conflicts(&self, person_id: Option<&str>) -> Result<Vec<ClinicalConflict>> {
-        let people: Vec<String> = match person_id {
-            Some(p) => {
-                self.require_person(p)?;
-                vec![p.to_string()]
+    pub fn conflicts(&self, person_id: Option<String>) -> Result<Vec<ClinicalConflict>> {
+        self.writing(|w| {
+            let people: Vec<String> = match person_id {
+                Some(p) => {
+                    self.require_person(&w.conn, &p)?;
+                    vec![p]
+                }
+                None => {
+                    let mut stmt = w.conn.prepare_cached(
+                        "SELECT DISTINCT person_id FROM alerts WHERE in_conflict = 1 ORDER BY person_id",
+                    )?;
+                    let rows = stmt
+                        .query_map([], |r| r.get(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    rows
+                }
+            };
+            let Writer { conn, docs } = w;
+            let mut out = Vec::new();
+            for p in people {
+                let entry = docs.get(conn, &(p.clone(), Compartment::Clinical))?;
+                out.extend(record::read::conflicts(&p, &entry.doc)?);
             }
-            None => {
-                let r = self.reader()?;
-                let mut stmt = r.prepare_cached(
-                    "SELECT DISTINCT person_id FROM alerts WHERE in_conflict = 1 ORDER BY person_id",
-                )?;
-                let rows = stmt
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                rows
-            }
-        };
-        let mut out = Vec::new();
-        for p in people {
-            out.extend(self.with_doc(&p, Compartment::Clinical, |d| {
-                record::read::conflicts(&p, d)
-            })?);
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Who changed what in a person's record and when, oldest first.
     pub fn history(&self, person_id: &str) -> Result<Vec<HistoryEntry>> {
-        self.require_person(person_id)?;
-        let mut all = Vec::new();
-        for c in Compartment::ALL {
-            all.extend(self.with_doc(person_id, c, |d| Ok(record::history::history(d, c)))?);
-        }
-        all.sort_by(|a, b| (a.at, &a.change).cmp(&(b.at, &b.change)));
-        Ok(all)
+        self.writing(|w| {
+            self.require_person(&w.conn, person_id)?;
+            let Writer { conn, docs } = w;
+            let mut all = Vec::new();
+            for c in Compartment::ALL {
+                let entry = docs.get(conn, &(person_id.to_string(), c))?;
+                all.extend(record::history::history(&mut entry.doc, c));
+            }
+            all.sort_by(|a, b| (a.at, &a.change).cmp(&(b.at, &b.change)));
+            Ok(all)
+        })
     }
 
     // ------------------------------------------------------------------ maintenance
@@ -331,27 +267,34 @@ impl FieldStore {
 
     /// Throw away every projection row and derive them again from the documents.
     pub fn rebuild_projections(&self) -> Result<()> {
-        let people: Vec<String> = {
-            let w = self.writer()?;
-            let mut stmt = w
-                .conn
-                .prepare("SELECT DISTINCT person_id FROM changes ORDER BY person_id")?;
-            let rows = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows
-        };
-        let mut guard = self.writer()?;
-        let Writer { conn, docs } = &mut *guard;
-        let tx = conn.transaction()?;
-        for t in ["people", "alerts", "planned_visits"] {
-            tx.execute(&format!("DELETE FROM {t}"), [])?;
-        }
-        for p in &people {
-            exchange::project_person(&tx, docs, p)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.writing(|w| {
+            let Writer { conn, docs } = w;
+            let tx = conn.transaction()?;
+            let people: Vec<String> = {
+                let mut stmt =
+                    tx.prepare("SELECT DISTINCT person_id FROM changes ORDER BY person_id")?;
+                let rows = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows
+            };
+            for t in ["people", "alerts", "planned_visits"] {
+                tx.execute(&format!("DELETE FROM {t}"), [])?;
+            }
+            for p in &people {
+                exchange::project_person(&tx, docs, p)?;
+            }
+            tx.commit()?;
+            if let Ok(mut c) = lock(&self.changed) {
+                c.merge(StoreChange {
+                    caseload: true,
+                    conflicts: true,
+                    planned_visits: true,
+                    ..Default::default()
+                });
+            }
+            Ok(())
+        })
     }
 
     /// SQLite's own check of the file ("ok" when sound).
@@ -360,7 +303,135 @@ impl FieldStore {
         let s: String = r.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(s)
     }
+}
 
+/// The machinery of every call: locks, the author, the policy, the write path.
+impl FieldStore {
+    /// The writer connection and warm documents, once the store is known to be usable.
+    fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
+        self.access.check(now())?;
+        lock(&self.writer)
+    }
+
+    /// The reader connection, once the store is known to be usable.
+    fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.access.check(now())?;
+        lock(&self.reader)
+    }
+
+    fn author(&self) -> Author {
+        let u = &self.config.user;
+        Author {
+            user_id: u.id.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            device_id: self.config.device_id.clone(),
+            at: now(),
+        }
+    }
+
+    /// Refuse an action this store's user may not take, before anything is touched: an
+    /// out-of-role write never reaches a document or the outbox. No write row of the policy
+    /// depends on consent, so the person's consent is not read for it (a `WithConsent` write
+    /// row would be refused here until it is).
+    fn allow(&self, action: Action) -> Result<()> {
+        let context = policy::Context {
+            consent: policy::Consent::NotRecorded,
+        };
+        policy::allows(&self.principal, action, &context)?;
+        Ok(())
+    }
+
+    /// Run `f` holding the writer: the one critical section of a public call. What its writes
+    /// changed is told to the observers once the writer is released.
+    fn writing<R>(&self, f: impl FnOnce(&mut Writer) -> Result<R>) -> Result<R> {
+        let mut guard = self.writer()?;
+        let result = f(&mut guard);
+        drop(guard);
+        let changed = lock(&self.changed).map(|mut c| std::mem::take(&mut *c));
+        if let Ok(c) = changed {
+            self.notify(c);
+        }
+        result
+    }
+
+    /// The write path of every operation on a person already on the device: the policy, then
+    /// under the writer lock (taken once) the person looked up and the edit committed
+    /// ([`FieldStore::commit_edit`]).
+    fn write<T>(
+        &self,
+        person_id: &str,
+        compartment: Compartment,
+        edit: impl FnOnce(&mut AutoCommit, &Author) -> Result<Edit<T>>,
+    ) -> Result<T> {
+        self.allow(Action::Write(compartment))?;
+        let author = self.author();
+        let key: DocKey = (person_id.to_string(), compartment);
+        self.writing(|w| {
+            self.require_person(&w.conn, person_id)?;
+            self.commit_edit(w, &key, &author, |doc| edit(doc, &author))
+        })
+    }
+
+    /// Make one change to one compartment document and persist it, with the projection deltas,
+    /// in one SQLite transaction. `edit` runs against the warm document; if it fails, its ops are
+    /// rolled back; if persisting fails, the warm copy is dropped so memory never runs ahead of
+    /// the disk.
+    fn commit_edit<T>(
+        &self,
+        w: &mut Writer,
+        key: &DocKey,
+        author: &Author,
+        edit: impl FnOnce(&mut AutoCommit) -> Result<Edit<T>>,
+    ) -> Result<T> {
+        let Writer { conn, docs } = w;
+        let result = write_one(conn, docs, key, author, edit);
+        if let Ok((_, _, Some(change))) = &result {
+            if let Ok(mut c) = lock(&self.changed) {
+                c.merge(change.clone());
+            }
+        }
+        match &result {
+            Err(_) => docs.evict(key),
+            Ok((_, unfolded, _)) if *unfolded >= docs::COMPACT_AFTER => {
+                if let Some(c) = &self.compactor {
+                    c.request(key.clone());
+                    if let Ok(entry) = docs.get(conn, key) {
+                        entry.unfolded = 0;
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+        result.map(|(v, _, _)| v)
+    }
+
+    /// True when this device holds anything of the person.
+    fn person_known(conn: &Connection, person_id: &str) -> Result<bool> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT 1 FROM people WHERE person_id = ?1
+                 UNION ALL SELECT 1 FROM changes WHERE person_id = ?1 LIMIT 1",
+            )?
+            .query_row([person_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn require_person(&self, conn: &Connection, person_id: &str) -> Result<()> {
+        if Self::person_known(conn, person_id)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "person",
+                id: person_id.to_string(),
+            })
+        }
+    }
+}
+
+/// For tests that compare stores.
+impl FieldStore {
     /// A stable dump of the projection tables (for tests that compare stores).
     pub fn projection_dump(&self) -> Result<Vec<String>> {
         queries::dump(&*self.reader()?)
@@ -368,52 +439,61 @@ impl FieldStore {
 
     /// The heads of every document this device holds, hex, sorted (for tests that compare stores).
     pub fn document_heads(&self) -> Result<Vec<(String, Compartment, Vec<String>)>> {
-        let keys: Vec<(String, String)> = {
-            let w = self.writer()?;
-            let mut stmt = w.conn.prepare(
-                "SELECT DISTINCT person_id, compartment FROM changes ORDER BY person_id, compartment",
-            )?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows
-        };
-        let mut out = Vec::new();
-        for (p, c) in keys {
-            let Some(comp) = Compartment::parse(&c) else {
-                continue;
+        self.writing(|w| {
+            let Writer { conn, docs } = w;
+            let keys: Vec<(String, String)> = {
+                let mut stmt = conn.prepare(
+                    "SELECT DISTINCT person_id, compartment FROM changes ORDER BY person_id, compartment",
+                )?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows
             };
-            let mut heads: Vec<String> = self
-                .with_doc(&p, comp, |d| Ok(d.get_heads()))?
-                .into_iter()
-                .map(|h| h.to_string())
-                .collect();
-            heads.sort();
-            out.push((p, comp, heads));
-        }
-        Ok(out)
+            let mut out = Vec::new();
+            for (p, c) in keys {
+                let Some(comp) = Compartment::parse(&c) else {
+                    continue;
+                };
+                let entry = docs.get(conn, &(p.clone(), comp))?;
+                let mut heads: Vec<String> = entry
+                    .doc
+                    .get_heads()
+                    .into_iter()
+                    .map(|h| h.to_string())
+                    .collect();
+                heads.sort();
+                out.push((p, comp, heads));
+            }
+            Ok(out)
+        })
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Run `edit` on the document of `key`, commit its ops as one Automerge change stamped with
+/// the author and the edit's summary, and store the change and the edit's projection deltas in
+/// one SQLite transaction. Returns the edit's value, how many changes now lie beside the
+/// document's snapshot, and what changed for observers (nothing when the edit made no ops).
 fn write_one<T>(
     conn: &mut Connection,
     docs: &mut DocCache,
     key: &DocKey,
     author: &Author,
-    summary: &str,
-    edit: impl FnOnce(&mut AutoCommit) -> Result<T>,
-    project: impl FnOnce(&Transaction<'_>, &T) -> Result<()>,
-) -> Result<(T, usize)> {
+    edit: impl FnOnce(&mut AutoCommit) -> Result<Edit<T>>,
+) -> Result<(T, usize, Option<StoreChange>)> {
     let entry = docs.get(conn, key)?;
-    let value = match edit(&mut entry.doc) {
-        Ok(v) => v,
+    let Edit {
+        value,
+        summary,
+        deltas,
+    } = match edit(&mut entry.doc) {
+        Ok(e) => e,
         Err(e) => {
             entry.doc.rollback();
             return Err(e);
         }
     };
-    let stamp = serde_json::to_string(&AuditStamp::new(author, summary))?;
+    let stamp = serde_json::to_string(&AuditStamp::new(author, summary.as_str()))?;
     let at_ms = author.at.timestamp_millis();
     let committed = entry.doc.commit_with(
         CommitOptions::default()
@@ -421,7 +501,7 @@ fn write_one<T>(
             .with_time(at_ms),
     );
     let Some(hash) = committed else {
-        return Ok((value, entry.unfolded));
+        return Ok((value, entry.unfolded, None));
     };
     let change = entry
         .doc
@@ -439,16 +519,18 @@ fn write_one<T>(
             bytes: change.raw_bytes(),
             local: true,
             at_ms,
-            summary,
+            summary: &summary,
         },
     )?;
-    project(&tx, &value)?;
+    projections::apply(&tx, &key.0, &deltas)?;
     tx.commit()?;
-    Ok((value, unfolded))
+    let change = StoreChange::of_edit(&key.0, key.1, &deltas);
+    Ok((value, unfolded, Some(change)))
 }
 
 impl Drop for FieldStore {
     fn drop(&mut self) {
+        self.notifier.stop();
         if let Some(c) = self.compactor.take() {
             c.stop();
         }

@@ -8,8 +8,40 @@
 
 use rusqlite::{params, Transaction};
 
+use chrono::{DateTime, Utc};
+
+use crate::clinical::news2::ClinicalRisk;
 use crate::error::Result;
-use crate::record::{Alert, ClinicalRecord, Demographics, ObservationSet, PlannedVisit, Visit};
+use crate::record::edit::Delta;
+use crate::record::{Alert, ClinicalRecord, Demographics, PlannedVisit};
+
+/// Apply an edit's projection deltas (`record::edit`) to the rows of `person_id`.
+pub fn apply(tx: &Transaction<'_>, person_id: &str, deltas: &[Delta]) -> Result<()> {
+    for d in deltas {
+        match d {
+            Delta::Person(d) => upsert_person(tx, person_id, d)?,
+            Delta::Planned(p) => insert_planned(tx, person_id, p, false, false)?,
+            Delta::Visit {
+                started_at,
+                fulfils,
+            } => {
+                note_visit(tx, person_id, *started_at)?;
+                if let Some(p) = fulfils {
+                    mark_planned_completed(tx, person_id, p)?;
+                }
+            }
+            Delta::News2 {
+                observations_id,
+                taken_at,
+                total,
+                risk,
+            } => note_news2(tx, person_id, observations_id, *taken_at, *total, *risk)?,
+            Delta::Alerts(alerts) => replace_alerts(tx, person_id, alerts)?,
+            Delta::Clinical(c) => replace_clinical(tx, person_id, c)?,
+        }
+    }
+    Ok(())
+}
 
 pub fn upsert_person(tx: &Transaction<'_>, person_id: &str, d: &Demographics) -> Result<()> {
     let name_key = format!(
@@ -78,7 +110,7 @@ pub fn replace_alerts(tx: &Transaction<'_>, person_id: &str, alerts: &[Alert]) -
             a.kind.as_str(),
             summary,
             active,
-            a.in_conflict()
+            a.in_conflict
         ])?;
     }
     Ok(())
@@ -109,7 +141,7 @@ pub fn insert_planned(
 }
 
 /// A recorded visit fulfils its planned visit.
-pub fn mark_planned_completed(
+fn mark_planned_completed(
     tx: &Transaction<'_>,
     person_id: &str,
     planned_visit_id: &str,
@@ -138,18 +170,25 @@ fn refresh_next_visit(tx: &Transaction<'_>, person_id: &str) -> Result<()> {
 }
 
 /// A new visit (not entered in error) may be the person's latest.
-pub fn note_visit(tx: &Transaction<'_>, person_id: &str, v: &Visit) -> Result<()> {
+fn note_visit(tx: &Transaction<'_>, person_id: &str, started_at: DateTime<Utc>) -> Result<()> {
     tx.prepare_cached(
         "UPDATE people SET last_visit_at = ?2
          WHERE person_id = ?1 AND (last_visit_at IS NULL OR last_visit_at < ?2)",
     )?
-    .execute(params![person_id, v.started_at.timestamp_millis()])?;
+    .execute(params![person_id, started_at.timestamp_millis()])?;
     Ok(())
 }
 
 /// A new observation set (not entered in error) may be the person's latest NEWS2; the latest is
 /// the greatest (time taken, id).
-pub fn note_observations(tx: &Transaction<'_>, person_id: &str, o: &ObservationSet) -> Result<()> {
+fn note_news2(
+    tx: &Transaction<'_>,
+    person_id: &str,
+    observations_id: &str,
+    taken_at: DateTime<Utc>,
+    total: Option<u8>,
+    risk: Option<ClinicalRisk>,
+) -> Result<()> {
     tx.prepare_cached(
         "UPDATE people SET news2_total = ?2, news2_risk = ?3, news2_at = ?4, news2_obs_id = ?5
          WHERE person_id = ?1
@@ -157,10 +196,10 @@ pub fn note_observations(tx: &Transaction<'_>, person_id: &str, o: &ObservationS
     )?
     .execute(params![
         person_id,
-        o.news2.total,
-        o.news2.risk.map(|r| r.label()),
-        o.taken_at.timestamp_millis(),
-        o.id
+        total,
+        risk.map(|r| r.label()),
+        taken_at.timestamp_millis(),
+        observations_id
     ])?;
     Ok(())
 }
@@ -213,14 +252,21 @@ pub fn replace_clinical(tx: &Transaction<'_>, person_id: &str, c: &ClinicalRecor
         insert_planned(tx, person_id, p, completed, c.is_entered_in_error(&p.id))?;
     }
     for v in c.visits.iter().filter(|v| !c.is_entered_in_error(&v.id)) {
-        note_visit(tx, person_id, v)?;
+        note_visit(tx, person_id, v.started_at)?;
     }
     for o in c
         .observations
         .iter()
         .filter(|o| !c.is_entered_in_error(&o.id))
     {
-        note_observations(tx, person_id, o)?;
+        note_news2(
+            tx,
+            person_id,
+            &o.id,
+            o.taken_at,
+            o.news2.total,
+            o.news2.risk,
+        )?;
     }
     refresh_next_visit(tx, person_id)
 }

@@ -12,6 +12,7 @@ use crate::record::Compartment;
 
 /// One quarantined change, as the app shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct QuarantinedEntry {
     pub id: i64,
     pub person_id: String,
@@ -134,6 +135,7 @@ fn entry_of(row: Row) -> Option<UnreportedQuarantine> {
 const COLUMNS: &str = "id, person_id, compartment, direction, code, reason, summary, author, at_ms,
     quarantined_ms, hash, bytes";
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl FieldStore {
     /// Every change in quarantine that the clinician has not dismissed, newest first.
     pub fn quarantine(&self) -> Result<Vec<QuarantinedEntry>> {
@@ -166,7 +168,9 @@ impl FieldStore {
         }
         Ok(())
     }
+}
 
+impl FieldStore {
     /// Quarantined changes the server has not been told about, oldest first, at most `limit`.
     pub fn unreported_quarantine(&self, limit: usize) -> Result<Vec<UnreportedQuarantine>> {
         self.access.check_not_wiped()?;

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::record::AlertKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AlertSummary {
     pub kind: AlertKind,
     pub summary: String,
@@ -21,6 +22,7 @@ pub struct AlertSummary {
 
 /// One line of the caseload or of search results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CaseloadEntry {
     pub person_id: String,
     pub display_name: String,
@@ -32,7 +34,9 @@ pub struct CaseloadEntry {
     pub alerts: Vec<AlertSummary>,
     pub open_conflicts: u32,
     /// The earliest planned visit not yet done; in the past, it is overdue.
+    #[cfg_attr(feature = "uniffi", uniffi(name = "next_visit_ms"))]
     pub next_visit: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "last_visit_ms"))]
     pub last_visit: Option<DateTime<Utc>>,
     pub latest_news2: Option<u8>,
     pub latest_news2_risk: Option<String>,
@@ -40,11 +44,13 @@ pub struct CaseloadEntry {
 
 /// A planned visit on a day's list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PlannedVisitSummary {
     pub visit_id: String,
     pub person_id: String,
     pub display_name: String,
     pub address: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "planned_start_ms"))]
     pub planned_start: DateTime<Utc>,
     pub clinician: Option<String>,
     pub contact_type: String,

@@ -6,7 +6,10 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::exchange::{import_parsed, parse_batch};
 use super::refusals::{self, RefusedLocal};
-use super::{lock, now, quarantine, ChangeBatch, ExportedChange, FieldStore, ImportReport, Writer};
+use super::{
+    lock, now, quarantine, ChangeBatch, ExportedChange, FieldStore, ImportReport, StoreChange,
+    Writer,
+};
 use crate::error::{Error, Result};
 use crate::record::Compartment;
 
@@ -54,7 +57,7 @@ pub struct SyncPage {
 pub struct PageOutcome {
     pub import: ImportReport,
     /// This device's changes the server refused and that are now in quarantine.
-    pub quarantined_outgoing: usize,
+    pub quarantined_outgoing: u64,
     /// This device's unsent changes written again after a refusal.
     pub rewritten: usize,
     /// People whose documents were removed from the device.
@@ -111,6 +114,7 @@ impl FieldStore {
             changes: page.changes.clone(),
             up_to: 0,
         })?;
+        let touched = parsed.keys();
         let mut guard = self.sync_writer()?;
         let Writer { conn, docs } = &mut *guard;
         let synced_at = now();
@@ -133,7 +137,7 @@ impl FieldStore {
             note_clocks(&tx, &page.clock_notes)?;
             let mut outcome = PageOutcome {
                 import,
-                quarantined_outgoing: handled.quarantined,
+                quarantined_outgoing: handled.quarantined as u64,
                 rewritten: handled.rewritten,
                 ..Default::default()
             };
@@ -177,6 +181,10 @@ impl FieldStore {
             Err(_) => {
                 docs.evict_all();
             }
+        }
+        drop(guard);
+        if let Ok(outcome) = &result {
+            self.notify(page_change(page, outcome, touched));
         }
         result
     }
@@ -257,6 +265,34 @@ fn hex_bytes(h: &str) -> std::result::Result<Vec<u8>, ()> {
                 .ok_or(())
         })
         .collect()
+}
+
+/// What a page changed, for observers.
+fn page_change(
+    page: &SyncPage,
+    outcome: &PageOutcome,
+    touched: Vec<(String, Compartment)>,
+) -> StoreChange {
+    let received = outcome.import.new_changes > 0;
+    let mut c = StoreChange::of_people(
+        touched
+            .into_iter()
+            .filter(|_| received)
+            .map(|(p, _)| p)
+            .filter(|p| !outcome.purged.contains(p)),
+    );
+    c.merge(StoreChange {
+        removed: outcome.purged.clone(),
+        caseload: !outcome.purged.is_empty(),
+        conflicts: !outcome.purged.is_empty(),
+        planned_visits: !outcome.purged.is_empty(),
+        pending: page.acked_up_to.is_some()
+            || outcome.quarantined_outgoing > 0
+            || outcome.rewritten > 0
+            || outcome.import.quarantined > 0,
+        ..Default::default()
+    });
+    c
 }
 
 fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {

@@ -639,7 +639,7 @@ fn history_is_attributable_and_readable() {
     assert_eq!(h[0].user_id, "user-a");
     assert_eq!(h[0].device_id, "a");
     assert_eq!(h[0].role, Some(Role::DistrictNurse));
-    let sentence = h[1].sentence();
+    let sentence = h[1].sentence.clone();
     assert!(sentence.contains("district nurse user-a (district nurse, device a): recorded a home visit (completed): wound care, insulin, medication prompt; NEWS2 0 (low risk)"), "{sentence}");
 }
 
@@ -932,4 +932,78 @@ fn compaction_gives_space_back() {
         .query_row("PRAGMA freelist_count", [], |r| r.get(0))
         .unwrap();
     assert!(free < 8, "{free} free pages left after compaction");
+}
+
+#[test]
+fn out_of_role_writes_are_refused_at_once_and_never_reach_the_outbox() {
+    let dir = tmp();
+    let w = open(&dir.path().join("w.db"), "w", Role::AdviceWorker);
+    let id = w
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let before = w.pending_changes().unwrap().len();
+    let err = w.record_visit(&id, full_visit(0)).unwrap_err();
+    assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "an advice worker may not write the clinical record: this is outside the role. Nothing was saved."
+    );
+    let note = w.add_note(&id, None, "seen").unwrap_err();
+    assert!(matches!(note, Error::NotAllowed(_)), "{note:?}");
+    assert!(matches!(
+        w.set_alert(
+            &id,
+            AlertInput {
+                kind: AlertKind::Allergies,
+                text: "Penicillin".into(),
+                active: true,
+            },
+        ),
+        Err(Error::NotAllowed(_))
+    ));
+    assert_eq!(w.pending_changes().unwrap().len(), before);
+    assert!(w.patient(&id).unwrap().clinical.is_none());
+    // What the role may write still goes through.
+    w.add_advice_need(&id, AdviceCategory::Debt, "Council tax arrears")
+        .unwrap();
+    assert_eq!(w.pending_changes().unwrap().len(), before + 1);
+
+    let n = nurse(&dir, "n");
+    let pid = n
+        .register_patient(demographics("Arthur", "Dent", None, "HX7 8AB"))
+        .unwrap();
+    let err = n
+        .add_advice_need(&pid, AdviceCategory::Debt, "x")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a district nurse may not write the advice record: this is outside the role. Nothing was saved."
+    );
+    assert!(matches!(
+        n.set_consent_to_share(&pid, true),
+        Err(Error::NotAllowed(_))
+    ));
+    assert_eq!(n.pending_changes().unwrap().len(), 1);
+}
+
+#[test]
+fn a_nurse_cannot_mark_an_advice_entry_entered_in_error() {
+    let dir = tmp();
+    let w = open(&dir.path().join("w.db"), "w", Role::AdviceWorker);
+    let n = nurse(&dir, "n");
+    let id = w
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let need = w
+        .add_advice_need(&id, AdviceCategory::Energy, "Prepayment meter debt")
+        .unwrap();
+    exchange(&w, &n);
+    let err = n
+        .mark_entered_in_error(&id, &need.id, "Duplicate")
+        .unwrap_err();
+    assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
+    assert!(matches!(
+        n.mark_entered_in_error(&id, "no-such-entry", "x"),
+        Err(Error::NotFound { .. })
+    ));
 }

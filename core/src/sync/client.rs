@@ -12,6 +12,7 @@ use crate::store::FieldStore;
 
 /// Where and as whom to sync.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncEndpoint {
     /// e.g. `https://sync.trust.nhs.uk` (no trailing path).
     pub url: String,

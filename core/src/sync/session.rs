@@ -16,6 +16,7 @@ use crate::store::{FieldStore, RefusedLocal, SyncPage};
 
 /// Progress of a sync in flight, after each page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncProgressEvent {
     pub round_trips: u32,
     pub changes_sent: u64,
@@ -28,6 +29,7 @@ pub struct SyncProgressEvent {
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
     pub changes_sent: u64,
     /// Changes received that this device did not hold.
@@ -182,9 +184,8 @@ impl Session {
         let outcome = store.apply_sync_page(&page)?;
         let sent = self.in_flight.seqs.len() as u64 - page.refused.len() as u64;
         self.report.changes_sent += sent;
-        self.report.changes_received += outcome.import.new_changes as u64;
-        self.report.quarantined +=
-            (outcome.import.quarantined + outcome.quarantined_outgoing) as u64;
+        self.report.changes_received += outcome.import.new_changes;
+        self.report.quarantined += outcome.import.quarantined + outcome.quarantined_outgoing;
         self.report.rewritten += outcome.rewritten as u64;
         self.report.people_added.extend(outcome.import.people_added);
         self.report

@@ -85,7 +85,7 @@ public final class DoorstepStore: Sendable {
         _ personId: String, takenAtMs: Int64, _ observations: Observations, visitId: String? = nil
     ) async throws -> ObservationSet {
         try await call {
-            try $0.recordObservations(personId: personId, takenAtMs: takenAtMs, observations: observations, visitId: visitId)
+            try $0.recordObservations(personId: personId, takenAt: takenAtMs, observations: observations, visitId: visitId)
         }
     }
 
@@ -182,12 +182,19 @@ extension DoorstepError {
     public var message: String {
         switch self {
         case .Validation(let m), .InvalidKey(let m), .WrongKey(let m), .Damaged(let m), .TooNew(let m),
-             .NotFound(let m), .ConflictNotOpen(let m), .BadChanges(let m), .Locked(let m), .Wiped(let m),
-             .Network(let m), .AuthFailed(let m), .ProtocolMismatch(let m), .ServerRejected(let m),
-             .EnrolmentRefused(let m), .Other(let m):
+             .NotFound(let m), .ConflictNotOpen(let m), .BadChanges(let m), .Storage(let m), .Locked(let m),
+             .Wiped(let m), .Network(let m), .AuthFailed(let m), .ProtocolMismatch(let m),
+             .ServerRejected(let m), .EnrolmentRefused(let m), .Interrupted(let m), .NotAllowed(let m),
+             .Document(let m):
             return m
         }
     }
+
+    /// The first release's catch-all case, split into `.Storage` (the store could not save or
+    /// read), `.Document` (a record document could not be processed) and `.Interrupted` (a sync
+    /// stopped unexpectedly). See docs/ios.md, "Migrating from the first release".
+    @available(*, deprecated, message: "use .Storage, .Document or .Interrupted")
+    public static func Other(message: String) -> DoorstepError { .Storage(message: message) }
 }
 
 extension Date {

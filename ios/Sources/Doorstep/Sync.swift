@@ -45,7 +45,7 @@ extension DoorstepStore {
                 } catch let e as DoorstepError {
                     continuation.yield(.failed(e))
                 } catch {
-                    continuation.yield(.failed(.Other(message: "\(error)")))
+                    continuation.yield(.failed(.Interrupted(message: "\(error)")))
                 }
                 continuation.finish()
             }

@@ -12,12 +12,12 @@ enum Fixtures {
         return dir
     }
 
-    static func config(_ dir: URL, _ device: String, key: Data = key) -> StoreConfig {
+    static func config(_ dir: URL, _ device: String, key: Data = key, role: Role = .districtNurse) -> StoreConfig {
         StoreConfig(
             path: dir.appendingPathComponent("\(device).db").path,
             key: key,
             deviceId: device,
-            user: User(id: "user-\(device)", displayName: "Nurse \(device)", role: .districtNurse, team: "team-a")
+            user: User(id: "user-\(device)", displayName: "Nurse \(device)", role: role, team: "team-a")
         )
     }
 

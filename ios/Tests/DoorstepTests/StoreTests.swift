@@ -32,6 +32,18 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(keyLength(), 32)
     }
 
+    func testAnOutOfRoleWriteIsRefusedAtOnceAndNeverQueued() async throws {
+        let w = try await DoorstepStore.open(Fixtures.config(dir, "advice", role: .adviceWorker))
+        let id = try await w.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+        let refused = await expectError({ if case .NotAllowed = $0 { return true } else { return false } }) {
+            _ = try await w.recordVisit(id, Fixtures.visit(Fixtures.observationsScoring6))
+        }
+        XCTAssertEqual(refused, "an advice worker may not write the clinical record: this is outside the role. Nothing was saved.")
+        let pending = try await w.pendingChanges()
+        XCTAssertEqual(pending.count, 1, "only the registration waits to be sent")
+        _ = try await w.addAdviceNeed(id, category: .debt, description: "Council tax arrears")
+    }
+
     func testConcurrentAlertsBecomeAConflictThatAClinicianResolves() async throws {
         let a = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
         let b = try await DoorstepStore.open(Fixtures.config(dir, "phone-b"))

@@ -12,7 +12,7 @@ import org.doorstep.ffi.DoorstepException
 typealias SyncEndpoint = org.doorstep.ffi.SyncEndpoint
 typealias SyncReport = org.doorstep.ffi.SyncReport
 typealias SyncProgressEvent = org.doorstep.ffi.SyncProgressEvent
-typealias Enrolment = org.doorstep.ffi.Enrolment
+typealias Enrolment = org.doorstep.ffi.sync.Enrolment
 
 /** Where a sync stands, for the UI: a [Flow] of these is [DoorstepStore.syncStates]. */
 sealed interface SyncState {
@@ -32,7 +32,7 @@ sealed interface SyncState {
  * Enrol this device with the one-time code from the operator. Keep [Enrolment.deviceToken] with
  * the Android Keystore: it is shown once.
  */
-suspend fun enrol(url: String, code: String): Enrolment = org.doorstep.ffi.enrol(url, code)
+suspend fun enrol(url: String, code: String): Enrolment = org.doorstep.ffi.sync.enrol(url, code)
 
 /**
  * Sync with the server: send what it lacks, receive what this device lacks. The network work
@@ -44,11 +44,11 @@ suspend fun DoorstepStore.sync(
     onProgress: ((SyncProgressEvent) -> Unit)? = null,
 ): SyncReport {
     val listener = onProgress?.let { f ->
-        object : org.doorstep.ffi.SyncProgress {
+        object : org.doorstep.ffi.sync.SyncProgress {
             override fun onProgress(event: SyncProgressEvent) = f(event)
         }
     }
-    return org.doorstep.ffi.sync(native, endpoint, listener)
+    return org.doorstep.ffi.sync.sync(native, endpoint, listener)
 }
 
 /**

@@ -13,11 +13,17 @@ object Fixtures {
     fun user(id: String, role: Role = Role.DISTRICT_NURSE) =
         User(id = id, displayName = "Nurse $id", role = role, team = "team-a")
 
-    fun config(dir: Path, device: String, key: ByteArray = KEY, background: Boolean = true) = StoreConfig(
+    fun config(
+        dir: Path,
+        device: String,
+        key: ByteArray = KEY,
+        background: Boolean = true,
+        role: Role = Role.DISTRICT_NURSE,
+    ) = StoreConfig(
         path = dir.resolve("$device.db").toString(),
         key = key,
         deviceId = device,
-        user = user("user-$device"),
+        user = user("user-$device", role),
         backgroundCompaction = background,
     )
 

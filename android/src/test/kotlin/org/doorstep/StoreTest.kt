@@ -48,10 +48,15 @@ class StoreTest {
 
             val bad = assertThrows<DoorstepException.BadChanges> {
                 runBlocking {
-                    s.importChanges(ChangeBatch(listOf(ExportedChange(id, Compartment.CLINICAL, byteArrayOf(1, 2, 3))), 1))
+                    s.importChanges(ChangeBatch(listOf(ExportedChange("", Compartment.CLINICAL, byteArrayOf(1, 2, 3))), 1))
                 }
             }
             assertTrue(bad.message!!.contains("Nothing from them was saved"), bad.message)
+            // An unreadable change for a real person is quarantined for the clinician, not fatal.
+            val report = s.importChanges(ChangeBatch(listOf(ExportedChange(id, Compartment.CLINICAL, byteArrayOf(1, 2, 3))), 1))
+            assertEquals(1uL, report.quarantined)
+            val q = s.native.quarantine().single()
+            assertEquals(listOf("incoming", id), listOf(q.direction, q.personId))
         }
         val shortKey = assertThrows<DoorstepException.InvalidKey> {
             runBlocking { DoorstepStore.open(Fixtures.config(dir, "phone-b", key = ByteArray(16))) }
@@ -150,13 +155,21 @@ class StoreTest {
             assertEquals("2027-01-31", s.patient(id).clinical!!.carePlan?.reviewDate)
             assertEquals(plan, s.patient(id).clinical!!.carePlan)
 
-            val need = s.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim")
-            s.addAdviceAction(id, need.id, "Helped complete the form")
-            s.recordAdviceOutcome(id, need.id, "Awarded", 562_000)
-            s.setConsentToShare(id, true)
-            val advice = s.patient(id).advice!!
-            assertEquals(562_000L, advice.outcomes.single().financialGainPence)
-            assertEquals(true, advice.consentToShare?.consented)
+            // The advice record is the advice worker's to write: refused to a nurse, at once.
+            val refused = assertThrows<DoorstepException.NotAllowed> {
+                runBlocking { s.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim") }
+            }
+            assertEquals("a district nurse may not write the advice record: this is outside the role. Nothing was saved.", refused.message)
+            DoorstepStore.open(Fixtures.config(dir, "advice", role = Role.ADVICE_WORKER)).use { w ->
+                s.exchangeTo(w)
+                val need = w.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim")
+                w.addAdviceAction(id, need.id, "Helped complete the form")
+                w.recordAdviceOutcome(id, need.id, "Awarded", 562_000)
+                w.setConsentToShare(id, true)
+                val advice = w.patient(id).advice!!
+                assertEquals(562_000L, advice.outcomes.single().financialGainPence)
+                assertEquals(true, advice.consentToShare?.consented)
+            }
 
             assertEquals(listOf(id), s.searchPatients("crawley").map { it.personId })
             val pending = s.pendingChanges()

@@ -1,0 +1,1 @@
+// Nothing to import: the target only supplies a symbol the Linux toolchain lacks (shims.c).
