@@ -35,6 +35,10 @@ pub struct StorageArgs {
     /// A file holding the PostgreSQL password (its first line).
     #[arg(long)]
     postgres_password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the PostgreSQL server's certificate (with sslmode=require
+    /// in the URL; default: the system's trust store).
+    #[arg(long)]
+    postgres_ca: Option<PathBuf>,
 }
 
 impl StorageArgs {
@@ -61,9 +65,12 @@ impl StorageArgs {
                     (None, Ok(p)) if !p.is_empty() => Some(p),
                     _ => None,
                 };
-                doorstep_server::storage::postgres::PgStorage::open_with_password(
+                doorstep_server::storage::postgres::PgStorage::open_with(
                     url,
-                    password.as_deref(),
+                    &doorstep_server::storage::postgres::PgOptions {
+                        password: password.as_deref(),
+                        ca_file: self.postgres_ca.as_deref(),
+                    },
                 )
                 .map(Storage::Postgres)
                 .map_err(|e| e.to_string())

@@ -6,13 +6,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use doorstep_core::sync::{self, protocol};
 use doorstep_core::{testing, Error};
-use doorstep_tests::{runtime, sqlite_server_counts, team, Backend, Device, ServerProc};
+use doorstep_tests::{
+    make_test_ca, runtime, sqlite_server_counts, team, Backend, Device, ServerProc,
+};
 
 fn addr(server: &ServerProc) -> String {
     server
@@ -378,93 +378,10 @@ fn retire_accepts_the_pending_upload_then_wipes_lost_refuses_it() {
     assert!(devices.matches("REVOKED").count() == 2, "{devices}");
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl (apt-get install -y openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A private CA and a server certificate for 127.0.0.1 and localhost, made here.
-pub fn make_ca(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Doorstep test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
 #[test]
 fn tls_sync_end_to_end_and_plain_http_refused_off_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    make_ca(dir.path());
+    make_test_ca(dir.path());
     let data = dir.path().join("data");
     let backend = Backend::Sqlite(data.clone());
     let cert = dir.path().join("server.crt").display().to_string();
