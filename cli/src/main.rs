@@ -116,6 +116,9 @@ pub struct ServeArgs {
     /// Minimum average upload rate of a body, bytes a second (after a 10 s grace).
     #[arg(long, default_value_t = 1024)]
     min_body_rate: u64,
+    /// Seconds a body may take before the minimum rate applies.
+    #[arg(long, default_value_t = 10)]
+    body_grace_s: u64,
     /// Largest request body, bytes (compressed).
     #[arg(long, default_value_t = doorstep_core::sync::protocol::MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -152,6 +155,7 @@ impl ServeArgs {
         c.conn.max_connections = self.max_connections;
         let l = &mut c.limits;
         l.min_body_rate = self.min_body_rate;
+        l.body_grace_s = self.body_grace_s;
         l.max_body_bytes = self.max_body_bytes;
         l.max_changes = self.max_changes;
         l.max_purged = self.max_purged;

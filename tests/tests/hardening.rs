@@ -517,3 +517,79 @@ fn device_rate_limit_and_metrics_on_their_own_address() {
         "not on the public address"
     );
 }
+
+/// A body trickled below the minimum rate is answered 408 and the connection closed, and
+/// nothing is stored.
+#[test]
+fn a_trickled_body_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let backend = Backend::Sqlite(data.clone());
+    let server = ServerProc::start_with(
+        &backend,
+        &["--min-body-rate", "1000", "--body-grace-s", "1"],
+    );
+    team(&backend, "north");
+    let rt = runtime();
+    let d = Device::enrol(&rt, &backend, &server.url, "north-nurse1", dir.path());
+    let mut s = TcpStream::connect(addr(&server)).unwrap();
+    write!(
+        s,
+        "POST /v1/sync HTTP/1.1\r\nHost: x\r\ndoorstep-protocol: 1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {}\r\nContent-Length: 4000\r\n\r\n",
+        d.endpoint.device_token,
+        protocol::MEDIA_TYPE
+    )
+    .unwrap();
+    // 4,000 bytes at 1,000 B/s after 1 s: 5 s allowed. Send 20 bytes a second.
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    while start.elapsed() < Duration::from_secs(12) {
+        if s.write_all(&[0u8; 20]).is_err() {
+            break;
+        }
+        let (bytes, closed) = read_until_closed(&mut s, Duration::from_secs(1));
+        answer.extend(bytes);
+        if closed || !answer.is_empty() {
+            break;
+        }
+    }
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "after {took:?}: {text}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(sqlite_server_counts(&data).0, 0);
+}
+
+/// Health on PostgreSQL: 200 while the database answers, 503 `storage=down` within seconds once
+/// it is gone (never hanging for the pool's whole timeout).
+#[test]
+fn health_reports_storage_down() {
+    let cluster = doorstep_tests::Postgres::start();
+    let backend = Backend::Postgres(cluster.url.clone());
+    let server = ServerProc::start(&backend);
+    let text = health_within(&server, Duration::from_secs(2)).unwrap();
+    assert!(
+        text.contains("storage=ok") && text.contains("writer=idle"),
+        "{text}"
+    );
+    drop(cluster);
+    let start = Instant::now();
+    let mut s = TcpStream::connect(addr(&server)).unwrap();
+    s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (bytes, _) = read_until_closed(&mut s, Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.starts_with("HTTP/1.1 503") && text.contains("storage=down"),
+        "{text}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+}
