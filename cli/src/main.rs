@@ -36,7 +36,7 @@ pub struct StorageArgs {
     #[arg(long)]
     postgres_password_file: Option<PathBuf>,
     /// PEM file of the CA that signed the PostgreSQL server's certificate (with sslmode=require
-    /// in the URL; default: the system's trust store).
+    /// in the URL; default: $DOORSTEP_PG_CA, else the system's trust store).
     #[arg(long)]
     postgres_ca: Option<PathBuf>,
 }
@@ -65,11 +65,15 @@ impl StorageArgs {
                     (None, Ok(p)) if !p.is_empty() => Some(p),
                     _ => None,
                 };
+                let ca = self
+                    .postgres_ca
+                    .clone()
+                    .or_else(|| std::env::var_os("DOORSTEP_PG_CA").map(PathBuf::from));
                 doorstep_server::storage::postgres::PgStorage::open_with(
                     url,
                     &doorstep_server::storage::postgres::PgOptions {
                         password: password.as_deref(),
-                        ca_file: self.postgres_ca.as_deref(),
+                        ca_file: ca.as_deref(),
                     },
                 )
                 .map(Storage::Postgres)

@@ -593,3 +593,41 @@ fn health_reports_storage_down() {
         start.elapsed()
     );
 }
+
+/// `doorstep serve` and `doorstep admin` on PostgreSQL over TLS (sslmode=require, the CA from
+/// `DOORSTEP_PG_CA`), with devices syncing through it; and a URL carrying a password refused.
+#[test]
+fn serve_and_admin_on_postgres_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    make_test_ca(dir.path());
+    let cluster = doorstep_tests::pg::Cluster::start_with(doorstep_tests::pg::Options {
+        fsync: true,
+        tls: Some((dir.path().join("server.crt"), dir.path().join("server.key"))),
+    });
+    // Children inherit it (the CA only matters where TLS is used).
+    std::env::set_var("DOORSTEP_PG_CA", dir.path().join("ca.crt"));
+    let backend = Backend::Postgres(format!("{}?sslmode=require", cluster.url));
+    let server = ServerProc::start(&backend);
+    team(&backend, "north");
+    let rt = runtime();
+    let a = Device::enrol(&rt, &backend, &server.url, "north-nurse1", dir.path());
+    let b = Device::enrol(&rt, &backend, &server.url, "north-nurse2", dir.path());
+    let p = a
+        .store
+        .register_patient(testing::demographics("Una", "Hirst", None, "HX1 4EF"))
+        .unwrap();
+    a.sync(&rt).unwrap();
+    assert_eq!(b.sync(&rt).unwrap().people_added, vec![p]);
+    let ssl = cluster.psql(
+        "doorstep",
+        &["-A", "-t", "-c", "SELECT count(*) FILTER (WHERE s.ssl) || '/' || count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'doorstep-server'"],
+    );
+    let (tls, all) = ssl.trim().split_once('/').unwrap();
+    assert!(
+        all != "0" && tls == all,
+        "every server connection encrypted: {ssl}"
+    );
+    let refused = Backend::Postgres(cluster.url.replace("postgres@", "postgres:secret@"))
+        .admin_fails(&["devices"]);
+    assert!(refused.contains("carries a password"), "{refused}");
+}
