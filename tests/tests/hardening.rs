@@ -631,3 +631,39 @@ fn serve_and_admin_on_postgres_over_tls() {
         .admin_fails(&["devices"]);
     assert!(refused.contains("carries a password"), "{refused}");
 }
+
+/// The per-device limit holds across two server processes on one database: the counts meet in
+/// the database (each process flushes once a second), so the second process refuses once the
+/// device has used its minute on the first.
+#[test]
+fn rate_limits_hold_across_two_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("data"));
+    let a = ServerProc::start_with(&backend, &["--device-per-minute", "4"]);
+    let b = ServerProc::start_with(&backend, &["--device-per-minute", "4"]);
+    team(&backend, "north");
+    let rt = runtime();
+    let d = Device::enrol(&rt, &backend, &a.url, "north-nurse1", dir.path());
+    let req = protocol::SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        changes: vec![],
+        max_page_bytes: 1 << 20,
+        purged: vec![],
+    };
+    let token = d.endpoint.device_token.clone();
+    // Stay clear of a minute boundary (fixed windows).
+    let into_minute = chrono::Utc::now().timestamp_millis() % 60_000;
+    if into_minute > 50_000 {
+        std::thread::sleep(Duration::from_millis(61_000 - into_minute as u64));
+    }
+    for _ in 0..3 {
+        assert_eq!(post_sync(&rt, &a.url, &token, &req).0, 200);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(post_sync(&rt, &b.url, &token, &req).0, 200, "the fourth");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, text) = post_sync(&rt, &b.url, &token, &req);
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("syncing too often"), "{text}");
+}
