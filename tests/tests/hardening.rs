@@ -667,3 +667,122 @@ fn rate_limits_hold_across_two_processes() {
     assert_eq!(status, 429, "{text}");
     assert!(text.contains("syncing too often"), "{text}");
 }
+
+/// The security log: failed enrolments, unauthenticated and refused syncs, revoked-device syncs
+/// and rate-limit hits are logged with device, user and peer address; a refused write's log
+/// names person ids only, never the names or clinical text it carried.
+#[test]
+fn the_security_log_names_who_and_where_never_what() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("data"));
+    let log_path = dir.path().join("server.log");
+    let mut child = Command::new(doorstep_tests::doorstep_bin())
+        .arg("serve")
+        .args(backend.args())
+        .args(["--listen", "127.0.0.1:0", "--device-per-minute", "3"])
+        .env("DOORSTEP_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    team(&backend, "north");
+    let rt = runtime();
+    let a = Device::enrol(&rt, &backend, &url, "north-nurse1", dir.path());
+    let b = Device::enrol(&rt, &backend, &url, "north-nurse2", dir.path());
+    let p = a
+        .store
+        .register_patient(testing::demographics(
+            "Zebedee",
+            "Confidential",
+            None,
+            "HX9 9ZZ",
+        ))
+        .unwrap();
+    a.store
+        .add_note(&p, None, "Disclosed a secret diagnosis of gout")
+        .unwrap();
+    // B sends A's changes: a forged write, refused.
+    let outbox = a.store.sync_outbox(usize::MAX).unwrap();
+    let forged = protocol::SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        changes: outbox
+            .changes
+            .iter()
+            .map(|c| protocol::WireChange {
+                person_id: c.person_id.clone(),
+                compartment: c.compartment,
+                bytes: c.bytes.clone(),
+            })
+            .collect(),
+        max_page_bytes: 1 << 20,
+        purged: vec![],
+    };
+    assert_eq!(
+        post_sync(&rt, &url, &b.endpoint.device_token, &forged).0,
+        403
+    );
+    assert_eq!(post_sync(&rt, &url, "not-a-token", &forged).0, 401);
+    assert_eq!(enrol_status(&rt, &url, "WRONG-WRONG").0, 403);
+    let empty = protocol::SyncRequest {
+        changes: vec![],
+        ..forged.clone()
+    };
+    for _ in 0..3 {
+        post_sync(&rt, &url, &a.endpoint.device_token, &empty);
+    }
+    assert_eq!(
+        post_sync(&rt, &url, &a.endpoint.device_token, &empty).0,
+        429
+    );
+    backend.admin(&["revoke", &b.device_id]);
+    let _ = b.sync(&rt);
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let security: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("doorstep::security"))
+        .collect();
+    let has = |needles: &[&str]| {
+        security
+            .iter()
+            .any(|l| needles.iter().all(|n| l.contains(n)))
+    };
+    assert!(
+        has(&[
+            "event=\"refused\"",
+            "reason=\"forbidden\"",
+            &b.device_id,
+            "user=north-nurse2",
+            "peer=127.0.0.1"
+        ]),
+        "{log}"
+    );
+    assert!(has(&["reason=\"unauthorized\"", "peer=127.0.0.1"]), "{log}");
+    assert!(has(&["event=\"enrol_failed\"", "peer=127.0.0.1"]), "{log}");
+    assert!(
+        has(&["reason=\"rate_limited\"", &a.device_id, "user=north-nurse1"]),
+        "{log}"
+    );
+    assert!(
+        has(&["event=\"revoked_device_sync\"", &b.device_id]),
+        "{log}"
+    );
+    for secret in ["Zebedee", "Confidential", "gout", "HX9"] {
+        assert!(!log.contains(secret), "the log carries '{secret}': {log}");
+    }
+}
