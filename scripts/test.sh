@@ -11,6 +11,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
     $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 fi
+# openssl (the command): the TLS tests make a private CA with it.
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "== Installing openssl (for the TLS tests)"
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
+fi
 export DOORSTEP_PG_BIN="${DOORSTEP_PG_BIN:-$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")}"
 echo "== Rust: unit, property, crash and cross-crate tests"
 cargo test --workspace --locked

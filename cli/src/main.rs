@@ -35,6 +35,10 @@ pub struct StorageArgs {
     /// A file holding the PostgreSQL password (its first line).
     #[arg(long)]
     postgres_password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the PostgreSQL server's certificate (with sslmode=require
+    /// in the URL; default: $DOORSTEP_PG_CA, else the system's trust store).
+    #[arg(long)]
+    postgres_ca: Option<PathBuf>,
 }
 
 impl StorageArgs {
@@ -61,9 +65,16 @@ impl StorageArgs {
                     (None, Ok(p)) if !p.is_empty() => Some(p),
                     _ => None,
                 };
-                doorstep_server::storage::postgres::PgStorage::open_with_password(
+                let ca = self
+                    .postgres_ca
+                    .clone()
+                    .or_else(|| std::env::var_os("DOORSTEP_PG_CA").map(PathBuf::from));
+                doorstep_server::storage::postgres::PgStorage::open_with(
                     url,
-                    password.as_deref(),
+                    &doorstep_server::storage::postgres::PgOptions {
+                        password: password.as_deref(),
+                        ca_file: ca.as_deref(),
+                    },
                 )
                 .map(Storage::Postgres)
                 .map_err(|e| e.to_string())
@@ -109,6 +120,9 @@ pub struct ServeArgs {
     /// Minimum average upload rate of a body, bytes a second (after a 10 s grace).
     #[arg(long, default_value_t = 1024)]
     min_body_rate: u64,
+    /// Seconds a body may take before the minimum rate applies.
+    #[arg(long, default_value_t = 10)]
+    body_grace_s: u64,
     /// Largest request body, bytes (compressed).
     #[arg(long, default_value_t = doorstep_core::sync::protocol::MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -155,6 +169,7 @@ impl ServeArgs {
         c.conn.max_connections = self.max_connections;
         let l = &mut c.limits;
         l.min_body_rate = self.min_body_rate;
+        l.body_grace_s = self.body_grace_s;
         l.max_body_bytes = self.max_body_bytes;
         l.max_changes = self.max_changes;
         l.max_purged = self.max_purged;

@@ -265,3 +265,107 @@ fn check_id(what: &str, id: &str) -> Result<()> {
 pub fn quarantine(storage: &Storage, newest: u32) -> Result<crate::quarantine::Summary> {
     storage.read(|tx| crate::quarantine::summary(tx, newest))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+
+    fn setup() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap());
+        create_team(&s, "t", "Team").unwrap();
+        create_user(&s, "u", "Ann", Role::DistrictNurse, "t").unwrap();
+        s.write(|tx| {
+            tx.add_device("d1", "u", &auth::hash("old"), 1)?;
+            tx.add_device("d2", "u", &auth::hash("two"), 1)
+        })
+        .unwrap();
+        (dir, s)
+    }
+
+    /// rotate-token: nothing happens until the sync asks; then one new token, pending until
+    /// the phone uses it; the old one works meanwhile.
+    #[test]
+    fn token_rotation_hands_over_one_pending_token() {
+        let (_d, s) = setup();
+        let device = s
+            .read(|tx| tx.device_by_token(&auth::hash("old")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.write(|tx| take_rotation(tx, &device)).unwrap(), None);
+        rotate_token(&s, "d1").unwrap();
+        assert!(matches!(
+            rotate_token(&s, "nope"),
+            Err(ServerError::NotFound(_))
+        ));
+        let token = s.write(|tx| take_rotation(tx, &device)).unwrap().unwrap();
+        assert_eq!(
+            s.write(|tx| take_rotation(tx, &device)).unwrap(),
+            None,
+            "once"
+        );
+        let via_new = s
+            .read(|tx| tx.device_by_token(&auth::hash(&token)))
+            .unwrap()
+            .unwrap();
+        assert!(via_new.pending_token);
+        assert!(s
+            .read(|tx| tx.device_by_token(&auth::hash("old")))
+            .unwrap()
+            .is_some());
+    }
+
+    /// Revoking (lost) or retiring a device cancels its user's unused codes; disabling a user
+    /// retires every device and no code can be issued for them.
+    #[test]
+    fn revoke_retire_and_disable_cancel_codes() {
+        let (_d, s) = setup();
+        let code = issue_code(&s, "u").unwrap();
+        issue_code(&s, "u").unwrap();
+        assert_eq!(revoke_device(&s, "d1").unwrap(), 2);
+        assert!(matches!(
+            revoke_device(&s, "d1"),
+            Err(ServerError::NotFound(_))
+        ));
+        let h = auth::hash(&auth::normalise_code(&code));
+        assert_eq!(s.write(|tx| tx.take_code(&h, now_ms())).unwrap(), None);
+        issue_code(&s, "u").unwrap();
+        assert_eq!(retire_device(&s, "d2").unwrap(), 1);
+        assert!(matches!(
+            retire_device(&s, "d2"),
+            Err(ServerError::NotFound(_))
+        ));
+        create_user(&s, "v", "Bob", Role::DistrictNurse, "t").unwrap();
+        s.write(|tx| tx.add_device("d3", "v", "h3", 1)).unwrap();
+        issue_code(&s, "v").unwrap();
+        assert_eq!(disable_user(&s, "v").unwrap(), vec!["d3".to_string()]);
+        assert!(matches!(
+            issue_code(&s, "v"),
+            Err(ServerError::Forbidden(_))
+        ));
+        assert!(codes(&s)
+            .unwrap()
+            .iter()
+            .filter(|c| c.user_id == "v")
+            .all(|c| c.cancelled_ms.is_some()));
+        assert!(matches!(
+            cancel_code(&s, "xyz"),
+            Err(ServerError::BadRequest(_))
+        ));
+        issue_code(&s, "u").unwrap();
+        let id = codes(&s)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.user_id == "u" && c.used_ms.is_none() && c.cancelled_ms.is_none())
+            .unwrap()
+            .id;
+        cancel_code(&s, &id).unwrap();
+        assert!(matches!(
+            cancel_code(&s, &id),
+            Err(ServerError::NotFound(_))
+        ));
+        issue_code(&s, "u").unwrap();
+        assert_eq!(expire_codes(&s, Some("u")).unwrap(), 1);
+    }
+}

@@ -35,6 +35,10 @@ use crate::metrics::{self, Metrics};
 use crate::storage::{schema, DeviceRow, Storage};
 use crate::sync;
 
+/// How long health waits for a read. A read never waits for the writer (WAL snapshots, MVCC),
+/// so a read this slow means the database is in trouble, not merely busy.
+const HEALTH_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The largest enrolment body (a JSON code).
 const MAX_ENROL_BODY: usize = 4096;
 
@@ -168,7 +172,18 @@ async fn health(State(app): State<Arc<App>>) -> Response {
     let app2 = app.clone();
     // A read snapshot only: a slow writer never makes health fail (a load balancer must not
     // drop every process because one sync is long); only storage being down does.
-    match blocking(move || app2.storage.read(|tx| tx.max_seq())).await {
+    let read = tokio::time::timeout(
+        HEALTH_READ_TIMEOUT,
+        blocking(move || app2.storage.read(|tx| tx.max_seq())),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(ServerError::Storage(format!(
+            "no answer from the database within {} s",
+            HEALTH_READ_TIMEOUT.as_secs()
+        )))
+    });
+    match read {
         Ok(seq) => format!(
             "ok protocol={PROTOCOL_VERSION} seq={seq} schema={} writer={writer} storage=ok\n",
             schema::CURRENT

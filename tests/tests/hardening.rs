@@ -6,13 +6,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use doorstep_core::sync::{self, protocol};
 use doorstep_core::{testing, Error};
-use doorstep_tests::{runtime, sqlite_server_counts, team, Backend, Device, ServerProc};
+use doorstep_tests::{
+    make_test_ca, runtime, sqlite_server_counts, team, Backend, Device, ServerProc,
+};
 
 fn addr(server: &ServerProc) -> String {
     server
@@ -394,93 +394,10 @@ fn retire_accepts_the_pending_upload_then_wipes_lost_refuses_it() {
     assert!(devices.matches("REVOKED").count() == 2, "{devices}");
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl (apt-get install -y openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A private CA and a server certificate for 127.0.0.1 and localhost, made here.
-pub fn make_ca(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Doorstep test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
 #[test]
 fn tls_sync_end_to_end_and_plain_http_refused_off_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    make_ca(dir.path());
+    make_test_ca(dir.path());
     let data = dir.path().join("data");
     let backend = Backend::Sqlite(data.clone());
     let cert = dir.path().join("server.crt").display().to_string();
@@ -612,4 +529,273 @@ fn device_rate_limit_and_metrics_on_their_own_address() {
         404,
         "not on the public address"
     );
+}
+
+/// A body trickled below the minimum rate is answered 408 and the connection closed, and
+/// nothing is stored.
+#[test]
+fn a_trickled_body_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let backend = Backend::Sqlite(data.clone());
+    let server = ServerProc::start_with(
+        &backend,
+        &["--min-body-rate", "1000", "--body-grace-s", "1"],
+    );
+    team(&backend, "north");
+    let rt = runtime();
+    let d = Device::enrol(&rt, &backend, &server.url, "north-nurse1", dir.path());
+    let mut s = TcpStream::connect(addr(&server)).unwrap();
+    write!(
+        s,
+        "POST /v1/sync HTTP/1.1\r\nHost: x\r\ndoorstep-protocol: 1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {}\r\nContent-Length: 4000\r\n\r\n",
+        d.endpoint.device_token,
+        protocol::MEDIA_TYPE
+    )
+    .unwrap();
+    // 4,000 bytes at 1,000 B/s after 1 s: 5 s allowed. Send 20 bytes a second.
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    while start.elapsed() < Duration::from_secs(12) {
+        if s.write_all(&[0u8; 20]).is_err() {
+            break;
+        }
+        let (bytes, closed) = read_until_closed(&mut s, Duration::from_secs(1));
+        answer.extend(bytes);
+        if closed || !answer.is_empty() {
+            break;
+        }
+    }
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "after {took:?}: {text}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(sqlite_server_counts(&data).0, 0);
+}
+
+/// Health on PostgreSQL: 200 while the database answers, 503 `storage=down` within seconds once
+/// it is gone (never hanging for the pool's whole timeout).
+#[test]
+fn health_reports_storage_down() {
+    let cluster = doorstep_tests::Postgres::start();
+    let backend = Backend::Postgres(cluster.url.clone());
+    let server = ServerProc::start(&backend);
+    let text = health_within(&server, Duration::from_secs(2)).unwrap();
+    assert!(
+        text.contains("storage=ok") && text.contains("writer=idle"),
+        "{text}"
+    );
+    drop(cluster);
+    let start = Instant::now();
+    let mut s = TcpStream::connect(addr(&server)).unwrap();
+    s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (bytes, _) = read_until_closed(&mut s, Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.starts_with("HTTP/1.1 503") && text.contains("storage=down"),
+        "{text}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// `doorstep serve` and `doorstep admin` on PostgreSQL over TLS (sslmode=require, the CA from
+/// `DOORSTEP_PG_CA`), with devices syncing through it; and a URL carrying a password refused.
+#[test]
+fn serve_and_admin_on_postgres_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    make_test_ca(dir.path());
+    let cluster = doorstep_tests::pg::Cluster::start_with(doorstep_tests::pg::Options {
+        fsync: true,
+        tls: Some((dir.path().join("server.crt"), dir.path().join("server.key"))),
+    });
+    // Children inherit it (the CA only matters where TLS is used).
+    std::env::set_var("DOORSTEP_PG_CA", dir.path().join("ca.crt"));
+    let backend = Backend::Postgres(format!("{}?sslmode=require", cluster.url));
+    let server = ServerProc::start(&backend);
+    team(&backend, "north");
+    let rt = runtime();
+    let a = Device::enrol(&rt, &backend, &server.url, "north-nurse1", dir.path());
+    let b = Device::enrol(&rt, &backend, &server.url, "north-nurse2", dir.path());
+    let p = a
+        .store
+        .register_patient(testing::demographics("Una", "Hirst", None, "HX1 4EF"))
+        .unwrap();
+    a.sync(&rt).unwrap();
+    assert_eq!(b.sync(&rt).unwrap().people_added, vec![p]);
+    let ssl = cluster.psql(
+        "doorstep",
+        &["-A", "-t", "-c", "SELECT count(*) FILTER (WHERE s.ssl) || '/' || count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'doorstep-server'"],
+    );
+    let (tls, all) = ssl.trim().split_once('/').unwrap();
+    assert!(
+        all != "0" && tls == all,
+        "every server connection encrypted: {ssl}"
+    );
+    let refused = Backend::Postgres(cluster.url.replace("postgres@", "postgres:secret@"))
+        .admin_fails(&["devices"]);
+    assert!(refused.contains("carries a password"), "{refused}");
+}
+
+/// The per-device limit holds across two server processes on one database: the counts meet in
+/// the database (each process flushes once a second), so the second process refuses once the
+/// device has used its minute on the first.
+#[test]
+fn rate_limits_hold_across_two_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("data"));
+    let a = ServerProc::start_with(&backend, &["--device-per-minute", "4"]);
+    let b = ServerProc::start_with(&backend, &["--device-per-minute", "4"]);
+    team(&backend, "north");
+    let rt = runtime();
+    let d = Device::enrol(&rt, &backend, &a.url, "north-nurse1", dir.path());
+    let req = protocol::SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        changes: vec![],
+        max_page_bytes: 1 << 20,
+        purged: vec![],
+    };
+    let token = d.endpoint.device_token.clone();
+    // Stay clear of a minute boundary (fixed windows).
+    let into_minute = chrono::Utc::now().timestamp_millis() % 60_000;
+    if into_minute > 50_000 {
+        std::thread::sleep(Duration::from_millis(61_000 - into_minute as u64));
+    }
+    for _ in 0..3 {
+        assert_eq!(post_sync(&rt, &a.url, &token, &req).0, 200);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(post_sync(&rt, &b.url, &token, &req).0, 200, "the fourth");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, text) = post_sync(&rt, &b.url, &token, &req);
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("syncing too often"), "{text}");
+}
+
+/// The security log: failed enrolments, unauthenticated and refused syncs, revoked-device syncs
+/// and rate-limit hits are logged with device, user and peer address; a refused write's log
+/// names person ids only, never the names or clinical text it carried.
+#[test]
+fn the_security_log_names_who_and_where_never_what() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("data"));
+    let log_path = dir.path().join("server.log");
+    let mut child = Command::new(doorstep_tests::doorstep_bin())
+        .arg("serve")
+        .args(backend.args())
+        .args(["--listen", "127.0.0.1:0", "--device-per-minute", "3"])
+        .env("DOORSTEP_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    team(&backend, "north");
+    let rt = runtime();
+    let a = Device::enrol(&rt, &backend, &url, "north-nurse1", dir.path());
+    let b = Device::enrol(&rt, &backend, &url, "north-nurse2", dir.path());
+    let p = a
+        .store
+        .register_patient(testing::demographics(
+            "Zebedee",
+            "Confidential",
+            None,
+            "HX9 9ZZ",
+        ))
+        .unwrap();
+    a.store
+        .add_note(&p, None, "Disclosed a secret diagnosis of gout")
+        .unwrap();
+    // B sends A's changes: a forged write, refused.
+    let outbox = a.store.sync_outbox(usize::MAX).unwrap();
+    let forged = protocol::SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        changes: outbox
+            .changes
+            .iter()
+            .map(|c| protocol::WireChange {
+                person_id: c.person_id.clone(),
+                compartment: c.compartment,
+                bytes: c.bytes.clone(),
+            })
+            .collect(),
+        max_page_bytes: 1 << 20,
+        purged: vec![],
+    };
+    assert_eq!(
+        post_sync(&rt, &url, &b.endpoint.device_token, &forged).0,
+        403
+    );
+    assert_eq!(post_sync(&rt, &url, "not-a-token", &forged).0, 401);
+    assert_eq!(enrol_status(&rt, &url, "WRONG-WRONG").0, 403);
+    let empty = protocol::SyncRequest {
+        changes: vec![],
+        ..forged.clone()
+    };
+    for _ in 0..3 {
+        post_sync(&rt, &url, &a.endpoint.device_token, &empty);
+    }
+    assert_eq!(
+        post_sync(&rt, &url, &a.endpoint.device_token, &empty).0,
+        429
+    );
+    backend.admin(&["revoke", &b.device_id]);
+    let _ = b.sync(&rt);
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let security: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("doorstep::security"))
+        .collect();
+    let has = |needles: &[&str]| {
+        security
+            .iter()
+            .any(|l| needles.iter().all(|n| l.contains(n)))
+    };
+    assert!(
+        has(&[
+            "event=\"refused\"",
+            "reason=\"forbidden\"",
+            &b.device_id,
+            "user=north-nurse2",
+            "peer=127.0.0.1"
+        ]),
+        "{log}"
+    );
+    assert!(has(&["reason=\"unauthorized\"", "peer=127.0.0.1"]), "{log}");
+    assert!(has(&["event=\"enrol_failed\"", "peer=127.0.0.1"]), "{log}");
+    assert!(
+        has(&["reason=\"rate_limited\"", &a.device_id, "user=north-nurse1"]),
+        "{log}"
+    );
+    assert!(
+        has(&["event=\"revoked_device_sync\"", &b.device_id]),
+        "{log}"
+    );
+    for secret in ["Zebedee", "Confidential", "gout", "HX9"] {
+        assert!(!log.contains(secret), "the log carries '{secret}': {log}");
+    }
 }

@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod contract;
+pub mod pg_tls;
 pub mod postgres;
 pub mod schema;
 pub mod sqlite;

@@ -1,6 +1,8 @@
 //! PostgreSQL backend: several server processes (behind a load balancer) share one database and
-//! keep no state of their own. Sync `postgres` client, `r2d2` pool, no TLS — so the database
-//! must be on this machine (loopback or a Unix socket); other hosts are refused.
+//! keep no state of their own. Sync `postgres` client, `r2d2` pool, TLS by rustls
+//! (`pg_tls.rs`): a database on this machine (loopback or a Unix socket) may be reached in the
+//! clear; any other host only with `sslmode=require` in the URL, so the connection is encrypted
+//! and the server's certificate checked.
 //!
 //! # Ordering of sequence numbers
 //!
@@ -32,8 +34,9 @@ use std::time::Duration;
 
 use doorstep_core::record::{Compartment, User};
 use postgres::config::Host;
+use postgres::config::SslMode;
 use postgres::types::ToSql;
-use postgres::{Config, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Config, IsolationLevel, Row, Statement, Transaction};
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
@@ -53,7 +56,17 @@ const WRITE_BEGIN: &str = "SET LOCAL lock_timeout = '10s';
     SET LOCAL idle_in_transaction_session_timeout = '60s';
     SELECT value FROM counters WHERE name = 'seq' FOR UPDATE;";
 
-type Manager = PostgresConnectionManager<NoTls>;
+type Manager = PostgresConnectionManager<super::pg_tls::MakeRustlsConnect>;
+
+/// How to reach the database beyond its URL.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PgOptions<'a> {
+    /// The password (never in the URL).
+    pub password: Option<&'a str>,
+    /// PEM file of the CA that signed the database server's certificate (else the system's
+    /// trust store).
+    pub ca_file: Option<&'a std::path::Path>,
+}
 
 pub struct PgStorage {
     pool: Pool<Manager>,
@@ -78,8 +91,9 @@ fn is_loopback_name(host: &str) -> bool {
             .unwrap_or(false)
 }
 
-/// Refuse anything but loopback or a Unix socket: the connection is not encrypted.
+/// Refuse a host off this machine unless TLS is required (`sslmode=require`).
 fn check_local(config: &Config) -> Result<()> {
+    let tls_required = config.get_ssl_mode() == SslMode::Require;
     let hosts = config.get_hosts();
     let addrs = config.get_hostaddrs();
     if hosts.is_empty() && addrs.is_empty() {
@@ -94,10 +108,11 @@ fn check_local(config: &Config) -> Result<()> {
             (None, Some(Host::Unix(_))) => true,
             (None, None) => false,
         };
-        if !local {
+        if !local && !tls_required {
             return Err(ServerError::Storage(
-                "the PostgreSQL server must be on this machine (127.0.0.1, ::1, localhost or a Unix socket): \
-                 the connection is not encrypted"
+                "the PostgreSQL server must be on this machine (127.0.0.1, ::1, localhost or a Unix socket) \
+                 unless the connection is encrypted: add sslmode=require to the URL (and --postgres-ca FILE \
+                 if its certificate comes from a private CA)"
                     .into(),
             ));
         }
@@ -137,13 +152,26 @@ impl PgStorage {
     /// Connect to `url` (e.g. `postgres://doorstep@127.0.0.1:5432/doorstep`) and create the schema
     /// if it is absent. Safe when several processes start at once.
     pub fn open(url: &str) -> Result<PgStorage> {
-        Self::open_with_password(url, None)
+        Self::open_with(url, &PgOptions::default())
+    }
+
+    /// As [`PgStorage::open_with`], with only a password.
+    pub fn open_with_password(url: &str, password: Option<&str>) -> Result<PgStorage> {
+        Self::open_with(
+            url,
+            &PgOptions {
+                password,
+                ca_file: None,
+            },
+        )
     }
 
     /// As [`PgStorage::open`], with the password given apart from the URL (from the environment
-    /// or a file). A URL that carries a password itself is refused: it would show in process
-    /// lists, shell history and service files.
-    pub fn open_with_password(url: &str, password: Option<&str>) -> Result<PgStorage> {
+    /// or a file) and the CA that signed the database's certificate. A URL that carries a
+    /// password itself is refused: it would show in process lists, shell history and service
+    /// files.
+    pub fn open_with(url: &str, options: &PgOptions<'_>) -> Result<PgStorage> {
+        let password = options.password;
         let mut config = Config::from_str(url)
             .map_err(|e| ServerError::Storage(format!("the PostgreSQL URL is not valid: {e}")))?;
         if config.get_password().is_some() {
@@ -164,9 +192,10 @@ impl PgStorage {
             config.application_name("doorstep-server");
         }
         let target = describe_target(&config);
+        let tls = super::pg_tls::MakeRustlsConnect::new(options.ca_file)?;
         // One connection first, to fail at once with the cause (the pool would retry for its
         // timeout and then report only "error connecting to server").
-        let mut client = config.connect(NoTls).map_err(|e| {
+        let mut client = config.connect(tls.clone()).map_err(|e| {
             ServerError::Storage(format!(
                 "cannot connect to PostgreSQL at {target}: {}",
                 with_causes(&e)
@@ -178,7 +207,7 @@ impl PgStorage {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(15))
-            .build(PostgresConnectionManager::new(config, NoTls))
+            .build(PostgresConnectionManager::new(config, tls))
             .map_err(|e| {
                 ServerError::Storage(format!("cannot connect to PostgreSQL at {target}: {e}"))
             })?;
@@ -1288,5 +1317,59 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The storage contract over TLS on loopback (sslmode=require, a CA made here); the session
+    /// really is encrypted; a database whose certificate the CA did not sign is refused; and a
+    /// host off this machine is accepted only with sslmode=require.
+    #[test]
+    fn postgres_over_tls_meets_the_storage_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        doorstep_tests::make_test_ca(dir.path());
+        let cluster = pg::Cluster::start_with(pg::Options {
+            fsync: false,
+            tls: Some((dir.path().join("server.crt"), dir.path().join("server.key"))),
+        });
+        let url = format!("{}?sslmode=require", cluster.url);
+        let ca = dir.path().join("ca.crt");
+        let options = PgOptions {
+            password: None,
+            ca_file: Some(&ca),
+        };
+        let s = Storage::Postgres(PgStorage::open_with(&url, &options).unwrap());
+        crate::storage::contract::conformance(&s);
+        let mut client = Config::from_str(&url)
+            .unwrap()
+            .connect(super::super::pg_tls::MakeRustlsConnect::new(Some(&ca)).unwrap())
+            .unwrap();
+        let ssl: bool = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(ssl, "the session is encrypted");
+
+        let other = tempfile::tempdir().unwrap();
+        doorstep_tests::make_test_ca(other.path());
+        let wrong = other.path().join("ca.crt");
+        match PgStorage::open_with(
+            &url,
+            &PgOptions {
+                password: None,
+                ca_file: Some(&wrong),
+            },
+        ) {
+            Err(ServerError::Storage(m)) => assert!(m.contains("cannot connect"), "{m}"),
+            other => panic!("a certificate from another CA must be refused: {other:?}"),
+        }
+        for url in [
+            "postgres://doorstep@db.example.com/doorstep?sslmode=require",
+            "host=10.0.0.5 user=doorstep sslmode=require",
+        ] {
+            check_local(&Config::from_str(url).unwrap()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        drop(s);
     }
 }
