@@ -672,7 +672,7 @@ async fn sync_inner(
     .await?;
     let app2 = app.clone();
     let dev = device.clone();
-    let (response, wiped) = blocking(move || {
+    let (response, wiped, refused_people) = blocking(move || {
         let now = now_ms();
         let upload = Upload {
             parsed,
@@ -710,7 +710,19 @@ async fn sync_inner(
             }
         };
         let wiped = response.instructions.contains(&Instruction::Wipe);
-        Ok((response, wiped))
+        let people: Vec<String> = response
+            .verdicts
+            .refused
+            .iter()
+            .map(|r| {
+                request
+                    .changes
+                    .get(r.index as usize)
+                    .map(|c| c.person_id.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok((response, wiped, people))
     })
     .await?;
     if wiped {
@@ -723,13 +735,29 @@ async fn sync_inner(
             "device revoked or retired during or before this sync; told to wipe"
         );
     }
-    for r in &response.verdicts.refused {
+    for (r, person) in response.verdicts.refused.iter().zip(&refused_people) {
         app.metrics.refusal(refusal_metric(&r.code));
+        change_refused_event(client, &device, person, &r.code);
     }
     app.counters.seen(&device.device_id, now_ms());
     app.metrics.sync_done();
     let (encoded, media) = blocking(move || Ok(encode_for(version, response))).await?;
     Ok(binary(encoded, media))
+}
+
+/// One refused change in the security log: who sent it, from where, for which person id and
+/// why; never the change's content (names, clinical text).
+fn change_refused_event(client: IpAddr, device: &DeviceRow, person: &str, code: &str) {
+    tracing::warn!(
+        target: "doorstep::security",
+        event = "change_refused",
+        reason = code,
+        device = %device.device_id,
+        user = %device.user.id,
+        person = %person,
+        peer = %client,
+        "a change was refused; the rest of the request was stored"
+    );
 }
 
 /// Per-request bounds on every list, checked before anything is stored.

@@ -186,10 +186,6 @@ pub fn store_uploads(
                 checks.accepted.insert(key);
             }
             Verdict::Refused(code, message) => {
-                tracing::warn!(
-                    device = %device.device_id, user = %device.user.id, person = %u.person_id,
-                    code, "change refused"
-                );
                 if code == "actor_seq_reused" {
                     out.reset_actor = true;
                 }

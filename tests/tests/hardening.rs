@@ -657,13 +657,7 @@ fn rate_limits_hold_across_two_processes() {
     team(&backend, "north");
     let rt = runtime();
     let d = Device::enrol(&rt, &backend, &a.url, "north-nurse1", dir.path());
-    let req = protocol::SyncRequest {
-        protocol: 1,
-        cursor: 0,
-        changes: vec![],
-        max_page_bytes: 1 << 20,
-        purged: vec![],
-    };
+    let req = doorstep_tests::wire::request(vec![]);
     let token = d.endpoint.device_token.clone();
     // Stay clear of a minute boundary (fixed windows).
     let into_minute = chrono::Utc::now().timestamp_millis() % 60_000;
@@ -729,25 +723,9 @@ fn the_security_log_names_who_and_where_never_what() {
         .unwrap();
     // B sends A's changes: a forged write, refused.
     let outbox = a.store.sync_outbox(usize::MAX).unwrap();
-    let forged = protocol::SyncRequest {
-        protocol: 1,
-        cursor: 0,
-        changes: outbox
-            .changes
-            .iter()
-            .map(|c| protocol::WireChange {
-                person_id: c.person_id.clone(),
-                compartment: c.compartment,
-                bytes: c.bytes.clone(),
-            })
-            .collect(),
-        max_page_bytes: 1 << 20,
-        purged: vec![],
-    };
-    assert_eq!(
-        post_sync(&rt, &url, &b.endpoint.device_token, &forged).0,
-        403
-    );
+    let forged = doorstep_tests::wire::request(outbox.changes.clone());
+    let answer = doorstep_tests::wire::post(&rt, &b, &forged).expect("answered");
+    assert!(answer.verdicts.stored == 0 && !answer.verdicts.refused.is_empty());
     assert_eq!(post_sync(&rt, &url, "not-a-token", &forged).0, 401);
     assert_eq!(enrol_status(&rt, &url, "WRONG-WRONG").0, 403);
     let empty = protocol::SyncRequest {
@@ -777,8 +755,9 @@ fn the_security_log_names_who_and_where_never_what() {
     };
     assert!(
         has(&[
-            "event=\"refused\"",
-            "reason=\"forbidden\"",
+            "event=\"change_refused\"",
+            "reason=\"forged_author\"",
+            &format!("person={p}"),
             &b.device_id,
             "user=north-nurse2",
             "peer=127.0.0.1"
