@@ -699,6 +699,7 @@ async fn sync_inner(
                     more: false,
                     remaining: 0,
                     instructions: Vec::new(),
+                    clock_notes: Vec::new(),
                 };
                 sync::response(page, outcome, lock_after_days, bounds(&l))
             }

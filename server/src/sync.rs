@@ -279,6 +279,9 @@ fn check_and_store(
         tx.join(&checks.device.user.team, &u.person_id, seq)?;
     }
     let actor = u.change.actor_id().to_hex_string();
+    let t = u.change.timestamp();
+    let clock_wrong =
+        t > now_ms + CLOCK_AHEAD_MS || t < checks.device.enrolled_ms - CLOCK_BEFORE_ENROLMENT_MS;
     let inserted = tx.insert_change(&NewChange {
         seq,
         person_id: &u.person_id,
@@ -289,6 +292,7 @@ fn check_and_store(
         received_ms: now_ms,
         actor: Some(&actor),
         actor_seq: Some(u.change.seq()),
+        clock_note_ms: clock_wrong.then_some(now_ms),
     })?;
     if !inserted {
         // The database's own constraint caught what the document did not: the copy in memory
@@ -302,8 +306,7 @@ fn check_and_store(
     if u.compartment == Compartment::Advice {
         checks.advice_touched.insert(u.person_id.clone());
     }
-    let t = u.change.timestamp();
-    if t > now_ms + CLOCK_AHEAD_MS || t < checks.device.enrolled_ms - CLOCK_BEFORE_ENROLMENT_MS {
+    if clock_wrong {
         out.clock_notes.push(ClockNote {
             person_id: u.person_id.clone(),
             compartment: u.compartment,
@@ -435,6 +438,8 @@ pub struct Page {
     pub more: bool,
     pub remaining: u64,
     pub instructions: Vec<Instruction>,
+    /// Clock notes of the changes in this page.
+    pub clock_notes: Vec<ClockNote>,
 }
 
 /// The answer: in-scope changes after `cursor` (plus the whole history of documents that came
@@ -481,6 +486,7 @@ pub fn build_page(
         more: cut.more,
         remaining: cut.remaining,
         instructions,
+        clock_notes: cut.clock_notes,
     })
 }
 
@@ -509,8 +515,16 @@ pub fn response(
         lock_after_days,
         bounds,
         new_token: None,
-        clock_notes: outcome.clock_notes,
+        clock_notes: {
+            let mut notes = outcome.clock_notes;
+            notes.extend(page.clock_notes);
+            notes
+        },
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every document the device may read now, with the sequence number from which it became
@@ -546,6 +560,7 @@ fn visible_documents(
 
 struct Cut {
     changes: Vec<protocol::Change>,
+    clock_notes: Vec<ClockNote>,
     cursor: Cursor,
     more: bool,
     remaining: u64,
@@ -572,6 +587,7 @@ fn cut_page(
         .enumerate()
         .filter(|(i, (e, _))| !(Some(*e) == first_eff && *i < skip));
     let mut page = Vec::new();
+    let mut clock_notes = Vec::new();
     let mut bytes = 0usize;
     let mut last_eff: Option<u64> = None;
     let mut in_group = if split { cursor.skip } else { 0 };
@@ -604,6 +620,14 @@ fn cut_page(
         in_group += 1;
         if c.origin_device != device_id {
             bytes += c.bytes.len();
+            if let Some(received_ms) = c.clock_note_ms {
+                clock_notes.push(ClockNote {
+                    person_id: c.person_id.clone(),
+                    compartment: c.compartment,
+                    hash: hex(&c.hash),
+                    received_ms,
+                });
+            }
             page.push(protocol::Change {
                 person_id: c.person_id,
                 compartment: c.compartment,
@@ -615,12 +639,14 @@ fn cut_page(
     match cut {
         Some(cursor) => Cut {
             changes: page,
+            clock_notes,
             cursor,
             more: true,
             remaining,
         },
         None => Cut {
             changes: page,
+            clock_notes,
             cursor: Cursor { seq: now, skip: 0 },
             more: false,
             remaining: 0,
@@ -697,6 +723,8 @@ mod tests {
                 compartment: Compartment::Clinical,
                 bytes: vec![0; len],
                 origin_device: "other".into(),
+                hash: vec![1; 32],
+                clock_note_ms: None,
             },
         )
     }

@@ -234,6 +234,20 @@ fn bad_changes_are_refused_alone(backend: &Backend, server: &ServerProc) {
         .collect();
     notes.sort();
     assert_eq!(notes, ["clock fast", "clock slow", "good note"]);
+    // Every device that reads those notes' history is told the phone's clock was wrong.
+    for d in [&newcomer, &colleague] {
+        let history = d.store.history(&p).unwrap();
+        let wrong: Vec<&str> = history
+            .iter()
+            .filter(|h| h.server_received.is_some())
+            .map(|h| h.sentence.as_str())
+            .collect();
+        assert_eq!(wrong.len(), 2, "{history:#?}");
+        assert!(
+            wrong.iter().all(|s| s.contains("device clock wrong")),
+            "{wrong:?}"
+        );
+    }
     assert_eq!(
         colleague
             .store

@@ -1,5 +1,7 @@
 //! Who changed what, when: read from the audit stamp every Automerge change carries.
 
+use std::collections::HashMap;
+
 use automerge::AutoCommit;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,12 +27,24 @@ pub struct HistoryEntry {
     /// The whole line: "23 Nov 2026 10:15 UTC — Sam Patel (district nurse, device 0193…):
     /// recorded a home visit".
     pub sentence: String,
+    /// When the server received this change, known only when the phone that wrote it had an
+    /// implausible clock (more than a day ahead of the server, or before it was enrolled): the
+    /// time above is then the phone's and cannot be trusted.
+    #[cfg_attr(feature = "uniffi", uniffi(name = "server_received_ms", default = None))]
+    pub server_received: Option<DateTime<Utc>>,
 }
 
 fn sentence(e: &HistoryEntry) -> String {
     let role = e.role.map(|r| r.label()).unwrap_or("unknown role");
+    let clock = match e.server_received {
+        Some(r) => format!(
+            " [device clock wrong: the server received this on {}]",
+            r.format("%-d %b %Y %H:%M UTC")
+        ),
+        None => String::new(),
+    };
     format!(
-        "{} — {} ({}, device {}): {}",
+        "{} — {} ({}, device {}): {}{clock}",
         e.at.format("%-d %b %Y %H:%M UTC"),
         e.display_name,
         role,
@@ -40,8 +54,13 @@ fn sentence(e: &HistoryEntry) -> String {
 }
 
 /// Every change in `doc`, oldest first. Changes without a readable stamp (which Doorstep never
-/// writes) are still listed, attributed to "unknown".
-pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEntry> {
+/// writes) are still listed, attributed to "unknown". `clock_notes` maps a change's hash (hex)
+/// to the time the server received it, for changes whose phone clock was wrong.
+pub fn history(
+    doc: &mut AutoCommit,
+    compartment: Compartment,
+    clock_notes: &HashMap<String, DateTime<Utc>>,
+) -> Vec<HistoryEntry> {
     doc.get_changes_meta(&[])
         .into_iter()
         .map(|meta| {
@@ -54,6 +73,7 @@ pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEnt
                 .as_deref()
                 .and_then(|m| serde_json::from_str(m).ok());
             let change = meta.hash.to_string();
+            let server_received = clock_notes.get(&change).copied();
             let mut entry = match stamp {
                 Some(s) => HistoryEntry {
                     at,
@@ -65,6 +85,7 @@ pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEnt
                     summary: s.summary,
                     change,
                     sentence: String::new(),
+                    server_received,
                 },
                 None => HistoryEntry {
                     at,
@@ -79,6 +100,7 @@ pub fn history(doc: &mut AutoCommit, compartment: Compartment) -> Vec<HistoryEnt
                         .unwrap_or_else(|| "changed the record".into()),
                     change,
                     sentence: String::new(),
+                    server_received,
                 },
             };
             entry.sentence = sentence(&entry);

@@ -167,15 +167,22 @@ pub fn get_all_json<T: DeserializeOwned>(doc: &AutoCommit, key: &str) -> Result<
 }
 
 /// Every entry whose key starts with `prefix`, in key order (UUIDv7 ids sort by creation time).
+///
+/// An entry this app cannot decode (written by a newer version of the app, whose layout it does
+/// not know) is left out here, never fails the whole record: [`super::validate::unreadable`]
+/// counts them so the screen can say "recorded with a newer version of the app".
 pub fn entries<T: DeserializeOwned>(doc: &AutoCommit, prefix: &str) -> Result<Vec<T>> {
-    prefix_keys(doc, prefix)
-        .into_iter()
-        .filter_map(|k| match get_json(doc, &k) {
-            Ok(Some(v)) => Some(Ok(v)),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for k in prefix_keys(doc, prefix) {
+        let Some((v, _)) = doc.get(ROOT, &k)? else {
+            continue;
+        };
+        match decode(&k, &v) {
+            Ok(entry) => out.push(entry),
+            Err(e) => tracing::debug!(error = %e, "an entry this app cannot read was left out"),
+        }
+    }
+    Ok(out)
 }
 
 /// The keys in the root map starting with `prefix`.

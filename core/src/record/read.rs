@@ -34,6 +34,10 @@ pub struct ClinicalRecord {
     pub care_plan: Option<CarePlan>,
     /// Entries marked as entered in error. The entries themselves are still listed above.
     pub entered_in_error: Vec<EnteredInError>,
+    /// Entries recorded with a newer version of the app, which this version cannot show: the
+    /// record above is not complete while this is above 0 (update the app).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
+    pub newer_entries: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +48,9 @@ pub struct AdviceRecord {
     pub outcomes: Vec<AdviceOutcome>,
     pub consent_to_share: Option<ConsentToShare>,
     pub entered_in_error: Vec<EnteredInError>,
+    /// As [`ClinicalRecord::newer_entries`].
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
+    pub newer_entries: u32,
 }
 
 impl ClinicalRecord {
@@ -163,8 +170,9 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         visits: layout::entries(doc, layout::VISIT)?,
         observations: layout::entries(doc, layout::OBSERVATIONS)?,
         notes: layout::entries(doc, layout::NOTE)?,
-        care_plan: layout::get_json(doc, CARE_PLAN)?,
+        care_plan: layout::get_json(doc, CARE_PLAN).unwrap_or(None),
         entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
+        newer_entries: super::validate::unreadable(Compartment::Clinical, doc),
     })
 }
 
@@ -173,8 +181,9 @@ pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
         needs: layout::entries(doc, layout::ADVICE_NEED)?,
         actions: layout::entries(doc, layout::ADVICE_ACTION)?,
         outcomes: layout::entries(doc, layout::ADVICE_OUTCOME)?,
-        consent_to_share: layout::get_json(doc, CONSENT)?,
+        consent_to_share: layout::get_json(doc, CONSENT).unwrap_or(None),
         entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
+        newer_entries: super::validate::unreadable(Compartment::Advice, doc),
     })
 }
 

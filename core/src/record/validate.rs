@@ -270,6 +270,56 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
     })
 }
 
+/// How many values in `doc` this version of the app cannot read: keys of a kind it does not
+/// know, or values that do not parse into their entry (both written by a newer version of the
+/// app, whose changes are kept and synced). Readers leave them out; the screen says "recorded
+/// with a newer version of the app" so nobody takes the record for complete.
+pub fn unreadable(compartment: Compartment, doc: &automerge::AutoCommit) -> u32 {
+    use automerge::ReadDoc;
+    let mut n = 0u32;
+    for key in doc.keys(automerge::ROOT) {
+        let values = doc.get_all(automerge::ROOT, &key).unwrap_or_default();
+        for (value, _) in values {
+            let readable = match (&value, kind_of(compartment, &key)) {
+                (automerge::Value::Scalar(s), Some((kind, _))) => match s.as_ref() {
+                    ScalarValue::Str(json) => decodes(kind, &key, json),
+                    _ => false,
+                },
+                _ => false,
+            };
+            if !readable {
+                n = n.saturating_add(1);
+            }
+        }
+    }
+    n
+}
+
+/// Whether `json` parses into the entry type of `kind` (content rules aside).
+fn decodes(kind: Kind, key: &str, json: &str) -> bool {
+    fn is<T: DeserializeOwned>(json: &str) -> bool {
+        serde_json::from_str::<T>(json).is_ok()
+    }
+    match kind {
+        Kind::Demographic => key
+            .strip_prefix("demographics.")
+            .is_some_and(|field| check_demographic(key, field, json).is_ok()),
+        Kind::Alert => is::<AlertValue>(json),
+        Kind::Episode => is::<Episode>(json),
+        Kind::Discharge => is::<Discharge>(json),
+        Kind::Planned => is::<PlannedVisit>(json),
+        Kind::Visit => is::<Visit>(json),
+        Kind::Observations => is::<ObservationSet>(json),
+        Kind::Note => is::<Note>(json),
+        Kind::CarePlan => is::<CarePlan>(json),
+        Kind::EnteredInError => is::<EnteredInError>(json),
+        Kind::AdviceNeed => is::<AdviceNeed>(json),
+        Kind::AdviceAction => is::<AdviceAction>(json),
+        Kind::AdviceOutcome => is::<AdviceOutcome>(json),
+        Kind::Consent => is::<ConsentToShare>(json),
+    }
+}
+
 /// Whether `key` is an immutable entry of `compartment` (written once, never edited), as opposed
 /// to a single-value field or a key this layout does not know.
 pub fn is_immutable_entry(compartment: Compartment, key: &str) -> bool {

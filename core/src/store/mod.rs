@@ -237,11 +237,12 @@ impl FieldStore {
     pub fn history(&self, person_id: &str) -> Result<Vec<HistoryEntry>> {
         self.writing(|w| {
             self.require_person(&w.conn, person_id)?;
+            let notes = queries::clock_notes(&w.conn, person_id)?;
             let Writer { conn, docs } = w;
             let mut all = Vec::new();
             for c in Compartment::ALL {
                 let entry = docs.get(conn, &(person_id.to_string(), c))?;
-                all.extend(record::history::history(&mut entry.doc, c));
+                all.extend(record::history::history(&mut entry.doc, c, &notes));
             }
             all.sort_by(|a, b| (a.at, &a.change).cmp(&(b.at, &b.change)));
             Ok(all)

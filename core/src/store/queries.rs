@@ -250,3 +250,24 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
     }
     Ok(out)
 }
+
+/// Changes of `person_id` that the server noted were written by a phone with a wrong clock:
+/// hash (hex) → when the server received them.
+pub fn clock_notes(conn: &Connection, person_id: &str) -> Result<HashMap<String, DateTime<Utc>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hash, server_received_ms FROM changes
+         WHERE person_id = ?1 AND server_received_ms IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([person_id], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (hash, received) = row?;
+        if let Some(at) = ms(Some(received)) {
+            let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+            out.insert(hex, at);
+        }
+    }
+    Ok(out)
+}

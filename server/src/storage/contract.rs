@@ -40,6 +40,7 @@ pub(crate) fn change<'a>(
         received_ms: 10,
         actor: None,
         actor_seq: None,
+        clock_note_ms: None,
     }
 }
 
@@ -259,7 +260,10 @@ pub(crate) fn conformance(s: &Storage) {
         assert_eq!(tx.next_seq()?, 6);
         assert!(tx.insert_change(&change(6, "B-2", Clinical, &h2, b"b2", "d1"))?);
         assert_eq!(tx.next_seq()?, 7);
-        assert!(tx.insert_change(&change(7, "a-1", Demographics, &h3, &[3], "d1"))?);
+        assert!(tx.insert_change(&NewChange {
+            clock_note_ms: Some(10),
+            ..change(7, "a-1", Demographics, &h3, &[3], "d1")
+        })?);
         assert_eq!(tx.next_seq()?, 8);
         assert!(
             !tx.insert_change(&change(8, "a-1", Demographics, &h1, b"dup", "d2"))?,
@@ -292,14 +296,18 @@ pub(crate) fn conformance(s: &Storage) {
                     person_id: "a-1".into(),
                     compartment: Demographics,
                     bytes: vec![0, 255, 1],
-                    origin_device: "d1".into()
+                    origin_device: "d1".into(),
+                    hash: h1.to_vec(),
+                    clock_note_ms: None,
                 },
                 StoredChange {
                     seq: 7,
                     person_id: "a-1".into(),
                     compartment: Demographics,
                     bytes: vec![3],
-                    origin_device: "d1".into()
+                    origin_device: "d1".into(),
+                    hash: h3.to_vec(),
+                    clock_note_ms: Some(10),
                 },
             ]
         );

@@ -59,6 +59,10 @@ pub struct StoredChange {
     pub compartment: Compartment,
     pub bytes: Vec<u8>,
     pub origin_device: String,
+    /// The change's hash, as stored.
+    pub hash: Vec<u8>,
+    /// When the server received it, kept only when the phone's clock was implausible.
+    pub clock_note_ms: Option<i64>,
 }
 
 pub struct NewChange<'a> {
@@ -72,6 +76,8 @@ pub struct NewChange<'a> {
     /// The Automerge actor (hex) and its change number: unique per document (schema 3).
     pub actor: Option<&'a str>,
     pub actor_seq: Option<u64>,
+    /// `received_ms` again when the change's own time is implausible (a clock note).
+    pub clock_note_ms: Option<i64>,
 }
 
 /// A change a device put in quarantine, as the server keeps it.

@@ -335,6 +335,8 @@ fn stored(rows: Vec<Row>) -> Result<Vec<StoredChange>> {
                 compartment: comp(r.try_get(2)?)?,
                 bytes: r.try_get(3)?,
                 origin_device: r.try_get(4)?,
+                hash: r.try_get(5)?,
+                clock_note_ms: r.try_get(6)?,
             })
         })
         .collect()
@@ -550,8 +552,8 @@ impl Tx for PgTx<'_> {
         // (person, compartment, hash) key stores nothing and is not an error.
         let n = self.execute(
             "INSERT INTO changes (seq, person_id, compartment, hash, bytes, origin_device, received_ms,
-                 actor, actor_seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                 actor, actor_seq, clock_note_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             &[
                 &seq_param(c.seq),
                 &c.person_id,
@@ -562,6 +564,7 @@ impl Tx for PgTx<'_> {
                 &c.received_ms,
                 &c.actor,
                 &c.actor_seq.map(|n| n as i64),
+                &c.clock_note_ms,
             ],
         )?;
         Ok(n == 1)
@@ -583,7 +586,7 @@ impl Tx for PgTx<'_> {
         up_to: u64,
     ) -> Result<Vec<StoredChange>> {
         let rows = self.query(
-            "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
+            "SELECT seq, person_id, compartment, bytes, origin_device, hash, clock_note_ms FROM changes
              WHERE person_id = $1 AND compartment = $2 AND seq <= $3 ORDER BY seq",
             &[&person_id, &c.as_str(), &seq_param(up_to)],
         )?;
@@ -597,7 +600,7 @@ impl Tx for PgTx<'_> {
         after: u64,
     ) -> Result<Vec<StoredChange>> {
         let rows = self.query(
-            "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
+            "SELECT seq, person_id, compartment, bytes, origin_device, hash, clock_note_ms FROM changes
              WHERE person_id = $1 AND compartment = $2 AND seq > $3 ORDER BY seq",
             &[&person_id, &c.as_str(), &seq_param(after)],
         )?;
@@ -608,7 +611,7 @@ impl Tx for PgTx<'_> {
         let rows = self.query(
             // Driven by the team's members, each a range seek on (person_id, seq): the cost
             // follows the team's own changes, not every team's changes in the range.
-            "SELECT c.seq, c.person_id, c.compartment, c.bytes, c.origin_device
+            "SELECT c.seq, c.person_id, c.compartment, c.bytes, c.origin_device, c.hash, c.clock_note_ms
              FROM memberships m JOIN changes c ON c.person_id = m.person_id
              WHERE m.team_id = $1 AND m.left_seq IS NULL AND c.seq > $2 AND c.seq <= $3
              ORDER BY c.seq",

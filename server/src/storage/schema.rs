@@ -145,6 +145,12 @@ ALTER TABLE changes ADD COLUMN actor_seq BIGINT;
 CREATE UNIQUE INDEX changes_actor_seq ON changes (person_id, compartment, actor, actor_seq);
 "#,
     },
+    Migration {
+        version: 4,
+        name: "clock notes: the server's receive time beside a change whose phone clock was implausible",
+        sqlite: "ALTER TABLE changes ADD COLUMN clock_note_ms INTEGER;",
+        postgres: "ALTER TABLE changes ADD COLUMN clock_note_ms BIGINT;",
+    },
 ];
 
 /// The schema version this server writes and reads.

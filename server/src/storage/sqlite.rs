@@ -162,17 +162,23 @@ fn comp(s: &str) -> Result<Compartment> {
     Compartment::parse(s).ok_or_else(|| ServerError::Storage(format!("unknown compartment {s}")))
 }
 
-fn stored(rows: Vec<(i64, String, String, Vec<u8>, String)>) -> Result<Vec<StoredChange>> {
+type ChangeRow = (i64, String, String, Vec<u8>, String, Vec<u8>, Option<i64>);
+
+fn stored(rows: Vec<ChangeRow>) -> Result<Vec<StoredChange>> {
     rows.into_iter()
-        .map(|(seq, person_id, c, bytes, origin_device)| {
-            Ok(StoredChange {
-                seq: seq as u64,
-                person_id,
-                compartment: comp(&c)?,
-                bytes,
-                origin_device,
-            })
-        })
+        .map(
+            |(seq, person_id, c, bytes, origin_device, hash, clock_note_ms)| {
+                Ok(StoredChange {
+                    seq: seq as u64,
+                    person_id,
+                    compartment: comp(&c)?,
+                    bytes,
+                    origin_device,
+                    hash,
+                    clock_note_ms,
+                })
+            },
+        )
         .collect()
 }
 
@@ -347,8 +353,8 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "INSERT INTO changes (seq, person_id, compartment, hash, bytes, origin_device, received_ms,
-                     actor, actor_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                     actor, actor_seq, clock_note_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
             )?
             .execute(params![
                 c.seq as i64,
@@ -359,7 +365,8 @@ impl Tx for SqliteTx<'_> {
                 c.origin_device,
                 c.received_ms,
                 c.actor,
-                c.actor_seq.map(|n| n as i64)
+                c.actor_seq.map(|n| n as i64),
+                c.clock_note_ms
             ])?;
         Ok(n == 1)
     }
@@ -380,12 +387,20 @@ impl Tx for SqliteTx<'_> {
         up_to: u64,
     ) -> Result<Vec<StoredChange>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
+            "SELECT seq, person_id, compartment, bytes, origin_device, hash, clock_note_ms FROM changes
              WHERE person_id = ?1 AND compartment = ?2 AND seq <= ?3 ORDER BY seq",
         )?;
         let rows = stmt
             .query_map(params![person_id, c.as_str(), clamp(up_to)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         stored(rows)
@@ -398,12 +413,20 @@ impl Tx for SqliteTx<'_> {
         after: u64,
     ) -> Result<Vec<StoredChange>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT seq, person_id, compartment, bytes, origin_device FROM changes
+            "SELECT seq, person_id, compartment, bytes, origin_device, hash, clock_note_ms FROM changes
              WHERE person_id = ?1 AND compartment = ?2 AND seq > ?3 ORDER BY seq",
         )?;
         let rows = stmt
             .query_map(params![person_id, c.as_str(), clamp(after)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         stored(rows)
@@ -413,14 +436,22 @@ impl Tx for SqliteTx<'_> {
         let mut stmt = self.tx.prepare_cached(
             // Driven by the team's members, each a range seek on (person_id, seq): the cost
             // follows the team's own changes, not every team's changes in the range.
-            "SELECT c.seq, c.person_id, c.compartment, c.bytes, c.origin_device
+            "SELECT c.seq, c.person_id, c.compartment, c.bytes, c.origin_device, c.hash, c.clock_note_ms
              FROM memberships m JOIN changes c ON c.person_id = m.person_id
              WHERE m.team_id = ?1 AND m.left_seq IS NULL AND c.seq > ?2 AND c.seq <= ?3
              ORDER BY c.seq",
         )?;
         let rows = stmt
             .query_map(params![team_id, clamp(after), clamp(up_to)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         stored(rows)

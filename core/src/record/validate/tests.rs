@@ -269,6 +269,46 @@ fn a_newer_layout_is_accepted_with_only_the_shared_structure_checked() {
     assert!(check_change(Compartment::Clinical, &parse_change(&nested).unwrap()).is_err());
 }
 
+/// What a newer app wrote is kept, and the record still reads: the entries this version knows
+/// are shown, and the ones it cannot read are counted, not dropped in silence.
+#[test]
+fn a_record_with_newer_entries_still_reads_and_counts_them() {
+    let nurse = stamp("u", "d", Role::DistrictNurse);
+    let (_, visit) = real_changes()
+        .into_iter()
+        .find(|(c, b)| {
+            *c == Compartment::Clinical && {
+                let change = parse_change(b).unwrap();
+                change.message().is_some_and(|m| m.contains("home visit"))
+            }
+        })
+        .expect("a visit change");
+    let mut newer = nurse.clone();
+    newer.layout = LAYOUT_VERSION + 1;
+    let new_kind = forge(&newer, |d| {
+        d.put(ROOT, "task:1", r#"{"a new kind":"of entry"}"#)
+            .unwrap();
+    });
+    let new_shape = forge(&newer, |d| {
+        d.put(
+            ROOT,
+            "visit:0190",
+            r#"{"id":"0190","outcome":"a new outcome"}"#,
+        )
+        .unwrap();
+    });
+    let mut doc = AutoCommit::new();
+    for bytes in [&visit, &new_kind, &new_shape] {
+        let change = parse_change(bytes).unwrap();
+        check_change(Compartment::Clinical, &change).unwrap();
+        doc.apply_changes([change]).unwrap();
+    }
+    let record = crate::record::read::clinical("p", &doc).unwrap();
+    assert_eq!(record.visits.len(), 1, "the visit this app knows");
+    assert_eq!(record.newer_entries, 2);
+    assert_eq!(unreadable(Compartment::Clinical, &doc), 2);
+}
+
 #[test]
 fn compressed_oversized_and_garbage_changes_are_refused_before_automerge_sees_them() {
     let (_, good) = real_changes().remove(0);
