@@ -146,9 +146,10 @@ pub fn rotate_token(storage: &Storage, device_id: &str) -> Result<()> {
     }
 }
 
-/// For the sync response: if a rotation was asked for (or a token handed over earlier has not
-/// been used yet), make a new token, keep its hash as the device's pending token, and return it
-/// to be sent to the phone. Run inside the sync's write transaction.
+/// For the sync response: while a rotation is asked for and the phone has not yet used a token
+/// handed to it, make a new token, keep its hash as the device's pending token (replacing one
+/// handed over earlier, whose answer may never have arrived), and return it to be sent to the
+/// phone. The first request with the pending token makes it the device's only token.
 pub fn take_rotation(
     tx: &mut dyn crate::storage::Tx,
     device: &crate::storage::DeviceRow,
@@ -299,12 +300,15 @@ mod tests {
             rotate_token(&s, "nope"),
             Err(ServerError::NotFound(_))
         ));
+        let lost = s.write(|tx| take_rotation(tx, &device)).unwrap().unwrap();
+        // The answer carrying it never arrived: the next sync (with the old token) gets another,
+        // and the first no longer works.
         let token = s.write(|tx| take_rotation(tx, &device)).unwrap().unwrap();
-        assert_eq!(
-            s.write(|tx| take_rotation(tx, &device)).unwrap(),
-            None,
-            "once"
-        );
+        assert_ne!(lost, token);
+        assert!(s
+            .read(|tx| tx.device_by_token(&auth::hash(&lost)))
+            .unwrap()
+            .is_none());
         let via_new = s
             .read(|tx| tx.device_by_token(&auth::hash(&token)))
             .unwrap()
@@ -314,6 +318,13 @@ mod tests {
             .read(|tx| tx.device_by_token(&auth::hash("old")))
             .unwrap()
             .is_some());
+        // Used once: it is the only token, and nothing more is handed over.
+        s.write(|tx| tx.promote_pending_token("d1")).unwrap();
+        assert!(s
+            .read(|tx| tx.device_by_token(&auth::hash("old")))
+            .unwrap()
+            .is_none());
+        assert_eq!(s.write(|tx| take_rotation(tx, &device)).unwrap(), None);
     }
 
     /// Revoking (lost) or retiring a device cancels its user's unused codes; disabling a user

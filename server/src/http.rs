@@ -704,10 +704,20 @@ async fn sync_inner(
                 sync::response(page, outcome, lock_after_days, bounds(&l))
             }
             Written::Stored(outcome) => {
-                let page = app2.storage.read(|tx| {
-                    sync::build_page(tx, &dev, request.cursor, request.max_page_bytes, split)
+                let (page, rotate) = app2.storage.read(|tx| {
+                    let page =
+                        sync::build_page(tx, &dev, request.cursor, request.max_page_bytes, split)?;
+                    let rotate =
+                        split && !dev.pending_token && tx.rotation_requested(&dev.device_id)?;
+                    Ok((page, rotate))
                 })?;
-                sync::response(page, outcome, lock_after_days, bounds(&l))
+                let mut response = sync::response(page, outcome, lock_after_days, bounds(&l));
+                if rotate {
+                    response.new_token = app2
+                        .storage
+                        .write(|tx| crate::admin::take_rotation(tx, &dev))?;
+                }
+                response
             }
         };
         let wiped = response.instructions.contains(&Instruction::Wipe);

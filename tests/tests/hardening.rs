@@ -394,6 +394,35 @@ fn retire_accepts_the_pending_upload_then_wipes_lost_refuses_it() {
     assert!(devices.matches("REVOKED").count() == 2, "{devices}");
 }
 
+/// rotate-token: the next sync hands the phone a new token; the old one keeps working until the
+/// phone has used the new one (an answer that never arrived costs nothing), then it stops.
+#[test]
+fn rotate_token_hands_over_in_a_sync_and_the_old_token_stops_once_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("data"));
+    let server = ServerProc::start(&backend);
+    team(&backend, "north");
+    let rt = runtime();
+    let mut d = Device::enrol(&rt, &backend, &server.url, "north-nurse1", dir.path());
+    assert_eq!(d.sync(&rt).unwrap().new_token, None, "nothing asked for");
+    backend.admin(&["rotate-token", &d.device_id]);
+    let lost = d.sync(&rt).unwrap().new_token.expect("handed over");
+    // The phone never stored that one: its old token still works and brings another.
+    let token = d.sync(&rt).unwrap().new_token.expect("handed over again");
+    assert_ne!(lost, token);
+    let old = std::mem::replace(&mut d.endpoint.device_token, token.clone());
+    let r = d.sync(&rt).unwrap();
+    assert_eq!(r.new_token, None, "in use: nothing more to hand over");
+    d.sync(&rt).unwrap();
+    for stale in [old, lost] {
+        d.endpoint.device_token = stale;
+        assert!(
+            matches!(d.sync(&rt), Err(Error::AuthFailed)),
+            "a stale token"
+        );
+    }
+}
+
 #[test]
 fn tls_sync_end_to_end_and_plain_http_refused_off_loopback() {
     let dir = tempfile::tempdir().unwrap();

@@ -118,11 +118,11 @@ pub async fn sync_with(
     let mut request = session.start(store)?;
     loop {
         let body = protocol::encode(&request);
-        let token = session
-            .token()
-            .unwrap_or(&endpoint.device_token)
-            .to_string();
-        let answer = match post(&client, &url, &token, body.clone(), options).await {
+        // A rotated token (`SyncReport::new_token`) is used only from the next sync, once the app
+        // has stored it: the old one keeps working until then, so a sync cut off after the
+        // hand-over never locks the phone out.
+        let token = &endpoint.device_token;
+        let answer = match post(&client, &url, token, body.clone(), options).await {
             // Too large for this server: send the same in smaller pieces.
             Err(Error::ServerRejected {
                 status: 413,

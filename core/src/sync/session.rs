@@ -147,7 +147,8 @@ impl Session {
         self.report.bytes_received += received;
     }
 
-    /// The token to use for later requests of this session, if the server rotated it.
+    /// The new token the server handed over in this session, if it rotated it: the app stores
+    /// it (Keystore/Keychain) and uses it from the next sync on.
     pub fn token(&self) -> Option<&str> {
         self.report.new_token.as_deref()
     }

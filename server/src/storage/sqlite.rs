@@ -766,7 +766,7 @@ impl Tx for SqliteTx<'_> {
 
     fn set_pending_token(&mut self, device_id: &str, token_hash: &str) -> Result<bool> {
         let n = self.tx.execute(
-            "UPDATE devices SET pending_token_hash = ?2, rotate_requested_ms = NULL
+            "UPDATE devices SET pending_token_hash = ?2
              WHERE device_id = ?1 AND revoked_ms IS NULL",
             params![device_id, token_hash],
         )?;
@@ -775,7 +775,8 @@ impl Tx for SqliteTx<'_> {
 
     fn promote_pending_token(&mut self, device_id: &str) -> Result<()> {
         self.tx.execute(
-            "UPDATE devices SET token_hash = pending_token_hash, pending_token_hash = NULL
+            "UPDATE devices SET token_hash = pending_token_hash, pending_token_hash = NULL,
+                 rotate_requested_ms = NULL
              WHERE device_id = ?1 AND pending_token_hash IS NOT NULL",
             [device_id],
         )?;
