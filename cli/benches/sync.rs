@@ -45,8 +45,22 @@ use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{admin, ServerConfig, Storage};
 use serde::{Deserialize, Serialize};
 
-const PEOPLE: usize = 50;
-const VISITS_PER_PERSON: usize = 100;
+/// `--people N` (default 50) and `--visits V` per person (default 156: 3 a week for a year).
+fn flag(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or(default)
+}
+
+static SIZES: std::sync::OnceLock<(usize, usize)> = std::sync::OnceLock::new();
+
+fn sizes() -> (usize, usize) {
+    *SIZES.get_or_init(|| (flag("--people", 50), flag("--visits", 156)))
+}
 const TEAM: &str = "bench";
 
 fn runs(var: &str, default: usize) -> usize {
@@ -58,9 +72,18 @@ fn runs(var: &str, default: usize) -> usize {
 }
 
 fn main() {
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parts: Vec<String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            let after_flag = i
+                .checked_sub(1)
+                .and_then(|j| args.get(j))
+                .is_some_and(|f| f == "--people" || f == "--visits");
+            !a.starts_with('-') && !after_flag
+        })
+        .map(|(_, a)| a.clone())
         .collect();
     let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
     println!(
@@ -626,7 +649,7 @@ impl World {
             "Lumb",
         ];
         let given = ["Edith", "Arthur", "Margaret", "Harold", "Joan"];
-        for i in 0..PEOPLE {
+        for i in 0..sizes().0 {
             let id = self
                 .nurse
                 .store
@@ -670,9 +693,9 @@ impl World {
         std::thread::scope(|s| {
             for (dev, parity) in [(&self.nurse, 0), (&self.clinician, 1)] {
                 s.spawn(move || {
-                    for k in (parity..VISITS_PER_PERSON).step_by(2) {
-                        let minutes_ago =
-                            (year_minutes * (VISITS_PER_PERSON - k) / VISITS_PER_PERSON) as i64;
+                    let visits = sizes().1;
+                    for k in (parity..visits).step_by(2) {
+                        let minutes_ago = (year_minutes * (visits - k) / visits) as i64;
                         for p in people {
                             dev.store
                                 .record_visit(p, testing::full_visit(minutes_ago))
@@ -687,7 +710,9 @@ impl World {
         self.sync(&self.nurse);
         let seq = self.admin.read(|tx| tx.max_seq()).unwrap();
         println!(
-            "  data: {PEOPLE} people × {VISITS_PER_PERSON} visits (8 observations, 3 interventions, 500-character note each) by two devices; {} changes on the server ({} + {} uploaded in {} + {} round trips); generated in {:.1} s",
+            "  data: {} people × {} visits (8 observations, 3 interventions, 500-character note each) by two devices; {} changes on the server ({} + {} uploaded in {} + {} round trips); generated in {:.1} s",
+            sizes().0,
+            sizes().1,
             seq,
             a.changes_sent,
             b.changes_sent,
@@ -772,7 +797,8 @@ struct Peers {
 }
 
 fn bench_first_sync(w: &World, n: usize) -> Peers {
-    println!("\n(b) A new phone's first sync: {PEOPLE} people × {VISITS_PER_PERSON} visits, already on the server ({n} runs, medians)");
+    let (people, visits) = sizes();
+    println!("\n(b) A new phone's first sync: {people} people × {visits} visits, already on the server ({n} runs, medians)");
     let phone_dir = scratch("phones");
     let mut ours = Vec::new();
     let mut pages = Vec::new();
@@ -823,7 +849,7 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
                 _ => batched.push(bt.sync_batched(w)),
             }
         }
-        assert_eq!(phone.store.caseload().unwrap().len(), PEOPLE);
+        assert_eq!(phone.store.caseload().unwrap().len(), sizes().0);
         last = Some(Peers {
             phone,
             per_doc: pd,

@@ -21,7 +21,7 @@ use doorstep_core::sync::protocol::{
 
 use crate::docs::{DocsGuard, SeqFit};
 use crate::error::{Result, ServerError};
-use crate::storage::{DeviceRow, NewChange, StoredChange, Tx};
+use crate::storage::{ChangeMeta, DeviceRow, NewChange, Tx};
 
 /// Bounds on what one request may carry, beyond the body-size limit.
 pub const MAX_CHANGES_PER_REQUEST: usize = 50_000;
@@ -445,6 +445,13 @@ pub struct Page {
 /// The answer: in-scope changes after `cursor` (plus the whole history of documents that came
 /// into scope after it), paged at about `page_bytes`, and instructions. With `split`, a group too
 /// large for one page (a large document entering scope) is split across pages.
+///
+/// Every item has an effective sequence number: its own, or, for a document that became readable
+/// after the cursor, the number at which it did (its history up to then arrives as one group).
+/// Items are delivered in effective order. The page is chosen from the changes' metadata in a
+/// window of sequence numbers after the cursor that widens until it holds a page (so a page costs
+/// what it carries, not the whole log after the cursor), and only the chosen changes' bytes are
+/// read.
 pub fn build_page(
     tx: &mut dyn Tx,
     device: &DeviceRow,
@@ -462,29 +469,73 @@ pub fn build_page(
     let team = device.user.team.clone();
     let role = device.user.role;
     let visible = visible_documents(tx, &team, role)?;
-    let mut items: Vec<(u64, StoredChange)> = Vec::new();
-    for c in tx.team_changes(&team, cursor.seq, now)? {
-        if let Some(&vis) = visible.get(&(c.person_id.clone(), c.compartment)) {
-            if !(vis > cursor.seq && c.seq <= vis) {
-                items.push((c.seq, c));
-            }
-        }
-    }
+    let limit = page_bytes.clamp(MIN_PAGE_BYTES, MAX_PAGE_BYTES) as u64;
+    let mut entering: BTreeMap<u64, Vec<(String, Compartment)>> = BTreeMap::new();
     for ((person, comp), &vis) in &visible {
         if vis > cursor.seq {
-            for c in tx.doc_changes(person, *comp, vis)? {
-                items.push((vis, c));
-            }
+            entering
+                .entry(vis)
+                .or_default()
+                .push((person.clone(), *comp));
         }
     }
+    let mut items: Vec<(u64, ChangeMeta)> = Vec::new();
+    let mut bytes = 0u64;
+    let mut lo = cursor.seq;
+    let mut width = 1024u64;
+    let horizon = loop {
+        let hi = lo.saturating_add(width).min(now);
+        for m in tx.team_change_meta(&team, lo, hi)? {
+            if let Some(&vis) = visible.get(&(m.person_id.clone(), m.compartment)) {
+                if !(vis > cursor.seq && m.seq <= vis) {
+                    bytes += m.len;
+                    items.push((m.seq, m));
+                }
+            }
+        }
+        for (&vis, docs) in entering.range(lo + 1..=hi) {
+            for (person, comp) in docs {
+                for m in tx.doc_change_meta(person, *comp, vis)? {
+                    bytes += m.len;
+                    items.push((vis, m));
+                }
+            }
+        }
+        // `skip` items of the first group were delivered already; a margin keeps a split page full.
+        if hi >= now || bytes >= limit.saturating_mul(2) {
+            break hi;
+        }
+        lo = hi;
+        width = width.saturating_mul(2);
+    };
     items.sort_by_key(|(eff, c)| (*eff, c.seq));
-    let cut = cut_page(items, cursor, page_bytes, now, &device.device_id, split);
+    let cut = cut_page(items, cursor, limit, horizon, now, &device.device_id, split);
+    let mut by_seq: HashMap<u64, Vec<u8>> = tx.change_bytes(&cut.seqs)?.into_iter().collect();
+    let mut changes = Vec::with_capacity(cut.chosen.len());
+    for m in cut.chosen {
+        let bytes = by_seq.remove(&m.seq).ok_or_else(|| {
+            ServerError::Storage(format!(
+                "change {} vanished while its page was built",
+                m.seq
+            ))
+        })?;
+        changes.push(protocol::Change {
+            person_id: m.person_id,
+            compartment: m.compartment,
+            bytes,
+        });
+    }
+    let remaining = if cut.more {
+        cut.remaining_known + tx.count_team_changes(&team, horizon, now)?
+    } else {
+        0
+    };
     let instructions = instructions(tx, &team, role, cursor.seq, now, &visible)?;
     Ok(Page {
-        changes: cut.changes,
+        changes,
         cursor: cut.cursor,
         more: cut.more,
-        remaining: cut.remaining,
+        remaining,
         instructions,
         clock_notes: cut.clock_notes,
     })
@@ -559,26 +610,31 @@ fn visible_documents(
 }
 
 struct Cut {
-    changes: Vec<protocol::Change>,
+    /// The changes to send (bytes still to be read), in order.
+    chosen: Vec<ChangeMeta>,
+    /// Their sequence numbers (to read the bytes).
+    seqs: Vec<u64>,
     clock_notes: Vec<ClockNote>,
     cursor: Cursor,
     more: bool,
-    remaining: u64,
+    /// Items known (inside the window) and not delivered.
+    remaining_known: u64,
 }
 
-/// Cut the items after `cursor` into a page of about `page_bytes`. Without `split`, pages end at a
-/// whole group of equal effective sequence numbers; with it, a group larger than a page is split
-/// and the cursor says how many of its items were delivered. Changes the device sent itself are
-/// not echoed back, but count as delivered.
+/// Cut the items after `cursor` into a page of about `limit` bytes. Items are known up to the
+/// effective sequence number `horizon`; nothing after it has been looked at. Without `split`,
+/// pages end at a whole group of equal effective sequence numbers; with it, a group larger than a
+/// page is split and the cursor says how many of its items were delivered. Changes the device
+/// sent itself are not echoed back, but count as delivered.
 fn cut_page(
-    items: Vec<(u64, StoredChange)>,
+    items: Vec<(u64, ChangeMeta)>,
     cursor: Cursor,
-    page_bytes: u32,
+    limit: u64,
+    horizon: u64,
     now: u64,
     device_id: &str,
     split: bool,
 ) -> Cut {
-    let limit = page_bytes.clamp(MIN_PAGE_BYTES, MAX_PAGE_BYTES) as usize;
     // Skip what the device already has of the first group.
     let first_eff = items.first().map(|(e, _)| *e);
     let skip = if split { cursor.skip as usize } else { 0 };
@@ -586,13 +642,18 @@ fn cut_page(
         .into_iter()
         .enumerate()
         .filter(|(i, (e, _))| !(Some(*e) == first_eff && *i < skip));
-    let mut page = Vec::new();
-    let mut clock_notes = Vec::new();
-    let mut bytes = 0usize;
+    let mut out = Cut {
+        chosen: Vec::new(),
+        seqs: Vec::new(),
+        clock_notes: Vec::new(),
+        cursor: Cursor { seq: now, skip: 0 },
+        more: false,
+        remaining_known: 0,
+    };
+    let mut bytes = 0u64;
     let mut last_eff: Option<u64> = None;
     let mut in_group = if split { cursor.skip } else { 0 };
     let mut group_start = cursor.seq;
-    let mut remaining = 0u64;
     let mut cut: Option<Cursor> = None;
     for (_, (eff, c)) in rest.by_ref() {
         if last_eff != Some(eff) {
@@ -601,7 +662,7 @@ fn cut_page(
                     seq: last_eff.unwrap_or(cursor.seq),
                     skip: 0,
                 });
-                remaining = 1;
+                out.remaining_known = 1;
                 break;
             }
             if let Some(prev) = last_eff {
@@ -614,44 +675,41 @@ fn cut_page(
                 seq: group_start,
                 skip: in_group,
             });
-            remaining = 1;
+            out.remaining_known = 1;
             break;
         }
         in_group += 1;
         if c.origin_device != device_id {
-            bytes += c.bytes.len();
+            bytes += c.len;
             if let Some(received_ms) = c.clock_note_ms {
-                clock_notes.push(ClockNote {
+                out.clock_notes.push(ClockNote {
                     person_id: c.person_id.clone(),
                     compartment: c.compartment,
                     hash: hex(&c.hash),
                     received_ms,
                 });
             }
-            page.push(protocol::Change {
-                person_id: c.person_id,
-                compartment: c.compartment,
-                bytes: c.bytes,
-            });
+            out.seqs.push(c.seq);
+            out.chosen.push(c);
         }
     }
-    remaining += rest.count() as u64;
+    out.remaining_known += rest.count() as u64;
     match cut {
-        Some(cursor) => Cut {
-            changes: page,
-            clock_notes,
-            cursor,
-            more: true,
-            remaining,
-        },
-        None => Cut {
-            changes: page,
-            clock_notes,
-            cursor: Cursor { seq: now, skip: 0 },
-            more: false,
-            remaining: 0,
-        },
+        Some(cursor) => {
+            out.cursor = cursor;
+            out.more = true;
+        }
+        // Everything known was delivered, but the window ended before the log did.
+        None if horizon < now => {
+            out.cursor = Cursor {
+                seq: horizon,
+                skip: 0,
+            };
+            out.more = true;
+        }
+        None => {}
     }
+    out
 }
 
 fn instructions(
@@ -714,20 +772,22 @@ pub fn wipe_response(lock_after_days: u32) -> SyncResponse {
 mod tests {
     use super::*;
 
-    fn item(eff: u64, seq: u64, len: usize) -> (u64, StoredChange) {
+    fn item(eff: u64, seq: u64, len: u64) -> (u64, ChangeMeta) {
         (
             eff,
-            StoredChange {
+            ChangeMeta {
                 seq,
                 person_id: "p".into(),
                 compartment: Compartment::Clinical,
-                bytes: vec![0; len],
+                len,
                 origin_device: "other".into(),
                 hash: vec![1; 32],
                 clock_note_ms: None,
             },
         )
     }
+
+    const PAGE: u64 = MIN_PAGE_BYTES as u64;
 
     /// One document of 10 changes entering scope at seq 100, each 40 KB: pages of 64 KB split it,
     /// and following the cursors delivers every change exactly once.
@@ -737,9 +797,9 @@ mod tests {
         let mut cursor = Cursor::default();
         let mut got = 0;
         for _ in 0..20 {
-            let cut = cut_page(all.clone(), cursor, MIN_PAGE_BYTES, 120, "me", true);
-            got += cut.changes.len();
-            assert!(cut.changes.len() <= 2, "a page stays near its size");
+            let cut = cut_page(all.clone(), cursor, PAGE, 120, 120, "me", true);
+            got += cut.chosen.len();
+            assert!(cut.chosen.len() <= 2, "a page stays near its size");
             cursor = cut.cursor;
             if !cut.more {
                 break;
@@ -752,8 +812,23 @@ mod tests {
     #[test]
     fn without_split_a_group_is_never_cut() {
         let all: Vec<_> = (1..=10).map(|s| item(100, s, 40 * 1024)).collect();
-        let cut = cut_page(all, Cursor::default(), MIN_PAGE_BYTES, 120, "me", false);
-        assert_eq!(cut.changes.len(), 10);
+        let cut = cut_page(all, Cursor::default(), PAGE, 120, 120, "me", false);
+        assert_eq!(cut.chosen.len(), 10);
         assert!(!cut.more);
+    }
+
+    /// Everything known was sent but the window ended before the log: the cursor stops at the
+    /// window, and more follows.
+    #[test]
+    fn a_window_short_of_the_log_says_more() {
+        let all: Vec<_> = (1..=3).map(|s| item(s, s, 1024)).collect();
+        let cut = cut_page(all, Cursor::default(), PAGE, 50, 900, "me", true);
+        assert_eq!(cut.chosen.len(), 3);
+        assert!(cut.more);
+        assert_eq!(cut.cursor, Cursor { seq: 50, skip: 0 });
+        let all: Vec<_> = (1..=3).map(|s| item(s, s, 1024)).collect();
+        let cut = cut_page(all, Cursor::default(), PAGE, 900, 900, "me", true);
+        assert!(!cut.more);
+        assert_eq!(cut.cursor, Cursor { seq: 900, skip: 0 });
     }
 }

@@ -329,6 +329,33 @@ pub(crate) fn conformance(s: &Storage) {
         assert_eq!(seqs(&tx.team_changes("t1", 0, u64::MAX)?), vec![5, 6, 7]);
         assert_eq!(seqs(&tx.team_changes("t1", 7, 9)?), Vec::<u64>::new());
         assert_eq!(seqs(&tx.team_changes("t2", 0, 9)?), Vec::<u64>::new());
+        // The same without bytes, their lengths instead; then the bytes of the chosen ones.
+        let meta = tx.team_change_meta("t1", 0, 9)?;
+        let m: Vec<(u64, u64, Option<i64>)> = meta
+            .iter()
+            .map(|c| (c.seq, c.len, c.clock_note_ms))
+            .collect();
+        assert_eq!(m, vec![(5, 3, None), (6, 2, None), (7, 1, Some(10))]);
+        assert_eq!(meta[0].hash, h1.to_vec());
+        assert_eq!(meta[1].person_id, "B-2");
+        assert_eq!(meta[1].origin_device, "d1");
+        assert_eq!(tx.team_change_meta("t1", 5, 6)?.len(), 1);
+        let doc: Vec<u64> = tx
+            .doc_change_meta("a-1", Demographics, 6)?
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(doc, vec![5]);
+        let mut got = tx.change_bytes(&[7, 5, 42])?;
+        got.sort();
+        assert_eq!(
+            got,
+            vec![(5, vec![0, 255, 1]), (7, vec![3])],
+            "unknown seqs left out"
+        );
+        assert_eq!(tx.count_team_changes("t1", 0, 9)?, 3);
+        assert_eq!(tx.count_team_changes("t1", 5, 9)?, 2);
+        assert_eq!(tx.count_team_changes("t2", 0, 9)?, 0);
         assert_eq!(
             tx.members("t1")?,
             vec![("B-2".into(), 4), ("a-1".into(), 3)],
@@ -517,8 +544,8 @@ pub(crate) fn hardening(s: &Storage) {
     assert!(!s.write(|tx| tx.retire_device("d2", 96)).unwrap());
     assert!(s.read(|tx| tx.device_by_id("nope")).unwrap().is_none());
 
-    // Token rotation: requested, then a pending token set (clearing the request); both work
-    // until the new one is used; then only the new one.
+    // Token rotation: requested, then a pending token set (the request stands until the phone
+    // uses it); both work until the new one is used; then only the new one, request cleared.
     assert!(!s.read(|tx| tx.rotation_requested("d1")).unwrap());
     assert!(s.write(|tx| tx.request_rotation("d1", 99)).unwrap());
     assert!(
@@ -527,7 +554,7 @@ pub(crate) fn hardening(s: &Storage) {
     );
     assert!(s.read(|tx| tx.rotation_requested("d1")).unwrap());
     assert!(s.write(|tx| tx.set_pending_token("d1", "tok1b")).unwrap());
-    assert!(!s.read(|tx| tx.rotation_requested("d1")).unwrap());
+    assert!(s.read(|tx| tx.rotation_requested("d1")).unwrap());
     assert!(
         !s.write(|tx| tx.set_pending_token("d2", "x")).unwrap(),
         "revoked"
@@ -537,6 +564,7 @@ pub(crate) fn hardening(s: &Storage) {
     assert_eq!((old.device_id.as_str(), old.pending_token), ("d1", false));
     assert_eq!((new.device_id.as_str(), new.pending_token), ("d1", true));
     s.write(|tx| tx.promote_pending_token("d1")).unwrap();
+    assert!(!s.read(|tx| tx.rotation_requested("d1")).unwrap());
     assert!(s.read(|tx| tx.device_by_token("tok1")).unwrap().is_none());
     assert!(
         !s.read(|tx| tx.device_by_token("tok1b"))

@@ -65,6 +65,18 @@ pub struct StoredChange {
     pub clock_note_ms: Option<i64>,
 }
 
+/// A stored change without its bytes: enough to choose a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeMeta {
+    pub seq: u64,
+    pub person_id: String,
+    pub compartment: Compartment,
+    pub len: u64,
+    pub origin_device: String,
+    pub hash: Vec<u8>,
+    pub clock_note_ms: Option<i64>,
+}
+
 pub struct NewChange<'a> {
     pub seq: u64,
     pub person_id: &'a str,
@@ -147,6 +159,24 @@ pub trait Tx {
     ) -> Result<Vec<StoredChange>>;
     /// Changes with `after < seq <= up_to` of people currently on the team's caseload, in order.
     fn team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<Vec<StoredChange>>;
+    /// As `team_changes`, without the bytes (a page is chosen from these, then its bytes read).
+    fn team_change_meta(
+        &mut self,
+        team_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<ChangeMeta>>;
+    /// As `doc_changes`, without the bytes.
+    fn doc_change_meta(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        up_to: u64,
+    ) -> Result<Vec<ChangeMeta>>;
+    /// The bytes of the changes with these sequence numbers (any order; unknown ones left out).
+    fn change_bytes(&mut self, seqs: &[u64]) -> Result<Vec<(u64, Vec<u8>)>>;
+    /// How many changes with `after < seq <= up_to` people on the team's caseload have.
+    fn count_team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<u64>;
 
     // scope
     /// Current caseload: (person, seq at which they joined).

@@ -41,8 +41,8 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    parse_role, role_str, schema, CodeInfo, DeviceInfo, DeviceRow, NewChange, QuarantineRow,
-    StoredChange, Tx,
+    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, NewChange,
+    QuarantineRow, StoredChange, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -342,6 +342,23 @@ fn stored(rows: Vec<Row>) -> Result<Vec<StoredChange>> {
         .collect()
 }
 
+fn metas(rows: Vec<Row>) -> Result<Vec<ChangeMeta>> {
+    rows.into_iter()
+        .map(|r| {
+            let len: i64 = r.try_get(3)?;
+            Ok(ChangeMeta {
+                seq: seq_value(r.try_get(0)?),
+                person_id: r.try_get(1)?,
+                compartment: comp(r.try_get(2)?)?,
+                len: len.max(0) as u64,
+                origin_device: r.try_get(4)?,
+                hash: r.try_get(5)?,
+                clock_note_ms: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
 impl PgTx<'_> {
     fn stmt(&mut self, sql: &'static str) -> Result<Statement> {
         if let Some(s) = self.stmts.0.get(sql) {
@@ -618,6 +635,59 @@ impl Tx for PgTx<'_> {
             &[&team_id, &seq_param(after), &seq_param(up_to)],
         )?;
         stored(rows)
+    }
+
+    fn team_change_meta(
+        &mut self,
+        team_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<ChangeMeta>> {
+        let rows = self.query(
+            "SELECT c.seq, c.person_id, c.compartment, octet_length(c.bytes)::BIGINT, c.origin_device,
+                    c.hash, c.clock_note_ms
+             FROM memberships m JOIN changes c ON c.person_id = m.person_id
+             WHERE m.team_id = $1 AND m.left_seq IS NULL AND c.seq > $2 AND c.seq <= $3
+             ORDER BY c.seq",
+            &[&team_id, &seq_param(after), &seq_param(up_to)],
+        )?;
+        metas(rows)
+    }
+
+    fn doc_change_meta(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        up_to: u64,
+    ) -> Result<Vec<ChangeMeta>> {
+        let rows = self.query(
+            "SELECT seq, person_id, compartment, octet_length(bytes)::BIGINT, origin_device, hash,
+                    clock_note_ms
+             FROM changes WHERE person_id = $1 AND compartment = $2 AND seq <= $3 ORDER BY seq",
+            &[&person_id, &c.as_str(), &seq_param(up_to)],
+        )?;
+        metas(rows)
+    }
+
+    fn change_bytes(&mut self, seqs: &[u64]) -> Result<Vec<(u64, Vec<u8>)>> {
+        let wanted: Vec<i64> = seqs.iter().map(|s| seq_param(*s)).collect();
+        let rows = self.query(
+            "SELECT seq, bytes FROM changes WHERE seq = ANY($1)",
+            &[&wanted],
+        )?;
+        rows.into_iter()
+            .map(|r| Ok((seq_value(r.try_get(0)?), r.try_get(1)?)))
+            .collect()
+    }
+
+    fn count_team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<u64> {
+        let r = self.query_one(
+            "SELECT COUNT(*) FROM memberships m JOIN changes c ON c.person_id = m.person_id
+             WHERE m.team_id = $1 AND m.left_seq IS NULL AND c.seq > $2 AND c.seq <= $3",
+            &[&team_id, &seq_param(after), &seq_param(up_to)],
+        )?;
+        let n: i64 = r.try_get(0)?;
+        Ok(n.max(0) as u64)
     }
 
     fn members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>> {

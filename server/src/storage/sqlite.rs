@@ -8,8 +8,8 @@ use doorstep_core::record::{Compartment, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    parse_role, role_str, schema, CodeInfo, DeviceInfo, DeviceRow, NewChange, QuarantineRow,
-    StoredChange, Tx,
+    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, NewChange,
+    QuarantineRow, StoredChange, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -173,6 +173,38 @@ fn stored(rows: Vec<ChangeRow>) -> Result<Vec<StoredChange>> {
                     person_id,
                     compartment: comp(&c)?,
                     bytes,
+                    origin_device,
+                    hash,
+                    clock_note_ms,
+                })
+            },
+        )
+        .collect()
+}
+
+type MetaRow = (i64, String, String, i64, String, Vec<u8>, Option<i64>);
+
+fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MetaRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn metas(rows: Vec<MetaRow>) -> Result<Vec<ChangeMeta>> {
+    rows.into_iter()
+        .map(
+            |(seq, person_id, c, len, origin_device, hash, clock_note_ms)| {
+                Ok(ChangeMeta {
+                    seq: seq as u64,
+                    person_id,
+                    compartment: comp(&c)?,
+                    len: len.max(0) as u64,
                     origin_device,
                     hash,
                     clock_note_ms,
@@ -455,6 +487,66 @@ impl Tx for SqliteTx<'_> {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         stored(rows)
+    }
+
+    fn team_change_meta(
+        &mut self,
+        team_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<ChangeMeta>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT c.seq, c.person_id, c.compartment, length(c.bytes), c.origin_device, c.hash,
+                    c.clock_note_ms
+             FROM memberships m JOIN changes c ON c.person_id = m.person_id
+             WHERE m.team_id = ?1 AND m.left_seq IS NULL AND c.seq > ?2 AND c.seq <= ?3
+             ORDER BY c.seq",
+        )?;
+        let rows = stmt
+            .query_map(params![team_id, clamp(after), clamp(up_to)], meta_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        metas(rows)
+    }
+
+    fn doc_change_meta(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        up_to: u64,
+    ) -> Result<Vec<ChangeMeta>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT seq, person_id, compartment, length(bytes), origin_device, hash, clock_note_ms
+             FROM changes WHERE person_id = ?1 AND compartment = ?2 AND seq <= ?3 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map(params![person_id, c.as_str(), clamp(up_to)], meta_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        metas(rows)
+    }
+
+    fn change_bytes(&mut self, seqs: &[u64]) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT bytes FROM changes WHERE seq = ?1")?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for &seq in seqs {
+            let bytes: Option<Vec<u8>> = stmt.query_row([clamp(seq)], |r| r.get(0)).optional()?;
+            if let Some(b) = bytes {
+                out.push((seq, b));
+            }
+        }
+        Ok(out)
+    }
+
+    fn count_team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<u64> {
+        let n: i64 = self
+            .tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM memberships m JOIN changes c ON c.person_id = m.person_id
+             WHERE m.team_id = ?1 AND m.left_seq IS NULL AND c.seq > ?2 AND c.seq <= ?3",
+            )?
+            .query_row(params![team_id, clamp(after), clamp(up_to)], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
     }
 
     fn members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>> {
