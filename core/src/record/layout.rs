@@ -14,7 +14,7 @@
 //! Every change carries an [`AuditStamp`] as its commit message and the wall-clock time as its
 //! timestamp, so who changed what travels with the change itself.
 
-use automerge::{AutoCommit, ObjId, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{AutoCommit, ObjId, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef, ROOT};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::model::{Author, Compartment, Role};
@@ -150,6 +150,17 @@ fn decode<T: DeserializeOwned>(key: &str, v: &Value<'_>) -> Result<T> {
     }
 }
 
+/// As [`decode`], for a value borrowed from a range.
+fn decode_ref<T: DeserializeOwned>(key: &str, v: &ValueRef<'_>) -> Result<T> {
+    match v {
+        ValueRef::Scalar(ScalarValueRef::Str(s)) => serde_json::from_str(s)
+            .map_err(|e| Error::Document(format!("entry {key} cannot be read: {e}"))),
+        other => Err(Error::Document(format!(
+            "entry {key} holds {other:?}, expected text"
+        ))),
+    }
+}
+
 /// The value under `key`; with concurrent values, Automerge's deterministic winner.
 pub fn get_json<T: DeserializeOwned>(doc: &AutoCommit, key: &str) -> Result<Option<T>> {
     match doc.get(ROOT, key)? {
@@ -172,12 +183,13 @@ pub fn get_all_json<T: DeserializeOwned>(doc: &AutoCommit, key: &str) -> Result<
 /// not know) is left out here, never fails the whole record: [`super::validate::unreadable`]
 /// counts them so the screen can say "recorded with a newer version of the app".
 pub fn entries<T: DeserializeOwned>(doc: &AutoCommit, prefix: &str) -> Result<Vec<T>> {
+    let mut end = prefix.to_string();
+    end.pop();
+    end.push(';');
     let mut out = Vec::new();
-    for k in prefix_keys(doc, prefix) {
-        let Some((v, _)) = doc.get(ROOT, &k)? else {
-            continue;
-        };
-        match decode(&k, &v) {
+    // One pass over the range, values included (a `get` per key would seek each again).
+    for item in doc.map_range(ROOT, prefix.to_string()..end) {
+        match decode_ref(&item.key, &item.value) {
             Ok(entry) => out.push(entry),
             Err(e) => tracing::debug!(error = %e, "an entry this app cannot read was left out"),
         }

@@ -35,7 +35,9 @@ pub struct ClinicalRecord {
     /// Entries marked as entered in error. The entries themselves are still listed above.
     pub entered_in_error: Vec<EnteredInError>,
     /// Entries recorded with a newer version of the app, which this version cannot show: the
-    /// record above is not complete while this is above 0 (update the app).
+    /// record above is not complete while this is above 0 (update the app). Counted by
+    /// [`clinical_for_display`] (the projections, which only need what this version reads, skip
+    /// the count).
     #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub newer_entries: u32,
 }
@@ -172,8 +174,22 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         notes: layout::entries(doc, layout::NOTE)?,
         care_plan: layout::get_json(doc, CARE_PLAN).unwrap_or(None),
         entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
-        newer_entries: super::validate::unreadable(Compartment::Clinical, doc),
+        newer_entries: 0,
     })
+}
+
+/// The clinical record as a screen shows it: with the count of entries a newer app wrote.
+pub fn clinical_for_display(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
+    let mut record = clinical(person_id, doc)?;
+    record.newer_entries = super::validate::unreadable(Compartment::Clinical, doc);
+    Ok(record)
+}
+
+/// The advice record as a screen shows it: with the count of entries a newer app wrote.
+pub fn advice_for_display(doc: &AutoCommit) -> Result<AdviceRecord> {
+    let mut record = advice(doc)?;
+    record.newer_entries = super::validate::unreadable(Compartment::Advice, doc);
+    Ok(record)
 }
 
 pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
@@ -183,7 +199,7 @@ pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
         outcomes: layout::entries(doc, layout::ADVICE_OUTCOME)?,
         consent_to_share: layout::get_json(doc, CONSENT).unwrap_or(None),
         entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
-        newer_entries: super::validate::unreadable(Compartment::Advice, doc),
+        newer_entries: 0,
     })
 }
 

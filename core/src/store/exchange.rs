@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{Change, ChangeHash};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::docs::{self, DocCache, NewChange};
@@ -82,7 +82,7 @@ impl FieldStore {
         let touched: Vec<(String, Compartment)> = parsed.keys();
         let result = (|| {
             let tx = conn.transaction()?;
-            let report = import_parsed(&tx, docs, parsed, batch.changes.len())?;
+            let report = import_parsed(&tx, docs, parsed, batch.changes.len(), false)?;
             tx.commit()?;
             Ok(report)
         })();
@@ -324,11 +324,17 @@ fn quarantine_incoming(tx: &Transaction<'_>, b: &BadIncoming) -> Result<()> {
 
 /// Store and apply parsed changes inside the caller's transaction. On error the caller must
 /// evict the touched documents (their warm copies may hold changes that were not stored).
+///
+/// With `defer_projection` (a sync page with more pages to come), the people whose documents
+/// gained changes are only noted as pending, durably, and projected once by the first import
+/// without it: during a first sync, every page touches most people, and deriving each person's
+/// rows on every page made the import grow with the square of the caseload.
 pub(super) fn import_parsed(
     tx: &Transaction<'_>,
     docs: &mut DocCache,
     parsed: Parsed,
     received: usize,
+    defer_projection: bool,
 ) -> Result<ImportReport> {
     let mut report = ImportReport {
         received: received as u64,
@@ -373,6 +379,17 @@ pub(super) fn import_parsed(
             people.insert(person_id);
         }
     }
+    let mut pending = pending_projections(tx)?;
+    pending.extend(people);
+    let people = if defer_projection {
+        set_pending_projections(tx, &pending)?;
+        BTreeSet::new()
+    } else {
+        if !pending.is_empty() {
+            set_pending_projections(tx, &BTreeSet::new())?;
+        }
+        pending
+    };
     for p in &people {
         let known: bool = tx
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
@@ -386,6 +403,29 @@ pub(super) fn import_parsed(
         }
     }
     Ok(report)
+}
+
+const PENDING_KEY: &str = "projections_pending";
+
+/// People whose documents are newer than their projection rows (a sync still under way).
+fn pending_projections(tx: &Transaction<'_>) -> Result<BTreeSet<String>> {
+    let v: Option<String> = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([PENDING_KEY], |r| r.get(0))
+        .optional()?;
+    Ok(v.and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default())
+}
+
+fn set_pending_projections(tx: &Transaction<'_>, people: &BTreeSet<String>) -> Result<()> {
+    let json = serde_json::to_string(people)
+        .map_err(|e| Error::Document(format!("pending projections: {e}")))?;
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![PENDING_KEY, json])?;
+    Ok(())
 }
 
 fn store_received(

@@ -174,11 +174,11 @@ impl FieldStore {
                 record::read::demographics(&docs.get(conn, &key(Compartment::Demographics))?.doc)?;
             let clinical = match &docs.get(conn, &key(Compartment::Clinical))?.doc {
                 d if d.is_empty() => None,
-                d => Some(record::read::clinical(person_id, d)?),
+                d => Some(record::read::clinical_for_display(person_id, d)?),
             };
             let advice = match &docs.get(conn, &key(Compartment::Advice))?.doc {
                 d if d.is_empty() => None,
-                d => Some(record::read::advice(d)?),
+                d => Some(record::read::advice_for_display(d)?),
             };
             Ok(PersonRecord {
                 person_id: person_id.to_string(),

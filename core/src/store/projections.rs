@@ -251,14 +251,22 @@ pub fn replace_clinical(tx: &Transaction<'_>, person_id: &str, c: &ClinicalRecor
         });
         insert_planned(tx, person_id, p, completed, c.is_entered_in_error(&p.id))?;
     }
-    for v in c.visits.iter().filter(|v| !c.is_entered_in_error(&v.id)) {
-        note_visit(tx, person_id, v.started_at)?;
+    // The summary's latest visit and NEWS2, worked out here: one update each, not one per entry.
+    let last_visit = c
+        .visits
+        .iter()
+        .filter(|v| !c.is_entered_in_error(&v.id))
+        .map(|v| v.started_at)
+        .max();
+    if let Some(at) = last_visit {
+        note_visit(tx, person_id, at)?;
     }
-    for o in c
+    let latest = c
         .observations
         .iter()
         .filter(|o| !c.is_entered_in_error(&o.id))
-    {
+        .max_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)));
+    if let Some(o) = latest {
         note_news2(
             tx,
             person_id,

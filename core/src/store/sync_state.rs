@@ -51,6 +51,9 @@ pub struct SyncPage {
     pub purge_compartments: Vec<(String, Compartment)>,
     /// Days without sync after which the store locks (from the server).
     pub lock_after_days: u32,
+    /// The server has more pages for this sync: projections of the people this page touched
+    /// wait for the last page (they are derived once, from complete documents).
+    pub more_pages: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,7 +127,7 @@ impl FieldStore {
         let result = (|| {
             let tx = conn.transaction()?;
             let handled = refusals::handle(&tx, docs, &page.refused, synced_at.timestamp_millis())?;
-            let import = import_parsed(&tx, docs, parsed, page.changes.len())?;
+            let import = import_parsed(&tx, docs, parsed, page.changes.len(), page.more_pages)?;
             if let Some(up_to) = page.acked_up_to {
                 tx.execute(
                     "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",

@@ -1007,3 +1007,36 @@ fn a_nurse_cannot_mark_an_advice_entry_entered_in_error() {
         Err(Error::NotFound { .. })
     ));
 }
+
+/// A sync's pages before the last leave projections pending (derived once, from complete
+/// documents); the last page derives them, and a cut-off sync's pending people are derived by the
+/// next sync's last page. The record itself reads at once.
+#[test]
+fn projections_wait_for_the_last_page_of_a_sync() {
+    use crate::store::SyncPage;
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    a.record_visit(&id, full_visit(0)).unwrap();
+    let changes = a.export_changes(0).unwrap().changes;
+    let page = |changes, more_pages| SyncPage {
+        changes,
+        cursor: 1,
+        lock_after_days: 14,
+        more_pages,
+        ..Default::default()
+    };
+    let outcome = b.apply_sync_page(&page(changes, true)).unwrap();
+    assert_eq!(outcome.import.new_changes, 2);
+    assert!(b.caseload().unwrap().is_empty(), "not yet derived");
+    assert_eq!(b.patient(&id).unwrap().clinical.unwrap().visits.len(), 1);
+    // The sync was cut off here; the next one's last page derives what was pending.
+    let outcome = b.apply_sync_page(&page(Vec::new(), false)).unwrap();
+    assert_eq!(outcome.import.people_added, vec![id.clone()]);
+    let caseload = b.caseload().unwrap();
+    assert_eq!(caseload.len(), 1);
+    assert!(caseload[0].last_visit.is_some());
+}

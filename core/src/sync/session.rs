@@ -309,6 +309,8 @@ impl Session {
                 .map(|n| (n.person_id, n.compartment, n.hash, n.received_ms))
                 .collect(),
             lock_after_days: r.lock_after_days,
+            // The session carries on (more pages, or more outbox to send): projections wait.
+            more_pages: r.more || self.in_flight.more_outbox || self.in_flight.more_quarantine,
             ..Default::default()
         };
         for i in r.instructions {
