@@ -69,6 +69,31 @@ pub fn score_news2(observations: &Observations, scale: SpO2Scale) -> News2Result
     news2::score(observations, scale)
 }
 
+/// Score a scored assessment's answers (MUST, Waterlow) without storing them, e.g. to show the
+/// score while the nurse is still answering. Answers outside the definition and an unknown
+/// definition version are a validation error naming them.
+#[uniffi::export]
+pub fn score_assessment(
+    definition_id: &str,
+    definition_version: u32,
+    answers: Vec<crate::clinical::assessments::AssessmentAnswer>,
+) -> Result<crate::clinical::assessments::AssessmentScore, Error> {
+    Ok(crate::clinical::assessments::validate_and_score(
+        definition_id,
+        definition_version,
+        &answers,
+    )?)
+}
+
+/// Every scored assessment this app knows, every version, to draw the forms from.
+#[uniffi::export]
+pub fn assessment_definitions() -> Vec<crate::clinical::assessments::view::AssessmentDefinitionView> {
+    crate::clinical::assessments::ALL
+        .iter()
+        .map(|d| crate::clinical::assessments::view::view(d))
+        .collect()
+}
+
 /// Check an NHS number (Modulus 11); returns it as 10 digits without spaces.
 #[uniffi::export]
 pub fn validate_nhs_number(nhs_number: &str) -> Result<String, Error> {
