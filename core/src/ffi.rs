@@ -156,4 +156,19 @@ mod tests {
         assert!(matches!(e, Error::Validation(_)), "{e:?}");
         assert!(e.to_string().contains("not a valid time"), "{e}");
     }
+
+    #[test]
+    fn assessments_score_live_and_bad_answers_are_validation_errors() {
+        let must = score_assessment("must", 1, crate::testing::must_measured()).unwrap();
+        assert_eq!((must.total, must.band.as_deref()), (Some(3), Some("high")));
+        for (id, version) in [("must", 2), ("norton", 1)] {
+            let e = score_assessment(id, version, vec![]).unwrap_err();
+            assert!(
+                matches!(e, Error::Validation(ValidationError::UnknownAssessment { .. })),
+                "{e:?}"
+            );
+        }
+        let ids: Vec<String> = assessment_definitions().into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["must", "waterlow"]);
+    }
 }
