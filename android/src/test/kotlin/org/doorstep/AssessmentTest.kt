@@ -117,4 +117,49 @@ class AssessmentTest {
         assertEquals("high", must.band)
         assertEquals(listOf("must", "waterlow"), assessmentDefinitions().map { it.id })
     }
+
+    @Test
+    fun `a finished MUST reaches a colleague's phone through the sync server, and a draft never does`() = runBlocking {
+        LoopbackServer(dir).use { server ->
+            suspend fun phone(user: String): Pair<DoorstepStore, SyncEndpoint> {
+                val e = enrol(server.url, server.issueCode(user))
+                val store = DoorstepStore.open(Fixtures.config(dir, e.deviceId).copy(user = e.user))
+                return store to SyncEndpoint(url = server.url, deviceToken = e.deviceToken)
+            }
+            val (a, aEnd) = phone("north-nurse1")
+            val (b, bEnd) = phone("north-nurse2")
+            a.use {
+                b.use {
+                    val id = a.registerPatient(Fixtures.demographics("Edith", "Crawley", nhs = "9434765919"))
+                    val must = AssessmentDraftInput(
+                        definitionId = "must",
+                        definitionVersion = 1u,
+                        answers = listOf(
+                            AssessmentAnswer(
+                                "bmi",
+                                AnswerValue.Measured(listOf(Measurement("height_cm", 165.0), Measurement("weight_kg", 52.0))),
+                            ),
+                            choice("weight_loss", "loss_5_to_10"),
+                            choice("acute_disease", "no"),
+                        ),
+                    )
+                    val draft = a.saveAssessmentDraft(id, must)
+                    a.saveAssessmentDraft(id, waterlow(firstHalf))
+                    val recorded = a.finishAssessmentDraft(draft.id)
+                    assertEquals(2u, recorded.score.total)
+                    a.sync(aEnd)
+                    assertTrue(a.pendingChanges().isEmpty(), "the server accepted (and re-scored) the assessment")
+                    assertTrue(a.native.quarantine().isEmpty())
+
+                    b.sync(bEnd)
+                    val theirs = b.patient(id).clinical!!.assessments.single()
+                    assertEquals(recorded.id, theirs.id)
+                    assertEquals(2u, theirs.score.total)
+                    assertEquals("high", theirs.score.band)
+                    assertTrue(b.assessmentDrafts().isEmpty(), "drafts stay on the phone that made them")
+                    assertEquals(1, a.assessmentDrafts(id).size)
+                }
+            }
+        }
+    }
 }
