@@ -87,7 +87,8 @@ pub fn score_assessment(
 
 /// Every scored assessment this app knows, every version, to draw the forms from.
 #[uniffi::export]
-pub fn assessment_definitions() -> Vec<crate::clinical::assessments::view::AssessmentDefinitionView> {
+pub fn assessment_definitions() -> Vec<crate::clinical::assessments::view::AssessmentDefinitionView>
+{
     crate::clinical::assessments::ALL
         .iter()
         .map(|d| crate::clinical::assessments::view::view(d))
@@ -164,7 +165,10 @@ mod tests {
         for (id, version) in [("must", 2), ("norton", 1)] {
             let e = score_assessment(id, version, vec![]).unwrap_err();
             assert!(
-                matches!(e, Error::Validation(ValidationError::UnknownAssessment { .. })),
+                matches!(
+                    e,
+                    Error::Validation(ValidationError::UnknownAssessment { .. })
+                ),
                 "{e:?}"
             );
         }

@@ -247,7 +247,12 @@ pub fn must_measured() -> Vec<crate::clinical::assessments::AssessmentAnswer> {
 }
 
 /// A wound assessment of the left heel, `length` × `width` × 3 mm, assessed `days_ago`.
-pub fn wound(wound_id: Option<String>, length: f64, width: f64, days_ago: i64) -> WoundAssessmentInput {
+pub fn wound(
+    wound_id: Option<String>,
+    length: f64,
+    width: f64,
+    days_ago: i64,
+) -> WoundAssessmentInput {
     use crate::clinical::wound::*;
     WoundAssessmentInput {
         wound_id,

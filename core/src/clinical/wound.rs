@@ -193,7 +193,11 @@ pub enum AreaTrend {
 
 /// The change, in % of the first area (one decimal), and its direction. A change within ±10 %
 /// is "static": ruler measurements of the same wound by different nurses vary about that much.
-pub fn area_trend(first_mm2: f64, latest_mm2: f64, measurements: usize) -> (Option<f64>, AreaTrend) {
+pub fn area_trend(
+    first_mm2: f64,
+    latest_mm2: f64,
+    measurements: usize,
+) -> (Option<f64>, AreaTrend) {
     if measurements < 2 || first_mm2 <= 0.0 {
         return (None, AreaTrend::FirstMeasurement);
     }
@@ -226,20 +230,71 @@ mod tests {
             Err(ValidationError::InvalidAnswer { field, .. }) => field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(what(WoundSize { length_mm: 0.0, ..ok }), "wound length");
-        assert_eq!(what(WoundSize { length_mm: 1000.1, ..ok }), "wound length");
-        assert_eq!(what(WoundSize { width_mm: -1.0, ..ok }), "wound width");
-        assert_eq!(what(WoundSize { depth_mm: f64::NAN, ..ok }), "wound depth");
-        assert_eq!(what(WoundSize { depth_mm: 300.5, ..ok }), "wound depth");
-        assert_eq!(what(WoundSize { width_mm: 50.0, ..ok }), "wound width");
-        assert_eq!(what(WoundSize { length_mm: 42.25, ..ok }), "wound length");
-        WoundSize { length_mm: 1000.0, width_mm: 1000.0, depth_mm: 300.0 }.validate().unwrap();
+        assert_eq!(
+            what(WoundSize {
+                length_mm: 0.0,
+                ..ok
+            }),
+            "wound length"
+        );
+        assert_eq!(
+            what(WoundSize {
+                length_mm: 1000.1,
+                ..ok
+            }),
+            "wound length"
+        );
+        assert_eq!(
+            what(WoundSize {
+                width_mm: -1.0,
+                ..ok
+            }),
+            "wound width"
+        );
+        assert_eq!(
+            what(WoundSize {
+                depth_mm: f64::NAN,
+                ..ok
+            }),
+            "wound depth"
+        );
+        assert_eq!(
+            what(WoundSize {
+                depth_mm: 300.5,
+                ..ok
+            }),
+            "wound depth"
+        );
+        assert_eq!(
+            what(WoundSize {
+                width_mm: 50.0,
+                ..ok
+            }),
+            "wound width"
+        );
+        assert_eq!(
+            what(WoundSize {
+                length_mm: 42.25,
+                ..ok
+            }),
+            "wound length"
+        );
+        WoundSize {
+            length_mm: 1000.0,
+            width_mm: 1000.0,
+            depth_mm: 300.0,
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]
     fn tissue_shares_sum_to_100() {
         use TissueType::*;
-        let s = |t, p| TissueShare { tissue: t, percent: p };
+        let s = |t, p| TissueShare {
+            tissue: t,
+            percent: p,
+        };
         validate_tissue(&[s(Granulating, 70), s(Slough, 30)]).unwrap();
         validate_tissue(&[s(Epithelialising, 100)]).unwrap();
         for bad in [
@@ -259,10 +314,19 @@ mod tests {
 
     #[test]
     fn trend_edges() {
-        assert_eq!(area_trend(100.0, 100.0, 1), (None, AreaTrend::FirstMeasurement));
+        assert_eq!(
+            area_trend(100.0, 100.0, 1),
+            (None, AreaTrend::FirstMeasurement)
+        );
         assert_eq!(area_trend(100.0, 90.0, 2), (Some(-10.0), AreaTrend::Static));
-        assert_eq!(area_trend(100.0, 89.9, 2), (Some(-10.1), AreaTrend::Reducing));
+        assert_eq!(
+            area_trend(100.0, 89.9, 2),
+            (Some(-10.1), AreaTrend::Reducing)
+        );
         assert_eq!(area_trend(100.0, 110.0, 3), (Some(10.0), AreaTrend::Static));
-        assert_eq!(area_trend(100.0, 110.1, 3), (Some(10.1), AreaTrend::Increasing));
+        assert_eq!(
+            area_trend(100.0, 110.1, 3),
+            (Some(10.1), AreaTrend::Increasing)
+        );
     }
 }

@@ -744,7 +744,11 @@ pub fn record_assessment(
 /// Check a wound assessment as entered, before anything is written.
 pub fn validate_wound(w: &WoundAssessmentInput, now: DateTime<Utc>) -> Result<(), ValidationError> {
     use crate::clinical::wound;
-    required_short("wound site", &w.site, "say where the wound is, e.g. left heel")?;
+    required_short(
+        "wound site",
+        &w.site,
+        "say where the wound is, e.g. left heel",
+    )?;
     w.size.validate()?;
     wound::validate_tissue(&w.tissue)?;
     wound::validate_pain(w.pain)?;
@@ -853,8 +857,13 @@ mod assessment_tests {
     fn incomplete_unknown_or_impossible_assessments_write_nothing() {
         let a = author();
         let mut doc = AutoCommit::new();
-        let err = record_assessment(&mut doc, &a, new_id(), must(vec![A::choice("bmi", "bmi_over_20")]))
-            .unwrap_err();
+        let err = record_assessment(
+            &mut doc,
+            &a,
+            new_id(),
+            must(vec![A::choice("bmi", "bmi_over_20")]),
+        )
+        .unwrap_err();
         assert!(
             matches!(&err, Error::Validation(ValidationError::InvalidAnswer { field, .. }) if field == "weight_loss, acute_disease"),
             "{err}"
@@ -865,16 +874,25 @@ mod assessment_tests {
             record_assessment(&mut doc, &a, new_id(), unknown),
             Err(Error::Validation(ValidationError::UnknownAssessment { .. }))
         ));
-        let impossible = must(vec![A::measured("bmi", &[("height_cm", 400.0), ("weight_kg", 60.0)])]);
+        let impossible = must(vec![A::measured(
+            "bmi",
+            &[("height_cm", 400.0), ("weight_kg", 60.0)],
+        )]);
         assert!(matches!(
             record_assessment(&mut doc, &a, new_id(), impossible),
-            Err(Error::Validation(ValidationError::OutOfRange { what: "height", .. }))
+            Err(Error::Validation(ValidationError::OutOfRange {
+                what: "height",
+                ..
+            }))
         ));
         let mut wound = wound_input(None, 40.0, 30.0);
         wound.size.depth_mm = -2.0;
         assert!(matches!(
             record_wound_assessment(&mut doc, &a, wound),
-            Err(Error::Validation(ValidationError::OutOfRange { what: "wound depth", .. }))
+            Err(Error::Validation(ValidationError::OutOfRange {
+                what: "wound depth",
+                ..
+            }))
         ));
         assert!(doc.is_empty());
     }

@@ -66,7 +66,9 @@ impl Action {
             Action::ResolveConflict(c) => {
                 format!("resolve a conflict in the {} record", c.as_str())
             }
-            Action::RecordAssessment => "record a clinical assessment (MUST, Waterlow, wound)".into(),
+            Action::RecordAssessment => {
+                "record a clinical assessment (MUST, Waterlow, wound)".into()
+            }
         }
     }
 }
@@ -293,9 +295,19 @@ mod tests {
 
     #[test]
     fn only_clinicians_record_assessments() {
-        assert!(allows(&device(DistrictNurse), RecordAssessment, &ctx(Consent::NotRecorded)).is_ok());
+        assert!(allows(
+            &device(DistrictNurse),
+            RecordAssessment,
+            &ctx(Consent::NotRecorded)
+        )
+        .is_ok());
         assert!(role_may(VirtualWardClinician, RecordAssessment));
-        let e = allows(&device(AdviceWorker), RecordAssessment, &ctx(Consent::Given)).unwrap_err();
+        let e = allows(
+            &device(AdviceWorker),
+            RecordAssessment,
+            &ctx(Consent::Given),
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "an advice worker may not record a clinical assessment (MUST, Waterlow, wound): this is outside the role"

@@ -411,7 +411,10 @@ fn check_assessment(key: &str, id: &str, json: &str, stamp: &AuditStamp) -> Resu
     if !rescored.is_complete() {
         return Err(content(
             key,
-            format!("it is not complete (missing {})", rescored.missing.join(", ")),
+            format!(
+                "it is not complete (missing {})",
+                rescored.missing.join(", ")
+            ),
         ));
     }
     if !rescored.same_as(&v.score) {

@@ -65,9 +65,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DraftRow, String)> {
 }
 
 fn with_answers((mut d, json): (DraftRow, String)) -> Result<DraftRow> {
-    d.answers = serde_json::from_str(&json).map_err(|e| {
-        Error::Storage(format!("draft {} cannot be read back: {e}", d.id))
-    })?;
+    d.answers = serde_json::from_str(&json)
+        .map_err(|e| Error::Storage(format!("draft {} cannot be read back: {e}", d.id)))?;
     Ok(d)
 }
 
@@ -277,7 +276,10 @@ mod tests {
         let d2 = s
             .save_assessment_draft(&p, Some(d.id.clone()), waterlow(all))
             .unwrap();
-        assert_eq!((d2.id.as_str(), d2.started_at), (d.id.as_str(), d.started_at));
+        assert_eq!(
+            (d2.id.as_str(), d2.started_at),
+            (d.id.as_str(), d.started_at)
+        );
         assert_eq!(d2.score.total, Some(28));
         let a = s.finish_assessment_draft(&d.id, Utc::now()).unwrap();
         assert_eq!(a.id, d.id);
@@ -286,7 +288,10 @@ mod tests {
         assert!(s.assessment_drafts(None).unwrap().is_empty());
         assert!(matches!(
             s.assessment_draft(&d.id),
-            Err(Error::NotFound { what: "assessment draft", .. })
+            Err(Error::NotFound {
+                what: "assessment draft",
+                ..
+            })
         ));
         assert_eq!(s.export_changes(0).unwrap().changes.len(), outbox + 1);
 
@@ -295,7 +300,12 @@ mod tests {
         let h = s.history(&p).unwrap();
         let last = h.last().unwrap();
         assert_eq!(last.summary, "recorded Waterlow 28 (very high risk)");
-        assert!(last.sentence.ends_with("(district nurse, device dev-a): recorded Waterlow 28 (very high risk)"), "{}", last.sentence);
+        assert!(
+            last.sentence
+                .ends_with("(district nurse, device dev-a): recorded Waterlow 28 (very high risk)"),
+            "{}",
+            last.sentence
+        );
 
         // It syncs like any entry (and is checked, re-scored, on the way in).
         let b = open(&dir.path().join("b.db"), "dev-b", Role::DistrictNurse);
@@ -341,7 +351,10 @@ mod tests {
         assert_eq!(again, a);
         assert_eq!(s.export_changes(0).unwrap().changes.len(), n);
         assert!(s.assessment_drafts(None).unwrap().is_empty());
-        assert_eq!(s.patient(&p).unwrap().clinical.unwrap().assessments.len(), 1);
+        assert_eq!(
+            s.patient(&p).unwrap().clinical.unwrap().assessments.len(),
+            1
+        );
     }
 
     #[test]
@@ -365,7 +378,13 @@ mod tests {
             Error::Validation(ValidationError::UnknownAssessment { .. })
         ));
         assert!(matches!(
-            bad(vec![A::measured("build", &[("height_cm", 170.0), ("weight_kg", 0.5)])], 1),
+            bad(
+                vec![A::measured(
+                    "build",
+                    &[("height_cm", 170.0), ("weight_kg", 0.5)]
+                )],
+                1
+            ),
             Error::Validation(ValidationError::OutOfRange { what: "weight", .. })
         ));
         assert!(s.assessment_drafts(None).unwrap().is_empty());
@@ -373,7 +392,9 @@ mod tests {
         let d = s.save_assessment_draft(&p, None, waterlow(vec![])).unwrap();
         let mut must = waterlow(vec![]);
         must.definition_id = "must".into();
-        assert!(s.save_assessment_draft(&p, Some(d.id.clone()), must).is_err());
+        assert!(s
+            .save_assessment_draft(&p, Some(d.id.clone()), must)
+            .is_err());
         s.discard_assessment_draft(&d.id).unwrap();
         assert!(s.assessment_drafts(None).unwrap().is_empty());
 
@@ -381,7 +402,9 @@ mod tests {
         let q = adv
             .register_patient(demographics("Mary", "Seacole", None, "m1 1aa"))
             .unwrap();
-        let e = adv.save_assessment_draft(&q, None, waterlow(vec![])).unwrap_err();
+        let e = adv
+            .save_assessment_draft(&q, None, waterlow(vec![]))
+            .unwrap_err();
         assert!(matches!(e, Error::NotAllowed(_)), "{e}");
         let e = adv
             .record_assessment(
@@ -407,11 +430,18 @@ mod tests {
             .register_patient(demographics("Edith", "Crawley", None, "hx7 8ab"))
             .unwrap();
         let input = testing::wound;
-        let first = s.record_wound_assessment(&p, input(None, 50.0, 40.0, 14)).unwrap();
+        let first = s
+            .record_wound_assessment(&p, input(None, 50.0, 40.0, 14))
+            .unwrap();
         let w = Some(first.wound_id.clone());
-        s.record_wound_assessment(&p, input(w.clone(), 45.0, 40.0, 7)).unwrap();
-        let third = s.record_wound_assessment(&p, input(w.clone(), 40.0, 30.0, 0)).unwrap();
-        let other = s.record_wound_assessment(&p, input(None, 10.0, 10.0, 0)).unwrap();
+        s.record_wound_assessment(&p, input(w.clone(), 45.0, 40.0, 7))
+            .unwrap();
+        let third = s
+            .record_wound_assessment(&p, input(w.clone(), 40.0, 30.0, 0))
+            .unwrap();
+        let other = s
+            .record_wound_assessment(&p, input(None, 10.0, 10.0, 0))
+            .unwrap();
         let rec = s.patient(&p).unwrap().clinical.unwrap();
         assert_eq!(rec.wound_assessments.len(), 4);
         assert_eq!(rec.wound_trends.len(), 2);
@@ -420,16 +450,25 @@ mod tests {
             t.points.iter().map(|p| p.area_mm2).collect::<Vec<_>>(),
             [2000.0, 1800.0, 1200.0]
         );
-        assert_eq!((t.change_percent, t.trend), (Some(-40.0), AreaTrend::Reducing));
+        assert_eq!(
+            (t.change_percent, t.trend),
+            (Some(-40.0), AreaTrend::Reducing)
+        );
         assert_eq!(rec.wound_trends[1].trend, AreaTrend::FirstMeasurement);
         assert_eq!(rec.wound_trends[1].wound_id, other.id);
         // A measurement entered in error leaves the trend.
-        s.mark_entered_in_error(&p, &third.id, "measured the wrong wound").unwrap();
+        s.mark_entered_in_error(&p, &third.id, "measured the wrong wound")
+            .unwrap();
         let t = s.patient(&p).unwrap().clinical.unwrap().wound_trends[0].clone();
-        assert_eq!((t.points.len(), t.change_percent, t.trend), (2, Some(-10.0), AreaTrend::Static));
+        assert_eq!(
+            (t.points.len(), t.change_percent, t.trend),
+            (2, Some(-10.0), AreaTrend::Static)
+        );
         // Impossible dimensions: a clear error naming the field, nothing stored.
         let n = s.export_changes(0).unwrap().changes.len();
-        let e = s.record_wound_assessment(&p, input(w, 0.0, 0.0, 0)).unwrap_err();
+        let e = s
+            .record_wound_assessment(&p, input(w, 0.0, 0.0, 0))
+            .unwrap_err();
         assert!(e.to_string().contains("wound length"), "{e}");
         assert_eq!(s.export_changes(0).unwrap().changes.len(), n);
     }

@@ -411,10 +411,7 @@ fn known_option<'a>(item: &'a Item, id: &str) -> Result<&'a Choice, ValidationEr
     item.option(id).ok_or_else(|| {
         bad(
             item.id,
-            format!(
-                "'{id}' is not one of its answers ({})",
-                options_list(item)
-            ),
+            format!("'{id}' is not one of its answers ({})", options_list(item)),
         )
     })
 }
@@ -470,7 +467,10 @@ fn validate_answer(item: &Item, value: &AnswerValue) -> Result<(), ValidationErr
         }
         (AnswerValue::Measured { values }, _) => {
             let Some(d) = &item.derive else {
-                return Err(bad(item.id, "it is not measured: choose one of its answers"));
+                return Err(bad(
+                    item.id,
+                    "it is not measured: choose one of its answers",
+                ));
             };
             measured_tenths(item.id, d, values).map(|_| ())
         }
@@ -478,7 +478,10 @@ fn validate_answer(item: &Item, value: &AnswerValue) -> Result<(), ValidationErr
         (_, ItemKind::Many) => Err(bad(item.id, "tick the answers that apply")),
         (_, ItemKind::Points { min, max }) => Err(bad(
             item.id,
-            format!("enter points from {min} to {max}, or choose {}", options_list(item)),
+            format!(
+                "enter points from {min} to {max}, or choose {}",
+                options_list(item)
+            ),
         )),
     }
 }
@@ -517,9 +520,9 @@ fn measured_tenths(
         .map(|input| {
             let mut given = values.iter().filter(|v| v.input == input.id);
             let field = format!("{item}.{}", input.id);
-            let v = given.next().ok_or_else(|| {
-                bad(&field, format!("the {} is missing", input.label))
-            })?;
+            let v = given
+                .next()
+                .ok_or_else(|| bad(&field, format!("the {} is missing", input.label)))?;
             if given.next().is_some() {
                 return Err(bad(&field, format!("the {} is given twice", input.label)));
             }
@@ -599,7 +602,11 @@ fn item_score(item: &Item, value: &AnswerValue) -> Option<ItemScore> {
                 .map(|o| o.points)
                 .sum::<Option<u32>>()
                 .map(|p| item.cap.map_or(p, |cap| p.min(cap)));
-            (chosen.iter().map(|o| o.id.to_string()).collect(), None, points)
+            (
+                chosen.iter().map(|o| o.id.to_string()).collect(),
+                None,
+                points,
+            )
         }
         AnswerValue::Points { points } => (vec![], None, Some(*points)),
         AnswerValue::Measured { values } => {

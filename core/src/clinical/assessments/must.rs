@@ -198,7 +198,7 @@ mod tests {
         // Rounding on the decimal: 200 cm, BMI = kg / 4.
         assert_eq!(bmi_points(200.0, 80.2), (Some(20.1), Some(0))); // 20.05 → 20.1
         assert_eq!(bmi_points(200.0, 80.1), (Some(20.0), Some(1))); // 20.025 → 20.0
-        // 18.5 → 1; 18.4 → 2. 200 cm: BMI = kg / 4.
+                                                                    // 18.5 → 1; 18.4 → 2. 200 cm: BMI = kg / 4.
         assert_eq!(bmi_points(200.0, 74.0), (Some(18.5), Some(1)));
         assert_eq!(bmi_points(200.0, 73.8), (Some(18.5), Some(1))); // 18.45 → 18.5
         assert_eq!(bmi_points(200.0, 73.7), (Some(18.4), Some(2))); // 18.425 → 18.4
@@ -246,7 +246,11 @@ mod tests {
         };
         let s = with("bmi_over_20", "loss_under_5", "no");
         assert_eq!((s.total, s.band.as_deref()), (Some(0), Some("low")));
-        assert!(s.action.as_deref().unwrap().starts_with("Routine clinical care"));
+        assert!(s
+            .action
+            .as_deref()
+            .unwrap()
+            .starts_with("Routine clinical care"));
         let s = with("bmi_18_5_to_20", "loss_under_5", "no");
         assert_eq!((s.total, s.band.as_deref()), (Some(1), Some("medium")));
         assert!(s.action.as_deref().unwrap().starts_with("Observe"));
@@ -265,7 +269,10 @@ mod tests {
     fn a_missing_step_is_listed_never_scored_zero() {
         let s = run(&[A::choice("bmi", "bmi_18_5_to_20")]);
         assert_eq!(s.missing, vec!["weight_loss", "acute_disease"]);
-        assert_eq!((s.points_so_far, s.total, s.band.as_deref()), (1, None, None));
+        assert_eq!(
+            (s.points_so_far, s.total, s.band.as_deref()),
+            (1, None, None)
+        );
         assert!(!s.is_complete());
         let s = run(&[]);
         assert_eq!(s.missing, vec!["bmi", "weight_loss", "acute_disease"]);
@@ -309,16 +316,25 @@ mod tests {
         assert_eq!(field(&[A::choice("appetite", "poor")]), "appetite");
         assert_eq!(field(&[A::points("acute_disease", 2)]), "acute_disease");
         assert_eq!(
-            field(&[A::choice("bmi", "bmi_over_20"), A::choice("bmi", "bmi_over_20")]),
+            field(&[
+                A::choice("bmi", "bmi_over_20"),
+                A::choice("bmi", "bmi_over_20")
+            ]),
             "bmi"
         );
         // Impossible dimensions.
         assert_eq!(
-            field(&[A::measured("bmi", &[("height_cm", 17.0), ("weight_kg", 60.0)])]),
+            field(&[A::measured(
+                "bmi",
+                &[("height_cm", 17.0), ("weight_kg", 60.0)]
+            )]),
             "height"
         );
         assert_eq!(
-            field(&[A::measured("bmi", &[("height_cm", 170.0), ("weight_kg", f64::NAN)])]),
+            field(&[A::measured(
+                "bmi",
+                &[("height_cm", 170.0), ("weight_kg", f64::NAN)]
+            )]),
             "weight"
         );
         assert_eq!(
@@ -326,7 +342,10 @@ mod tests {
             "bmi.weight_kg"
         );
         assert_eq!(
-            field(&[A::measured("bmi", &[("height_cm", 170.25), ("weight_kg", 60.0)])]),
+            field(&[A::measured(
+                "bmi",
+                &[("height_cm", 170.25), ("weight_kg", 60.0)]
+            )]),
             "bmi.height_cm"
         );
         assert_eq!(

@@ -132,8 +132,18 @@ mod tests {
         let v = super::view(&super::super::waterlow::WATERLOW_2005_V1);
         assert_eq!(v.items.len(), 13);
         assert_eq!(v.items[0].measurements.len(), 2);
-        let neuro = v.items.iter().find(|i| i.id == "neurological_deficit").unwrap();
-        assert_eq!((neuro.kind.as_str(), neuro.min_points, neuro.max_points), ("points", Some(4), Some(6)));
-        assert_eq!(v.bands.iter().map(|b| b.min_total).collect::<Vec<_>>(), [0, 10, 15, 20]);
+        let neuro = v
+            .items
+            .iter()
+            .find(|i| i.id == "neurological_deficit")
+            .unwrap();
+        assert_eq!(
+            (neuro.kind.as_str(), neuro.min_points, neuro.max_points),
+            ("points", Some(4), Some(6))
+        );
+        assert_eq!(
+            v.bands.iter().map(|b| b.min_total).collect::<Vec<_>>(),
+            [0, 10, 15, 20]
+        );
     }
 }

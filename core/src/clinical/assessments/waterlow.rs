@@ -39,11 +39,7 @@ const fn alone(id: &'static str, label: &'static str) -> Choice {
     }
 }
 
-const fn one(
-    id: &'static str,
-    label: &'static str,
-    options: &'static [Choice],
-) -> Item {
+const fn one(id: &'static str, label: &'static str, options: &'static [Choice]) -> Item {
     Item {
         id,
         label,
@@ -338,10 +334,17 @@ mod tests {
             A::choice("age", "81_plus"),
             A::choice("sex", "female"),
             A::choice("mst_eating_poorly", "yes"),
-            A::choices("skin", &["dry", "tissue_paper", "oedematous", "clammy_pyrexia"]),
+            A::choices(
+                "skin",
+                &["dry", "tissue_paper", "oedematous", "clammy_pyrexia"],
+            ),
         ]);
         assert_eq!(band(&twenty), (Some(20), "very_high_risk"));
-        assert!(twenty.action.as_deref().unwrap().starts_with("Very high risk"));
+        assert!(twenty
+            .action
+            .as_deref()
+            .unwrap()
+            .starts_with("Very high risk"));
     }
 
     #[test]
@@ -354,7 +357,13 @@ mod tests {
             (A::choices("skin", &["tissue_paper"]), 1),
             (A::choices("skin", &["discoloured_grade_1"]), 2),
             (A::choices("skin", &["broken_spots_grade_2_4"]), 3),
-            (A::choices("skin", &["dry", "discoloured_grade_1", "broken_spots_grade_2_4"]), 6),
+            (
+                A::choices(
+                    "skin",
+                    &["dry", "discoloured_grade_1", "broken_spots_grade_2_4"],
+                ),
+                6,
+            ),
             (A::choice("sex", "female"), 1),
             (A::choice("age", "50_64"), 1),
             (A::choice("age", "81_plus"), 4),
@@ -370,12 +379,27 @@ mod tests {
             (A::choice("mobility", "apathetic"), 2),
             (A::choice("mobility", "bedbound"), 4),
             (A::choices("tissue_malnutrition", &["terminal_cachexia"]), 8),
-            (A::choices("tissue_malnutrition", &["multiple_organ_failure"]), 8),
-            (A::choices("tissue_malnutrition", &["single_organ_failure"]), 5),
-            (A::choices("tissue_malnutrition", &["peripheral_vascular_disease"]), 5),
+            (
+                A::choices("tissue_malnutrition", &["multiple_organ_failure"]),
+                8,
+            ),
+            (
+                A::choices("tissue_malnutrition", &["single_organ_failure"]),
+                5,
+            ),
+            (
+                A::choices("tissue_malnutrition", &["peripheral_vascular_disease"]),
+                5,
+            ),
             (A::choices("tissue_malnutrition", &["anaemia"]), 2),
             (A::choices("tissue_malnutrition", &["smoking"]), 1),
-            (A::choices("tissue_malnutrition", &["single_organ_failure", "anaemia", "smoking"]), 8),
+            (
+                A::choices(
+                    "tissue_malnutrition",
+                    &["single_organ_failure", "anaemia", "smoking"],
+                ),
+                8,
+            ),
             (A::points("neurological_deficit", 4), 4),
             (A::points("neurological_deficit", 6), 6),
             (A::choice("surgery_orthopaedic_spinal", "yes"), 5),
@@ -383,7 +407,13 @@ mod tests {
             (A::choice("surgery_time_on_table", "over_6_h"), 8),
             (A::choices("medication", &["steroids"]), 4),
             // Medication is capped at 4, however many are ticked.
-            (A::choices("medication", &["cytotoxics", "steroids", "anti_inflammatory"]), 4),
+            (
+                A::choices(
+                    "medication",
+                    &["cytotoxics", "steroids", "anti_inflammatory"],
+                ),
+                4,
+            ),
         ];
         for (a, extra) in cases {
             let s = card(std::slice::from_ref(a));
@@ -395,7 +425,10 @@ mod tests {
     fn build_from_measured_bmi_edges_both_sides() {
         // 200 cm: BMI = kg / 4.
         let build = |kg: f64| {
-            let s = card(&[A::measured("build", &[("height_cm", 200.0), ("weight_kg", kg)])]);
+            let s = card(&[A::measured(
+                "build",
+                &[("height_cm", 200.0), ("weight_kg", kg)],
+            )]);
             (s.items[0].options[0].clone(), s.items[0].points)
         };
         assert_eq!(build(79.7), ("below_average".into(), Some(3))); // 19.925 → 19.9
@@ -429,12 +462,20 @@ mod tests {
         let (f, r) = refused(A::points("neurological_deficit", 3));
         assert_eq!(f, "neurological_deficit");
         assert!(r.contains("4–6"), "{r}");
-        assert_eq!(refused(A::points("neurological_deficit", 7)).0, "neurological_deficit");
-        assert!(validate_answers(&WATERLOW_2005_V1, &[A::points("neurological_deficit", 5)]).is_ok());
+        assert_eq!(
+            refused(A::points("neurological_deficit", 7)).0,
+            "neurological_deficit"
+        );
+        assert!(
+            validate_answers(&WATERLOW_2005_V1, &[A::points("neurological_deficit", 5)]).is_ok()
+        );
         assert_eq!(refused(A::choices("skin", &["healthy", "dry"])).0, "skin");
         assert_eq!(refused(A::choices("skin", &["dry", "dry"])).0, "skin");
         assert_eq!(refused(A::choices("skin", &[])).0, "skin");
-        assert_eq!(refused(A::choices("medication", &["aspirin"])).0, "medication");
+        assert_eq!(
+            refused(A::choices("medication", &["aspirin"])).0,
+            "medication"
+        );
         assert_eq!(refused(A::choice("skin", "dry")).0, "skin");
         assert_eq!(refused(A::choice("age", "10_13")).0, "age");
         assert_eq!(refused(A::points("mobility", 2)).0, "mobility");

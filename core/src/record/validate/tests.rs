@@ -82,13 +82,21 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
             crate::record::AssessmentDraftInput {
                 definition_id: "waterlow".into(),
                 definition_version: 1,
-                answers: [testing::waterlow_first_half(), testing::waterlow_second_half()].concat(),
+                answers: [
+                    testing::waterlow_first_half(),
+                    testing::waterlow_second_half(),
+                ]
+                .concat(),
                 visit_id: None,
             },
         )
         .unwrap();
-    nurse.finish_assessment_draft(&d.id, chrono::Utc::now()).unwrap();
-    let w = nurse.record_wound_assessment(&p, testing::wound(None, 40.0, 30.0, 7)).unwrap();
+    nurse
+        .finish_assessment_draft(&d.id, chrono::Utc::now())
+        .unwrap();
+    let w = nurse
+        .record_wound_assessment(&p, testing::wound(None, 40.0, 30.0, 7))
+        .unwrap();
     nurse
         .record_wound_assessment(&p, testing::wound(Some(w.wound_id), 35.0, 30.0, 0))
         .unwrap();
@@ -399,7 +407,10 @@ fn must_entry(role: Role) -> (AuditStamp, crate::record::Assessment) {
     (s, a)
 }
 
-fn check_assessment_json(s: &AuditStamp, a: &crate::record::Assessment) -> Result<Checked, Refusal> {
+fn check_assessment_json(
+    s: &AuditStamp,
+    a: &crate::record::Assessment,
+) -> Result<Checked, Refusal> {
     let json = serde_json::to_string(a).unwrap();
     let bytes = forge(s, |d| {
         d.put(ROOT, format!("assessment:{}", a.id), json).unwrap();
@@ -419,20 +430,34 @@ fn an_assessment_is_rescored_and_a_wrong_score_refused() {
     assert!(e.to_string().contains("does not match its answers"), "{e}");
     let mut wrong = a.clone();
     wrong.score.total = Some(2);
-    assert_eq!(check_assessment_json(&s, &wrong).unwrap_err().code(), "invalid_content");
+    assert_eq!(
+        check_assessment_json(&s, &wrong).unwrap_err().code(),
+        "invalid_content"
+    );
     // An answer changed after scoring.
     let mut wrong = a.clone();
-    wrong.answers[2] = crate::clinical::assessments::AssessmentAnswer::choice("acute_disease", "yes");
-    assert_eq!(check_assessment_json(&s, &wrong).unwrap_err().code(), "invalid_content");
+    wrong.answers[2] =
+        crate::clinical::assessments::AssessmentAnswer::choice("acute_disease", "yes");
+    assert_eq!(
+        check_assessment_json(&s, &wrong).unwrap_err().code(),
+        "invalid_content"
+    );
     // Incomplete, outside the definition, an unknown version.
     let mut wrong = a.clone();
     wrong.answers.pop();
-    wrong.score = crate::clinical::assessments::score(&crate::clinical::assessments::must::MUST_V1, &wrong.answers);
+    wrong.score = crate::clinical::assessments::score(
+        &crate::clinical::assessments::must::MUST_V1,
+        &wrong.answers,
+    );
     let e = check_assessment_json(&s, &wrong).unwrap_err();
     assert!(e.to_string().contains("not complete"), "{e}");
     let mut wrong = a.clone();
-    wrong.answers[2] = crate::clinical::assessments::AssessmentAnswer::choice("acute_disease", "maybe");
-    assert!(check_assessment_json(&s, &wrong).unwrap_err().to_string().contains("acute_disease"));
+    wrong.answers[2] =
+        crate::clinical::assessments::AssessmentAnswer::choice("acute_disease", "maybe");
+    assert!(check_assessment_json(&s, &wrong)
+        .unwrap_err()
+        .to_string()
+        .contains("acute_disease"));
     let mut wrong = a.clone();
     wrong.definition_version = 7;
     let e = check_assessment_json(&s, &wrong).unwrap_err();
@@ -494,11 +519,20 @@ fn a_wound_assessment_with_an_impossible_size_or_a_wrong_area_is_refused() {
     check(&w).unwrap();
     let mut bad = w.clone();
     bad.area_mm2 = 60.0;
-    assert!(check(&bad).unwrap_err().to_string().contains("length × width"));
+    assert!(check(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("length × width"));
     let mut bad = w.clone();
     bad.size.length_mm = 5000.0;
-    assert!(check(&bad).unwrap_err().to_string().contains("wound length"));
+    assert!(check(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("wound length"));
     let mut bad = w.clone();
     bad.tissue[0].percent = 90;
-    assert!(check(&bad).unwrap_err().to_string().contains("tissue types"));
+    assert!(check(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("tissue types"));
 }
