@@ -489,4 +489,76 @@ mod tests {
         }
         assert!(s.assessment_drafts(None).unwrap().is_empty());
     }
+
+    /// An assessment from another phone whose stored score does not match its answers is
+    /// quarantined on the way in, never shown as the person's score.
+    #[test]
+    fn a_received_assessment_with_a_wrong_score_is_quarantined() {
+        use automerge::transaction::{CommitOptions, Transactable};
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir.path().join("a.db"), "dev-a", Role::DistrictNurse);
+        let b = open(&dir.path().join("b.db"), "dev-b", Role::DistrictNurse);
+        let p = a
+            .register_patient(demographics("Edith", "Crawley", None, "hx7 8ab"))
+            .unwrap();
+        exchange(&a, &b);
+        let author = Author {
+            user_id: "user-dev-a".into(),
+            display_name: "Nurse".into(),
+            role: Role::DistrictNurse,
+            device_id: "dev-a".into(),
+            at: Utc::now(),
+        };
+        let mut scratch = automerge::AutoCommit::new();
+        let mut wrong = crate::record::edit::record_assessment(
+            &mut scratch,
+            &author,
+            "a1".into(),
+            AssessmentInput {
+                definition_id: "must".into(),
+                definition_version: 1,
+                answers: testing::must_measured(),
+                visit_id: None,
+                assessed_at: author.at,
+            },
+        )
+        .unwrap()
+        .value;
+        wrong.score.band = Some("low".into());
+        wrong.score.band_label = Some("low risk".into());
+        let mut doc = automerge::AutoCommit::new();
+        doc.put(
+            automerge::ROOT,
+            "assessment:a1",
+            serde_json::to_string(&wrong).unwrap(),
+        )
+        .unwrap();
+        let stamp = crate::record::layout::AuditStamp::new(&author, "recorded MUST 3 (low risk)");
+        let hash = doc
+            .commit_with(
+                CommitOptions::default().with_message(serde_json::to_string(&stamp).unwrap()),
+            )
+            .unwrap();
+        let bytes = doc.get_change_by_hash(&hash).unwrap().raw_bytes().to_vec();
+        let r = b
+            .import_changes(&crate::store::ChangeBatch {
+                changes: vec![crate::store::ExportedChange {
+                    person_id: p.clone(),
+                    compartment: Compartment::Clinical,
+                    bytes,
+                }],
+                up_to: 1,
+            })
+            .unwrap();
+        assert_eq!((r.new_changes, r.quarantined), (0, 1));
+        let q = b.quarantine().unwrap();
+        assert_eq!(q[0].code, "invalid_content");
+        assert!(
+            q[0].reason.contains("does not match its answers"),
+            "{}",
+            q[0].reason
+        );
+        let rec = b.patient(&p).unwrap();
+        assert!(rec.clinical.map_or(true, |c| c.assessments.is_empty()));
+    }
 }
