@@ -559,6 +559,6 @@ mod tests {
             q[0].reason
         );
         let rec = b.patient(&p).unwrap();
-        assert!(rec.clinical.map_or(true, |c| c.assessments.is_empty()));
+        assert!(rec.clinical.is_none_or(|c| c.assessments.is_empty()));
     }
 }
