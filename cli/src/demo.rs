@@ -5,7 +5,8 @@
 //! enrols a phone with a one-time code over HTTP and gets its own encrypted store. The nurse
 //! registers four people and syncs, so every phone has them. Then a day offline: visits with
 //! observations and notes, a NEWS2 of 7 flagged high, an allergy changed by the nurse and the
-//! clinician at the same time, and the advice worker's work with one person's consent to share.
+//! clinician at the same time, a Waterlow kept as a draft and finished later and a MUST, and the
+//! advice worker's work with one person's consent to share.
 //! Back in signal every phone syncs, and the demo prints what each phone now holds — and what it
 //! may not see.
 
@@ -317,6 +318,7 @@ pub fn run(args: DemoArgs) -> R<()> {
         "Penicillin: anaphylaxis (GP letter, 1998)",
     )?;
     println!("    Sam changes Edith's allergies to \"Penicillin: anaphylaxis (GP letter, 1998)\"");
+    let waterlow_draft = start_waterlow(sam, &edith)?;
 
     // Priya: Margaret on the virtual ward, by video.
     let v = visit(priya, &margaret, ContactType::Video, at(35), vec![Intervention::Other("diuretic review".into())],
@@ -360,6 +362,8 @@ pub fn run(args: DemoArgs) -> R<()> {
         "Insulin given as prescribed (blood glucose 9.4 mmol/L before). Feet checked: no new marks. Fridge nearly empty; Harold says money is tight.",
         Some(obs(16, 96, 138, 84, 95, 36.9)))?;
     print_visit(sam, "Harold Greenwood", &v);
+    must_for(sam, &harold)?;
+    finish_waterlow(sam, &waterlow_draft)?;
 
     // Joe: the advice worker's visits.
     let need = joe
@@ -446,6 +450,155 @@ pub fn run(args: DemoArgs) -> R<()> {
     println!("Demo finished in {:.1} s.", started.elapsed().as_secs_f64());
     drop(phones);
     Ok(())
+}
+
+// -------------------------------------------------------------------- scored assessments
+
+/// Sam starts Edith's Waterlow at her visit and is called away: half the card is a draft on
+/// Sam's phone (never synced) with its partial score.
+fn start_waterlow(sam: &Phone, edith: &str) -> R<AssessmentDraft> {
+    use doorstep_core::AssessmentAnswer as A;
+    let draft = sam
+        .store
+        .save_assessment_draft(
+            edith,
+            None,
+            AssessmentDraftInput {
+                definition_id: "waterlow".into(),
+                definition_version: 1,
+                answers: vec![
+                    A::measured("build", &[("height_cm", 158.0), ("weight_kg", 51.2)]),
+                    A::choices("skin", &["tissue_paper", "dry"]),
+                    A::choice("sex", "female"),
+                    A::choice("age", "81_plus"),
+                    A::choice("mst_weight_loss", "yes_0_5_to_5_kg"),
+                    A::choice("mst_eating_poorly", "yes"),
+                ],
+                visit_id: None,
+            },
+        )
+        .map_err(err("Waterlow draft"))?;
+    println!(
+        "    Sam starts Edith's Waterlow (BMI {}): {} points so far, {} sections still to answer — kept as a draft on Sam's phone",
+        draft.score.items.first().and_then(|i| i.derived).unwrap_or_default(),
+        draft.score.points_so_far,
+        draft.score.missing.len()
+    );
+    Ok(draft)
+}
+
+/// Sam resumes the draft later and finishes it: the assessment is recorded, the draft removed.
+fn finish_waterlow(sam: &Phone, draft: &AssessmentDraft) -> R<()> {
+    use doorstep_core::AssessmentAnswer as A;
+    let resumed = sam
+        .store
+        .assessment_draft(&draft.id)
+        .map_err(err("open draft"))?;
+    let mut answers = resumed.answers;
+    answers.extend([
+        A::choice("continence", "urinary"),
+        A::choice("mobility", "restricted"),
+        A::choices("tissue_malnutrition", &["peripheral_vascular_disease"]),
+        A::choice("neurological_deficit", "none"),
+        A::choice("surgery_orthopaedic_spinal", "no"),
+        A::choice("surgery_time_on_table", "none"),
+        A::choices("medication", &["none"]),
+    ]);
+    sam.store
+        .save_assessment_draft(
+            &resumed.person_id,
+            Some(draft.id.clone()),
+            AssessmentDraftInput {
+                definition_id: resumed.definition_id,
+                definition_version: resumed.definition_version,
+                answers,
+                visit_id: None,
+            },
+        )
+        .map_err(err("Waterlow draft"))?;
+    let w = sam
+        .store
+        .finish_assessment_draft(&draft.id, Utc::now())
+        .map_err(err("finish Waterlow"))?;
+    println!(
+        "    Sam resumes Edith's Waterlow draft and finishes it: {}",
+        w.score.words("Waterlow")
+    );
+    if let Some(a) = &w.score.action {
+        println!("      {}", wrap(a, 92, "      "));
+    }
+    Ok(())
+}
+
+/// A MUST from measured height and weight and the weight in the GP record three months ago.
+fn must_for(sam: &Phone, harold: &str) -> R<()> {
+    use doorstep_core::AssessmentAnswer as A;
+    let m = sam
+        .store
+        .record_assessment(
+            harold,
+            AssessmentInput {
+                definition_id: "must".into(),
+                definition_version: 1,
+                answers: vec![
+                    A::measured("bmi", &[("height_cm", 175.0), ("weight_kg", 57.0)]),
+                    A::measured(
+                        "weight_loss",
+                        &[("earlier_weight_kg", 61.5), ("current_weight_kg", 57.0)],
+                    ),
+                    A::choice("acute_disease", "no"),
+                ],
+                visit_id: None,
+                assessed_at: Utc::now(),
+            },
+        )
+        .map_err(err("MUST"))?;
+    let derived = |i: usize| {
+        m.score
+            .items
+            .get(i)
+            .and_then(|s| s.derived)
+            .unwrap_or_default()
+    };
+    println!(
+        "    Sam screens Harold with MUST: BMI {} kg/m², {} % weight lost in 3 months: {}",
+        derived(0),
+        derived(1),
+        m.score.words("MUST")
+    );
+    if let Some(a) = &m.score.action {
+        println!("      {}", wrap(a, 92, "      "));
+    }
+    Ok(())
+}
+
+/// Both clinicians' phones hold the same scored assessments with the same scores.
+fn same_assessments(a: &Phone, b: &Phone) -> R<bool> {
+    let scores = |p: &Phone| -> R<BTreeSet<String>> {
+        let mut set = BTreeSet::new();
+        for e in p.store.caseload().map_err(err("caseload"))? {
+            if let Some(c) = p
+                .store
+                .patient(&e.person_id)
+                .map_err(err("patient"))?
+                .clinical
+            {
+                set.extend(
+                    c.assessments
+                        .into_iter()
+                        .map(|x| format!("{} {}", x.id, x.score.words(&x.definition_id))),
+                );
+            }
+        }
+        Ok(set)
+    };
+    let (x, y) = (scores(a)?, scores(b)?);
+    println!(
+        "  Sam's and Priya's phones hold the same {} scored assessments (MUST, Waterlow), with the same scores: {}",
+        x.len(),
+        if x == y { "yes" } else { "NO" }
+    );
+    Ok(x == y && !x.is_empty())
 }
 
 // -------------------------------------------------------------------- helpers: writing
@@ -865,6 +1018,7 @@ fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'stat
         a.len(),
         if a == b { "yes" } else { "NO" }
     );
+    let assessed = same_assessments(&phones[0], &phones[1])?;
     let mut waiting = 0;
     for p in phones {
         waiting += p.store.pending_changes().map_err(err("pending"))?.len();
@@ -873,6 +1027,7 @@ fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'stat
     if conflict_ids.len() != 1
         || conflict_ids.iter().any(|ids| ids.len() != 1)
         || a != b
+        || !assessed
         || waiting != 0
     {
         return Err("the phones did not converge".into());

@@ -40,6 +40,17 @@ pub enum ValidationError {
 
     #[error("{0}")]
     Inconsistent(String),
+
+    // ---- scored assessments (core::clinical::assessments)
+    #[error("There is no assessment '{definition}' version {version}: {known}. Update the app, or start the assessment again.")]
+    UnknownAssessment {
+        definition: String,
+        version: u32,
+        known: String,
+    },
+
+    #[error("{field}: {reason}.")]
+    InvalidAnswer { field: String, reason: String },
 }
 
 /// The error every public `FieldStore` call returns. Across the boundary it is `DoorstepError`

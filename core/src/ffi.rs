@@ -69,6 +69,32 @@ pub fn score_news2(observations: &Observations, scale: SpO2Scale) -> News2Result
     news2::score(observations, scale)
 }
 
+/// Score a scored assessment's answers (MUST, Waterlow) without storing them, e.g. to show the
+/// score while the nurse is still answering. Answers outside the definition and an unknown
+/// definition version are a validation error naming them.
+#[uniffi::export]
+pub fn score_assessment(
+    definition_id: &str,
+    definition_version: u32,
+    answers: Vec<crate::clinical::assessments::AssessmentAnswer>,
+) -> Result<crate::clinical::assessments::AssessmentScore, Error> {
+    Ok(crate::clinical::assessments::validate_and_score(
+        definition_id,
+        definition_version,
+        &answers,
+    )?)
+}
+
+/// Every scored assessment this app knows, every version, to draw the forms from.
+#[uniffi::export]
+pub fn assessment_definitions() -> Vec<crate::clinical::assessments::view::AssessmentDefinitionView>
+{
+    crate::clinical::assessments::ALL
+        .iter()
+        .map(|d| crate::clinical::assessments::view::view(d))
+        .collect()
+}
+
 /// Check an NHS number (Modulus 11); returns it as 10 digits without spaces.
 #[uniffi::export]
 pub fn validate_nhs_number(nhs_number: &str) -> Result<String, Error> {
@@ -130,5 +156,23 @@ mod tests {
         let e = err.downcast::<Error>().expect("a core error");
         assert!(matches!(e, Error::Validation(_)), "{e:?}");
         assert!(e.to_string().contains("not a valid time"), "{e}");
+    }
+
+    #[test]
+    fn assessments_score_live_and_bad_answers_are_validation_errors() {
+        let must = score_assessment("must", 1, crate::testing::must_measured()).unwrap();
+        assert_eq!((must.total, must.band.as_deref()), (Some(3), Some("high")));
+        for (id, version) in [("must", 2), ("norton", 1)] {
+            let e = score_assessment(id, version, vec![]).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::Validation(ValidationError::UnknownAssessment { .. })
+                ),
+                "{e:?}"
+            );
+        }
+        let ids: Vec<String> = assessment_definitions().into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["must", "waterlow"]);
     }
 }

@@ -21,8 +21,12 @@ pub mod sync;
 #[doc(hidden)]
 pub mod testing;
 
+pub use clinical::assessments::{
+    AnswerValue, AssessmentAnswer, AssessmentScore, ItemScore, Measurement,
+};
 pub use clinical::news2::{ClinicalRisk, News2Result, Parameter, SpO2Scale, SubScore};
 pub use clinical::observations::{Consciousness, Observations};
+pub use clinical::wound::{AreaTrend, ExudateLevel, Odour, TissueShare, TissueType, WoundSize};
 pub use error::{Error, Result, ValidationError};
 pub use record::*;
 pub use store::{

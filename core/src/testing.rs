@@ -199,3 +199,84 @@ pub mod fuzz {
         }
     }
 }
+
+// ---------------------------------------------------------------- scored assessments
+
+/// The first half of a Waterlow card (what a nurse fills before being called away): six of its
+/// thirteen sections.
+pub fn waterlow_first_half() -> Vec<crate::clinical::assessments::AssessmentAnswer> {
+    use crate::clinical::assessments::AssessmentAnswer as A;
+    vec![
+        A::measured("build", &[("height_cm", 162.0), ("weight_kg", 49.5)]),
+        A::choices("skin", &["tissue_paper", "dry"]),
+        A::choice("sex", "female"),
+        A::choice("age", "81_plus"),
+        A::choice("mst_weight_loss", "yes_0_5_to_5_kg"),
+        A::choice("mst_eating_poorly", "yes"),
+    ]
+}
+
+/// The rest of that card. With the first half: build 3 (BMI 18.9), skin 2, female 2, 81+ 5,
+/// MST 1 + 1, continence 1, mobility 3, anaemia 2, neurological 4, no surgery, steroids 4:
+/// total 28, very high risk.
+pub fn waterlow_second_half() -> Vec<crate::clinical::assessments::AssessmentAnswer> {
+    use crate::clinical::assessments::AssessmentAnswer as A;
+    vec![
+        A::choice("continence", "urinary"),
+        A::choice("mobility", "restricted"),
+        A::choices("tissue_malnutrition", &["anaemia"]),
+        A::points("neurological_deficit", 4),
+        A::choice("surgery_orthopaedic_spinal", "no"),
+        A::choice("surgery_time_on_table", "none"),
+        A::choices("medication", &["steroids"]),
+    ]
+}
+
+/// A complete MUST from measurements: BMI 19.1 (1), weight loss 10.3 % (2), not acutely ill:
+/// total 3, high risk.
+pub fn must_measured() -> Vec<crate::clinical::assessments::AssessmentAnswer> {
+    use crate::clinical::assessments::AssessmentAnswer as A;
+    vec![
+        A::measured("bmi", &[("height_cm", 165.0), ("weight_kg", 52.0)]),
+        A::measured(
+            "weight_loss",
+            &[("earlier_weight_kg", 58.0), ("current_weight_kg", 52.0)],
+        ),
+        A::choice("acute_disease", "no"),
+    ]
+}
+
+/// A wound assessment of the left heel, `length` × `width` × 3 mm, assessed `days_ago`.
+pub fn wound(
+    wound_id: Option<String>,
+    length: f64,
+    width: f64,
+    days_ago: i64,
+) -> WoundAssessmentInput {
+    use crate::clinical::wound::*;
+    WoundAssessmentInput {
+        wound_id,
+        site: "left heel".into(),
+        size: WoundSize {
+            length_mm: length,
+            width_mm: width,
+            depth_mm: 3.0,
+        },
+        tissue: vec![
+            TissueShare {
+                tissue: TissueType::Granulating,
+                percent: 60,
+            },
+            TissueShare {
+                tissue: TissueType::Slough,
+                percent: 40,
+            },
+        ],
+        exudate: ExudateLevel::Low,
+        odour: Odour::None,
+        pain: 2,
+        photo_ref: Some("IMG_0042".into()),
+        visit_id: None,
+        assessed_at: Utc::now() - Duration::days(days_ago),
+    }
+}

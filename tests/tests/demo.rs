@@ -93,6 +93,13 @@ fn demo_tells_the_story_end_to_end() {
     has("on every phone holding her clinical record (Sam, Priya, Joe): yes");
     has("Sam's and Priya's phones hold the same 11 clinical entries (visits, observations, notes): yes");
     has("Changes still waiting to sync on any phone: 0");
+
+    // Scored assessments: a Waterlow kept as a draft and finished later, a MUST from
+    // measurements, both reaching the other clinician's phone with the same scores.
+    has("Sam starts Edith's Waterlow (BMI 20.5): 11 points so far, 7 sections still to answer");
+    has("Sam resumes Edith's Waterlow draft and finishes it: Waterlow 20 (very high risk)");
+    has("Sam screens Harold with MUST: BMI 18.6 kg/m², 7.3 % weight lost in 3 months: MUST 2 (high risk)");
+    has("Sam's and Priya's phones hold the same 2 scored assessments (MUST, Waterlow), with the same scores: yes");
 }
 
 #[test]

@@ -1,5 +1,8 @@
-//! Clinical rules that know nothing of storage: NEWS2 scoring, NHS number checks, observation limits.
+//! Clinical rules that know nothing of storage: NEWS2 scoring, NHS number checks, observation
+//! limits, scored assessments (declarative definitions) and wound measurements.
 
+pub mod assessments;
 pub mod news2;
 pub mod nhs_number;
 pub mod observations;
+pub mod wound;

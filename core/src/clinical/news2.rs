@@ -408,7 +408,7 @@ fn temperature(t: f64) -> Option<u8> {
 /// `t` in tenths, rounded half away from zero. The rounding is done on the shortest decimal
 /// representation of `t` (what Rust prints, which is what was typed for any ordinary reading),
 /// so 36.05 — stored as 36.04999… in binary — rounds to 36.1 as a person would expect.
-fn round_to_tenths(t: f64) -> Option<i64> {
+pub(crate) fn round_to_tenths(t: f64) -> Option<i64> {
     if !t.is_finite() {
         return None;
     }

@@ -14,6 +14,7 @@
 //! | [`schedule_visit`], [`record_visit`], [`record_observations`], [`add_note`], [`set_alert`], [`resolve_conflict`], [`add_episode`], [`discharge_episode`], [`set_care_plan`] | clinical |
 //! | [`add_advice_need`], [`add_advice_action`], [`record_advice_outcome`], [`set_consent_to_share`] | advice |
 //! | [`mark_entered_in_error`] | the entry's (see [`layout::holds_entry`]) |
+//! | [`record_assessment`], [`record_wound_assessment`] | clinical |
 
 use automerge::AutoCommit;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -686,6 +687,267 @@ pub fn set_consent_to_share(
         "recorded that the person does not consent to share"
     };
     edit(c, summary, vec![])
+}
+
+// ------------------------------------------------------------------ scored and wound assessments
+
+use super::assessments::{Assessment, AssessmentInput, WoundAssessment, WoundAssessmentInput};
+
+/// Record a finished scored assessment (MUST, Waterlow) under `id` (a new id, or the id of the
+/// draft it finishes). The answers are checked against the definition and scored; an
+/// assessment with items missing is refused, naming them (keep it as a draft until then).
+pub fn record_assessment(
+    doc: &mut AutoCommit,
+    author: &Author,
+    id: String,
+    input: AssessmentInput,
+) -> Result<Edit<Assessment>> {
+    use crate::clinical::assessments;
+    let def = assessments::definition(&input.definition_id, input.definition_version)?;
+    assessments::validate_answers(def, &input.answers)?;
+    not_future("assessment time", input.assessed_at, author.at)?;
+    let score = assessments::score(def, &input.answers);
+    if !score.is_complete() {
+        return Err(ValidationError::InvalidAnswer {
+            field: score.missing.join(", "),
+            reason: format!(
+                "not answered yet: {} is recorded only when every item is answered; keep it as a draft until then",
+                def.title
+            ),
+        }
+        .into());
+    }
+    if let Some(v) = &input.visit_id {
+        require_key(doc, VISIT, v, "visit")?;
+    }
+    if layout::has_key(doc, &key(ASSESSMENT, &id))? {
+        return Err(ValidationError::Inconsistent(format!(
+            "assessment {id} is already recorded: it cannot be recorded twice"
+        ))
+        .into());
+    }
+    let a = Assessment {
+        id,
+        definition_id: def.id.to_string(),
+        definition_version: def.version,
+        visit_id: input.visit_id,
+        assessed_at: input.assessed_at,
+        answers: input.answers,
+        score,
+        author: author.clone(),
+    };
+    layout::put_json(doc, &key(ASSESSMENT, &a.id), &a)?;
+    let summary = format!("recorded {}", a.score.words(def.title));
+    edit(a, summary, vec![])
+}
+
+/// Check a wound assessment as entered, before anything is written.
+pub fn validate_wound(w: &WoundAssessmentInput, now: DateTime<Utc>) -> Result<(), ValidationError> {
+    use crate::clinical::wound;
+    required_short(
+        "wound site",
+        &w.site,
+        "say where the wound is, e.g. left heel",
+    )?;
+    w.size.validate()?;
+    wound::validate_tissue(&w.tissue)?;
+    wound::validate_pain(w.pain)?;
+    if let Some(p) = &w.photo_ref {
+        short("photo reference", p)?;
+    }
+    not_future("wound assessment time", w.assessed_at, now)
+}
+
+/// Record a wound assessment: a new wound, or a later assessment of one (`wound_id`).
+pub fn record_wound_assessment(
+    doc: &mut AutoCommit,
+    author: &Author,
+    input: WoundAssessmentInput,
+) -> Result<Edit<WoundAssessment>> {
+    validate_wound(&input, author.at)?;
+    if let Some(v) = &input.visit_id {
+        require_key(doc, VISIT, v, "visit")?;
+    }
+    let id = new_id();
+    let wound_id = match input.wound_id {
+        Some(w) => {
+            let known = layout::entries::<WoundAssessment>(doc, WOUND)?
+                .iter()
+                .any(|e| e.wound_id == w);
+            if !known {
+                return Err(not_found("wound", &w));
+            }
+            w
+        }
+        None => id.clone(),
+    };
+    let w = WoundAssessment {
+        id,
+        wound_id,
+        site: input.site.trim().to_string(),
+        area_mm2: input.size.area_mm2(),
+        size: input.size,
+        tissue: input.tissue,
+        exudate: input.exudate,
+        odour: input.odour,
+        pain: input.pain,
+        photo_ref: input.photo_ref,
+        visit_id: input.visit_id,
+        assessed_at: input.assessed_at,
+        author: author.clone(),
+    };
+    layout::put_json(doc, &key(WOUND, &w.id), &w)?;
+    let summary = format!(
+        "recorded a wound assessment: {}, {} × {} × {} mm ({} mm²)",
+        w.site, w.size.length_mm, w.size.width_mm, w.size.depth_mm, w.area_mm2
+    );
+    edit(w, summary, vec![])
+}
+
+#[cfg(test)]
+mod assessment_tests {
+    use super::*;
+    use crate::clinical::assessments::AssessmentAnswer as A;
+    use crate::clinical::wound::*;
+
+    fn author() -> Author {
+        Author {
+            user_id: "u1".into(),
+            display_name: "Sam Patel".into(),
+            role: Role::DistrictNurse,
+            device_id: "phone-1".into(),
+            at: Utc::now(),
+        }
+    }
+
+    fn must(answers: Vec<A>) -> AssessmentInput {
+        AssessmentInput {
+            definition_id: "must".into(),
+            definition_version: 1,
+            answers,
+            visit_id: None,
+            assessed_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_complete_must_is_one_entry_with_its_score() {
+        let mut doc = AutoCommit::new();
+        let e = record_assessment(
+            &mut doc,
+            &author(),
+            new_id(),
+            must(vec![
+                A::measured("bmi", &[("height_cm", 165.0), ("weight_kg", 52.0)]),
+                A::measured(
+                    "weight_loss",
+                    &[("earlier_weight_kg", 58.0), ("current_weight_kg", 52.0)],
+                ),
+                A::choice("acute_disease", "no"),
+            ]),
+        )
+        .unwrap();
+        // BMI 19.1 → 1; loss 10.3 % → 2.
+        assert_eq!(e.value.score.total, Some(3));
+        assert_eq!(e.summary, "recorded MUST 3 (high risk)");
+        assert!(layout::has_key(&doc, &key(ASSESSMENT, &e.value.id)).unwrap());
+    }
+
+    #[test]
+    fn incomplete_unknown_or_impossible_assessments_write_nothing() {
+        let a = author();
+        let mut doc = AutoCommit::new();
+        let err = record_assessment(
+            &mut doc,
+            &a,
+            new_id(),
+            must(vec![A::choice("bmi", "bmi_over_20")]),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Validation(ValidationError::InvalidAnswer { field, .. }) if field == "weight_loss, acute_disease"),
+            "{err}"
+        );
+        let mut unknown = must(vec![]);
+        unknown.definition_version = 2;
+        assert!(matches!(
+            record_assessment(&mut doc, &a, new_id(), unknown),
+            Err(Error::Validation(ValidationError::UnknownAssessment { .. }))
+        ));
+        let impossible = must(vec![A::measured(
+            "bmi",
+            &[("height_cm", 400.0), ("weight_kg", 60.0)],
+        )]);
+        assert!(matches!(
+            record_assessment(&mut doc, &a, new_id(), impossible),
+            Err(Error::Validation(ValidationError::OutOfRange {
+                what: "height",
+                ..
+            }))
+        ));
+        let mut wound = wound_input(None, 40.0, 30.0);
+        wound.size.depth_mm = -2.0;
+        assert!(matches!(
+            record_wound_assessment(&mut doc, &a, wound),
+            Err(Error::Validation(ValidationError::OutOfRange {
+                what: "wound depth",
+                ..
+            }))
+        ));
+        assert!(doc.is_empty());
+    }
+
+    fn wound_input(wound_id: Option<String>, length: f64, width: f64) -> WoundAssessmentInput {
+        WoundAssessmentInput {
+            wound_id,
+            site: "left heel".into(),
+            size: WoundSize {
+                length_mm: length,
+                width_mm: width,
+                depth_mm: 2.0,
+            },
+            tissue: vec![
+                TissueShare {
+                    tissue: TissueType::Granulating,
+                    percent: 80,
+                },
+                TissueShare {
+                    tissue: TissueType::Slough,
+                    percent: 20,
+                },
+            ],
+            exudate: ExudateLevel::Moderate,
+            odour: Odour::None,
+            pain: 3,
+            photo_ref: Some("photo://2026/abc".into()),
+            visit_id: None,
+            assessed_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn later_wound_assessments_name_their_wound() {
+        let a = author();
+        let mut doc = AutoCommit::new();
+        let first = record_wound_assessment(&mut doc, &a, wound_input(None, 40.0, 30.0)).unwrap();
+        assert_eq!(first.value.wound_id, first.value.id);
+        assert_eq!(first.value.area_mm2, 1200.0);
+        assert_eq!(
+            first.summary,
+            "recorded a wound assessment: left heel, 40 × 30 × 2 mm (1200 mm²)"
+        );
+        let later = record_wound_assessment(
+            &mut doc,
+            &a,
+            wound_input(Some(first.value.wound_id.clone()), 30.0, 20.0),
+        )
+        .unwrap();
+        assert_eq!(later.value.wound_id, first.value.id);
+        assert!(matches!(
+            record_wound_assessment(&mut doc, &a, wound_input(Some("nope".into()), 1.0, 1.0)),
+            Err(Error::NotFound { what: "wound", .. })
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -108,3 +108,74 @@ pub fn history(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod assessment_tests {
+    use automerge::transaction::CommitOptions;
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::record::model::Author;
+
+    /// A recorded assessment reads in the history with its score and band, and a wound
+    /// assessment with its size and area (the summaries `record::edit` writes).
+    #[test]
+    fn assessments_read_as_sentences() {
+        let author = Author {
+            user_id: "u1".into(),
+            display_name: "Sam Patel".into(),
+            role: Role::DistrictNurse,
+            device_id: "phone-1".into(),
+            at: Utc.with_ymd_and_hms(2026, 11, 23, 10, 15, 0).unwrap(),
+        };
+        let mut doc = AutoCommit::new();
+        let edits = [
+            crate::record::edit::record_assessment(
+                &mut doc,
+                &author,
+                "a1".into(),
+                crate::record::AssessmentInput {
+                    definition_id: "must".into(),
+                    definition_version: 1,
+                    answers: crate::testing::must_measured(),
+                    visit_id: None,
+                    assessed_at: author.at,
+                },
+            )
+            .unwrap()
+            .summary,
+            crate::record::edit::record_wound_assessment(
+                &mut doc,
+                &author,
+                crate::record::WoundAssessmentInput {
+                    assessed_at: author.at,
+                    ..crate::testing::wound(None, 42.0, 30.5, 0)
+                },
+            )
+            .unwrap()
+            .summary,
+        ];
+        assert_eq!(edits[0], "recorded MUST 3 (high risk)");
+        // Commit the two as one change each, as the store does.
+        let mut doc2 = AutoCommit::new();
+        for s in &edits {
+            use automerge::transaction::Transactable;
+            doc2.put(automerge::ROOT, s.as_str(), "{}").unwrap();
+            let stamp = serde_json::to_string(&AuditStamp::new(&author, s.as_str())).unwrap();
+            doc2.commit_with(
+                CommitOptions::default()
+                    .with_message(stamp)
+                    .with_time(author.at.timestamp_millis()),
+            );
+        }
+        let h = history(&mut doc2, Compartment::Clinical, &HashMap::new());
+        assert_eq!(
+            h[0].sentence,
+            "23 Nov 2026 10:15 UTC — Sam Patel (district nurse, device phone-1): recorded MUST 3 (high risk)"
+        );
+        assert_eq!(
+            h[1].sentence,
+            "23 Nov 2026 10:15 UTC — Sam Patel (district nurse, device phone-1): recorded a wound assessment: left heel, 42 × 30.5 × 3 mm (1281 mm²)"
+        );
+    }
+}

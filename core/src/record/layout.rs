@@ -35,9 +35,13 @@ pub const ADVICE_ACTION: &str = "action:";
 pub const ADVICE_OUTCOME: &str = "outcome:";
 pub const CONSENT: &str = "consent";
 
+// Scored assessments and wound assessments (layout 2).
+pub const ASSESSMENT: &str = "assessment:";
+pub const WOUND: &str = "wound:";
+
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
-const ENTRY_PREFIXES: [&str; 9] = [
+const ENTRY_PREFIXES: [&str; 11] = [
     EPISODE,
     DISCHARGE,
     PLANNED,
@@ -47,6 +51,8 @@ const ENTRY_PREFIXES: [&str; 9] = [
     ADVICE_NEED,
     ADVICE_ACTION,
     ADVICE_OUTCOME,
+    ASSESSMENT,
+    WOUND,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -64,7 +70,12 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// The version of this layout (docs/decisions/0002). Every change carries the version it was
 /// written with in its audit stamp; a change from a newer version is stored and synced, and its
 /// entries this app cannot read are shown as "recorded with a newer version of the app".
-pub const LAYOUT_VERSION: u32 = 1;
+///
+/// | version | added |
+/// |---|---|
+/// | 1 | the first release |
+/// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments) |
+pub const LAYOUT_VERSION: u32 = 2;
 
 fn layout_one() -> u32 {
     1

@@ -3,6 +3,7 @@
 //! per operation), `read` the read half, `policy` who may do what.
 
 pub mod apply;
+pub mod assessments;
 pub mod edit;
 pub mod history;
 pub mod layout;
@@ -11,6 +12,7 @@ pub mod policy;
 pub mod read;
 pub mod validate;
 
+pub use assessments::*;
 pub use history::HistoryEntry;
 pub use model::*;
 pub use read::{AdviceRecord, ClinicalRecord, Discharge, PersonRecord};

@@ -54,6 +54,8 @@ pub enum Action {
     Read(Compartment),
     Write(Compartment),
     ResolveConflict(Compartment),
+    /// Record a scored or wound assessment (or keep a draft of one) in the clinical record.
+    RecordAssessment,
 }
 
 impl Action {
@@ -63,6 +65,9 @@ impl Action {
             Action::Write(c) => format!("write the {} record", c.as_str()),
             Action::ResolveConflict(c) => {
                 format!("resolve a conflict in the {} record", c.as_str())
+            }
+            Action::RecordAssessment => {
+                "record a clinical assessment (MUST, Waterlow, wound)".into()
             }
         }
     }
@@ -137,6 +142,9 @@ pub const RULES: &[(Role, Action, Rule)] = &[
     (AdviceWorker, Write(Advice), Rule::Always),
     (AdviceWorker, ResolveConflict(Advice), Rule::Always),
     (AdviceWorker, Read(Clinical), Rule::WithConsent),
+    // Scored and wound assessments: clinicians only.
+    (DistrictNurse, RecordAssessment, Rule::Always),
+    (VirtualWardClinician, RecordAssessment, Rule::Always),
 ];
 
 /// Rows for principals that do not act as a person (none yet: the server's own writes and the
@@ -187,6 +195,14 @@ pub fn allows(principal: &Principal, action: Action, context: &Context) -> Resul
         Some(Rule::WithConsent) => Err(denied(" without the person's consent to share")),
         None => Err(denied(": this is outside the role")),
     }
+}
+
+/// Whether `role` may always take `action` (a row with `Rule::Always`): what the record's
+/// validation asks of the role stamped on an entry, on the phone and on the server.
+pub fn role_may(role: Role, action: Action) -> bool {
+    RULES
+        .iter()
+        .any(|(r, a, rule)| *r == role && *a == action && *rule == Rule::Always)
 }
 
 /// The compartments a role may read for a person in this context.
@@ -275,6 +291,28 @@ mod tests {
             vec![Demographics, Clinical, Advice]
         );
         assert_eq!(writable(AdviceWorker), vec![Demographics, Advice]);
+    }
+
+    #[test]
+    fn only_clinicians_record_assessments() {
+        assert!(allows(
+            &device(DistrictNurse),
+            RecordAssessment,
+            &ctx(Consent::NotRecorded)
+        )
+        .is_ok());
+        assert!(role_may(VirtualWardClinician, RecordAssessment));
+        let e = allows(
+            &device(AdviceWorker),
+            RecordAssessment,
+            &ctx(Consent::Given),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an advice worker may not record a clinical assessment (MUST, Waterlow, wound): this is outside the role"
+        );
+        assert!(!role_may(AdviceWorker, RecordAssessment));
     }
 
     #[test]

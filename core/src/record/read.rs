@@ -40,6 +40,15 @@ pub struct ClinicalRecord {
     /// the count).
     #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub newer_entries: u32,
+    /// Scored assessments (MUST, Waterlow), oldest first, each with its score as recorded.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub assessments: Vec<super::assessments::Assessment>,
+    /// Wound assessments, oldest first.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub wound_assessments: Vec<super::assessments::WoundAssessment>,
+    /// Each wound's area over the visits (entries marked entered in error left out).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub wound_trends: Vec<super::assessments::WoundTrend>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +173,10 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
             .map(|d| d.discharged_on)
             .max();
     }
+    let entered_in_error: Vec<EnteredInError> = layout::entries(doc, layout::ENTERED_IN_ERROR)?;
+    let wound_assessments: Vec<super::assessments::WoundAssessment> =
+        layout::entries(doc, layout::WOUND)?;
+    let wound_trends = super::assessments::wound_trends(&wound_assessments, &entered_in_error);
     Ok(ClinicalRecord {
         alerts: alerts(doc)?,
         conflicts: conflicts(person_id, doc)?,
@@ -173,7 +186,10 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         observations: layout::entries(doc, layout::OBSERVATIONS)?,
         notes: layout::entries(doc, layout::NOTE)?,
         care_plan: layout::get_json(doc, CARE_PLAN).unwrap_or(None),
-        entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
+        entered_in_error,
+        assessments: layout::entries(doc, layout::ASSESSMENT)?,
+        wound_assessments,
+        wound_trends,
         newer_entries: 0,
     })
 }

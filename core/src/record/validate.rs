@@ -219,9 +219,20 @@ enum Kind {
     AdviceAction,
     AdviceOutcome,
     Consent,
+    // layout 2
+    Assessment,
+    Wound,
 }
 
 impl Kind {
+    /// The first layout version that has this kind (`layout::LAYOUT_VERSION`'s table).
+    fn since_layout(self) -> u32 {
+        match self {
+            Kind::Assessment | Kind::Wound => 2,
+            _ => 1,
+        }
+    }
+
     /// Written again in place: a field's new value, or an entry marked in error a second time
     /// (the marker is keyed by the entry, so a second marking replaces the first's reason).
     fn single_value(self) -> bool {
@@ -250,6 +261,8 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (NOTE, Kind::Note),
             (CARE_PLAN, Kind::CarePlan),
             (ENTERED_IN_ERROR, Kind::EnteredInError),
+            (layout::ASSESSMENT, Kind::Assessment),
+            (layout::WOUND, Kind::Wound),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -317,6 +330,8 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::AdviceAction => is::<AdviceAction>(json),
         Kind::AdviceOutcome => is::<AdviceOutcome>(json),
         Kind::Consent => is::<ConsentToShare>(json),
+        Kind::Assessment => is::<super::assessments::Assessment>(json),
+        Kind::Wound => is::<super::assessments::WoundAssessment>(json),
     }
 }
 
@@ -350,6 +365,14 @@ fn check_entry(
             compartment.as_str()
         ))
     })?;
+    if kind.since_layout() > stamp.layout {
+        return Err(Refusal::Structure(format!(
+            "{key} is not an entry of the {} record in layout {} (it was added in layout {})",
+            compartment.as_str(),
+            stamp.layout,
+            kind.since_layout()
+        )));
+    }
     if overwrites && !kind.single_value() {
         return Err(Refusal::Overwrite {
             key: key.to_string(),
@@ -420,6 +443,86 @@ fn check_entry(
             let v: ConsentToShare = parse(key, json)?;
             authored(key, &v.author, stamp)
         }
+        Kind::Assessment => check_assessment(key, id, json, stamp),
+        Kind::Wound => check_wound(key, id, json, stamp),
+    }
+}
+
+/// A recorded assessment: a definition and version this app knows, answers within it, complete,
+/// and the stored score exactly the definition's score of the answers (scored again here, as
+/// NEWS2 is). Recorded only by a role that may record assessments.
+fn check_assessment(key: &str, id: &str, json: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    use crate::clinical::assessments;
+    let v: super::assessments::Assessment = parse(key, json)?;
+    same_id(key, &v.id, id)?;
+    may_assess(key, stamp)?;
+    let def = assessments::definition(&v.definition_id, v.definition_version)
+        .map_err(|e| content(key, e.to_string()))?;
+    assessments::validate_answers(def, &v.answers).map_err(|e| content(key, e.to_string()))?;
+    let rescored = assessments::score(def, &v.answers);
+    if !rescored.is_complete() {
+        return Err(content(
+            key,
+            format!(
+                "it is not complete (missing {})",
+                rescored.missing.join(", ")
+            ),
+        ));
+    }
+    if !rescored.same_as(&v.score) {
+        return Err(content(
+            key,
+            format!(
+                "its score ({:?}, {:?}) does not match its answers ({:?}, {:?}); the app that wrote it scored wrongly",
+                v.score.total, v.score.band, rescored.total, rescored.band
+            ),
+        ));
+    }
+    authored(key, &v.author, stamp)
+}
+
+/// A recorded wound assessment: possible measurements, tissue shares summing to 100, pain 0–10,
+/// and the area stored the one its measurements give.
+fn check_wound(key: &str, id: &str, json: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    let v: super::assessments::WoundAssessment = parse(key, json)?;
+    same_id(key, &v.id, id)?;
+    may_assess(key, stamp)?;
+    let far_future = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+    let input = super::assessments::WoundAssessmentInput {
+        wound_id: Some(v.wound_id.clone()),
+        site: v.site.clone(),
+        size: v.size,
+        tissue: v.tissue.clone(),
+        exudate: v.exudate,
+        odour: v.odour,
+        pain: v.pain,
+        photo_ref: v.photo_ref.clone(),
+        visit_id: v.visit_id.clone(),
+        assessed_at: v.assessed_at,
+    };
+    super::edit::validate_wound(&input, far_future - chrono::Duration::days(1))
+        .map_err(|e| content(key, e.to_string()))?;
+    if (v.area_mm2 - v.size.area_mm2()).abs() > 0.05 {
+        return Err(content(
+            key,
+            format!(
+                "its area ({} mm²) is not length × width ({} mm²)",
+                v.area_mm2,
+                v.size.area_mm2()
+            ),
+        ));
+    }
+    authored(key, &v.author, stamp)
+}
+
+fn may_assess(key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    if super::policy::role_may(stamp.role, super::policy::Action::RecordAssessment) {
+        Ok(())
+    } else {
+        Err(Refusal::Forbidden(format!(
+            "entry {key}: {} may not record a clinical assessment",
+            stamp.role.label()
+        )))
     }
 }
 

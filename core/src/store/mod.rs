@@ -9,6 +9,7 @@ mod access;
 mod compaction;
 mod db;
 mod docs;
+mod drafts;
 mod exchange;
 mod observe;
 mod projections;

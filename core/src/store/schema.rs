@@ -128,6 +128,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE changes ADD COLUMN server_received_ms INTEGER;
     "#,
     ),
+    (
+        3,
+        r#"
+    -- Half-filled scored assessments (issue 12): kept on this phone only, never in a document,
+    -- never in the outbox. Finishing one writes the assessment entry (whose id is the draft's)
+    -- and deletes the row; answers are the JSON of Vec<AssessmentAnswer>.
+    CREATE TABLE assessment_drafts (
+        draft_id           TEXT PRIMARY KEY,
+        person_id          TEXT NOT NULL,
+        user_id            TEXT NOT NULL,
+        definition_id      TEXT NOT NULL,
+        definition_version INTEGER NOT NULL,
+        visit_id           TEXT,
+        answers            TEXT NOT NULL,
+        started_ms         INTEGER NOT NULL,
+        updated_ms         INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX assessment_drafts_person ON assessment_drafts (person_id, user_id, updated_ms);
+    "#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -203,6 +203,7 @@ impl FieldStore {
              BEGIN IMMEDIATE;
              DELETE FROM changes; DELETE FROM change_bytes; DELETE FROM documents; DELETE FROM people;
              DELETE FROM alerts; DELETE FROM planned_visits; DELETE FROM meta; DELETE FROM quarantine;
+             DELETE FROM assessment_drafts;
              COMMIT;
              PRAGMA wal_checkpoint(TRUNCATE);",
         )?;
@@ -346,6 +347,9 @@ fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Re
     }
     if comp == Some(Compartment::Clinical) {
         super::projections::clear_clinical_summary(tx, person_id)?;
+    }
+    if matches!(comp, None | Some(Compartment::Clinical)) {
+        super::drafts::purge(tx, person_id)?;
     }
     Ok(())
 }

@@ -220,6 +220,70 @@ impl FieldStore {
             edit::set_consent_to_share(doc, a, consented)
         })
     }
+
+    // ---------------------------------------------------------------- assessments
+
+    /// Record a finished scored assessment (MUST, Waterlow) in one go, without a draft.
+    pub fn record_assessment(&self, person_id: &str, input: AssessmentInput) -> Result<Assessment> {
+        self.allow(Action::RecordAssessment)?;
+        self.write(person_id, Compartment::Clinical, |doc, a| {
+            edit::record_assessment(doc, a, new_id(), input)
+        })
+    }
+
+    /// Finish a draft: its answers as they stand are recorded as an assessment (refused, naming
+    /// the items, while any is missing; the draft is then kept) and the draft is removed. The
+    /// assessment takes the draft's id, so finishing a draft a second time (e.g. after the app
+    /// was killed between the two steps) returns the assessment already recorded.
+    pub fn finish_assessment_draft(
+        &self,
+        draft_id: &str,
+        assessed_at: DateTime<Utc>,
+    ) -> Result<Assessment> {
+        self.allow(Action::Write(Compartment::Clinical))?;
+        self.allow(Action::RecordAssessment)?;
+        let author = self.author();
+        self.writing(|w| {
+            let draft = super::drafts::load(&w.conn, draft_id, &author.user_id)?;
+            self.require_person(&w.conn, &draft.person_id)?;
+            let key = (draft.person_id.clone(), Compartment::Clinical);
+            let entry_key = layout::key(layout::ASSESSMENT, &draft.id);
+            let recorded: Option<Assessment> = {
+                let Writer { conn, docs } = &mut *w;
+                layout::get_json(&docs.get(conn, &key)?.doc, &entry_key)?
+            };
+            let assessment = match recorded {
+                Some(a) => a,
+                None => {
+                    let input = AssessmentInput {
+                        definition_id: draft.definition_id.clone(),
+                        definition_version: draft.definition_version,
+                        answers: draft.answers.clone(),
+                        visit_id: draft.visit_id.clone(),
+                        assessed_at,
+                    };
+                    self.commit_edit(w, &key, &author, |doc| {
+                        edit::record_assessment(doc, &author, draft.id.clone(), input)
+                    })?
+                }
+            };
+            super::drafts::remove(&w.conn, draft_id)?;
+            Ok(assessment)
+        })
+    }
+
+    /// Record a wound assessment (a new wound, or a later assessment of `wound_id`). Its area
+    /// over the visits is in the record's `wound_trends`.
+    pub fn record_wound_assessment(
+        &self,
+        person_id: &str,
+        input: WoundAssessmentInput,
+    ) -> Result<WoundAssessment> {
+        self.allow(Action::RecordAssessment)?;
+        self.write(person_id, Compartment::Clinical, |doc, a| {
+            edit::record_wound_assessment(doc, a, input)
+        })
+    }
 }
 
 /// A person is registered once per device: a second registration with the same NHS number is

@@ -177,6 +177,50 @@ public final class DoorstepStore: Sendable {
     public func integrityCheck() async throws -> String { try await call { try $0.integrityCheck() } }
 }
 
+// MARK: - Scored assessments (MUST, Waterlow) and wound assessments: docs/assessments.md
+
+extension DoorstepStore {
+    /// Keep a half-filled assessment on this phone (never synced): a new draft (`draftId` nil) or
+    /// the next state of one. Comes back with its partial score; `score.missing` lists what is
+    /// still to answer. Answers outside the definition are a `DoorstepError.Validation`.
+    public func saveAssessmentDraft(
+        _ personId: String, _ input: AssessmentDraftInput, draftId: String? = nil
+    ) async throws -> AssessmentDraft {
+        try await call { try $0.saveAssessmentDraft(personId: personId, draftId: draftId, input: input) }
+    }
+
+    /// Open a draft to resume it, scored as far as it goes.
+    public func assessmentDraft(_ draftId: String) async throws -> AssessmentDraft {
+        try await call { try $0.assessmentDraft(draftId: draftId) }
+    }
+
+    /// This user's drafts on this phone, of one person or of everyone (nil), newest first.
+    public func assessmentDrafts(_ personId: String? = nil) async throws -> [AssessmentDraft] {
+        try await call { try $0.assessmentDrafts(personId: personId) }
+    }
+
+    /// Record the draft as an assessment (refused while items are missing) and remove the draft.
+    public func finishAssessmentDraft(
+        _ draftId: String, assessedAtMs: Int64 = Date().epochMillis
+    ) async throws -> Assessment {
+        try await call { try $0.finishAssessmentDraft(draftId: draftId, assessedAt: assessedAtMs) }
+    }
+
+    public func discardAssessmentDraft(_ draftId: String) async throws {
+        try await call { try $0.discardAssessmentDraft(draftId: draftId) }
+    }
+
+    /// Record a complete assessment in one go, without a draft.
+    public func recordAssessment(_ personId: String, _ input: AssessmentInput) async throws -> Assessment {
+        try await call { try $0.recordAssessment(personId: personId, input: input) }
+    }
+
+    /// Record a wound assessment; the area over the visits is in `ClinicalRecord.woundTrends`.
+    public func recordWoundAssessment(_ personId: String, _ input: WoundAssessmentInput) async throws -> WoundAssessment {
+        try await call { try $0.recordWoundAssessment(personId: personId, input: input) }
+    }
+}
+
 extension DoorstepError {
     /// The text to show the user (every case carries the core's message).
     public var message: String {

@@ -63,6 +63,43 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
             },
         )
         .unwrap();
+    nurse
+        .record_assessment(
+            &p,
+            crate::record::AssessmentInput {
+                definition_id: "must".into(),
+                definition_version: 1,
+                answers: testing::must_measured(),
+                visit_id: None,
+                assessed_at: chrono::Utc::now(),
+            },
+        )
+        .unwrap();
+    let d = nurse
+        .save_assessment_draft(
+            &p,
+            None,
+            crate::record::AssessmentDraftInput {
+                definition_id: "waterlow".into(),
+                definition_version: 1,
+                answers: [
+                    testing::waterlow_first_half(),
+                    testing::waterlow_second_half(),
+                ]
+                .concat(),
+                visit_id: None,
+            },
+        )
+        .unwrap();
+    nurse
+        .finish_assessment_draft(&d.id, chrono::Utc::now())
+        .unwrap();
+    let w = nurse
+        .record_wound_assessment(&p, testing::wound(None, 40.0, 30.0, 7))
+        .unwrap();
+    nurse
+        .record_wound_assessment(&p, testing::wound(Some(w.wound_id), 35.0, 30.0, 0))
+        .unwrap();
     let advice = testing::open(&dir.path().join("a.db"), "dev-a", Role::AdviceWorker);
     let q = advice
         .register_patient(testing::demographics("Mary", "Seacole", None, "m1 1aa"))
@@ -378,4 +415,164 @@ fn write_fuzz_seeds() {
         seed.extend(bytes);
         std::fs::write(format!("{dir}/seed-{i}"), seed).unwrap();
     }
+}
+
+// ---------------------------------------------------------------- scored and wound assessments
+
+/// A MUST assessment entry as a store writes it, by `role`.
+fn must_entry(role: Role) -> (AuditStamp, crate::record::Assessment) {
+    let s = stamp("u", "d", role);
+    let author = Author {
+        user_id: "u".into(),
+        display_name: "Name u".into(),
+        role,
+        device_id: "d".into(),
+        at: chrono::Utc::now(),
+    };
+    let mut doc = AutoCommit::new();
+    let a = crate::record::edit::record_assessment(
+        &mut doc,
+        &author,
+        "a1".into(),
+        crate::record::AssessmentInput {
+            definition_id: "must".into(),
+            definition_version: 1,
+            answers: testing::must_measured(),
+            visit_id: None,
+            assessed_at: author.at,
+        },
+    )
+    .unwrap()
+    .value;
+    (s, a)
+}
+
+fn check_assessment_json(
+    s: &AuditStamp,
+    a: &crate::record::Assessment,
+) -> Result<Checked, Refusal> {
+    let json = serde_json::to_string(a).unwrap();
+    let bytes = forge(s, |d| {
+        d.put(ROOT, format!("assessment:{}", a.id), json).unwrap();
+    });
+    check_change(Compartment::Clinical, &parse_change(&bytes).unwrap())
+}
+
+#[test]
+fn an_assessment_is_rescored_and_a_wrong_score_refused() {
+    let (s, a) = must_entry(Role::DistrictNurse);
+    check_assessment_json(&s, &a).unwrap();
+    // The app that wrote it said "medium" for a MUST of 3.
+    let mut wrong = a.clone();
+    wrong.score.band = Some("medium".into());
+    let e = check_assessment_json(&s, &wrong).unwrap_err();
+    assert_eq!(e.code(), "invalid_content", "{e}");
+    assert!(e.to_string().contains("does not match its answers"), "{e}");
+    let mut wrong = a.clone();
+    wrong.score.total = Some(2);
+    assert_eq!(
+        check_assessment_json(&s, &wrong).unwrap_err().code(),
+        "invalid_content"
+    );
+    // An answer changed after scoring.
+    let mut wrong = a.clone();
+    wrong.answers[2] =
+        crate::clinical::assessments::AssessmentAnswer::choice("acute_disease", "yes");
+    assert_eq!(
+        check_assessment_json(&s, &wrong).unwrap_err().code(),
+        "invalid_content"
+    );
+    // Incomplete, outside the definition, an unknown version.
+    let mut wrong = a.clone();
+    wrong.answers.pop();
+    wrong.score = crate::clinical::assessments::score(
+        &crate::clinical::assessments::must::MUST_V1,
+        &wrong.answers,
+    );
+    let e = check_assessment_json(&s, &wrong).unwrap_err();
+    assert!(e.to_string().contains("not complete"), "{e}");
+    let mut wrong = a.clone();
+    wrong.answers[2] =
+        crate::clinical::assessments::AssessmentAnswer::choice("acute_disease", "maybe");
+    assert!(check_assessment_json(&s, &wrong)
+        .unwrap_err()
+        .to_string()
+        .contains("acute_disease"));
+    let mut wrong = a.clone();
+    wrong.definition_version = 7;
+    let e = check_assessment_json(&s, &wrong).unwrap_err();
+    assert!(e.to_string().contains("version 7"), "{e}");
+}
+
+#[test]
+fn assessments_need_a_clinical_role_and_layout_2() {
+    let (s, a) = must_entry(Role::AdviceWorker);
+    let e = check_assessment_json(&s, &a).unwrap_err();
+    assert_eq!(e.code(), "forbidden", "{e}");
+    let (mut s, a) = must_entry(Role::DistrictNurse);
+    s.layout = 1;
+    let e = check_assessment_json(&s, &a).unwrap_err();
+    assert_eq!(e.code(), "structure", "{e}");
+    assert!(e.to_string().contains("layout 2"), "{e}");
+}
+
+#[test]
+fn a_wound_assessment_with_an_impossible_size_or_a_wrong_area_is_refused() {
+    use crate::clinical::wound::*;
+    let s = stamp("u", "d", Role::DistrictNurse);
+    let author = Author {
+        user_id: "u".into(),
+        display_name: "Name u".into(),
+        role: Role::DistrictNurse,
+        device_id: "d".into(),
+        at: chrono::Utc::now(),
+    };
+    let w = crate::record::WoundAssessment {
+        id: "w1".into(),
+        wound_id: "w1".into(),
+        site: "sacrum".into(),
+        size: WoundSize {
+            length_mm: 30.0,
+            width_mm: 20.0,
+            depth_mm: 1.0,
+        },
+        area_mm2: 600.0,
+        tissue: vec![TissueShare {
+            tissue: TissueType::Granulating,
+            percent: 100,
+        }],
+        exudate: ExudateLevel::Low,
+        odour: Odour::None,
+        pain: 0,
+        photo_ref: None,
+        visit_id: None,
+        assessed_at: author.at,
+        author,
+    };
+    let check = |w: &crate::record::WoundAssessment| {
+        let json = serde_json::to_string(w).unwrap();
+        let bytes = forge(&s, |d| {
+            d.put(ROOT, "wound:w1", json).unwrap();
+        });
+        check_change(Compartment::Clinical, &parse_change(&bytes).unwrap())
+    };
+    check(&w).unwrap();
+    let mut bad = w.clone();
+    bad.area_mm2 = 60.0;
+    assert!(check(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("length × width"));
+    let mut bad = w.clone();
+    bad.size.length_mm = 5000.0;
+    assert!(check(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("wound length"));
+    let mut bad = w.clone();
+    bad.tissue[0].percent = 90;
+    assert!(check(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("tissue types"));
 }

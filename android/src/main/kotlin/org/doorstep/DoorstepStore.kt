@@ -92,6 +92,42 @@ class DoorstepStore private constructor(
 
     suspend fun history(personId: String): List<HistoryEntry> = call { history(personId) }
 
+    // ---- scored assessments (MUST, Waterlow) and wound assessments: docs/assessments.md
+
+    /**
+     * Keep a half-filled assessment on this phone (never synced): a new draft ([draftId] null) or
+     * the next state of one. Comes back with its partial score; `score.missing` lists what is
+     * still to answer. Answers outside the definition are a [DoorstepException.Validation].
+     */
+    suspend fun saveAssessmentDraft(
+        personId: String,
+        input: AssessmentDraftInput,
+        draftId: String? = null,
+    ): AssessmentDraft = call { saveAssessmentDraft(personId, draftId, input) }
+
+    /** Open a draft to resume it, scored as far as it goes. */
+    suspend fun assessmentDraft(draftId: String): AssessmentDraft = call { assessmentDraft(draftId) }
+
+    /** This user's drafts on this phone, of one person or of everyone (`null`), newest first. */
+    suspend fun assessmentDrafts(personId: String? = null): List<AssessmentDraft> =
+        call { assessmentDrafts(personId) }
+
+    /** Record the draft as an assessment (refused while items are missing) and remove the draft. */
+    suspend fun finishAssessmentDraft(
+        draftId: String,
+        assessedAtMs: Long = System.currentTimeMillis(),
+    ): Assessment = call { finishAssessmentDraft(draftId, assessedAtMs) }
+
+    suspend fun discardAssessmentDraft(draftId: String) = call { discardAssessmentDraft(draftId) }
+
+    /** Record a complete assessment in one go, without a draft. */
+    suspend fun recordAssessment(personId: String, input: AssessmentInput): Assessment =
+        call { recordAssessment(personId, input) }
+
+    /** Record a wound assessment; the area over the visits is in `ClinicalRecord.woundTrends`. */
+    suspend fun recordWoundAssessment(personId: String, input: WoundAssessmentInput): WoundAssessment =
+        call { recordWoundAssessment(personId, input) }
+
     suspend fun pendingChanges(): List<PendingChange> = call { pendingChanges() }
 
     suspend fun acknowledge(seq: Long): Long = call { acknowledge(seq).toLong() }

@@ -60,6 +60,35 @@ typealias AdviceAction = org.doorstep.ffi.AdviceAction
 typealias AdviceOutcome = org.doorstep.ffi.AdviceOutcome
 typealias ConsentToShare = org.doorstep.ffi.ConsentToShare
 
+// Scored and wound assessments (docs/assessments.md). `AnswerValue` is a sealed class: import it
+// from org.doorstep.ffi.
+typealias AssessmentAnswer = org.doorstep.ffi.AssessmentAnswer
+typealias Measurement = org.doorstep.ffi.Measurement
+typealias AssessmentScore = org.doorstep.ffi.AssessmentScore
+typealias ItemScore = org.doorstep.ffi.ItemScore
+typealias AssessmentInput = org.doorstep.ffi.AssessmentInput
+typealias Assessment = org.doorstep.ffi.Assessment
+typealias AssessmentDraftInput = org.doorstep.ffi.AssessmentDraftInput
+typealias AssessmentDraft = org.doorstep.ffi.AssessmentDraft
+typealias AssessmentDefinitionView = org.doorstep.ffi.AssessmentDefinitionView
+typealias WoundAssessmentInput = org.doorstep.ffi.WoundAssessmentInput
+typealias WoundAssessment = org.doorstep.ffi.WoundAssessment
+typealias WoundSize = org.doorstep.ffi.WoundSize
+typealias TissueShare = org.doorstep.ffi.TissueShare
+typealias TissueType = org.doorstep.ffi.TissueType
+typealias ExudateLevel = org.doorstep.ffi.ExudateLevel
+typealias Odour = org.doorstep.ffi.Odour
+typealias WoundTrend = org.doorstep.ffi.WoundTrend
+typealias WoundAreaPoint = org.doorstep.ffi.WoundAreaPoint
+typealias AreaTrend = org.doorstep.ffi.AreaTrend
+
+/** Score answers without storing them (a live score while the nurse answers). */
+fun scoreAssessment(definitionId: String, definitionVersion: UInt, answers: List<AssessmentAnswer>): AssessmentScore =
+    org.doorstep.ffi.scoreAssessment(definitionId, definitionVersion, answers)
+
+/** Every scored assessment this app knows, every version, to draw the forms from. */
+fun assessmentDefinitions(): List<AssessmentDefinitionView> = org.doorstep.ffi.assessmentDefinitions()
+
 /** Epoch milliseconds, the representation of every instant that crosses the boundary. */
 val Instant.epochMillis: Long get() = toEpochMilli()
 
