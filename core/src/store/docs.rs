@@ -14,6 +14,10 @@ use crate::record::Compartment;
 
 pub type DocKey = (String, Compartment);
 
+/// How many documents stay warm while a sync's pages come in (1,500 is a 500-person caseload's
+/// three compartments; a document of a year's visits is ~100 KB in memory).
+pub const SYNC_CAPACITY: usize = 1_600;
+
 /// How many changes may pile up beside a snapshot before the document is compacted.
 pub const COMPACT_AFTER: usize = 32;
 
@@ -29,6 +33,7 @@ pub struct DocCache {
     docs: HashMap<DocKey, CachedDoc>,
     tick: u64,
     capacity: usize,
+    base_capacity: usize,
     actor: ActorId,
 }
 
@@ -38,6 +43,7 @@ impl DocCache {
             docs: HashMap::new(),
             tick: 0,
             capacity: capacity.max(4),
+            base_capacity: capacity.max(4),
             actor,
         }
     }
@@ -67,6 +73,21 @@ impl DocCache {
             .ok_or_else(|| Error::Document("document vanished from the cache".into()))?;
         entry.last_used = tick;
         Ok(entry)
+    }
+
+    /// While a sync with more pages to come is under way, keep up to `SYNC_CAPACITY` documents
+    /// warm: a first sync's pages each touch most of the caseload, and loading every document
+    /// again for every page made the import grow with the square of the caseload. Back to the
+    /// configured size (the least recently used evicted) when the sync's last page is in.
+    pub fn widen_for_sync(&mut self, more_pages: bool) {
+        if more_pages {
+            self.capacity = self.capacity.max(self.base_capacity.max(SYNC_CAPACITY));
+        } else {
+            self.capacity = self.base_capacity;
+            while self.docs.len() > self.capacity {
+                self.evict_oldest();
+            }
+        }
     }
 
     /// The actor this device writes with.

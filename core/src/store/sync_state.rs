@@ -124,6 +124,8 @@ impl FieldStore {
         if page.reset_actor {
             reset_actor(conn, docs)?;
         }
+        // Warm documents for the whole sync: its last page derives the pending projections.
+        docs.widen_for_sync(true);
         let result = (|| {
             let tx = conn.transaction()?;
             let handled = refusals::handle(&tx, docs, &page.refused, synced_at.timestamp_millis())?;
@@ -169,6 +171,9 @@ impl FieldStore {
             tx.commit()?;
             Ok(outcome)
         })();
+        if !page.more_pages {
+            docs.widen_for_sync(false);
+        }
         match &result {
             Ok(outcome) => {
                 self.access.synced(synced_at, page.lock_after_days);
