@@ -36,7 +36,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
-            max_page_bytes: 4 * 1024 * 1024,
+            max_page_bytes: 8 * 1024 * 1024,
             max_upload_bytes: 4 * 1024 * 1024,
             attempts: 5,
             backoff: Duration::from_millis(200),

@@ -72,7 +72,7 @@ pub struct SessionOptions {
 impl Default for SessionOptions {
     fn default() -> Self {
         SessionOptions {
-            max_page_bytes: 4 * 1024 * 1024,
+            max_page_bytes: 8 * 1024 * 1024,
             max_upload_bytes: 4 * 1024 * 1024,
             max_round_trips: 100_000,
         }
