@@ -533,6 +533,9 @@ fn visit(
                 interventions,
                 note: Some(note.into()),
                 observations,
+                scheduled_visit: None,
+                outcome_reason: None,
+                interventions_done: Vec::new(),
             },
         )
         .map_err(err("record visit"))

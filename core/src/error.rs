@@ -40,6 +40,10 @@ pub enum ValidationError {
 
     #[error("{0}")]
     Inconsistent(String),
+
+    /// A field whose value cannot be accepted (issue 12: times, frequencies, visit moves).
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
 }
 
 /// The error every public `FieldStore` call returns. Across the boundary it is `DoorstepError`

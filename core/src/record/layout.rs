@@ -35,6 +35,24 @@ pub const ADVICE_ACTION: &str = "action:";
 pub const ADVICE_OUTCOME: &str = "outcome:";
 pub const CONSENT: &str = "consent";
 
+// ---- the district nurse's day (issue 12, layout 2): single-value registers
+/// A care-plan problem (`record::plan::PlanProblem`).
+pub const CP_PROBLEM: &str = "cp_problem:";
+/// A care-plan goal (`PlanGoal`).
+pub const CP_GOAL: &str = "cp_goal:";
+/// A care-plan intervention with its frequency (`PlanIntervention`).
+pub const CP_INTERVENTION: &str = "cp_int:";
+/// The care plan's review date (`PlanReview`).
+pub const CP_REVIEW: &str = "cp_review";
+/// A scheduled visit moved (`record::day::VisitMove`), by visit ref.
+pub const DV_MOVE: &str = "dv_move:";
+/// A scheduled visit handed to a colleague (`VisitHandover`).
+pub const DV_HANDOVER: &str = "dv_handover:";
+/// A scheduled visit cancelled by the service (`VisitCancellation`).
+pub const DV_CANCEL: &str = "dv_cancel:";
+/// A visit's priority set by hand (`VisitPriorityOverride`).
+pub const DV_PRIORITY: &str = "dv_priority:";
+
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
 const ENTRY_PREFIXES: [&str; 9] = [
@@ -64,7 +82,11 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// The version of this layout (docs/decisions/0002). Every change carries the version it was
 /// written with in its audit stamp; a change from a newer version is stored and synced, and its
 /// entries this app cannot read are shown as "recorded with a newer version of the app".
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
+
+/// The layout version that added the district nurse's day (care-plan items, visit exceptions,
+/// the scheduled-visit fields of a visit): issue 12.
+pub const LAYOUT_DAY: u32 = 2;
 
 fn layout_one() -> u32 {
     1

@@ -3,14 +3,30 @@
 //! per operation), `read` the read half, `policy` who may do what.
 
 pub mod apply;
+pub mod conflict;
+pub mod day;
 pub mod edit;
 pub mod history;
 pub mod layout;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod read;
+pub mod schedule;
 pub mod validate;
 
 pub use history::HistoryEntry;
 pub use model::*;
 pub use read::{AdviceRecord, ClinicalRecord, Discharge, PersonRecord};
+
+// The district nurse's day (issue 12).
+pub use conflict::{ConflictResolution, ConflictValue, FieldConflict};
+pub use day::{
+    VisitCancellation, VisitExceptions, VisitHandover, VisitMove, VisitMoveInput,
+    VisitPriorityOverride,
+};
+pub use plan::{
+    CarePlanView, DayOfWeek, Frequency, GoalInput, GoalStatus, PlanGoal, PlanIntervention,
+    PlanInterventionInput, PlanProblem, PlanReview, VisitPriority,
+};
+pub use schedule::{ScheduledIntervention, VisitStatus};

@@ -34,6 +34,14 @@ pub struct ClinicalRecord {
     pub care_plan: Option<CarePlan>,
     /// Entries marked as entered in error. The entries themselves are still listed above.
     pub entered_in_error: Vec<EnteredInError>,
+    // ---- the district nurse's day (issue 12)
+    /// The care plan's problems, goals and interventions (the first release's `care_plan`
+    /// above is its first version: `FieldStore::care_plan` shows both together).
+    pub plan: super::plan::CarePlanView,
+    /// Moves, hand-overs, cancellations and priorities of scheduled visits.
+    pub visit_exceptions: super::day::VisitExceptions,
+    /// Every open conflict on a single-value field (alerts, care plan, visit exceptions).
+    pub field_conflicts: Vec<super::conflict::FieldConflict>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +173,9 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         notes: layout::entries(doc, layout::NOTE)?,
         care_plan: layout::get_json(doc, CARE_PLAN)?,
         entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
+        plan: super::day::plan(person_id, doc)?,
+        visit_exceptions: super::day::exceptions(doc)?,
+        field_conflicts: super::conflict::field_conflicts(person_id, doc)?,
     })
 }
 

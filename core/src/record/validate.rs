@@ -219,6 +219,15 @@ enum Kind {
     AdviceAction,
     AdviceOutcome,
     Consent,
+    // ---- the district nurse's day (issue 12, layout 2): single-value registers
+    PlanProblem,
+    PlanGoal,
+    PlanIntervention,
+    PlanReview,
+    VisitMove,
+    VisitHandover,
+    VisitCancel,
+    VisitPriority,
 }
 
 impl Kind {
@@ -228,6 +237,21 @@ impl Kind {
         matches!(
             self,
             Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent | Kind::EnteredInError
+        ) || self.day_layout()
+    }
+
+    /// Added with layout 2 (issue 12): refused in a change stamped with an older layout.
+    fn day_layout(self) -> bool {
+        matches!(
+            self,
+            Kind::PlanProblem
+                | Kind::PlanGoal
+                | Kind::PlanIntervention
+                | Kind::PlanReview
+                | Kind::VisitMove
+                | Kind::VisitHandover
+                | Kind::VisitCancel
+                | Kind::VisitPriority
         )
     }
 }
@@ -250,6 +274,14 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (NOTE, Kind::Note),
             (CARE_PLAN, Kind::CarePlan),
             (ENTERED_IN_ERROR, Kind::EnteredInError),
+            (layout::CP_PROBLEM, Kind::PlanProblem),
+            (layout::CP_GOAL, Kind::PlanGoal),
+            (layout::CP_INTERVENTION, Kind::PlanIntervention),
+            (layout::CP_REVIEW, Kind::PlanReview),
+            (layout::DV_MOVE, Kind::VisitMove),
+            (layout::DV_HANDOVER, Kind::VisitHandover),
+            (layout::DV_CANCEL, Kind::VisitCancel),
+            (layout::DV_PRIORITY, Kind::VisitPriority),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -261,7 +293,7 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
     };
     table.iter().find_map(|(prefix, kind)| {
         let rest = entry_key.strip_prefix(prefix)?;
-        let exact = matches!(kind, Kind::CarePlan | Kind::Consent);
+        let exact = matches!(kind, Kind::CarePlan | Kind::Consent | Kind::PlanReview);
         match (exact, rest.is_empty()) {
             (true, true) => Some((*kind, rest)),
             (false, false) => Some((*kind, rest)),
@@ -305,6 +337,13 @@ fn check_entry(
             key: key.to_string(),
         });
     }
+    if kind.day_layout() && stamp.layout < layout::LAYOUT_DAY {
+        return Err(Refusal::Structure(format!(
+            "{key} is an entry of layout {} but the change is stamped with layout {}",
+            layout::LAYOUT_DAY,
+            stamp.layout
+        )));
+    }
     match kind {
         Kind::Demographic => check_demographic(key, id, json),
         Kind::Alert => {
@@ -332,6 +371,9 @@ fn check_entry(
             same_id(key, &v.id, id)?;
             if let Some(n) = &v.note {
                 long_text(key, n)?;
+            }
+            if let Some(r) = &v.outcome_reason {
+                short_text(key, r)?;
             }
             authored(key, &v.author, stamp)
         }
@@ -370,6 +412,99 @@ fn check_entry(
             let v: ConsentToShare = parse(key, json)?;
             authored(key, &v.author, stamp)
         }
+        Kind::PlanProblem
+        | Kind::PlanGoal
+        | Kind::PlanIntervention
+        | Kind::PlanReview
+        | Kind::VisitMove
+        | Kind::VisitHandover
+        | Kind::VisitCancel
+        | Kind::VisitPriority => check_day_entry(kind, key, id, json, stamp),
+    }
+}
+
+/// The district nurse's day (issue 12): each register parses as its type, names the id of its
+/// key, holds values the edit functions would accept, and is authored by the change's author.
+fn check_day_entry(
+    kind: Kind,
+    key: &str,
+    id: &str,
+    json: &str,
+    stamp: &AuditStamp,
+) -> Result<(), Refusal> {
+    use super::day::{VisitCancellation, VisitHandover, VisitMove, VisitPriorityOverride};
+    use super::plan::{
+        self, PlanGoal, PlanIntervention, PlanInterventionInput, PlanProblem, PlanReview,
+    };
+    let invalid = |e: crate::error::ValidationError| content(key, e.to_string());
+    match kind {
+        Kind::PlanProblem => {
+            let v: PlanProblem = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            long_text(key, &v.text)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::PlanGoal => {
+            let v: PlanGoal = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            long_text(key, &v.text)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::PlanIntervention => {
+            let v: PlanIntervention = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            PlanInterventionInput {
+                goal_id: v.goal_id.clone(),
+                kind: v.kind.clone(),
+                description: v.description.clone(),
+                frequency: v.frequency.clone(),
+                window_start: v.window_start.clone(),
+                window_end: v.window_end.clone(),
+                tolerance_minutes: v.tolerance_minutes,
+                priority: v.priority,
+                clinician: v.clinician.clone(),
+                starts_on: v.starts_on,
+                ends_on: v.ends_on,
+                contact_type: v.contact_type,
+            }
+            .validated()
+            .map_err(invalid)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::PlanReview => {
+            let v: PlanReview = parse(key, json)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitMove => {
+            let v: VisitMove = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            let s = plan::parse_hhmm("new window start", &v.window_start).map_err(invalid)?;
+            let e = plan::parse_hhmm("new window end", &v.window_end).map_err(invalid)?;
+            if e <= s {
+                return Err(content(key, "the window ends before it starts"));
+            }
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitHandover => {
+            let v: VisitHandover = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            short_text(key, &v.to_user_id)?;
+            short_text(key, &v.to_name)?;
+            long_text(key, &v.note)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitCancel => {
+            let v: VisitCancellation = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            short_text(key, &v.reason)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitPriority => {
+            let v: VisitPriorityOverride = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            authored(key, &v.author, stamp)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -200,6 +200,8 @@ impl FieldStore {
              BEGIN IMMEDIATE;
              DELETE FROM changes; DELETE FROM change_bytes; DELETE FROM documents; DELETE FROM people;
              DELETE FROM alerts; DELETE FROM planned_visits; DELETE FROM meta; DELETE FROM quarantine;
+             DELETE FROM plan_interventions; DELETE FROM visit_exceptions; DELETE FROM field_conflicts;
+             DELETE FROM plan_reviews; DELETE FROM day_order;
              COMMIT;
              PRAGMA wal_checkpoint(TRUNCATE);",
         )?;
@@ -343,6 +345,10 @@ fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Re
     }
     if comp == Some(Compartment::Clinical) {
         super::projections::clear_clinical_summary(tx, person_id)?;
+    }
+    if matches!(comp, None | Some(Compartment::Clinical)) {
+        super::day::delete_rows(tx, person_id)?;
+        tx.execute("DELETE FROM day_order WHERE person_id = ?1", [person_id])?;
     }
     Ok(())
 }
