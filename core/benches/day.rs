@@ -22,7 +22,10 @@ use doorstep_core::store::{DayQuery, DayScope};
 use doorstep_core::FieldStore;
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Sizes {
@@ -50,8 +53,12 @@ fn plans_store(dir: &std::path::Path, s: &Sizes) -> (FieldStore, Vec<String>) {
     let mut ids = Vec::new();
     for i in 0..s.people {
         let spec = &specs[i % specs.len()];
-        let p = store.register_patient(spec.demographics()).expect("register");
-        let problem = store.add_plan_problem(&p, "Leg ulcer and diabetes").expect("problem");
+        let p = store
+            .register_patient(spec.demographics())
+            .expect("register");
+        let problem = store
+            .add_plan_problem(&p, "Leg ulcer and diabetes")
+            .expect("problem");
         let goal = store
             .add_plan_goal(
                 &p,
@@ -65,16 +72,34 @@ fn plans_store(dir: &std::path::Path, s: &Sizes) -> (FieldStore, Vec<String>) {
             .expect("goal");
         let (kind, frequency, starts_on) = if i < s.visits {
             if i % 2 == 0 {
-                (Intervention::Insulin, Frequency::DailyAt { times: vec!["08:00".into()] }, today)
+                (
+                    Intervention::Insulin,
+                    Frequency::DailyAt {
+                        times: vec!["08:00".into()],
+                    },
+                    today,
+                )
             } else {
-                (Intervention::WoundCare, Frequency::EveryNDays { days: 1 }, today)
+                (
+                    Intervention::WoundCare,
+                    Frequency::EveryNDays { days: 1 },
+                    today,
+                )
             }
         } else if i % 2 == 0 {
             // 3× weekly (days 0, 2, 4 of each week from the start): day 1 is today.
-            (Intervention::WoundCare, Frequency::TimesPerWeek { times: 3 }, today - Days::days(1))
+            (
+                Intervention::WoundCare,
+                Frequency::TimesPerWeek { times: 3 },
+                today - Days::days(1),
+            )
         } else {
             let other = DayOfWeek::of(today + Days::days(1 + (i as i64 % 6)));
-            (Intervention::CatheterCare, Frequency::OnWeekdays { days: vec![other] }, today)
+            (
+                Intervention::CatheterCare,
+                Frequency::OnWeekdays { days: vec![other] },
+                today,
+            )
         };
         store
             .add_plan_intervention(
@@ -101,7 +126,11 @@ fn plans_store(dir: &std::path::Path, s: &Sizes) -> (FieldStore, Vec<String>) {
 }
 
 /// The baseline: the same caseload with each of the schedule's visits booked as a stored row.
-fn booked_store(dir: &std::path::Path, s: &Sizes, schedule: &[Vec<(String, chrono::DateTime<Utc>)>]) -> FieldStore {
+fn booked_store(
+    dir: &std::path::Path,
+    s: &Sizes,
+    schedule: &[Vec<(String, chrono::DateTime<Utc>)>],
+) -> FieldStore {
     let store = FieldStore::open(store_config(&dir.join("booked.db"))).expect("open");
     let specs = people();
     let mut map = std::collections::HashMap::new();
@@ -111,7 +140,9 @@ fn booked_store(dir: &std::path::Path, s: &Sizes, schedule: &[Vec<(String, chron
                 Some(id) => String::clone(id),
                 None => {
                     let spec = &specs[map.len() % specs.len()];
-                    let id = store.register_patient(spec.demographics()).expect("register");
+                    let id = store
+                        .register_patient(spec.demographics())
+                        .expect("register");
                     map.insert(person.clone(), id.clone());
                     id
                 }
@@ -132,7 +163,9 @@ fn booked_store(dir: &std::path::Path, s: &Sizes, schedule: &[Vec<(String, chron
     }
     while map.len() < s.people {
         let spec = &specs[map.len() % specs.len()];
-        let id = store.register_patient(spec.demographics()).expect("register");
+        let id = store
+            .register_patient(spec.demographics())
+            .expect("register");
         map.insert(format!("extra-{}", map.len()), id);
     }
     store
@@ -150,11 +183,22 @@ fn day(c: &mut Criterion) {
         base_postcode: None,
     };
     let list = store.today_list_at(query.clone(), six).expect("today");
-    assert_eq!(list.visits.len(), s.visits, "the day has the visits asked for");
-    let schedule = store.team_schedule_at(today, s.days as u32, six).expect("schedule");
+    assert_eq!(
+        list.visits.len(),
+        s.visits,
+        "the day has the visits asked for"
+    );
+    let schedule = store
+        .team_schedule_at(today, s.days as u32, six)
+        .expect("schedule");
     let per_day: Vec<Vec<(String, chrono::DateTime<Utc>)>> = schedule
         .iter()
-        .map(|d| d.visits.iter().map(|v| (v.person_id.clone(), v.window_start)).collect())
+        .map(|d| {
+            d.visits
+                .iter()
+                .map(|v| (v.person_id.clone(), v.window_start))
+                .collect()
+        })
         .collect();
     let total: usize = per_day.iter().map(Vec::len).sum();
     eprintln!(
@@ -162,7 +206,10 @@ fn day(c: &mut Criterion) {
         s.people, s.visits, total, s.days
     );
     let booked = booked_store(dir.path(), &s, &per_day);
-    assert_eq!(booked.planned_visits(today).expect("booked").len(), s.visits);
+    assert_eq!(
+        booked.planned_visits(today).expect("booked").len(),
+        s.visits
+    );
 
     let mut g = c.benchmark_group(format!("day_today_{}of{}", s.visits, s.people));
     g.bench_function("today_list", |b| {
@@ -175,12 +222,22 @@ fn day(c: &mut Criterion) {
 
     let mut g = c.benchmark_group(format!("day_schedule_{}d_{}plans", s.days, s.people));
     g.bench_function("team_schedule", |b| {
-        b.iter(|| black_box(store.team_schedule_at(today, s.days as u32, six).expect("schedule")))
+        b.iter(|| {
+            black_box(
+                store
+                    .team_schedule_at(today, s.days as u32, six)
+                    .expect("schedule"),
+            )
+        })
     });
     g.bench_function("baseline_stored_rows", |b| {
         b.iter(|| {
             for k in 0..s.days {
-                black_box(booked.planned_visits(today + Days::days(k as i64)).expect("planned"));
+                black_box(
+                    booked
+                        .planned_visits(today + Days::days(k as i64))
+                        .expect("planned"),
+                );
             }
         })
     });

@@ -46,9 +46,10 @@ final class DayTests: XCTestCase {
         var updates = s.todayListUpdates(query).makeAsyncIterator()
         let first = try await updates.next()
         XCTAssertNil(first?.change)
-        var v = Fixtures.visit(nil)
-        v.scheduledVisit = morning.visitRef
-        v.interventionsDone = [insulin.id]
+        let start = Date().epochMillis - 30 * 60_000
+        let v = VisitInput(
+            contactType: .homeVisit, startedAtMs: start, endedAtMs: start + 20 * 60_000, outcome: .completed,
+            interventions: [.insulin], scheduledVisit: morning.visitRef, interventionsDone: [insulin.id])
         _ = try await s.recordVisit(id, v)
         let next = try await updates.next()
         XCTAssertEqual(next?.value.visits[0].status, .completed)

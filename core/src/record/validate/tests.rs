@@ -86,6 +86,7 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
 
 /// The district nurse's day (issue 12): a care plan, its visit's exceptions, an outcome.
 fn day_of_work(nurse: &crate::store::FieldStore, p: &str) {
+    use crate::record::day::VisitMoveInput;
     use crate::record::plan::*;
     use crate::store::{DayQuery, DayScope};
     let today = crate::record::schedule::local_date(chrono::Utc::now());
@@ -143,11 +144,20 @@ fn day_of_work(nurse: &crate::store::FieldStore, p: &str) {
             },
         )
         .unwrap();
-    nurse.hand_over_visit(p, pm, "user-x", "Bea", "Pen in fridge").unwrap();
     nurse
-        .set_visit_priority(p, pm, VisitPriority::EndOfLife, Some("deteriorating".into()))
+        .hand_over_visit(p, pm, "user-x", "Bea", "Pen in fridge")
         .unwrap();
-    nurse.cancel_visit(p, pm, "GP practice nurse to give it").unwrap();
+    nurse
+        .set_visit_priority(
+            p,
+            pm,
+            VisitPriority::EndOfLife,
+            Some("deteriorating".into()),
+        )
+        .unwrap();
+    nurse
+        .cancel_visit(p, pm, "GP practice nurse to give it")
+        .unwrap();
     let mut v = testing::full_visit(5);
     v.scheduled_visit = Some(am.clone());
     v.interventions_done = vec![iv.id];
@@ -165,7 +175,8 @@ fn day_entries_need_layout_2_and_valid_values() {
         device_id: "d".into(),
         at: chrono::Utc::now(),
     };
-    let cancel = serde_json::json!({"visit_ref": "r1", "reason": "x", "author": author}).to_string();
+    let cancel =
+        serde_json::json!({"visit_ref": "r1", "reason": "x", "author": author}).to_string();
     let bytes = forge(&old, |d| {
         d.put(ROOT, "dv_cancel:r1", cancel.as_str()).unwrap();
     });
@@ -181,14 +192,18 @@ fn day_entries_need_layout_2_and_valid_values() {
     });
     let e = check_change(Compartment::Clinical, &parse_change(&wrong_ref).unwrap()).unwrap_err();
     assert_eq!(e.code(), "invalid_content", "{e}");
-    let mv = serde_json::json!({"visit_ref": "r1", "to_date": "2026-12-01", "window_start": "10:00",
+    let mv =
+        serde_json::json!({"visit_ref": "r1", "to_date": "2026-12-01", "window_start": "10:00",
         "window_end": "09:00", "reason": null, "author": author})
-    .to_string();
+        .to_string();
     let bad_move = forge(&s, |d| {
         d.put(ROOT, "dv_move:r1", mv.as_str()).unwrap();
     });
     let e = check_change(Compartment::Clinical, &parse_change(&bad_move).unwrap()).unwrap_err();
-    assert!(e.to_string().contains("window ends before it starts"), "{e}");
+    assert!(
+        e.to_string().contains("window ends before it starts"),
+        "{e}"
+    );
     // Not in the advice record.
     let e = check_change(Compartment::Advice, &parse_change(&ok).unwrap()).unwrap_err();
     assert_eq!(e.code(), "structure", "{e}");
