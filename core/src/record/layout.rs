@@ -52,6 +52,10 @@ pub const DV_HANDOVER: &str = "dv_handover:";
 pub const DV_CANCEL: &str = "dv_cancel:";
 /// A visit's priority set by hand (`VisitPriorityOverride`).
 pub const DV_PRIORITY: &str = "dv_priority:";
+/// A task (`record::task::Task`): an immutable entry.
+pub const TASK: &str = "task:";
+/// A change of a task's status (`TaskStatusChange`): an immutable entry.
+pub const TASK_STATUS: &str = "task_status:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod policy;
 pub mod read;
 pub mod schedule;
+pub mod task;
 pub mod validate;
 
 pub use history::HistoryEntry;
@@ -30,3 +31,4 @@ pub use plan::{
     PlanInterventionInput, PlanProblem, PlanReview, VisitPriority,
 };
 pub use schedule::{ScheduledIntervention, VisitStatus};
+pub use task::{Task, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView};

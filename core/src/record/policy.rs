@@ -54,6 +54,8 @@ pub enum Action {
     Read(Compartment),
     Write(Compartment),
     ResolveConflict(Compartment),
+    /// Complete a task (issue 12).
+    CompleteTask,
 }
 
 impl Action {
@@ -64,6 +66,7 @@ impl Action {
             Action::ResolveConflict(c) => {
                 format!("resolve a conflict in the {} record", c.as_str())
             }
+            Action::CompleteTask => "complete a task".into(),
         }
     }
 }
@@ -137,6 +140,9 @@ pub const RULES: &[(Role, Action, Rule)] = &[
     (AdviceWorker, Write(Advice), Rule::Always),
     (AdviceWorker, ResolveConflict(Advice), Rule::Always),
     (AdviceWorker, Read(Clinical), Rule::WithConsent),
+    // ---- the district nurse's day (issue 12): clinicians complete tasks; advice workers do not
+    (DistrictNurse, CompleteTask, Rule::Always),
+    (VirtualWardClinician, CompleteTask, Rule::Always),
 ];
 
 /// Rows for principals that do not act as a person (none yet: the server's own writes and the
@@ -283,6 +289,27 @@ mod tests {
         assert_eq!(Consent::from_values(&[true, true]), Consent::Given);
         assert_eq!(Consent::from_values(&[false]), Consent::Refused);
         assert_eq!(Consent::from_values(&[true, false]), Consent::InConflict);
+    }
+
+    #[test]
+    fn completing_a_task_is_for_clinicians() {
+        assert!(allows(
+            &device(DistrictNurse),
+            CompleteTask,
+            &ctx(Consent::NotRecorded)
+        )
+        .is_ok());
+        assert!(allows(
+            &device(VirtualWardClinician),
+            CompleteTask,
+            &ctx(Consent::NotRecorded)
+        )
+        .is_ok());
+        let e = allows(&device(AdviceWorker), CompleteTask, &ctx(Consent::Given)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an advice worker may not complete a task: this is outside the role"
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct ClinicalRecord {
     pub visit_exceptions: super::day::VisitExceptions,
     /// Every open conflict on a single-value field (alerts, care plan, visit exceptions).
     pub field_conflicts: Vec<super::conflict::FieldConflict>,
+    /// Tasks and every change of their status (`record::task::TaskView::of` works out status).
+    pub tasks: Vec<super::task::Task>,
+    pub task_status_changes: Vec<super::task::TaskStatusChange>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +179,8 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         plan: super::day::plan(person_id, doc)?,
         visit_exceptions: super::day::exceptions(doc)?,
         field_conflicts: super::conflict::field_conflicts(person_id, doc)?,
+        tasks: layout::entries(doc, layout::TASK)?,
+        task_status_changes: layout::entries(doc, layout::TASK_STATUS)?,
     })
 }
 

@@ -228,6 +228,8 @@ enum Kind {
     VisitHandover,
     VisitCancel,
     VisitPriority,
+    Task,
+    TaskStatus,
 }
 
 impl Kind {
@@ -237,7 +239,7 @@ impl Kind {
         matches!(
             self,
             Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent | Kind::EnteredInError
-        ) || self.day_layout()
+        ) || (self.day_layout() && !matches!(self, Kind::Task | Kind::TaskStatus))
     }
 
     /// Added with layout 2 (issue 12): refused in a change stamped with an older layout.
@@ -252,6 +254,8 @@ impl Kind {
                 | Kind::VisitHandover
                 | Kind::VisitCancel
                 | Kind::VisitPriority
+                | Kind::Task
+                | Kind::TaskStatus
         )
     }
 }
@@ -282,6 +286,8 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (layout::DV_HANDOVER, Kind::VisitHandover),
             (layout::DV_CANCEL, Kind::VisitCancel),
             (layout::DV_PRIORITY, Kind::VisitPriority),
+            (layout::TASK, Kind::Task),
+            (layout::TASK_STATUS, Kind::TaskStatus),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -419,7 +425,9 @@ fn check_entry(
         | Kind::VisitMove
         | Kind::VisitHandover
         | Kind::VisitCancel
-        | Kind::VisitPriority => check_day_entry(kind, key, id, json, stamp),
+        | Kind::VisitPriority
+        | Kind::Task
+        | Kind::TaskStatus => check_day_entry(kind, key, id, json, stamp),
     }
 }
 
@@ -502,6 +510,20 @@ fn check_day_entry(
         Kind::VisitPriority => {
             let v: VisitPriorityOverride = parse(key, json)?;
             same_id(key, &v.visit_ref, id)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Task => {
+            let v: crate::record::task::Task = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            long_text(key, &v.description)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::TaskStatus => {
+            let v: crate::record::task::TaskStatusChange = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            if let Some(n) = &v.note {
+                long_text(key, n)?;
+            }
             authored(key, &v.author, stamp)
         }
         _ => Ok(()),
@@ -590,6 +612,32 @@ fn authored(key: &str, author: &Author, stamp: &AuditStamp) -> Result<(), Refusa
             author.user_id, author.device_id, stamp.user_id, stamp.device_id
         )))
     }
+}
+
+/// The named acts of the access policy a change performs, beyond writing its compartment
+/// (docs/decisions/0005): completing a task. The server asks the policy for each, as the phone
+/// does before it writes.
+pub fn named_actions(compartment: Compartment, change: &Change) -> Vec<super::policy::Action> {
+    let mut out = Vec::new();
+    if compartment != Compartment::Clinical {
+        return out;
+    }
+    let Ok(expanded) = catch_unwind(AssertUnwindSafe(|| change.decode())) else {
+        return out;
+    };
+    for op in &expanded.operations {
+        let (Key::Map(k), OpType::Put(ScalarValue::Str(s))) = (&op.key, &op.action) else {
+            continue;
+        };
+        if k.starts_with(layout::TASK_STATUS) {
+            let completes = serde_json::from_str::<crate::record::task::TaskStatusChange>(s)
+                .is_ok_and(|c| c.status == crate::record::task::TaskStatus::Completed);
+            if completes && !out.contains(&super::policy::Action::CompleteTask) {
+                out.push(super::policy::Action::CompleteTask);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

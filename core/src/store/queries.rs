@@ -242,6 +242,7 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         ("visit_exceptions", "person_id, visit_ref, kind, entry_id"),
         ("field_conflicts", "person_id, conflict_id"),
         ("plan_reviews", "person_id"),
+        ("tasks", "person_id, task_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let cols = stmt.column_count();

@@ -164,6 +164,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         person_id   TEXT PRIMARY KEY,
         review_date TEXT NOT NULL
     ) WITHOUT ROWID;
+    -- Tasks (issue 12 item 4): each task with every change of its status (JSON), for the lists.
+    CREATE TABLE tasks (
+        person_id TEXT NOT NULL,
+        task_id   TEXT NOT NULL,
+        due       TEXT NOT NULL,
+        body      TEXT NOT NULL, -- JSON of record::task::Task
+        history   TEXT NOT NULL, -- JSON array of record::task::TaskStatusChange
+        PRIMARY KEY (person_id, task_id)
+    ) WITHOUT ROWID;
     -- Not a projection: the order a nurse gave her day list by hand, on this phone.
     CREATE TABLE day_order (
         user_id   TEXT NOT NULL,

@@ -201,7 +201,7 @@ impl FieldStore {
              DELETE FROM changes; DELETE FROM change_bytes; DELETE FROM documents; DELETE FROM people;
              DELETE FROM alerts; DELETE FROM planned_visits; DELETE FROM meta; DELETE FROM quarantine;
              DELETE FROM plan_interventions; DELETE FROM visit_exceptions; DELETE FROM field_conflicts;
-             DELETE FROM plan_reviews; DELETE FROM day_order;
+             DELETE FROM plan_reviews; DELETE FROM day_order; DELETE FROM tasks;
              COMMIT;
              PRAGMA wal_checkpoint(TRUNCATE);",
         )?;

@@ -88,6 +88,7 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
 fn day_of_work(nurse: &crate::store::FieldStore, p: &str) {
     use crate::record::day::VisitMoveInput;
     use crate::record::plan::*;
+    use crate::record::task::{TaskAssignee, TaskInput, TaskKind};
     use crate::store::{DayQuery, DayScope};
     let today = crate::record::schedule::local_date(chrono::Utc::now());
     let problem = nurse.add_plan_problem(p, "Leg ulcer").unwrap();
@@ -162,6 +163,33 @@ fn day_of_work(nurse: &crate::store::FieldStore, p: &str) {
     v.scheduled_visit = Some(am.clone());
     v.interventions_done = vec![iv.id];
     nurse.record_visit(p, v).unwrap();
+    let t = nurse
+        .add_task(
+            p,
+            TaskInput {
+                kind: TaskKind::Review,
+                description: "Review insulin doses with the GP".into(),
+                assignee: TaskAssignee::Role {
+                    role: Role::DistrictNurse,
+                },
+                due: today,
+                ready: false,
+            },
+        )
+        .unwrap();
+    nurse
+        .complete_task(p, &t.id, Some("doses agreed".into()))
+        .unwrap();
+}
+
+#[test]
+fn a_completed_task_is_a_named_action_of_the_policy() {
+    let changes = real_changes();
+    let named: Vec<_> = changes
+        .iter()
+        .flat_map(|(c, b)| named_actions(*c, &parse_change(b).unwrap()))
+        .collect();
+    assert_eq!(named, vec![crate::record::policy::Action::CompleteTask]);
 }
 
 #[test]

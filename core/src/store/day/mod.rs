@@ -25,6 +25,7 @@ use crate::record::schedule::{
     self, DoneVisit, Exceptions, PlanVisit, ScheduleInputs, ScheduledIntervention, ScheduledVisit,
     VisitStatus,
 };
+use crate::record::task::{self, Task, TaskInput, TaskStatus, TaskStatusChange, TaskView};
 use crate::record::{Author, ClinicalRecord, Compartment, ContactType};
 
 // ---------------------------------------------------------------- the lists
@@ -337,6 +338,81 @@ impl FieldStore {
         })
     }
 
+    // ------------------------------------------------------------ tasks
+
+    /// Add a task (bloods due, a prescription request, a referral, a review) for a nurse or a
+    /// role, due on a day.
+    pub fn add_task(&self, person_id: &str, input: TaskInput) -> Result<Task> {
+        self.write(person_id, Compartment::Clinical, |doc, a| {
+            task::add_task(doc, person_id, a, input)
+        })
+    }
+
+    /// Move a task to ready, in progress, completed (an action of the access policy) or
+    /// cancelled (with the reason in `note`).
+    pub fn set_task_status(
+        &self,
+        person_id: &str,
+        task_id: &str,
+        status: TaskStatus,
+        note: Option<String>,
+    ) -> Result<TaskStatusChange> {
+        if status == TaskStatus::Completed {
+            self.allow(Action::CompleteTask)?;
+        }
+        self.write(person_id, Compartment::Clinical, |doc, a| {
+            task::set_task_status(doc, person_id, a, task_id, status, note)
+        })
+    }
+
+    /// Complete a task. Completed once: if a colleague completed it on another phone while
+    /// both were offline, both completions are kept in its history and the earlier counts.
+    pub fn complete_task(
+        &self,
+        person_id: &str,
+        task_id: &str,
+        note: Option<String>,
+    ) -> Result<TaskStatusChange> {
+        self.set_task_status(person_id, task_id, TaskStatus::Completed, note)
+    }
+
+    /// Tasks for the signed-in user (hers or her role's) or the team, with status and overdue
+    /// worked out for `day`; closed ones only with `include_closed`. By due date.
+    pub fn tasks(
+        &self,
+        day: NaiveDate,
+        scope: DayScope,
+        include_closed: bool,
+    ) -> Result<Vec<TaskView>> {
+        self.allow(Action::Read(Compartment::Clinical))?;
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT person_id, body, history FROM tasks ORDER BY due, person_id, task_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out = Vec::new();
+        for (person, body, history) in rows {
+            let t: Task = serde_json::from_str(&body)?;
+            if scope == DayScope::Mine && !t.assignee.includes(&self.config.user) {
+                continue;
+            }
+            let h: Vec<TaskStatusChange> = serde_json::from_str(&history)?;
+            let v = TaskView::of(&person, t, h, day);
+            if include_closed || v.status.is_open() {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     // ------------------------------------------------------------ day lists
 
     /// The visits of a London day, for the signed-in nurse or the team: worked out from the
@@ -589,6 +665,23 @@ pub(super) fn replace_rows(
     {
         ins.execute(params![person_id, f.id, f.key])?;
     }
+    let mut ins = tx.prepare_cached(
+        "INSERT OR REPLACE INTO tasks (person_id, task_id, due, body, history) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for t in c.tasks.iter().filter(|t| !c.is_entered_in_error(&t.id)) {
+        let history: Vec<&TaskStatusChange> = c
+            .task_status_changes
+            .iter()
+            .filter(|s| s.task_id == t.id)
+            .collect();
+        ins.execute(params![
+            person_id,
+            t.id,
+            t.due.to_string(),
+            serde_json::to_string(t)?,
+            serde_json::to_string(&history)?
+        ])?;
+    }
     if let Some(d) = c.plan.review_date {
         tx.prepare_cached(
             "INSERT OR REPLACE INTO plan_reviews (person_id, review_date) VALUES (?1, ?2)",
@@ -599,11 +692,12 @@ pub(super) fn replace_rows(
 }
 
 /// The tables of the day's projections (for purge, wipe and rebuild).
-pub(super) const TABLES: [&str; 4] = [
+pub(super) const TABLES: [&str; 5] = [
     "plan_interventions",
     "visit_exceptions",
     "field_conflicts",
     "plan_reviews",
+    "tasks",
 ];
 
 pub(super) fn delete_rows(tx: &Transaction<'_>, person_id: &str) -> Result<()> {

@@ -843,3 +843,122 @@ fn a_write_tells_the_day_lists_to_refresh() {
     let c = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
     assert!(c.planned_visits && c.people == vec![p.clone()]);
 }
+
+#[test]
+fn a_task_completed_on_two_offline_phones_is_completed_once_with_both_kept() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let p = a
+        .register_patient(demographics("Joan", "Hirst", None, "HX7 8AB"))
+        .unwrap();
+    let input = |due| TaskInput {
+        kind: TaskKind::BloodsDue,
+        description: "HbA1c and U&Es".into(),
+        assignee: TaskAssignee::Role {
+            role: Role::DistrictNurse,
+        },
+        due,
+        ready: true,
+    };
+    let e = a
+        .add_task(&p, input(today() - Duration::days(1)))
+        .unwrap_err();
+    assert!(e.to_string().starts_with("due date:"), "{e}");
+    let t = a.add_task(&p, input(today())).unwrap();
+    exchange(&a, &b);
+    assert_eq!(
+        b.tasks(today(), DayScope::Mine, false).unwrap().len(),
+        1,
+        "assigned to her role"
+    );
+    let e = a
+        .set_task_status(&p, &t.id, TaskStatus::Cancelled, None)
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("cancellation reason is required"),
+        "{e}"
+    );
+    a.set_task_status(&p, &t.id, TaskStatus::InProgress, None)
+        .unwrap();
+    a.complete_task(&p, &t.id, Some("taken, sent to the lab".into()))
+        .unwrap();
+    b.complete_task(&p, &t.id, None).unwrap();
+    exchange(&a, &b);
+    exchange(&b, &a);
+    for s in [&a, &b] {
+        let all = s.tasks(today(), DayScope::Team, true).unwrap();
+        assert_eq!(all.len(), 1);
+        let v = &all[0];
+        assert_eq!(v.status, TaskStatus::Completed);
+        assert_eq!(v.completions, 2);
+        let statuses: Vec<TaskStatus> = v.history.iter().map(|h| h.status).collect();
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == TaskStatus::Completed)
+                .count(),
+            2
+        );
+        assert!(statuses.contains(&TaskStatus::InProgress));
+        assert!(
+            s.tasks(today(), DayScope::Team, false).unwrap().is_empty(),
+            "closed tasks are left out"
+        );
+    }
+    let e = a.complete_task(&p, &t.id, None).unwrap_err();
+    assert!(e.to_string().contains("is already completed by"), "{e}");
+    let history: Vec<String> = a
+        .history(&p)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.summary)
+        .collect();
+    assert!(
+        history.iter().any(
+            |h| h == "completed the task (bloods due): HbA1c and U&Es — taken, sent to the lab"
+        ),
+        "{history:?}"
+    );
+    // Projections rebuild to the same rows.
+    let before = a.projection_dump().unwrap();
+    a.rebuild_projections().unwrap();
+    assert_eq!(before, a.projection_dump().unwrap());
+}
+
+#[test]
+fn overdue_tasks_and_an_advice_worker_may_not_complete_one() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let p = a
+        .register_patient(demographics("Joan", "Hirst", None, "HX7 8AB"))
+        .unwrap();
+    let t = a
+        .add_task(
+            &p,
+            TaskInput {
+                kind: TaskKind::PrescriptionRequest,
+                description: "Dressings to the GP".into(),
+                assignee: TaskAssignee::User {
+                    user_id: "someone-else".into(),
+                    display_name: "Bea".into(),
+                },
+                due: today(),
+                ready: false,
+            },
+        )
+        .unwrap();
+    assert!(a.tasks(today(), DayScope::Mine, false).unwrap().is_empty());
+    let later = a
+        .tasks(today() + Duration::days(1), DayScope::Team, false)
+        .unwrap();
+    assert!(later[0].overdue);
+    assert_eq!(later[0].status, TaskStatus::Requested);
+    let w = open(&dir.path().join("w.db"), "w", Role::AdviceWorker);
+    let e = w.complete_task(&p, &t.id, None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "an advice worker may not complete a task: this is outside the role. Nothing was saved."
+    );
+    assert!(matches!(e, Error::NotAllowed(_)));
+}
