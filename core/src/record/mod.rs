@@ -31,4 +31,4 @@ pub use plan::{
     PlanInterventionInput, PlanProblem, PlanReview, VisitPriority,
 };
 pub use schedule::{ScheduledIntervention, VisitStatus};
-pub use task::{Task, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView};
+pub use task::{CareTask, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView};

@@ -43,7 +43,7 @@ pub struct ClinicalRecord {
     /// Every open conflict on a single-value field (alerts, care plan, visit exceptions).
     pub field_conflicts: Vec<super::conflict::FieldConflict>,
     /// Tasks and every change of their status (`record::task::TaskView::of` works out status).
-    pub tasks: Vec<super::task::Task>,
+    pub tasks: Vec<super::task::CareTask>,
     pub task_status_changes: Vec<super::task::TaskStatusChange>,
 }
 

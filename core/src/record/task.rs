@@ -115,10 +115,10 @@ pub struct TaskInput {
     pub ready: bool,
 }
 
-/// A task as recorded (immutable).
+/// A task as recorded (immutable). Named `CareTask` so that it never shadows Swift's `Task`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
-pub struct Task {
+pub struct CareTask {
     pub id: String,
     pub kind: TaskKind,
     pub description: String,
@@ -145,7 +145,7 @@ pub struct TaskStatusChange {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct TaskView {
     pub person_id: String,
-    pub task: Task,
+    pub task: CareTask,
     pub status: TaskStatus,
     /// Open and due before the day it is read for.
     pub overdue: bool,
@@ -167,7 +167,7 @@ impl TaskView {
     /// status.
     pub fn of(
         person_id: &str,
-        task: Task,
+        task: CareTask,
         mut history: Vec<TaskStatusChange>,
         day: NaiveDate,
     ) -> TaskView {
@@ -197,7 +197,7 @@ impl TaskView {
 
 /// Every task of the document with its status changes.
 pub fn tasks(person_id: &str, doc: &AutoCommit, day: NaiveDate) -> Result<Vec<TaskView>> {
-    let all: Vec<Task> = layout::entries(doc, TASK)?;
+    let all: Vec<CareTask> = layout::entries(doc, TASK)?;
     let changes: Vec<TaskStatusChange> = layout::entries(doc, TASK_STATUS)?;
     Ok(all
         .into_iter()
@@ -258,9 +258,9 @@ pub fn add_task(
     person_id: &str,
     author: &Author,
     input: TaskInput,
-) -> Result<Edit<Task>> {
+) -> Result<Edit<CareTask>> {
     let input = input.validated(local_date(author.at))?;
-    let t = Task {
+    let t = CareTask {
         id: new_id(),
         kind: input.kind,
         description: input.description,
@@ -317,7 +317,7 @@ pub fn set_task_status(
         }
         .into());
     }
-    let task: Task =
+    let task: CareTask =
         layout::get_json(doc, &key(TASK, task_id))?.ok_or_else(|| Error::NotFound {
             what: "task",
             id: task_id.to_string(),

@@ -513,7 +513,7 @@ fn check_day_entry(
             authored(key, &v.author, stamp)
         }
         Kind::Task => {
-            let v: crate::record::task::Task = parse(key, json)?;
+            let v: crate::record::task::CareTask = parse(key, json)?;
             same_id(key, &v.id, id)?;
             long_text(key, &v.description)?;
             authored(key, &v.author, stamp)

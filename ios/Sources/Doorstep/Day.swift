@@ -66,6 +66,21 @@ extension DoorstepStore {
         try await call { try $0.resolveFieldConflict(conflictId: conflictId, keep: keep) }
     }
 
+    /// Add a task (bloods due, prescription request, referral, review) for a nurse or a role.
+    public func addTask(_ personId: String, _ input: TaskInput) async throws -> CareTask {
+        try await call { try $0.addTask(personId: personId, input: input) }
+    }
+
+    /// Complete a task: refused to a role that may not; completed once across phones.
+    public func completeTask(_ personId: String, taskId: String, note: String? = nil) async throws -> TaskStatusChange {
+        try await call { try $0.completeTask(personId: personId, taskId: taskId, note: note) }
+    }
+
+    /// Tasks for `day`: the signed-in user's (or her role's) or the team's.
+    public func tasks(day: String, scope: DayScope, includeClosed: Bool = false) async throws -> [TaskView] {
+        try await call { try $0.tasks(day: day, scope: scope, includeClosed: includeClosed) }
+    }
+
     /// The today list, again after every change to the day lists (a write here or a sync).
     public func todayListUpdates(_ query: DayQuery) -> AsyncThrowingStream<Live<TodayList>, Error> {
         live({ $0.plannedVisits }) { try await self.todayList(query) }

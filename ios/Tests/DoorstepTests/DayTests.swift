@@ -56,6 +56,30 @@ final class DayTests: XCTestCase {
         XCTAssertEqual(next?.change?.plannedVisits, true)
     }
 
+    func testATaskCompletedOnTwoPhonesIsCompletedOnceAndAnAdviceWorkerMayNot() async throws {
+        let a = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
+        let b = try await DoorstepStore.open(Fixtures.config(dir, "phone-b"))
+        let id = try await a.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+        let task = try await a.addTask(
+            id, TaskInput(kind: .bloodsDue, description: "HbA1c", assignee: .role(role: .districtNurse), due: londonDay()))
+        _ = try await a.exchange(to: b)
+        _ = try await a.completeTask(id, taskId: task.id, note: "taken")
+        _ = try await b.completeTask(id, taskId: task.id)
+        _ = try await a.exchange(to: b)
+        _ = try await b.exchange(to: a)
+        for s in [a, b] {
+            let all = try await s.tasks(day: londonDay(), scope: .team, includeClosed: true)
+            XCTAssertEqual(all.count, 1)
+            XCTAssertEqual(all[0].status, .completed)
+            XCTAssertEqual(all[0].completions, 2)
+        }
+        let w = try await DoorstepStore.open(Fixtures.config(dir, "advice", role: .adviceWorker))
+        let refused = await expectError({ if case .NotAllowed = $0 { return true } else { return false } }) {
+            _ = try await w.completeTask("p", taskId: "t")
+        }
+        XCTAssertEqual(refused, "an advice worker may not complete a task: this is outside the role. Nothing was saved.")
+    }
+
     func testAVisitMovedToThePastIsRefusedNamingTheField() async throws {
         let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
         let id = try await s.registerPatient(Fixtures.demographics("Edith", "Crawley"))

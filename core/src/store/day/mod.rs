@@ -25,7 +25,7 @@ use crate::record::schedule::{
     self, DoneVisit, Exceptions, PlanVisit, ScheduleInputs, ScheduledIntervention, ScheduledVisit,
     VisitStatus,
 };
-use crate::record::task::{self, Task, TaskInput, TaskStatus, TaskStatusChange, TaskView};
+use crate::record::task::{self, CareTask, TaskInput, TaskStatus, TaskStatusChange, TaskView};
 use crate::record::{Author, ClinicalRecord, Compartment, ContactType};
 
 // ---------------------------------------------------------------- the lists
@@ -342,7 +342,7 @@ impl FieldStore {
 
     /// Add a task (bloods due, a prescription request, a referral, a review) for a nurse or a
     /// role, due on a day.
-    pub fn add_task(&self, person_id: &str, input: TaskInput) -> Result<Task> {
+    pub fn add_task(&self, person_id: &str, input: TaskInput) -> Result<CareTask> {
         self.write(person_id, Compartment::Clinical, |doc, a| {
             task::add_task(doc, person_id, a, input)
         })
@@ -400,7 +400,7 @@ impl FieldStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::new();
         for (person, body, history) in rows {
-            let t: Task = serde_json::from_str(&body)?;
+            let t: CareTask = serde_json::from_str(&body)?;
             if scope == DayScope::Mine && !t.assignee.includes(&self.config.user) {
                 continue;
             }

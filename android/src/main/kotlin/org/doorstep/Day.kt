@@ -33,6 +33,11 @@ typealias VisitKey = org.doorstep.ffi.VisitKey
 typealias FieldConflict = org.doorstep.ffi.FieldConflict
 typealias ConflictValue = org.doorstep.ffi.ConflictValue
 typealias ConflictResolution = org.doorstep.ffi.ConflictResolution
+typealias CareTask = org.doorstep.ffi.CareTask
+typealias TaskInput = org.doorstep.ffi.TaskInput
+typealias TaskStatus = org.doorstep.ffi.TaskStatus
+typealias TaskStatusChange = org.doorstep.ffi.TaskStatusChange
+typealias TaskView = org.doorstep.ffi.TaskView
 
 /** The today list, again after every change to the day lists (a write on this phone or a sync). */
 fun DoorstepStore.todayListFlow(query: DayQuery): Flow<Live<TodayList>> =

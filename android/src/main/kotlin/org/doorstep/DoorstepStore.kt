@@ -193,6 +193,20 @@ class DoorstepStore private constructor(
     suspend fun resolveFieldConflict(conflictId: String, keep: Int): ConflictResolution =
         call { resolveFieldConflict(conflictId, keep.toUInt()) }
 
+    /** Add a task (bloods due, prescription request, referral, review) for a nurse or a role. */
+    suspend fun addTask(personId: String, input: TaskInput): CareTask = call { addTask(personId, input) }
+
+    /** Complete a task: refused to a role that may not; completed once across phones. */
+    suspend fun completeTask(personId: String, taskId: String, note: String? = null): TaskStatusChange =
+        call { completeTask(personId, taskId, note) }
+
+    suspend fun setTaskStatus(personId: String, taskId: String, status: TaskStatus, note: String? = null): TaskStatusChange =
+        call { setTaskStatus(personId, taskId, status, note) }
+
+    /** Tasks for [day] (`"YYYY-MM-DD"`): the signed-in user's (or her role's) or the team's. */
+    suspend fun tasks(day: String, scope: DayScope, includeClosed: Boolean = false): List<TaskView> =
+        call { tasks(day, scope, includeClosed) }
+
     /** Pass every change this store holds after [since] to [other]; returns what [other] took in. */
     suspend fun exchangeTo(other: DoorstepStore, since: Long = 0): ImportReport =
         other.importChanges(exportChanges(since))

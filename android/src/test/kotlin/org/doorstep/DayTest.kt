@@ -11,6 +11,8 @@ import kotlinx.coroutines.withTimeout
 import org.doorstep.ffi.DoorstepException
 import org.doorstep.ffi.Frequency
 import org.doorstep.ffi.Intervention
+import org.doorstep.ffi.TaskAssignee
+import org.doorstep.ffi.TaskKind
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -73,6 +75,37 @@ class DayTest {
             val seen = withTimeout(10_000) { updates.await() }
             assertEquals(VisitStatus.COMPLETED, seen[1].value.visits[0].status)
             assertTrue(seen[1].change!!.plannedVisits)
+        }
+    }
+
+    @Test
+    fun `a task completed on two phones is completed once, and an advice worker may not complete one`() = runBlocking {
+        DoorstepStore.open(Fixtures.config(dir, "phone-a")).use { a ->
+            DoorstepStore.open(Fixtures.config(dir, "phone-b")).use { b ->
+                val id = a.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+                val task = a.addTask(
+                    id,
+                    TaskInput(TaskKind.BloodsDue, "HbA1c", TaskAssignee.Role(Role.DISTRICT_NURSE), today().toString()),
+                )
+                a.exchangeTo(b)
+                assertEquals(listOf(task.id), b.tasks(today().toString(), DayScope.MINE).map { it.task.id })
+                a.completeTask(id, task.id, "taken")
+                b.completeTask(id, task.id)
+                a.exchangeTo(b)
+                b.exchangeTo(a)
+                for (s in listOf(a, b)) {
+                    val v = s.tasks(today().toString(), DayScope.TEAM, includeClosed = true).single()
+                    assertEquals(TaskStatus.COMPLETED, v.status)
+                    assertEquals(2u, v.completions)
+                    assertEquals(2, v.history.size)
+                }
+                val again = assertThrows<DoorstepException.Validation> { runBlocking { a.completeTask(id, task.id) } }
+                assertTrue(again.message!!.contains("is already completed by"), again.message)
+            }
+        }
+        DoorstepStore.open(Fixtures.config(dir, "advice", role = Role.ADVICE_WORKER)).use { w ->
+            val refused = assertThrows<DoorstepException.NotAllowed> { runBlocking { w.completeTask("p", "t") } }
+            assertEquals("an advice worker may not complete a task: this is outside the role. Nothing was saved.", refused.message)
         }
     }
 
