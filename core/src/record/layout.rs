@@ -56,10 +56,12 @@ pub const DV_PRIORITY: &str = "dv_priority:";
 pub const TASK: &str = "task:";
 /// A change of a task's status (`TaskStatusChange`): an immutable entry.
 pub const TASK_STATUS: &str = "task_status:";
+/// A medication administration (`record::medication::MedicationAdministration`): immutable.
+pub const MEDICATION: &str = "med:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
-const ENTRY_PREFIXES: [&str; 9] = [
+const ENTRY_PREFIXES: [&str; 11] = [
     EPISODE,
     DISCHARGE,
     PLANNED,
@@ -69,6 +71,9 @@ const ENTRY_PREFIXES: [&str; 9] = [
     ADVICE_NEED,
     ADVICE_ACTION,
     ADVICE_OUTCOME,
+    // issue 12
+    MEDICATION,
+    TASK,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked

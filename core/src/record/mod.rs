@@ -8,6 +8,7 @@ pub mod day;
 pub mod edit;
 pub mod history;
 pub mod layout;
+pub mod medication;
 pub mod model;
 pub mod plan;
 pub mod policy;
@@ -26,9 +27,14 @@ pub use day::{
     VisitCancellation, VisitExceptions, VisitHandover, VisitMove, VisitMoveInput,
     VisitPriorityOverride,
 };
+pub use medication::{
+    DoseUnit, MedicationAdministration, MedicationInput, Route, SyringeDriverCheck, Witness,
+};
 pub use plan::{
     CarePlanView, DayOfWeek, Frequency, GoalInput, GoalStatus, PlanGoal, PlanIntervention,
     PlanInterventionInput, PlanProblem, PlanReview, VisitPriority,
 };
 pub use schedule::{ScheduledIntervention, VisitStatus};
-pub use task::{CareTask, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView};
+pub use task::{
+    CareTask, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView,
+};

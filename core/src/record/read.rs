@@ -45,6 +45,8 @@ pub struct ClinicalRecord {
     /// Tasks and every change of their status (`record::task::TaskView::of` works out status).
     pub tasks: Vec<super::task::CareTask>,
     pub task_status_changes: Vec<super::task::TaskStatusChange>,
+    /// Medications given or not given (immutable; corrections are entered in error).
+    pub medications: Vec<super::medication::MedicationAdministration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +183,7 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         field_conflicts: super::conflict::field_conflicts(person_id, doc)?,
         tasks: layout::entries(doc, layout::TASK)?,
         task_status_changes: layout::entries(doc, layout::TASK_STATUS)?,
+        medications: layout::entries(doc, layout::MEDICATION)?,
     })
 }
 

@@ -230,6 +230,7 @@ enum Kind {
     VisitPriority,
     Task,
     TaskStatus,
+    Medication,
 }
 
 impl Kind {
@@ -239,7 +240,8 @@ impl Kind {
         matches!(
             self,
             Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent | Kind::EnteredInError
-        ) || (self.day_layout() && !matches!(self, Kind::Task | Kind::TaskStatus))
+        ) || (self.day_layout()
+            && !matches!(self, Kind::Task | Kind::TaskStatus | Kind::Medication))
     }
 
     /// Added with layout 2 (issue 12): refused in a change stamped with an older layout.
@@ -256,6 +258,7 @@ impl Kind {
                 | Kind::VisitPriority
                 | Kind::Task
                 | Kind::TaskStatus
+                | Kind::Medication
         )
     }
 }
@@ -288,6 +291,7 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (layout::DV_PRIORITY, Kind::VisitPriority),
             (layout::TASK, Kind::Task),
             (layout::TASK_STATUS, Kind::TaskStatus),
+            (layout::MEDICATION, Kind::Medication),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -427,7 +431,8 @@ fn check_entry(
         | Kind::VisitCancel
         | Kind::VisitPriority
         | Kind::Task
-        | Kind::TaskStatus => check_day_entry(kind, key, id, json, stamp),
+        | Kind::TaskStatus
+        | Kind::Medication => check_day_entry(kind, key, id, json, stamp),
     }
 }
 
@@ -516,6 +521,12 @@ fn check_day_entry(
             let v: crate::record::task::CareTask = parse(key, json)?;
             same_id(key, &v.id, id)?;
             long_text(key, &v.description)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Medication => {
+            let v: crate::record::medication::MedicationAdministration = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            crate::record::medication::check(&v, &stamp.user_id).map_err(invalid)?;
             authored(key, &v.author, stamp)
         }
         Kind::TaskStatus => {

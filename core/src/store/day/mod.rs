@@ -338,6 +338,21 @@ impl FieldStore {
         })
     }
 
+    // ------------------------------------------------------------ medication
+
+    /// Record a medication given or not given (with the reason), at a visit or not: controlled
+    /// drugs with a witness, a syringe driver with its check. Recorded once, never edited: a
+    /// correction is `mark_entered_in_error` plus a new record.
+    pub fn record_medication(
+        &self,
+        person_id: &str,
+        input: crate::record::medication::MedicationInput,
+    ) -> Result<crate::record::medication::MedicationAdministration> {
+        self.write(person_id, Compartment::Clinical, |doc, a| {
+            crate::record::medication::record_medication(doc, a, input)
+        })
+    }
+
     // ------------------------------------------------------------ tasks
 
     /// Add a task (bloods due, a prescription request, a referral, a review) for a nurse or a

@@ -962,3 +962,74 @@ fn overdue_tasks_and_an_advice_worker_may_not_complete_one() {
     );
     assert!(matches!(e, Error::NotAllowed(_)));
 }
+
+#[test]
+fn a_medication_is_recorded_once_and_corrected_by_entered_in_error() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let p = s
+        .register_patient(demographics("Joan", "Hirst", None, "HX7 8AB"))
+        .unwrap();
+    let driver = MedicationInput {
+        visit_id: None,
+        drug: "Midazolam".into(),
+        dose: 10.0,
+        unit: DoseUnit::Milligrams,
+        route: Route::SyringeDriver,
+        at: Utc::now(),
+        given: true,
+        not_given_reason: None,
+        controlled_drug: true,
+        witness: Some(Witness {
+            user_id: "user-b".into(),
+            display_name: "Bea Ward".into(),
+        }),
+        syringe_driver: Some(SyringeDriverCheck {
+            rate_ml_per_hour: 0.7,
+            volume_remaining_ml: 12.5,
+            site: "left upper chest".into(),
+            site_ok: true,
+        }),
+        note: None,
+    };
+    let mut bad = driver.clone();
+    bad.dose = -1.0;
+    let e = s.record_medication(&p, bad).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("dose of -1 mg is outside the possible range"),
+        "{e}"
+    );
+    let mut bad = driver.clone();
+    bad.at = Utc::now() + Duration::hours(3);
+    assert!(s
+        .record_medication(&p, bad)
+        .unwrap_err()
+        .to_string()
+        .starts_with("administration time"));
+    assert!(
+        s.patient(&p).unwrap().clinical.is_none(),
+        "nothing was written"
+    );
+    let wrong = s.record_medication(&p, driver.clone()).unwrap();
+    s.mark_entered_in_error(&p, &wrong.id, "wrong syringe volume")
+        .unwrap();
+    let mut right = driver;
+    right.syringe_driver.as_mut().unwrap().volume_remaining_ml = 15.0;
+    s.record_medication(&p, right).unwrap();
+    let c = s.patient(&p).unwrap().clinical.unwrap();
+    assert_eq!(c.medications.len(), 2);
+    assert!(c.is_entered_in_error(&wrong.id));
+    let history: Vec<String> = s
+        .history(&p)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.summary)
+        .collect();
+    assert!(
+        history.iter().any(|h| h.starts_with(
+            "gave Midazolam 10 mg (syringe driver (CSCI)), witnessed by Bea Ward; syringe driver 0.7 ml/h, 12.5 ml left"
+        )),
+        "{history:?}"
+    );
+}
