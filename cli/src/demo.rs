@@ -434,7 +434,7 @@ pub fn run(args: DemoArgs) -> R<()> {
     check_agreement(&phones, &edith, &names)?;
 
     // ---------------------------------------------------------------- the day (issue 12)
-    section("6. The district nurse's day: a care plan makes the visits, a hand-over, two phones move one visit");
+    section("6. The district nurse's day: a care plan makes the visits, a medication, a task completed on two phones, a hand-over, two phones move one visit");
     day(&rt, &phones, &edith)?;
 
     let _ = stop.send(());
@@ -997,6 +997,121 @@ fn day(rt: &tokio::runtime::Runtime, phones: &[Phone], edith: &str) -> R<()> {
         .today_list(mine(today))
         .map_err(err("today list"))?;
     show("Sam", &list);
+    // The morning visit: insulin given, recorded with the visit and its intervention done.
+    if let Some(morning) = list.visits.first() {
+        let started = Utc::now() - Duration::minutes(20);
+        let done: Vec<String> = morning
+            .interventions
+            .iter()
+            .map(|i| i.intervention_id.clone())
+            .collect();
+        let v = sam
+            .store
+            .record_visit(
+                edith,
+                VisitInput {
+                    planned_visit_id: None,
+                    contact_type: ContactType::HomeVisit,
+                    started_at: started,
+                    ended_at: Some(started + Duration::minutes(15)),
+                    outcome: VisitOutcome::Completed,
+                    interventions: vec![Intervention::Insulin],
+                    note: Some("Blood glucose 7.2 mmol/L before the dose.".into()),
+                    observations: None,
+                    scheduled_visit: Some(morning.visit_ref.clone()),
+                    outcome_reason: None,
+                    interventions_done: done,
+                },
+            )
+            .map_err(err("record visit"))?;
+        let m = sam
+            .store
+            .record_medication(
+                edith,
+                MedicationInput {
+                    visit_id: Some(v.visit.id.clone()),
+                    drug: "NovoMix 30 insulin".into(),
+                    dose: 18.0,
+                    unit: DoseUnit::Units,
+                    route: Route::Subcutaneous,
+                    at: started + Duration::minutes(5),
+                    given: true,
+                    not_given_reason: None,
+                    controlled_drug: false,
+                    witness: None,
+                    syringe_driver: None,
+                    note: None,
+                },
+            )
+            .map_err(err("medication"))?;
+        println!(
+            "  Sam records the {} visit as completed, and the medication: {} {} {} ({}).",
+            morning.window,
+            m.drug,
+            m.dose,
+            m.unit.label(),
+            m.route.label()
+        );
+    }
+    let task = sam
+        .store
+        .add_task(
+            edith,
+            TaskInput {
+                kind: TaskKind::BloodsDue,
+                description: "HbA1c before the diabetes review".into(),
+                assignee: TaskAssignee::Role {
+                    role: Role::DistrictNurse,
+                },
+                due: today,
+                ready: true,
+            },
+        )
+        .map_err(err("task"))?;
+    for p in [sam, priya] {
+        sync_phone(rt, p)?;
+    }
+    println!(
+        "  Sam adds a task: {} ({}), due {}; both phones sync, then both complete it offline.",
+        task.description,
+        task.kind.label(),
+        task.due
+    );
+    sam.store
+        .complete_task(edith, &task.id, Some("taken at the morning visit".into()))
+        .map_err(err("complete task"))?;
+    priya
+        .store
+        .complete_task(
+            edith,
+            &task.id,
+            Some("taken at the virtual ward check".into()),
+        )
+        .map_err(err("complete task"))?;
+    for p in [sam, priya, sam] {
+        sync_phone(rt, p)?;
+    }
+    for p in [sam, priya] {
+        for t in p
+            .store
+            .tasks(today, DayScope::Team, true)
+            .map_err(err("tasks"))?
+            .iter()
+            .filter(|t| t.task.id == task.id)
+        {
+            println!(
+                "    {}'s phone: task {} — completed once, by {}; {} completions kept in its history",
+                p.short,
+                t.status.label(),
+                t.completed_by.as_ref().map(|a| a.display_name.clone()).unwrap_or_default(),
+                t.completions
+            );
+        }
+    }
+    let list = sam
+        .store
+        .today_list(mine(today))
+        .map_err(err("today list"))?;
     let Some(evening) = list.visits.iter().find(|v| v.window.starts_with("16:30")) else {
         return Err("the plan did not make an evening visit".into());
     };

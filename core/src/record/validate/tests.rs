@@ -180,6 +180,25 @@ fn day_of_work(nurse: &crate::store::FieldStore, p: &str) {
     nurse
         .complete_task(p, &t.id, Some("doses agreed".into()))
         .unwrap();
+    nurse
+        .record_medication(
+            p,
+            crate::record::medication::MedicationInput {
+                visit_id: None,
+                drug: "Insulin aspart".into(),
+                dose: 8.0,
+                unit: crate::record::medication::DoseUnit::Units,
+                route: crate::record::medication::Route::Subcutaneous,
+                at: chrono::Utc::now(),
+                given: false,
+                not_given_reason: Some("blood glucose 3.1: held, GP informed".into()),
+                controlled_drug: false,
+                witness: None,
+                syringe_driver: None,
+                note: None,
+            },
+        )
+        .unwrap();
 }
 
 #[test]
