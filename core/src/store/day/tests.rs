@@ -1033,3 +1033,41 @@ fn a_medication_is_recorded_once_and_corrected_by_entered_in_error() {
         "{history:?}"
     );
 }
+
+#[test]
+fn eight_o_clock_daily_stays_at_eight_local_across_the_clock_change() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let p = s
+        .register_patient(demographics("Joan", "Hirst", None, "HX7 8AB"))
+        .unwrap();
+    let g = goal(&s, &p, "Glucose");
+    let mut i = intervention(
+        &g,
+        Intervention::Insulin,
+        Frequency::DailyAt {
+            times: vec!["08:00".into()],
+        },
+        None,
+    );
+    i.tolerance_minutes = Some(0);
+    s.add_plan_intervention(&p, i).unwrap();
+    // The next spring-forward day at least two days ahead (the day before it is in the plan).
+    let spring = (2..368)
+        .map(|d| today() + Duration::days(d))
+        .find(|d| {
+            let (a, b) = crate::record::schedule::day_bounds(*d);
+            (b - a).num_hours() == 23
+        })
+        .unwrap();
+    let sched = s
+        .team_schedule_at(spring - Duration::days(1), 3, Utc::now())
+        .unwrap();
+    let starts: Vec<String> = sched
+        .iter()
+        .map(|d| d.visits[0].window_start.format("%H:%M").to_string())
+        .collect();
+    // 08:00 GMT the day before, 08:00 BST (07:00 UTC) on the day and after.
+    assert_eq!(starts, vec!["08:00", "07:00", "07:00"]);
+    assert!(sched.iter().all(|d| d.visits[0].window == "08:00–08:00"));
+}
