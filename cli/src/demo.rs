@@ -437,6 +437,10 @@ pub fn run(args: DemoArgs) -> R<()> {
     section("5. Do the phones agree?");
     check_agreement(&phones, &edith, &names)?;
 
+    // ---------------------------------------------------------------- the day (issue 12)
+    section("6. The district nurse's day: a care plan makes the visits, a medication, a task completed on two phones, a hand-over, two phones move one visit");
+    day(&rt, &phones, &edith)?;
+
     let _ = stop.send(());
     let _ = rt.block_on(server);
     println!();
@@ -686,6 +690,9 @@ fn visit(
                 interventions,
                 note: Some(note.into()),
                 observations,
+                scheduled_visit: None,
+                outcome_reason: None,
+                interventions_done: Vec::new(),
             },
         )
         .map_err(err("record visit"))
@@ -1034,5 +1041,336 @@ fn check_agreement(phones: &[Phone], edith: &str, names: &dyn Fn(&str) -> &'stat
     }
     println!("  Nothing was lost and nothing was silently overwritten: the conflict waits for a clinician");
     println!("  (FieldStore::resolve_conflict), and Edith's alerts show both values until then.");
+    Ok(())
+}
+
+/// Issue 12 on the demo's phones: Sam writes Edith's care plan (insulin at 08:00 and 17:00,
+/// a dressing 3× weekly); the phones work the day's visits out of it; Sam hands the evening
+/// insulin to Priya; both move the same visit offline and the conflict reaches both phones.
+fn day(rt: &tokio::runtime::Runtime, phones: &[Phone], edith: &str) -> R<()> {
+    use doorstep_core::record::schedule::local_date;
+    use doorstep_core::record::*;
+    use doorstep_core::store::{DayQuery, DayScope, TodayList};
+    let (Some(sam), Some(priya)) = (phones.first(), phones.get(1)) else {
+        return Err("the demo needs Sam's and Priya's phones".into());
+    };
+    let today = local_date(Utc::now());
+    let problem = sam
+        .store
+        .add_plan_problem(
+            edith,
+            "Type 2 diabetes on insulin; venous leg ulcer, left gaiter",
+        )
+        .map_err(err("care-plan problem"))?;
+    let goal = sam
+        .store
+        .add_plan_goal(
+            edith,
+            GoalInput {
+                problem_id: problem.id,
+                text: "Blood glucose 4–10 mmol/L and the ulcer healing".into(),
+                target_date: None,
+                status: GoalStatus::Active,
+            },
+        )
+        .map_err(err("care-plan goal"))?;
+    let plan =
+        |kind: Intervention, description: &str, frequency: Frequency| PlanInterventionInput {
+            goal_id: goal.id.clone(),
+            kind,
+            description: description.into(),
+            frequency,
+            window_start: None,
+            window_end: None,
+            tolerance_minutes: None,
+            priority: None,
+            clinician: Some(sam.user.id.clone()),
+            starts_on: today,
+            ends_on: None,
+            contact_type: ContactType::HomeVisit,
+        };
+    for i in [
+        plan(
+            Intervention::Insulin,
+            "NovoMix 30 insulin",
+            Frequency::DailyAt {
+                times: vec!["08:00".into(), "17:00".into()],
+            },
+        ),
+        plan(
+            Intervention::WoundCare,
+            "Dressing change",
+            Frequency::TimesPerWeek { times: 3 },
+        ),
+    ] {
+        let iv = sam
+            .store
+            .add_plan_intervention(edith, i)
+            .map_err(err("care-plan intervention"))?;
+        println!(
+            "  Sam adds to Edith's care plan: {} ({})",
+            iv.label(),
+            iv.priority().label()
+        );
+    }
+    sam.store
+        .set_plan_review(edith, today + chrono::Duration::days(28))
+        .map_err(err("review date"))?;
+    let show = |who: &str, l: &TodayList| {
+        println!(
+            "  {who}'s list for {} ({}, {} overdue):",
+            l.day,
+            plural(l.visits.len(), "visit"),
+            l.overdue
+        );
+        for v in &l.visits {
+            let what: Vec<&str> = v.interventions.iter().map(|i| i.label.as_str()).collect();
+            println!(
+                "    {}  {:<16} {:<26} {:<10} {}{}",
+                v.window,
+                v.display_name,
+                v.priority.label(),
+                v.status.label(),
+                what.join(" + "),
+                v.handover_note
+                    .as_ref()
+                    .map(|n| format!(
+                        " — handed over by {}: {n}",
+                        v.handed_over_by.clone().unwrap_or_default()
+                    ))
+                    .unwrap_or_default()
+            );
+        }
+    };
+    let mine = |day| DayQuery {
+        day,
+        scope: DayScope::Mine,
+        base_postcode: None,
+    };
+    let list = sam
+        .store
+        .today_list(mine(today))
+        .map_err(err("today list"))?;
+    show("Sam", &list);
+    // The morning visit: insulin given, recorded with the visit and its intervention done.
+    if let Some(morning) = list.visits.first() {
+        let started = Utc::now() - Duration::minutes(20);
+        let done: Vec<String> = morning
+            .interventions
+            .iter()
+            .map(|i| i.intervention_id.clone())
+            .collect();
+        let v = sam
+            .store
+            .record_visit(
+                edith,
+                VisitInput {
+                    planned_visit_id: None,
+                    contact_type: ContactType::HomeVisit,
+                    started_at: started,
+                    ended_at: Some(started + Duration::minutes(15)),
+                    outcome: VisitOutcome::Completed,
+                    interventions: vec![Intervention::Insulin],
+                    note: Some("Blood glucose 7.2 mmol/L before the dose.".into()),
+                    observations: None,
+                    scheduled_visit: Some(morning.visit_ref.clone()),
+                    outcome_reason: None,
+                    interventions_done: done,
+                },
+            )
+            .map_err(err("record visit"))?;
+        let m = sam
+            .store
+            .record_medication(
+                edith,
+                MedicationInput {
+                    visit_id: Some(v.visit.id.clone()),
+                    drug: "NovoMix 30 insulin".into(),
+                    dose: 18.0,
+                    unit: DoseUnit::Units,
+                    route: Route::Subcutaneous,
+                    at: started + Duration::minutes(5),
+                    given: true,
+                    not_given_reason: None,
+                    controlled_drug: false,
+                    witness: None,
+                    syringe_driver: None,
+                    note: None,
+                },
+            )
+            .map_err(err("medication"))?;
+        println!(
+            "  Sam records the {} visit as completed, and the medication: {} {} {} ({}).",
+            morning.window,
+            m.drug,
+            m.dose,
+            m.unit.label(),
+            m.route.label()
+        );
+    }
+    let task = sam
+        .store
+        .add_task(
+            edith,
+            TaskInput {
+                kind: TaskKind::BloodsDue,
+                description: "HbA1c before the diabetes review".into(),
+                assignee: TaskAssignee::Role {
+                    role: Role::DistrictNurse,
+                },
+                due: today,
+                ready: true,
+            },
+        )
+        .map_err(err("task"))?;
+    for p in [sam, priya] {
+        sync_phone(rt, p)?;
+    }
+    println!(
+        "  Sam adds a task: {} ({}), due {}; both phones sync, then both complete it offline.",
+        task.description,
+        task.kind.label(),
+        task.due
+    );
+    sam.store
+        .complete_task(edith, &task.id, Some("taken at the morning visit".into()))
+        .map_err(err("complete task"))?;
+    priya
+        .store
+        .complete_task(
+            edith,
+            &task.id,
+            Some("taken at the virtual ward check".into()),
+        )
+        .map_err(err("complete task"))?;
+    for p in [sam, priya, sam] {
+        sync_phone(rt, p)?;
+    }
+    for p in [sam, priya] {
+        for t in p
+            .store
+            .tasks(today, DayScope::Team, true)
+            .map_err(err("tasks"))?
+            .iter()
+            .filter(|t| t.task.id == task.id)
+        {
+            println!(
+                "    {}'s phone: task {} — completed once, by {}; {} completions kept in its history",
+                p.short,
+                t.status.label(),
+                t.completed_by.as_ref().map(|a| a.display_name.clone()).unwrap_or_default(),
+                t.completions
+            );
+        }
+    }
+    let list = sam
+        .store
+        .today_list(mine(today))
+        .map_err(err("today list"))?;
+    let Some(evening) = list.visits.iter().find(|v| v.window.starts_with("16:30")) else {
+        return Err("the plan did not make an evening visit".into());
+    };
+    let evening = evening.visit_ref.clone();
+    sam.store
+        .hand_over_visit(
+            edith,
+            &evening,
+            &priya.user.id,
+            &priya.user.display_name,
+            "Evening insulin: 18 units, pen in the fridge door",
+        )
+        .map_err(err("hand-over"))?;
+    println!("  Sam hands the evening visit to Priya, and both phones sync.");
+    for p in [sam, priya] {
+        let r = sync_phone(rt, p)?;
+        println!(
+            "    {} synced: sent {}, received {} changes",
+            p.user.display_name, r.changes_sent, r.changes_received
+        );
+    }
+    show(
+        "Priya",
+        &priya
+            .store
+            .today_list(mine(today))
+            .map_err(err("today list"))?,
+    );
+    let tomorrow = today + chrono::Duration::days(1);
+    println!("  Offline, Sam moves Edith's evening visit to 18:00 tomorrow; Priya moves it to 19:00 tomorrow.");
+    for (p, h) in [(sam, "18"), (priya, "19")] {
+        p.store
+            .move_visit(
+                edith,
+                &evening,
+                VisitMoveInput {
+                    to_date: tomorrow,
+                    window_start: format!("{h}:00"),
+                    window_end: format!("{h}:30"),
+                    reason: Some("Edith at her daughter's this evening".into()),
+                },
+            )
+            .map_err(err("move visit"))?;
+    }
+    for p in [sam, priya, sam] {
+        let r = sync_phone(rt, p)?;
+        println!(
+            "    {} synced: sent {}, received {} changes",
+            p.user.display_name, r.changes_sent, r.changes_received
+        );
+    }
+    for p in [sam, priya] {
+        let conflicts = p
+            .store
+            .field_conflicts(Some(edith.to_string()))
+            .map_err(err("conflicts"))?;
+        for c in conflicts.iter().filter(|c| c.key.starts_with("dv_move:")) {
+            let values: Vec<String> = c
+                .values
+                .iter()
+                .map(|v| format!("\"{}\" — {}", v.summary, v.author.display_name))
+                .collect();
+            println!(
+                "  {}'s phone: CONFLICT on {}: {}",
+                p.short,
+                c.what,
+                values.join(" | ")
+            );
+        }
+    }
+    let conflict = priya
+        .store
+        .field_conflicts(Some(edith.to_string()))
+        .map_err(err("conflicts"))?
+        .into_iter()
+        .find(|c| c.key.starts_with("dv_move:"))
+        .ok_or("the two moves did not make a conflict")?;
+    let keep = conflict
+        .values
+        .iter()
+        .position(|v| v.author.user_id == sam.user.id)
+        .unwrap_or(0) as u32;
+    priya
+        .store
+        .resolve_field_conflict(&conflict.id, keep)
+        .map_err(err("resolve"))?;
+    for p in [priya, sam] {
+        sync_phone(rt, p)?;
+    }
+    println!("  Priya keeps Sam's move; after a sync both phones show it with no conflict:");
+    show(
+        "Priya (tomorrow)",
+        &priya
+            .store
+            .today_list(mine(tomorrow))
+            .map_err(err("today list"))?,
+    );
+    let left = sam
+        .store
+        .field_conflicts(None)
+        .map_err(err("conflicts"))?
+        .iter()
+        .filter(|c| c.key.starts_with("dv_"))
+        .count();
+    println!("  Open conflicts on visits on Sam's phone now: {left} (Edith's allergies still wait for a clinician)");
     Ok(())
 }

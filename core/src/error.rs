@@ -51,6 +51,10 @@ pub enum ValidationError {
 
     #[error("{field}: {reason}.")]
     InvalidAnswer { field: String, reason: String },
+
+    /// A field whose value cannot be accepted (issue 12: times, frequencies, visit moves).
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
 }
 
 /// The error every public `FieldStore` call returns. Across the boundary it is `DoorstepError`

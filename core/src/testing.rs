@@ -86,6 +86,9 @@ pub fn full_visit(minutes_ago: i64) -> VisitInput {
         ],
         note: Some(note_500()),
         observations: Some(normal_observations()),
+        scheduled_visit: None,
+        outcome_reason: None,
+        interventions_done: Vec::new(),
     }
 }
 

@@ -232,6 +232,15 @@ fn check_and_store(
             format!("{denied}; this entry was not stored"),
         ));
     }
+    // Named acts the change performs (completing a task): the same policy as the phone's.
+    for action in doorstep_core::record::validate::named_actions(u.compartment, &u.change) {
+        if let Err(denied) = policy::allows(&checks.principal, action, &context) {
+            return Ok(Verdict::Refused(
+                "forbidden",
+                format!("{denied}; this entry was not stored"),
+            ));
+        }
+    }
     if let Some(v) = check_scope(tx, checks, &u.person_id)? {
         return Ok(v);
     }

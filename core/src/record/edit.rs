@@ -64,6 +64,13 @@ pub enum Delta {
     Alerts(Vec<Alert>),
     /// Every clinical row of the person is derived again from this record.
     Clinical(Box<ClinicalRecord>),
+    /// A visit was recorded as the outcome of a scheduled visit (issue 12), first due on
+    /// `origin_date`.
+    ScheduledVisitDone {
+        visit_ref: String,
+        origin_date: NaiveDate,
+        done: Box<super::schedule::DoneVisit>,
+    },
 }
 
 fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {
@@ -267,6 +274,7 @@ fn news2_delta(o: &ObservationSet) -> Delta {
 /// SpO2 scale the record prescribes ([`read::spo2_scale`]).
 pub fn record_visit(
     doc: &mut AutoCommit,
+    person_id: &str,
     author: &Author,
     input: VisitInput,
 ) -> Result<Edit<RecordedVisit>> {
@@ -274,6 +282,7 @@ pub fn record_visit(
     if let Some(p) = &input.planned_visit_id {
         require_key(doc, PLANNED, p, "planned visit")?;
     }
+    super::day::check_scheduled_visit(person_id, doc, &input)?;
     let visit_id = new_id();
     let observations = input
         .observations
@@ -293,11 +302,26 @@ pub fn record_visit(
             .filter(|n| !n.is_empty()),
         observations_id: observations.as_ref().map(|o| o.id.clone()),
         author: author.clone(),
+        scheduled_visit: input.scheduled_visit,
+        outcome_reason: input
+            .outcome_reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty()),
+        interventions_done: input.interventions_done,
     };
     let mut deltas = vec![Delta::Visit {
         started_at: visit.started_at,
         fulfils: visit.planned_visit_id.clone(),
     }];
+    if let Some(r) = &visit.scheduled_visit {
+        let origin_date =
+            super::day::origin_date(doc, r)?.ok_or_else(|| not_found("scheduled visit", r))?;
+        deltas.push(Delta::ScheduledVisitDone {
+            visit_ref: r.clone(),
+            origin_date,
+            done: Box::new(super::schedule::DoneVisit::of(&visit)),
+        });
+    }
     if let Some(o) = &observations {
         layout::put_json(doc, &key(OBSERVATIONS, &o.id), o)?;
         deltas.push(news2_delta(o));
@@ -342,6 +366,12 @@ fn visit_summary(v: &Visit, news2: Option<&News2Result>) -> String {
         v.contact_type.label(),
         v.outcome.label()
     );
+    if let Some(r) = &v.outcome_reason {
+        s.push_str(&format!(" because \"{r}\""));
+    }
+    if let Some(r) = &v.scheduled_visit {
+        s.push_str(&format!(" for scheduled visit {r}"));
+    }
     if !v.interventions.is_empty() {
         let list: Vec<String> = v.interventions.iter().map(|i| i.label()).collect();
         s.push_str(&format!(": {}", list.join(", ")));
@@ -968,7 +998,7 @@ mod tests {
     #[test]
     fn a_visit_is_one_entry_per_kind_with_its_deltas() {
         let mut doc = AutoCommit::new();
-        let e = record_visit(&mut doc, &author(), testing::full_visit(0)).unwrap();
+        let e = record_visit(&mut doc, "p", &author(), testing::full_visit(0)).unwrap();
         let r = &e.value;
         assert_eq!(r.news2.as_ref().and_then(|n| n.total), Some(0));
         assert!(layout::has_key(&doc, &key(VISIT, &r.visit.id)).unwrap());
@@ -1031,13 +1061,13 @@ mod tests {
         let mut v = testing::full_visit(0);
         v.started_at = a.at + Duration::hours(2);
         assert!(matches!(
-            record_visit(&mut doc, &a, v),
+            record_visit(&mut doc, "p", &a, v),
             Err(Error::Validation(ValidationError::DateInFuture { .. }))
         ));
         let mut v = testing::full_visit(0);
         v.planned_visit_id = Some("nope".into());
         assert!(matches!(
-            record_visit(&mut doc, &a, v),
+            record_visit(&mut doc, "p", &a, v),
             Err(Error::NotFound { .. })
         ));
         assert!(add_note(&mut doc, &a, None, "   ").is_err());

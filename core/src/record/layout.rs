@@ -38,10 +38,33 @@ pub const CONSENT: &str = "consent";
 // Scored assessments and wound assessments (layout 2).
 pub const ASSESSMENT: &str = "assessment:";
 pub const WOUND: &str = "wound:";
+// ---- the district nurse's day (issue 12, layout 2): single-value registers
+/// A care-plan problem (`record::plan::PlanProblem`).
+pub const CP_PROBLEM: &str = "cp_problem:";
+/// A care-plan goal (`PlanGoal`).
+pub const CP_GOAL: &str = "cp_goal:";
+/// A care-plan intervention with its frequency (`PlanIntervention`).
+pub const CP_INTERVENTION: &str = "cp_int:";
+/// The care plan's review date (`PlanReview`).
+pub const CP_REVIEW: &str = "cp_review";
+/// A scheduled visit moved (`record::day::VisitMove`), by visit ref.
+pub const DV_MOVE: &str = "dv_move:";
+/// A scheduled visit handed to a colleague (`VisitHandover`).
+pub const DV_HANDOVER: &str = "dv_handover:";
+/// A scheduled visit cancelled by the service (`VisitCancellation`).
+pub const DV_CANCEL: &str = "dv_cancel:";
+/// A visit's priority set by hand (`VisitPriorityOverride`).
+pub const DV_PRIORITY: &str = "dv_priority:";
+/// A task (`record::task::Task`): an immutable entry.
+pub const TASK: &str = "task:";
+/// A change of a task's status (`TaskStatusChange`): an immutable entry.
+pub const TASK_STATUS: &str = "task_status:";
+/// A medication administration (`record::medication::MedicationAdministration`): immutable.
+pub const MEDICATION: &str = "med:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
-const ENTRY_PREFIXES: [&str; 11] = [
+const ENTRY_PREFIXES: &[&str] = &[
     EPISODE,
     DISCHARGE,
     PLANNED,
@@ -53,6 +76,9 @@ const ENTRY_PREFIXES: [&str; 11] = [
     ADVICE_OUTCOME,
     ASSESSMENT,
     WOUND,
+    // issue 12
+    MEDICATION,
+    TASK,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -74,8 +100,12 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | version | added |
 /// |---|---|
 /// | 1 | the first release |
-/// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments) |
+/// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration |
 pub const LAYOUT_VERSION: u32 = 2;
+
+/// The layout version that added the district nurse's day (care-plan items, visit exceptions,
+/// the scheduled-visit fields of a visit): issue 12.
+pub const LAYOUT_DAY: u32 = 2;
 
 fn layout_one() -> u32 {
     1

@@ -4,15 +4,39 @@
 
 pub mod apply;
 pub mod assessments;
+pub mod conflict;
+pub mod day;
 pub mod edit;
 pub mod history;
 pub mod layout;
+pub mod medication;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod read;
+pub mod schedule;
+pub mod task;
 pub mod validate;
 
 pub use assessments::*;
 pub use history::HistoryEntry;
 pub use model::*;
 pub use read::{AdviceRecord, ClinicalRecord, Discharge, PersonRecord};
+
+// The district nurse's day (issue 12).
+pub use conflict::{ConflictResolution, ConflictValue, FieldConflict};
+pub use day::{
+    VisitCancellation, VisitExceptions, VisitHandover, VisitMove, VisitMoveInput,
+    VisitPriorityOverride,
+};
+pub use medication::{
+    DoseUnit, MedicationAdministration, MedicationInput, Route, SyringeDriverCheck, Witness,
+};
+pub use plan::{
+    CarePlanView, DayOfWeek, Frequency, GoalInput, GoalStatus, PlanGoal, PlanIntervention,
+    PlanInterventionInput, PlanProblem, PlanReview, VisitPriority,
+};
+pub use schedule::{ScheduledIntervention, VisitStatus};
+pub use task::{
+    CareTask, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView,
+};

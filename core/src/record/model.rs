@@ -490,6 +490,20 @@ pub struct VisitInput {
     /// Observations taken at the visit, if any; they are scored with NEWS2.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub observations: Option<Observations>,
+    // ---- the district nurse's day (issue 12)
+    /// The scheduled visit this is the outcome of: a care-plan visit's ref (`2026-12-01T0800`)
+    /// or a booked visit's id (see `record::schedule`).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub scheduled_visit: Option<String>,
+    /// Why the visit did not go ahead (required for no access and declined on a scheduled visit).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub outcome_reason: Option<String>,
+    /// Ids of the care-plan interventions done at this visit.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub interventions_done: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -508,6 +522,13 @@ pub struct Visit {
     /// Id of the observation set taken at this visit.
     pub observations_id: Option<String>,
     pub author: Author,
+    // ---- the district nurse's day (issue 12); absent in visits from the first release
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_visit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interventions_done: Vec<String>,
 }
 
 /// A stored observation set with the NEWS2 it scored when it was recorded.

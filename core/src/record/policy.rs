@@ -56,6 +56,8 @@ pub enum Action {
     ResolveConflict(Compartment),
     /// Record a scored or wound assessment (or keep a draft of one) in the clinical record.
     RecordAssessment,
+    /// Complete a task (issue 12).
+    CompleteTask,
 }
 
 impl Action {
@@ -69,6 +71,7 @@ impl Action {
             Action::RecordAssessment => {
                 "record a clinical assessment (MUST, Waterlow, wound)".into()
             }
+            Action::CompleteTask => "complete a task".into(),
         }
     }
 }
@@ -145,6 +148,9 @@ pub const RULES: &[(Role, Action, Rule)] = &[
     // Scored and wound assessments: clinicians only.
     (DistrictNurse, RecordAssessment, Rule::Always),
     (VirtualWardClinician, RecordAssessment, Rule::Always),
+    // ---- the district nurse's day (issue 12): clinicians complete tasks; advice workers do not
+    (DistrictNurse, CompleteTask, Rule::Always),
+    (VirtualWardClinician, CompleteTask, Rule::Always),
 ];
 
 /// Rows for principals that do not act as a person (none yet: the server's own writes and the
@@ -321,6 +327,27 @@ mod tests {
         assert_eq!(Consent::from_values(&[true, true]), Consent::Given);
         assert_eq!(Consent::from_values(&[false]), Consent::Refused);
         assert_eq!(Consent::from_values(&[true, false]), Consent::InConflict);
+    }
+
+    #[test]
+    fn completing_a_task_is_for_clinicians() {
+        assert!(allows(
+            &device(DistrictNurse),
+            CompleteTask,
+            &ctx(Consent::NotRecorded)
+        )
+        .is_ok());
+        assert!(allows(
+            &device(VirtualWardClinician),
+            CompleteTask,
+            &ctx(Consent::NotRecorded)
+        )
+        .is_ok());
+        let e = allows(&device(AdviceWorker), CompleteTask, &ctx(Consent::Given)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an advice worker may not complete a task: this is outside the role"
+        );
     }
 
     #[test]

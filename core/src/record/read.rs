@@ -49,6 +49,19 @@ pub struct ClinicalRecord {
     /// Each wound's area over the visits (entries marked entered in error left out).
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub wound_trends: Vec<super::assessments::WoundTrend>,
+    // ---- the district nurse's day (issue 12)
+    /// The care plan's problems, goals and interventions (the first release's `care_plan`
+    /// above is its first version: `FieldStore::care_plan` shows both together).
+    pub plan: super::plan::CarePlanView,
+    /// Moves, hand-overs, cancellations and priorities of scheduled visits.
+    pub visit_exceptions: super::day::VisitExceptions,
+    /// Every open conflict on a single-value field (alerts, care plan, visit exceptions).
+    pub field_conflicts: Vec<super::conflict::FieldConflict>,
+    /// Tasks and every change of their status (`record::task::TaskView::of` works out status).
+    pub tasks: Vec<super::task::CareTask>,
+    pub task_status_changes: Vec<super::task::TaskStatusChange>,
+    /// Medications given or not given (immutable; corrections are entered in error).
+    pub medications: Vec<super::medication::MedicationAdministration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +204,12 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         wound_assessments,
         wound_trends,
         newer_entries: 0,
+        plan: super::day::plan(person_id, doc)?,
+        visit_exceptions: super::day::exceptions(doc)?,
+        field_conflicts: super::conflict::field_conflicts(person_id, doc)?,
+        tasks: layout::entries(doc, layout::TASK)?,
+        task_status_changes: layout::entries(doc, layout::TASK_STATUS)?,
+        medications: layout::entries(doc, layout::MEDICATION)?,
     })
 }
 

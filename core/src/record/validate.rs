@@ -222,6 +222,18 @@ enum Kind {
     // layout 2
     Assessment,
     Wound,
+    // ---- the district nurse's day (issue 12, layout 2): single-value registers
+    PlanProblem,
+    PlanGoal,
+    PlanIntervention,
+    PlanReview,
+    VisitMove,
+    VisitHandover,
+    VisitCancel,
+    VisitPriority,
+    Task,
+    TaskStatus,
+    Medication,
 }
 
 impl Kind {
@@ -239,6 +251,25 @@ impl Kind {
         matches!(
             self,
             Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent | Kind::EnteredInError
+        ) || (self.day_layout()
+            && !matches!(self, Kind::Task | Kind::TaskStatus | Kind::Medication))
+    }
+
+    /// Added with layout 2 (issue 12): refused in a change stamped with an older layout.
+    fn day_layout(self) -> bool {
+        matches!(
+            self,
+            Kind::PlanProblem
+                | Kind::PlanGoal
+                | Kind::PlanIntervention
+                | Kind::PlanReview
+                | Kind::VisitMove
+                | Kind::VisitHandover
+                | Kind::VisitCancel
+                | Kind::VisitPriority
+                | Kind::Task
+                | Kind::TaskStatus
+                | Kind::Medication
         )
     }
 }
@@ -263,6 +294,17 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (ENTERED_IN_ERROR, Kind::EnteredInError),
             (layout::ASSESSMENT, Kind::Assessment),
             (layout::WOUND, Kind::Wound),
+            (layout::CP_PROBLEM, Kind::PlanProblem),
+            (layout::CP_GOAL, Kind::PlanGoal),
+            (layout::CP_INTERVENTION, Kind::PlanIntervention),
+            (layout::CP_REVIEW, Kind::PlanReview),
+            (layout::DV_MOVE, Kind::VisitMove),
+            (layout::DV_HANDOVER, Kind::VisitHandover),
+            (layout::DV_CANCEL, Kind::VisitCancel),
+            (layout::DV_PRIORITY, Kind::VisitPriority),
+            (layout::TASK, Kind::Task),
+            (layout::TASK_STATUS, Kind::TaskStatus),
+            (layout::MEDICATION, Kind::Medication),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -274,7 +316,7 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
     };
     table.iter().find_map(|(prefix, kind)| {
         let rest = entry_key.strip_prefix(prefix)?;
-        let exact = matches!(kind, Kind::CarePlan | Kind::Consent);
+        let exact = matches!(kind, Kind::CarePlan | Kind::Consent | Kind::PlanReview);
         match (exact, rest.is_empty()) {
             (true, true) => Some((*kind, rest)),
             (false, false) => Some((*kind, rest)),
@@ -332,6 +374,17 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::Consent => is::<ConsentToShare>(json),
         Kind::Assessment => is::<super::assessments::Assessment>(json),
         Kind::Wound => is::<super::assessments::WoundAssessment>(json),
+        Kind::PlanProblem => is::<super::plan::PlanProblem>(json),
+        Kind::PlanGoal => is::<super::plan::PlanGoal>(json),
+        Kind::PlanIntervention => is::<super::plan::PlanIntervention>(json),
+        Kind::PlanReview => is::<super::plan::PlanReview>(json),
+        Kind::VisitMove => is::<super::day::VisitMove>(json),
+        Kind::VisitHandover => is::<super::day::VisitHandover>(json),
+        Kind::VisitCancel => is::<super::day::VisitCancellation>(json),
+        Kind::VisitPriority => is::<super::day::VisitPriorityOverride>(json),
+        Kind::Task => is::<super::task::CareTask>(json),
+        Kind::TaskStatus => is::<super::task::TaskStatusChange>(json),
+        Kind::Medication => is::<super::medication::MedicationAdministration>(json),
     }
 }
 
@@ -378,6 +431,13 @@ fn check_entry(
             key: key.to_string(),
         });
     }
+    if kind.day_layout() && stamp.layout < layout::LAYOUT_DAY {
+        return Err(Refusal::Structure(format!(
+            "{key} is an entry of layout {} but the change is stamped with layout {}",
+            layout::LAYOUT_DAY,
+            stamp.layout
+        )));
+    }
     match kind {
         Kind::Demographic => check_demographic(key, id, json),
         Kind::Alert => {
@@ -405,6 +465,9 @@ fn check_entry(
             same_id(key, &v.id, id)?;
             if let Some(n) = &v.note {
                 long_text(key, n)?;
+            }
+            if let Some(r) = &v.outcome_reason {
+                short_text(key, r)?;
             }
             authored(key, &v.author, stamp)
         }
@@ -445,6 +508,17 @@ fn check_entry(
         }
         Kind::Assessment => check_assessment(key, id, json, stamp),
         Kind::Wound => check_wound(key, id, json, stamp),
+        Kind::PlanProblem
+        | Kind::PlanGoal
+        | Kind::PlanIntervention
+        | Kind::PlanReview
+        | Kind::VisitMove
+        | Kind::VisitHandover
+        | Kind::VisitCancel
+        | Kind::VisitPriority
+        | Kind::Task
+        | Kind::TaskStatus
+        | Kind::Medication => check_day_entry(kind, key, id, json, stamp),
     }
 }
 
@@ -523,6 +597,111 @@ fn may_assess(key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
             "entry {key}: {} may not record a clinical assessment",
             stamp.role.label()
         )))
+    }
+}
+
+/// The district nurse's day (issue 12): each register parses as its type, names the id of its
+/// key, holds values the edit functions would accept, and is authored by the change's author.
+fn check_day_entry(
+    kind: Kind,
+    key: &str,
+    id: &str,
+    json: &str,
+    stamp: &AuditStamp,
+) -> Result<(), Refusal> {
+    use super::day::{VisitCancellation, VisitHandover, VisitMove, VisitPriorityOverride};
+    use super::plan::{
+        self, PlanGoal, PlanIntervention, PlanInterventionInput, PlanProblem, PlanReview,
+    };
+    let invalid = |e: crate::error::ValidationError| content(key, e.to_string());
+    match kind {
+        Kind::PlanProblem => {
+            let v: PlanProblem = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            long_text(key, &v.text)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::PlanGoal => {
+            let v: PlanGoal = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            long_text(key, &v.text)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::PlanIntervention => {
+            let v: PlanIntervention = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            PlanInterventionInput {
+                goal_id: v.goal_id.clone(),
+                kind: v.kind.clone(),
+                description: v.description.clone(),
+                frequency: v.frequency.clone(),
+                window_start: v.window_start.clone(),
+                window_end: v.window_end.clone(),
+                tolerance_minutes: v.tolerance_minutes,
+                priority: v.priority,
+                clinician: v.clinician.clone(),
+                starts_on: v.starts_on,
+                ends_on: v.ends_on,
+                contact_type: v.contact_type,
+            }
+            .validated()
+            .map_err(invalid)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::PlanReview => {
+            let v: PlanReview = parse(key, json)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitMove => {
+            let v: VisitMove = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            let s = plan::parse_hhmm("new window start", &v.window_start).map_err(invalid)?;
+            let e = plan::parse_hhmm("new window end", &v.window_end).map_err(invalid)?;
+            if e <= s {
+                return Err(content(key, "the window ends before it starts"));
+            }
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitHandover => {
+            let v: VisitHandover = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            short_text(key, &v.to_user_id)?;
+            short_text(key, &v.to_name)?;
+            long_text(key, &v.note)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitCancel => {
+            let v: VisitCancellation = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            short_text(key, &v.reason)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::VisitPriority => {
+            let v: VisitPriorityOverride = parse(key, json)?;
+            same_id(key, &v.visit_ref, id)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Task => {
+            let v: crate::record::task::CareTask = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            long_text(key, &v.description)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Medication => {
+            let v: crate::record::medication::MedicationAdministration = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            crate::record::medication::check(&v, &stamp.user_id).map_err(invalid)?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::TaskStatus => {
+            let v: crate::record::task::TaskStatusChange = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            if let Some(n) = &v.note {
+                long_text(key, n)?;
+            }
+            authored(key, &v.author, stamp)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -608,6 +787,32 @@ fn authored(key: &str, author: &Author, stamp: &AuditStamp) -> Result<(), Refusa
             author.user_id, author.device_id, stamp.user_id, stamp.device_id
         )))
     }
+}
+
+/// The named acts of the access policy a change performs, beyond writing its compartment
+/// (docs/decisions/0005): completing a task. The server asks the policy for each, as the phone
+/// does before it writes.
+pub fn named_actions(compartment: Compartment, change: &Change) -> Vec<super::policy::Action> {
+    let mut out = Vec::new();
+    if compartment != Compartment::Clinical {
+        return out;
+    }
+    let Ok(expanded) = catch_unwind(AssertUnwindSafe(|| change.decode())) else {
+        return out;
+    };
+    for op in &expanded.operations {
+        let (Key::Map(k), OpType::Put(ScalarValue::Str(s))) = (&op.key, &op.action) else {
+            continue;
+        };
+        if k.starts_with(layout::TASK_STATUS) {
+            let completes = serde_json::from_str::<crate::record::task::TaskStatusChange>(s)
+                .is_ok_and(|c| c.status == crate::record::task::TaskStatus::Completed);
+            if completes && !out.contains(&super::policy::Action::CompleteTask) {
+                out.push(super::policy::Action::CompleteTask);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod access;
 mod compaction;
+mod day;
 mod db;
 mod docs;
 mod drafts;
@@ -28,6 +29,7 @@ use automerge::{ActorId, AutoCommit};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
+pub use day::{DayQuery, DayScope, DayVisit, ReviewDue, TodayList, VisitKey};
 pub use db::KEY_LEN;
 pub use exchange::{ChangeBatch, ExportedChange, ImportReport, PendingChange};
 pub use observe::{HeldNotifications, StoreChange, StoreObserver};
@@ -280,7 +282,10 @@ impl FieldStore {
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 rows
             };
-            for t in ["people", "alerts", "planned_visits"] {
+            for t in ["people", "alerts", "planned_visits"]
+                .into_iter()
+                .chain(day::TABLES)
+            {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }
             for p in &people {

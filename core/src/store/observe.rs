@@ -26,7 +26,8 @@ pub struct StoreChange {
     pub caseload: bool,
     /// The open clinical conflicts may have changed.
     pub conflicts: bool,
-    /// Day lists of planned visits may have changed.
+    /// Day lists may have changed: planned visits, and the today list and team schedule
+    /// (issue 12), which are worked out from care plans and visit exceptions when read.
     pub planned_visits: bool,
     /// What waits to be sent (pending changes) or the quarantine changed.
     pub pending: bool,
@@ -86,6 +87,7 @@ impl StoreChange {
                     c.conflicts = true;
                     c.planned_visits = true;
                 }
+                Delta::ScheduledVisitDone { .. } => c.planned_visits = true,
             }
         }
         c

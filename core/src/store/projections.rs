@@ -38,6 +38,11 @@ pub fn apply(tx: &Transaction<'_>, person_id: &str, deltas: &[Delta]) -> Result<
             } => note_news2(tx, person_id, observations_id, *taken_at, *total, *risk)?,
             Delta::Alerts(alerts) => replace_alerts(tx, person_id, alerts)?,
             Delta::Clinical(c) => replace_clinical(tx, person_id, c)?,
+            Delta::ScheduledVisitDone {
+                visit_ref,
+                origin_date,
+                done,
+            } => super::day::insert_done(tx, person_id, visit_ref, *origin_date, done)?,
         }
     }
     Ok(())
@@ -233,7 +238,7 @@ pub fn replace_person(
                 tx.prepare_cached(&format!("DELETE FROM {table} WHERE person_id = ?1"))?
                     .execute([person_id])?;
             }
-            Ok(())
+            super::day::delete_rows(tx, person_id)
         }
     }
 }
@@ -276,6 +281,7 @@ pub fn replace_clinical(tx: &Transaction<'_>, person_id: &str, c: &ClinicalRecor
             o.news2.risk,
         )?;
     }
+    super::day::replace_rows(tx, person_id, c)?;
     refresh_next_visit(tx, person_id)
 }
 

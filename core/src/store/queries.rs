@@ -130,6 +130,11 @@ fn all_alerts(conn: &Connection) -> Result<HashMap<String, Vec<AlertSummary>>> {
     Ok(map)
 }
 
+/// Every person's alerts (for the day lists).
+pub(super) fn alerts_by_person(conn: &Connection) -> Result<HashMap<String, Vec<AlertSummary>>> {
+    all_alerts(conn)
+}
+
 fn attach_alerts(conn: &Connection, rows: &mut [CaseloadEntry]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -233,6 +238,11 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         ("people", "person_id"),
         ("alerts", "person_id, kind"),
         ("planned_visits", "visit_id"),
+        ("plan_interventions", "person_id, intervention_id"),
+        ("visit_exceptions", "person_id, visit_ref, kind, entry_id"),
+        ("field_conflicts", "person_id, conflict_id"),
+        ("plan_reviews", "person_id"),
+        ("tasks", "person_id, task_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let cols = stmt.column_count();

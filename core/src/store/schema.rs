@@ -148,6 +148,62 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX assessment_drafts_person ON assessment_drafts (person_id, user_id, updated_ms);
     "#,
     ),
+    (
+        4,
+        r#"
+    -- The district nurse's day (issue 12). Projections, derived from the clinical documents and
+    -- rebuilt with the others: the live care-plan interventions the day's visits are worked out
+    -- from when read, the stored exceptions of scheduled visits, open conflicts on single-value
+    -- fields other than alerts, and care-plan review dates.
+    CREATE TABLE plan_interventions (
+        person_id       TEXT NOT NULL,
+        intervention_id TEXT NOT NULL,
+        body            TEXT NOT NULL, -- JSON of record::plan::PlanIntervention
+        PRIMARY KEY (person_id, intervention_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE visit_exceptions (
+        person_id   TEXT NOT NULL,
+        visit_ref   TEXT NOT NULL,
+        kind        TEXT NOT NULL, -- move | handover | cancel | priority | visit
+        entry_id    TEXT NOT NULL, -- the recorded visit's id for 'visit', else ''
+        origin_day  TEXT NOT NULL, -- YYYY-MM-DD, Europe/London: the day the visit was first due
+        target_day  TEXT,          -- for 'move': the day it moved to
+        body        TEXT NOT NULL,
+        in_conflict INTEGER NOT NULL,
+        PRIMARY KEY (person_id, visit_ref, kind, entry_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX visit_exceptions_origin ON visit_exceptions (origin_day);
+    CREATE INDEX visit_exceptions_target ON visit_exceptions (target_day) WHERE target_day IS NOT NULL;
+    CREATE TABLE field_conflicts (
+        person_id   TEXT NOT NULL,
+        conflict_id TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        PRIMARY KEY (person_id, conflict_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE plan_reviews (
+        person_id   TEXT PRIMARY KEY,
+        review_date TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- Tasks (issue 12 item 4): each task with every change of its status (JSON), for the lists.
+    CREATE TABLE tasks (
+        person_id TEXT NOT NULL,
+        task_id   TEXT NOT NULL,
+        due       TEXT NOT NULL,
+        body      TEXT NOT NULL, -- JSON of record::task::Task
+        history   TEXT NOT NULL, -- JSON array of record::task::TaskStatusChange
+        PRIMARY KEY (person_id, task_id)
+    ) WITHOUT ROWID;
+    -- Not a projection: the order a nurse gave her day list by hand, on this phone.
+    CREATE TABLE day_order (
+        user_id   TEXT NOT NULL,
+        day       TEXT NOT NULL,
+        position  INTEGER NOT NULL,
+        person_id TEXT NOT NULL,
+        visit_ref TEXT NOT NULL,
+        PRIMARY KEY (user_id, day, position)
+    ) WITHOUT ROWID;
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

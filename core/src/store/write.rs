@@ -68,7 +68,7 @@ impl FieldStore {
     /// Record a contact as it happened, with its observations (scored with NEWS2) if any.
     pub fn record_visit(&self, person_id: &str, input: VisitInput) -> Result<RecordedVisit> {
         self.write(person_id, Compartment::Clinical, |doc, a| {
-            edit::record_visit(doc, a, input)
+            edit::record_visit(doc, person_id, a, input)
         })
     }
 

@@ -37,7 +37,7 @@ public final class DoorstepStore: Sendable {
         }
     }
 
-    private func call<T>(_ body: @escaping @Sendable (FieldStore) throws -> T) async throws -> T {
+    func call<T>(_ body: @escaping @Sendable (FieldStore) throws -> T) async throws -> T {
         let native = self.native
         return try await Self.run(on: queue) { try body(native) }
     }

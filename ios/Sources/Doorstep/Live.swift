@@ -30,7 +30,7 @@ extension DoorstepStore {
     }
 
     /// `read()` now, and again after every change that `relevant` accepts.
-    private func live<T: Sendable>(
+    func live<T: Sendable>(
         _ relevant: @escaping @Sendable (StoreChange) -> Bool,
         _ read: @escaping @Sendable () async throws -> T
     ) -> AsyncThrowingStream<Live<T>, Error> {

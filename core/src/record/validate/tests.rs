@@ -100,6 +100,7 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
     nurse
         .record_wound_assessment(&p, testing::wound(Some(w.wound_id), 35.0, 30.0, 0))
         .unwrap();
+    day_of_work(&nurse, &p);
     let advice = testing::open(&dir.path().join("a.db"), "dev-a", Role::AdviceWorker);
     let q = advice
         .register_patient(testing::demographics("Mary", "Seacole", None, "m1 1aa"))
@@ -118,6 +119,178 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
         }
     }
     out
+}
+
+/// The district nurse's day (issue 12): a care plan, its visit's exceptions, an outcome.
+fn day_of_work(nurse: &crate::store::FieldStore, p: &str) {
+    use crate::record::day::VisitMoveInput;
+    use crate::record::plan::*;
+    use crate::record::task::{TaskAssignee, TaskInput, TaskKind};
+    use crate::store::{DayQuery, DayScope};
+    let today = crate::record::schedule::local_date(chrono::Utc::now());
+    let problem = nurse.add_plan_problem(p, "Leg ulcer").unwrap();
+    let goal = nurse
+        .add_plan_goal(
+            p,
+            GoalInput {
+                problem_id: problem.id,
+                text: "Healed".into(),
+                target_date: None,
+                status: GoalStatus::Active,
+            },
+        )
+        .unwrap();
+    let iv = nurse
+        .add_plan_intervention(
+            p,
+            PlanInterventionInput {
+                goal_id: goal.id,
+                kind: Intervention::Insulin,
+                description: "NovoMix 30".into(),
+                frequency: Frequency::DailyAt {
+                    times: vec!["08:00".into(), "17:00".into()],
+                },
+                window_start: None,
+                window_end: None,
+                tolerance_minutes: Some(45),
+                priority: None,
+                clinician: None,
+                starts_on: today,
+                ends_on: None,
+                contact_type: ContactType::HomeVisit,
+            },
+        )
+        .unwrap();
+    nurse.set_plan_review(p, today).unwrap();
+    let list = nurse
+        .today_list(DayQuery {
+            day: today,
+            scope: DayScope::Team,
+            base_postcode: None,
+        })
+        .unwrap();
+    let (am, pm) = (&list.visits[0].visit_ref, &list.visits[1].visit_ref);
+    nurse
+        .move_visit(
+            p,
+            pm,
+            VisitMoveInput {
+                to_date: today,
+                window_start: "18:00".into(),
+                window_end: "19:00".into(),
+                reason: None,
+            },
+        )
+        .unwrap();
+    nurse
+        .hand_over_visit(p, pm, "user-x", "Bea", "Pen in fridge")
+        .unwrap();
+    nurse
+        .set_visit_priority(
+            p,
+            pm,
+            VisitPriority::EndOfLife,
+            Some("deteriorating".into()),
+        )
+        .unwrap();
+    nurse
+        .cancel_visit(p, pm, "GP practice nurse to give it")
+        .unwrap();
+    let mut v = testing::full_visit(5);
+    v.scheduled_visit = Some(am.clone());
+    v.interventions_done = vec![iv.id];
+    nurse.record_visit(p, v).unwrap();
+    let t = nurse
+        .add_task(
+            p,
+            TaskInput {
+                kind: TaskKind::Review,
+                description: "Review insulin doses with the GP".into(),
+                assignee: TaskAssignee::Role {
+                    role: Role::DistrictNurse,
+                },
+                due: today,
+                ready: false,
+            },
+        )
+        .unwrap();
+    nurse
+        .complete_task(p, &t.id, Some("doses agreed".into()))
+        .unwrap();
+    nurse
+        .record_medication(
+            p,
+            crate::record::medication::MedicationInput {
+                visit_id: None,
+                drug: "Insulin aspart".into(),
+                dose: 8.0,
+                unit: crate::record::medication::DoseUnit::Units,
+                route: crate::record::medication::Route::Subcutaneous,
+                at: chrono::Utc::now(),
+                given: false,
+                not_given_reason: Some("blood glucose 3.1: held, GP informed".into()),
+                controlled_drug: false,
+                witness: None,
+                syringe_driver: None,
+                note: None,
+            },
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_completed_task_is_a_named_action_of_the_policy() {
+    let changes = real_changes();
+    let named: Vec<_> = changes
+        .iter()
+        .flat_map(|(c, b)| named_actions(*c, &parse_change(b).unwrap()))
+        .collect();
+    assert_eq!(named, vec![crate::record::policy::Action::CompleteTask]);
+}
+
+#[test]
+fn day_entries_need_layout_2_and_valid_values() {
+    let mut old = stamp("u", "d", Role::DistrictNurse);
+    old.layout = 1;
+    let author = Author {
+        user_id: "u".into(),
+        display_name: "Name u".into(),
+        role: Role::DistrictNurse,
+        device_id: "d".into(),
+        at: chrono::Utc::now(),
+    };
+    let cancel =
+        serde_json::json!({"visit_ref": "r1", "reason": "x", "author": author}).to_string();
+    let bytes = forge(&old, |d| {
+        d.put(ROOT, "dv_cancel:r1", cancel.as_str()).unwrap();
+    });
+    let e = check_change(Compartment::Clinical, &parse_change(&bytes).unwrap()).unwrap_err();
+    assert_eq!(e.code(), "structure", "{e}");
+    let s = stamp("u", "d", Role::DistrictNurse);
+    let ok = forge(&s, |d| {
+        d.put(ROOT, "dv_cancel:r1", cancel.as_str()).unwrap();
+    });
+    check_change(Compartment::Clinical, &parse_change(&ok).unwrap()).unwrap();
+    let wrong_ref = forge(&s, |d| {
+        d.put(ROOT, "dv_cancel:r2", cancel.as_str()).unwrap();
+    });
+    let e = check_change(Compartment::Clinical, &parse_change(&wrong_ref).unwrap()).unwrap_err();
+    assert_eq!(e.code(), "invalid_content", "{e}");
+    let mv =
+        serde_json::json!({"visit_ref": "r1", "to_date": "2026-12-01", "window_start": "10:00",
+        "window_end": "09:00", "reason": null, "author": author})
+        .to_string();
+    let bad_move = forge(&s, |d| {
+        d.put(ROOT, "dv_move:r1", mv.as_str()).unwrap();
+    });
+    let e = check_change(Compartment::Clinical, &parse_change(&bad_move).unwrap()).unwrap_err();
+    assert!(
+        e.to_string().contains("window ends before it starts"),
+        "{e}"
+    );
+    // Not in the advice record.
+    let e = check_change(Compartment::Advice, &parse_change(&ok).unwrap()).unwrap_err();
+    assert_eq!(e.code(), "structure", "{e}");
 }
 
 #[test]

@@ -166,6 +166,83 @@ class DoorstepStore private constructor(
 
     suspend fun integrityCheck(): String = call { integrityCheck() }
 
+    // ---- the district nurse's day (issue 12): care plans, visit exceptions, day lists, conflicts
+    // on any single-value field. Types in Day.kt.
+
+    suspend fun carePlan(personId: String): CarePlanView = call { carePlan(personId) }
+
+    suspend fun addPlanProblem(personId: String, text: String): PlanProblem =
+        call { addPlanProblem(personId, text) }
+
+    suspend fun addPlanGoal(personId: String, goal: GoalInput): PlanGoal =
+        call { addPlanGoal(personId, goal) }
+
+    suspend fun updatePlanGoal(personId: String, goalId: String, goal: GoalInput): PlanGoal =
+        call { updatePlanGoal(personId, goalId, goal) }
+
+    suspend fun addPlanIntervention(personId: String, intervention: PlanInterventionInput): PlanIntervention =
+        call { addPlanIntervention(personId, intervention) }
+
+    suspend fun updatePlanIntervention(
+        personId: String,
+        interventionId: String,
+        intervention: PlanInterventionInput,
+        active: Boolean,
+    ): PlanIntervention = call { updatePlanIntervention(personId, interventionId, intervention, active) }
+
+    /** [reviewDate] is `"YYYY-MM-DD"`. */
+    suspend fun setPlanReview(personId: String, reviewDate: String): PlanReview =
+        call { setPlanReview(personId, reviewDate) }
+
+    suspend fun moveVisit(personId: String, visitRef: String, to: VisitMoveInput): VisitMove =
+        call { moveVisit(personId, visitRef, to) }
+
+    suspend fun handOverVisit(
+        personId: String,
+        visitRef: String,
+        toUserId: String,
+        toName: String,
+        note: String,
+    ): VisitHandover = call { handOverVisit(personId, visitRef, toUserId, toName, note) }
+
+    suspend fun cancelVisit(personId: String, visitRef: String, reason: String): VisitCancellation =
+        call { cancelVisit(personId, visitRef, reason) }
+
+    suspend fun setVisitPriority(
+        personId: String,
+        visitRef: String,
+        priority: VisitPriority,
+        reason: String? = null,
+    ): VisitPriorityOverride = call { setVisitPriority(personId, visitRef, priority, reason) }
+
+    /** The visits of a London day, worked out when read; "overdue" is as of now. */
+    suspend fun todayList(query: DayQuery): TodayList = call { todayList(query) }
+
+    suspend fun teamSchedule(from: String, days: Int): List<TodayList> =
+        call { teamSchedule(from, days.toUInt()) }
+
+    suspend fun reorderDay(day: String, order: List<VisitKey>) = call { reorderDay(day, order) }
+
+    suspend fun fieldConflicts(personId: String? = null): List<FieldConflict> =
+        call { fieldConflicts(personId) }
+
+    suspend fun resolveFieldConflict(conflictId: String, keep: Int): ConflictResolution =
+        call { resolveFieldConflict(conflictId, keep.toUInt()) }
+
+    /** Add a task (bloods due, prescription request, referral, review) for a nurse or a role. */
+    suspend fun addTask(personId: String, input: TaskInput): CareTask = call { addTask(personId, input) }
+
+    /** Complete a task: refused to a role that may not; completed once across phones. */
+    suspend fun completeTask(personId: String, taskId: String, note: String? = null): TaskStatusChange =
+        call { completeTask(personId, taskId, note) }
+
+    suspend fun setTaskStatus(personId: String, taskId: String, status: TaskStatus, note: String? = null): TaskStatusChange =
+        call { setTaskStatus(personId, taskId, status, note) }
+
+    /** Tasks for [day] (`"YYYY-MM-DD"`): the signed-in user's (or her role's) or the team's. */
+    suspend fun tasks(day: String, scope: DayScope, includeClosed: Boolean = false): List<TaskView> =
+        call { tasks(day, scope, includeClosed) }
+
     /** Pass every change this store holds after [since] to [other]; returns what [other] took in. */
     suspend fun exchangeTo(other: DoorstepStore, since: Long = 0): ImportReport =
         other.importChanges(exportChanges(since))

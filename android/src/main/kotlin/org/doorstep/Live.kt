@@ -32,6 +32,9 @@ fun DoorstepStore.changes(): Flow<StoreChange> = callbackFlow {
 }.buffer(Channel.UNLIMITED)
 
 /** Re-reads with [read] (on the store's dispatcher) after every change that [relevant] accepts. */
+internal fun <T> DoorstepStore.liveQuery(relevant: (StoreChange) -> Boolean, read: suspend () -> T): Flow<Live<T>> =
+    live(relevant, read)
+
 private fun <T> DoorstepStore.live(relevant: (StoreChange) -> Boolean, read: suspend () -> T): Flow<Live<T>> =
     channelFlow {
         // Listen before the first read, so that nothing committed in between is missed.

@@ -1,0 +1,88 @@
+import Foundation
+@_exported import DoorstepFFI
+
+/// The district nurse's day (issue 12): care plans whose interventions make the day's visits when
+/// read, a visit's exceptions (moved, handed over, cancelled, priority), the today list and team
+/// schedule, and conflicts on any single-value field. Dates are `"YYYY-MM-DD"`, Europe/London.
+extension DoorstepStore {
+    public func carePlan(_ personId: String) async throws -> CarePlanView {
+        try await call { try $0.carePlan(personId: personId) }
+    }
+
+    public func addPlanProblem(_ personId: String, text: String) async throws -> PlanProblem {
+        try await call { try $0.addPlanProblem(personId: personId, text: text) }
+    }
+
+    public func addPlanGoal(_ personId: String, _ goal: GoalInput) async throws -> PlanGoal {
+        try await call { try $0.addPlanGoal(personId: personId, goal: goal) }
+    }
+
+    public func updatePlanGoal(_ personId: String, goalId: String, _ goal: GoalInput) async throws -> PlanGoal {
+        try await call { try $0.updatePlanGoal(personId: personId, goalId: goalId, goal: goal) }
+    }
+
+    public func addPlanIntervention(_ personId: String, _ intervention: PlanInterventionInput) async throws -> PlanIntervention {
+        try await call { try $0.addPlanIntervention(personId: personId, intervention: intervention) }
+    }
+
+    public func setPlanReview(_ personId: String, reviewDate: String) async throws -> PlanReview {
+        try await call { try $0.setPlanReview(personId: personId, reviewDate: reviewDate) }
+    }
+
+    public func moveVisit(_ personId: String, visitRef: String, to: VisitMoveInput) async throws -> VisitMove {
+        try await call { try $0.moveVisit(personId: personId, visitRef: visitRef, to: to) }
+    }
+
+    public func handOverVisit(
+        _ personId: String, visitRef: String, toUserId: String, toName: String, note: String
+    ) async throws -> VisitHandover {
+        try await call {
+            try $0.handOverVisit(personId: personId, visitRef: visitRef, toUserId: toUserId, toName: toName, note: note)
+        }
+    }
+
+    public func cancelVisit(_ personId: String, visitRef: String, reason: String) async throws -> VisitCancellation {
+        try await call { try $0.cancelVisit(personId: personId, visitRef: visitRef, reason: reason) }
+    }
+
+    /// The visits of a London day, worked out when read; "overdue" is as of now.
+    public func todayList(_ query: DayQuery) async throws -> TodayList {
+        try await call { try $0.todayList(query: query) }
+    }
+
+    public func teamSchedule(from: String, days: UInt32) async throws -> [TodayList] {
+        try await call { try $0.teamSchedule(from: from, days: days) }
+    }
+
+    public func reorderDay(_ day: String, order: [VisitKey]) async throws {
+        try await call { try $0.reorderDay(day: day, order: order) }
+    }
+
+    public func fieldConflicts(_ personId: String? = nil) async throws -> [FieldConflict] {
+        try await call { try $0.fieldConflicts(personId: personId) }
+    }
+
+    public func resolveFieldConflict(_ conflictId: String, keep: UInt32) async throws -> ConflictResolution {
+        try await call { try $0.resolveFieldConflict(conflictId: conflictId, keep: keep) }
+    }
+
+    /// Add a task (bloods due, prescription request, referral, review) for a nurse or a role.
+    public func addTask(_ personId: String, _ input: TaskInput) async throws -> CareTask {
+        try await call { try $0.addTask(personId: personId, input: input) }
+    }
+
+    /// Complete a task: refused to a role that may not; completed once across phones.
+    public func completeTask(_ personId: String, taskId: String, note: String? = nil) async throws -> TaskStatusChange {
+        try await call { try $0.completeTask(personId: personId, taskId: taskId, note: note) }
+    }
+
+    /// Tasks for `day`: the signed-in user's (or her role's) or the team's.
+    public func tasks(day: String, scope: DayScope, includeClosed: Bool = false) async throws -> [TaskView] {
+        try await call { try $0.tasks(day: day, scope: scope, includeClosed: includeClosed) }
+    }
+
+    /// The today list, again after every change to the day lists (a write here or a sync).
+    public func todayListUpdates(_ query: DayQuery) -> AsyncThrowingStream<Live<TodayList>, Error> {
+        live({ $0.plannedVisits }) { try await self.todayList(query) }
+    }
+}
