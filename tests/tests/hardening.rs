@@ -325,6 +325,12 @@ fn wrong_enrolment_codes_meet_429_but_real_enrolments_do_not() {
     let server = ServerProc::start(&backend);
     team(&backend, "north");
     let good = backend.admin(&["issue-code", "north-nurse1"]);
+    // Fixed one-minute windows: start well clear of a minute boundary, so that the 300 attempts
+    // and the right code after them fall in one window.
+    let into_minute = chrono::Utc::now().timestamp_millis() % 60_000;
+    if into_minute > 30_000 {
+        std::thread::sleep(Duration::from_millis(61_000 - into_minute as u64));
+    }
     let mut forbidden = 0;
     let mut limited = 0;
     for i in 0..300 {

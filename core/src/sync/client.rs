@@ -122,6 +122,7 @@ pub async fn sync_with(
         // has stored it: the old one keeps working until then, so a sync cut off after the
         // hand-over never locks the phone out.
         let token = &endpoint.device_token;
+        let sent_at = std::time::Instant::now();
         let answer = match post(&client, &url, token, body.clone(), options).await {
             // Too large for this server: send the same in smaller pieces.
             Err(Error::ServerRejected {
@@ -142,6 +143,7 @@ pub async fn sync_with(
             other => other?,
         };
         session.note_bytes(body.len() as u64, answer.len() as u64);
+        session.note_link(body.len() as u64, sent_at.elapsed());
         let response: SyncResponse = protocol::decode(&answer)
             .map_err(|e| Error::Network(format!("the server's answer could not be read: {e}")))?;
         let next = session.receive(store, response)?;

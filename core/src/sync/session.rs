@@ -59,6 +59,11 @@ pub enum Next {
     Done(SyncReport),
 }
 
+/// A request that took longer than this (seconds) marks the link as slow.
+const SLOW_REQUEST_SECS: f64 = 10.0;
+/// Uploads are never made smaller than this.
+const MIN_UPLOAD_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     /// Largest response page to ask for (uncompressed change bytes).
@@ -151,6 +156,29 @@ impl Session {
     /// it (Keystore/Keychain) and uses it from the next sync on.
     pub fn token(&self) -> Option<&str> {
         self.report.new_token.as_deref()
+    }
+
+    /// How long the last request took to send and answer, and how many bytes it sent. On a slow
+    /// link (rural 2G is ~20 kB/s) the uploads that follow are made smaller, so that each request
+    /// finishes well inside the server's minimum body rate and a cut connection loses little.
+    pub fn note_link(&mut self, sent_bytes: u64, elapsed: std::time::Duration) {
+        let secs = elapsed.as_secs_f64();
+        if secs < SLOW_REQUEST_SECS || sent_bytes < MIN_UPLOAD_BYTES as u64 {
+            return;
+        }
+        // Aim for a request of about `SLOW_REQUEST_SECS / 2` at the rate just seen.
+        let rate = sent_bytes as f64 / secs;
+        let target = (rate * SLOW_REQUEST_SECS / 2.0) as usize;
+        self.options.max_upload_bytes =
+            target.clamp(MIN_UPLOAD_BYTES, self.options.max_upload_bytes);
+    }
+
+    /// The most change bytes the next request will carry (the app's limit, lowered on a slow
+    /// link; the server's bounds may lower it again).
+    pub fn upload_limit(&self) -> usize {
+        self.options
+            .max_upload_bytes
+            .min(self.bounds.max_upload_bytes as usize)
     }
 
     /// The server refused the last request as too large (413): send the same in smaller pieces.
@@ -350,5 +378,27 @@ pub(crate) fn version_error(server: &str) -> Error {
         server: server.to_string(),
         app: PROTOCOL_VERSION,
         advice: "Update the app, or ask your administrator whether the server needs updating.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A 4 MB upload that took 200 s (20 kB/s, rural 2G) makes the next uploads ~100 kB; a fast
+    /// or small request changes nothing; never below 64 kB.
+    #[test]
+    fn a_slow_link_makes_the_next_uploads_smaller() {
+        let mut s = Session::new(SessionOptions::default());
+        let full = s.upload_limit();
+        s.note_link(4_000_000, Duration::from_secs(2));
+        assert_eq!(s.upload_limit(), full, "fast");
+        s.note_link(10_000, Duration::from_secs(60));
+        assert_eq!(s.upload_limit(), full, "small");
+        s.note_link(4_000_000, Duration::from_secs(200));
+        assert_eq!(s.upload_limit(), 100_000);
+        s.note_link(100_000, Duration::from_secs(100));
+        assert_eq!(s.upload_limit(), MIN_UPLOAD_BYTES);
     }
 }
