@@ -1113,9 +1113,23 @@ fn day(rt: &tokio::runtime::Runtime, phones: &[Phone], edith: &str) -> R<()> {
             iv.priority().label()
         );
     }
-    sam.store
+    let review = sam
+        .store
         .set_plan_review(edith, today + chrono::Duration::days(28))
         .map_err(err("review date"))?;
+    let raised = sam
+        .store
+        .tasks(review.review_date, DayScope::Team, false)
+        .map_err(err("tasks"))?;
+    for t in raised.iter().filter(|t| t.task.kind == TaskKind::Review) {
+        println!(
+            "  The plan's review date {} raised a task: {} ({}), due {}",
+            review.review_date,
+            t.task.description,
+            t.task.assignee.describe(),
+            t.task.due
+        );
+    }
     let show = |who: &str, l: &TodayList| {
         println!(
             "  {who}'s list for {} ({}, {} overdue):",

@@ -95,6 +95,107 @@ pub struct WoundAssessmentInput {
     pub assessed_at: DateTime<Utc>,
 }
 
+/// A wound assessment being filled in, kept on this phone as a draft (never synced): every field
+/// may still be empty. Each field that is given is checked as it would be when recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct WoundDraftInput {
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub wound_id: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub site: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub size: Option<WoundSize>,
+    /// Empty until the wound bed is described.
+    pub tissue: Vec<TissueShare>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub exudate: Option<ExudateLevel>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub odour: Option<Odour>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub pain: Option<u32>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub photo_ref: Option<String>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub visit_id: Option<String>,
+}
+
+impl WoundDraftInput {
+    /// The fields still to fill in before the draft can be recorded, in form order.
+    pub fn missing(&self) -> Vec<String> {
+        let given = [
+            ("site", self.site.as_deref().is_some_and(|s| !s.trim().is_empty())),
+            ("size", self.size.is_some()),
+            ("tissue", !self.tissue.is_empty()),
+            ("exudate", self.exudate.is_some()),
+            ("odour", self.odour.is_some()),
+            ("pain", self.pain.is_some()),
+        ];
+        given
+            .iter()
+            .filter(|(_, g)| !g)
+            .map(|(f, _)| f.to_string())
+            .collect()
+    }
+
+    /// The assessment this draft records, once nothing is missing; otherwise an error naming
+    /// every missing field.
+    pub fn completed(
+        &self,
+        assessed_at: DateTime<Utc>,
+    ) -> Result<WoundAssessmentInput, crate::error::ValidationError> {
+        let incomplete = || crate::error::ValidationError::Invalid {
+            field: "wound assessment",
+            reason: format!(
+                "still to fill in: {}; the draft is kept",
+                self.missing().join(", ")
+            ),
+        };
+        let (Some(site), Some(size), Some(exudate), Some(odour), Some(pain)) = (
+            self.site.clone(),
+            self.size,
+            self.exudate,
+            self.odour,
+            self.pain,
+        ) else {
+            return Err(incomplete());
+        };
+        if !self.missing().is_empty() {
+            return Err(incomplete());
+        }
+        Ok(WoundAssessmentInput {
+            wound_id: self.wound_id.clone(),
+            site,
+            size,
+            tissue: self.tissue.clone(),
+            exudate,
+            odour,
+            pain,
+            photo_ref: self.photo_ref.clone(),
+            visit_id: self.visit_id.clone(),
+            assessed_at,
+        })
+    }
+}
+
+/// A half-filled wound assessment kept on this phone (never synced).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct WoundDraft {
+    /// Also the id the finished assessment will have.
+    pub id: String,
+    pub person_id: String,
+    pub input: WoundDraftInput,
+    /// What is still to fill in ("site", "size", "tissue", "exudate", "odour", "pain").
+    pub missing: Vec<String>,
+    /// Length × width, mm², once the size is given.
+    pub area_mm2: Option<f64>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "started_at_ms"))]
+    pub started_at: DateTime<Utc>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "updated_at_ms"))]
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct WoundAssessment {

@@ -492,7 +492,15 @@ pub fn set_plan_review(
         author: author.clone(),
     };
     layout::put_json(doc, CP_REVIEW, &r)?;
-    let summary = format!("set the care-plan review for {review_date}");
+    let raised = super::task::raise_review_task(doc, person_id, author, review_date)?;
+    let summary = format!(
+        "set the care-plan review for {review_date}{}",
+        if raised.is_some() {
+            " and raised a review task"
+        } else {
+            ""
+        }
+    );
     done(r, summary, clinical_delta(person_id, doc)?)
 }
 

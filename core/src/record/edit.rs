@@ -721,7 +721,9 @@ pub fn set_consent_to_share(
 
 // ------------------------------------------------------------------ scored and wound assessments
 
-use super::assessments::{Assessment, AssessmentInput, WoundAssessment, WoundAssessmentInput};
+use super::assessments::{
+    Assessment, AssessmentInput, WoundAssessment, WoundAssessmentInput, WoundDraftInput,
+};
 
 /// Record a finished scored assessment (MUST, Waterlow) under `id` (a new id, or the id of the
 /// draft it finishes). The answers are checked against the definition and scored; an
@@ -788,25 +790,68 @@ pub fn validate_wound(w: &WoundAssessmentInput, now: DateTime<Utc>) -> Result<()
     not_future("wound assessment time", w.assessed_at, now)
 }
 
+/// Check what a wound draft holds so far: each field given is checked as [`validate_wound`]
+/// checks it when recorded, and a visit or wound it names must be in the record.
+pub fn validate_wound_draft(doc: &AutoCommit, w: &WoundDraftInput) -> Result<()> {
+    use crate::clinical::wound;
+    if let Some(site) = &w.site {
+        short("wound site", site)?;
+    }
+    if let Some(size) = &w.size {
+        size.validate()?;
+    }
+    if !w.tissue.is_empty() {
+        wound::validate_tissue(&w.tissue)?;
+    }
+    if let Some(pain) = w.pain {
+        wound::validate_pain(pain)?;
+    }
+    if let Some(p) = &w.photo_ref {
+        short("photo reference", p)?;
+    }
+    if let Some(v) = &w.visit_id {
+        require_key(doc, VISIT, v, "visit")?;
+    }
+    if let Some(id) = &w.wound_id {
+        require_wound(doc, id)?;
+    }
+    Ok(())
+}
+
+fn require_wound(doc: &AutoCommit, wound_id: &str) -> Result<()> {
+    let known = layout::entries::<WoundAssessment>(doc, WOUND)?
+        .iter()
+        .any(|e| e.wound_id == wound_id);
+    if known {
+        Ok(())
+    } else {
+        Err(not_found("wound", wound_id))
+    }
+}
+
 /// Record a wound assessment: a new wound, or a later assessment of one (`wound_id`).
 pub fn record_wound_assessment(
     doc: &mut AutoCommit,
     author: &Author,
     input: WoundAssessmentInput,
 ) -> Result<Edit<WoundAssessment>> {
+    record_wound_assessment_as(doc, author, new_id(), input)
+}
+
+/// [`record_wound_assessment`] with the entry's id given (a finished draft keeps its id).
+pub fn record_wound_assessment_as(
+    doc: &mut AutoCommit,
+    author: &Author,
+    id: String,
+    input: WoundAssessmentInput,
+) -> Result<Edit<WoundAssessment>> {
     validate_wound(&input, author.at)?;
     if let Some(v) = &input.visit_id {
         require_key(doc, VISIT, v, "visit")?;
     }
-    let id = new_id();
     let wound_id = match input.wound_id {
         Some(w) => {
-            let known = layout::entries::<WoundAssessment>(doc, WOUND)?
-                .iter()
-                .any(|e| e.wound_id == w);
-            if !known {
-                return Err(not_found("wound", &w));
-            }
+            require_wound(doc, &w)?;
             w
         }
         None => id.clone(),

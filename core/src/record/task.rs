@@ -378,6 +378,62 @@ pub fn set_task_status(
     })
 }
 
+/// The prefix of the ids of the tasks that care-plan review dates raise.
+pub const REVIEW_TASK_PREFIX: &str = "plan-review-";
+
+/// The task a care-plan review date raises (issue 12, item 2): "review the care plan", for the
+/// role of whoever set the date, due on the date. Its id is made from the date
+/// (`plan-review-<date>`, then `-2`, `-3`… once a task of that id is closed), so two phones
+/// setting the same review date offline raise one task, not two. Open review tasks of other
+/// dates are cancelled with a note saying the date changed (their history keeps them). Nothing
+/// is written when the date's open task exists already.
+pub fn raise_review_task(
+    doc: &mut AutoCommit,
+    person_id: &str,
+    author: &Author,
+    review_date: NaiveDate,
+) -> Result<Option<CareTask>> {
+    let today = local_date(author.at);
+    let existing: Vec<TaskView> = tasks(person_id, doc, today)?
+        .into_iter()
+        .filter(|t| t.task.id.starts_with(REVIEW_TASK_PREFIX))
+        .collect();
+    let base = format!("{REVIEW_TASK_PREFIX}{review_date}");
+    let of_date = |t: &&TaskView| t.task.id == base || t.task.id.starts_with(&format!("{base}-"));
+    if existing.iter().filter(of_date).any(|t| t.status.is_open()) {
+        return Ok(None);
+    }
+    for old in existing.iter().filter(|t| t.status.is_open()) {
+        set_task_status(
+            doc,
+            person_id,
+            author,
+            &old.task.id,
+            TaskStatus::Cancelled,
+            Some(format!(
+                "the care-plan review date was changed to {review_date}"
+            )),
+        )?;
+    }
+    let taken = existing.iter().filter(of_date).count();
+    let id = if taken == 0 {
+        base
+    } else {
+        format!("{base}-{}", taken + 1)
+    };
+    let t = CareTask {
+        id,
+        kind: TaskKind::Review,
+        description: format!("Review the care plan (review date {review_date})"),
+        assignee: TaskAssignee::Role { role: author.role },
+        due: review_date,
+        status: TaskStatus::Requested,
+        author: author.clone(),
+    };
+    layout::put_json(doc, &key(TASK, &t.id), &t)?;
+    Ok(Some(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +446,51 @@ mod tests {
             device_id: device.into(),
             at: chrono::Utc::now() + chrono::Duration::minutes(minutes),
         }
+    }
+
+    #[test]
+    fn a_review_date_raises_one_task_even_from_two_phones_and_a_new_date_replaces_it() {
+        let a = author("a", 0);
+        let day = local_date(a.at);
+        let review = day + chrono::Duration::days(28);
+        let mut doc = AutoCommit::new();
+        doc.commit();
+        let mut other = doc.fork().with_actor(automerge::ActorId::random());
+        let t = raise_review_task(&mut doc, "p", &a, review).unwrap().unwrap();
+        assert_eq!(t.kind, TaskKind::Review);
+        assert_eq!(t.due, review);
+        assert_eq!(t.assignee, TaskAssignee::Role { role: Role::DistrictNurse });
+        // The same date again on the same phone: nothing new.
+        assert!(raise_review_task(&mut doc, "p", &a, review).unwrap().is_none());
+        // The same date on a second phone offline: one task once merged.
+        raise_review_task(&mut other, "p", &author("b", 1), review).unwrap().unwrap();
+        doc.commit();
+        other.commit();
+        doc.merge(&mut other).unwrap();
+        let all = tasks("p", &doc, day).unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        // A new date cancels the open review of the old one (kept, with the reason) and raises
+        // its own.
+        let later = review + chrono::Duration::days(7);
+        raise_review_task(&mut doc, "p", &a, later).unwrap().unwrap();
+        let mut all = tasks("p", &doc, day).unwrap();
+        all.sort_by_key(|t| t.task.due);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].status, TaskStatus::Cancelled);
+        let note = all[0].history[0].note.clone().unwrap();
+        assert!(note.contains(&later.to_string()), "{note}");
+        assert_eq!(all[1].status, TaskStatus::Requested);
+        assert_eq!(all[1].task.due, later);
+        // Back to the first date: its task is closed, so a new one is raised beside it.
+        let back = raise_review_task(&mut doc, "p", &a, review).unwrap().unwrap();
+        assert_eq!(back.id, format!("{REVIEW_TASK_PREFIX}{review}-2"));
+        let open: Vec<_> = tasks("p", &doc, day)
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.status.is_open())
+            .collect();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].task.id, back.id);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod queries;
 mod refusals;
 mod schema;
 mod sync_state;
+mod wound_drafts;
 mod write;
 
 use std::path::PathBuf;

@@ -204,6 +204,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) WITHOUT ROWID;
 "#,
     ),
+    (
+        5,
+        r#"
+    -- Half-filled wound assessments (issue 12 item 5), like assessment_drafts: on this phone
+    -- only, never in a document or the outbox.
+    CREATE TABLE wound_drafts (
+        draft_id   TEXT PRIMARY KEY,
+        person_id  TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        body       TEXT NOT NULL, -- JSON of record::WoundDraftInput
+        started_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX wound_drafts_person ON wound_drafts (person_id, user_id, updated_ms);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

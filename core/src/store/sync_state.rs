@@ -208,7 +208,7 @@ impl FieldStore {
              BEGIN IMMEDIATE;
              DELETE FROM changes; DELETE FROM change_bytes; DELETE FROM documents; DELETE FROM people;
              DELETE FROM alerts; DELETE FROM planned_visits; DELETE FROM meta; DELETE FROM quarantine;
-             DELETE FROM assessment_drafts;
+             DELETE FROM assessment_drafts; DELETE FROM wound_drafts;
              DELETE FROM plan_interventions; DELETE FROM visit_exceptions; DELETE FROM field_conflicts;
              DELETE FROM plan_reviews; DELETE FROM day_order; DELETE FROM tasks;
              COMMIT;
@@ -357,6 +357,7 @@ fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Re
     }
     if matches!(comp, None | Some(Compartment::Clinical)) {
         super::drafts::purge(tx, person_id)?;
+        super::wound_drafts::purge(tx, person_id)?;
         super::day::delete_rows(tx, person_id)?;
         tx.execute("DELETE FROM day_order WHERE person_id = ?1", [person_id])?;
     }

@@ -816,6 +816,13 @@ fn a_review_date_raises_a_review_on_the_day_list() {
     assert_eq!(l.reviews_due.len(), 1);
     assert!(l.reviews_due[0].overdue);
     assert_eq!(l.reviews_due[0].display_name, "Joan Hirst");
+    // The review date also raised a task, due that day, for the nurses.
+    let tasks = s.tasks(today(), DayScope::Mine, false).unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].task.kind, TaskKind::Review);
+    assert_eq!(tasks[0].task.due, today() + Duration::days(2));
+    assert!(!tasks[0].overdue);
+    assert!(s.tasks(today() + Duration::days(3), DayScope::Mine, false).unwrap()[0].overdue);
 }
 
 #[test]
