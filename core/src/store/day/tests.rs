@@ -1078,3 +1078,26 @@ fn eight_o_clock_daily_stays_at_eight_local_across_the_clock_change() {
     assert_eq!(starts, vec!["08:00", "07:00", "07:00"]);
     assert!(sched.iter().all(|d| d.visits[0].window == "08:00–08:00"));
 }
+
+#[test]
+fn two_phones_setting_the_same_review_date_offline_raise_one_task() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let p = a
+        .register_patient(demographics("Joan", "Hirst", None, "HX7 8AB"))
+        .unwrap();
+    exchange(&a, &b);
+    let review = today() + Duration::days(14);
+    a.set_plan_review(&p, review).unwrap();
+    b.set_plan_review(&p, review).unwrap();
+    let ra = exchange(&a, &b);
+    let rb = exchange(&b, &a);
+    assert_eq!((ra.quarantined, rb.quarantined), (0, 0), "{ra:?} {rb:?}");
+    for s in [&a, &b] {
+        let t = s.tasks(today(), DayScope::Team, true).unwrap();
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert_eq!(t[0].task.due, review);
+        assert_eq!(t[0].status, TaskStatus::Requested);
+    }
+}
