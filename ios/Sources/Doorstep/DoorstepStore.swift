@@ -219,6 +219,35 @@ extension DoorstepStore {
     public func recordWoundAssessment(_ personId: String, _ input: WoundAssessmentInput) async throws -> WoundAssessment {
         try await call { try $0.recordWoundAssessment(personId: personId, input: input) }
     }
+
+    /// Keep a half-filled wound assessment on this phone (never synced): a new draft (`draftId`
+    /// nil) or the next state of one. Each field given is checked as when recorded; `missing`
+    /// lists what is still to fill in, `areaMm2` is there once the size is.
+    public func saveWoundDraft(
+        _ personId: String, _ input: WoundDraftInput, draftId: String? = nil
+    ) async throws -> WoundDraft {
+        try await call { try $0.saveWoundDraft(personId: personId, draftId: draftId, input: input) }
+    }
+
+    public func woundDraft(_ draftId: String) async throws -> WoundDraft {
+        try await call { try $0.woundDraft(draftId: draftId) }
+    }
+
+    /// This user's wound drafts on this phone, of one person or of everyone (nil), newest first.
+    public func woundDrafts(_ personId: String? = nil) async throws -> [WoundDraft] {
+        try await call { try $0.woundDrafts(personId: personId) }
+    }
+
+    /// Record the draft as a wound assessment (refused, naming what is missing) and remove it.
+    public func finishWoundDraft(
+        _ draftId: String, assessedAtMs: Int64 = Date().epochMillis
+    ) async throws -> WoundAssessment {
+        try await call { try $0.finishWoundDraft(draftId: draftId, assessedAt: assessedAtMs) }
+    }
+
+    public func discardWoundDraft(_ draftId: String) async throws {
+        try await call { try $0.discardWoundDraft(draftId: draftId) }
+    }
 }
 
 extension DoorstepError {

@@ -128,6 +128,30 @@ class DoorstepStore private constructor(
     suspend fun recordWoundAssessment(personId: String, input: WoundAssessmentInput): WoundAssessment =
         call { recordWoundAssessment(personId, input) }
 
+    /**
+     * Keep a half-filled wound assessment on this phone (never synced): a new draft ([draftId]
+     * null) or the next state of one. Each field given is checked as when recorded; `missing`
+     * lists what is still to fill in, `areaMm2` is there once the size is.
+     */
+    suspend fun saveWoundDraft(
+        personId: String,
+        input: WoundDraftInput,
+        draftId: String? = null,
+    ): WoundDraft = call { saveWoundDraft(personId, draftId, input) }
+
+    suspend fun woundDraft(draftId: String): WoundDraft = call { woundDraft(draftId) }
+
+    /** This user's wound drafts on this phone, of one person or of everyone (`null`), newest first. */
+    suspend fun woundDrafts(personId: String? = null): List<WoundDraft> = call { woundDrafts(personId) }
+
+    /** Record the draft as a wound assessment (refused, naming what is missing) and remove it. */
+    suspend fun finishWoundDraft(
+        draftId: String,
+        assessedAtMs: Long = System.currentTimeMillis(),
+    ): WoundAssessment = call { finishWoundDraft(draftId, assessedAtMs) }
+
+    suspend fun discardWoundDraft(draftId: String) = call { discardWoundDraft(draftId) }
+
     suspend fun pendingChanges(): List<PendingChange> = call { pendingChanges() }
 
     suspend fun acknowledge(seq: Long): Long = call { acknowledge(seq).toLong() }
