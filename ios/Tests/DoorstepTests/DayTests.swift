@@ -73,6 +73,10 @@ final class DayTests: XCTestCase {
             XCTAssertEqual(all[0].status, .completed)
             XCTAssertEqual(all[0].completions, 2)
         }
+        let again = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
+            _ = try await a.setTaskStatus(id, taskId: task.id, status: .inProgress)
+        }
+        XCTAssertTrue(again?.contains("is already completed by") ?? false, again ?? "")
         let w = try await DoorstepStore.open(Fixtures.config(dir, "advice", role: .adviceWorker))
         let refused = await expectError({ if case .NotAllowed = $0 { return true } else { return false } }) {
             _ = try await w.completeTask("p", taskId: "t")
