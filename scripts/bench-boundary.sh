@@ -39,18 +39,28 @@ echo "== median of $ROUNDS rounds' medians (µs), ratio to Rust calling the core
 python3 - "$out" <<'PY'
 import statistics, sys, collections
 runs = collections.defaultdict(list)
+size = {}
 for line in open(sys.argv[1]):
-    lang, api, op, med, *_ = line.split()
+    lang, api, op, med, *rest = line.split()
     runs[(lang, api, op)].append(float(med.split("=")[1]))
+    size.update({(lang, op): f.split("=")[1] for f in rest if f.startswith("bytes=")})
 base = {op: statistics.median(runs[("rust", "core", op)]) for op in ("record_visit", "caseload", "today_list")}
-base["trivial_call"] = None
+order = {"record_visit": 0, "caseload": 1, "today_list": 2, "trivial_call": 3}
 print(f"| caller | API | operation | median µs | ratio to Rust |")
 print(f"|---|---|---|---:|---:|")
-order = {"record_visit": 0, "caseload": 1, "today_list": 2, "trivial_call": 3}
-for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (order[kv[0][2]], kv[0][0] != "rust", kv[0])):
+for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (order.get(kv[0][2], 9), kv[0][0] != "rust", kv[0])):
+    if op not in order:
+        continue
     m = statistics.median(v)
-    if base[op] is None:
+    if op not in base:
         print(f"| {lang} | {api} | {op} | {m:.2f} | – |")
     else:
         print(f"| {lang} | {api} | {op} | {m:.0f} | {m / base[op]:.2f}× |")
+# Where a foreign today_list's extra time goes: the list serialised in Rust, decoded in each language.
+print()
+print(f"| side | step | median µs | bytes |")
+print(f"|---|---|---:|---:|")
+for (lang, api, op), v in sorted(runs.items()):
+    if op in ("today_list_lower", "today_list_lift"):
+        print(f"| {lang} | {op} | {statistics.median(v):.0f} | {size.get((lang, op), '?')} |")
 PY

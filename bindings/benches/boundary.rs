@@ -21,6 +21,10 @@
 //! 30 warm-ups. The people are `testing::demographics` with five postcode areas and nine sectors
 //! (so travel order has work to do); the Kotlin and Swift benches build the same.
 //!
+//! `today_list_lower` is where a foreign caller's extra time starts: the same list serialised
+//! into UniFFI's buffer, as the generated scaffolding does on return (`bytes=` is its size); the
+//! Kotlin and Swift benches time the other half, `today_list_lift`, decoding those bytes.
+//!
 //! Prints one line per measurement: `rust <api> <op> median_us=… p90_us=… n=…`.
 
 use std::path::Path;
@@ -31,7 +35,7 @@ use doorstep_core::record::schedule::local_date;
 use doorstep_core::record::{
     ContactType, DayOfWeek, Frequency, GoalInput, GoalStatus, Intervention, PlanInterventionInput,
 };
-use doorstep_core::store::{DayQuery, DayScope};
+use doorstep_core::store::{DayQuery, DayScope, TodayList};
 use doorstep_core::testing;
 use doorstep_core::{FieldStore, Role, StoreConfig};
 
@@ -137,11 +141,15 @@ fn config(dir: &Path, device: &str) -> StoreConfig {
     )
 }
 
-fn report(lang: &str, api: &str, op: &str, mut samples: Vec<f64>) {
+fn report(lang: &str, api: &str, op: &str, samples: Vec<f64>) {
+    report_with(lang, api, op, samples, "");
+}
+
+fn report_with(lang: &str, api: &str, op: &str, mut samples: Vec<f64>, extra: &str) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let q = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "{lang} {api} {op} median_us={:.2} p90_us={:.2} n={}",
+        "{lang} {api} {op} median_us={:.2} p90_us={:.2} n={}{extra}",
         q(0.5),
         q(0.9),
         samples.len()
@@ -227,4 +235,29 @@ fn main() {
     time(WARMUP, |_| day.today_list(query.clone()).unwrap());
     let samples = time(TODAY_N, |_| day.today_list(query.clone()).unwrap());
     report("rust", "core", "today_list", samples);
+
+    // The list serialised for the boundary, as the scaffolding does on return (not the core's
+    // work: each clone is made before the clock starts).
+    fn lower(list: TodayList) -> uniffi::RustBuffer {
+        <TodayList as uniffi::Lower<doorstep_core::UniFfiTag>>::lower_into_rust_buffer(list)
+    }
+    let bytes = lower(list.clone()).destroy_into_vec().len();
+    let mut samples = Vec::with_capacity(TODAY_N);
+    for i in 0..WARMUP + TODAY_N {
+        let copy = list.clone();
+        let t = Instant::now();
+        let buf = std::hint::black_box(lower(copy));
+        let us = t.elapsed().as_nanos() as f64 / 1000.0;
+        buf.destroy();
+        if i >= WARMUP {
+            samples.push(us);
+        }
+    }
+    report_with(
+        "rust",
+        "ffi",
+        "today_list_lower",
+        samples,
+        &format!(" bytes={bytes}"),
+    );
 }

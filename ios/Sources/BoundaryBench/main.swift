@@ -25,10 +25,10 @@ func envSize(_ name: String, _ fallback: Int) -> Int {
     ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? fallback
 }
 
-func report(_ api: String, _ op: String, _ samples: [Double]) {
+func report(_ api: String, _ op: String, _ samples: [Double], extra: String = "") {
     let s = samples.sorted()
     func q(_ p: Double) -> Double { s[Int((Double(s.count - 1) * p).rounded())] }
-    print(String(format: "swift %@ %@ median_us=%.2f p90_us=%.2f n=%d", api, op, q(0.5), q(0.9), s.count))
+    print(String(format: "swift %@ %@ median_us=%.2f p90_us=%.2f n=%d", api, op, q(0.5), q(0.9), s.count) + extra)
 }
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -184,6 +184,23 @@ do {
     FileHandle.standardError.write("todayList: \(dayVisits) visits on \(today) of \(dayPeople) people with care plans\n".data(using: .utf8)!)
     _ = try time(warmup) { _ in try s.todayList(query: dayQuery) }
     report("ffi", "today_list", try time(todayN) { _ in try s.todayList(query: dayQuery) })
+    // Where the extra time goes: decoding the same list from UniFFI's buffer (the generated
+    // converter's lift; the Rust bench times the other half, the lowering).
+    let list = try s.todayList(query: dayQuery)
+    let probe = FfiConverterTypeTodayList_lower(list)
+    let bytes = probe.len
+    let lifted = try FfiConverterTypeTodayList_lift(probe)
+    precondition(lifted == list)
+    var lift: [Double] = []
+    for i in 0..<(warmup + todayN) {
+        let buf = FfiConverterTypeTodayList_lower(list)
+        let t = now()
+        let back = try FfiConverterTypeTodayList_lift(buf)
+        let us = Double(now() - t) / 1000
+        precondition(back.visits.count == dayVisits)
+        if i >= warmup { lift.append(us) }
+    }
+    report("ffi", "today_list_lift", lift, extra: " bytes=\(bytes)")
 }
 
 do {

@@ -12,6 +12,7 @@ import org.doorstep.Fixtures
 import org.doorstep.GoalInput
 import org.doorstep.GoalStatus
 import org.doorstep.PlanInterventionInput
+import org.doorstep.ffi.FfiConverterTypeTodayList
 import org.doorstep.ffi.FieldStore
 import org.doorstep.ffi.Frequency
 import org.doorstep.ffi.Intervention
@@ -104,10 +105,10 @@ private fun plansStore(s: FieldStore, people: Int, visits: Int, today: LocalDate
     }
 }
 
-private fun report(api: String, op: String, samples: MutableList<Double>) {
+private fun report(api: String, op: String, samples: MutableList<Double>, extra: String = "") {
     samples.sort()
     fun q(p: Double) = samples[Math.round((samples.size - 1) * p).toInt()]
-    println("kotlin $api $op median_us=%.2f p90_us=%.2f n=%d".format(java.util.Locale.ROOT, q(0.5), q(0.9), samples.size))
+    println("kotlin $api $op median_us=%.2f p90_us=%.2f n=%d".format(java.util.Locale.ROOT, q(0.5), q(0.9), samples.size) + extra)
 }
 
 private inline fun time(n: Int, f: (Int) -> Any?): MutableList<Double> {
@@ -183,6 +184,22 @@ fun main() {
             System.err.println("todayList: $visits visits on $today of $people people with care plans")
             time(WARMUP) { s.todayList(query) }
             report("ffi", "today_list", time(TODAY_N) { s.todayList(query) })
+            // Where the extra time goes: decoding the same list from UniFFI's buffer (the
+            // generated converter's lift; the Rust bench times the other half, the lowering).
+            val list = s.todayList(query)
+            val probe = FfiConverterTypeTodayList.lower(list)
+            val bytes = probe.len
+            check(FfiConverterTypeTodayList.lift(probe) == list)
+            val lift = ArrayList<Double>(TODAY_N)
+            for (i in 0 until WARMUP + TODAY_N) {
+                val buf = FfiConverterTypeTodayList.lower(list)
+                val t = System.nanoTime()
+                val back = FfiConverterTypeTodayList.lift(buf)
+                val us = (System.nanoTime() - t) / 1000.0
+                if (back.visits.size != visits) error("lifted ${back.visits.size} visits")
+                if (i >= WARMUP) lift.add(us)
+            }
+            report("ffi", "today_list_lift", lift, " bytes=$bytes")
         }
         runBlocking {
             DoorstepStore.open(dayConfig).use { s ->
