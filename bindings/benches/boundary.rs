@@ -95,7 +95,11 @@ fn plans_store(store: &FieldStore, people: usize, visits: usize, today: NaiveDat
                     today,
                 )
             } else {
-                (Intervention::WoundCare, Frequency::EveryNDays { days: 1 }, today)
+                (
+                    Intervention::WoundCare,
+                    Frequency::EveryNDays { days: 1 },
+                    today,
+                )
             }
         } else if i % 2 == 0 {
             (
@@ -230,7 +234,11 @@ fn main() {
         base_postcode: None,
     };
     let list = day.today_list(query.clone()).unwrap();
-    assert_eq!(list.visits.len(), visits, "the day has the visits asked for");
+    assert_eq!(
+        list.visits.len(),
+        visits,
+        "the day has the visits asked for"
+    );
     eprintln!("today_list: {visits} visits on {today} of {people} people with care plans");
     time(WARMUP, |_| day.today_list(query.clone()).unwrap());
     let samples = time(TODAY_N, |_| day.today_list(query.clone()).unwrap());
