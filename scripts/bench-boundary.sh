@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The cost of the mobile boundary (docs/performance.md, "Mobile boundary"): record_visit and
-# caseload called from Rust (the core directly), from Kotlin (JVM + JNA) and from Swift (Linux
-# Swift, -c release), all against the release build of the same library, in ROUNDS interleaved
-# rounds (default 3). Prints every round's medians, then the median of the rounds' medians and
-# the ratio of each language's median to Rust's. Takes a few minutes once things are built.
+# The cost of the mobile boundary (docs/performance.md, "Mobile boundary"): record_visit,
+# caseload and today_list called from Rust (the core directly), from Kotlin (JVM + JNA) and from
+# Swift (Linux Swift, -c release), all against the release build of the same library, in ROUNDS
+# interleaved rounds (default 3). The today list's day is DOORSTEP_DAY_VISITS visits (default 40)
+# over DOORSTEP_DAY_PEOPLE people with care plans (default 350), as in core/benches/day.rs.
+# Prints every round's medians, then the median of the rounds' medians and the ratio of each
+# language's median to Rust's. Takes a few minutes once things are built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${ROUNDS:-3}"
+export DOORSTEP_DAY_PEOPLE="${DOORSTEP_DAY_PEOPLE:-350}" DOORSTEP_DAY_VISITS="${DOORSTEP_DAY_VISITS:-40}"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 . scripts/setup-rust.sh
@@ -25,26 +28,39 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r"
   cargo bench --locked -q -p doorstep-ffi --bench boundary 2>/dev/null | grep '^rust ' | tee -a "$out"
   (cd android && mvn -B -q -ntp -Dstyle.color=never exec:exec@bench -Ddoorstep.bench.lib.dir="$libdir") | sed 's/\x1b\[[0-9;]*m//g' | grep '^kotlin ' | tee -a "$out"
-  (cd ios && bash ../scripts/setup-swift.sh run env LD_LIBRARY_PATH="$libdir" .build/release/BoundaryBench) |
+  # The chroot starts from an empty environment: pass the sizes in.
+  (cd ios && bash ../scripts/setup-swift.sh run env LD_LIBRARY_PATH="$libdir" \
+    DOORSTEP_DAY_PEOPLE="$DOORSTEP_DAY_PEOPLE" DOORSTEP_DAY_VISITS="$DOORSTEP_DAY_VISITS" .build/release/BoundaryBench) |
     grep '^swift ' | tee -a "$out"
 done
 
-echo "== median of $ROUNDS rounds' medians (µs), ratio to Rust calling the core"
+echo "== median of $ROUNDS rounds' medians (µs), ratio to Rust calling the core" \
+  "(today_list: $DOORSTEP_DAY_VISITS visits of $DOORSTEP_DAY_PEOPLE people)"
 python3 - "$out" <<'PY'
 import statistics, sys, collections
 runs = collections.defaultdict(list)
+size = {}
 for line in open(sys.argv[1]):
-    lang, api, op, med, *_ = line.split()
+    lang, api, op, med, *rest = line.split()
     runs[(lang, api, op)].append(float(med.split("=")[1]))
-base = {op: statistics.median(runs[("rust", "core", op)]) for op in ("record_visit", "caseload")}
-base["trivial_call"] = None
+    size.update({(lang, op): f.split("=")[1] for f in rest if f.startswith("bytes=")})
+base = {op: statistics.median(runs[("rust", "core", op)]) for op in ("record_visit", "caseload", "today_list")}
+order = {"record_visit": 0, "caseload": 1, "today_list": 2, "trivial_call": 3}
 print(f"| caller | API | operation | median µs | ratio to Rust |")
 print(f"|---|---|---|---:|---:|")
-order = {"record_visit": 0, "caseload": 1, "trivial_call": 2}
-for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (order[kv[0][2]], kv[0][0] != "rust", kv[0])):
+for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (order.get(kv[0][2], 9), kv[0][0] != "rust", kv[0])):
+    if op not in order:
+        continue
     m = statistics.median(v)
-    if base[op] is None:
+    if op not in base:
         print(f"| {lang} | {api} | {op} | {m:.2f} | – |")
     else:
         print(f"| {lang} | {api} | {op} | {m:.0f} | {m / base[op]:.2f}× |")
+# Where a foreign today_list's extra time goes: the list serialised in Rust, decoded in each language.
+print()
+print(f"| side | step | median µs | bytes |")
+print(f"|---|---|---:|---:|")
+for (lang, api, op), v in sorted(runs.items()):
+    if op in ("today_list_lower", "today_list_lift"):
+        print(f"| {lang} | {op} | {statistics.median(v):.0f} | {size.get((lang, op), '?')} |")
 PY

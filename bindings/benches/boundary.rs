@@ -12,11 +12,30 @@
 //!
 //! `trivial_call` is `key_length()`, a call with no work: the fixed cost of one crossing.
 //!
+//! `today_list` (issue 12) is the signed-in nurse's list of one London day over a caseload whose
+//! people each have a care plan, built as `core/benches/day.rs` builds it: of DOORSTEP_DAY_PEOPLE
+//! people (default 350), DOORSTEP_DAY_VISITS (default 40) are due today (even: insulin at 08:00,
+//! odd: a daily dressing), the rest on other days (3× weekly from yesterday, or weekly on another
+//! weekday); every intervention is the nurse's own. Each call is `today_list` as the apps call it
+//! (the clock's "now", so the overdue status is worked out as on a phone), timed on its own after
+//! 30 warm-ups. The people are `testing::demographics` with five postcode areas and nine sectors
+//! (so travel order has work to do); the Kotlin and Swift benches build the same.
+//!
+//! `today_list_lower` is where a foreign caller's extra time starts: the same list serialised
+//! into UniFFI's buffer, as the generated scaffolding does on return (`bytes=` is its size); the
+//! Kotlin and Swift benches time the other half, `today_list_lift`, decoding those bytes.
+//!
 //! Prints one line per measurement: `rust <api> <op> median_us=… p90_us=… n=…`.
 
 use std::path::Path;
 use std::time::Instant;
 
+use chrono::{Duration, NaiveDate, Utc};
+use doorstep_core::record::schedule::local_date;
+use doorstep_core::record::{
+    ContactType, DayOfWeek, Frequency, GoalInput, GoalStatus, Intervention, PlanInterventionInput,
+};
+use doorstep_core::store::{DayQuery, DayScope, TodayList};
 use doorstep_core::testing;
 use doorstep_core::{FieldStore, Role, StoreConfig};
 
@@ -24,6 +43,99 @@ const PEOPLE: usize = 200;
 const WARMUP: usize = 30;
 const RECORD_N: usize = 300;
 const CASELOAD_N: usize = 300;
+const TODAY_N: usize = 300;
+
+/// Sizes of the today-list workload, as in core/benches/day.rs.
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The today-list caseload's postcode for person `i` (the same in the Kotlin and Swift benches).
+fn day_postcode(i: usize) -> String {
+    const AREAS: [&str; 5] = ["HX7", "HX1", "HD1", "LS6", "BD7"];
+    format!("{} {}AB", AREAS[i % 5], 1 + (i / 5) % 9)
+}
+
+/// `people` people with a care plan each, `visits` of them due on `today` (see the module doc).
+fn plans_store(store: &FieldStore, people: usize, visits: usize, today: NaiveDate) {
+    let me = store.user().id;
+    for i in 0..people {
+        let p = store
+            .register_patient(testing::demographics(
+                &format!("Given{i}"),
+                &format!("Family{i:03}"),
+                None,
+                &day_postcode(i),
+            ))
+            .expect("register");
+        let problem = store
+            .add_plan_problem(&p, "Leg ulcer and diabetes")
+            .expect("problem");
+        let goal = store
+            .add_plan_goal(
+                &p,
+                GoalInput {
+                    problem_id: problem.id,
+                    text: "Healed by the review".into(),
+                    target_date: None,
+                    status: GoalStatus::Active,
+                },
+            )
+            .expect("goal");
+        let (kind, frequency, starts_on) = if i < visits {
+            if i % 2 == 0 {
+                (
+                    Intervention::Insulin,
+                    Frequency::DailyAt {
+                        times: vec!["08:00".into()],
+                    },
+                    today,
+                )
+            } else {
+                (
+                    Intervention::WoundCare,
+                    Frequency::EveryNDays { days: 1 },
+                    today,
+                )
+            }
+        } else if i % 2 == 0 {
+            (
+                Intervention::WoundCare,
+                Frequency::TimesPerWeek { times: 3 },
+                today - Duration::days(1),
+            )
+        } else {
+            let other = DayOfWeek::of(today + Duration::days(1 + (i as i64 % 6)));
+            (
+                Intervention::CatheterCare,
+                Frequency::OnWeekdays { days: vec![other] },
+                today,
+            )
+        };
+        store
+            .add_plan_intervention(
+                &p,
+                PlanInterventionInput {
+                    goal_id: goal.id,
+                    description: kind.label(),
+                    kind,
+                    frequency,
+                    window_start: None,
+                    window_end: None,
+                    tolerance_minutes: None,
+                    priority: None,
+                    clinician: Some(me.clone()),
+                    starts_on,
+                    ends_on: None,
+                    contact_type: ContactType::HomeVisit,
+                },
+            )
+            .expect("intervention");
+    }
+}
 
 fn config(dir: &Path, device: &str) -> StoreConfig {
     testing::config(
@@ -33,11 +145,15 @@ fn config(dir: &Path, device: &str) -> StoreConfig {
     )
 }
 
-fn report(lang: &str, api: &str, op: &str, mut samples: Vec<f64>) {
+fn report(lang: &str, api: &str, op: &str, samples: Vec<f64>) {
+    report_with(lang, api, op, samples, "");
+}
+
+fn report_with(lang: &str, api: &str, op: &str, mut samples: Vec<f64>, extra: &str) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let q = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "{lang} {api} {op} median_us={:.2} p90_us={:.2} n={}",
+        "{lang} {api} {op} median_us={:.2} p90_us={:.2} n={}{extra}",
         q(0.5),
         q(0.9),
         samples.len()
@@ -103,4 +219,53 @@ fn main() {
     time(WARMUP, |_| core.caseload().unwrap());
     let samples = time(CASELOAD_N, |_| core.caseload().unwrap());
     report("rust", "core", "caseload", samples);
+
+    // The today list (issue 12): a 40-visit day over a 350-person caseload.
+    let (people, visits) = (
+        env("DOORSTEP_DAY_PEOPLE", 350),
+        env("DOORSTEP_DAY_VISITS", 40),
+    );
+    let day = FieldStore::open(config(dir.path(), "rust-day")).expect("open");
+    let today = local_date(Utc::now());
+    plans_store(&day, people, visits, today);
+    let query = DayQuery {
+        day: today,
+        scope: DayScope::Mine,
+        base_postcode: None,
+    };
+    let list = day.today_list(query.clone()).unwrap();
+    assert_eq!(
+        list.visits.len(),
+        visits,
+        "the day has the visits asked for"
+    );
+    eprintln!("today_list: {visits} visits on {today} of {people} people with care plans");
+    time(WARMUP, |_| day.today_list(query.clone()).unwrap());
+    let samples = time(TODAY_N, |_| day.today_list(query.clone()).unwrap());
+    report("rust", "core", "today_list", samples);
+
+    // The list serialised for the boundary, as the scaffolding does on return (not the core's
+    // work: each clone is made before the clock starts).
+    fn lower(list: TodayList) -> uniffi::RustBuffer {
+        <TodayList as uniffi::Lower<doorstep_core::UniFfiTag>>::lower_into_rust_buffer(list)
+    }
+    let bytes = lower(list.clone()).destroy_into_vec().len();
+    let mut samples = Vec::with_capacity(TODAY_N);
+    for i in 0..WARMUP + TODAY_N {
+        let copy = list.clone();
+        let t = Instant::now();
+        let buf = std::hint::black_box(lower(copy));
+        let us = t.elapsed().as_nanos() as f64 / 1000.0;
+        buf.destroy();
+        if i >= WARMUP {
+            samples.push(us);
+        }
+    }
+    report_with(
+        "rust",
+        "ffi",
+        "today_list_lower",
+        samples,
+        &format!(" bytes={bytes}"),
+    );
 }

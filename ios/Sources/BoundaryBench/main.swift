@@ -5,6 +5,11 @@
 // timed on its own, medians reported. Measured on the generated `FieldStore` (the raw boundary)
 // and on `DoorstepStore` (what an app calls: async, the call runs on a dispatch queue).
 //
+// `todayList` (issue 12): the signed-in nurse's list of one London day, over DOORSTEP_DAY_PEOPLE
+// people (default 350) with a care plan each, DOORSTEP_DAY_VISITS (default 40) of them due today,
+// built as bindings/benches/boundary.rs (and core/benches/day.rs) builds it. The store is built once
+// through the generated object, measured there, then opened again as a DoorstepStore.
+//
 //   scripts/bench-boundary.sh   (builds the release library and runs this with -c release)
 import Dispatch
 import Doorstep
@@ -14,11 +19,16 @@ let people = 200
 let warmup = 30
 let recordN = 300
 let caseloadN = 300
+let todayN = 300
 
-func report(_ api: String, _ op: String, _ samples: [Double]) {
+func envSize(_ name: String, _ fallback: Int) -> Int {
+    ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? fallback
+}
+
+func report(_ api: String, _ op: String, _ samples: [Double], extra: String = "") {
     let s = samples.sorted()
     func q(_ p: Double) -> Double { s[Int((Double(s.count - 1) * p).rounded())] }
-    print(String(format: "swift %@ %@ median_us=%.2f p90_us=%.2f n=%d", api, op, q(0.5), q(0.9), s.count))
+    print(String(format: "swift %@ %@ median_us=%.2f p90_us=%.2f n=%d", api, op, q(0.5), q(0.9), s.count) + extra)
 }
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -115,4 +125,88 @@ do {
     report("async", "record_visit", try await timeAsync(recordN) { try await s.recordVisit(ids[$0 % people], visit()) })
     _ = try await timeAsync(warmup) { _ in try await s.caseload() }
     report("async", "caseload", try await timeAsync(caseloadN) { _ in try await s.caseload() })
+}
+
+// The today list: a care plan for each person, `visits` of them due today (see boundary.rs).
+let dayPeople = envSize("DOORSTEP_DAY_PEOPLE", 350)
+let dayVisits = envSize("DOORSTEP_DAY_VISITS", 40)
+var london = Calendar(identifier: .gregorian)
+london.timeZone = TimeZone(identifier: "Europe/London")!
+func londonDay(_ offset: Int) -> (String, DayOfWeek) {
+    let d = london.date(byAdding: .day, value: offset, to: Date())!
+    let c = london.dateComponents([.year, .month, .day, .weekday], from: d)
+    // Calendar's weekday: 1 is Sunday.
+    let days: [DayOfWeek] = [.sunday, .monday, .tuesday, .wednesday, .thursday, .friday, .saturday]
+    return (String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!), days[c.weekday! - 1])
+}
+let areas = ["HX7", "HX1", "HD1", "LS6", "BD7"]
+func dayPerson(_ i: Int) -> Demographics {
+    Demographics(
+        givenName: "Given\(i)", familyName: String(format: "Family%03d", i), dateOfBirth: "1941-03-09",
+        address: Address(lines: ["12 Mill Lane", "Hebden Bridge"], postcode: "\(areas[i % 5]) \(1 + (i / 5) % 9)AB"),
+        accessNotes: "Key safe by back door, code with coordinator. Friendly dog.")
+}
+let today = londonDay(0).0
+let dayQuery = DayQuery(day: today, scope: .mine)
+let dayConfig = config(dir, "swift-day")
+
+do {
+    let s = try FieldStore.open(config: dayConfig)
+    let me = s.user().id
+    for i in 0..<dayPeople {
+        let p = try s.registerPatient(demographics: dayPerson(i))
+        let problem = try s.addPlanProblem(personId: p, text: "Leg ulcer and diabetes")
+        let goal = try s.addPlanGoal(
+            personId: p, goal: GoalInput(problemId: problem.id, text: "Healed by the review", status: .active))
+        let kind: Intervention
+        let frequency: Frequency
+        let startsOn: String
+        let label: String
+        if i < dayVisits && i % 2 == 0 {
+            (kind, frequency, startsOn, label) = (.insulin, .dailyAt(times: ["08:00"]), today, "insulin")
+        } else if i < dayVisits {
+            (kind, frequency, startsOn, label) = (.woundCare, .everyNDays(days: 1), today, "wound care")
+        } else if i % 2 == 0 {
+            (kind, frequency, startsOn, label) = (.woundCare, .timesPerWeek(times: 3), londonDay(-1).0, "wound care")
+        } else {
+            (kind, frequency, startsOn, label) = (
+                .catheterCare, .onWeekdays(days: [londonDay(1 + i % 6).1]), today, "catheter care"
+            )
+        }
+        _ = try s.addPlanIntervention(
+            personId: p,
+            intervention: PlanInterventionInput(
+                goalId: goal.id, kind: kind, description: label, frequency: frequency, clinician: me,
+                startsOn: startsOn, contactType: .homeVisit))
+    }
+    let n = try s.todayList(query: dayQuery).visits.count
+    precondition(n == dayVisits, "the day has \(n) visits, not \(dayVisits)")
+    FileHandle.standardError.write("todayList: \(dayVisits) visits on \(today) of \(dayPeople) people with care plans\n".data(using: .utf8)!)
+    _ = try time(warmup) { _ in try s.todayList(query: dayQuery) }
+    report("ffi", "today_list", try time(todayN) { _ in try s.todayList(query: dayQuery) })
+    // Where the extra time goes: decoding the same list from UniFFI's buffer (the generated
+    // converter's lift; the Rust bench times the other half, the lowering).
+    let list = try s.todayList(query: dayQuery)
+    let probe = FfiConverterTypeTodayList_lower(list)
+    let bytes = probe.len
+    let lifted = try FfiConverterTypeTodayList_lift(probe)
+    precondition(lifted == list)
+    var lift: [Double] = []
+    for i in 0..<(warmup + todayN) {
+        let buf = FfiConverterTypeTodayList_lower(list)
+        let t = now()
+        let back = try FfiConverterTypeTodayList_lift(buf)
+        let us = Double(now() - t) / 1000
+        precondition(back.visits.count == dayVisits)
+        if i >= warmup { lift.append(us) }
+    }
+    report("ffi", "today_list_lift", lift, extra: " bytes=\(bytes)")
+}
+
+do {
+    let s = try await DoorstepStore.open(dayConfig)
+    let n = try await s.todayList(dayQuery).visits.count
+    precondition(n == dayVisits)
+    _ = try await timeAsync(warmup) { _ in try await s.todayList(dayQuery) }
+    report("async", "today_list", try await timeAsync(todayN) { _ in try await s.todayList(dayQuery) })
 }

@@ -13,6 +13,11 @@ extension DoorstepStore {
         try await call { try $0.addPlanProblem(personId: personId, text: text) }
     }
 
+    /// Change a problem's text or close it (`active` false): its goals' visits stop.
+    public func updatePlanProblem(_ personId: String, problemId: String, text: String, active: Bool) async throws -> PlanProblem {
+        try await call { try $0.updatePlanProblem(personId: personId, problemId: problemId, text: text, active: active) }
+    }
+
     public func addPlanGoal(_ personId: String, _ goal: GoalInput) async throws -> PlanGoal {
         try await call { try $0.addPlanGoal(personId: personId, goal: goal) }
     }
@@ -23,6 +28,16 @@ extension DoorstepStore {
 
     public func addPlanIntervention(_ personId: String, _ intervention: PlanInterventionInput) async throws -> PlanIntervention {
         try await call { try $0.addPlanIntervention(personId: personId, intervention: intervention) }
+    }
+
+    /// Change an intervention or stop it (`active` false).
+    public func updatePlanIntervention(
+        _ personId: String, interventionId: String, _ intervention: PlanInterventionInput, active: Bool
+    ) async throws -> PlanIntervention {
+        try await call {
+            try $0.updatePlanIntervention(
+                personId: personId, interventionId: interventionId, intervention: intervention, active: active)
+        }
     }
 
     public func setPlanReview(_ personId: String, reviewDate: String) async throws -> PlanReview {
@@ -43,6 +58,20 @@ extension DoorstepStore {
 
     public func cancelVisit(_ personId: String, visitRef: String, reason: String) async throws -> VisitCancellation {
         try await call { try $0.cancelVisit(personId: personId, visitRef: visitRef, reason: reason) }
+    }
+
+    /// Set a visit's priority by hand, overriding the care plan's.
+    public func setVisitPriority(
+        _ personId: String, visitRef: String, priority: VisitPriority, reason: String? = nil
+    ) async throws -> VisitPriorityOverride {
+        try await call { try $0.setVisitPriority(personId: personId, visitRef: visitRef, priority: priority, reason: reason) }
+    }
+
+    /// Record a medication given or not given (with its reason): a controlled drug with a witness
+    /// who is not the giver, a syringe driver with its check. Recorded once, never edited: a
+    /// correction is `markEnteredInError` plus a new record. Read back in `ClinicalRecord.medications`.
+    public func recordMedication(_ personId: String, _ input: MedicationInput) async throws -> MedicationAdministration {
+        try await call { try $0.recordMedication(personId: personId, input: input) }
     }
 
     /// The visits of a London day, worked out when read; "overdue" is as of now.
@@ -74,6 +103,13 @@ extension DoorstepStore {
     /// Complete a task: refused to a role that may not; completed once across phones.
     public func completeTask(_ personId: String, taskId: String, note: String? = nil) async throws -> TaskStatusChange {
         try await call { try $0.completeTask(personId: personId, taskId: taskId, note: note) }
+    }
+
+    /// Move a task to ready, in progress, completed or cancelled (with the reason in `note`).
+    public func setTaskStatus(
+        _ personId: String, taskId: String, status: TaskStatus, note: String? = nil
+    ) async throws -> TaskStatusChange {
+        try await call { try $0.setTaskStatus(personId: personId, taskId: taskId, status: status, note: note) }
     }
 
     /// Tasks for `day`: the signed-in user's (or her role's) or the team's.

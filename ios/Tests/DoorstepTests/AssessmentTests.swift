@@ -111,4 +111,99 @@ final class AssessmentTests: XCTestCase {
         XCTAssertEqual(must.band, "high")
         XCTAssertEqual(assessmentDefinitions().map(\.id), ["must", "waterlow"])
     }
+
+    private func wound(
+        _ woundId: String?, _ length: Double, _ width: Double, daysAgo: Int64, depth: Double = 3.0
+    ) -> WoundAssessmentInput {
+        WoundAssessmentInput(
+            woundId: woundId, site: "left heel", size: WoundSize(lengthMm: length, widthMm: width, depthMm: depth),
+            tissue: [TissueShare(tissue: .granulating, percent: 60), TissueShare(tissue: .slough, percent: 40)],
+            exudate: .low, odour: .none, pain: 2, photoRef: "IMG_0042",
+            assessedAtMs: Date().epochMillis - daysAgo * 86_400_000)
+    }
+
+    func testAWoundIsRecordedReadBackItsAreaTrendFollowsTwoVisitsAndImpossibleSizesAreRefused() async throws {
+        let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-w"))
+        let id = try await s.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+        let firstInput = wound(nil, 50, 40, daysAgo: 14)
+        let first = try await s.recordWoundAssessment(id, firstInput)
+        XCTAssertEqual(first.woundId, first.id, "a new wound takes its first assessment's id")
+        XCTAssertEqual(first.areaMm2, 2000)
+        let read = try await s.patient(id).clinical
+        let one = try XCTUnwrap(read)
+        XCTAssertEqual(one.woundAssessments, [first])
+        let stored = try XCTUnwrap(one.woundAssessments.first)
+        XCTAssertEqual(stored.site, "left heel")
+        XCTAssertEqual(stored.size, WoundSize(lengthMm: 50, widthMm: 40, depthMm: 3))
+        XCTAssertEqual(stored.tissue, firstInput.tissue)
+        XCTAssertEqual(stored.exudate, ExudateLevel.low)
+        XCTAssertEqual(stored.photoRef, "IMG_0042")
+        XCTAssertEqual(stored.assessedAtMs, firstInput.assessedAtMs)
+        XCTAssertEqual(one.woundTrends.count, 1)
+        XCTAssertEqual(one.woundTrends.first?.trend, .firstMeasurement)
+        XCTAssertNil(one.woundTrends.first?.changePercent)
+
+        let second = try await s.recordWoundAssessment(id, wound(first.woundId, 40, 30, daysAgo: 0))
+        let trends = try await s.patient(id).clinical?.woundTrends ?? []
+        XCTAssertEqual(trends.count, 1)
+        let trend = try XCTUnwrap(trends.first)
+        XCTAssertEqual(trend.woundId, first.woundId)
+        XCTAssertEqual(trend.points.map(\.assessmentId), [first.id, second.id])
+        XCTAssertEqual(trend.points.map(\.areaMm2), [2000, 1200])
+        XCTAssertEqual(trend.changePercent, -40)
+        XCTAssertEqual(trend.trend, .reducing)
+
+        let sent = try await s.exportChanges().changes.count
+        func refused(_ input: WoundAssessmentInput) async -> String {
+            await expectError({ if case .Validation = $0 { return true } else { return false } }) {
+                _ = try await s.recordWoundAssessment(id, input)
+            } ?? ""
+        }
+        let zero = await refused(wound(first.woundId, 0, 0, daysAgo: 0))
+        XCTAssertTrue(zero.hasPrefix("wound length of 0 mm is outside the possible range"), zero)
+        let wide = await refused(wound(first.woundId, 30, 45, daysAgo: 0))
+        XCTAssertTrue(wide.hasPrefix("wound width: the width (45 mm) is more than the length (30 mm)"), wide)
+        let deep = await refused(wound(first.woundId, 30, 20, daysAgo: 0, depth: 400))
+        XCTAssertTrue(deep.hasPrefix("wound depth of 400 mm is outside the possible range"), deep)
+        let fine = await refused(wound(first.woundId, 30.25, 20, daysAgo: 0))
+        XCTAssertTrue(fine.hasPrefix("wound length: 30.25 mm has more than one decimal"), fine)
+        let count = try await s.patient(id).clinical?.woundAssessments.count
+        XCTAssertEqual(count, 2)
+        let sentAfter = try await s.exportChanges().changes.count
+        XCTAssertEqual(sentAfter, sent, "no change was written")
+    }
+
+    func testAFinishedMustReachesAColleaguesPhoneThroughTheSyncServerAndADraftNeverDoes() async throws {
+        let server = try LoopbackServer(dir: dir)
+        defer { server.stop() }
+        let (a, aEnd) = try await server.phone(dir, "north-nurse1")
+        let (b, bEnd) = try await server.phone(dir, "north-nurse2")
+        let id = try await a.registerPatient(Fixtures.demographics("Edith", "Crawley", nhs: "9434765919"))
+        let must = AssessmentDraftInput(definitionId: "must", definitionVersion: 1, answers: [
+            AssessmentAnswer(item: "bmi", value: .measured(values: [
+                Measurement(input: "height_cm", value: 165.0), Measurement(input: "weight_kg", value: 52.0),
+            ])),
+            choice("weight_loss", "loss_5_to_10"),
+            choice("acute_disease", "no"),
+        ], visitId: nil)
+        let draft = try await a.saveAssessmentDraft(id, must)
+        _ = try await a.saveAssessmentDraft(id, waterlow(firstHalf))
+        let recorded = try await a.finishAssessmentDraft(draft.id)
+        XCTAssertEqual(recorded.score.total, 2)
+        _ = try await a.sync(aEnd)
+        let pending = try await a.pendingChanges()
+        XCTAssertEqual(pending, [], "the server accepted (and re-scored) the assessment")
+        let quarantined = try a.native.quarantine()
+        XCTAssertTrue(quarantined.isEmpty)
+
+        _ = try await b.sync(bEnd)
+        let theirs = try await b.patient(id).clinical?.assessments ?? []
+        XCTAssertEqual(theirs.map(\.id), [recorded.id])
+        XCTAssertEqual(theirs.first?.score.total, 2)
+        XCTAssertEqual(theirs.first?.score.band, "high")
+        let bDrafts = try await b.assessmentDrafts()
+        XCTAssertTrue(bDrafts.isEmpty, "drafts stay on the phone that made them")
+        let aDrafts = try await a.assessmentDrafts(id)
+        XCTAssertEqual(aDrafts.count, 1)
+    }
 }

@@ -1,3 +1,4 @@
+import Doorstep
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -62,6 +63,15 @@ final class LoopbackServer {
     }
 
     func issueCode(_ user: String) throws -> String { try Self.admin(bin, data, ["issue-code", user]) }
+
+    /// A phone enrolled as `user` (one of the team's nurses) with its own store in `dir`, and the
+    /// endpoint it syncs with.
+    func phone(_ dir: URL, _ user: String) async throws -> (DoorstepStore, SyncEndpoint) {
+        let e = try await enrolDevice(url: url, code: try issueCode(user))
+        let c = Fixtures.config(dir, e.deviceId)
+        let store = try await DoorstepStore.open(StoreConfig(path: c.path, key: c.key, deviceId: e.deviceId, user: e.user))
+        return (store, SyncEndpoint(url: url, deviceToken: e.deviceToken))
+    }
 
     /// SIGKILL, as the Rust and Kotlin harnesses do: `doorstep serve` shuts down gracefully on
     /// a signal and would wait for the clients' idle keep-alive connections.

@@ -38,6 +38,12 @@ typealias TaskInput = org.doorstep.ffi.TaskInput
 typealias TaskStatus = org.doorstep.ffi.TaskStatus
 typealias TaskStatusChange = org.doorstep.ffi.TaskStatusChange
 typealias TaskView = org.doorstep.ffi.TaskView
+typealias MedicationInput = org.doorstep.ffi.MedicationInput
+typealias MedicationAdministration = org.doorstep.ffi.MedicationAdministration
+typealias DoseUnit = org.doorstep.ffi.DoseUnit
+typealias Route = org.doorstep.ffi.Route
+typealias Witness = org.doorstep.ffi.Witness
+typealias SyringeDriverCheck = org.doorstep.ffi.SyringeDriverCheck
 
 /** The today list, again after every change to the day lists (a write on this phone or a sync). */
 fun DoorstepStore.todayListFlow(query: DayQuery): Flow<Live<TodayList>> =

@@ -198,6 +198,10 @@ class DoorstepStore private constructor(
     suspend fun addPlanProblem(personId: String, text: String): PlanProblem =
         call { addPlanProblem(personId, text) }
 
+    /** Change a problem's text or close it ([active] false): its goals' visits stop. */
+    suspend fun updatePlanProblem(personId: String, problemId: String, text: String, active: Boolean): PlanProblem =
+        call { updatePlanProblem(personId, problemId, text, active) }
+
     suspend fun addPlanGoal(personId: String, goal: GoalInput): PlanGoal =
         call { addPlanGoal(personId, goal) }
 
@@ -252,6 +256,14 @@ class DoorstepStore private constructor(
 
     suspend fun resolveFieldConflict(conflictId: String, keep: Int): ConflictResolution =
         call { resolveFieldConflict(conflictId, keep.toUInt()) }
+
+    /**
+     * Record a medication given or not given (with its reason): a controlled drug with a witness
+     * who is not the giver, a syringe driver with its check. Recorded once, never edited: a
+     * correction is [markEnteredInError] plus a new record. Read back in `ClinicalRecord.medications`.
+     */
+    suspend fun recordMedication(personId: String, input: MedicationInput): MedicationAdministration =
+        call { recordMedication(personId, input) }
 
     /** Add a task (bloods due, prescription request, referral, review) for a nurse or a role. */
     suspend fun addTask(personId: String, input: TaskInput): CareTask = call { addTask(personId, input) }

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Path
+import java.time.Instant
+import java.time.temporal.ChronoUnit
 
 /** Scored assessments through the bindings: a Waterlow card as a draft, resumed, finished, read. */
 class AssessmentTest {
@@ -116,6 +118,64 @@ class AssessmentTest {
         assertEquals(3u, must.total)
         assertEquals("high", must.band)
         assertEquals(listOf("must", "waterlow"), assessmentDefinitions().map { it.id })
+    }
+
+    private fun wound(woundId: String?, length: Double, width: Double, daysAgo: Long, depth: Double = 3.0) =
+        WoundAssessmentInput(
+            woundId = woundId,
+            site = "left heel",
+            size = WoundSize(lengthMm = length, widthMm = width, depthMm = depth),
+            tissue = listOf(TissueShare(TissueType.GRANULATING, 60u), TissueShare(TissueType.SLOUGH, 40u)),
+            exudate = ExudateLevel.LOW,
+            odour = Odour.NONE,
+            pain = 2u,
+            photoRef = "IMG_0042",
+            assessedAtMs = Instant.now().minus(daysAgo, ChronoUnit.DAYS).toEpochMilli(),
+        )
+
+    @Test
+    fun `a wound is recorded, read back, its area trend follows two visits, and impossible sizes are refused`() = runBlocking {
+        DoorstepStore.open(Fixtures.config(dir, "phone-w")).use { s ->
+            val id = s.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+            val firstInput = wound(null, 50.0, 40.0, daysAgo = 14)
+            val first = s.recordWoundAssessment(id, firstInput)
+            assertEquals(first.id, first.woundId, "a new wound takes its first assessment's id")
+            assertEquals(2000.0, first.areaMm2)
+            val one = s.patient(id).clinical!!
+            assertEquals(listOf(first), one.woundAssessments)
+            val stored = one.woundAssessments.single()
+            assertEquals("left heel", stored.site)
+            assertEquals(WoundSize(50.0, 40.0, 3.0), stored.size)
+            assertEquals(firstInput.tissue, stored.tissue)
+            assertEquals(ExudateLevel.LOW, stored.exudate)
+            assertEquals("IMG_0042", stored.photoRef)
+            assertEquals(firstInput.assessedAtMs, stored.assessedAtMs)
+            val alone = one.woundTrends.single()
+            assertEquals(AreaTrend.FIRST_MEASUREMENT, alone.trend)
+            assertNull(alone.changePercent)
+
+            val second = s.recordWoundAssessment(id, wound(first.woundId, 40.0, 30.0, daysAgo = 0))
+            val trend = s.patient(id).clinical!!.woundTrends.single()
+            assertEquals(first.woundId, trend.woundId)
+            assertEquals(listOf(first.id, second.id), trend.points.map { it.assessmentId })
+            assertEquals(listOf(2000.0, 1200.0), trend.points.map { it.areaMm2 })
+            assertEquals(-40.0, trend.changePercent)
+            assertEquals(AreaTrend.REDUCING, trend.trend)
+
+            val sent = s.exportChanges().changes.size
+            fun refused(input: WoundAssessmentInput): String =
+                assertThrows<DoorstepException.Validation> { runBlocking { s.recordWoundAssessment(id, input) } }.message!!
+            val zero = refused(wound(first.woundId, 0.0, 0.0, daysAgo = 0))
+            assertTrue(zero.startsWith("wound length of 0 mm is outside the possible range"), zero)
+            val wide = refused(wound(first.woundId, 30.0, 45.0, daysAgo = 0))
+            assertTrue(wide.startsWith("wound width: the width (45 mm) is more than the length (30 mm)"), wide)
+            val deep = refused(wound(first.woundId, 30.0, 20.0, daysAgo = 0, depth = 400.0))
+            assertTrue(deep.startsWith("wound depth of 400 mm is outside the possible range"), deep)
+            val fine = refused(wound(first.woundId, 30.25, 20.0, daysAgo = 0))
+            assertTrue(fine.startsWith("wound length: 30.25 mm has more than one decimal"), fine)
+            assertEquals(2, s.patient(id).clinical!!.woundAssessments.size)
+            assertEquals(sent, s.exportChanges().changes.size, "no change was written")
+        }
     }
 
     @Test
