@@ -1,6 +1,6 @@
 //! The advice compartment, exported only where the access policy lets the reader see it (an
 //! advice worker; a clinician where the person consents to share): needs as UKCore-Condition
-//! (category `health-concern`), actions as UKCore-Procedure, outcomes as UKCore-Observation of
+//! (a problem-list item "Advice need (<category>): …"), actions as UKCore-Procedure, outcomes as UKCore-Observation of
 //! the financial gain (GBP), consent as UKCore-Consent.
 
 use serde_json::json;
@@ -42,7 +42,8 @@ pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {
             "meta": meta("UKCore-Condition"),
             "clinicalStatus": (!eie).then(|| coding_concept(codes::CONDITION_CLINICAL, "active", "Active")),
             "verificationStatus": eie.then(|| coding_concept(codes::CONDITION_VERIFICATION, "entered-in-error", "Entered in Error")),
-            "category": [coding_concept(codes::CONDITION_CATEGORY, "health-concern", "Health Concern")],
+            // R4's condition-category has only problem-list-item and encounter-diagnosis.
+            "category": [coding_concept(codes::CONDITION_CATEGORY, "problem-list-item", "Problem List Item")],
             "code": {"text": format!("Advice need ({}): {}", category(n.category), text::string_or(&n.description, "no description"))},
             "subject": b.patient.clone(),
             "recordedDate": instant(n.author.at),
@@ -101,7 +102,7 @@ pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {
             "meta": meta("UKCore-Consent"),
             "status": "active",
             "scope": coding_concept(codes::CONSENT_SCOPE, "patient-privacy", "Privacy Consent"),
-            "category": [coding_concept(codes::CONSENT_CATEGORY, "infa", "information access")],
+            "category": [coding_concept(codes::ACT_CODE, "INFA", "information access")],
             "patient": b.patient.clone(),
             "dateTime": instant(c.author.at),
             "performer": [b.patient.clone(), performer],

@@ -110,7 +110,7 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
         "resourceType": "QuestionnaireResponse",
         "id": qr_id,
         "meta": meta("UKCore-QuestionnaireResponse"),
-        "identifier": super::ids::is_uuid(&a.id).then(|| json!({"system": codes::RFC4122, "value": a.id})),
+        "identifier": super::ids::is_uuid(&a.id).then(|| json!({"system": codes::URI, "value": format!("urn:uuid:{}", a.id)})),
         "questionnaire": questionnaire(&a.definition_id, a.definition_version),
         "status": if eie { "entered-in-error" } else { "completed" },
         "subject": b.patient.clone(),

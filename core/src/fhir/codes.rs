@@ -10,8 +10,9 @@ pub const SNOMED: &str = "http://snomed.info/sct";
 pub const LOINC: &str = "http://loinc.org";
 pub const UCUM: &str = "http://unitsofmeasure.org";
 pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
-/// The system NHS England's examples give a UUID identifier.
-pub const RFC4122: &str = "https://tools.ietf.org/html/rfc4122";
+/// An identifier that is a URI (`urn:uuid:<entry id>`), as FHIR's datatypes page has it (NHS
+/// England's examples use `https://tools.ietf.org/html/rfc4122`, which the validator flags).
+pub const URI: &str = "urn:ietf:rfc:3986";
 pub const OBSERVATION_CATEGORY: &str =
     "http://terminology.hl7.org/CodeSystem/observation-category";
 pub const CONDITION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
@@ -30,7 +31,6 @@ pub const PROVENANCE_PARTICIPANT: &str =
 pub const MED_ADMIN_FUNCTION: &str =
     "http://terminology.hl7.org/CodeSystem/med-admin-perform-function";
 pub const CONSENT_SCOPE: &str = "http://terminology.hl7.org/CodeSystem/consentscope";
-pub const CONSENT_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/consentcategorycodes";
 pub const ISO_4217: &str = "urn:iso:std:iso:4217";
 pub const NHS_NUMBER_VERIFICATION: &str =
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland";
@@ -99,7 +99,11 @@ pub const BODY_TEMPERATURE: Vital = Vital {
     unit: ("degree Celsius", "Cel"),
 };
 
+/// The profile whose codes and units the blood pressure follows…
 pub const BLOOD_PRESSURE_PROFILE: &str = "UKCore-Observation-VitalSigns-BloodPressure";
+/// …and the one it names: HAPI FHIR 8.8.0 cannot evaluate the BP profile's nested slices (see
+/// `observations.rs`), so the parent vital-signs profile.
+pub const BLOOD_PRESSURE_CLAIMED: &str = "UKCore-Observation-VitalSigns";
 pub const BLOOD_PRESSURE_LOINC: (&str, &str) =
     ("85354-9", "Blood pressure panel with all children optional");
 pub const BLOOD_PRESSURE_SNOMED: (&str, &str) = ("75367002", "Blood pressure");

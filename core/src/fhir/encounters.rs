@@ -66,7 +66,7 @@ fn service(s: Service) -> String {
 
 /// `[{system: RFC 4122, value: <entry id>}]` for an entry id that is a UUID, else nothing.
 pub(crate) fn identifier(entry_id: &str) -> Option<Value> {
-    super::ids::is_uuid(entry_id).then(|| json!([{"system": codes::RFC4122, "value": entry_id}]))
+    super::ids::is_uuid(entry_id).then(|| json!([{"system": codes::URI, "value": format!("urn:uuid:{entry_id}")}]))
 }
 
 fn class(t: ContactType) -> Value {

@@ -178,7 +178,12 @@ fn blood_pressure(b: &Builder<'_>, common: &Common, id: String, s: &ObservationS
             Some(r)
         }
         (Some(sys), dia) => {
-            let mut r = base(b, common, &id, codes::BLOOD_PRESSURE_PROFILE);
+            // UKCore-Observation-VitalSigns-BloodPressure cannot be evaluated by HAPI FHIR 8.8.0:
+            // its component slices' coding slices have no discriminator in the generated
+            // snapshot ("Slicing cannot be evaluated"), which fails NHS England's own example
+            // once it names the profile. The parent vital-signs profile is claimed instead; the
+            // codes, texts and units are the BP profile's (docs/interop.md).
+            let mut r = base(b, common, &id, codes::BLOOD_PRESSURE_CLAIMED);
             r["category"] = category("vital-signs", "Vital Signs");
             r["code"] = json!({
                 "coding": [coding(codes::LOINC, codes::BLOOD_PRESSURE_LOINC.0, codes::BLOOD_PRESSURE_LOINC.1), snomed(codes::BLOOD_PRESSURE_SNOMED)],
