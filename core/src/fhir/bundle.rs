@@ -148,7 +148,10 @@ impl<'a> Builder<'a> {
             "meta": {"profile": [codes::profile("UKCore-Provenance")]},
             "target": targets,
             "recorded": instant(author.at),
-            "activity": entered_in_error.map(|_| json!({"text": "marked as entered in error"})),
+            "activity": entered_in_error.map(|_| json!({
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE", "display": "revise"}],
+                "text": "marked as entered in error",
+            })),
             "reason": entered_in_error.map(|r| json!([{"text": text::string_or(r, "entered in error")}])),
             "agent": [
                 {
