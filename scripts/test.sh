@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test, on a fresh machine: installs what it needs, then runs the Rust tests and the
-# Kotlin, Swift and Python tests of the bindings against the same core.
+# Every test, on a fresh machine: installs what it needs, then runs the Rust tests, the HAPI FHIR
+# validation of the FHIR export, and the Kotlin, Swift and Python tests of the bindings against
+# the same core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup-rust.sh
@@ -18,12 +19,6 @@ if ! command -v openssl >/dev/null 2>&1; then
     $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
 fi
 export DOORSTEP_PG_BIN="${DOORSTEP_PG_BIN:-$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")}"
-echo "== Rust: unit, property, crash and cross-crate tests"
-cargo test --workspace --locked
-echo "== Benchmarks compile"
-cargo build --benches --locked -p doorstep-core -p doorstep-cli
-
-# ---- Mobile shells (issue 4): the same core through UniFFI, from Kotlin, Swift and Python.
 timings=()
 stage_start=$start
 lap() { local now; now=$(date +%s); timings+=("$1: $((now - stage_start)) s"); stage_start=$now; }
@@ -41,7 +36,23 @@ logged() { # log-name summary-regex command...
     exit 1
   fi
 }
+# A JDK and Maven: the Kotlin library's tests and the FHIR validator (tests/fhir-validator).
+bash scripts/setup-jvm.sh
+
+echo "== Rust: unit, property, crash and cross-crate tests (the HAPI FHIR validation is its own stage below)"
+cargo test --workspace --locked -- --skip hapi_
+echo "== Benchmarks compile"
+cargo build --benches --locked -p doorstep-core -p doorstep-cli
 lap "Rust tests and benchmark builds"
+
+# ---- FHIR (issue 15): every exported Bundle validated by HAPI FHIR 8.8.0 against FHIR R4 and
+# UK Core 2.0.0 (../shared/fhir), offline; the test builds tests/fhir-validator with Maven.
+echo "== FHIR: exported Bundles through the HAPI FHIR validator (R4 + UK Core 2.0.0, offline)"
+logged fhir.log "^validated |exported bundles validated|^test result" \
+  cargo test --locked -p doorstep-tests --test fhir -- --nocapture hapi_
+lap "FHIR validation (HAPI, Maven build included)"
+
+# ---- Mobile shells (issue 4): the same core through UniFFI, from Kotlin, Swift and Python.
 
 echo "== Bindings: build libdoorstep_ffi.so and generate Kotlin, Swift and Python from it"
 lib=$(scripts/bindings.sh)
@@ -53,7 +64,6 @@ cargo build --benches --locked -q -p doorstep-ffi
 lap "bindings (library, generation, Rust boundary bench build)"
 
 echo "== Kotlin: android/ with Maven, JUnit 5 on the JVM against $lib"
-bash scripts/setup-jvm.sh
 (cd android && logged kotlin.log "Tests run:|BUILD" mvn -B -ntp test -Ddoorstep.lib.dir="$libdir")
 lap "Kotlin (mvn test)"
 

@@ -12,6 +12,7 @@ uniffi::setup_scaffolding!("doorstep_core");
 
 pub mod clinical;
 pub mod error;
+pub mod fhir;
 #[cfg(feature = "uniffi")]
 pub mod ffi;
 pub mod ids;

@@ -283,3 +283,388 @@ pub fn wound(
         assessed_at: Utc::now() - Duration::days(days_ago),
     }
 }
+
+// ---------------------------------------------------------------- a full record (FHIR export)
+
+/// A record like the demo's, with something of every kind the FHIR export maps: visits with
+/// observations and NEWS2 (complete, partial, on oxygen), a no-access visit, a telephone
+/// contact, a note with control characters, episodes (one discharged), alerts (allergies,
+/// DNACPR, safeguarding, risk to staff) and an alert in conflict between two nurses, a care plan
+/// (the first release's and problems, goals, interventions, a review date), tasks (completed,
+/// cancelled, open), medication (given, a syringe driver with a witness, not given), MUST,
+/// Waterlow, two assessments of one wound, entries marked entered in error, and an advice record
+/// with consent to share (written by an advice worker's phone and passed to the nurse's).
+///
+/// Returns the district nurse's store (holding all of it) and the person's id. The other phones'
+/// files are left in `dir`.
+pub fn full_record(dir: &Path) -> (FieldStore, String) {
+    use crate::clinical::assessments::AssessmentAnswer as A;
+    use chrono::NaiveDate;
+    let nurse = open(&dir.join("nurse.db"), "phone-nurse", Role::DistrictNurse);
+    let colleague = open(&dir.join("colleague.db"), "phone-colleague", Role::DistrictNurse);
+    let adviser = open(&dir.join("adviser.db"), "phone-adviser", Role::AdviceWorker);
+    let mut d = demographics("Edith", "Clarke", Some("943 476 5919"), "hx7 8ab");
+    d.preferred_name = Some("Edie".into());
+    d.phone = Some("01422 555 0101".into());
+    d.gp_practice = Some("Calder Valley Medical Practice".into());
+    d.next_of_kin = Some(Contact {
+        name: "Martin Clarke".into(),
+        relationship: Some("son".into()),
+        phone: Some("07700 900123".into()),
+    });
+    d.carer = Some(Contact {
+        name: "Jo Patel".into(),
+        relationship: None,
+        phone: None,
+    });
+    let p = nurse.register_patient(d).expect("register");
+    let now = Utc::now();
+    let today = crate::record::schedule::local_date(now);
+    let alert = |s: &FieldStore, kind, text: &str| {
+        s.set_alert(
+            &p,
+            AlertInput {
+                kind,
+                text: text.into(),
+                active: true,
+            },
+        )
+        .expect("alert");
+    };
+    alert(&nurse, AlertKind::Allergies, "Penicillin: anaphylaxis");
+    alert(
+        &nurse,
+        AlertKind::Resuscitation,
+        "DNACPR in place (ReSPECT form in the blue folder)",
+    );
+    alert(&nurse, AlertKind::Safeguarding, "Financial abuse concern raised 3 Nov");
+    exchange(&nurse, &colleague);
+    // Two nurses set "risk to staff" offline: a conflict with both values.
+    alert(&nurse, AlertKind::RiskToStaff, "Dog: shut it in the kitchen before entering");
+    alert(&colleague, AlertKind::RiskToStaff, "Son can be verbally aggressive: visit in pairs");
+    exchange(&colleague, &nurse);
+
+    let episode = nurse
+        .add_episode(
+            &p,
+            EpisodeInput {
+                service: Service::DistrictNursing,
+                referral_source: "GP".into(),
+                referral_reason: "Leg ulcer, left gaiter".into(),
+                accepted_on: today - Duration::days(60),
+            },
+        )
+        .expect("episode");
+    let ward = nurse
+        .add_episode(
+            &p,
+            EpisodeInput {
+                service: Service::VirtualWard(VirtualWardPathway::Copd),
+                referral_source: "Respiratory team".into(),
+                referral_reason: "COPD exacerbation".into(),
+                accepted_on: today - Duration::days(40),
+            },
+        )
+        .expect("ward");
+    nurse
+        .discharge_episode(&p, &ward.id, today - Duration::days(30), "Stable")
+        .expect("discharge");
+
+    let visit = |start_mins: i64, outcome, obs: Option<Observations>, note: Option<&str>| {
+        let start = now - Duration::minutes(start_mins);
+        nurse
+            .record_visit(
+                &p,
+                VisitInput {
+                    planned_visit_id: None,
+                    contact_type: ContactType::HomeVisit,
+                    started_at: start,
+                    ended_at: Some(start + Duration::minutes(25)),
+                    outcome,
+                    interventions: if outcome == VisitOutcome::Completed {
+                        vec![Intervention::WoundCare, Intervention::Other("Leg elevation advice".into())]
+                    } else {
+                        vec![]
+                    },
+                    note: note.map(str::to_string),
+                    observations: obs,
+                    scheduled_visit: None,
+                    outcome_reason: (outcome != VisitOutcome::Completed)
+                        .then(|| "No answer at the door; key safe empty".to_string()),
+                    interventions_done: vec![],
+                },
+            )
+            .expect("visit")
+    };
+    visit(60 * 24 * 7, VisitOutcome::Completed, Some(normal_observations()), Some(&note_500()));
+    let unwell = Observations {
+        respiration_rate: Some(24),
+        spo2_percent: Some(91),
+        on_oxygen: Some(true),
+        systolic_bp: Some(98),
+        diastolic_bp: Some(60),
+        pulse: Some(118),
+        consciousness: Some(Consciousness::NewConfusion),
+        temperature_c: Some(38.6),
+    };
+    let high = visit(
+        60 * 24 * 3,
+        VisitOutcome::Completed,
+        Some(unwell),
+        Some("Unwell, new confusion.\u{0007} Escalated to GP\u{0000} & 999 <urgent>."),
+    );
+    assert_eq!(high.news2.as_ref().and_then(|n| n.total), Some(15));
+    let partial = Observations {
+        respiration_rate: Some(18),
+        pulse: Some(80),
+        diastolic_bp: Some(70),
+        ..Default::default()
+    };
+    visit(60 * 24 * 2, VisitOutcome::Completed, Some(partial), None);
+    visit(60 * 24, VisitOutcome::NoAccess, None, None);
+    let start = now - Duration::hours(5);
+    nurse
+        .record_visit(
+            &p,
+            VisitInput {
+                planned_visit_id: None,
+                contact_type: ContactType::Telephone,
+                started_at: start,
+                ended_at: Some(start + Duration::minutes(10)),
+                outcome: VisitOutcome::Completed,
+                interventions: vec![Intervention::MedicationPrompt],
+                note: Some("Phoned to prompt evening inhaler.".into()),
+                observations: None,
+                scheduled_visit: None,
+                outcome_reason: None,
+                interventions_done: vec![],
+            },
+        )
+        .expect("telephone");
+    let wrong = visit(60 * 30, VisitOutcome::Completed, Some(normal_observations()), None);
+    nurse
+        .mark_entered_in_error(&p, &wrong.visit.id, "Recorded against the wrong person")
+        .expect("eie visit");
+    if let Some(o) = &wrong.observations {
+        nurse
+            .mark_entered_in_error(&p, &o.id, "Recorded against the wrong person")
+            .expect("eie obs");
+    }
+    nurse
+        .add_note(&p, Some(high.visit.id.clone()), "Daughter informed by phone.")
+        .expect("note");
+    nurse
+        .schedule_visit(
+            &p,
+            PlannedVisitInput {
+                planned_start: now + Duration::days(1),
+                planned_end: Some(now + Duration::days(1) + Duration::minutes(30)),
+                clinician: Some("user-phone-nurse".into()),
+                contact_type: ContactType::HomeVisit,
+                purpose: Some("Dressing change".into()),
+            },
+        )
+        .expect("planned");
+
+    nurse
+        .set_care_plan(
+            &p,
+            CarePlan {
+                goals: vec!["Ulcer healed".into()],
+                interventions: vec!["Compression bandaging".into()],
+                review_date: Some(today + Duration::days(14)),
+            },
+        )
+        .expect("legacy plan");
+    let problem = nurse
+        .add_plan_problem(&p, "Type 2 diabetes on insulin")
+        .expect("problem");
+    let goal = nurse
+        .add_plan_goal(
+            &p,
+            GoalInput {
+                problem_id: problem.id.clone(),
+                text: "Blood glucose 6–10 mmol/l before meals".into(),
+                target_date: Some(today + Duration::days(30)),
+                status: GoalStatus::Active,
+            },
+        )
+        .expect("goal");
+    let insulin = |frequency, kind| PlanInterventionInput {
+        goal_id: goal.id.clone(),
+        kind,
+        description: "NovoMix 30 insulin".into(),
+        frequency,
+        window_start: None,
+        window_end: None,
+        tolerance_minutes: None,
+        priority: None,
+        clinician: Some("user-phone-nurse".into()),
+        starts_on: today,
+        ends_on: Some(today + Duration::days(90)),
+        contact_type: ContactType::HomeVisit,
+    };
+    nurse
+        .add_plan_intervention(
+            &p,
+            insulin(
+                Frequency::DailyAt {
+                    times: vec!["08:00".into(), "17:00".into()],
+                },
+                Intervention::Insulin,
+            ),
+        )
+        .expect("insulin");
+    for f in [
+        Frequency::TimesPerWeek { times: 3 },
+        Frequency::OnWeekdays {
+            days: vec![DayOfWeek::Monday, DayOfWeek::Thursday],
+        },
+        Frequency::EveryNDays { days: 14 },
+        Frequency::AsNeeded,
+    ] {
+        nurse
+            .add_plan_intervention(&p, insulin(f, Intervention::WoundCare))
+            .expect("intervention");
+    }
+    nurse
+        .set_plan_review(&p, today + Duration::days(28))
+        .expect("review");
+
+    let task = |kind, due_days| {
+        nurse
+            .add_task(
+                &p,
+                TaskInput {
+                    kind,
+                    description: "HbA1c and U&Es".into(),
+                    assignee: TaskAssignee::Role {
+                        role: Role::DistrictNurse,
+                    },
+                    due: today + Duration::days(due_days),
+                    ready: false,
+                },
+            )
+            .expect("task")
+    };
+    let done = task(TaskKind::BloodsDue, 0);
+    nurse
+        .complete_task(&p, &done.id, Some("Taken, sent to the lab".into()))
+        .expect("complete");
+    let cancelled = task(TaskKind::Referral, 3);
+    nurse
+        .set_task_status(&p, &cancelled.id, TaskStatus::Cancelled, Some("GP referred instead".into()))
+        .expect("cancel");
+    nurse
+        .add_task(
+            &p,
+            TaskInput {
+                kind: TaskKind::Other("Order compression hosiery".into()),
+                description: "Class 2, below knee".into(),
+                assignee: TaskAssignee::User {
+                    user_id: "user-phone-colleague".into(),
+                    display_name: "Priya Shah".into(),
+                },
+                due: today + Duration::days(7),
+                ready: true,
+            },
+        )
+        .expect("task for a colleague");
+
+    let med = |input: MedicationInput| nurse.record_medication(&p, input).expect("medication");
+    let dose = MedicationInput {
+        visit_id: Some(high.visit.id.clone()),
+        drug: "Insulin aspart (NovoRapid)".into(),
+        dose: 8.0,
+        unit: DoseUnit::Units,
+        route: Route::Subcutaneous,
+        at: now - Duration::hours(3),
+        given: true,
+        not_given_reason: None,
+        controlled_drug: false,
+        witness: None,
+        syringe_driver: None,
+        note: None,
+    };
+    med(dose.clone());
+    med(MedicationInput {
+        drug: "Morphine sulfate".into(),
+        dose: 10.0,
+        unit: DoseUnit::Milligrams,
+        route: Route::SyringeDriver,
+        controlled_drug: true,
+        witness: Some(Witness {
+            user_id: "user-phone-colleague".into(),
+            display_name: "Priya Shah".into(),
+        }),
+        syringe_driver: Some(SyringeDriverCheck {
+            rate_ml_per_hour: 0.7,
+            volume_remaining_ml: 12.5,
+            site: "left upper chest".into(),
+            site_ok: true,
+        }),
+        ..dose.clone()
+    });
+    med(MedicationInput {
+        given: false,
+        not_given_reason: Some("Blood glucose 3.2 mmol/l: GP informed".into()),
+        ..dose.clone()
+    });
+    let mistake = med(MedicationInput {
+        dose: 80.0,
+        ..dose
+    });
+    nurse
+        .mark_entered_in_error(&p, &mistake.id, "Typed 80 for 8")
+        .expect("eie medication");
+
+    let assess = |definition: &str, answers: Vec<A>| {
+        nurse
+            .record_assessment(
+                &p,
+                AssessmentInput {
+                    definition_id: definition.into(),
+                    definition_version: 1,
+                    answers,
+                    visit_id: Some(high.visit.id.clone()),
+                    assessed_at: now - Duration::hours(2),
+                },
+            )
+            .expect("assessment")
+    };
+    assess("must", must_measured());
+    assess(
+        "must",
+        vec![
+            A::choice("bmi", "subjective_thin"),
+            A::choice("weight_loss", "subjective_signs_of_loss"),
+            A::choice("acute_disease", "no"),
+            A::choice("overall_risk", "medium"),
+        ],
+    );
+    let mut waterlow = waterlow_first_half();
+    waterlow.extend(waterlow_second_half());
+    assess("waterlow", waterlow);
+    let first = nurse
+        .record_wound_assessment(&p, wound(None, 42.0, 30.5, 14))
+        .expect("wound");
+    nurse
+        .record_wound_assessment(&p, wound(Some(first.wound_id.clone()), 35.0, 22.0, 1))
+        .expect("wound again");
+    let _ = (&episode, NaiveDate::MIN);
+
+    // The advice record, written on the advice worker's phone with the person's consent.
+    exchange(&nurse, &adviser);
+    let need = adviser
+        .add_advice_need(&p, AdviceCategory::Benefits, "Attendance Allowance not claimed")
+        .expect("need");
+    adviser
+        .add_advice_action(&p, &need.id, "Helped complete the AA1 form")
+        .expect("action");
+    adviser
+        .record_advice_outcome(&p, &need.id, "Attendance Allowance awarded, higher rate", 1_089_00)
+        .expect("outcome");
+    adviser.set_consent_to_share(&p, true).expect("consent");
+    exchange(&adviser, &nurse);
+    (nurse, p)
+}

@@ -12,6 +12,7 @@ mod db;
 mod docs;
 mod drafts;
 mod exchange;
+mod fhir;
 mod observe;
 mod projections;
 mod quarantine;
@@ -170,27 +171,7 @@ impl FieldStore {
 
     /// Everything this device holds about a person.
     pub fn patient(&self, person_id: &str) -> Result<PersonRecord> {
-        self.writing(|w| {
-            self.require_person(&w.conn, person_id)?;
-            let Writer { conn, docs } = w;
-            let key = |c: Compartment| (person_id.to_string(), c);
-            let demographics =
-                record::read::demographics(&docs.get(conn, &key(Compartment::Demographics))?.doc)?;
-            let clinical = match &docs.get(conn, &key(Compartment::Clinical))?.doc {
-                d if d.is_empty() => None,
-                d => Some(record::read::clinical_for_display(person_id, d)?),
-            };
-            let advice = match &docs.get(conn, &key(Compartment::Advice))?.doc {
-                d if d.is_empty() => None,
-                d => Some(record::read::advice_for_display(d)?),
-            };
-            Ok(PersonRecord {
-                person_id: person_id.to_string(),
-                demographics,
-                clinical,
-                advice,
-            })
-        })
+        self.writing(|w| self.read_person(w, person_id))
     }
 
     /// Everyone on this device's caseload, by family name, with alerts, next and last visit and
@@ -315,6 +296,29 @@ impl FieldStore {
 
 /// The machinery of every call: locks, the author, the policy, the write path.
 impl FieldStore {
+    /// Everything this device holds about a person, under the writer lock already taken.
+    fn read_person(&self, w: &mut Writer, person_id: &str) -> Result<PersonRecord> {
+        self.require_person(&w.conn, person_id)?;
+        let Writer { conn, docs } = w;
+        let key = |c: Compartment| (person_id.to_string(), c);
+        let demographics =
+            record::read::demographics(&docs.get(conn, &key(Compartment::Demographics))?.doc)?;
+        let clinical = match &docs.get(conn, &key(Compartment::Clinical))?.doc {
+            d if d.is_empty() => None,
+            d => Some(record::read::clinical_for_display(person_id, d)?),
+        };
+        let advice = match &docs.get(conn, &key(Compartment::Advice))?.doc {
+            d if d.is_empty() => None,
+            d => Some(record::read::advice_for_display(d)?),
+        };
+        Ok(PersonRecord {
+            person_id: person_id.to_string(),
+            demographics,
+            clinical,
+            advice,
+        })
+    }
+
     /// The writer connection and warm documents, once the store is known to be usable.
     fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
         self.access.check(now())?;

@@ -141,17 +141,7 @@ impl FieldStore {
             let doc = &mut docs
                 .get(conn, &(person_id.to_string(), Compartment::Clinical))?
                 .doc;
-            let view = dayedit::plan(person_id, doc)?;
-            let legacy: Option<crate::record::CarePlan> = layout::get_json(doc, layout::CARE_PLAN)?;
-            let legacy_author = match &legacy {
-                Some(_) => author_of_key(doc, layout::CARE_PLAN)?,
-                None => None,
-            };
-            Ok(dayedit::with_first_version(
-                view,
-                legacy.as_ref(),
-                legacy_author.as_ref(),
-            ))
+            plan_view(person_id, doc)
         })
     }
 
@@ -561,6 +551,21 @@ impl FieldStore {
         }
         Ok(out)
     }
+}
+
+/// The care plan of a clinical document, with the first release's plan as its first version.
+pub(super) fn plan_view(person_id: &str, doc: &mut automerge::AutoCommit) -> Result<CarePlanView> {
+    let view = dayedit::plan(person_id, doc)?;
+    let legacy: Option<crate::record::CarePlan> = layout::get_json(doc, layout::CARE_PLAN)?;
+    let legacy_author = match &legacy {
+        Some(_) => author_of_key(doc, layout::CARE_PLAN)?,
+        None => None,
+    };
+    Ok(dayedit::with_first_version(
+        view,
+        legacy.as_ref(),
+        legacy_author.as_ref(),
+    ))
 }
 
 /// Who last wrote `k`, from the audit stamp of the change holding the winning op.

@@ -1,0 +1,363 @@
+//! The Bundle: its entries in a fixed order, the Practitioner and Device of every author, and a
+//! Provenance for every entry (its author, role and device; and the entered-in-error marker's).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use super::{codes, ids, text, Source};
+use crate::record::{Author, CarePlanView, EnteredInError};
+
+/// What the sections add resources to.
+pub(crate) struct Builder<'a> {
+    pub person_id: &'a str,
+    /// The Patient's reference (`urn:uuid:…`).
+    pub patient: Value,
+    resources: Vec<Value>,
+    provenance: Vec<Value>,
+    entered_in_error: HashMap<&'a str, &'a EnteredInError>,
+    /// user id → display name (the first seen, in export order).
+    practitioners: BTreeMap<String, String>,
+    devices: BTreeMap<String, ()>,
+    plan: Option<&'a CarePlanView>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(source: &Source<'a>) -> Self {
+        let mut entered_in_error = HashMap::new();
+        for m in source
+            .clinical
+            .map(|c| c.entered_in_error.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .chain(source.advice.map(|a| a.entered_in_error.as_slice()).unwrap_or_default())
+        {
+            // The first marker of an entry counts (one per entry is all the record allows).
+            entered_in_error.entry(m.entry_id.as_str()).or_insert(m);
+        }
+        let patient_id = ids::uuid(source.person_id, "Patient", &[]);
+        Builder {
+            person_id: source.person_id,
+            patient: reference(&patient_id),
+            resources: Vec::new(),
+            provenance: Vec::new(),
+            entered_in_error,
+            practitioners: BTreeMap::new(),
+            devices: BTreeMap::new(),
+            plan: source.plan.filter(|p| has_plan(p)),
+        }
+    }
+
+    /// The CarePlan's reference, when the record has a care plan.
+    pub fn care_plan_reference(&self) -> Option<Value> {
+        self.plan.map(|_| reference(&self.id("CarePlan", &[])))
+    }
+
+    /// A care-plan intervention's description, by its id.
+    pub fn plan_intervention(&self, id: &str) -> Option<String> {
+        let i = self.plan?.interventions.iter().find(|i| i.id == id)?;
+        text::string(&i.description)
+    }
+
+    /// The stable id of a resource of `kind` made from `parts`.
+    pub fn id(&self, kind: &str, parts: &[&str]) -> String {
+        ids::uuid(self.person_id, kind, parts)
+    }
+
+    /// The entered-in-error marker of an entry, if it has one.
+    pub fn entered_in_error(&self, entry_id: &str) -> Option<&'a EnteredInError> {
+        self.entered_in_error.get(entry_id).copied()
+    }
+
+    /// A reference to the author as a Practitioner (added to the Bundle once).
+    pub fn practitioner(&mut self, author: &Author) -> Value {
+        self.person_reference(&author.user_id, &author.display_name)
+    }
+
+    /// A reference to a user (a witness, an assignee) as a Practitioner.
+    pub fn person_reference(&mut self, user_id: &str, display_name: &str) -> Value {
+        let name = text::string_or(display_name, user_id);
+        self.practitioners
+            .entry(user_id.to_string())
+            .or_insert_with(|| name.clone());
+        let id = ids::uuid(self.person_id, "Practitioner", &[user_id]);
+        let mut r = reference(&id);
+        r["display"] = json!(name);
+        r
+    }
+
+    fn device(&mut self, device_id: &str) -> Value {
+        self.devices.insert(device_id.to_string(), ());
+        reference(&ids::uuid(self.person_id, "Device", &[device_id]))
+    }
+
+    /// Add a resource that stands for no entry of its own (the Patient, a CarePlan).
+    pub fn add(&mut self, resource: Value) {
+        self.resources.push(resource);
+    }
+
+    /// Add the resources made from one entry, with the entry's Provenance (and the
+    /// entered-in-error marker's, if the entry has one).
+    pub fn add_entry(&mut self, entry_id: &str, author: &Author, resources: Vec<Value>) {
+        let targets: Vec<Value> = resources
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(reference))
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        self.resources.extend(resources);
+        let p = self.provenance_of(entry_id, &[], author, targets.clone(), None);
+        self.provenance.push(p);
+        if let Some(m) = self.entered_in_error(entry_id) {
+            let p = self.provenance_of(
+                entry_id,
+                &["entered-in-error"],
+                &m.author,
+                targets,
+                Some(&m.reason),
+            );
+            self.provenance.push(p);
+        }
+    }
+
+    /// A Provenance for an entry that is part of a resource made from other entries too (a
+    /// care-plan intervention in the CarePlan, a task's status change in the Task).
+    pub fn attribute(&mut self, entry_id: &str, author: &Author, target_id: &str) {
+        let p = self.provenance_of(entry_id, &[], author, vec![reference(target_id)], None);
+        self.provenance.push(p);
+    }
+
+    fn provenance_of(
+        &mut self,
+        entry_id: &str,
+        part: &[&str],
+        author: &Author,
+        targets: Vec<Value>,
+        entered_in_error: Option<&str>,
+    ) -> Value {
+        let mut parts = vec![entry_id];
+        parts.extend_from_slice(part);
+        let id = self.id("Provenance", &parts);
+        let who = self.practitioner(author);
+        let device = self.device(&author.device_id);
+        json!({
+            "resourceType": "Provenance",
+            "id": id,
+            "meta": {"profile": [codes::profile("UKCore-Provenance")]},
+            "target": targets,
+            "recorded": instant(author.at),
+            "activity": entered_in_error.map(|_| json!({
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE", "display": "revise"}],
+                "text": "marked as entered in error",
+            })),
+            "reason": entered_in_error.map(|r| json!([{"text": text::string_or(r, "entered in error")}])),
+            "agent": [
+                {
+                    "type": coding_concept(codes::PROVENANCE_PARTICIPANT, "author", "Author"),
+                    "role": [{"text": author.role.label()}],
+                    "who": who,
+                },
+                {
+                    "who": device,
+                    "onBehalfOf": self.practitioner(author),
+                }
+            ],
+        })
+    }
+
+    fn finish(mut self) -> Vec<Value> {
+        let mut out = std::mem::take(&mut self.resources);
+        out.append(&mut self.provenance);
+        for (user_id, name) in &self.practitioners {
+            out.push(json!({
+                "resourceType": "Practitioner",
+                "id": ids::uuid(self.person_id, "Practitioner", &[user_id]),
+                "meta": {"profile": [codes::profile("UKCore-Practitioner")]},
+                "identifier": [{"system": codes::DOORSTEP_USER_ID, "value": text::string_or(user_id, "unknown")}],
+                "name": [{"text": name}],
+            }));
+        }
+        for device_id in self.devices.keys() {
+            out.push(json!({
+                "resourceType": "Device",
+                "id": ids::uuid(self.person_id, "Device", &[device_id]),
+                "meta": {"profile": [codes::profile("UKCore-Device")]},
+                "identifier": [{"system": codes::DOORSTEP_DEVICE_ID, "value": text::string_or(device_id, "unknown")}],
+                "type": {"text": "Doorstep phone"},
+            }));
+        }
+        out
+    }
+}
+
+/// The whole Bundle.
+pub(crate) fn build(source: &Source<'_>) -> Value {
+    let mut b = Builder::new(source);
+    super::patient::patient(&mut b, source);
+    if let Some(c) = source.clinical {
+        super::alerts::alerts(&mut b, c);
+        super::encounters::episodes(&mut b, c);
+        super::encounters::planned_visits(&mut b, c);
+        super::encounters::visits(&mut b, c);
+        super::observations::observation_sets(&mut b, c);
+        super::encounters::notes(&mut b, c);
+        if let Some(plan) = source.plan.filter(|p| has_plan(p)) {
+            super::care::care_plan(&mut b, plan);
+        }
+        super::care::tasks(&mut b, c);
+        super::care::medications(&mut b, c);
+        super::assessments::assessments(&mut b, c);
+        super::observations::wounds(&mut b, c);
+    }
+    if let Some(a) = source.advice {
+        super::advice::advice(&mut b, a);
+    }
+    let entries: Vec<Value> = b
+        .finish()
+        .into_iter()
+        .map(|mut r| {
+            prune(&mut r);
+            let id = r["id"].as_str().unwrap_or_default().to_string();
+            json!({"fullUrl": format!("urn:uuid:{id}"), "resource": r})
+        })
+        .collect();
+    json!({
+        "resourceType": "Bundle",
+        "id": ids::uuid(source.person_id, "Bundle", &[]),
+        "meta": {"profile": [codes::profile("UKCore-Bundle")]},
+        "type": "collection",
+        "entry": entries,
+    })
+}
+
+/// A plan with anything in it is exported as a CarePlan.
+fn has_plan(p: &CarePlanView) -> bool {
+    !(p.problems.is_empty() && p.goals.is_empty() && p.interventions.is_empty())
+        || p.review_date.is_some()
+}
+
+// ---------------------------------------------------------------- helpers for the sections
+
+/// `{"reference": "urn:uuid:<id>"}`.
+pub(crate) fn reference(id: &str) -> Value {
+    json!({ "reference": format!("urn:uuid:{id}") })
+}
+
+/// A FHIR instant / dateTime, UTC, to the millisecond.
+pub(crate) fn instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({"system": system, "code": code, "display": display})
+}
+
+/// A CodeableConcept of one coding.
+pub(crate) fn coding_concept(system: &str, code: &str, display: &str) -> Value {
+    json!({"coding": [coding(system, code, display)]})
+}
+
+pub(crate) fn snomed(c: (&str, &str)) -> Value {
+    coding(codes::SNOMED, c.0, c.1)
+}
+
+/// A CodeableConcept of free text only.
+pub(crate) fn text_concept(s: &str, fallback: &str) -> Value {
+    json!({"text": text::string_or(s, fallback)})
+}
+
+/// A UCUM quantity; `None` for a value that is not a finite number.
+pub(crate) fn quantity(value: f64, unit: &str, code: &str) -> Option<Value> {
+    let v = number(value)?;
+    Some(json!({"value": v, "unit": unit, "system": codes::UCUM, "code": code}))
+}
+
+/// A decimal as JSON: whole numbers without a fraction (`15`, not `15.0`); `None` when not finite.
+pub(crate) fn number(value: f64) -> Option<Value> {
+    if !value.is_finite() {
+        return None;
+    }
+    if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
+        Some(json!(value as i64))
+    } else {
+        Some(json!(value))
+    }
+}
+
+/// `meta` with one UK Core profile.
+pub(crate) fn meta(profile: &str) -> Value {
+    json!({"profile": [codes::profile(profile)]})
+}
+
+/// `meta` with a profile and, for one of several concurrent values, the conflict tag.
+pub(crate) fn meta_tagged(profile: &str, in_conflict: bool) -> Value {
+    let mut m = meta(profile);
+    if in_conflict {
+        m["tag"] = json!([{
+            "system": codes::DOORSTEP_TAG,
+            "code": codes::TAG_IN_CONFLICT,
+            "display": "One of several concurrent values of this field: an open clinical conflict, not yet resolved",
+        }]);
+    }
+    m
+}
+
+/// `meta` with only the conflict tag, for a resource UK Core has no profile for.
+pub(crate) fn conflict_tag(in_conflict: bool) -> Option<Value> {
+    in_conflict.then(|| {
+        let mut m = meta_tagged("", true);
+        m["profile"] = Value::Null;
+        m
+    })
+}
+
+/// A narrative of one paragraph, for what a resource has no element for.
+pub(crate) fn narrative(s: &str) -> Value {
+    json!({
+        "status": "additional",
+        "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>{}</p></div>", text::xhtml(s)),
+    })
+}
+
+/// An Annotation (`note`): its text, with who wrote it and when.
+pub(crate) fn annotation(s: &str, by: Option<Value>, at: Option<DateTime<Utc>>) -> Option<Value> {
+    let t = text::string(s)?;
+    Some(json!({"authorReference": by, "time": at.map(instant), "text": t}))
+}
+
+/// Remove `null`s, empty arrays and empty objects (FHIR JSON allows none of them), deepest
+/// first; and make every string a FHIR string (the sections already pass free text through
+/// [`text::string`]; this also covers text they put together from several parts).
+fn prune(v: &mut Value) {
+    match v {
+        Value::String(s) => match text::string(s) {
+            Some(t) if t.len() != s.len() => *s = t,
+            Some(_) => {}
+            None => *v = Value::Null,
+        },
+        Value::Object(m) => {
+            for x in m.values_mut() {
+                prune(x);
+            }
+            m.retain(|_, x| !is_empty(x));
+        }
+        Value::Array(a) => {
+            for x in a.iter_mut() {
+                prune(x);
+            }
+            a.retain(|x| !is_empty(x));
+        }
+        _ => {}
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}

@@ -1,0 +1,97 @@
+//! UKCore-Patient from the demographics compartment (and the access notes as an admin Flag).
+
+use serde_json::{json, Value};
+
+use super::bundle::{coding, coding_concept, meta, Builder};
+use super::{codes, text, Source};
+
+pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
+    let id = b.id("Patient", &[]);
+    let mut p = json!({
+        "resourceType": "Patient",
+        "id": id,
+        "meta": meta("UKCore-Patient"),
+    });
+    let Some(d) = source.demographics else {
+        b.add(p);
+        return;
+    };
+    if let Some(n) = d.nhs_number.as_deref().and_then(text::string) {
+        // Doorstep checks an NHS number's Modulus 11 digit but never traces it against PDS, so
+        // what it knows of every number it holds is "present but not traced".
+        p["identifier"] = json!([{
+            "extension": [{
+                "url": codes::NHS_NUMBER_VERIFICATION_EXT,
+                "valueCodeableConcept": coding_concept(
+                    codes::NHS_NUMBER_VERIFICATION, "02", "Number present but not traced"),
+            }],
+            "system": codes::NHS_NUMBER,
+            "value": n,
+        }]);
+    }
+    let mut names = vec![json!({
+        "use": "official",
+        "family": text::string(&d.family_name),
+        "given": [text::string(&d.given_name)],
+    })];
+    if let Some(pref) = d.preferred_name.as_deref().and_then(text::string) {
+        names.push(json!({"use": "usual", "given": [pref]}));
+    }
+    p["name"] = json!(names);
+    if let Some(phone) = d.phone.as_deref().and_then(text::string) {
+        p["telecom"] = json!([{"system": "phone", "value": phone, "use": "home"}]);
+    }
+    if let Some(dob) = d.date_of_birth {
+        p["birthDate"] = json!(dob.to_string());
+    }
+    if let Some(a) = &d.address {
+        let lines: Vec<String> = a.lines.iter().filter_map(|l| text::string(l)).collect();
+        p["address"] = json!([{
+            "use": "home",
+            "line": lines,
+            "postalCode": text::string(&a.postcode),
+        }]);
+    }
+    if let Some(gp) = d.gp_practice.as_deref().and_then(text::string) {
+        // A name typed by the nurse, not an ODS code: a reference by display only.
+        p["generalPractitioner"] = json!([{"display": gp}]);
+    }
+    let mut contacts = Vec::new();
+    if let Some(c) = &d.next_of_kin {
+        contacts.push(contact(
+            c,
+            Some(coding(codes::V2_RELATIONSHIP, "N", "Next-of-Kin")),
+            "next of kin",
+        ));
+    }
+    if let Some(c) = &d.carer {
+        contacts.push(contact(c, None, "carer"));
+    }
+    p["contact"] = json!(contacts);
+    b.add(p);
+    if let Some(notes) = d.access_notes.as_deref().and_then(text::string) {
+        let flag = json!({
+            "resourceType": "Flag",
+            "id": b.id("Flag", &["access-notes"]),
+            "meta": meta("UKCore-Flag"),
+            "status": "active",
+            "category": [coding_concept(codes::FLAG_CATEGORY, "admin", "Administrative")],
+            "code": {"text": format!("Access to the home: {notes}")},
+            "subject": b.patient.clone(),
+        });
+        b.add(flag);
+    }
+}
+
+fn contact(c: &crate::record::Contact, code: Option<Value>, role: &str) -> Value {
+    let words = match c.relationship.as_deref().and_then(text::string) {
+        Some(r) => format!("{role} ({r})"),
+        None => role.to_string(),
+    };
+    let relationship = json!([{"coding": code.map(|c| vec![c]), "text": words}]);
+    json!({
+        "relationship": relationship,
+        "name": {"text": text::string(&c.name)},
+        "telecom": c.phone.as_deref().and_then(text::string).map(|p| json!([{"system": "phone", "value": p}])),
+    })
+}
