@@ -31,7 +31,12 @@ impl<'a> Builder<'a> {
             .map(|c| c.entered_in_error.as_slice())
             .unwrap_or_default()
             .iter()
-            .chain(source.advice.map(|a| a.entered_in_error.as_slice()).unwrap_or_default())
+            .chain(
+                source
+                    .advice
+                    .map(|a| a.entered_in_error.as_slice())
+                    .unwrap_or_default(),
+            )
         {
             // The first marker of an entry counts (one per entry is all the record allows).
             entered_in_error.entry(m.entry_id.as_str()).or_insert(m);

@@ -58,11 +58,17 @@ mod tests {
         assert_eq!(string("\u{1}\u{2} \n"), None);
         assert_eq!(string(""), None);
         assert_eq!(string_or("\u{0}", "unknown"), "unknown");
-        assert_eq!(string("Penicillin — anaphylaxis 😟").as_deref(), Some("Penicillin — anaphylaxis 😟"));
+        assert_eq!(
+            string("Penicillin — anaphylaxis 😟").as_deref(),
+            Some("Penicillin — anaphylaxis 😟")
+        );
     }
 
     #[test]
     fn xhtml_escapes_markup() {
-        assert_eq!(xhtml("<b>a & \"b\"</b>\u{0}"), "&lt;b&gt;a &amp; &quot;b&quot;&lt;/b&gt;");
+        assert_eq!(
+            xhtml("<b>a & \"b\"</b>\u{0}"),
+            "&lt;b&gt;a &amp; &quot;b&quot;&lt;/b&gt;"
+        );
     }
 }
