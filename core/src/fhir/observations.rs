@@ -169,10 +169,9 @@ fn observation_set(b: &mut Builder<'_>, c: &ClinicalRecord, s: &ObservationSet) 
         o.temperature_c
             .and_then(|x| vital(b, &common, id("temperature"), &codes::BODY_TEMPERATURE, x)),
     );
-    let mut resources: Vec<Value> = vitals.iter().map(|(_, v)| v.clone()).collect();
-    if let Some(news2) = news2(b, &common, id("news2"), s, &vitals) {
-        resources.push(news2);
-    }
+    let news2 = news2(b, &common, id("news2"), s, &vitals);
+    let mut resources: Vec<Value> = vitals.into_iter().map(|(_, v)| v).collect();
+    resources.extend(news2);
     b.add_entry(&s.id, &s.author, resources);
 }
 
@@ -228,7 +227,7 @@ fn blood_pressure(
                     d,
                 ));
             }
-            r["component"] = json!(comps);
+            r["component"] = Value::Array(comps);
             Some(r)
         }
     }
@@ -277,8 +276,8 @@ fn news2(
     r["category"] = category("survey", "Survey");
     r["code"] = json!({"coding": [snomed(codes::NEWS2_TOTAL)], "text": "NEWS2 total score"});
     r["valueQuantity"] = score(total)?;
-    r["derivedFrom"] = json!(derived);
-    r["component"] = json!(components);
+    r["derivedFrom"] = Value::Array(derived);
+    r["component"] = Value::Array(components);
     let risk = n
         .risk
         .map(|r| {
@@ -368,7 +367,7 @@ fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
     o["code"] = json!({"text": "Wound assessment"});
     o["bodySite"] = json!({"text": site});
     o["focus"] = json!([reference(&structure_id)]);
-    o["component"] = json!(components.into_iter().flatten().collect::<Vec<_>>());
+    o["component"] = Value::Array(components.into_iter().flatten().collect());
     let mut resources = vec![o];
     // The wound itself, added with the earliest of its assessments this record holds.
     let first = c
