@@ -12,9 +12,9 @@ uniffi::setup_scaffolding!("doorstep_core");
 
 pub mod clinical;
 pub mod error;
-pub mod fhir;
 #[cfg(feature = "uniffi")]
 pub mod ffi;
+pub mod fhir;
 pub mod ids;
 pub mod record;
 pub mod store;

@@ -301,7 +301,11 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
     use crate::clinical::assessments::AssessmentAnswer as A;
     use chrono::NaiveDate;
     let nurse = open(&dir.join("nurse.db"), "phone-nurse", Role::DistrictNurse);
-    let colleague = open(&dir.join("colleague.db"), "phone-colleague", Role::DistrictNurse);
+    let colleague = open(
+        &dir.join("colleague.db"),
+        "phone-colleague",
+        Role::DistrictNurse,
+    );
     let adviser = open(&dir.join("adviser.db"), "phone-adviser", Role::AdviceWorker);
     let mut d = demographics("Edith", "Clarke", Some("943 476 5919"), "hx7 8ab");
     d.preferred_name = Some("Edie".into());
@@ -337,11 +341,23 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
         AlertKind::Resuscitation,
         "DNACPR in place (ReSPECT form in the blue folder)",
     );
-    alert(&nurse, AlertKind::Safeguarding, "Financial abuse concern raised 3 Nov");
+    alert(
+        &nurse,
+        AlertKind::Safeguarding,
+        "Financial abuse concern raised 3 Nov",
+    );
     exchange(&nurse, &colleague);
     // Two nurses set "risk to staff" offline: a conflict with both values.
-    alert(&nurse, AlertKind::RiskToStaff, "Dog: shut it in the kitchen before entering");
-    alert(&colleague, AlertKind::RiskToStaff, "Son can be verbally aggressive: visit in pairs");
+    alert(
+        &nurse,
+        AlertKind::RiskToStaff,
+        "Dog: shut it in the kitchen before entering",
+    );
+    alert(
+        &colleague,
+        AlertKind::RiskToStaff,
+        "Son can be verbally aggressive: visit in pairs",
+    );
     exchange(&colleague, &nurse);
 
     let episode = nurse
@@ -382,7 +398,10 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
                     ended_at: Some(start + Duration::minutes(25)),
                     outcome,
                     interventions: if outcome == VisitOutcome::Completed {
-                        vec![Intervention::WoundCare, Intervention::Other("Leg elevation advice".into())]
+                        vec![
+                            Intervention::WoundCare,
+                            Intervention::Other("Leg elevation advice".into()),
+                        ]
                     } else {
                         vec![]
                     },
@@ -396,7 +415,12 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
             )
             .expect("visit")
     };
-    visit(60 * 24 * 7, VisitOutcome::Completed, Some(normal_observations()), Some(&note_500()));
+    visit(
+        60 * 24 * 7,
+        VisitOutcome::Completed,
+        Some(normal_observations()),
+        Some(&note_500()),
+    );
     let unwell = Observations {
         respiration_rate: Some(24),
         spo2_percent: Some(91),
@@ -441,7 +465,12 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
             },
         )
         .expect("telephone");
-    let wrong = visit(60 * 30, VisitOutcome::Completed, Some(normal_observations()), None);
+    let wrong = visit(
+        60 * 30,
+        VisitOutcome::Completed,
+        Some(normal_observations()),
+        None,
+    );
     nurse
         .mark_entered_in_error(&p, &wrong.visit.id, "Recorded against the wrong person")
         .expect("eie visit");
@@ -451,7 +480,11 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
             .expect("eie obs");
     }
     nurse
-        .add_note(&p, Some(high.visit.id.clone()), "Daughter informed by phone.")
+        .add_note(
+            &p,
+            Some(high.visit.id.clone()),
+            "Daughter informed by phone.",
+        )
         .expect("note");
     nurse
         .schedule_visit(
@@ -553,7 +586,12 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
         .expect("complete");
     let cancelled = task(TaskKind::Referral, 3);
     nurse
-        .set_task_status(&p, &cancelled.id, TaskStatus::Cancelled, Some("GP referred instead".into()))
+        .set_task_status(
+            &p,
+            &cancelled.id,
+            TaskStatus::Cancelled,
+            Some("GP referred instead".into()),
+        )
         .expect("cancel");
     nurse
         .add_task(
@@ -610,10 +648,7 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
         not_given_reason: Some("Blood glucose 3.2 mmol/l: GP informed".into()),
         ..dose.clone()
     });
-    let mistake = med(MedicationInput {
-        dose: 80.0,
-        ..dose
-    });
+    let mistake = med(MedicationInput { dose: 80.0, ..dose });
     nurse
         .mark_entered_in_error(&p, &mistake.id, "Typed 80 for 8")
         .expect("eie medication");
@@ -656,13 +691,22 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
     // The advice record, written on the advice worker's phone with the person's consent.
     exchange(&nurse, &adviser);
     let need = adviser
-        .add_advice_need(&p, AdviceCategory::Benefits, "Attendance Allowance not claimed")
+        .add_advice_need(
+            &p,
+            AdviceCategory::Benefits,
+            "Attendance Allowance not claimed",
+        )
         .expect("need");
     adviser
         .add_advice_action(&p, &need.id, "Helped complete the AA1 form")
         .expect("action");
     adviser
-        .record_advice_outcome(&p, &need.id, "Attendance Allowance awarded, higher rate", 1_089_00)
+        .record_advice_outcome(
+            &p,
+            &need.id,
+            "Attendance Allowance awarded, higher rate",
+            108_900,
+        )
         .expect("outcome");
     adviser.set_consent_to_share(&p, true).expect("consent");
     exchange(&adviser, &nurse);

@@ -57,7 +57,10 @@ fn newest_mtime(dir: &Path) -> std::time::SystemTime {
     let mut newest = std::time::SystemTime::UNIX_EPOCH;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read validator sources").flatten() {
+        for e in std::fs::read_dir(&d)
+            .expect("read validator sources")
+            .flatten()
+        {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -185,9 +188,32 @@ fn pick<'a, T>(rng: &mut Rng, xs: &'a [T]) -> &'a T {
 /// accents, emoji, and now and then a control character FHIR cannot carry.
 fn words(rng: &mut Rng, n: usize) -> String {
     const W: &[&str] = &[
-        "wound", "dressing", "changed", "Aquacel", "<b>", "&", "\"quoted\"", "café", "naïve",
-        "😀", "—", "pain 3/10", "\u{0}", "\u{7}", "\u{1b}[31m", "\t", "\n", "\u{85}", "ok",
-        "leg", "GP", "O'Neil", "50%", "{x}", "\\", "  ",
+        "wound",
+        "dressing",
+        "changed",
+        "Aquacel",
+        "<b>",
+        "&",
+        "\"quoted\"",
+        "café",
+        "naïve",
+        "😀",
+        "—",
+        "pain 3/10",
+        "\u{0}",
+        "\u{7}",
+        "\u{1b}[31m",
+        "\t",
+        "\n",
+        "\u{85}",
+        "ok",
+        "leg",
+        "GP",
+        "O'Neil",
+        "50%",
+        "{x}",
+        "\\",
+        "  ",
     ];
     let mut s = String::new();
     for _ in 0..(1 + rng.below(n)) {
@@ -203,12 +229,19 @@ fn words(rng: &mut Rng, n: usize) -> String {
 fn nhs_number(rng: &mut Rng) -> String {
     loop {
         let digits: Vec<u32> = (0..9).map(|_| rng.below(10) as u32).collect();
-        let sum: u32 = digits.iter().enumerate().map(|(i, d)| d * (10 - i as u32)).sum();
+        let sum: u32 = digits
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d * (10 - i as u32))
+            .sum();
         let check = (11 - sum % 11) % 11;
         if check == 10 {
             continue;
         }
-        let mut s: String = digits.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect();
+        let mut s: String = digits
+            .iter()
+            .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
+            .collect();
         s.push(char::from_digit(check, 10).unwrap_or('0'));
         return s;
     }
@@ -343,7 +376,12 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
             .expect("episode");
         if rng.below(2) == 0 {
             nurse
-                .discharge_episode(&p, &e.id, today - Duration::days(rng.below(9) as i64), "done")
+                .discharge_episode(
+                    &p,
+                    &e.id,
+                    today - Duration::days(rng.below(9) as i64),
+                    "done",
+                )
                 .expect("discharge");
         }
         entries.push(e.id);
@@ -368,7 +406,11 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
                     planned_visit_id: None,
                     contact_type: *pick(
                         &mut rng,
-                        &[ContactType::HomeVisit, ContactType::Telephone, ContactType::Video],
+                        &[
+                            ContactType::HomeVisit,
+                            ContactType::Telephone,
+                            ContactType::Video,
+                        ],
                     ),
                     started_at: start,
                     ended_at: (rng.below(4) != 0).then(|| start + Duration::minutes(20)),
@@ -410,11 +452,15 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
     }
     if rng.below(2) == 0 {
         let visit = (!visits.is_empty()).then(|| pick(&mut rng, &visits).clone());
-        let n = nurse.add_note(&p, visit, &words(&mut rng, 8)).expect("note");
+        let n = nurse
+            .add_note(&p, visit, &words(&mut rng, 8))
+            .expect("note");
         entries.push(n.id);
     }
     if rng.below(2) == 0 {
-        let problem = nurse.add_plan_problem(&p, &words(&mut rng, 3)).expect("problem");
+        let problem = nurse
+            .add_plan_problem(&p, &words(&mut rng, 3))
+            .expect("problem");
         let goal = nurse
             .add_plan_goal(
                 &p,
@@ -422,7 +468,14 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
                     problem_id: problem.id,
                     text: words(&mut rng, 4),
                     target_date: (rng.below(2) == 0).then(|| today + Duration::days(20)),
-                    status: *pick(&mut rng, &[GoalStatus::Active, GoalStatus::Achieved, GoalStatus::Stopped]),
+                    status: *pick(
+                        &mut rng,
+                        &[
+                            GoalStatus::Active,
+                            GoalStatus::Achieved,
+                            GoalStatus::Stopped,
+                        ],
+                    ),
                 },
             )
             .expect("goal");
@@ -430,9 +483,13 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
             let frequency = pick(
                 &mut rng,
                 &[
-                    Frequency::DailyAt { times: vec!["09:30".into()] },
+                    Frequency::DailyAt {
+                        times: vec!["09:30".into()],
+                    },
                     Frequency::TimesPerWeek { times: 2 },
-                    Frequency::OnWeekdays { days: vec![DayOfWeek::Friday] },
+                    Frequency::OnWeekdays {
+                        days: vec![DayOfWeek::Friday],
+                    },
                     Frequency::EveryNDays { days: 3 },
                     Frequency::AsNeeded,
                 ],
@@ -466,7 +523,9 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
                 TaskInput {
                     kind: TaskKind::Review,
                     description: words(&mut rng, 3),
-                    assignee: TaskAssignee::Role { role: Role::DistrictNurse },
+                    assignee: TaskAssignee::Role {
+                        role: Role::DistrictNurse,
+                    },
                     due: today + Duration::days(rng.below(10) as i64),
                     ready: rng.below(2) == 0,
                 },
@@ -474,7 +533,9 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
             .expect("task");
         match rng.below(3) {
             0 => {
-                nurse.complete_task(&p, &t.id, Some(words(&mut rng, 2))).expect("complete");
+                nurse
+                    .complete_task(&p, &t.id, Some(words(&mut rng, 2)))
+                    .expect("complete");
             }
             1 => {
                 nurse
@@ -494,8 +555,26 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
                     visit_id: (!visits.is_empty()).then(|| pick(&mut rng, &visits).clone()),
                     drug: words(&mut rng, 2),
                     dose: 1.0 + rng.below(40) as f64 / 4.0,
-                    unit: *pick(&mut rng, &[DoseUnit::Milligrams, DoseUnit::Micrograms, DoseUnit::Units, DoseUnit::Millilitres]),
-                    route: *pick(&mut rng, &[Route::Oral, Route::Subcutaneous, Route::Intramuscular, Route::Intravenous, Route::Topical, Route::Inhaled]),
+                    unit: *pick(
+                        &mut rng,
+                        &[
+                            DoseUnit::Milligrams,
+                            DoseUnit::Micrograms,
+                            DoseUnit::Units,
+                            DoseUnit::Millilitres,
+                        ],
+                    ),
+                    route: *pick(
+                        &mut rng,
+                        &[
+                            Route::Oral,
+                            Route::Subcutaneous,
+                            Route::Intramuscular,
+                            Route::Intravenous,
+                            Route::Topical,
+                            Route::Inhaled,
+                        ],
+                    ),
                     at: now - Duration::hours(1 + rng.below(48) as i64),
                     given,
                     not_given_reason: (!given).then(|| words(&mut rng, 2)),
@@ -516,8 +595,17 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
                     definition_id: "must".into(),
                     definition_version: 1,
                     answers: vec![
-                        A::measured("bmi", &[("height_cm", 150.0 + rng.below(40) as f64), ("weight_kg", 40.0 + rng.below(60) as f64)]),
-                        A::choice("weight_loss", *pick(&mut rng, &["loss_under_5", "loss_5_to_10", "loss_over_10"])),
+                        A::measured(
+                            "bmi",
+                            &[
+                                ("height_cm", 150.0 + rng.below(40) as f64),
+                                ("weight_kg", 40.0 + rng.below(60) as f64),
+                            ],
+                        ),
+                        A::choice(
+                            "weight_loss",
+                            *pick(&mut rng, &["loss_under_5", "loss_5_to_10", "loss_over_10"]),
+                        ),
                         A::choice("acute_disease", *pick(&mut rng, &["no", "yes"])),
                     ],
                     visit_id: None,
@@ -546,7 +634,10 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
     }
     if rng.below(2) == 0 {
         let w = nurse
-            .record_wound_assessment(&p, testing::wound(None, 10.0 + rng.below(50) as f64, 5.0, 3))
+            .record_wound_assessment(
+                &p,
+                testing::wound(None, 10.0 + rng.below(50) as f64, 5.0, 3),
+            )
             .expect("wound");
         entries.push(w.id);
     }
@@ -556,7 +647,9 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
             break;
         }
         let e = pick(&mut rng, &entries).clone();
-        nurse.mark_entered_in_error(&p, &e, &words(&mut rng, 2)).ok();
+        nurse
+            .mark_entered_in_error(&p, &e, &words(&mut rng, 2))
+            .ok();
     }
     if rng.below(2) == 0 {
         let adviser = testing::open(&dir.join("adviser.db"), "phone-a", Role::AdviceWorker);
@@ -564,11 +657,15 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
         let need = adviser
             .add_advice_need(&p, AdviceCategory::Debt, &words(&mut rng, 3))
             .expect("need");
-        adviser.add_advice_action(&p, &need.id, &words(&mut rng, 3)).expect("action");
+        adviser
+            .add_advice_action(&p, &need.id, &words(&mut rng, 3))
+            .expect("action");
         adviser
             .record_advice_outcome(&p, &need.id, &words(&mut rng, 2), rng.below(500_000) as i64)
             .expect("outcome");
-        adviser.set_consent_to_share(&p, rng.below(2) == 0).expect("consent");
+        adviser
+            .set_consent_to_share(&p, rng.below(2) == 0)
+            .expect("consent");
         testing::exchange(&adviser, &nurse);
     }
     (nurse, p)
@@ -592,11 +689,21 @@ fn hapi_validates_every_exported_bundle_with_zero_errors() {
     let (nurse, person) = testing::full_record(&full);
     let bundle = nurse.export_fhir(&person).expect("export");
     std::fs::write(out.join("full-nurse.json"), &bundle).expect("write");
-    let adviser = testing::open(&full.join("adviser.db"), "phone-adviser", Role::AdviceWorker);
-    std::fs::write(out.join("full-adviser.json"), adviser.export_fhir(&person).expect("export"))
-        .expect("write");
+    let adviser = testing::open(
+        &full.join("adviser.db"),
+        "phone-adviser",
+        Role::AdviceWorker,
+    );
+    std::fs::write(
+        out.join("full-adviser.json"),
+        adviser.export_fhir(&person).expect("export"),
+    )
+    .expect("write");
 
-    let mut exported = vec!["full-nurse.json".to_string(), "full-adviser.json".to_string()];
+    let mut exported = vec![
+        "full-nurse.json".to_string(),
+        "full-adviser.json".to_string(),
+    ];
     for seed in 1..=20u64 {
         let d = work.path().join(format!("random-{seed}"));
         std::fs::create_dir(&d).expect("mkdir");
@@ -628,15 +735,26 @@ fn hapi_validates_every_exported_bundle_with_zero_errors() {
         "{} validation errors in the exported Bundles (kept in {}):\n{}",
         failed.len(),
         out.display(),
-        failed.iter().take(200).map(|i| i.line.as_str()).collect::<Vec<_>>().join("\n")
+        failed
+            .iter()
+            .take(200)
+            .map(|i| i.line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let control = errors(&v, "control-broken.json");
     assert!(
-        control.iter().any(|i| i.line.contains("fixed to 'percent'")),
+        control
+            .iter()
+            .any(|i| i.line.contains("fixed to 'percent'")),
         "the broken control was not refused:\n{}",
         v.stdout
     );
-    assert_eq!(v.code, Some(1), "the validator exits 1 when a file has an error");
+    assert_eq!(
+        v.code,
+        Some(1),
+        "the validator exits 1 when a file has an error"
+    );
     println!(
         "{} exported bundles validated with 0 errors ({} warnings); the broken control had {} error(s)",
         exported.len(),
@@ -711,7 +829,10 @@ fn example_observations() -> Vec<XmlObservation> {
                     .split("<code value=\"")
                     .skip(1)
                     .filter_map(|x| x.split('"').next())
-                    .filter(|c| c.starts_with('{') || ["%", "Cel", "mm[Hg]", "{beats}/min", "{Breaths}/min"].contains(c))
+                    .filter(|c| {
+                        c.starts_with('{')
+                            || ["%", "Cel", "mm[Hg]", "{beats}/min", "{Breaths}/min"].contains(c)
+                    })
                     .map(str::to_string)
                     .collect(),
                 value: section("<valueCodeableConcept>", "</valueCodeableConcept>", o)
@@ -757,7 +878,11 @@ fn news2_codes_match_nhs_englands_example() {
         .find(|o| o.code.contains(&(SNOMED.into(), "1104051000000101".into())))
         .expect("the example's NEWS2 total");
     assert_eq!(total.derived_from, 7);
-    assert!(total.units.iter().all(|u| u == "{ScoreOf}"), "{:?}", total.units);
+    assert!(
+        total.units.iter().all(|u| u == "{ScoreOf}"),
+        "{:?}",
+        total.units
+    );
 
     // A complete set on air, scale 1, with every parameter (as in the example).
     let dir = tempfile::tempdir().expect("tempdir");
@@ -770,7 +895,8 @@ fn news2_codes_match_nhs_englands_example() {
         .record_observations(&p, Utc::now() - Duration::minutes(5), obs, None)
         .expect("observations");
     assert_eq!(set.news2.total, Some(0));
-    let bundle: Value = serde_json::from_str(&store.export_fhir(&p).expect("export")).expect("json");
+    let bundle: Value =
+        serde_json::from_str(&store.export_fhir(&p).expect("export")).expect("json");
     let resources: Vec<&Value> = bundle["entry"]
         .as_array()
         .expect("entries")
@@ -781,14 +907,22 @@ fn news2_codes_match_nhs_englands_example() {
         .as_array()
         .expect("entries")
         .iter()
-        .map(|e| (e["fullUrl"].as_str().unwrap_or_default().to_string(), &e["resource"]))
+        .map(|e| {
+            (
+                e["fullUrl"].as_str().unwrap_or_default().to_string(),
+                &e["resource"],
+            )
+        })
         .collect();
     let news2 = resources
         .iter()
         .find(|r| json_codings(&r["code"]).contains(&(SNOMED.into(), "1104051000000101".into())))
         .expect("our NEWS2 total");
     assert_eq!(news2["valueQuantity"]["code"], "{ScoreOf}");
-    assert_eq!(news2["valueQuantity"]["system"], "http://unitsofmeasure.org");
+    assert_eq!(
+        news2["valueQuantity"]["system"],
+        "http://unitsofmeasure.org"
+    );
     assert_eq!(news2["category"][0]["coding"][0]["code"], "survey");
     // Sub-scores: the same set of codes as the example's components.
     let ours: std::collections::BTreeSet<(String, String)> = news2["component"]
@@ -808,7 +942,11 @@ fn news2_codes_match_nhs_englands_example() {
         .iter()
         .map(|r| by_id[r["reference"].as_str().unwrap_or_default()])
         .collect();
-    assert_eq!(derived.len(), total.derived_from, "one vital per parameter, as in the example");
+    assert_eq!(
+        derived.len(),
+        total.derived_from,
+        "one vital per parameter, as in the example"
+    );
     let vitals: Vec<&XmlObservation> = example.iter().filter(|o| o.derived_from == 0).collect();
     for v in &derived {
         let codes = json_codings(&v["code"]);
@@ -829,7 +967,8 @@ fn news2_codes_match_nhs_englands_example() {
             .iter()
             .find(|x| snomed.iter().any(|c| x.code.contains(c)))
             .unwrap_or_else(|| panic!("no observation in the example has the codes {codes:?}"));
-        let their_loinc: Vec<&(String, String)> = theirs.code.iter().filter(|c| c.0 == LOINC).collect();
+        let their_loinc: Vec<&(String, String)> =
+            theirs.code.iter().filter(|c| c.0 == LOINC).collect();
         assert_eq!(loinc, their_loinc, "LOINC of {codes:?}");
         // Units: the example's UCUM code, where it has one our profile allows.
         if let Some(unit) = v["valueQuantity"]["code"].as_str() {
@@ -839,7 +978,11 @@ fn news2_codes_match_nhs_englands_example() {
                     "{:?}",
                     theirs.units
                 ),
-                u => assert!(theirs.units.iter().any(|x| x == u), "{u} vs {:?}", theirs.units),
+                u => assert!(
+                    theirs.units.iter().any(|x| x == u),
+                    "{u} vs {:?}",
+                    theirs.units
+                ),
             }
         }
         for (i, c) in v["component"].as_array().into_iter().flatten().enumerate() {

@@ -13,12 +13,18 @@ use crate::record::{Assessment, ClinicalRecord};
 
 /// The canonical URL of an assessment definition published as a Questionnaire.
 pub fn questionnaire(definition_id: &str, version: u32) -> String {
-    format!("{}/Questionnaire/{definition_id}|{version}", codes::DOORSTEP_BASE)
+    format!(
+        "{}/Questionnaire/{definition_id}|{version}",
+        codes::DOORSTEP_BASE
+    )
 }
 
 /// The code system of a definition's answer options (codes `<item>.<option>`).
 pub fn answer_system(definition_id: &str, version: u32) -> String {
-    format!("{}/CodeSystem/{definition_id}-{version}-answers", codes::DOORSTEP_BASE)
+    format!(
+        "{}/CodeSystem/{definition_id}-{version}-answers",
+        codes::DOORSTEP_BASE
+    )
 }
 
 pub(crate) fn assessments(b: &mut Builder<'_>, c: &ClinicalRecord) {
@@ -90,7 +96,8 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
                             .unwrap_or("");
                         let q = match ucum(unit) {
                             Some(code) => quantity(m.value, unit, code),
-                            None => super::bundle::number(m.value).map(|v| json!({"value": v, "unit": text::string(unit)})),
+                            None => super::bundle::number(m.value)
+                                .map(|v| json!({"value": v, "unit": text::string(unit)})),
                         }?;
                         Some(json!({"valueQuantity": q}))
                     })
@@ -173,7 +180,9 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
     match s.total {
         Some(t) => obs["valueQuantity"] = json!(score(t)),
         // The subjective route: no total, the band is the clinician's judgement.
-        None => obs["valueCodeableConcept"] = json!({"text": band.unwrap_or_else(|| "no total".into())}),
+        None => {
+            obs["valueCodeableConcept"] = json!({"text": band.unwrap_or_else(|| "no total".into())})
+        }
     }
     b.add_entry(&a.id, &a.author, vec![qr, obs]);
 }

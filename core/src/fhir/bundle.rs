@@ -31,7 +31,12 @@ impl<'a> Builder<'a> {
             .map(|c| c.entered_in_error.as_slice())
             .unwrap_or_default()
             .iter()
-            .chain(source.advice.map(|a| a.entered_in_error.as_slice()).unwrap_or_default())
+            .chain(
+                source
+                    .advice
+                    .map(|a| a.entered_in_error.as_slice())
+                    .unwrap_or_default(),
+            )
         {
             // The first marker of an entry counts (one per entry is all the record allows).
             entered_in_error.entry(m.entry_id.as_str()).or_insert(m);
@@ -142,11 +147,10 @@ impl<'a> Builder<'a> {
         let id = self.id("Provenance", &parts);
         let who = self.practitioner(author);
         let device = self.device(&author.device_id);
-        json!({
+        let mut p = json!({
             "resourceType": "Provenance",
             "id": id,
             "meta": {"profile": [codes::profile("UKCore-Provenance")]},
-            "target": targets,
             "recorded": instant(author.at),
             "activity": entered_in_error.map(|_| json!({
                 "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE", "display": "revise"}],
@@ -164,7 +168,9 @@ impl<'a> Builder<'a> {
                     "onBehalfOf": self.practitioner(author),
                 }
             ],
-        })
+        });
+        p["target"] = Value::Array(targets);
+        p
     }
 
     fn finish(mut self) -> Vec<Value> {
@@ -214,22 +220,28 @@ pub(crate) fn build(source: &Source<'_>) -> Value {
     if let Some(a) = source.advice {
         super::advice::advice(&mut b, a);
     }
+    // Built by moving values into maps: `json!` copies every `Value` it is given (it
+    // serialises it again), which for whole resources was most of the export's time.
     let entries: Vec<Value> = b
         .finish()
         .into_iter()
         .map(|mut r| {
             prune(&mut r);
             let id = r["id"].as_str().unwrap_or_default().to_string();
-            json!({"fullUrl": format!("urn:uuid:{id}"), "resource": r})
+            let mut e = serde_json::Map::new();
+            e.insert("fullUrl".into(), Value::String(format!("urn:uuid:{id}")));
+            e.insert("resource".into(), r);
+            Value::Object(e)
         })
         .collect();
-    json!({
+    let mut bundle = json!({
         "resourceType": "Bundle",
         "id": ids::uuid(source.person_id, "Bundle", &[]),
         "meta": {"profile": [codes::profile("UKCore-Bundle")]},
         "type": "collection",
-        "entry": entries,
-    })
+    });
+    bundle["entry"] = Value::Array(entries);
+    bundle
 }
 
 /// A plan with anything in it is exported as a CarePlan.
@@ -332,9 +344,8 @@ pub(crate) fn annotation(s: &str, by: Option<Value>, at: Option<DateTime<Utc>>) 
 /// [`text::string`]; this also covers text they put together from several parts).
 fn prune(v: &mut Value) {
     match v {
-        Value::String(s) => match text::string(s) {
-            Some(t) if t.len() != s.len() => *s = t,
-            Some(_) => {}
+        Value::String(s) if !text::is_string(s) => match text::string(s) {
+            Some(t) => *s = t,
             None => *v = Value::Null,
         },
         Value::Object(m) => {

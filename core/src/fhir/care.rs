@@ -4,7 +4,9 @@
 
 use serde_json::{json, Value};
 
-use super::bundle::{annotation, coding_concept, instant, meta, quantity, reference, snomed, Builder};
+use super::bundle::{
+    annotation, coding_concept, instant, meta, quantity, reference, snomed, Builder,
+};
 use super::{codes, text};
 use crate::record::{
     CarePlanView, ClinicalRecord, DayOfWeek, DoseUnit, Frequency, GoalStatus,
@@ -13,7 +15,8 @@ use crate::record::{
 
 pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
     let id = b.id("CarePlan", &[]);
-    let condition = |b: &Builder<'_>, problem_id: &str| reference(&b.id("Condition", &[problem_id]));
+    let condition =
+        |b: &Builder<'_>, problem_id: &str| reference(&b.id("Condition", &[problem_id]));
     let goal = |b: &Builder<'_>, goal_id: &str| reference(&b.id("Goal", &[goal_id]));
     let active = plan.problems.iter().any(|p| p.active)
         || plan.goals.iter().any(|g| g.status == GoalStatus::Active);
@@ -45,7 +48,9 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
             }})
         })
         .collect();
-    let note = plan.review_date.map(|d| json!([{"text": format!("Care plan review due {d}.")}]));
+    let note = plan
+        .review_date
+        .map(|d| json!([{"text": format!("Care plan review due {d}.")}]));
     let in_conflict = !plan.in_conflict.is_empty();
     let r = json!({
         "resourceType": "CarePlan",
@@ -63,7 +68,11 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
     b.add(r);
     for p in &plan.problems {
         let eie = b.entered_in_error(&p.id).is_some();
-        let (status, display) = if p.active { ("active", "Active") } else { ("inactive", "Inactive") };
+        let (status, display) = if p.active {
+            ("active", "Active")
+        } else {
+            ("inactive", "Inactive")
+        };
         let recorder = b.practitioner(&p.author);
         let r = json!({
             "resourceType": "Condition",
@@ -85,8 +94,14 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
         } else {
             match g.status {
                 GoalStatus::Active => ("active", None),
-                GoalStatus::Achieved => ("completed", Some(coding_concept(
-                    "http://terminology.hl7.org/CodeSystem/goal-achievement", "achieved", "Achieved"))),
+                GoalStatus::Achieved => (
+                    "completed",
+                    Some(coding_concept(
+                        "http://terminology.hl7.org/CodeSystem/goal-achievement",
+                        "achieved",
+                        "Achieved",
+                    )),
+                ),
                 GoalStatus::Stopped => ("cancelled", None),
             }
         };
@@ -140,7 +155,9 @@ fn timing(i: &PlanIntervention) -> Option<Value> {
             let d: Vec<&str> = days.iter().map(|d| day(*d)).collect();
             json!({"dayOfWeek": d})
         }
-        Frequency::EveryNDays { days } => json!({"frequency": 1, "period": days, "periodUnit": "d"}),
+        Frequency::EveryNDays { days } => {
+            json!({"frequency": 1, "period": days, "periodUnit": "d"})
+        }
         Frequency::AsNeeded => return None,
     };
     repeat["boundsPeriod"] = json!({
@@ -189,7 +206,10 @@ pub(crate) fn tasks(b: &mut Builder<'_>, c: &ClinicalRecord) {
             }
         };
         let owner = match &t.assignee {
-            TaskAssignee::User { user_id, display_name } => b.person_reference(user_id, display_name),
+            TaskAssignee::User {
+                user_id,
+                display_name,
+            } => b.person_reference(user_id, display_name),
             TaskAssignee::Role { .. } => json!({"display": t.assignee.describe()}),
         };
         let requester = b.practitioner(&t.author);
@@ -283,7 +303,11 @@ fn medication(b: &mut Builder<'_>, c: &ClinicalRecord, m: &MedicationAdministrat
     let by = b.practitioner(&m.author);
     let mut notes = Vec::new();
     if m.controlled_drug {
-        notes.push(annotation("Controlled drug (Schedule 2 or 3), witnessed.", Some(by.clone()), Some(m.at)));
+        notes.push(annotation(
+            "Controlled drug (Schedule 2 or 3), witnessed.",
+            Some(by.clone()),
+            Some(m.at),
+        ));
     }
     if let Some(d) = &m.syringe_driver {
         notes.push(annotation(
@@ -292,7 +316,11 @@ fn medication(b: &mut Builder<'_>, c: &ClinicalRecord, m: &MedicationAdministrat
                 d.rate_ml_per_hour,
                 d.volume_remaining_ml,
                 text::string_or(&d.site, "not given"),
-                if d.site_ok { "satisfactory" } else { "NOT satisfactory" }
+                if d.site_ok {
+                    "satisfactory"
+                } else {
+                    "NOT satisfactory"
+                }
             ),
             Some(by.clone()),
             Some(m.at),

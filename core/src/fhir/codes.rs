@@ -13,8 +13,7 @@ pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
 /// An identifier that is a URI (`urn:uuid:<entry id>`), as FHIR's datatypes page has it (NHS
 /// England's examples use `https://tools.ietf.org/html/rfc4122`, which the validator flags).
 pub const URI: &str = "urn:ietf:rfc:3986";
-pub const OBSERVATION_CATEGORY: &str =
-    "http://terminology.hl7.org/CodeSystem/observation-category";
+pub const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 pub const CONDITION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
 pub const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
 pub const CONDITION_VERIFICATION: &str =

@@ -4,13 +4,11 @@
 
 use serde_json::{json, Value};
 
-use super::bundle::{
-    coding, instant, meta, narrative, reference, snomed, text_concept, Builder,
-};
+use super::bundle::{coding, instant, meta, narrative, reference, snomed, text_concept, Builder};
 use super::{codes, text};
 use crate::record::{
-    ClinicalRecord, ContactType, Episode, Intervention, Service, Visit, VisitOutcome,
-    VirtualWardPathway,
+    ClinicalRecord, ContactType, Episode, Intervention, Service, VirtualWardPathway, Visit,
+    VisitOutcome,
 };
 
 pub(crate) fn episodes(b: &mut Builder<'_>, c: &ClinicalRecord) {
@@ -66,7 +64,8 @@ fn service(s: Service) -> String {
 
 /// `[{system: RFC 4122, value: <entry id>}]` for an entry id that is a UUID, else nothing.
 pub(crate) fn identifier(entry_id: &str) -> Option<Value> {
-    super::ids::is_uuid(entry_id).then(|| json!([{"system": codes::URI, "value": format!("urn:uuid:{entry_id}")}]))
+    super::ids::is_uuid(entry_id)
+        .then(|| json!([{"system": codes::URI, "value": format!("urn:uuid:{entry_id}")}]))
 }
 
 fn class(t: ContactType) -> Value {
@@ -120,7 +119,11 @@ pub(crate) fn planned_visits(b: &mut Builder<'_>, c: &ClinicalRecord) {
 }
 
 /// The Encounter's reference for a visit id, if the record has that visit.
-pub(crate) fn encounter_of(b: &Builder<'_>, c: &ClinicalRecord, visit_id: Option<&str>) -> Option<Value> {
+pub(crate) fn encounter_of(
+    b: &Builder<'_>,
+    c: &ClinicalRecord,
+    visit_id: Option<&str>,
+) -> Option<Value> {
     let v = visit_id?;
     c.visits
         .iter()
@@ -146,9 +149,15 @@ fn visit(b: &mut Builder<'_>, v: &Visit) {
         (false, _) => "cancelled",
     };
     let encounter_type = match (v.outcome, v.contact_type) {
-        (VisitOutcome::Completed, ContactType::HomeVisit) => json!({"coding": [snomed(codes::SEEN_IN_OWN_HOME)], "text": "home visit"}),
-        (VisitOutcome::Completed, ContactType::Telephone) => json!({"coding": [snomed(codes::TELEPHONE_ENCOUNTER)], "text": "telephone contact"}),
-        (VisitOutcome::Completed, ContactType::Video) => json!({"coding": [snomed(codes::VIDEO_ENCOUNTER)], "text": "video contact"}),
+        (VisitOutcome::Completed, ContactType::HomeVisit) => {
+            json!({"coding": [snomed(codes::SEEN_IN_OWN_HOME)], "text": "home visit"})
+        }
+        (VisitOutcome::Completed, ContactType::Telephone) => {
+            json!({"coding": [snomed(codes::TELEPHONE_ENCOUNTER)], "text": "telephone contact"})
+        }
+        (VisitOutcome::Completed, ContactType::Video) => {
+            json!({"coding": [snomed(codes::VIDEO_ENCOUNTER)], "text": "video contact"})
+        }
         (o, t) => json!({"text": format!("{} ({})", t.label(), o.label())}),
     };
     let mut words = format!("{}: {}", capital(v.contact_type.label()), v.outcome.label());
@@ -210,7 +219,16 @@ fn visit(b: &mut Builder<'_>, v: &Visit) {
         }
     }
     if let Some(note) = v.note.as_deref().and_then(text::string) {
-        resources.push(impression(b, &v.id, "visit-note", eie, &note, Some(reference(&id)), v.started_at, who));
+        resources.push(impression(
+            b,
+            &v.id,
+            "visit-note",
+            eie,
+            &note,
+            Some(reference(&id)),
+            v.started_at,
+            who,
+        ));
     }
     b.add_entry(&v.id, &v.author, resources);
 }

@@ -38,7 +38,11 @@ impl Common {
 
     /// The specific profile, or the general one for an entry entered in error.
     fn meta(&self, profile: &str) -> Value {
-        meta(if self.entered_in_error { "UKCore-Observation" } else { profile })
+        meta(if self.entered_in_error {
+            "UKCore-Observation"
+        } else {
+            profile
+        })
     }
 }
 
@@ -100,25 +104,44 @@ fn observation_set(b: &mut Builder<'_>, c: &ClinicalRecord, s: &ObservationSet) 
     push(
         Parameter::RespirationRate,
         o.respiration_rate.and_then(|x| {
-            vital(b, &common, id("respiration-rate"), &codes::RESPIRATION_RATE, f64::from(x))
+            vital(
+                b,
+                &common,
+                id("respiration-rate"),
+                &codes::RESPIRATION_RATE,
+                f64::from(x),
+            )
         }),
     );
     push(
         Parameter::OxygenSaturation,
         o.spo2_percent.and_then(|x| {
-            vital(b, &common, id("spo2"), &codes::OXYGEN_SATURATION, f64::from(x))
+            vital(
+                b,
+                &common,
+                id("spo2"),
+                &codes::OXYGEN_SATURATION,
+                f64::from(x),
+            )
         }),
     );
     push(
         Parameter::AirOrOxygen,
         o.on_oxygen.map(|on| {
             let mut r = base(b, &common, &id("air-or-oxygen"), "UKCore-Observation");
-            let code = if on { codes::ON_OXYGEN } else { codes::ROOM_AIR };
+            let code = if on {
+                codes::ON_OXYGEN
+            } else {
+                codes::ROOM_AIR
+            };
             r["code"] = json!({"coding": [snomed(code)], "text": code.1});
             r
         }),
     );
-    push(Parameter::SystolicBp, blood_pressure(b, &common, id("blood-pressure"), s));
+    push(
+        Parameter::SystolicBp,
+        blood_pressure(b, &common, id("blood-pressure"), s),
+    );
     push(
         Parameter::Pulse,
         o.pulse
@@ -143,20 +166,23 @@ fn observation_set(b: &mut Builder<'_>, c: &ClinicalRecord, s: &ObservationSet) 
     );
     push(
         Parameter::Temperature,
-        o.temperature_c.and_then(|x| {
-            vital(b, &common, id("temperature"), &codes::BODY_TEMPERATURE, x)
-        }),
+        o.temperature_c
+            .and_then(|x| vital(b, &common, id("temperature"), &codes::BODY_TEMPERATURE, x)),
     );
-    let mut resources: Vec<Value> = vitals.iter().map(|(_, v)| v.clone()).collect();
-    if let Some(news2) = news2(b, &common, id("news2"), s, &vitals) {
-        resources.push(news2);
-    }
+    let news2 = news2(b, &common, id("news2"), s, &vitals);
+    let mut resources: Vec<Value> = vitals.into_iter().map(|(_, v)| v).collect();
+    resources.extend(news2);
     b.add_entry(&s.id, &s.author, resources);
 }
 
 /// Systolic (and diastolic) as UKCore-Observation-VitalSigns-BloodPressure; a diastolic
 /// reading alone (the profile needs the systolic) as a vital sign of its own.
-fn blood_pressure(b: &Builder<'_>, common: &Common, id: String, s: &ObservationSet) -> Option<Value> {
+fn blood_pressure(
+    b: &Builder<'_>,
+    common: &Common,
+    id: String,
+    s: &ObservationSet,
+) -> Option<Value> {
     let o = &s.observations;
     let mm = |v: u32| quantity(f64::from(v), codes::MM_HG.0, codes::MM_HG.1);
     let component = |loinc: (&str, &str), sct: (&str, &str), v: u32| {
@@ -189,11 +215,19 @@ fn blood_pressure(b: &Builder<'_>, common: &Common, id: String, s: &ObservationS
                 "coding": [coding(codes::LOINC, codes::BLOOD_PRESSURE_LOINC.0, codes::BLOOD_PRESSURE_LOINC.1), snomed(codes::BLOOD_PRESSURE_SNOMED)],
                 "text": codes::BLOOD_PRESSURE_SNOMED.1,
             });
-            let mut comps = vec![component(codes::SYSTOLIC_LOINC, codes::SYSTOLIC_SNOMED, sys)];
+            let mut comps = vec![component(
+                codes::SYSTOLIC_LOINC,
+                codes::SYSTOLIC_SNOMED,
+                sys,
+            )];
             if let Some(d) = dia {
-                comps.push(component(codes::DIASTOLIC_LOINC, codes::DIASTOLIC_SNOMED, d));
+                comps.push(component(
+                    codes::DIASTOLIC_LOINC,
+                    codes::DIASTOLIC_SNOMED,
+                    d,
+                ));
             }
-            r["component"] = json!(comps);
+            r["component"] = Value::Array(comps);
             Some(r)
         }
     }
@@ -242,14 +276,20 @@ fn news2(
     r["category"] = category("survey", "Survey");
     r["code"] = json!({"coding": [snomed(codes::NEWS2_TOTAL)], "text": "NEWS2 total score"});
     r["valueQuantity"] = score(total)?;
-    r["derivedFrom"] = json!(derived);
-    r["component"] = json!(components);
+    r["derivedFrom"] = Value::Array(derived);
+    r["component"] = Value::Array(components);
     let risk = n
         .risk
-        .map(|r| format!("{} clinical risk (SpO2 scale {}). ", super::alerts::capitalise(r.label()), match n.scale {
-            SpO2Scale::Scale1 => 1,
-            SpO2Scale::Scale2 => 2,
-        }))
+        .map(|r| {
+            format!(
+                "{} clinical risk (SpO2 scale {}). ",
+                super::alerts::capitalise(r.label()),
+                match n.scale {
+                    SpO2Scale::Scale1 => 1,
+                    SpO2Scale::Scale2 => 2,
+                }
+            )
+        })
         .unwrap_or_default();
     r["note"] = json!([annotation(&format!("{risk}{}", n.response), None, None)]);
     Some(r)
@@ -278,13 +318,18 @@ fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
     let site = text::string_or(&w.site, "site not given");
     let structure_id = b.id("BodyStructure", &[&w.wound_id]);
     let mm = |v: f64| quantity(v, "mm", "mm");
-    let comp = |label: &str, value: Option<Value>| value.map(|v| json!({"code": {"text": label}, "valueQuantity": v}));
+    let comp = |label: &str, value: Option<Value>| {
+        value.map(|v| json!({"code": {"text": label}, "valueQuantity": v}))
+    };
     let concept = |label: &str, words: &str| json!({"code": {"text": label}, "valueCodeableConcept": {"text": words}});
     let mut components = vec![
         comp("Wound length", mm(w.size.length_mm)),
         comp("Wound width", mm(w.size.width_mm)),
         comp("Wound depth", mm(w.size.depth_mm)),
-        comp("Wound area (length × width)", quantity(w.area_mm2, "mm²", "mm2")),
+        comp(
+            "Wound area (length × width)",
+            quantity(w.area_mm2, "mm²", "mm2"),
+        ),
     ];
     for t in &w.tissue {
         components.push(comp(
@@ -313,11 +358,16 @@ fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
         "Pain (0–10 numeric rating scale)",
         quantity(f64::from(w.pain), "score", "{score}"),
     ));
-    let mut o = base(b, &common, &b.id("Observation", &[&w.id, "wound"]), "UKCore-Observation");
+    let mut o = base(
+        b,
+        &common,
+        &b.id("Observation", &[&w.id, "wound"]),
+        "UKCore-Observation",
+    );
     o["code"] = json!({"text": "Wound assessment"});
     o["bodySite"] = json!({"text": site});
     o["focus"] = json!([reference(&structure_id)]);
-    o["component"] = json!(components.into_iter().flatten().collect::<Vec<_>>());
+    o["component"] = Value::Array(components.into_iter().flatten().collect());
     let mut resources = vec![o];
     // The wound itself, added with the earliest of its assessments this record holds.
     let first = c

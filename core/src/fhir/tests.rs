@@ -55,11 +55,18 @@ fn full_record_exports_every_kind_of_entry_stably() {
     let dir = tempfile::tempdir().unwrap();
     let (nurse, p) = full_record(dir.path());
     let text = nurse.export_fhir(&p).unwrap();
-    assert_eq!(text, nurse.export_fhir(&p).unwrap(), "the same record exports the same Bundle");
+    assert_eq!(
+        text,
+        nurse.export_fhir(&p).unwrap(),
+        "the same record exports the same Bundle"
+    );
     let rs = resources(&text);
 
     // Ids are unique and every reference resolves inside the Bundle.
-    let ids: BTreeSet<String> = rs.iter().map(|r| format!("urn:uuid:{}", r["id"].as_str().unwrap())).collect();
+    let ids: BTreeSet<String> = rs
+        .iter()
+        .map(|r| format!("urn:uuid:{}", r["id"].as_str().unwrap()))
+        .collect();
     assert_eq!(ids.len(), rs.len());
     let mut refs = Vec::new();
     rs.iter().for_each(|r| references(r, &mut refs));
@@ -72,15 +79,22 @@ fn full_record_exports_every_kind_of_entry_stably() {
     for s in all {
         assert!(!s.is_empty() && s.trim() == s, "{s:?}");
         assert!(
-            !s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')),
+            !s.chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')),
             "{s:?}"
         );
     }
 
     let patient = &of_type(&rs, "Patient")[0];
-    assert_eq!(patient["identifier"][0]["system"], "https://fhir.nhs.uk/Id/nhs-number");
+    assert_eq!(
+        patient["identifier"][0]["system"],
+        "https://fhir.nhs.uk/Id/nhs-number"
+    );
     assert_eq!(patient["identifier"][0]["value"], "9434765919");
-    assert_eq!(patient["identifier"][0]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"], "02");
+    assert_eq!(
+        patient["identifier"][0]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"],
+        "02"
+    );
     assert_eq!(patient["birthDate"], "1941-03-09");
     assert_eq!(patient["address"][0]["postalCode"], "HX7 8AB");
 
@@ -90,16 +104,26 @@ fn full_record_exports_every_kind_of_entry_stably() {
     assert_eq!(count("EpisodeOfCare"), 2);
     assert_eq!(count("AllergyIntolerance"), 1);
     assert_eq!(count("CarePlan"), 1);
-    assert_eq!(count("Task"), 3);
+    // Its three tasks and the review task its care-plan review date raises.
+    assert_eq!(count("Task"), 3 + 1);
     assert_eq!(count("MedicationAdministration"), 4);
     assert_eq!(count("QuestionnaireResponse"), 3);
     assert_eq!(count("BodyStructure"), 1);
-    assert_eq!(count("Consent"), 1, "the advice record, shared with consent");
+    assert_eq!(
+        count("Consent"),
+        1,
+        "the advice record, shared with consent"
+    );
 
     // The alert in conflict: both values, both tagged.
     let risk: Vec<&Value> = of_type(&rs, "Flag")
         .into_iter()
-        .filter(|f| f["code"]["text"].as_str().unwrap().starts_with("Risk to staff"))
+        .filter(|f| {
+            f["code"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Risk to staff")
+        })
         .collect();
     assert_eq!(risk.len(), 2);
     for f in &risk {
@@ -107,17 +131,33 @@ fn full_record_exports_every_kind_of_entry_stably() {
         assert!(f["code"]["text"].as_str().unwrap().contains("in conflict"));
     }
     let flags = of_type(&rs, "Flag");
-    assert!(flags.iter().any(|f| f["category"][0]["coding"][0]["code"] == "advance-directive"));
+    assert!(flags
+        .iter()
+        .any(|f| f["category"][0]["coding"][0]["code"] == "advance-directive"));
 
     // Entered in error: kept, with that status, under the general profile.
-    let eie: Vec<&Value> = rs.iter().filter(|r| r["status"] == "entered-in-error").collect();
-    let kinds: BTreeSet<&str> = eie.iter().map(|r| r["resourceType"].as_str().unwrap()).collect();
+    let eie: Vec<&Value> = rs
+        .iter()
+        .filter(|r| r["status"] == "entered-in-error")
+        .collect();
+    let kinds: BTreeSet<&str> = eie
+        .iter()
+        .map(|r| r["resourceType"].as_str().unwrap())
+        .collect();
     assert_eq!(
         kinds,
-        BTreeSet::from(["Encounter", "Observation", "Procedure", "MedicationAdministration"])
+        BTreeSet::from([
+            "Encounter",
+            "Observation",
+            "Procedure",
+            "MedicationAdministration"
+        ])
     );
     for o in eie.iter().filter(|r| r["resourceType"] == "Observation") {
-        assert_eq!(o["meta"]["profile"][0], "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation");
+        assert_eq!(
+            o["meta"]["profile"][0],
+            "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation"
+        );
     }
     let eie_provenance = of_type(&rs, "Provenance")
         .into_iter()
@@ -130,11 +170,21 @@ fn full_record_exports_every_kind_of_entry_stably() {
         .into_iter()
         .filter(|o| o["code"]["coding"][0]["code"] == "1104051000000101")
         .collect();
-    assert_eq!(news2.len(), 3, "two complete sets and the one entered in error");
-    let high = news2.iter().find(|o| o["valueQuantity"]["value"] == 15).expect("NEWS2 15");
+    assert_eq!(
+        news2.len(),
+        3,
+        "two complete sets and the one entered in error"
+    );
+    let high = news2
+        .iter()
+        .find(|o| o["valueQuantity"]["value"] == 15)
+        .expect("NEWS2 15");
     assert_eq!(high["derivedFrom"].as_array().unwrap().len(), 7);
     assert_eq!(high["component"].as_array().unwrap().len(), 7);
-    assert!(high["note"][0]["text"].as_str().unwrap().starts_with("High clinical risk"));
+    assert!(high["note"][0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("High clinical risk"));
 
     // Every entry has a Provenance naming its author, role and device.
     for prov in of_type(&rs, "Provenance") {
@@ -144,59 +194,116 @@ fn full_record_exports_every_kind_of_entry_stably() {
     }
     let targeted: BTreeSet<&str> = of_type(&rs, "Provenance")
         .iter()
-        .flat_map(|p| p["target"].as_array().unwrap().iter().map(|t| t["reference"].as_str().unwrap()))
+        .flat_map(|p| {
+            p["target"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["reference"].as_str().unwrap())
+        })
         .collect();
     for r in &rs {
         let t = r["resourceType"].as_str().unwrap();
-        if ["Patient", "Practitioner", "Device", "Provenance"].contains(&t) || r["code"]["text"].as_str().is_some_and(|c| c.starts_with("Access to the home")) {
+        if ["Patient", "Practitioner", "Device", "Provenance"].contains(&t)
+            || r["code"]["text"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("Access to the home"))
+        {
             continue;
         }
         let url = format!("urn:uuid:{}", r["id"].as_str().unwrap());
-        assert!(targeted.contains(url.as_str()), "{t} {url} has no Provenance");
+        assert!(
+            targeted.contains(url.as_str()),
+            "{t} {url} has no Provenance"
+        );
     }
     let devices: BTreeMap<&str, &Value> = of_type(&rs, "Device")
         .into_iter()
         .map(|d| (d["identifier"][0]["value"].as_str().unwrap(), d))
         .collect();
-    assert!(devices.contains_key("phone-nurse") && devices.contains_key("phone-colleague") && devices.contains_key("phone-adviser"));
+    assert!(
+        devices.contains_key("phone-nurse")
+            && devices.contains_key("phone-colleague")
+            && devices.contains_key("phone-adviser")
+    );
 }
 
 #[test]
 fn the_access_policy_decides_what_is_exported() {
     let dir = tempfile::tempdir().unwrap();
     let (nurse, p) = full_record(dir.path());
-    let adviser = open(&dir.path().join("adviser.db"), "phone-adviser", Role::AdviceWorker);
-    let has = |s: &crate::FieldStore, t: &str| resources(&s.export_fhir(&p).unwrap()).iter().any(|r| r["resourceType"] == t);
+    let adviser = open(
+        &dir.path().join("adviser.db"),
+        "phone-adviser",
+        Role::AdviceWorker,
+    );
+    let has = |s: &crate::FieldStore, t: &str| {
+        resources(&s.export_fhir(&p).unwrap())
+            .iter()
+            .any(|r| r["resourceType"] == t)
+    };
     // Consent given: the nurse sees the advice record, the adviser the clinical one.
     assert!(has(&nurse, "Consent") && has(&nurse, "Encounter"));
     testing::exchange(&nurse, &adviser);
-    assert!(has(&adviser, "Encounter"), "an advice worker with consent reads the clinical record");
+    assert!(
+        has(&adviser, "Encounter"),
+        "an advice worker with consent reads the clinical record"
+    );
     // Consent withdrawn: neither crosses.
     adviser.set_consent_to_share(&p, false).unwrap();
     testing::exchange(&adviser, &nurse);
     assert!(!has(&nurse, "Consent"), "no advice record without consent");
-    assert!(!of_type(&resources(&nurse.export_fhir(&p).unwrap()), "Condition").iter().any(|c| c["code"]["text"].as_str().unwrap().starts_with("Advice need")));
+    assert!(
+        !of_type(&resources(&nurse.export_fhir(&p).unwrap()), "Condition")
+            .iter()
+            .any(|c| c["code"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Advice need"))
+    );
     assert!(has(&nurse, "Encounter"));
     let a = resources(&adviser.export_fhir(&p).unwrap());
     // The access notes' Flag is demographics, which every role reads; no clinical alert.
-    assert!(of_type(&a, "Flag").iter().all(|f| f["category"][0]["coding"][0]["code"] == "admin"));
-    for t in ["Encounter", "AllergyIntolerance", "MedicationAdministration", "CarePlan", "Task"] {
-        assert!(!a.iter().any(|r| r["resourceType"] == t), "an advice worker without consent got a {t}");
+    assert!(of_type(&a, "Flag")
+        .iter()
+        .all(|f| f["category"][0]["coding"][0]["code"] == "admin"));
+    for t in [
+        "Encounter",
+        "AllergyIntolerance",
+        "MedicationAdministration",
+        "CarePlan",
+        "Task",
+    ] {
+        assert!(
+            !a.iter().any(|r| r["resourceType"] == t),
+            "an advice worker without consent got a {t}"
+        );
     }
     // Its only Observation is the advice outcome.
     let obs = of_type(&a, "Observation");
     assert_eq!(obs.len(), 1);
     assert_eq!(obs[0]["category"][0]["coding"][0]["code"], "social-history");
     assert!(a.iter().any(|r| r["resourceType"] == "Patient"));
-    assert!(a.iter().any(|r| r["resourceType"] == "Consent"), "the advice record is the adviser's own");
+    assert!(
+        a.iter().any(|r| r["resourceType"] == "Consent"),
+        "the advice record is the adviser's own"
+    );
 }
 
 #[test]
 fn consent_in_conflict_counts_as_not_given() {
     let dir = tempfile::tempdir().unwrap();
     let (nurse, p) = full_record(dir.path());
-    let a1 = open(&dir.path().join("adviser.db"), "phone-adviser", Role::AdviceWorker);
-    let a2 = open(&dir.path().join("adviser2.db"), "phone-adviser-2", Role::AdviceWorker);
+    let a1 = open(
+        &dir.path().join("adviser.db"),
+        "phone-adviser",
+        Role::AdviceWorker,
+    );
+    let a2 = open(
+        &dir.path().join("adviser2.db"),
+        "phone-adviser-2",
+        Role::AdviceWorker,
+    );
     testing::exchange(&a1, &a2);
     a1.set_consent_to_share(&p, true).unwrap();
     a2.set_consent_to_share(&p, false).unwrap();
@@ -210,5 +317,8 @@ fn consent_in_conflict_counts_as_not_given() {
 fn an_unknown_person_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir.path().join("s.db"), "d", Role::DistrictNurse);
-    assert!(matches!(s.export_fhir("nobody"), Err(crate::Error::NotFound { .. })));
+    assert!(matches!(
+        s.export_fhir("nobody"),
+        Err(crate::Error::NotFound { .. })
+    ));
 }

@@ -5,8 +5,16 @@
 //! `\t`, `\r`, `\n`; DEL; C1 controls (U+0080–U+009F); and trims. Text that is empty after that
 //! is left out, never exported as `""`.
 
+/// True when `s` already is a FHIR string (nothing to remove or trim, not empty).
+pub fn is_string(s: &str) -> bool {
+    !s.is_empty() && s.trim().len() == s.len() && s.chars().all(allowed)
+}
+
 /// `s` as a FHIR string, or `None` when nothing printable is left.
 pub fn string(s: &str) -> Option<String> {
+    if is_string(s) {
+        return Some(s.to_string());
+    }
     let cleaned: String = s.chars().filter(|c| allowed(*c)).collect();
     let t = cleaned.trim();
     if t.is_empty() {
@@ -57,12 +65,19 @@ mod tests {
         );
         assert_eq!(string("\u{1}\u{2} \n"), None);
         assert_eq!(string(""), None);
+        assert!(is_string("a\tb") && !is_string(" a") && !is_string("a\u{0}") && !is_string(""));
         assert_eq!(string_or("\u{0}", "unknown"), "unknown");
-        assert_eq!(string("Penicillin — anaphylaxis 😟").as_deref(), Some("Penicillin — anaphylaxis 😟"));
+        assert_eq!(
+            string("Penicillin — anaphylaxis 😟").as_deref(),
+            Some("Penicillin — anaphylaxis 😟")
+        );
     }
 
     #[test]
     fn xhtml_escapes_markup() {
-        assert_eq!(xhtml("<b>a & \"b\"</b>\u{0}"), "&lt;b&gt;a &amp; &quot;b&quot;&lt;/b&gt;");
+        assert_eq!(
+            xhtml("<b>a & \"b\"</b>\u{0}"),
+            "&lt;b&gt;a &amp; &quot;b&quot;&lt;/b&gt;"
+        );
     }
 }

@@ -41,7 +41,10 @@ impl FieldStore {
             Ok((record, plan, Consent::from_values(&values)))
         })?;
         let may = |c| self.allow_read(c, consent).is_ok();
-        let clinical = record.clinical.as_ref().filter(|_| may(Compartment::Clinical));
+        let clinical = record
+            .clinical
+            .as_ref()
+            .filter(|_| may(Compartment::Clinical));
         let source = fhir::Source {
             person_id,
             demographics: record.demographics.as_ref(),
