@@ -34,11 +34,10 @@ final class WoundDraftTests: XCTestCase {
         }
         XCTAssertTrue(incomplete?.contains("tissue, exudate, odour, pain") ?? false, incomplete ?? "")
 
-        var full = half
-        full.tissue = [TissueShare(tissue: .granulating, percent: 100)]
-        full.exudate = ExudateLevel.low
-        full.odour = Odour.none
-        full.pain = 1
+        let full = WoundDraftInput(
+            site: "sacrum", size: WoundSize(lengthMm: 30.0, widthMm: 20.0, depthMm: 4.0),
+            tissue: [TissueShare(tissue: .granulating, percent: 100)],
+            exudate: ExudateLevel.low, odour: Odour.none, pain: 1)
         let saved = try await store.saveWoundDraft(personId, full, draftId: draft.id)
         XCTAssertTrue(saved.missing.isEmpty)
         let recorded = try await store.finishWoundDraft(draft.id)
@@ -51,8 +50,8 @@ final class WoundDraftTests: XCTestCase {
         let site = try await store.patient(personId).clinical?.woundAssessments.first?.site
         XCTAssertEqual(site, "sacrum")
 
-        var bad = half
-        bad.size = WoundSize(lengthMm: 0.0, widthMm: 20.0, depthMm: 1.0)
+        let bad = WoundDraftInput(
+            site: "sacrum", size: WoundSize(lengthMm: 0.0, widthMm: 20.0, depthMm: 1.0), tissue: [])
         let refused = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
             _ = try await store.saveWoundDraft(personId, bad)
         }
