@@ -124,7 +124,10 @@ impl WoundDraftInput {
     /// The fields still to fill in before the draft can be recorded, in form order.
     pub fn missing(&self) -> Vec<String> {
         let given = [
-            ("site", self.site.as_deref().is_some_and(|s| !s.trim().is_empty())),
+            (
+                "site",
+                self.site.as_deref().is_some_and(|s| !s.trim().is_empty()),
+            ),
             ("size", self.size.is_some()),
             ("tissue", !self.tissue.is_empty()),
             ("exudate", self.exudate.is_some()),

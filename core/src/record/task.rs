@@ -456,14 +456,25 @@ mod tests {
         let mut doc = AutoCommit::new();
         doc.commit();
         let mut other = doc.fork().with_actor(automerge::ActorId::random());
-        let t = raise_review_task(&mut doc, "p", &a, review).unwrap().unwrap();
+        let t = raise_review_task(&mut doc, "p", &a, review)
+            .unwrap()
+            .unwrap();
         assert_eq!(t.kind, TaskKind::Review);
         assert_eq!(t.due, review);
-        assert_eq!(t.assignee, TaskAssignee::Role { role: Role::DistrictNurse });
+        assert_eq!(
+            t.assignee,
+            TaskAssignee::Role {
+                role: Role::DistrictNurse
+            }
+        );
         // The same date again on the same phone: nothing new.
-        assert!(raise_review_task(&mut doc, "p", &a, review).unwrap().is_none());
+        assert!(raise_review_task(&mut doc, "p", &a, review)
+            .unwrap()
+            .is_none());
         // The same date on a second phone offline: one task once merged.
-        raise_review_task(&mut other, "p", &author("b", 1), review).unwrap().unwrap();
+        raise_review_task(&mut other, "p", &author("b", 1), review)
+            .unwrap()
+            .unwrap();
         doc.commit();
         other.commit();
         doc.merge(&mut other).unwrap();
@@ -472,7 +483,9 @@ mod tests {
         // A new date cancels the open review of the old one (kept, with the reason) and raises
         // its own.
         let later = review + chrono::Duration::days(7);
-        raise_review_task(&mut doc, "p", &a, later).unwrap().unwrap();
+        raise_review_task(&mut doc, "p", &a, later)
+            .unwrap()
+            .unwrap();
         let mut all = tasks("p", &doc, day).unwrap();
         all.sort_by_key(|t| t.task.due);
         assert_eq!(all.len(), 2);
@@ -482,7 +495,9 @@ mod tests {
         assert_eq!(all[1].status, TaskStatus::Requested);
         assert_eq!(all[1].task.due, later);
         // Back to the first date: its task is closed, so a new one is raised beside it.
-        let back = raise_review_task(&mut doc, "p", &a, review).unwrap().unwrap();
+        let back = raise_review_task(&mut doc, "p", &a, review)
+            .unwrap()
+            .unwrap();
         assert_eq!(back.id, format!("{REVIEW_TASK_PREFIX}{review}-2"));
         let open: Vec<_> = tasks("p", &doc, day)
             .unwrap()

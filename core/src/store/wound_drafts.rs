@@ -26,7 +26,13 @@ impl Row {
         let input: WoundDraftInput = serde_json::from_str(&self.body).map_err(|e| {
             Error::Storage(format!("wound draft {} cannot be read back: {e}", self.id))
         })?;
-        Ok(of(self.id, self.person_id, input, self.started_ms, self.updated_ms))
+        Ok(of(
+            self.id,
+            self.person_id,
+            input,
+            self.started_ms,
+            self.updated_ms,
+        ))
     }
 }
 
@@ -264,7 +270,10 @@ mod tests {
         assert!(s.wound_drafts(None).unwrap().is_empty());
         assert!(matches!(
             s.finish_wound_draft(&d.id, Utc::now()),
-            Err(Error::NotFound { what: "wound draft", .. })
+            Err(Error::NotFound {
+                what: "wound draft",
+                ..
+            })
         ));
         assert_eq!(s.export_changes(0).unwrap().changes.len(), outbox + 1);
 

@@ -822,7 +822,11 @@ fn a_review_date_raises_a_review_on_the_day_list() {
     assert_eq!(tasks[0].task.kind, TaskKind::Review);
     assert_eq!(tasks[0].task.due, today() + Duration::days(2));
     assert!(!tasks[0].overdue);
-    assert!(s.tasks(today() + Duration::days(3), DayScope::Mine, false).unwrap()[0].overdue);
+    assert!(
+        s.tasks(today() + Duration::days(3), DayScope::Mine, false)
+            .unwrap()[0]
+            .overdue
+    );
 }
 
 #[test]
