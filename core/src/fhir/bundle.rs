@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::{codes, ids, text, Source};
+use crate::error::Result;
 use crate::record::{Author, CarePlanView, EnteredInError};
 
 /// What the sections add resources to.
@@ -14,8 +15,8 @@ pub(crate) struct Builder<'a> {
     pub person_id: &'a str,
     /// The Patient's reference (`urn:uuid:…`).
     pub patient: Value,
-    resources: Vec<Value>,
-    provenance: Vec<Value>,
+    resources: Entries,
+    provenance: Entries,
     entered_in_error: HashMap<&'a str, &'a EnteredInError>,
     /// user id → display name (the first seen, in export order).
     practitioners: BTreeMap<String, String>,
@@ -45,8 +46,8 @@ impl<'a> Builder<'a> {
         Builder {
             person_id: source.person_id,
             patient: reference(&patient_id),
-            resources: Vec::new(),
-            provenance: Vec::new(),
+            resources: Entries::default(),
+            provenance: Entries::default(),
             entered_in_error,
             practitioners: BTreeMap::new(),
             devices: BTreeMap::new(),
@@ -112,7 +113,9 @@ impl<'a> Builder<'a> {
         if targets.is_empty() {
             return;
         }
-        self.resources.extend(resources);
+        for r in resources {
+            self.resources.push(r);
+        }
         let p = self.provenance_of(entry_id, &[], author, targets.clone(), None);
         self.provenance.push(p);
         if let Some(m) = self.entered_in_error(entry_id) {
@@ -173,9 +176,11 @@ impl<'a> Builder<'a> {
         p
     }
 
-    fn finish(mut self) -> Vec<Value> {
+    /// The Bundle's `entry` array as JSON text: the resources, their Provenance, then the
+    /// Practitioners and Devices they name.
+    fn finish(mut self) -> Result<Vec<u8>> {
         let mut out = std::mem::take(&mut self.resources);
-        out.append(&mut self.provenance);
+        out.append(std::mem::take(&mut self.provenance));
         for (user_id, name) in &self.practitioners {
             out.push(json!({
                 "resourceType": "Practitioner",
@@ -194,12 +199,57 @@ impl<'a> Builder<'a> {
                 "type": {"text": "Doorstep phone"},
             }));
         }
-        out
+        out.finish()
     }
 }
 
-/// The whole Bundle.
-pub(crate) fn build(source: &Source<'_>) -> Value {
+/// Bundle entries written out as JSON as they are added: each resource's tree is pruned,
+/// written and dropped at once, so the export never holds the whole Bundle as a tree (building
+/// and then dropping one tree of ~2,400 resources was most of the export's time).
+#[derive(Default)]
+struct Entries {
+    json: Vec<u8>,
+    count: usize,
+    error: Option<serde_json::Error>,
+}
+
+impl Entries {
+    /// Append `{"fullUrl": "urn:uuid:<id>", "resource": …}`.
+    fn push(&mut self, mut resource: Value) {
+        prune(&mut resource);
+        let id = resource["id"].as_str().unwrap_or_default();
+        if self.count > 0 {
+            self.json.push(b',');
+        }
+        self.count += 1;
+        self.json.extend_from_slice(b"{\"fullUrl\":\"urn:uuid:");
+        self.json.extend_from_slice(id.as_bytes());
+        self.json.extend_from_slice(b"\",\"resource\":");
+        if let Err(e) = serde_json::to_writer(&mut self.json, &resource) {
+            self.error.get_or_insert(e);
+        }
+        self.json.push(b'}');
+    }
+
+    fn append(&mut self, other: Entries) {
+        if other.count > 0 && self.count > 0 {
+            self.json.push(b',');
+        }
+        self.json.extend_from_slice(&other.json);
+        self.count += other.count;
+        self.error = self.error.take().or(other.error);
+    }
+
+    fn finish(self) -> Result<Vec<u8>> {
+        match self.error {
+            Some(e) => Err(e.into()),
+            None => Ok(self.json),
+        }
+    }
+}
+
+/// The whole Bundle, as JSON text.
+pub(crate) fn build(source: &Source<'_>) -> Result<String> {
     let mut b = Builder::new(source);
     super::patient::patient(&mut b, source);
     if let Some(c) = source.clinical {
@@ -220,28 +270,18 @@ pub(crate) fn build(source: &Source<'_>) -> Value {
     if let Some(a) = source.advice {
         super::advice::advice(&mut b, a);
     }
-    // Built by moving values into maps: `json!` copies every `Value` it is given (it
-    // serialises it again), which for whole resources was most of the export's time.
-    let entries: Vec<Value> = b
-        .finish()
-        .into_iter()
-        .map(|mut r| {
-            prune(&mut r);
-            let id = r["id"].as_str().unwrap_or_default().to_string();
-            let mut e = serde_json::Map::new();
-            e.insert("fullUrl".into(), Value::String(format!("urn:uuid:{id}")));
-            e.insert("resource".into(), r);
-            Value::Object(e)
-        })
-        .collect();
-    let mut bundle = json!({
+    let mut head = serde_json::to_vec(&json!({
         "resourceType": "Bundle",
         "id": ids::uuid(source.person_id, "Bundle", &[]),
         "meta": {"profile": [codes::profile("UKCore-Bundle")]},
         "type": "collection",
-    });
-    bundle["entry"] = Value::Array(entries);
-    bundle
+    }))?;
+    // `{…}` becomes `{…,"entry":[…]}`.
+    head.pop();
+    head.extend_from_slice(b",\"entry\":[");
+    head.extend_from_slice(&b.finish()?);
+    head.extend_from_slice(b"]}");
+    String::from_utf8(head).map_err(|e| crate::error::Error::Document(e.to_string()))
 }
 
 /// A plan with anything in it is exported as a CarePlan.

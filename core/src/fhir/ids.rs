@@ -6,6 +6,10 @@
 
 use sha2::{Digest, Sha256};
 
+const HEX: [char; 16] = [
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f',
+];
+
 /// The UUID of `kind` made from `parts` of `person_id`'s record.
 pub fn uuid(person_id: &str, kind: &str, parts: &[&str]) -> String {
     let mut h = Sha256::new();
@@ -22,15 +26,15 @@ pub fn uuid(person_id: &str, kind: &str, parts: &[&str]) -> String {
     b.copy_from_slice(&d[..16]);
     b[6] = (b[6] & 0x0f) | 0x80; // version 8
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[usize::from(x >> 4)]);
+        out.push(HEX[usize::from(x & 0x0f)]);
+    }
+    out
 }
 
 /// True when `s` is a UUID in its canonical lower-case text form (as Doorstep's entry ids are).
@@ -50,6 +54,8 @@ mod tests {
     fn ids_are_stable_distinct_uuids() {
         let a = uuid("p1", "Observation", &["obs-1", "pulse"]);
         assert_eq!(a, uuid("p1", "Observation", &["obs-1", "pulse"]));
+        // The first release's ids: a phone's export must not change them.
+        assert_eq!(a, "59c8c8b0-0ccb-8650-bb7d-97453cd900e1");
         assert!(is_uuid(&a), "{a}");
         assert_eq!(&a[14..15], "8");
         assert_ne!(a, uuid("p1", "Observation", &["obs-1", "spo2"]));

@@ -45,8 +45,7 @@ pub struct Source<'a> {
 
 /// The person's record as a FHIR R4 Bundle (type `collection`), JSON text.
 pub fn export(source: &Source<'_>) -> Result<String> {
-    let bundle = bundle::build(source);
-    Ok(serde_json::to_string(&bundle)?)
+    bundle::build(source)
 }
 
 #[cfg(test)]
