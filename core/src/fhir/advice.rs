@@ -3,7 +3,7 @@
 //! (a problem-list item "Advice need (<category>): …"), actions as UKCore-Procedure, outcomes as UKCore-Observation of
 //! the financial gain (GBP), consent as UKCore-Consent.
 
-use serde_json::json;
+use super::obj::obj;
 
 use super::bundle::{annotation, coding_concept, instant, meta, reference, Builder};
 use super::{codes, text};
@@ -36,7 +36,7 @@ pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {
     for n in needs {
         let eie = b.entered_in_error(&n.id).is_some();
         let recorder = b.practitioner(&n.author);
-        let r = json!({
+        let r = obj!({
             "resourceType": "Condition",
             "id": b.id("Condition", &[&n.id]),
             "meta": meta("UKCore-Condition"),
@@ -56,7 +56,7 @@ pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {
     for act in actions {
         let eie = b.entered_in_error(&act.id).is_some();
         let who = b.practitioner(&act.author);
-        let r = json!({
+        let r = obj!({
             "resourceType": "Procedure",
             "id": b.id("Procedure", &[&act.id]),
             "meta": meta("UKCore-Procedure"),
@@ -66,7 +66,7 @@ pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {
             "subject": b.patient.clone(),
             "performedDateTime": instant(act.author.at),
             "performer": [{"actor": who}],
-            "reasonReference": need_ref(b, &act.need_id).map(|r| json!([r])),
+            "reasonReference": need_ref(b, &act.need_id).map(|r| obj!([r])),
         });
         b.add_entry(&act.id, &act.author, vec![r]);
     }
@@ -77,7 +77,7 @@ pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {
         let who = b.practitioner(&o.author);
         // Whole pence as pounds: exact for every amount a person can gain (|p| < 2^53).
         let pounds = o.financial_gain_pence as f64 / 100.0;
-        let r = json!({
+        let r = obj!({
             "resourceType": "Observation",
             "id": b.id("Observation", &[&o.id]),
             "meta": meta("UKCore-Observation"),
@@ -85,18 +85,18 @@ pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {
             "category": [coding_concept(codes::OBSERVATION_CATEGORY, "social-history", "Social History")],
             "code": {"text": "Advice outcome: financial gain"},
             "subject": b.patient.clone(),
-            "focus": need_ref(b, &o.need_id).map(|r| json!([r])),
+            "focus": need_ref(b, &o.need_id).map(|r| obj!([r])),
             "effectiveDateTime": instant(o.author.at),
             "performer": [who.clone()],
             "valueQuantity": {"value": super::bundle::number(pounds), "unit": "GBP", "system": codes::ISO_4217, "code": "GBP"},
-            "note": annotation(&o.description, Some(who), Some(o.author.at)).map(|n| json!([n])),
+            "note": annotation(&o.description, Some(who), Some(o.author.at)).map(|n| obj!([n])),
         });
         b.add_entry(&o.id, &o.author, vec![r]);
     }
     if let Some(c) = &a.consent_to_share {
         let entry = format!("consent:{}", c.author.at.timestamp_millis());
         let performer = b.practitioner(&c.author);
-        let r = json!({
+        let r = obj!({
             "resourceType": "Consent",
             "id": b.id("Consent", &["consent-to-share"]),
             "meta": meta("UKCore-Consent"),

@@ -2,7 +2,9 @@
 //! An alert in conflict exports every concurrent value, each tagged `in-conflict` (and, as an
 //! allergy, `unconfirmed`) until a clinician resolves it.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::obj::obj;
 
 use super::bundle::{coding_concept, instant, meta_tagged, Builder};
 use super::{codes, text};
@@ -49,7 +51,7 @@ fn alert_value(b: &mut Builder<'_>, alert: &Alert, index: usize, v: &AlertValue)
     let words = text::string_or(&v.text, "(no text)");
     let who = b.practitioner(&v.author);
     let (cat, cat_display) = category(alert.kind);
-    let flag = json!({
+    let flag = obj!({
         "resourceType": "Flag",
         "id": b.id("Flag", &[&entry]),
         "meta": meta_tagged("UKCore-Flag", alert.in_conflict),
@@ -80,7 +82,7 @@ fn allergy(
     } else {
         ("inactive", "Inactive")
     };
-    json!({
+    obj!({
         "resourceType": "AllergyIntolerance",
         "id": b.id("AllergyIntolerance", &[entry]),
         "meta": meta_tagged("UKCore-AllergyIntolerance", alert.in_conflict),

@@ -3,7 +3,9 @@
 //! UKCore-Observation of the score (total, band, each item's points as a component) derived
 //! from it.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::obj::obj;
 
 use super::bundle::{annotation, coding_concept, instant, meta, quantity, reference, Builder};
 use super::encounters::encounter_of;
@@ -75,8 +77,8 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
         .iter()
         .map(|ans| {
             let coded = |option: &str| {
-                json!({"valueCoding": {
-                    "system": system,
+                obj!({"valueCoding": {
+                    "system": system.as_str(),
                     "code": format!("{}.{option}", ans.item),
                     "display": option_label(def, &ans.item, option),
                 }})
@@ -84,7 +86,7 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
             let values: Vec<Value> = match &ans.value {
                 AnswerValue::Choice { option } => vec![coded(option)],
                 AnswerValue::Choices { options } => options.iter().map(|o| coded(o)).collect(),
-                AnswerValue::Points { points } => vec![json!({"valueInteger": points})],
+                AnswerValue::Points { points } => vec![obj!({"valueInteger": *points})],
                 AnswerValue::Measured { values } => values
                     .iter()
                     .filter_map(|m| {
@@ -97,14 +99,14 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
                         let q = match ucum(unit) {
                             Some(code) => quantity(m.value, unit, code),
                             None => super::bundle::number(m.value)
-                                .map(|v| json!({"value": v, "unit": text::string(unit)})),
+                                .map(|v| obj!({"value": v, "unit": text::string(unit)})),
                         }?;
-                        Some(json!({"valueQuantity": q}))
+                        Some(obj!({"valueQuantity": q}))
                     })
                     .collect(),
             };
-            json!({
-                "linkId": ans.item,
+            obj!({
+                "linkId": ans.item.as_str(),
                 "text": item_label(def, &ans.item),
                 "answer": values,
             })
@@ -113,11 +115,11 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
     let author = b.practitioner(&a.author);
     let encounter = encounter_of(b, c, a.visit_id.as_deref());
     let qr_id = b.id("QuestionnaireResponse", &[&a.id]);
-    let qr = json!({
+    let qr = obj!({
         "resourceType": "QuestionnaireResponse",
-        "id": qr_id,
+        "id": qr_id.as_str(),
         "meta": meta("UKCore-QuestionnaireResponse"),
-        "identifier": super::ids::is_uuid(&a.id).then(|| json!({"system": codes::URI, "value": format!("urn:uuid:{}", a.id)})),
+        "identifier": super::ids::is_uuid(&a.id).then(|| obj!({"system": codes::URI, "value": format!("urn:uuid:{}", a.id)})),
         "questionnaire": questionnaire(&a.definition_id, a.definition_version),
         "status": if eie { "entered-in-error" } else { "completed" },
         "subject": b.patient.clone(),
@@ -142,9 +144,9 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
                 if let Some((what, unit)) = unit {
                     let q = match ucum(unit) {
                         Some(code) => quantity(d, unit, code),
-                        None => super::bundle::number(d).map(|v| json!({"value": v, "unit": unit})),
+                        None => super::bundle::number(d).map(|v| obj!({"value": v, "unit": unit})),
                     };
-                    out.push(json!({"code": {"text": format!("{label}: {what}")}, "valueQuantity": q}));
+                    out.push(obj!({"code": {"text": format!("{label}: {what}")}, "valueQuantity": q}));
                 }
             }
             let chosen: Vec<String> = i.options.iter().map(|o| option_label(def, &i.item, o)).collect();
@@ -154,14 +156,14 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
                 format!("{label}: {}", chosen.join(", "))
             };
             match i.points {
-                Some(p) => out.push(json!({"code": {"text": what}, "valueQuantity": score(p)})),
-                None => out.push(json!({"code": {"text": label}, "valueCodeableConcept": {"text": text::string_or(&chosen.join(", "), "answered")}})),
+                Some(p) => out.push(obj!({"code": {"text": what}, "valueQuantity": score(p)})),
+                None => out.push(obj!({"code": {"text": label}, "valueCodeableConcept": {"text": text::string_or(&chosen.join(", "), "answered")}})),
             }
             out
         })
         .collect();
     let band = s.band_label.as_deref().and_then(text::string);
-    let mut obs = json!({
+    let mut obs = obj!({
         "resourceType": "Observation",
         "id": b.id("Observation", &[&a.id, "score"]),
         "meta": meta("UKCore-Observation"),
@@ -172,16 +174,16 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
         "encounter": encounter,
         "effectiveDateTime": instant(a.assessed_at),
         "performer": [author],
-        "interpretation": band.clone().map(|t| json!([{"text": t}])),
-        "note": s.action.as_deref().and_then(|t| annotation(t, None, None)).map(|n| json!([n])),
+        "interpretation": band.clone().map(|t| obj!([{"text": t}])),
+        "note": s.action.as_deref().and_then(|t| annotation(t, None, None)).map(|n| obj!([n])),
         "derivedFrom": [reference(&qr_id)],
         "component": components,
     });
     match s.total {
-        Some(t) => obs["valueQuantity"] = json!(score(t)),
+        Some(t) => obs["valueQuantity"] = obj!(score(t)),
         // The subjective route: no total, the band is the clinician's judgement.
         None => {
-            obs["valueCodeableConcept"] = json!({"text": band.unwrap_or_else(|| "no total".into())})
+            obs["valueCodeableConcept"] = obj!({"text": band.unwrap_or_else(|| "no total".into())})
         }
     }
     b.add_entry(&a.id, &a.author, vec![qr, obs]);

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::obj::obj;
 
 use super::{codes, ids, text, Source};
 use crate::error::Result;
@@ -89,7 +91,7 @@ impl<'a> Builder<'a> {
             .or_insert_with(|| name.clone());
         let id = ids::uuid(self.person_id, "Practitioner", &[user_id]);
         let mut r = reference(&id);
-        r["display"] = json!(name);
+        r["display"] = obj!(name);
         r
     }
 
@@ -150,16 +152,16 @@ impl<'a> Builder<'a> {
         let id = self.id("Provenance", &parts);
         let who = self.practitioner(author);
         let device = self.device(&author.device_id);
-        let mut p = json!({
+        let mut p = obj!({
             "resourceType": "Provenance",
             "id": id,
             "meta": {"profile": [codes::profile("UKCore-Provenance")]},
             "recorded": instant(author.at),
-            "activity": entered_in_error.map(|_| json!({
+            "activity": entered_in_error.map(|_| obj!({
                 "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE", "display": "revise"}],
                 "text": "marked as entered in error",
             })),
-            "reason": entered_in_error.map(|r| json!([{"text": text::string_or(r, "entered in error")}])),
+            "reason": entered_in_error.map(|r| obj!([{"text": text::string_or(r, "entered in error")}])),
             "agent": [
                 {
                     "type": coding_concept(codes::PROVENANCE_PARTICIPANT, "author", "Author"),
@@ -182,16 +184,16 @@ impl<'a> Builder<'a> {
         let mut out = std::mem::take(&mut self.resources);
         out.append(std::mem::take(&mut self.provenance));
         for (user_id, name) in &self.practitioners {
-            out.push(json!({
+            out.push(obj!({
                 "resourceType": "Practitioner",
                 "id": ids::uuid(self.person_id, "Practitioner", &[user_id]),
                 "meta": {"profile": [codes::profile("UKCore-Practitioner")]},
                 "identifier": [{"system": codes::DOORSTEP_USER_ID, "value": text::string_or(user_id, "unknown")}],
-                "name": [{"text": name}],
+                "name": [{"text": name.as_str()}],
             }));
         }
         for device_id in self.devices.keys() {
-            out.push(json!({
+            out.push(obj!({
                 "resourceType": "Device",
                 "id": ids::uuid(self.person_id, "Device", &[device_id]),
                 "meta": {"profile": [codes::profile("UKCore-Device")]},
@@ -270,7 +272,7 @@ pub(crate) fn build(source: &Source<'_>) -> Result<String> {
     if let Some(a) = source.advice {
         super::advice::advice(&mut b, a);
     }
-    let mut head = serde_json::to_vec(&json!({
+    let mut head = serde_json::to_vec(&obj!({
         "resourceType": "Bundle",
         "id": ids::uuid(source.person_id, "Bundle", &[]),
         "meta": {"profile": [codes::profile("UKCore-Bundle")]},
@@ -294,7 +296,7 @@ fn has_plan(p: &CarePlanView) -> bool {
 
 /// `{"reference": "urn:uuid:<id>"}`.
 pub(crate) fn reference(id: &str) -> Value {
-    json!({ "reference": format!("urn:uuid:{id}") })
+    obj!({ "reference": format!("urn:uuid:{id}") })
 }
 
 /// A FHIR instant / dateTime, UTC, to the millisecond.
@@ -303,12 +305,12 @@ pub(crate) fn instant(t: DateTime<Utc>) -> String {
 }
 
 pub(crate) fn coding(system: &str, code: &str, display: &str) -> Value {
-    json!({"system": system, "code": code, "display": display})
+    obj!({"system": system, "code": code, "display": display})
 }
 
 /// A CodeableConcept of one coding.
 pub(crate) fn coding_concept(system: &str, code: &str, display: &str) -> Value {
-    json!({"coding": [coding(system, code, display)]})
+    obj!({"coding": [coding(system, code, display)]})
 }
 
 pub(crate) fn snomed(c: (&str, &str)) -> Value {
@@ -317,13 +319,13 @@ pub(crate) fn snomed(c: (&str, &str)) -> Value {
 
 /// A CodeableConcept of free text only.
 pub(crate) fn text_concept(s: &str, fallback: &str) -> Value {
-    json!({"text": text::string_or(s, fallback)})
+    obj!({"text": text::string_or(s, fallback)})
 }
 
 /// A UCUM quantity; `None` for a value that is not a finite number.
 pub(crate) fn quantity(value: f64, unit: &str, code: &str) -> Option<Value> {
     let v = number(value)?;
-    Some(json!({"value": v, "unit": unit, "system": codes::UCUM, "code": code}))
+    Some(obj!({"value": v, "unit": unit, "system": codes::UCUM, "code": code}))
 }
 
 /// A decimal as JSON: whole numbers without a fraction (`15`, not `15.0`); `None` when not finite.
@@ -332,22 +334,22 @@ pub(crate) fn number(value: f64) -> Option<Value> {
         return None;
     }
     if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
-        Some(json!(value as i64))
+        Some(obj!(value as i64))
     } else {
-        Some(json!(value))
+        Some(obj!(value))
     }
 }
 
 /// `meta` with one UK Core profile.
 pub(crate) fn meta(profile: &str) -> Value {
-    json!({"profile": [codes::profile(profile)]})
+    obj!({"profile": [codes::profile(profile)]})
 }
 
 /// `meta` with a profile and, for one of several concurrent values, the conflict tag.
 pub(crate) fn meta_tagged(profile: &str, in_conflict: bool) -> Value {
     let mut m = meta(profile);
     if in_conflict {
-        m["tag"] = json!([{
+        m["tag"] = obj!([{
             "system": codes::DOORSTEP_TAG,
             "code": codes::TAG_IN_CONFLICT,
             "display": "One of several concurrent values of this field: an open clinical conflict, not yet resolved",
@@ -367,7 +369,7 @@ pub(crate) fn conflict_tag(in_conflict: bool) -> Option<Value> {
 
 /// A narrative of one paragraph, for what a resource has no element for.
 pub(crate) fn narrative(s: &str) -> Value {
-    json!({
+    obj!({
         "status": "additional",
         "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>{}</p></div>", text::xhtml(s)),
     })
@@ -376,7 +378,7 @@ pub(crate) fn narrative(s: &str) -> Value {
 /// An Annotation (`note`): its text, with who wrote it and when.
 pub(crate) fn annotation(s: &str, by: Option<Value>, at: Option<DateTime<Utc>>) -> Option<Value> {
     let t = text::string(s)?;
-    Some(json!({"authorReference": by, "time": at.map(instant), "text": t}))
+    Some(obj!({"authorReference": by, "time": at.map(instant), "text": t}))
 }
 
 /// Remove `null`s, empty arrays and empty objects (FHIR JSON allows none of them), deepest

@@ -2,7 +2,9 @@
 //! activities with their frequency as a Timing), tasks (UKCore-Task) and medication
 //! administrations (UKCore-MedicationAdministration).
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::obj::obj;
 
 use super::bundle::{
     annotation, coding_concept, instant, meta, quantity, reference, snomed, Builder,
@@ -31,10 +33,10 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
             } else {
                 "stopped"
             };
-            let performer = i.clinician.as_deref().map(|u| json!([b.person_reference(u, u)]));
-            json!({"detail": {
+            let performer = i.clinician.as_deref().map(|u| obj!([b.person_reference(u, u)]));
+            obj!({"detail": {
                 "code": {"text": i.kind.label()},
-                "goal": plan.goals.iter().any(|g| g.id == i.goal_id).then(|| json!([goal(b, &i.goal_id)])),
+                "goal": plan.goals.iter().any(|g| g.id == i.goal_id).then(|| obj!([goal(b, &i.goal_id)])),
                 "status": status,
                 "scheduledTiming": timing(i),
                 "performer": performer,
@@ -50,11 +52,11 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
         .collect();
     let note = plan
         .review_date
-        .map(|d| json!([{"text": format!("Care plan review due {d}.")}]));
+        .map(|d| obj!([{"text": format!("Care plan review due {d}.")}]));
     let in_conflict = !plan.in_conflict.is_empty();
-    let r = json!({
+    let r = obj!({
         "resourceType": "CarePlan",
-        "id": id,
+        "id": id.as_str(),
         "meta": super::bundle::meta_tagged("UKCore-CarePlan", in_conflict),
         "status": if active { "active" } else { "completed" },
         "intent": "plan",
@@ -74,7 +76,7 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
             ("inactive", "Inactive")
         };
         let recorder = b.practitioner(&p.author);
-        let r = json!({
+        let r = obj!({
             "resourceType": "Condition",
             "id": b.id("Condition", &[&p.id]),
             "meta": super::bundle::meta_tagged("UKCore-Condition", plan.in_conflict.contains(&p.id)),
@@ -106,7 +108,7 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
             }
         };
         let by = b.practitioner(&g.author);
-        let r = json!({
+        let r = obj!({
             "resourceType": "Goal",
             "id": b.id("Goal", &[&g.id]),
             // UK Core 2.0.0 has no Goal profile: base R4 Goal.
@@ -115,9 +117,9 @@ pub(crate) fn care_plan(b: &mut Builder<'_>, plan: &CarePlanView) {
             "achievementStatus": achievement,
             "description": {"text": text::string_or(&g.text, "goal")},
             "subject": b.patient.clone(),
-            "target": g.target_date.map(|d| json!([{"dueDate": d.to_string()}])),
+            "target": g.target_date.map(|d| obj!([{"dueDate": d.to_string()}])),
             "expressedBy": by,
-            "addresses": plan.problems.iter().any(|p| p.id == g.problem_id).then(|| json!([condition(b, &g.problem_id)])),
+            "addresses": plan.problems.iter().any(|p| p.id == g.problem_id).then(|| obj!([condition(b, &g.problem_id)])),
         });
         b.add_entry(&g.id, &g.author, vec![r]);
     }
@@ -146,25 +148,25 @@ fn timing(i: &PlanIntervention) -> Option<Value> {
     let mut repeat = match &i.frequency {
         Frequency::DailyAt { times } => {
             let t: Vec<String> = times.iter().filter_map(|t| time(t)).collect();
-            json!({"frequency": t.len().max(1), "period": 1, "periodUnit": "d", "timeOfDay": t})
+            obj!({"frequency": t.len().max(1), "period": 1, "periodUnit": "d", "timeOfDay": t})
         }
         Frequency::TimesPerWeek { times } => {
-            json!({"frequency": times, "period": 1, "periodUnit": "wk"})
+            obj!({"frequency": *times, "period": 1, "periodUnit": "wk"})
         }
         Frequency::OnWeekdays { days } => {
             let d: Vec<&str> = days.iter().map(|d| day(*d)).collect();
-            json!({"dayOfWeek": d})
+            obj!({"dayOfWeek": d})
         }
         Frequency::EveryNDays { days } => {
-            json!({"frequency": 1, "period": days, "periodUnit": "d"})
+            obj!({"frequency": 1, "period": *days, "periodUnit": "d"})
         }
         Frequency::AsNeeded => return None,
     };
-    repeat["boundsPeriod"] = json!({
+    repeat["boundsPeriod"] = obj!({
         "start": i.starts_on.to_string(),
         "end": i.ends_on.map(|d| d.to_string()),
     });
-    Some(json!({"repeat": repeat}))
+    Some(obj!({"repeat": repeat}))
 }
 
 fn day(d: DayOfWeek) -> &'static str {
@@ -210,7 +212,7 @@ pub(crate) fn tasks(b: &mut Builder<'_>, c: &ClinicalRecord) {
                 user_id,
                 display_name,
             } => b.person_reference(user_id, display_name),
-            TaskAssignee::Role { .. } => json!({"display": t.assignee.describe()}),
+            TaskAssignee::Role { .. } => obj!({"display": t.assignee.describe()}),
         };
         let requester = b.practitioner(&t.author);
         let mut notes = Vec::new();
@@ -228,13 +230,13 @@ pub(crate) fn tasks(b: &mut Builder<'_>, c: &ClinicalRecord) {
             .find(|h| h.status == TaskStatus::Cancelled)
             .and_then(|h| h.note.as_deref())
             .and_then(text::string);
-        let r = json!({
+        let r = obj!({
             "resourceType": "Task",
-            "id": id,
+            "id": id.as_str(),
             "meta": meta("UKCore-Task"),
             "identifier": super::encounters::identifier(&t.id),
             "status": status,
-            "statusReason": (view.status == TaskStatus::Cancelled).then(|| json!({"text": cancelled_reason})),
+            "statusReason": (view.status == TaskStatus::Cancelled).then(|| obj!({"text": cancelled_reason})),
             "intent": "order",
             "code": {"text": t.kind.label()},
             "description": text::string(&t.description),
@@ -292,10 +294,10 @@ fn medication(b: &mut Builder<'_>, c: &ClinicalRecord, m: &MedicationAdministrat
     } else {
         "not-done"
     };
-    let mut performers = vec![json!({"actor": b.practitioner(&m.author)})];
+    let mut performers = vec![obj!({"actor": b.practitioner(&m.author)})];
     if let Some(w) = &m.witness {
         let who = b.person_reference(&w.user_id, &w.display_name);
-        performers.push(json!({
+        performers.push(obj!({
             "function": coding_concept(codes::MED_ADMIN_FUNCTION, "witness", "Witness"),
             "actor": who,
         }));
@@ -334,13 +336,13 @@ fn medication(b: &mut Builder<'_>, c: &ClinicalRecord, m: &MedicationAdministrat
         .syringe_driver
         .as_ref()
         .and_then(|d| quantity(d.rate_ml_per_hour, "mL/h", "mL/h"));
-    let r = json!({
+    let r = obj!({
         "resourceType": "MedicationAdministration",
         "id": b.id("MedicationAdministration", &[&m.id]),
         "meta": meta("UKCore-MedicationAdministration"),
         "identifier": super::encounters::identifier(&m.id),
         "status": status,
-        "statusReason": (!m.given).then(|| json!([{"text": m.not_given_reason.as_deref().and_then(text::string)
+        "statusReason": (!m.given).then(|| obj!([{"text": m.not_given_reason.as_deref().and_then(text::string)
             .unwrap_or_else(|| "not given".into())}])),
         "medicationCodeableConcept": {"text": text::string_or(&m.drug, "medication")},
         "subject": b.patient.clone(),

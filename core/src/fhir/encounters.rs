@@ -2,7 +2,9 @@
 //! no visit fulfils, as `planned`), UKCore-Procedure per intervention done at a visit, and a
 //! ClinicalImpression per note (a visit's own note and the record's notes).
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::obj::obj;
 
 use super::bundle::{coding, instant, meta, narrative, reference, snomed, text_concept, Builder};
 use super::{codes, text};
@@ -23,7 +25,7 @@ pub(crate) fn episodes(b: &mut Builder<'_>, c: &ClinicalRecord) {
             "active"
         };
         let service = service(e.service);
-        let r = json!({
+        let r = obj!({
             "resourceType": "EpisodeOfCare",
             "id": b.id("EpisodeOfCare", &[&e.id]),
             "meta": meta("UKCore-EpisodeOfCare"),
@@ -65,7 +67,7 @@ fn service(s: Service) -> String {
 /// `[{system: RFC 4122, value: <entry id>}]` for an entry id that is a UUID, else nothing.
 pub(crate) fn identifier(entry_id: &str) -> Option<Value> {
     super::ids::is_uuid(entry_id)
-        .then(|| json!([{"system": codes::URI, "value": format!("urn:uuid:{entry_id}")}]))
+        .then(|| obj!([{"system": codes::URI, "value": format!("urn:uuid:{entry_id}")}]))
 }
 
 fn class(t: ContactType) -> Value {
@@ -96,9 +98,9 @@ pub(crate) fn planned_visits(b: &mut Builder<'_>, c: &ClinicalRecord) {
         };
         let participant = p.clinician.as_deref().map(|u| {
             let who = b.person_reference(u, u);
-            json!([{"individual": who}])
+            obj!([{"individual": who}])
         });
-        let r = json!({
+        let r = obj!({
             "resourceType": "Encounter",
             "id": b.id("Encounter", &[&p.id]),
             "meta": meta("UKCore-Encounter"),
@@ -112,7 +114,7 @@ pub(crate) fn planned_visits(b: &mut Builder<'_>, c: &ClinicalRecord) {
                 "start": instant(p.planned_start),
                 "end": p.planned_end.map(instant),
             },
-            "reasonCode": p.purpose.as_deref().and_then(text::string).map(|t| json!([{"text": t}])),
+            "reasonCode": p.purpose.as_deref().and_then(text::string).map(|t| obj!([{"text": t}])),
         });
         b.add_entry(&p.id, &p.author, vec![r]);
     }
@@ -150,15 +152,15 @@ fn visit(b: &mut Builder<'_>, v: &Visit) {
     };
     let encounter_type = match (v.outcome, v.contact_type) {
         (VisitOutcome::Completed, ContactType::HomeVisit) => {
-            json!({"coding": [snomed(codes::SEEN_IN_OWN_HOME)], "text": "home visit"})
+            obj!({"coding": [snomed(codes::SEEN_IN_OWN_HOME)], "text": "home visit"})
         }
         (VisitOutcome::Completed, ContactType::Telephone) => {
-            json!({"coding": [snomed(codes::TELEPHONE_ENCOUNTER)], "text": "telephone contact"})
+            obj!({"coding": [snomed(codes::TELEPHONE_ENCOUNTER)], "text": "telephone contact"})
         }
         (VisitOutcome::Completed, ContactType::Video) => {
-            json!({"coding": [snomed(codes::VIDEO_ENCOUNTER)], "text": "video contact"})
+            obj!({"coding": [snomed(codes::VIDEO_ENCOUNTER)], "text": "video contact"})
         }
-        (o, t) => json!({"text": format!("{} ({})", t.label(), o.label())}),
+        (o, t) => obj!({"text": format!("{} ({})", t.label(), o.label())}),
     };
     let mut words = format!("{}: {}", capital(v.contact_type.label()), v.outcome.label());
     if let Some(r) = v.outcome_reason.as_deref().and_then(text::string) {
@@ -171,9 +173,9 @@ fn visit(b: &mut Builder<'_>, v: &Visit) {
     words.push('.');
     let id = b.id("Encounter", &[&v.id]);
     let who = b.practitioner(&v.author);
-    let encounter = json!({
+    let encounter = obj!({
         "resourceType": "Encounter",
-        "id": id,
+        "id": id.as_str(),
         "meta": meta("UKCore-Encounter"),
         "text": narrative(&words),
         "identifier": identifier(&v.id),
@@ -244,11 +246,11 @@ fn procedure(
     who: &Value,
     based_on: Option<Value>,
 ) -> Value {
-    json!({
+    obj!({
         "resourceType": "Procedure",
         "id": b.id("Procedure", &[visit_id, part]),
         "meta": meta("UKCore-Procedure"),
-        "basedOn": based_on.map(|p| json!([p])),
+        "basedOn": based_on.map(|p| obj!([p])),
         "status": status,
         "code": text_concept(what, "intervention"),
         "subject": b.patient.clone(),
@@ -269,7 +271,7 @@ fn impression(
     at: chrono::DateTime<chrono::Utc>,
     who: Value,
 ) -> Value {
-    json!({
+    obj!({
         "resourceType": "ClinicalImpression",
         "id": b.id("ClinicalImpression", &[entry_id, part]),
         "status": if entered_in_error { "entered-in-error" } else { "completed" },

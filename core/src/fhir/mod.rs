@@ -25,6 +25,7 @@ mod care;
 pub mod codes;
 mod encounters;
 pub mod ids;
+mod obj;
 mod observations;
 mod patient;
 pub mod text;

@@ -6,7 +6,9 @@
 //! error keeps its Observations with status `entered-in-error` under the general
 //! UKCore-Observation profile (which allows every status) instead, never dropped.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::obj::obj;
 
 use super::bundle::{
     annotation, coding, coding_concept, instant, meta, quantity, reference, snomed, Builder,
@@ -47,24 +49,24 @@ impl Common {
 }
 
 fn category(code: &str, display: &str) -> Value {
-    json!([coding_concept(codes::OBSERVATION_CATEGORY, code, display)])
+    obj!([coding_concept(codes::OBSERVATION_CATEGORY, code, display)])
 }
 
 fn base(b: &Builder<'_>, common: &Common, id: &str, profile: &str) -> Value {
-    json!({
+    obj!({
         "resourceType": "Observation",
         "id": id,
         "meta": common.meta(profile),
         "status": common.status(),
         "subject": b.patient.clone(),
         "encounter": common.encounter.clone(),
-        "effectiveDateTime": common.effective,
+        "effectiveDateTime": common.effective.as_str(),
         "performer": [common.performer.clone()],
     })
 }
 
 fn vital_code(v: &Vital) -> Value {
-    json!({
+    obj!({
         "coding": [coding(codes::LOINC, v.loinc.0, v.loinc.1), snomed(v.snomed)],
         "text": v.snomed.1,
     })
@@ -134,7 +136,7 @@ fn observation_set(b: &mut Builder<'_>, c: &ClinicalRecord, s: &ObservationSet) 
             } else {
                 codes::ROOM_AIR
             };
-            r["code"] = json!({"coding": [snomed(code)], "text": code.1});
+            r["code"] = obj!({"coding": [snomed(code)], "text": code.1});
             r
         }),
     );
@@ -152,7 +154,7 @@ fn observation_set(b: &mut Builder<'_>, c: &ClinicalRecord, s: &ObservationSet) 
         o.consciousness.map(|x| {
             let mut r = base(b, &common, &id("acvpu"), codes::ACVPU_PROFILE);
             r["category"] = category("survey", "Survey");
-            r["code"] = json!({"coding": [snomed(codes::ACVPU)], "text": "ACVPU"});
+            r["code"] = obj!({"coding": [snomed(codes::ACVPU)], "text": "ACVPU"});
             let value = match x {
                 Consciousness::Alert => codes::ACVPU_ALERT,
                 Consciousness::NewConfusion => codes::ACVPU_CONFUSION,
@@ -160,7 +162,7 @@ fn observation_set(b: &mut Builder<'_>, c: &ClinicalRecord, s: &ObservationSet) 
                 Consciousness::Pain => codes::ACVPU_PAIN,
                 Consciousness::Unresponsive => codes::ACVPU_UNRESPONSIVE,
             };
-            r["valueCodeableConcept"] = json!({"coding": [snomed(value)]});
+            r["valueCodeableConcept"] = obj!({"coding": [snomed(value)]});
             r
         }),
     );
@@ -186,7 +188,7 @@ fn blood_pressure(
     let o = &s.observations;
     let mm = |v: u32| quantity(f64::from(v), codes::MM_HG.0, codes::MM_HG.1);
     let component = |loinc: (&str, &str), sct: (&str, &str), v: u32| {
-        json!({
+        obj!({
             "code": {"coding": [coding(codes::LOINC, loinc.0, loinc.1), snomed(sct)], "text": loinc.1},
             "valueQuantity": mm(v),
         })
@@ -196,7 +198,7 @@ fn blood_pressure(
         (None, Some(dia)) => {
             let mut r = base(b, common, &id, "UKCore-Observation-VitalSigns");
             r["category"] = category("vital-signs", "Vital Signs");
-            r["code"] = json!({
+            r["code"] = obj!({
                 "coding": [coding(codes::LOINC, codes::DIASTOLIC_LOINC.0, codes::DIASTOLIC_LOINC.1), snomed(codes::DIASTOLIC_SNOMED)],
                 "text": codes::DIASTOLIC_LOINC.1,
             });
@@ -211,7 +213,7 @@ fn blood_pressure(
             // codes, texts and units are the BP profile's (docs/interop.md).
             let mut r = base(b, common, &id, codes::BLOOD_PRESSURE_CLAIMED);
             r["category"] = category("vital-signs", "Vital Signs");
-            r["code"] = json!({
+            r["code"] = obj!({
                 "coding": [coding(codes::LOINC, codes::BLOOD_PRESSURE_LOINC.0, codes::BLOOD_PRESSURE_LOINC.1), snomed(codes::BLOOD_PRESSURE_SNOMED)],
                 "text": codes::BLOOD_PRESSURE_SNOMED.1,
             });
@@ -265,7 +267,7 @@ fn news2(
         .iter()
         .map(|sub| {
             let code = sub_score_code(sub.parameter, n.scale);
-            json!({"code": {"coding": [snomed(code)]}, "valueQuantity": score(sub.score)})
+            obj!({"code": {"coding": [snomed(code)]}, "valueQuantity": score(sub.score)})
         })
         .collect();
     let derived: Vec<Value> = vitals
@@ -274,7 +276,7 @@ fn news2(
         .collect();
     let mut r = base(b, common, &id, codes::NEWS2_PROFILE);
     r["category"] = category("survey", "Survey");
-    r["code"] = json!({"coding": [snomed(codes::NEWS2_TOTAL)], "text": "NEWS2 total score"});
+    r["code"] = obj!({"coding": [snomed(codes::NEWS2_TOTAL)], "text": "NEWS2 total score"});
     r["valueQuantity"] = score(total)?;
     r["derivedFrom"] = Value::Array(derived);
     r["component"] = Value::Array(components);
@@ -291,7 +293,7 @@ fn news2(
             )
         })
         .unwrap_or_default();
-    r["note"] = json!([annotation(&format!("{risk}{}", n.response), None, None)]);
+    r["note"] = obj!([annotation(&format!("{risk}{}", n.response), None, None)]);
     Some(r)
 }
 
@@ -319,9 +321,9 @@ fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
     let structure_id = b.id("BodyStructure", &[&w.wound_id]);
     let mm = |v: f64| quantity(v, "mm", "mm");
     let comp = |label: &str, value: Option<Value>| {
-        value.map(|v| json!({"code": {"text": label}, "valueQuantity": v}))
+        value.map(|v| obj!({"code": {"text": label}, "valueQuantity": v}))
     };
-    let concept = |label: &str, words: &str| json!({"code": {"text": label}, "valueCodeableConcept": {"text": words}});
+    let concept = |label: &str, words: &str| obj!({"code": {"text": label}, "valueCodeableConcept": {"text": words}});
     let mut components = vec![
         comp("Wound length", mm(w.size.length_mm)),
         comp("Wound width", mm(w.size.width_mm)),
@@ -364,9 +366,9 @@ fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
         &b.id("Observation", &[&w.id, "wound"]),
         "UKCore-Observation",
     );
-    o["code"] = json!({"text": "Wound assessment"});
-    o["bodySite"] = json!({"text": site});
-    o["focus"] = json!([reference(&structure_id)]);
+    o["code"] = obj!({"text": "Wound assessment"});
+    o["bodySite"] = obj!({"text": site.as_str()});
+    o["focus"] = obj!([reference(&structure_id)]);
     o["component"] = Value::Array(components.into_iter().flatten().collect());
     let mut resources = vec![o];
     // The wound itself, added with the earliest of its assessments this record holds.
@@ -376,12 +378,12 @@ fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
         .filter(|x| x.wound_id == w.wound_id)
         .min_by(|x, y| (x.assessed_at, &x.id).cmp(&(y.assessed_at, &y.id)));
     if first.is_some_and(|f| f.id == w.id) {
-        resources.push(json!({
+        resources.push(obj!({
             "resourceType": "BodyStructure",
             "id": structure_id,
             "meta": meta("UKCore-BodyStructure"),
             "morphology": {"text": "wound"},
-            "location": {"text": site},
+            "location": {"text": site.as_str()},
             "description": format!("Wound, {site}"),
             "patient": b.patient.clone(),
         }));

@@ -1,13 +1,15 @@
 //! UKCore-Patient from the demographics compartment (and the access notes as an admin Flag).
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use super::obj::obj;
 
 use super::bundle::{coding, coding_concept, meta, Builder};
 use super::{codes, text, Source};
 
 pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
     let id = b.id("Patient", &[]);
-    let mut p = json!({
+    let mut p = obj!({
         "resourceType": "Patient",
         "id": id,
         "meta": meta("UKCore-Patient"),
@@ -19,7 +21,7 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
     if let Some(n) = d.nhs_number.as_deref().and_then(text::string) {
         // Doorstep checks an NHS number's Modulus 11 digit but never traces it against PDS, so
         // what it knows of every number it holds is "present but not traced".
-        p["identifier"] = json!([{
+        p["identifier"] = obj!([{
             "extension": [{
                 "url": codes::NHS_NUMBER_VERIFICATION_EXT,
                 "valueCodeableConcept": coding_concept(
@@ -29,24 +31,24 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
             "value": n,
         }]);
     }
-    let mut names = vec![json!({
+    let mut names = vec![obj!({
         "use": "official",
         "family": text::string(&d.family_name),
         "given": [text::string(&d.given_name)],
     })];
     if let Some(pref) = d.preferred_name.as_deref().and_then(text::string) {
-        names.push(json!({"use": "usual", "given": [pref]}));
+        names.push(obj!({"use": "usual", "given": [pref]}));
     }
-    p["name"] = json!(names);
+    p["name"] = obj!(names);
     if let Some(phone) = d.phone.as_deref().and_then(text::string) {
-        p["telecom"] = json!([{"system": "phone", "value": phone, "use": "home"}]);
+        p["telecom"] = obj!([{"system": "phone", "value": phone, "use": "home"}]);
     }
     if let Some(dob) = d.date_of_birth {
-        p["birthDate"] = json!(dob.to_string());
+        p["birthDate"] = obj!(dob.to_string());
     }
     if let Some(a) = &d.address {
         let lines: Vec<String> = a.lines.iter().filter_map(|l| text::string(l)).collect();
-        p["address"] = json!([{
+        p["address"] = obj!([{
             "use": "home",
             "line": lines,
             "postalCode": text::string(&a.postcode),
@@ -54,7 +56,7 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
     }
     if let Some(gp) = d.gp_practice.as_deref().and_then(text::string) {
         // A name typed by the nurse, not an ODS code: a reference by display only.
-        p["generalPractitioner"] = json!([{"display": gp}]);
+        p["generalPractitioner"] = obj!([{"display": gp}]);
     }
     let mut contacts = Vec::new();
     if let Some(c) = &d.next_of_kin {
@@ -67,10 +69,10 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
     if let Some(c) = &d.carer {
         contacts.push(contact(c, None, "carer"));
     }
-    p["contact"] = json!(contacts);
+    p["contact"] = obj!(contacts);
     b.add(p);
     if let Some(notes) = d.access_notes.as_deref().and_then(text::string) {
-        let flag = json!({
+        let flag = obj!({
             "resourceType": "Flag",
             "id": b.id("Flag", &["access-notes"]),
             "meta": meta("UKCore-Flag"),
@@ -88,10 +90,10 @@ fn contact(c: &crate::record::Contact, code: Option<Value>, role: &str) -> Value
         Some(r) => format!("{role} ({r})"),
         None => role.to_string(),
     };
-    let relationship = json!([{"coding": code.map(|c| vec![c]), "text": words}]);
-    json!({
+    let relationship = obj!([{"coding": code.map(|c| vec![c]), "text": words}]);
+    obj!({
         "relationship": relationship,
         "name": {"text": text::string(&c.name)},
-        "telecom": c.phone.as_deref().and_then(text::string).map(|p| json!([{"system": "phone", "value": p}])),
+        "telecom": c.phone.as_deref().and_then(text::string).map(|p| obj!([{"system": "phone", "value": p}])),
     })
 }

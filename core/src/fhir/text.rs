@@ -7,7 +7,18 @@
 
 /// True when `s` already is a FHIR string (nothing to remove or trim, not empty).
 pub fn is_string(s: &str) -> bool {
-    !s.is_empty() && s.trim().len() == s.len() && s.chars().all(allowed)
+    let (Some(first), Some(last)) = (s.chars().next(), s.chars().next_back()) else {
+        return false;
+    };
+    if first.is_whitespace() || last.is_whitespace() {
+        return false;
+    }
+    // Most text is ASCII: a byte test is enough there (C1 controls are not ASCII).
+    if s.is_ascii() {
+        s.bytes().all(|b| allowed(char::from(b)))
+    } else {
+        s.chars().all(allowed)
+    }
 }
 
 /// `s` as a FHIR string, or `None` when nothing printable is left.
@@ -67,6 +78,9 @@ mod tests {
         assert_eq!(string(""), None);
         assert!(is_string("a\tb") && !is_string(" a") && !is_string("a\u{0}") && !is_string(""));
         assert_eq!(string_or("\u{0}", "unknown"), "unknown");
+        // Both paths of the check: ASCII (DEL) and not (a C1 control; trailing whitespace).
+        assert!(!is_string("a\u{7f}b") && !is_string("x\u{9f}y") && !is_string("café\u{a0}"));
+        assert!(is_string("café") && is_string("a \t\r\nb"));
         assert_eq!(
             string("Penicillin — anaphylaxis 😟").as_deref(),
             Some("Penicillin — anaphylaxis 😟")
