@@ -394,13 +394,17 @@ fn prune(v: &mut Value) {
             for x in m.values_mut() {
                 prune(x);
             }
-            m.retain(|_, x| !is_empty(x));
+            if m.values().any(is_empty) {
+                m.retain(|_, x| !is_empty(x));
+            }
         }
         Value::Array(a) => {
             for x in a.iter_mut() {
                 prune(x);
             }
-            a.retain(|x| !is_empty(x));
+            if a.iter().any(is_empty) {
+                a.retain(|x| !is_empty(x));
+            }
         }
         _ => {}
     }

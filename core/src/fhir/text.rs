@@ -13,9 +13,12 @@ pub fn is_string(s: &str) -> bool {
     if first.is_whitespace() || last.is_whitespace() {
         return false;
     }
-    // Most text is ASCII: a byte test is enough there (C1 controls are not ASCII).
+    // Most text is ASCII: one branch-free pass over the bytes is enough there (C1 controls are
+    // not ASCII).
     if s.is_ascii() {
-        s.bytes().all(|b| allowed(char::from(b)))
+        s.bytes().fold(true, |ok, b| {
+            ok & ((b >= 0x20 && b != 0x7f) | (b == b'\t') | (b == b'\n') | (b == b'\r'))
+        })
     } else {
         s.chars().all(allowed)
     }
