@@ -231,7 +231,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         episode_id    TEXT NOT NULL,
         admitted_on   TEXT NOT NULL, -- YYYY-MM-DD
         discharged_on TEXT,
-        body          TEXT NOT NULL, -- JSON of record::Episode
+        pathway       TEXT NOT NULL, -- record::VirtualWardPathway, serde name
+        route         TEXT,          -- record::ward::AdmissionRoute, serde name; none before admissions had details
+        clinician     TEXT,
+        expected_days INTEGER,
         PRIMARY KEY (person_id, episode_id)
     ) WITHOUT ROWID;
     CREATE INDEX ward_stays_open ON ward_stays (admitted_on) WHERE discharged_on IS NULL;
@@ -245,6 +248,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (person_id, escalation_id)
     ) WITHOUT ROWID;
     CREATE INDEX escalations_open ON escalations (open, band, taken_at_ms);
+    CREATE INDEX escalations_person_open ON escalations (person_id, open, band);
 "#,
     ),
 ];

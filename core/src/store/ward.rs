@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, Transaction};
 use serde::{Deserialize, Serialize};
 
+use super::projections::serde_plain;
 use super::{now, FieldStore, Writer};
 use crate::clinical::escalation::EscalationBand;
 use crate::clinical::news2::ClinicalRisk;
@@ -183,20 +184,24 @@ pub(super) fn replace_rows(
 ) -> Result<()> {
     delete_rows(tx, person_id)?;
     let mut stay = tx.prepare_cached(
-        "INSERT INTO ward_stays (person_id, episode_id, admitted_on, discharged_on, body)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO ward_stays (person_id, episode_id, admitted_on, discharged_on, pathway, route,
+                                 clinician, expected_days)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for e in c
-        .episodes
-        .iter()
-        .filter(|e| ward::is_ward(e) && !c.is_entered_in_error(&e.id))
-    {
+    for e in c.episodes.iter().filter(|e| !c.is_entered_in_error(&e.id)) {
+        let Service::VirtualWard(pathway) = e.service else {
+            continue;
+        };
+        let a = e.admission.as_ref();
         stay.execute(params![
             person_id,
             e.id,
             e.accepted_on.to_string(),
             e.discharged_on.map(|d| d.to_string()),
-            serde_json::to_string(e)?,
+            serde_plain(&pathway),
+            a.map(|a| serde_plain(&a.route)),
+            a.map(|a| a.responsible_clinician.as_str()),
+            a.map(|a| a.expected_length_of_stay_days),
         ])?;
     }
     let mut esc = tx.prepare_cached(
@@ -225,6 +230,11 @@ fn rows(conn: &Connection, filter: &str, arg: &str) -> Result<Vec<Escalation>> {
     bodies.iter().map(|b| decode(b)).collect()
 }
 
+/// A unit enum variant from its serde name, as `serde_plain` wrote it.
+fn plain<T: serde::de::DeserializeOwned>(name: &str) -> Result<T> {
+    decode(&serde_json::to_string(name)?)
+}
+
 fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T> {
     serde_json::from_str(body).map_err(|e| {
         Error::Storage(format!(
@@ -246,10 +256,13 @@ pub(super) fn open_escalations(conn: &Connection) -> Result<Vec<Escalation>> {
 
 fn census_rows(conn: &Connection, day: NaiveDate) -> Result<Vec<CensusEntry>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT w.person_id, w.body, p.display_name, p.news2_total, p.news2_risk, p.news2_at,
-                (SELECT count(*) FROM escalations e WHERE e.person_id = w.person_id AND e.open = 1),
-                (SELECT min(band) FROM escalations e WHERE e.person_id = w.person_id AND e.open = 1)
-         FROM ward_stays w JOIN people p ON p.person_id = w.person_id
+        "SELECT w.person_id, w.episode_id, w.admitted_on, w.pathway, w.route, w.clinician,
+                w.expected_days, p.display_name, p.news2_total, p.news2_risk, p.news2_at,
+                coalesce(e.n, 0), e.band
+         FROM ward_stays w
+         JOIN people p ON p.person_id = w.person_id
+         LEFT JOIN (SELECT person_id, count(*) AS n, min(band) AS band FROM escalations
+                    WHERE open = 1 GROUP BY person_id) e ON e.person_id = w.person_id
          WHERE w.discharged_on IS NULL AND w.admitted_on <= ?1
          ORDER BY p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, w.person_id",
     )?;
@@ -257,13 +270,18 @@ fn census_rows(conn: &Connection, day: NaiveDate) -> Result<Vec<CensusEntry>> {
         .query_map([day.to_string()], |r| {
             Ok(RawCensus {
                 person_id: r.get(0)?,
-                body: r.get(1)?,
-                display_name: r.get(2)?,
-                news2: r.get(3)?,
-                risk: r.get(4)?,
-                news2_at: r.get(5)?,
-                open: r.get(6)?,
-                band: r.get(7)?,
+                episode_id: r.get(1)?,
+                admitted_on: r.get(2)?,
+                pathway: r.get(3)?,
+                route: r.get(4)?,
+                clinician: r.get(5)?,
+                expected: r.get(6)?,
+                display_name: r.get(7)?,
+                news2: r.get(8)?,
+                risk: r.get(9)?,
+                news2_at: r.get(10)?,
+                open: r.get(11)?,
+                band: r.get(12)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -272,7 +290,12 @@ fn census_rows(conn: &Connection, day: NaiveDate) -> Result<Vec<CensusEntry>> {
 
 struct RawCensus {
     person_id: String,
-    body: String,
+    episode_id: String,
+    admitted_on: String,
+    pathway: String,
+    route: Option<String>,
+    clinician: Option<String>,
+    expected: Option<u32>,
     display_name: String,
     news2: Option<u8>,
     risk: Option<String>,
@@ -283,21 +306,21 @@ struct RawCensus {
 
 impl RawCensus {
     fn entry(self, day: NaiveDate) -> Result<CensusEntry> {
-        let e: Episode = decode(&self.body)?;
-        let pathway = match e.service {
-            Service::VirtualWard(p) => p,
-            Service::DistrictNursing => VirtualWardPathway::Other,
-        };
-        let los = ward::length_of_stay(e.accepted_on, day);
-        let expected = e.admission.as_ref().map(|a| a.expected_length_of_stay_days);
+        let admitted_on: NaiveDate = self.admitted_on.parse().map_err(|e| {
+            Error::Storage(format!(
+                "a ward projection row has an unreadable date ({e}): rebuild the projections"
+            ))
+        })?;
+        let los = ward::length_of_stay(admitted_on, day);
+        let expected = self.expected;
         Ok(CensusEntry {
             person_id: self.person_id,
             display_name: self.display_name,
-            episode_id: e.id,
-            pathway,
-            route: e.admission.as_ref().map(|a| a.route),
-            responsible_clinician: e.admission.map(|a| a.responsible_clinician),
-            admitted_on: e.accepted_on,
+            episode_id: self.episode_id,
+            pathway: plain(&self.pathway)?,
+            route: self.route.as_deref().map(plain).transpose()?,
+            responsible_clinician: self.clinician,
+            admitted_on,
             length_of_stay_days: los,
             expected_length_of_stay_days: expected,
             beyond_expected_stay: expected.is_some_and(|x| los > x),
