@@ -293,19 +293,9 @@ pub fn band(triggers: &[Trigger]) -> Option<EscalationBand> {
 mod tests {
     use super::*;
     use crate::clinical::news2::{score, SpO2Scale};
-    use crate::clinical::observations::Consciousness;
 
     fn normal() -> Observations {
-        Observations {
-            respiration_rate: Some(16),
-            spo2_percent: Some(97),
-            on_oxygen: Some(false),
-            systolic_bp: Some(128),
-            diastolic_bp: Some(78),
-            pulse: Some(72),
-            consciousness: Some(Consciousness::Alert),
-            temperature_c: Some(37.0),
-        }
+        crate::testing::normal_observations()
     }
 
     fn run(o: &Observations, scale: SpO2Scale, p: Option<&PersonalParameters>) -> Vec<Trigger> {

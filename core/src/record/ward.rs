@@ -138,7 +138,7 @@ pub fn is_ward(e: &Episode) -> bool {
 
 /// The virtual-ward episode the person was on during `day` (admitted on or before it, not
 /// discharged before it), if any. Episodes entered in error are left out.
-pub fn stay_on<'a>(c: &'a ClinicalRecord, day: NaiveDate) -> Option<&'a Episode> {
+pub fn stay_on(c: &ClinicalRecord, day: NaiveDate) -> Option<&Episode> {
     c.episodes
         .iter()
         .filter(|e| is_ward(e) && !c.is_entered_in_error(&e.id))
