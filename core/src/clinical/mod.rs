@@ -6,4 +6,5 @@ pub mod escalation;
 pub mod news2;
 pub mod nhs_number;
 pub mod observations;
+pub mod readings;
 pub mod wound;
