@@ -18,13 +18,6 @@ use common::*;
 use criterion::{criterion_group, criterion_main, Criterion};
 use doorstep_core::{testing, FieldStore};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn ward_store(dir: &std::path::Path, people: usize, sets: usize) -> FieldStore {
     let store = FieldStore::open(store_config(&dir.join("ward.db"))).expect("open");
     let specs = common::people();
@@ -53,8 +46,8 @@ fn ward_store(dir: &std::path::Path, people: usize, sets: usize) -> FieldStore {
 }
 
 fn ward(c: &mut Criterion) {
-    let people = env("DOORSTEP_WARD_PEOPLE", 200);
-    let sets = env("DOORSTEP_WARD_SETS", 12);
+    let people = env_usize("DOORSTEP_WARD_PEOPLE", 200);
+    let sets = env_usize("DOORSTEP_WARD_SETS", 12);
     let dir = scratch_dir("ward");
     let store = ward_store(dir.path(), people, sets);
     let census = store.ward_census().expect("census");
