@@ -34,6 +34,8 @@ pub struct DemoArgs {
 
 type R<T> = Result<T, String>;
 
+mod ward;
+
 fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
@@ -440,6 +442,10 @@ pub fn run(args: DemoArgs) -> R<()> {
     // ---------------------------------------------------------------- the day (issue 12)
     section("6. The district nurse's day: a care plan makes the visits, a medication, a task completed on two phones, a hand-over, two phones move one visit");
     day(&rt, &phones, &edith)?;
+
+    // ---------------------------------------------------------------- the virtual ward (issue 13)
+    section("7. The virtual ward: an admission on SpO2 scale 2, a set escalating offline, its acknowledgement");
+    ward::run(&rt, &phones)?;
 
     let _ = stop.send(());
     let _ = rt.block_on(server);

@@ -712,3 +712,39 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
     exchange(&adviser, &nurse);
     (nurse, p)
 }
+
+// ---------------------------------------------------------------- the virtual ward (issue 13)
+
+/// A step-down COPD admission two days ago: expected stay 10 days, a personal pulse range of
+/// 55–100/min and, if given, an SpO2 target.
+pub fn ward_admission(
+    spo2_target: Option<crate::clinical::escalation::ReadingRange>,
+) -> AdmissionInput {
+    use crate::clinical::escalation::{PersonalParameters, ReadingRange};
+    AdmissionInput {
+        pathway: VirtualWardPathway::Copd,
+        route: AdmissionRoute::StepDownHospital,
+        referral_source: "Ward 7, Calderdale Royal".into(),
+        referral_reason: "COPD exacerbation, early supported discharge".into(),
+        admitted_on: crate::record::ward::ward_day(Utc::now()) - Duration::days(2),
+        expected_length_of_stay_days: 10,
+        responsible_clinician: "Dr A Khan, respiratory consultant".into(),
+        parameters: PersonalParameters {
+            spo2_target,
+            pulse: Some(ReadingRange { low: 55, high: 100 }),
+            ..Default::default()
+        },
+    }
+}
+
+/// A complete set scoring NEWS2 6 (medium): RR 22 (2), pulse 112 (2), temperature 38.5 (1),
+/// systolic 105 (1).
+pub fn news2_six() -> Observations {
+    Observations {
+        respiration_rate: Some(22),
+        pulse: Some(112),
+        temperature_c: Some(38.5),
+        systolic_bp: Some(105),
+        ..normal_observations()
+    }
+}

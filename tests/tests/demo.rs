@@ -100,6 +100,13 @@ fn demo_tells_the_story_end_to_end() {
     has("Sam resumes Edith's Waterlow draft and finishes it: Waterlow 20 (very high risk)");
     has("Sam screens Harold with MUST: BMI 18.6 kg/m², 7.3 % weight lost in 3 months: MUST 2 (high risk)");
     has("Sam's and Priya's phones hold the same 2 scored assessments (MUST, Waterlow), with the same scores: yes");
+
+    // The virtual ward (issue 13): scale 2 from the admission, one escalation id, acknowledged.
+    has("NEWS2 6 on SpO2 scale 2");
+    has("band medium: NEWS2 6; pulse 112 outside the personal range 50–105");
+    has("Walter Ackroyd       day 1 of 7 expected, latest NEWS2 6, open escalations 1");
+    has("the same escalation (one id) after one sync: true");
+    has("after sync Sam's phone shows it Acknowledged by Dr Priya Shah");
 }
 
 #[test]

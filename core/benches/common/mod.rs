@@ -1128,3 +1128,11 @@ pub fn status_kb(field: &str) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// A size from the environment (`DOORSTEP_…`), or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

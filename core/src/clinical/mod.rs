@@ -2,7 +2,9 @@
 //! limits, scored assessments (declarative definitions) and wound measurements.
 
 pub mod assessments;
+pub mod escalation;
 pub mod news2;
 pub mod nhs_number;
 pub mod observations;
+pub mod readings;
 pub mod wound;

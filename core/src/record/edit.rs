@@ -327,6 +327,9 @@ pub fn record_visit(
         deltas.push(news2_delta(o));
     }
     layout::put_json(doc, &key(VISIT, &visit.id), &visit)?;
+    if observations.is_some() {
+        deltas.extend(ward_delta(doc, person_id)?);
+    }
     let news2 = observations.as_ref().map(|o| o.news2.clone());
     let summary = visit_summary(&visit, news2.as_ref());
     edit(
@@ -343,6 +346,7 @@ pub fn record_visit(
 /// Record a set of observations outside a visit record (or against one) and score it.
 pub fn record_observations(
     doc: &mut AutoCommit,
+    person_id: &str,
     author: &Author,
     taken_at: DateTime<Utc>,
     observations: Observations,
@@ -356,8 +360,20 @@ pub fn record_observations(
     let set = scored(doc, author, taken_at, observations, visit_id)?;
     layout::put_json(doc, &key(OBSERVATIONS, &set.id), &set)?;
     let summary = format!("recorded observations: {}", news2_words(&set.news2));
-    let delta = news2_delta(&set);
-    edit(set, summary, vec![delta])
+    let mut deltas = vec![news2_delta(&set)];
+    deltas.extend(ward_delta(doc, person_id)?);
+    edit(set, summary, deltas)
+}
+
+/// On the virtual ward a new set may raise an escalation: the ward's rows are derived again
+/// (elsewhere a set touches only the person's summary row).
+fn ward_delta(doc: &AutoCommit, person_id: &str) -> Result<Option<Delta>> {
+    if !super::ward::has_ward_episode(doc)? {
+        return Ok(None);
+    }
+    Ok(Some(Delta::Clinical(Box::new(read::clinical(
+        person_id, doc,
+    )?))))
 }
 
 fn visit_summary(v: &Visit, news2: Option<&News2Result>) -> String {
@@ -558,6 +574,19 @@ pub fn add_episode(
     author: &Author,
     input: EpisodeInput,
 ) -> Result<Edit<Episode>> {
+    add_episode_with(doc, author, input, None)
+}
+
+/// [`add_episode`] with a virtual-ward admission's details (`record::ward::admit`), checked.
+pub fn add_episode_with(
+    doc: &mut AutoCommit,
+    author: &Author,
+    input: EpisodeInput,
+    admission: Option<super::ward::WardAdmission>,
+) -> Result<Edit<Episode>> {
+    if let Some(a) = &admission {
+        a.validate()?;
+    }
     let referral_source = required_short(
         "referral source",
         &input.referral_source,
@@ -577,6 +606,7 @@ pub fn add_episode(
         accepted_on: input.accepted_on,
         discharged_on: None,
         author: author.clone(),
+        admission,
     };
     layout::put_json(doc, &key(EPISODE, &e.id), &e)?;
     edit(e, "accepted a referral", vec![])
@@ -589,6 +619,18 @@ pub fn discharge_episode(
     episode_id: &str,
     on: NaiveDate,
     reason: &str,
+) -> Result<Edit<Discharge>> {
+    discharge_episode_to(doc, author, episode_id, on, reason, None)
+}
+
+/// [`discharge_episode`] with where the person went (a virtual-ward discharge).
+pub fn discharge_episode_to(
+    doc: &mut AutoCommit,
+    author: &Author,
+    episode_id: &str,
+    on: NaiveDate,
+    reason: &str,
+    destination: Option<super::ward::DischargeDestination>,
 ) -> Result<Edit<Discharge>> {
     let reason = required_short(
         "discharge reason",
@@ -610,6 +652,7 @@ pub fn discharge_episode(
         discharged_on: on,
         reason,
         author: author.clone(),
+        destination,
     };
     layout::put_json(doc, &key(DISCHARGE, &new_id()), &d)?;
     edit(d, "discharged from an episode of care", vec![])
@@ -1066,7 +1109,7 @@ mod tests {
         let mut obs = testing::normal_observations();
         obs.spo2_percent = Some(89);
         let score = |doc: &mut AutoCommit| {
-            record_observations(doc, &a, a.at, obs.clone(), None)
+            record_observations(doc, "p", &a, a.at, obs.clone(), None)
                 .unwrap()
                 .value
                 .news2

@@ -61,6 +61,9 @@ pub const TASK: &str = "task:";
 pub const TASK_STATUS: &str = "task_status:";
 /// A medication administration (`record::medication::MedicationAdministration`): immutable.
 pub const MEDICATION: &str = "med:";
+// ---- the virtual ward (issue 13, layout 2)
+/// An acknowledgement, action or outcome of an escalation (`record::escalation`): immutable.
+pub const ESCALATION_EVENT: &str = "esc_event:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -79,6 +82,8 @@ const ENTRY_PREFIXES: &[&str] = &[
     // issue 12
     MEDICATION,
     TASK,
+    // issue 13
+    ESCALATION_EVENT,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -100,12 +105,16 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | version | added |
 /// |---|---|
 /// | 1 | the first release |
-/// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration |
+/// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration; the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
 pub const LAYOUT_VERSION: u32 = 2;
 
 /// The layout version that added the district nurse's day (care-plan items, visit exceptions,
 /// the scheduled-visit fields of a visit): issue 12.
 pub const LAYOUT_DAY: u32 = 2;
+
+/// The layout version that added the virtual ward (escalation events, an episode's admission,
+/// a discharge's destination): issue 13, in the same unreleased layout 2 as the day.
+pub const LAYOUT_WARD: u32 = 2;
 
 fn layout_one() -> u32 {
     1

@@ -7,6 +7,7 @@ pub mod assessments;
 pub mod conflict;
 pub mod day;
 pub mod edit;
+pub mod escalation;
 pub mod history;
 pub mod layout;
 pub mod medication;
@@ -17,6 +18,7 @@ pub mod read;
 pub mod schedule;
 pub mod task;
 pub mod validate;
+pub mod ward;
 
 pub use assessments::*;
 pub use history::HistoryEntry;
@@ -39,4 +41,11 @@ pub use plan::{
 pub use schedule::{ScheduledIntervention, VisitStatus};
 pub use task::{
     CareTask, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView,
+};
+
+// The virtual ward (issue 13).
+pub use escalation::{Escalation, EscalationEvent, EscalationEventKind, EscalationStatus};
+pub use ward::{
+    AdmissionInput, AdmissionRoute, DischargeDestination, TrendMeasure, TrendPoint, TrendSeries,
+    Trends, WardAdmission,
 };

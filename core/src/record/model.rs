@@ -370,6 +370,11 @@ pub struct Episode {
     pub accepted_on: NaiveDate,
     pub discharged_on: Option<NaiveDate>,
     pub author: Author,
+    /// A virtual-ward admission's route, expected stay, responsible clinician and personal
+    /// parameters (issue 13, `record::ward`); absent for district nursing and older episodes.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<super::ward::WardAdmission>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

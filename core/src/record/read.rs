@@ -62,6 +62,16 @@ pub struct ClinicalRecord {
     pub task_status_changes: Vec<super::task::TaskStatusChange>,
     /// Medications given or not given (immutable; corrections are entered in error).
     pub medications: Vec<super::medication::MedicationAdministration>,
+    // ---- the virtual ward (issue 13)
+    /// Acknowledgements, actions and outcomes of escalations (immutable).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub escalation_events: Vec<super::escalation::EscalationEvent>,
+    /// The escalations the observation sets raise, worked out when read
+    /// (`record::escalation::escalations`), oldest first.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub escalations: Vec<super::escalation::Escalation>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +200,7 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
     let wound_assessments: Vec<super::assessments::WoundAssessment> =
         layout::entries(doc, layout::WOUND)?;
     let wound_trends = super::assessments::wound_trends(&wound_assessments, &entered_in_error);
-    Ok(ClinicalRecord {
+    let mut record = ClinicalRecord {
         alerts: alerts(doc)?,
         conflicts: conflicts(person_id, doc)?,
         episodes,
@@ -210,7 +220,11 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         tasks: layout::entries(doc, layout::TASK)?,
         task_status_changes: layout::entries(doc, layout::TASK_STATUS)?,
         medications: layout::entries(doc, layout::MEDICATION)?,
-    })
+        escalation_events: layout::entries(doc, layout::ESCALATION_EVENT)?,
+        escalations: Vec::new(),
+    };
+    record.escalations = super::escalation::escalations(person_id, &record);
+    Ok(record)
 }
 
 /// The clinical record as a screen shows it: with the count of entries a newer app wrote.
@@ -246,4 +260,8 @@ pub struct Discharge {
     pub discharged_on: chrono::NaiveDate,
     pub reason: String,
     pub author: Author,
+    /// Where the person went (virtual-ward discharges, issue 13).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<super::ward::DischargeDestination>,
 }

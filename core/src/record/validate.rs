@@ -234,6 +234,8 @@ enum Kind {
     Task,
     TaskStatus,
     Medication,
+    // ---- the virtual ward (issue 13, layout 2)
+    EscalationEvent,
 }
 
 impl Kind {
@@ -241,6 +243,7 @@ impl Kind {
     fn since_layout(self) -> u32 {
         match self {
             Kind::Assessment | Kind::Wound => 2,
+            Kind::EscalationEvent => layout::LAYOUT_WARD,
             _ => 1,
         }
     }
@@ -305,6 +308,7 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (layout::TASK, Kind::Task),
             (layout::TASK_STATUS, Kind::TaskStatus),
             (layout::MEDICATION, Kind::Medication),
+            (layout::ESCALATION_EVENT, Kind::EscalationEvent),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -385,6 +389,7 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::Task => is::<super::task::CareTask>(json),
         Kind::TaskStatus => is::<super::task::TaskStatusChange>(json),
         Kind::Medication => is::<super::medication::MedicationAdministration>(json),
+        Kind::EscalationEvent => is::<super::escalation::EscalationEvent>(json),
     }
 }
 
@@ -449,10 +454,20 @@ fn check_entry(
         Kind::Episode => {
             let v: Episode = parse(key, json)?;
             same_id(key, &v.id, id)?;
+            check_admission(key, &v, stamp)?;
             authored(key, &v.author, stamp)
         }
         Kind::Discharge => {
             let v: Discharge = parse(key, json)?;
+            if v.destination.is_some() {
+                ward_layout(key, "a discharge destination", stamp)?;
+            }
+            authored(key, &v.author, stamp)
+        }
+        Kind::EscalationEvent => {
+            let v: super::escalation::EscalationEvent = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
             authored(key, &v.author, stamp)
         }
         Kind::Planned => {
@@ -520,6 +535,33 @@ fn check_entry(
         | Kind::TaskStatus
         | Kind::Medication => check_day_entry(kind, key, id, json, stamp),
     }
+}
+
+/// A virtual-ward admission (issue 13): only on a virtual-ward episode, only from layout 2,
+/// and holding what `record::ward::admit` accepts.
+fn check_admission(key: &str, v: &Episode, stamp: &AuditStamp) -> Result<(), Refusal> {
+    let Some(a) = &v.admission else {
+        return Ok(());
+    };
+    ward_layout(key, "a virtual-ward admission", stamp)?;
+    if !super::ward::is_ward(v) {
+        return Err(content(
+            key,
+            "an admission's details belong only on a virtual-ward episode",
+        ));
+    }
+    a.validate().map_err(|e| content(key, e.to_string()))
+}
+
+fn ward_layout(key: &str, what: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    if stamp.layout < layout::LAYOUT_WARD {
+        return Err(Refusal::Structure(format!(
+            "{key} holds {what}, added in layout {}, but the change is stamped with layout {}",
+            layout::LAYOUT_WARD,
+            stamp.layout
+        )));
+    }
+    Ok(())
 }
 
 /// A recorded assessment: a definition and version this app knows, answers within it, complete,

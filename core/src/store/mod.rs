@@ -20,6 +20,7 @@ mod queries;
 mod refusals;
 mod schema;
 mod sync_state;
+mod ward;
 mod wound_drafts;
 mod write;
 
@@ -39,6 +40,7 @@ pub use quarantine::{QuarantinedEntry, UnreportedQuarantine};
 pub use queries::{AlertSummary, CaseloadEntry, PlannedVisitSummary};
 pub use refusals::RefusedLocal;
 pub use sync_state::{Outbox, PageOutcome, SyncPage};
+pub use ward::{CensusEntry, WardCensus};
 pub use write::RecordedVisit;
 
 use crate::error::{Error, Result};
@@ -267,6 +269,7 @@ impl FieldStore {
             for t in ["people", "alerts", "planned_visits"]
                 .into_iter()
                 .chain(day::TABLES)
+                .chain(ward::TABLES)
             {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }

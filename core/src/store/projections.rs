@@ -238,6 +238,7 @@ pub fn replace_person(
                 tx.prepare_cached(&format!("DELETE FROM {table} WHERE person_id = ?1"))?
                     .execute([person_id])?;
             }
+            super::ward::delete_rows(tx, person_id)?;
             super::day::delete_rows(tx, person_id)
         }
     }
@@ -282,6 +283,7 @@ pub fn replace_clinical(tx: &Transaction<'_>, person_id: &str, c: &ClinicalRecor
         )?;
     }
     super::day::replace_rows(tx, person_id, c)?;
+    super::ward::replace_rows(tx, person_id, c)?;
     refresh_next_visit(tx, person_id)
 }
 

@@ -243,6 +243,8 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         ("field_conflicts", "person_id, conflict_id"),
         ("plan_reviews", "person_id"),
         ("tasks", "person_id, task_id"),
+        ("ward_stays", "person_id, episode_id"),
+        ("escalations", "person_id, escalation_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let cols = stmt.column_count();

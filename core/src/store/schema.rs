@@ -220,6 +220,37 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX wound_drafts_person ON wound_drafts (person_id, user_id, updated_ms);
 "#,
     ),
+    (
+        6,
+        r#"
+    -- The virtual ward (issue 13). Projections, derived from the clinical documents and rebuilt
+    -- with the others: virtual-ward episodes (the census) and the escalations the observation
+    -- sets raise, worked out when the record is read (record::escalation).
+    CREATE TABLE ward_stays (
+        person_id     TEXT NOT NULL,
+        episode_id    TEXT NOT NULL,
+        admitted_on   TEXT NOT NULL, -- YYYY-MM-DD
+        discharged_on TEXT,
+        pathway       TEXT NOT NULL, -- record::VirtualWardPathway, serde name
+        route         TEXT,          -- record::ward::AdmissionRoute, serde name; none before admissions had details
+        clinician     TEXT,
+        expected_days INTEGER,
+        PRIMARY KEY (person_id, episode_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX ward_stays_open ON ward_stays (admitted_on) WHERE discharged_on IS NULL;
+    CREATE TABLE escalations (
+        person_id     TEXT NOT NULL,
+        escalation_id TEXT NOT NULL,
+        band          INTEGER NOT NULL, -- EscalationBand, 0 = high
+        taken_at_ms   INTEGER NOT NULL,
+        open          INTEGER NOT NULL,
+        body          TEXT NOT NULL, -- JSON of record::escalation::Escalation
+        PRIMARY KEY (person_id, escalation_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX escalations_open ON escalations (open, band, taken_at_ms);
+    CREATE INDEX escalations_person_open ON escalations (person_id, open, band);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

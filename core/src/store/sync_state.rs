@@ -211,6 +211,7 @@ impl FieldStore {
              DELETE FROM assessment_drafts; DELETE FROM wound_drafts;
              DELETE FROM plan_interventions; DELETE FROM visit_exceptions; DELETE FROM field_conflicts;
              DELETE FROM plan_reviews; DELETE FROM day_order; DELETE FROM tasks;
+             DELETE FROM ward_stays; DELETE FROM escalations;
              COMMIT;
              PRAGMA wal_checkpoint(TRUNCATE);",
         )?;
@@ -359,6 +360,7 @@ fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Re
         super::drafts::purge(tx, person_id)?;
         super::wound_drafts::purge(tx, person_id)?;
         super::day::delete_rows(tx, person_id)?;
+        super::ward::delete_rows(tx, person_id)?;
         tx.execute("DELETE FROM day_order WHERE person_id = ?1", [person_id])?;
     }
     Ok(())

@@ -81,7 +81,7 @@ impl FieldStore {
         visit_id: Option<String>,
     ) -> Result<ObservationSet> {
         self.write(person_id, Compartment::Clinical, |doc, a| {
-            edit::record_observations(doc, a, taken_at, observations, visit_id)
+            edit::record_observations(doc, person_id, a, taken_at, observations, visit_id)
         })
     }
 

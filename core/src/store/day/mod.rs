@@ -112,6 +112,11 @@ pub struct TodayList {
     pub overdue: u32,
     pub done: u32,
     pub reviews_due: Vec<ReviewDue>,
+    /// Open virtual-ward escalations of everyone on this device, highest band first, then
+    /// newest (issue 13).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub escalations: Vec<crate::record::Escalation>,
 }
 
 /// A visit in a nurse's own order.
@@ -1085,6 +1090,7 @@ fn day_list(
         done: out.iter().filter(|v| !v.status.is_open()).count() as u32,
         visits: out,
         reviews_due,
+        escalations: super::ward::open_escalations(conn)?,
     })
 }
 

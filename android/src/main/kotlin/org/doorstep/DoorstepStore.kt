@@ -279,6 +279,39 @@ class DoorstepStore private constructor(
     suspend fun tasks(day: String, scope: DayScope, includeClosed: Boolean = false): List<TaskView> =
         call { tasks(day, scope, includeClosed) }
 
+    // ---- the virtual ward (issue 13)
+
+    /** Admit to the virtual ward; an SpO2 target of 92 % or lower prescribes NEWS2 scale 2. */
+    suspend fun admitToWard(personId: String, input: AdmissionInput): Episode = call { admitToWard(personId, input) }
+
+    suspend fun dischargeFromWard(
+        personId: String,
+        episodeId: String,
+        on: String,
+        destination: DischargeDestination,
+        reason: String,
+    ): Discharge = call { dischargeFromWard(personId, episodeId, on, destination, reason) }
+
+    /** Everyone on the ward today, with length of stay, latest NEWS2 and open escalations. */
+    suspend fun wardCensus(): WardCensus = call { wardCensus() }
+
+    /** One person's escalations, or everyone's open ones (highest band first, then newest). */
+    suspend fun escalations(personId: String? = null): List<Escalation> = call { escalations(personId) }
+
+    suspend fun acknowledgeEscalation(personId: String, escalationId: String, note: String? = null): EscalationEvent =
+        call { acknowledgeEscalation(personId, escalationId, note) }
+
+    suspend fun escalationEvent(
+        personId: String,
+        escalationId: String,
+        kind: EscalationEventKind,
+        note: String? = null,
+    ): EscalationEvent = call { escalationEvent(personId, escalationId, kind, note) }
+
+    /** NEWS2 and each parameter over time, for a chart; `fromMs`/`toMs` bound the period. */
+    suspend fun trends(personId: String, fromMs: Long? = null, toMs: Long? = null): Trends =
+        call { trends(personId, fromMs, toMs) }
+
     /** Pass every change this store holds after [since] to [other]; returns what [other] took in. */
     suspend fun exchangeTo(other: DoorstepStore, since: Long = 0): ImportReport =
         other.importChanges(exportChanges(since))
