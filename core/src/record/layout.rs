@@ -105,16 +105,19 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | version | added |
 /// |---|---|
 /// | 1 | the first release |
-/// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration; the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
-pub const LAYOUT_VERSION: u32 = 2;
+/// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration |
+/// | 3 | the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// The layout version that added the district nurse's day (care-plan items, visit exceptions,
 /// the scheduled-visit fields of a visit): issue 12.
 pub const LAYOUT_DAY: u32 = 2;
 
 /// The layout version that added the virtual ward (escalation events, an episode's admission,
-/// a discharge's destination): issue 13, in the same unreleased layout 2 as the day.
-pub const LAYOUT_WARD: u32 = 2;
+/// a discharge's destination): issue 13. Layout 2 was released with the day (stop 16), so a
+/// phone of that release reads these entries as "recorded with a newer version of the app"
+/// instead of refusing them as unknown kinds.
+pub const LAYOUT_WARD: u32 = 3;
 
 fn layout_one() -> u32 {
     1
