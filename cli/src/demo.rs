@@ -370,7 +370,7 @@ pub fn run(args: DemoArgs) -> R<()> {
         .store
         .add_advice_need(
             &edith,
-            AdviceCategory::Energy,
+            AdviceCategory::UtilitiesAndCommunications,
             "Prepayment meter debt of £412; self-disconnecting in cold weather",
         )
         .map_err(err("advice need"))?;
@@ -398,7 +398,7 @@ pub fn run(args: DemoArgs) -> R<()> {
     joe.store
         .add_advice_need(
             &harold,
-            AdviceCategory::Benefits,
+            AdviceCategory::BenefitsAndTaxCredits,
             "Not claiming Attendance Allowance; struggling to afford food",
         )
         .map_err(err("advice need"))?;

@@ -693,7 +693,7 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
     let need = adviser
         .add_advice_need(
             &p,
-            AdviceCategory::Benefits,
+            AdviceCategory::BenefitsAndTaxCredits,
             "Attendance Allowance not claimed",
         )
         .expect("need");

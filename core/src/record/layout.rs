@@ -61,6 +61,11 @@ pub const TASK: &str = "task:";
 pub const TASK_STATUS: &str = "task_status:";
 /// A medication administration (`record::medication::MedicationAdministration`): immutable.
 pub const MEDICATION: &str = "med:";
+// ---- Citizens Advice outreach (issue 14, layout 3): immutable entries
+/// A change of an advice need's status (`record::outreach::NeedStatusChange`).
+pub const NEED_STATUS: &str = "need_status:";
+/// A referral of an advice need to an outside organisation (`record::outreach::ReferralOut`).
+pub const REFERRAL_OUT: &str = "referral_out:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -79,6 +84,9 @@ const ENTRY_PREFIXES: &[&str] = &[
     // issue 12
     MEDICATION,
     TASK,
+    // issue 14
+    NEED_STATUS,
+    REFERRAL_OUT,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -101,7 +109,11 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// |---|---|
 /// | 1 | the first release |
 /// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration |
-pub const LAYOUT_VERSION: u32 = 2;
+/// | 3 | Citizens Advice outreach (issue 14): the 18 advice categories, an outcome's typed `effect`, `need_status:`, `referral_out:` |
+pub const LAYOUT_VERSION: u32 = 3;
+
+/// The layout version that added Citizens Advice outreach (issue 14, docs/outreach.md).
+pub const LAYOUT_OUTREACH: u32 = 3;
 
 /// The layout version that added the district nurse's day (care-plan items, visit exceptions,
 /// the scheduled-visit fields of a visit): issue 12.

@@ -11,6 +11,9 @@ pub mod history;
 pub mod layout;
 pub mod medication;
 pub mod model;
+pub mod outreach;
+pub mod outreach_edit;
+pub mod outreach_report;
 pub mod plan;
 pub mod policy;
 pub mod read;
@@ -40,3 +43,10 @@ pub use schedule::{ScheduledIntervention, VisitStatus};
 pub use task::{
     CareTask, TaskAssignee, TaskInput, TaskKind, TaskStatus, TaskStatusChange, TaskView,
 };
+
+// Citizens Advice outreach (issue 14).
+pub use outreach::{
+    FinancialEffect, FinancialEffectInput, FinancialEffectKind, NeedStatus, NeedStatusChange,
+    OutreachError, Period, ReferralDestination, ReferralOut,
+};
+pub use outreach_report::{OutreachReport, OutreachRow, ReportGrouping};

@@ -157,12 +157,12 @@ class StoreTest {
 
             // The advice record is the advice worker's to write: refused to a nurse, at once.
             val refused = assertThrows<DoorstepException.NotAllowed> {
-                runBlocking { s.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim") }
+                runBlocking { s.addAdviceNeed(id, AdviceCategory.BENEFITS_AND_TAX_CREDITS, "Attendance Allowance claim") }
             }
             assertEquals("a district nurse may not write the advice record: this is outside the role. Nothing was saved.", refused.message)
             DoorstepStore.open(Fixtures.config(dir, "advice", role = Role.ADVICE_WORKER)).use { w ->
                 s.exchangeTo(w)
-                val need = w.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim")
+                val need = w.addAdviceNeed(id, AdviceCategory.BENEFITS_AND_TAX_CREDITS, "Attendance Allowance claim")
                 w.addAdviceAction(id, need.id, "Helped complete the form")
                 w.recordAdviceOutcome(id, need.id, "Awarded", 562_000)
                 w.setConsentToShare(id, true)
