@@ -885,3 +885,6 @@ pub fn named_actions(compartment: Compartment, change: &Change) -> Vec<super::po
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod outreach_tests;

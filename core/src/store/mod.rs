@@ -14,6 +14,7 @@ mod drafts;
 mod exchange;
 mod fhir;
 mod observe;
+mod outreach;
 mod projections;
 mod quarantine;
 mod queries;
