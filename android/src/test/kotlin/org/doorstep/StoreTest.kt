@@ -169,6 +169,16 @@ class StoreTest {
                 val advice = w.patient(id).advice!!
                 assertEquals(562_000L, advice.outcomes.single().financialGainPence)
                 assertEquals(true, advice.consentToShare?.consented)
+                // Issue 14: a weekly award is annualised × 52; the report counts it with the one-off.
+                val weekly = FinancialEffectInput(FinancialEffectKind.INCOME_GAINED, 10_000, true, Period.WEEKLY)
+                assertEquals(520_000L, w.recordAdviceOutcomeWithEffect(id, need.id, "Carer's element", weekly).financialGainPence)
+                val noPeriod = assertThrows<DoorstepException.Validation> {
+                    runBlocking { w.recordAdviceOutcomeWithEffect(id, need.id, "x", weekly.copy(period = null)) }
+                }
+                assertTrue(noPeriod.message!!.contains("needs a period"), noPeriod.message)
+                val today = LocalDate.now(java.time.ZoneId.of("Europe/London")).isoDate
+                val total = w.outreachReport(today, today).rows.first { it.grouping == ReportGrouping.TOTAL }
+                assertEquals(562_000L + 520_000L, total.totalGainPence)
             }
 
             assertEquals(listOf(id), s.searchPatients("crawley").map { it.personId })
