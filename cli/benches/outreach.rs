@@ -171,7 +171,10 @@ fn bench(c: &mut Criterion) {
         (total.clients_seen as usize, total.needs_recorded as usize),
         (clients, needs)
     );
-    eprintln!("outreach_cli: {clients} clients, {needs} needs, {} rows", check.rows.len());
+    eprintln!(
+        "outreach_cli: {clients} clients, {needs} needs, {} rows",
+        check.rows.len()
+    );
 
     let mut g = c.benchmark_group("outreach_cli");
     g.measurement_time(Duration::from_secs(8));

@@ -1407,7 +1407,12 @@ fn outreach_section(joe: &Phone, harold: &str, need_id: &str) -> Result<(), Stri
     };
     let o = joe
         .store
-        .record_advice_outcome_with_effect(harold, need_id, "Attendance Allowance awarded (lower rate)", weekly)
+        .record_advice_outcome_with_effect(
+            harold,
+            need_id,
+            "Attendance Allowance awarded (lower rate)",
+            weekly,
+        )
         .map_err(err("advice outcome"))?;
     let e = o.financial_effect();
     println!(

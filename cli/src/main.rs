@@ -228,9 +228,7 @@ fn main() {
         Command::Admin { storage, action } => {
             storage.open().and_then(|s| admin_cmd::run(&s, action))
         }
-        Command::Report { storage, kind } => {
-            storage.open().and_then(|s| report_cmd::run(&s, kind))
-        }
+        Command::Report { storage, kind } => storage.open().and_then(|s| report_cmd::run(&s, kind)),
         Command::Demo(args) => demo::run(args),
         Command::Loadgen(args) => loadgen::run(args),
     };

@@ -136,7 +136,12 @@ the total. Clients are counted by contact date, money by outcome date.</p></body
 
 fn chart(report: &OutreachReport) -> String {
     let rows: Vec<&OutreachRow> = report.rows_of(ReportGrouping::Category).collect();
-    let max = rows.iter().map(|r| r.total_gain_pence).max().unwrap_or(0).max(1);
+    let max = rows
+        .iter()
+        .map(|r| r.total_gain_pence)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let (bar_h, label_w, bar_w) = (28, 300, 420);
     let height = bar_h * rows.len().max(1) + 20;
     let mut s = format!(
@@ -235,7 +240,10 @@ mod tests {
     #[test]
     fn the_page_is_standalone_escaped_and_labelled() {
         let h = html(&report(), "ca-hyde");
-        assert!(!h.contains("http://") && !h.contains("https://"), "no network");
+        assert!(
+            !h.contains("http://") && !h.contains("https://"),
+            "no network"
+        );
         assert!(h.contains("role=\"img\"") && h.contains("<title id=\"chart-title\">"));
         assert!(h.contains("Debt, &quot;arrears&quot; &amp; &lt;more&gt;"));
         assert!(h.contains("£1,200.50"));

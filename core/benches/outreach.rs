@@ -62,9 +62,16 @@ fn documents(clients: usize, needs: usize) -> Vec<AutoCommit> {
     for i in 0..needs {
         let doc = &mut docs[i % clients];
         let worker = i % 6;
-        let at = |d: i64| author(worker, start + chrono::Duration::hours((i as i64 * 5) % 8_000 + d));
+        let at = |d: i64| {
+            author(
+                worker,
+                start + chrono::Duration::hours((i as i64 * 5) % 8_000 + d),
+            )
+        };
         let category = AdviceCategory::ALL[i % AdviceCategory::ALL.len()];
-        let need = add_advice_need(doc, &at(0), category, "Need").unwrap().value;
+        let need = add_advice_need(doc, &at(0), category, "Need")
+            .unwrap()
+            .value;
         add_advice_action(doc, &at(24), &need.id, "Called").unwrap();
         record_outcome(doc, &at(240), &need.id, "Outcome", &effect(i)).unwrap();
     }

@@ -73,7 +73,13 @@ fn the_outreach_report_counts_a_client_who_left_and_each_outcome_once() {
         d.sync(&rt).unwrap();
     }
     assert_eq!(
-        a1.store.patient(&edith).unwrap().advice.unwrap().outcomes.len(),
+        a1.store
+            .patient(&edith)
+            .unwrap()
+            .advice
+            .unwrap()
+            .outcomes
+            .len(),
         2,
         "both phones' outcomes merged"
     );
@@ -96,27 +102,42 @@ fn the_outreach_report_counts_a_client_who_left_and_each_outcome_once() {
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("£4,900.00"), "{stdout}");
     let stem = format!("outreach-hyde-{today}-{today}");
     let csv = std::fs::read_to_string(out_dir.join(format!("{stem}.csv"))).unwrap();
     let total = csv.lines().nth(1).unwrap();
     assert_eq!(
-        total,
-        "total,all,All clients,1,1,1.0,2,4800.00,0.00,100.00,4900.00,0.00,0.00",
+        total, "total,all,All clients,1,1,1.0,2,4800.00,0.00,100.00,4900.00,0.00,0.00",
         "£400 a month × 12 + a £100 grant, each once"
     );
-    assert!(csv.contains("case worker,hyde-advice2,Alex Caseworker,1,0,0.0,1,0.00,0.00,100.00,100.00"));
+    assert!(
+        csv.contains("case worker,hyde-advice2,Alex Caseworker,1,0,0.0,1,0.00,0.00,100.00,100.00")
+    );
     assert!(csv.contains("client,") && csv.contains("Edith Crawley"));
     let html = std::fs::read_to_string(out_dir.join(format!("{stem}.html"))).unwrap();
     assert!(html.contains("Universal Credit") && html.contains("<svg role=\"img\""));
 
-    let wrong_team = report(&backend, &["--team", "nope", "--from", &today, "--to", &today]);
+    let wrong_team = report(
+        &backend,
+        &["--team", "nope", "--from", &today, "--to", &today],
+    );
     assert!(!wrong_team.status.success());
     assert!(String::from_utf8_lossy(&wrong_team.stderr).contains("there is no team 'nope'"));
     let backwards = report(
         &backend,
-        &["--team", "hyde", "--from", "2026-12-31", "--to", "2026-01-01"],
+        &[
+            "--team",
+            "hyde",
+            "--from",
+            "2026-12-31",
+            "--to",
+            "2026-01-01",
+        ],
     );
     assert!(String::from_utf8_lossy(&backwards.stderr).contains("swap the dates"));
 }

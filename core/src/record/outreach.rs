@@ -154,8 +154,16 @@ impl AdviceCategory {
     pub fn since_layout(&self) -> u32 {
         use AdviceCategory::*;
         match self {
-            BenefitsAndTaxCredits | Debt | Housing | Employment | RelationshipsAndFamily
-            | Consumer | UtilitiesAndCommunications | Legal | ImmigrationAndAsylum | Other => 1,
+            BenefitsAndTaxCredits
+            | Debt
+            | Housing
+            | Employment
+            | RelationshipsAndFamily
+            | Consumer
+            | UtilitiesAndCommunications
+            | Legal
+            | ImmigrationAndAsylum
+            | Other => 1,
             _ => 3,
         }
     }
@@ -445,7 +453,11 @@ pub fn need_status(changes: &[NeedStatusChange], need_id: &str) -> NeedStatus {
 mod tests {
     use super::*;
 
-    fn input(kind: FinancialEffectKind, pence: i64, period: Option<Period>) -> FinancialEffectInput {
+    fn input(
+        kind: FinancialEffectKind,
+        pence: i64,
+        period: Option<Period>,
+    ) -> FinancialEffectInput {
         FinancialEffectInput {
             kind,
             amount_pence: pence,
@@ -486,7 +498,9 @@ mod tests {
             assert_eq!(AdviceCategory::parse(c.code()).unwrap(), c);
         }
         let e = AdviceCategory::parse("parking").unwrap_err();
-        assert!(e.to_string().contains("'parking' is not an advice category"));
+        assert!(e
+            .to_string()
+            .contains("'parking' is not an advice category"));
         assert!(e.to_string().contains("universal_credit"));
     }
 

@@ -71,7 +71,9 @@ pub fn record_outcome(
     effect: &FinancialEffectInput,
 ) -> Result<Edit<AdviceOutcome>> {
     let description = required_text("outcome", description, "describe the outcome")?;
-    let effect = effect.validated().map_err(crate::error::ValidationError::from)?;
+    let effect = effect
+        .validated()
+        .map_err(crate::error::ValidationError::from)?;
     require_need(doc, need_id)?;
     let o = AdviceOutcome {
         id: new_id(),
@@ -231,7 +233,15 @@ mod tests {
             "no food"
         )
         .is_err());
-        assert!(refer_out(&mut doc, &a, &need.id, ReferralDestination::FoodBank, " ", "x").is_err());
+        assert!(refer_out(
+            &mut doc,
+            &a,
+            &need.id,
+            ReferralDestination::FoodBank,
+            " ",
+            "x"
+        )
+        .is_err());
         assert!(read::advice(&doc).unwrap().outcomes.is_empty());
     }
 
@@ -244,7 +254,14 @@ mod tests {
             .value;
         set_need_status(&mut doc, &a, &need.id, NeedStatus::Referred, None).unwrap();
         a.at = a.at + chrono::Duration::days(3);
-        set_need_status(&mut doc, &a, &need.id, NeedStatus::Resolved, Some("paid".into())).unwrap();
+        set_need_status(
+            &mut doc,
+            &a,
+            &need.id,
+            NeedStatus::Resolved,
+            Some("paid".into()),
+        )
+        .unwrap();
         refer_out(
             &mut doc,
             &a,

@@ -239,10 +239,7 @@ fn row_of(g: ReportGrouping, c: &Client<'_>, f: &Fact<'_>) -> (String, String) {
     match g {
         ReportGrouping::Total => ("all".into(), "All clients".into()),
         ReportGrouping::Team => (c.team.to_string(), c.team.to_string()),
-        ReportGrouping::CaseWorker => (
-            f.author.user_id.clone(),
-            f.author.display_name.clone(),
-        ),
+        ReportGrouping::CaseWorker => (f.author.user_id.clone(), f.author.display_name.clone()),
         ReportGrouping::Category => (f.category.code().into(), f.category.label().into()),
         ReportGrouping::Month => {
             let m = f.date.format("%Y-%m").to_string();

@@ -134,7 +134,12 @@ mod tests {
         assert_eq!(t.total_gain_pence, 550_000);
         let client = r.row(ReportGrouping::Client, &p).unwrap();
         assert_eq!(client.label, "Edith Crawley");
-        assert_eq!(r.row(ReportGrouping::Team, &s.user().team).unwrap().outcomes, 2);
+        assert_eq!(
+            r.row(ReportGrouping::Team, &s.user().team)
+                .unwrap()
+                .outcomes,
+            2
+        );
         let advice = s.patient(&p).unwrap().advice.unwrap();
         assert_eq!(advice.referrals_out.len(), 1);
         assert_eq!(advice.need_status_changes.len(), 1);

@@ -875,7 +875,11 @@ fn advice_compartment_records_needs_and_outcomes() {
         .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
         .unwrap();
     let need = s
-        .add_advice_need(&id, AdviceCategory::UtilitiesAndCommunications, "Prepayment meter debt")
+        .add_advice_need(
+            &id,
+            AdviceCategory::UtilitiesAndCommunications,
+            "Prepayment meter debt",
+        )
         .unwrap();
     s.add_advice_action(&id, &need.id, "Applied to the supplier's hardship fund")
         .unwrap();
@@ -995,7 +999,11 @@ fn a_nurse_cannot_mark_an_advice_entry_entered_in_error() {
         .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
         .unwrap();
     let need = w
-        .add_advice_need(&id, AdviceCategory::UtilitiesAndCommunications, "Prepayment meter debt")
+        .add_advice_need(
+            &id,
+            AdviceCategory::UtilitiesAndCommunications,
+            "Prepayment meter debt",
+        )
         .unwrap();
     exchange(&w, &n);
     let err = n

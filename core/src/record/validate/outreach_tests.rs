@@ -5,8 +5,8 @@ use automerge::{AutoCommit, ROOT};
 
 use super::*;
 use crate::record::outreach::{
-    FinancialEffect, FinancialEffectKind, NeedStatus, NeedStatusChange, Period, ReferralDestination,
-    ReferralOut,
+    FinancialEffect, FinancialEffectKind, NeedStatus, NeedStatusChange, Period,
+    ReferralDestination, ReferralOut,
 };
 
 fn author() -> Author {
@@ -43,7 +43,11 @@ fn outcome(effect: Option<FinancialEffect>, gain: i64) -> AdviceOutcome {
 }
 
 fn check_outcome(layout_version: u32, o: &AdviceOutcome) -> Result<Checked, Refusal> {
-    check_json(layout_version, "outcome:o1", serde_json::to_string(o).unwrap())
+    check_json(
+        layout_version,
+        "outcome:o1",
+        serde_json::to_string(o).unwrap(),
+    )
 }
 
 #[test]
@@ -92,11 +96,7 @@ fn unknown_categories_and_outcome_types_are_refused_and_new_categories_need_layo
     assert!(e.to_string().contains("added in layout 3"), "{e}");
     let e = check_json(3, "need:n1", need("parking")).unwrap_err();
     assert_eq!(e.code(), "invalid_content");
-    let mut o = serde_json::to_value(outcome(
-        Some(FinancialEffect::legacy(100)),
-        100,
-    ))
-    .unwrap();
+    let mut o = serde_json::to_value(outcome(Some(FinancialEffect::legacy(100)), 100)).unwrap();
     o["effect"]["kind"] = "lottery_win".into();
     let e = check_json(3, "outcome:o1", o.to_string()).unwrap_err();
     assert_eq!(e.code(), "invalid_content");
@@ -126,7 +126,12 @@ fn statuses_and_referrals_are_entries_of_layout_3_never_overwritten() {
         reason: "No food until payday".into(),
         author: author(),
     };
-    check_json(3, "referral_out:r1", serde_json::to_string(&referral).unwrap()).unwrap();
+    check_json(
+        3,
+        "referral_out:r1",
+        serde_json::to_string(&referral).unwrap(),
+    )
+    .unwrap();
     let long = ReferralOut {
         organisation: "x".repeat(MAX_SHORT + 1),
         ..referral
