@@ -24,6 +24,7 @@ use doorstep_core::record::layout::AuditStamp;
 use doorstep_core::record::outreach_edit::record_outcome;
 use doorstep_core::record::outreach_report::outreach_report;
 use doorstep_core::record::*;
+use doorstep_core::testing;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::storage::NewChange;
 use doorstep_server::Storage;
@@ -33,16 +34,6 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn author(worker: usize, at: DateTime<Utc>) -> Author {
-    Author {
-        user_id: format!("w{worker}"),
-        display_name: format!("Worker {worker}"),
-        role: Role::AdviceWorker,
-        device_id: format!("dev-{worker}"),
-        at,
-    }
 }
 
 /// Make one edit and commit it as a phone would: stamped, timed.
@@ -57,23 +48,6 @@ fn commit<T>(doc: &mut AutoCommit, a: &Author, f: impl FnOnce(&mut AutoCommit) -
     e.value
 }
 
-fn effect(i: usize) -> FinancialEffectInput {
-    use FinancialEffectKind::*;
-    let (kind, period) = match i % 5 {
-        0 => (IncomeGained, Some(Period::Weekly)),
-        1 => (IncomeGained, Some(Period::Monthly)),
-        2 => (DebtWrittenOff, None),
-        3 => (GrantOrOneOff, None),
-        _ => (CostsAvoided, Some(Period::FourWeekly)),
-    };
-    FinancialEffectInput {
-        kind,
-        amount_pence: 1_000 + (i as i64 * 7_919) % 200_000,
-        recurring: period.is_some(),
-        period,
-    }
-}
-
 /// The server database: team `hyde`, every client a member, their documents' changes stored.
 fn server_db(dir: &Path, clients: usize, needs: usize) -> Storage {
     let start: DateTime<Utc> = "2026-01-01T09:00:00Z".parse().unwrap();
@@ -81,7 +55,7 @@ fn server_db(dir: &Path, clients: usize, needs: usize) -> Storage {
     let mut advice: Vec<AutoCommit> = Vec::new();
     for i in 0..clients {
         let mut d = AutoCommit::new();
-        let a = author(0, start);
+        let a = testing::advice_worker(0, start);
         let who = Demographics {
             given_name: format!("Client{i}"),
             family_name: "Test".into(),
@@ -94,7 +68,7 @@ fn server_db(dir: &Path, clients: usize, needs: usize) -> Storage {
     for i in 0..needs {
         let doc = &mut advice[i % clients];
         let at = |h: i64| {
-            author(
+            testing::advice_worker(
                 i % 6,
                 start + chrono::Duration::hours((i as i64 * 5) % 8_000 + h),
             )
@@ -110,7 +84,7 @@ fn server_db(dir: &Path, clients: usize, needs: usize) -> Storage {
         });
         let a = at(240);
         commit(doc, &a, |d| {
-            record_outcome(d, &a, &need.id, "Outcome", &effect(i)).unwrap()
+            record_outcome(d, &a, &need.id, "Outcome", &testing::financial_effect(i)).unwrap()
         });
     }
     let storage = Storage::Sqlite(SqliteStorage::open(dir).unwrap());

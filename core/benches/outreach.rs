@@ -19,40 +19,13 @@ use doorstep_core::record::edit::{add_advice_action, add_advice_need};
 use doorstep_core::record::outreach_edit::record_outcome;
 use doorstep_core::record::outreach_report::{outreach_report, OutreachClient};
 use doorstep_core::record::*;
+use doorstep_core::testing;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn author(worker: usize, at: DateTime<Utc>) -> Author {
-    Author {
-        user_id: format!("w{worker}"),
-        display_name: format!("Worker {worker}"),
-        role: Role::AdviceWorker,
-        device_id: format!("dev-{worker}"),
-        at,
-    }
-}
-
-fn effect(i: usize) -> FinancialEffectInput {
-    use FinancialEffectKind::*;
-    let (kind, period) = match i % 6 {
-        0 => (IncomeGained, Some(Period::Weekly)),
-        1 => (IncomeGained, Some(Period::Monthly)),
-        2 => (DebtWrittenOff, None),
-        3 => (GrantOrOneOff, None),
-        4 => (CostsAvoided, Some(Period::FourWeekly)),
-        _ => (IncomeGained, None),
-    };
-    FinancialEffectInput {
-        kind,
-        amount_pence: 1_000 + (i as i64 * 7_919) % 200_000,
-        recurring: period.is_some(),
-        period,
-    }
 }
 
 /// One advice document per client; needs dealt round the clients, dated over 2026.
@@ -63,7 +36,7 @@ fn documents(clients: usize, needs: usize) -> Vec<AutoCommit> {
         let doc = &mut docs[i % clients];
         let worker = i % 6;
         let at = |d: i64| {
-            author(
+            testing::advice_worker(
                 worker,
                 start + chrono::Duration::hours((i as i64 * 5) % 8_000 + d),
             )
@@ -73,7 +46,14 @@ fn documents(clients: usize, needs: usize) -> Vec<AutoCommit> {
             .unwrap()
             .value;
         add_advice_action(doc, &at(24), &need.id, "Called").unwrap();
-        record_outcome(doc, &at(240), &need.id, "Outcome", &effect(i)).unwrap();
+        record_outcome(
+            doc,
+            &at(240),
+            &need.id,
+            "Outcome",
+            &testing::financial_effect(i),
+        )
+        .unwrap();
     }
     docs
 }

@@ -712,3 +712,34 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
     exchange(&adviser, &nurse);
     (nurse, p)
 }
+
+/// An advice worker `w<n>` at `at` (the outreach benches' case workers).
+pub fn advice_worker(n: usize, at: chrono::DateTime<Utc>) -> Author {
+    Author {
+        user_id: format!("w{n}"),
+        display_name: format!("Worker {n}"),
+        role: Role::AdviceWorker,
+        device_id: format!("dev-{n}"),
+        at,
+    }
+}
+
+/// The `i`th of a mix of financial effects: weekly and monthly income, a write-off, a grant,
+/// four-weekly costs avoided and one-off income, with amounts from £10 to £2,010.
+pub fn financial_effect(i: usize) -> FinancialEffectInput {
+    use FinancialEffectKind::*;
+    let (kind, period) = match i % 6 {
+        0 => (IncomeGained, Some(Period::Weekly)),
+        1 => (IncomeGained, Some(Period::Monthly)),
+        2 => (DebtWrittenOff, None),
+        3 => (GrantOrOneOff, None),
+        4 => (CostsAvoided, Some(Period::FourWeekly)),
+        _ => (IncomeGained, None),
+    };
+    FinancialEffectInput {
+        kind,
+        amount_pence: 1_000 + (i as i64 * 7_919) % 200_000,
+        recurring: period.is_some(),
+        period,
+    }
+}

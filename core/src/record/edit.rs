@@ -73,7 +73,7 @@ pub enum Delta {
     },
 }
 
-fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {
+pub(super) fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {
     Ok(Edit {
         value,
         summary: summary.into(),
@@ -116,7 +116,12 @@ fn day_not_future(
     Ok(())
 }
 
-fn require_key(doc: &AutoCommit, prefix: &str, id: &str, what: &'static str) -> Result<()> {
+pub(super) fn require_key(
+    doc: &AutoCommit,
+    prefix: &str,
+    id: &str,
+    what: &'static str,
+) -> Result<()> {
     if layout::has_key(doc, &key(prefix, id))? {
         Ok(())
     } else {

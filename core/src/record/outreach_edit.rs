@@ -11,26 +11,15 @@ use super::outreach::{
     FinancialEffect, FinancialEffectInput, FinancialEffectKind, NeedStatus, NeedStatusChange,
     ReferralDestination, ReferralOut,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::new_id;
 
 fn require_need(doc: &AutoCommit, need_id: &str) -> Result<()> {
-    if layout::has_key(doc, &key(ADVICE_NEED, need_id))? {
-        Ok(())
-    } else {
-        Err(Error::NotFound {
-            what: "advice need",
-            id: need_id.to_string(),
-        })
-    }
+    super::edit::require_key(doc, ADVICE_NEED, need_id, "advice need")
 }
 
 fn edit<T>(value: T, summary: String) -> Result<Edit<T>> {
-    Ok(Edit {
-        value,
-        summary,
-        deltas: vec![],
-    })
+    super::edit::edit(value, summary, vec![])
 }
 
 /// £1,234.56 from pence.
