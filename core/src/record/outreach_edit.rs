@@ -27,13 +27,17 @@ pub fn pounds(pence: i64) -> String {
     let sign = if pence < 0 { "-" } else { "" };
     let p = pence.unsigned_abs();
     let whole = (p / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
+    let (head, tail) = whole.split_at(whole.len() % 3);
+    let mut groups: Vec<&str> = Vec::new();
+    if !head.is_empty() {
+        groups.push(head);
     }
+    groups.extend(
+        tail.as_bytes()
+            .chunks(3)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default()),
+    );
+    let grouped = groups.join(",");
     format!("{sign}£{grouped}.{:02}", p % 100)
 }
 
@@ -177,6 +181,15 @@ mod tests {
     }
 
     #[test]
+    fn pounds_are_grouped_in_thousands() {
+        assert_eq!(pounds(5), "£0.05");
+        assert_eq!(pounds(41_200), "£412.00");
+        assert_eq!(pounds(377_780), "£3,777.80");
+        assert_eq!(pounds(123_456_789), "£1,234,567.89");
+        assert_eq!(pounds(-100_000), "-£1,000.00");
+    }
+
+    #[test]
     fn an_outcome_stores_its_effect_and_its_gain_for_older_apps() {
         let mut doc = AutoCommit::new();
         let a = author();
@@ -242,7 +255,7 @@ mod tests {
             .unwrap()
             .value;
         set_need_status(&mut doc, &a, &need.id, NeedStatus::Referred, None).unwrap();
-        a.at = a.at + chrono::Duration::days(3);
+        a.at += chrono::Duration::days(3);
         set_need_status(
             &mut doc,
             &a,
