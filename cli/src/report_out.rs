@@ -154,11 +154,11 @@ viewBox=\"0 0 {} {height}\"><title id=\"chart-title\">Total financial gain by ad
     for (i, r) in rows.iter().enumerate() {
         let y = 10 + i * bar_h;
         let w = (r.total_gain_pence.max(0) as f64 / max as f64 * bar_w as f64).round() as i64;
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"14\" fill=\"#1a1a1a\">{}</text>\
 <rect x=\"{label_w}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"#1d4f91\"></rect>\
-<text x=\"{}\" y=\"{}\" font-size=\"14\" fill=\"#1a1a1a\">{}</text>\n",
+<text x=\"{}\" y=\"{}\" font-size=\"14\" fill=\"#1a1a1a\">{}</text>",
             label_w - 8,
             y + 18,
             esc(&r.label),
