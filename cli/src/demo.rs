@@ -372,7 +372,7 @@ pub fn run(args: DemoArgs) -> R<()> {
         .store
         .add_advice_need(
             &edith,
-            AdviceCategory::Energy,
+            AdviceCategory::UtilitiesAndCommunications,
             "Prepayment meter debt of £412; self-disconnecting in cold weather",
         )
         .map_err(err("advice need"))?;
@@ -383,12 +383,18 @@ pub fn run(args: DemoArgs) -> R<()> {
             "Applied to the supplier's hardship fund with Edith's agreement",
         )
         .map_err(err("advice action"))?;
+    let written_off = FinancialEffectInput {
+        kind: FinancialEffectKind::DebtWrittenOff,
+        amount_pence: 41_200,
+        recurring: false,
+        period: None,
+    };
     joe.store
-        .record_advice_outcome(
+        .record_advice_outcome_with_effect(
             &edith,
             &need.id,
             "Supplier wrote off the debt and moved Edith to a credit meter",
-            41_200,
+            written_off,
         )
         .map_err(err("advice outcome"))?;
     joe.store
@@ -397,14 +403,16 @@ pub fn run(args: DemoArgs) -> R<()> {
     println!("  Joe Brennan (advice worker) with Edith Crawley: advice need (energy: prepayment meter debt £412),");
     println!("    action (hardship fund application), outcome (debt written off, gain £412.00),");
     println!("    and Edith's consent to share her advice and clinical records between Joe and the health team.");
-    joe.store
+    let attendance = joe
+        .store
         .add_advice_need(
             &harold,
-            AdviceCategory::Benefits,
+            AdviceCategory::BenefitsAndTaxCredits,
             "Not claiming Attendance Allowance; struggling to afford food",
         )
         .map_err(err("advice need"))?;
     println!("  Joe Brennan with Harold Greenwood: advice need (benefits: Attendance Allowance). No consent to share recorded.");
+    outreach_section(joe, &harold, &attendance.id)?;
     println!();
     for p in &phones {
         println!(
@@ -1392,5 +1400,49 @@ fn day(rt: &tokio::runtime::Runtime, phones: &[Phone], edith: &str) -> R<()> {
         .filter(|c| c.key.starts_with("dv_"))
         .count();
     println!("  Open conflicts on visits on Sam's phone now: {left} (Edith's allergies still wait for a clinician)");
+    Ok(())
+}
+
+/// Issue 14: an outcome with its annualised gain, and the outreach report's totals on Joe's phone.
+fn outreach_section(joe: &Phone, harold: &str, need_id: &str) -> Result<(), String> {
+    let weekly = FinancialEffectInput {
+        kind: FinancialEffectKind::IncomeGained,
+        amount_pence: 7_265,
+        recurring: true,
+        period: Some(Period::Weekly),
+    };
+    let o = joe
+        .store
+        .record_advice_outcome_with_effect(
+            harold,
+            need_id,
+            "Attendance Allowance awarded (lower rate)",
+            weekly,
+        )
+        .map_err(err("advice outcome"))?;
+    let e = o.financial_effect();
+    println!(
+        "    Outcome: Attendance Allowance {} a week = {} a year (× 52).",
+        outreach_edit::pounds(e.amount_pence),
+        outreach_edit::pounds(e.annual_pence())
+    );
+    let today = schedule::local_date(Utc::now());
+    let report = joe
+        .store
+        .outreach_report(today, today)
+        .map_err(err("outreach report"))?;
+    if let Some(t) = report.total() {
+        println!(
+            "  Joe's outreach report today: {} clients seen, {} needs, {} outcomes; income gained {} (annualised) + debt written off {} + one-off {} = total gain {}; costs avoided {} (apart).",
+            t.clients_seen,
+            t.needs_recorded,
+            t.outcomes,
+            outreach_edit::pounds(t.income_gained_annual_pence),
+            outreach_edit::pounds(t.debt_written_off_pence),
+            outreach_edit::pounds(t.one_off_gains_pence),
+            outreach_edit::pounds(t.total_gain_pence),
+            outreach_edit::pounds(t.costs_avoided_pence)
+        );
+    }
     Ok(())
 }

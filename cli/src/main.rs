@@ -4,6 +4,8 @@
 mod admin_cmd;
 mod demo;
 mod loadgen;
+mod report_cmd;
+mod report_out;
 
 use std::path::PathBuf;
 
@@ -197,6 +199,13 @@ enum Command {
         #[command(subcommand)]
         action: admin_cmd::AdminAction,
     },
+    /// Reports from the server's database (e.g. `report outreach --team T --from D --to D`).
+    Report {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(subcommand)]
+        kind: report_cmd::ReportKind,
+    },
     /// [development tool] The main job, end to end on loopback: a server, three enrolled
     /// phones, a day of visits offline, one sync each, and what every phone then holds.
     Demo(demo::DemoArgs),
@@ -219,6 +228,7 @@ fn main() {
         Command::Admin { storage, action } => {
             storage.open().and_then(|s| admin_cmd::run(&s, action))
         }
+        Command::Report { storage, kind } => storage.open().and_then(|s| report_cmd::run(&s, kind)),
         Command::Demo(args) => demo::run(args),
         Command::Loadgen(args) => loadgen::run(args),
     };

@@ -55,6 +55,10 @@ pub enum ValidationError {
     /// A field whose value cannot be accepted (issue 12: times, frequencies, visit moves).
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+
+    /// An advice category, outcome type, amount or period that cannot be recorded (issue 14).
+    #[error(transparent)]
+    Outreach(#[from] crate::record::outreach::OutreachError),
 }
 
 /// The error every public `FieldStore` call returns. Across the boundary it is `DoorstepError`

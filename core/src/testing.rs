@@ -693,7 +693,7 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
     let need = adviser
         .add_advice_need(
             &p,
-            AdviceCategory::Benefits,
+            AdviceCategory::BenefitsAndTaxCredits,
             "Attendance Allowance not claimed",
         )
         .expect("need");
@@ -746,5 +746,36 @@ pub fn news2_six() -> Observations {
         temperature_c: Some(38.5),
         systolic_bp: Some(105),
         ..normal_observations()
+    }
+}
+
+/// An advice worker `w<n>` at `at` (the outreach benches' case workers).
+pub fn advice_worker(n: usize, at: chrono::DateTime<Utc>) -> Author {
+    Author {
+        user_id: format!("w{n}"),
+        display_name: format!("Worker {n}"),
+        role: Role::AdviceWorker,
+        device_id: format!("dev-{n}"),
+        at,
+    }
+}
+
+/// The `i`th of a mix of financial effects: weekly and monthly income, a write-off, a grant,
+/// four-weekly costs avoided and one-off income, with amounts from £10 to £2,010.
+pub fn financial_effect(i: usize) -> FinancialEffectInput {
+    use FinancialEffectKind::*;
+    let (kind, period) = match i % 6 {
+        0 => (IncomeGained, Some(Period::Weekly)),
+        1 => (IncomeGained, Some(Period::Monthly)),
+        2 => (DebtWrittenOff, None),
+        3 => (GrantOrOneOff, None),
+        4 => (CostsAvoided, Some(Period::FourWeekly)),
+        _ => (IncomeGained, None),
+    };
+    FinancialEffectInput {
+        kind,
+        amount_pence: 1_000 + (i as i64 * 7_919) % 200_000,
+        recurring: period.is_some(),
+        period,
     }
 }

@@ -232,6 +232,12 @@ fn catch_up(doc: &mut ServerDoc, newer: Vec<crate::storage::StoredChange>) -> Re
 /// Load a document from the log. Stored changes were checked when they arrived; a stored change
 /// that still cannot be applied is an operator matter, reported as a storage failure.
 fn load(tx: &mut dyn Tx, person_id: &str, comp: Compartment) -> Result<ServerDoc> {
+    let (doc, up_to) = replay(tx, person_id, comp)?;
+    Ok(ServerDoc::new(doc, up_to))
+}
+
+/// A document replayed from the stored change log, with the last seq applied (0: none).
+pub fn replay(tx: &mut dyn Tx, person_id: &str, comp: Compartment) -> Result<(AutoCommit, u64)> {
     let stored = tx.doc_changes(person_id, comp, u64::MAX)?;
     let up_to = stored.last().map(|c| c.seq).unwrap_or(0);
     let mut changes = Vec::with_capacity(stored.len());
@@ -249,5 +255,5 @@ fn load(tx: &mut dyn Tx, person_id: &str, comp: Compartment) -> Result<ServerDoc
             comp.as_str()
         ))
     })?;
-    Ok(ServerDoc::new(doc, up_to))
+    Ok((doc, up_to))
 }

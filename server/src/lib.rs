@@ -15,6 +15,7 @@ pub mod http;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
+pub mod outreach;
 pub mod quarantine;
 pub mod storage;
 pub mod sync;

@@ -112,7 +112,11 @@ fn offline_day_converges(backend: &Backend, servers: &[&ServerProc]) {
         .unwrap();
     let need = a1
         .store
-        .add_advice_need(&edith, AdviceCategory::Energy, "Prepayment meter debt")
+        .add_advice_need(
+            &edith,
+            AdviceCategory::UtilitiesAndCommunications,
+            "Prepayment meter debt",
+        )
         .unwrap();
     a1.store
         .record_advice_outcome(&edith, &need.id, "Hardship grant", 25_000)

@@ -10,18 +10,7 @@ use super::{codes, text};
 use crate::record::{AdviceCategory, AdviceRecord};
 
 fn category(c: AdviceCategory) -> &'static str {
-    match c {
-        AdviceCategory::Benefits => "benefits",
-        AdviceCategory::Debt => "debt",
-        AdviceCategory::Housing => "housing",
-        AdviceCategory::Employment => "employment",
-        AdviceCategory::Family => "family",
-        AdviceCategory::Immigration => "immigration",
-        AdviceCategory::Energy => "energy",
-        AdviceCategory::Consumer => "consumer",
-        AdviceCategory::Legal => "legal",
-        AdviceCategory::Other => "other",
-    }
+    c.code()
 }
 
 pub(crate) fn advice(b: &mut Builder<'_>, a: &AdviceRecord) {

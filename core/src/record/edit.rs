@@ -12,7 +12,7 @@
 //! |---|---|
 //! | [`register`], [`update_demographics`] | demographics |
 //! | [`schedule_visit`], [`record_visit`], [`record_observations`], [`add_note`], [`set_alert`], [`resolve_conflict`], [`add_episode`], [`discharge_episode`], [`set_care_plan`] | clinical |
-//! | [`add_advice_need`], [`add_advice_action`], [`record_advice_outcome`], [`set_consent_to_share`] | advice |
+//! | [`add_advice_need`], [`add_advice_action`], [`record_advice_outcome`], [`set_consent_to_share`]; outcomes with their financial effect, need status and referrals out in [`super::outreach_edit`] | advice |
 //! | [`mark_entered_in_error`] | the entry's (see [`layout::holds_entry`]) |
 //! | [`record_assessment`], [`record_wound_assessment`] | clinical |
 
@@ -73,7 +73,7 @@ pub enum Delta {
     },
 }
 
-fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {
+pub(super) fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {
     Ok(Edit {
         value,
         summary: summary.into(),
@@ -116,7 +116,12 @@ fn day_not_future(
     Ok(())
 }
 
-fn require_key(doc: &AutoCommit, prefix: &str, id: &str, what: &'static str) -> Result<()> {
+pub(super) fn require_key(
+    doc: &AutoCommit,
+    prefix: &str,
+    id: &str,
+    what: &'static str,
+) -> Result<()> {
     if layout::has_key(doc, &key(prefix, id))? {
         Ok(())
     } else {
@@ -710,7 +715,8 @@ pub fn add_advice_action(
     edit(a, "recorded an advice action", vec![])
 }
 
-/// Record the outcome of an advice need, with any financial gain in pence.
+/// Record the outcome of an advice need, with any financial gain in pence: a one-off income
+/// gain (typed outcomes: [`super::outreach_edit::record_outcome`]).
 pub fn record_advice_outcome(
     doc: &mut AutoCommit,
     author: &Author,
@@ -718,28 +724,13 @@ pub fn record_advice_outcome(
     description: &str,
     financial_gain_pence: i64,
 ) -> Result<Edit<AdviceOutcome>> {
-    let description = required_text("outcome", description, "describe the outcome")?;
-    if financial_gain_pence < 0 {
-        return Err(ValidationError::Inconsistent(
-            "financial gain cannot be negative: record money the person gained, in pence".into(),
-        )
-        .into());
-    }
-    require_key(doc, ADVICE_NEED, need_id, "advice need")?;
-    let o = AdviceOutcome {
-        id: new_id(),
-        need_id: need_id.to_string(),
+    super::outreach_edit::record_one_off_income(
+        doc,
+        author,
+        need_id,
         description,
         financial_gain_pence,
-        author: author.clone(),
-    };
-    layout::put_json(doc, &key(ADVICE_OUTCOME, &o.id), &o)?;
-    let summary = format!(
-        "recorded an advice outcome (gain £{}.{:02})",
-        financial_gain_pence / 100,
-        financial_gain_pence % 100
-    );
-    edit(o, summary, vec![])
+    )
 }
 
 /// Record whether the person consents to their advice and clinical records being shared

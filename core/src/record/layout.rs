@@ -61,9 +61,14 @@ pub const TASK: &str = "task:";
 pub const TASK_STATUS: &str = "task_status:";
 /// A medication administration (`record::medication::MedicationAdministration`): immutable.
 pub const MEDICATION: &str = "med:";
-// ---- the virtual ward (issue 13, layout 2)
+// ---- the virtual ward (issue 13, layout 3)
 /// An acknowledgement, action or outcome of an escalation (`record::escalation`): immutable.
 pub const ESCALATION_EVENT: &str = "esc_event:";
+// ---- Citizens Advice outreach (issue 14, layout 4): immutable entries
+/// A change of an advice need's status (`record::outreach::NeedStatusChange`).
+pub const NEED_STATUS: &str = "need_status:";
+/// A referral of an advice need to an outside organisation (`record::outreach::ReferralOut`).
+pub const REFERRAL_OUT: &str = "referral_out:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -84,6 +89,9 @@ const ENTRY_PREFIXES: &[&str] = &[
     TASK,
     // issue 13
     ESCALATION_EVENT,
+    // issue 14
+    NEED_STATUS,
+    REFERRAL_OUT,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -107,7 +115,11 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 1 | the first release |
 /// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration |
 /// | 3 | the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
-pub const LAYOUT_VERSION: u32 = 3;
+/// | 4 | Citizens Advice outreach (issue 14): the 18 advice categories, an outcome's typed `effect`, `need_status:`, `referral_out:` |
+pub const LAYOUT_VERSION: u32 = 4;
+
+/// The layout version that added Citizens Advice outreach (issue 14, docs/outreach.md).
+pub const LAYOUT_OUTREACH: u32 = 4;
 
 /// The layout version that added the district nurse's day (care-plan items, visit exceptions,
 /// the scheduled-visit fields of a visit): issue 12.

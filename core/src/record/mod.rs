@@ -12,6 +12,9 @@ pub mod history;
 pub mod layout;
 pub mod medication;
 pub mod model;
+pub mod outreach;
+pub mod outreach_edit;
+pub mod outreach_report;
 pub mod plan;
 pub mod policy;
 pub mod read;
@@ -49,3 +52,9 @@ pub use ward::{
     AdmissionInput, AdmissionRoute, DischargeDestination, TrendMeasure, TrendPoint, TrendSeries,
     Trends, WardAdmission,
 };
+// Citizens Advice outreach (issue 14).
+pub use outreach::{
+    FinancialEffect, FinancialEffectInput, FinancialEffectKind, NeedStatus, NeedStatusChange,
+    OutreachError, Period, ReferralDestination, ReferralOut,
+};
+pub use outreach_report::{OutreachReport, OutreachRow, ReportGrouping};

@@ -588,21 +588,7 @@ pub struct EnteredInError {
 
 // ---------------------------------------------------------------- advice
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-#[serde(rename_all = "snake_case")]
-pub enum AdviceCategory {
-    Benefits,
-    Debt,
-    Housing,
-    Employment,
-    Family,
-    Immigration,
-    Energy,
-    Consumer,
-    Legal,
-    Other,
-}
+pub use super::outreach::AdviceCategory;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -628,9 +614,27 @@ pub struct AdviceOutcome {
     pub id: String,
     pub need_id: String,
     pub description: String,
-    /// Financial gain for the client, in pence (whole-number money, no rounding).
+    /// Financial gain for the client, in pence (whole-number money, no rounding). Since layout 3
+    /// this is the outcome's contribution to the total gain (`FinancialEffect::total_gain_pence`),
+    /// kept so that older apps still show a figure; [`AdviceOutcome::financial_effect`] is what
+    /// reports read.
     pub financial_gain_pence: i64,
     pub author: Author,
+    /// What the outcome did to the person's money (layout 3). Absent on older outcomes, which
+    /// read as a one-off income gain of `financial_gain_pence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub effect: Option<super::outreach::FinancialEffect>,
+}
+
+impl AdviceOutcome {
+    /// The outcome's financial effect: the typed one, or for an outcome recorded before layout 3
+    /// its untyped gain read as a one-off income gain.
+    pub fn financial_effect(&self) -> super::outreach::FinancialEffect {
+        self.effect
+            .clone()
+            .unwrap_or_else(|| super::outreach::FinancialEffect::legacy(self.financial_gain_pence))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -85,6 +85,15 @@ pub struct AdviceRecord {
     /// As [`ClinicalRecord::newer_entries`].
     #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub newer_entries: u32,
+    /// Changes of a need's status, oldest first (`record::outreach::need_status` works out
+    /// the current one). Layout 3.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub need_status_changes: Vec<super::outreach::NeedStatusChange>,
+    /// Needs referred out to other organisations. Layout 3.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub referrals_out: Vec<super::outreach::ReferralOut>,
 }
 
 impl ClinicalRecord {
@@ -249,6 +258,8 @@ pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
         consent_to_share: layout::get_json(doc, CONSENT).unwrap_or(None),
         entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
         newer_entries: 0,
+        need_status_changes: layout::entries(doc, layout::NEED_STATUS)?,
+        referrals_out: layout::entries(doc, layout::REFERRAL_OUT)?,
     })
 }
 

@@ -234,8 +234,11 @@ enum Kind {
     Task,
     TaskStatus,
     Medication,
-    // ---- the virtual ward (issue 13, layout 2)
+    // ---- the virtual ward (issue 13, layout 3)
     EscalationEvent,
+    // ---- Citizens Advice outreach (issue 14, layout 4): immutable entries
+    NeedStatus,
+    ReferralOut,
 }
 
 impl Kind {
@@ -244,6 +247,7 @@ impl Kind {
         match self {
             Kind::Assessment | Kind::Wound => 2,
             Kind::EscalationEvent => layout::LAYOUT_WARD,
+            Kind::NeedStatus | Kind::ReferralOut => layout::LAYOUT_OUTREACH,
             _ => 1,
         }
     }
@@ -316,6 +320,8 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (ADVICE_OUTCOME, Kind::AdviceOutcome),
             (CONSENT, Kind::Consent),
             (ENTERED_IN_ERROR, Kind::EnteredInError),
+            (layout::NEED_STATUS, Kind::NeedStatus),
+            (layout::REFERRAL_OUT, Kind::ReferralOut),
         ],
     };
     table.iter().find_map(|(prefix, kind)| {
@@ -390,6 +396,8 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::TaskStatus => is::<super::task::TaskStatusChange>(json),
         Kind::Medication => is::<super::medication::MedicationAdministration>(json),
         Kind::EscalationEvent => is::<super::escalation::EscalationEvent>(json),
+        Kind::NeedStatus => is::<super::outreach::NeedStatusChange>(json),
+        Kind::ReferralOut => is::<super::outreach::ReferralOut>(json),
     }
 }
 
@@ -499,24 +507,11 @@ fn check_entry(
             same_id(key, &v.entry_id, id)?;
             authored(key, &v.author, stamp)
         }
-        Kind::AdviceNeed => {
-            let v: AdviceNeed = parse(key, json)?;
-            same_id(key, &v.id, id)?;
-            authored(key, &v.author, stamp)
-        }
-        Kind::AdviceAction => {
-            let v: AdviceAction = parse(key, json)?;
-            same_id(key, &v.id, id)?;
-            authored(key, &v.author, stamp)
-        }
-        Kind::AdviceOutcome => {
-            let v: AdviceOutcome = parse(key, json)?;
-            same_id(key, &v.id, id)?;
-            if v.financial_gain_pence < 0 {
-                return Err(content(key, "a financial gain cannot be negative"));
-            }
-            authored(key, &v.author, stamp)
-        }
+        Kind::AdviceNeed
+        | Kind::AdviceAction
+        | Kind::AdviceOutcome
+        | Kind::NeedStatus
+        | Kind::ReferralOut => check_advice_entry(kind, key, id, json, stamp),
         Kind::Consent => {
             let v: ConsentToShare = parse(key, json)?;
             authored(key, &v.author, stamp)
@@ -537,7 +532,7 @@ fn check_entry(
     }
 }
 
-/// A virtual-ward admission (issue 13): only on a virtual-ward episode, only from layout 2,
+/// A virtual-ward admission (issue 13): only on a virtual-ward episode, only from layout 3,
 /// and holding what `record::ward::admit` accepts.
 fn check_admission(key: &str, v: &Episode, stamp: &AuditStamp) -> Result<(), Refusal> {
     let Some(a) = &v.admission else {
@@ -562,6 +557,79 @@ fn ward_layout(key: &str, what: &str, stamp: &AuditStamp) -> Result<(), Refusal>
         )));
     }
     Ok(())
+}
+
+/// An advice entry (issue 14 for outcomes' effects, statuses and referrals): its id, a category
+/// and an effect the change's layout has, amounts the edit functions would accept, and an
+/// outcome's stored gain the one its effect gives.
+fn check_advice_entry(
+    kind: Kind,
+    key: &str,
+    id: &str,
+    json: &str,
+    stamp: &AuditStamp,
+) -> Result<(), Refusal> {
+    use super::outreach::{FinancialEffect, NeedStatusChange, ReferralOut};
+    let newer = |what: &str| {
+        Refusal::Structure(format!(
+            "entry {key} uses {what}, added in layout {} but the change is stamped with layout {}",
+            layout::LAYOUT_OUTREACH,
+            stamp.layout
+        ))
+    };
+    let (entry_id, author) = match kind {
+        Kind::AdviceNeed => {
+            let v: AdviceNeed = parse(key, json)?;
+            if v.category.since_layout() > stamp.layout {
+                return Err(newer(&format!("the category {}", v.category.code())));
+            }
+            long_text(key, &v.description)?;
+            (v.id, v.author)
+        }
+        Kind::AdviceAction => {
+            let v: AdviceAction = parse(key, json)?;
+            long_text(key, &v.description)?;
+            (v.id, v.author)
+        }
+        Kind::AdviceOutcome => {
+            let v: AdviceOutcome = parse(key, json)?;
+            long_text(key, &v.description)?;
+            if v.effect.is_some() && stamp.layout < layout::LAYOUT_OUTREACH {
+                return Err(newer("a typed financial effect"));
+            }
+            let effect = v.financial_effect();
+            effect.check().map_err(|e| content(key, e.to_string()))?;
+            let expected = match &v.effect {
+                Some(e) => e.total_gain_pence(),
+                None => FinancialEffect::legacy(v.financial_gain_pence).total_gain_pence(),
+            };
+            if v.financial_gain_pence != expected {
+                return Err(content(
+                    key,
+                    format!(
+                        "its financial gain ({} pence) is not the one its effect gives ({expected} pence); the app that wrote it worked it out wrongly",
+                        v.financial_gain_pence
+                    ),
+                ));
+            }
+            (v.id, v.author)
+        }
+        Kind::NeedStatus => {
+            let v: NeedStatusChange = parse(key, json)?;
+            if let Some(n) = &v.note {
+                long_text(key, n)?;
+            }
+            (v.id, v.author)
+        }
+        _ => {
+            let v: ReferralOut = parse(key, json)?;
+            short_text(key, &v.organisation)?;
+            long_text(key, &v.reason)?;
+            (v.id, v.author)
+        }
+    };
+    same_id(key, &entry_id, id)?;
+    authored(key, &author, stamp)
 }
 
 /// A recorded assessment: a definition and version this app knows, answers within it, complete,
@@ -859,3 +927,6 @@ pub fn named_actions(compartment: Compartment, change: &Change) -> Vec<super::po
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod outreach_tests;

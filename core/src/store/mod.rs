@@ -14,6 +14,7 @@ mod drafts;
 mod exchange;
 mod fhir;
 mod observe;
+mod outreach;
 mod projections;
 mod quarantine;
 mod queries;
@@ -182,7 +183,9 @@ impl FieldStore {
         queries::caseload(&*self.reader()?)
     }
 
-    /// Search by name (each word a prefix of a name), NHS number (digits) or postcode.
+    /// Search by name (each word a prefix of a name), NHS number (digits), postcode, date of
+    /// birth (1941-03-02 or 02/03/1941) or phone number (at least 7 digits, spaces and +44 aside):
+    /// advice clients often have no NHS number (issue 14).
     pub fn search_patients(&self, query: &str) -> Result<Vec<CaseloadEntry>> {
         queries::search(&*self.reader()?, query)
     }

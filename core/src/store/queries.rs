@@ -160,10 +160,20 @@ pub fn search(conn: &Connection, query: &str) -> Result<Vec<CaseloadEntry>> {
     if q.is_empty() {
         return Ok(Vec::new());
     }
-    let digits = nhs_number::normalise(q);
-    if digits.len() >= 3 && digits.chars().all(|c| c.is_ascii_digit()) {
-        let pattern = format!("{}%", escape_like(&digits));
-        return entries(conn, "WHERE p.nhs_number LIKE ?1 ESCAPE '\\'", &[&pattern]);
+    if let Some(born) = date_of_birth(q) {
+        return entries(conn, "WHERE p.date_of_birth = ?1", &[&born.to_string()]);
+    }
+    if let Some(phone) = phone_digits(q) {
+        // A phone number (issue 14: advice clients often have no NHS number), whatever spaces,
+        // dashes or brackets it was typed with, or the start of an NHS number.
+        let nhs = format!("{}%", escape_like(&nhs_number::normalise(q)));
+        if phone.len() < 7 {
+            return entries(conn, "WHERE p.nhs_number LIKE ?1 ESCAPE '\\'", &[&nhs]);
+        }
+        let tel = format!("{}%", escape_like(&phone));
+        let clause =
+            format!("WHERE p.nhs_number LIKE ?1 ESCAPE '\\' OR {PHONE_KEY} LIKE ?2 ESCAPE '\\'");
+        return entries(conn, &clause, &[&nhs, &tel]);
     }
     let postcode = format!("{}%", escape_like(&q.replace(' ', "").to_uppercase()));
     // Each word must begin some part of the name (name_key is " family given preferred").
@@ -185,6 +195,31 @@ pub fn search(conn: &Connection, query: &str) -> Result<Vec<CaseloadEntry>> {
         args.push(w);
     }
     entries(conn, &clause, &args)
+}
+
+/// The person's phone as digits, a leading +44 read as 0.
+const PHONE_KEY: &str = "replace(replace(replace(replace(replace(coalesce(p.phone, ''), ' ', ''), '-', ''), '(', ''), ')', ''), '+44', '0')";
+
+/// A query that is a date of birth: 1941-03-02, 02/03/1941, 2-3-1941 or 02.03.1941.
+fn date_of_birth(q: &str) -> Option<NaiveDate> {
+    ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(q, f).ok())
+}
+
+/// A query of at least three digits (spaces, dashes, brackets and a leading +44 aside), as the
+/// digits of a UK number.
+fn phone_digits(q: &str) -> Option<String> {
+    let (prefix, rest) = match q.strip_prefix("+44") {
+        Some(rest) => ("0", rest),
+        None => ("", q),
+    };
+    let body: String = rest
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    let ok = body.len() >= 3 && body.chars().all(|c| c.is_ascii_digit());
+    ok.then(|| format!("{prefix}{body}"))
 }
 
 fn escape_like(s: &str) -> String {

@@ -875,7 +875,11 @@ fn advice_compartment_records_needs_and_outcomes() {
         .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
         .unwrap();
     let need = s
-        .add_advice_need(&id, AdviceCategory::Energy, "Prepayment meter debt")
+        .add_advice_need(
+            &id,
+            AdviceCategory::UtilitiesAndCommunications,
+            "Prepayment meter debt",
+        )
         .unwrap();
     s.add_advice_action(&id, &need.id, "Applied to the supplier's hardship fund")
         .unwrap();
@@ -995,7 +999,11 @@ fn a_nurse_cannot_mark_an_advice_entry_entered_in_error() {
         .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
         .unwrap();
     let need = w
-        .add_advice_need(&id, AdviceCategory::Energy, "Prepayment meter debt")
+        .add_advice_need(
+            &id,
+            AdviceCategory::UtilitiesAndCommunications,
+            "Prepayment meter debt",
+        )
         .unwrap();
     exchange(&w, &n);
     let err = n
@@ -1039,4 +1047,44 @@ fn projections_wait_for_the_last_page_of_a_sync() {
     let caseload = b.caseload().unwrap();
     assert_eq!(caseload.len(), 1);
     assert!(caseload[0].last_visit.is_some());
+}
+
+#[test]
+fn a_client_without_an_nhs_number_is_found_by_name_birth_date_postcode_or_phone() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let mut d = demographics("Harold", "Greenwood", None, "SK14 1AA");
+    d.date_of_birth = Some("1941-03-02".parse().unwrap());
+    d.phone = Some("07700 900-123".into());
+    let id = s.register_patient(d).unwrap();
+    let mut other = demographics("Mary", "Greenwood", None, "SK14 2BB");
+    other.date_of_birth = Some("1950-07-30".parse().unwrap());
+    other.phone = Some("+44 161 496 0000".into());
+    let mary = s.register_patient(other).unwrap();
+    for q in [
+        "harold",
+        "green har",
+        "SK14 1",
+        "1941-03-02",
+        "02/03/1941",
+        "2-3-1941",
+        "07700900123",
+        "07700 900123",
+        "+44 7700 900 123",
+        "0770090",
+    ] {
+        let found: Vec<String> = s
+            .search_patients(q)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.person_id)
+            .collect();
+        assert_eq!(found, vec![id.clone()], "search {q:?}");
+    }
+    let found = s.search_patients("0161 496").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].person_id, mary);
+    for q in ["1941-03-03", "31/02/1941", "077009", "0161 497"] {
+        assert!(s.search_patients(q).unwrap().is_empty(), "search {q:?}");
+    }
 }

@@ -166,6 +166,21 @@ public final class DoorstepStore: Sendable {
         }
     }
 
+    /// An outcome with its financial effect (issue 14, docs/outreach.md).
+    public func recordAdviceOutcomeWithEffect(
+        _ personId: String, needId: String, description: String, effect: FinancialEffectInput
+    ) async throws -> AdviceOutcome {
+        try await call {
+            try $0.recordAdviceOutcomeWithEffect(
+                personId: personId, needId: needId, description: description, effect: effect)
+        }
+    }
+
+    /// The outreach report over this phone's advice records, days "YYYY-MM-DD" inclusive.
+    public func outreachReport(from: String, to: String) async throws -> OutreachReport {
+        try await call { try $0.outreachReport(from: from, to: to) }
+    }
+
     public func setConsentToShare(_ personId: String, consented: Bool) async throws -> ConsentToShare {
         try await call { try $0.setConsentToShare(personId: personId, consented: consented) }
     }

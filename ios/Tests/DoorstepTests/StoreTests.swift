@@ -44,6 +44,27 @@ final class StoreTests: XCTestCase {
         _ = try await w.addAdviceNeed(id, category: .debt, description: "Council tax arrears")
     }
 
+    func testAWeeklyAwardIsAnnualisedInTheOutreachReport() async throws {
+        let w = try await DoorstepStore.open(Fixtures.config(dir, "advice", role: .adviceWorker))
+        let id = try await w.registerPatient(Fixtures.demographics("Edith", "Crawley"))
+        let need = try await w.addAdviceNeed(id, category: .universalCredit, description: "UC claim")
+        let weekly = FinancialEffectInput(kind: .incomeGained, amountPence: 10_000, recurring: true, period: .weekly)
+        let o = try await w.recordAdviceOutcomeWithEffect(id, needId: need.id, description: "Carer's element", effect: weekly)
+        XCTAssertEqual(o.financialGainPence, 520_000)
+        let noPeriod = FinancialEffectInput(kind: .incomeGained, amountPence: 10_000, recurring: true, period: nil)
+        let refused = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
+            _ = try await w.recordAdviceOutcomeWithEffect(id, needId: need.id, description: "x", effect: noPeriod)
+        }
+        XCTAssertTrue(refused.contains("needs a period"), refused)
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.timeZone = TimeZone(identifier: "Europe/London")
+        let today = f.string(from: Date())
+        let report = try await w.outreachReport(from: today, to: today)
+        let total = report.rows.first { $0.grouping == .total }
+        XCTAssertEqual(total?.totalGainPence, 520_000)
+    }
+
     func testConcurrentAlertsBecomeAConflictThatAClinicianResolves() async throws {
         let a = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
         let b = try await DoorstepStore.open(Fixtures.config(dir, "phone-b"))

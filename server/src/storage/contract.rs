@@ -388,6 +388,11 @@ pub(crate) fn conformance(s: &Storage) {
         );
         assert_eq!(tx.members("t2")?, vec![("a-1".into(), 11)]);
         assert!(tx.was_member("t1", "a-1")?, "history counts");
+        assert_eq!(
+            tx.ever_members("t1")?,
+            strs(&["B-2", "a-1", "a_3"]),
+            "reports count those who left"
+        );
         assert_eq!(tx.current_team("a-1")?, Some("t2".into()));
         assert_eq!(seqs(&tx.team_changes("t1", 0, 12)?), vec![6]);
         assert_eq!(seqs(&tx.team_changes("t2", 0, 12)?), vec![5, 7]);

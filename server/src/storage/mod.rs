@@ -182,6 +182,8 @@ pub trait Tx {
     /// Current caseload: (person, seq at which they joined).
     fn members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>>;
     fn was_member(&mut self, team_id: &str, person_id: &str) -> Result<bool>;
+    /// Everyone who is or ever was on the team's caseload, by id (reports: issue 14).
+    fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>>;
     fn current_team(&mut self, person_id: &str) -> Result<Option<String>>;
     fn join(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()>;
     fn leave(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<bool>;

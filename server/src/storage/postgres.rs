@@ -710,6 +710,17 @@ impl Tx for PgTx<'_> {
         Ok(r.try_get(0)?)
     }
 
+    fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>> {
+        self.query(
+            "SELECT DISTINCT person_id FROM memberships WHERE team_id = $1
+             ORDER BY person_id COLLATE \"C\"",
+            &[&team_id],
+        )?
+        .into_iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
     fn current_team(&mut self, person_id: &str) -> Result<Option<String>> {
         Ok(
             match self.query_first(

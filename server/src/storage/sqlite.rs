@@ -570,6 +570,16 @@ impl Tx for SqliteTx<'_> {
             .query_row(params![team_id, person_id], |r| r.get(0))?)
     }
 
+    fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT DISTINCT person_id FROM memberships WHERE team_id = ?1 ORDER BY person_id",
+        )?;
+        let rows = stmt
+            .query_map([team_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
     fn current_team(&mut self, person_id: &str) -> Result<Option<String>> {
         Ok(self
             .tx

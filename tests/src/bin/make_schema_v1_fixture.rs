@@ -117,7 +117,11 @@ fn scenario(backend: &Backend, dir: &Path) -> serde_json::Value {
     a1.sync(&rt).expect("sync a1");
     let need = a1
         .store
-        .add_advice_need(&edith, AdviceCategory::Energy, "Prepayment meter debt")
+        .add_advice_need(
+            &edith,
+            AdviceCategory::UtilitiesAndCommunications,
+            "Prepayment meter debt",
+        )
         .expect("need");
     a1.store
         .record_advice_outcome(&edith, &need.id, "Hardship grant", 25_000)

@@ -181,6 +181,28 @@ class DoorstepStore private constructor(
         financialGainPence: Long,
     ): AdviceOutcome = call { recordAdviceOutcome(personId, needId, description, financialGainPence) }
 
+    /** An outcome with its financial effect (issue 14, docs/outreach.md). */
+    suspend fun recordAdviceOutcomeWithEffect(
+        personId: String,
+        needId: String,
+        description: String,
+        effect: FinancialEffectInput,
+    ): AdviceOutcome = call { recordAdviceOutcomeWithEffect(personId, needId, description, effect) }
+
+    suspend fun setAdviceNeedStatus(personId: String, needId: String, status: NeedStatus, note: String? = null): NeedStatusChange =
+        call { setAdviceNeedStatus(personId, needId, status, note) }
+
+    suspend fun referAdviceNeedOut(
+        personId: String,
+        needId: String,
+        destination: ReferralDestination,
+        organisation: String,
+        reason: String,
+    ): ReferralOut = call { referAdviceNeedOut(personId, needId, destination, organisation, reason) }
+
+    /** The outreach report over this phone's advice records, days "YYYY-MM-DD" inclusive. */
+    suspend fun outreachReport(from: String, to: String): OutreachReport = call { outreachReport(from, to) }
+
     suspend fun setConsentToShare(personId: String, consented: Boolean): ConsentToShare =
         call { setConsentToShare(personId, consented) }
 

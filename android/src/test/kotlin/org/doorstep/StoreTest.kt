@@ -157,18 +157,28 @@ class StoreTest {
 
             // The advice record is the advice worker's to write: refused to a nurse, at once.
             val refused = assertThrows<DoorstepException.NotAllowed> {
-                runBlocking { s.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim") }
+                runBlocking { s.addAdviceNeed(id, AdviceCategory.BENEFITS_AND_TAX_CREDITS, "Attendance Allowance claim") }
             }
             assertEquals("a district nurse may not write the advice record: this is outside the role. Nothing was saved.", refused.message)
             DoorstepStore.open(Fixtures.config(dir, "advice", role = Role.ADVICE_WORKER)).use { w ->
                 s.exchangeTo(w)
-                val need = w.addAdviceNeed(id, AdviceCategory.BENEFITS, "Attendance Allowance claim")
+                val need = w.addAdviceNeed(id, AdviceCategory.BENEFITS_AND_TAX_CREDITS, "Attendance Allowance claim")
                 w.addAdviceAction(id, need.id, "Helped complete the form")
                 w.recordAdviceOutcome(id, need.id, "Awarded", 562_000)
                 w.setConsentToShare(id, true)
                 val advice = w.patient(id).advice!!
                 assertEquals(562_000L, advice.outcomes.single().financialGainPence)
                 assertEquals(true, advice.consentToShare?.consented)
+                // Issue 14: a weekly award is annualised × 52; the report counts it with the one-off.
+                val weekly = FinancialEffectInput(FinancialEffectKind.INCOME_GAINED, 10_000, true, Period.WEEKLY)
+                assertEquals(520_000L, w.recordAdviceOutcomeWithEffect(id, need.id, "Carer's element", weekly).financialGainPence)
+                val noPeriod = assertThrows<DoorstepException.Validation> {
+                    runBlocking { w.recordAdviceOutcomeWithEffect(id, need.id, "x", weekly.copy(period = null)) }
+                }
+                assertTrue(noPeriod.message!!.contains("needs a period"), noPeriod.message)
+                val today = LocalDate.now(java.time.ZoneId.of("Europe/London")).isoDate
+                val total = w.outreachReport(today, today).rows.first { it.grouping == ReportGrouping.TOTAL }
+                assertEquals(562_000L + 520_000L, total.totalGainPence)
             }
 
             assertEquals(listOf(id), s.searchPatients("crawley").map { it.personId })
