@@ -712,8 +712,8 @@ impl Tx for PgTx<'_> {
 
     fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>> {
         self.query(
-            "SELECT DISTINCT person_id FROM memberships WHERE team_id = $1
-             ORDER BY person_id COLLATE \"C\"",
+            "SELECT person_id FROM memberships WHERE team_id = $1
+             GROUP BY person_id ORDER BY person_id COLLATE \"C\"",
             &[&team_id],
         )?
         .into_iter()
