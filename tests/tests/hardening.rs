@@ -169,6 +169,17 @@ fn an_unauthenticated_huge_body_is_answered_before_it_is_sent() {
     }
 }
 
+/// The server counts requests in fixed one-minute windows (`server::limits`): a test that
+/// expects a refusal after N requests must make them all inside one window. Wait, if need be,
+/// until the next minute has begun, so at least `needed` remains of the current one.
+fn clear_of_minute_boundary(needed: Duration) {
+    let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000) as u64;
+    let left = 60_000 - into_minute;
+    if left < needed.as_millis() as u64 {
+        std::thread::sleep(Duration::from_millis(left + 200));
+    }
+}
+
 fn post_sync(
     rt: &tokio::runtime::Runtime,
     url: &str,
@@ -327,10 +338,7 @@ fn wrong_enrolment_codes_meet_429_but_real_enrolments_do_not() {
     let good = backend.admin(&["issue-code", "north-nurse1"]);
     // Fixed one-minute windows: start well clear of a minute boundary, so that the 300 attempts
     // and the right code after them fall in one window.
-    let into_minute = chrono::Utc::now().timestamp_millis() % 60_000;
-    if into_minute > 30_000 {
-        std::thread::sleep(Duration::from_millis(61_000 - into_minute as u64));
-    }
+    clear_of_minute_boundary(Duration::from_secs(30));
     let mut forbidden = 0;
     let mut limited = 0;
     for i in 0..300 {
@@ -512,6 +520,7 @@ fn device_rate_limit_and_metrics_on_their_own_address() {
     let d = Device::enrol(&rt, &backend, &server.url, "north-nurse1", dir.path());
     let req = doorstep_tests::wire::request(vec![]);
     let token = d.endpoint.device_token.clone();
+    clear_of_minute_boundary(Duration::from_secs(15));
     let statuses: Vec<u16> = (0..5)
         .map(|_| post_sync(&rt, &server.url, &token, &req).0)
         .collect();
@@ -695,10 +704,7 @@ fn rate_limits_hold_across_two_processes() {
     let req = doorstep_tests::wire::request(vec![]);
     let token = d.endpoint.device_token.clone();
     // Stay clear of a minute boundary (fixed windows).
-    let into_minute = chrono::Utc::now().timestamp_millis() % 60_000;
-    if into_minute > 50_000 {
-        std::thread::sleep(Duration::from_millis(61_000 - into_minute as u64));
-    }
+    clear_of_minute_boundary(Duration::from_secs(10));
     for _ in 0..3 {
         assert_eq!(post_sync(&rt, &a.url, &token, &req).0, 200);
     }
@@ -767,6 +773,7 @@ fn the_security_log_names_who_and_where_never_what() {
         changes: vec![],
         ..forged.clone()
     };
+    clear_of_minute_boundary(Duration::from_secs(10));
     for _ in 0..3 {
         post_sync(&rt, &url, &a.endpoint.device_token, &empty);
     }
