@@ -84,6 +84,10 @@ unmount_ours() {
 
 run() {
   ready || create
+  # One run at a time: a second run would find /proc and /dev mounted, skip them, and lose them
+  # when the first run unmounts what it mounted. The lock is released when this shell exits.
+  exec 9>"$ROOT.run-lock"
+  flock 9
   trap unmount_ours EXIT
   trap 'exit 130' INT TERM
   if ! mountpoint -q "$ROOT/proc"; then mount -t proc proc "$ROOT/proc"; MOUNTED+=("$ROOT/proc"); fi
