@@ -4,9 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::obj::obj;
+use super::typed::{
+    AuthorAgent, Coding, Concept, DeviceAgent, MarkedInError, Meta, Provenance, Reference, Text,
+};
 
 use super::{codes, ids, text, Source};
 use crate::error::Result;
@@ -108,35 +112,47 @@ impl<'a> Builder<'a> {
     /// Add the resources made from one entry, with the entry's Provenance (and the
     /// entered-in-error marker's, if the entry has one).
     pub fn add_entry(&mut self, entry_id: &str, author: &Author, resources: Vec<Value>) {
-        let targets: Vec<Value> = resources
+        let targets: Vec<String> = resources
             .iter()
-            .filter_map(|r| r["id"].as_str().map(reference))
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
             .collect();
-        if targets.is_empty() {
-            return;
-        }
         for r in resources {
             self.resources.push(r);
         }
-        let p = self.provenance_of(entry_id, &[], author, targets.clone(), None);
-        self.provenance.push(p);
-        if let Some(m) = self.entered_in_error(entry_id) {
-            let p = self.provenance_of(
+        self.entry_provenance(entry_id, author, targets);
+    }
+
+    /// Add a typed resource ([`super::typed`]), written into the Bundle's text at once. The
+    /// caller then adds its entry's Provenance with [`Builder::entry_provenance`].
+    pub fn push_typed<T: Serialize>(&mut self, id: &str, resource: &T) {
+        self.resources.push_typed(id, resource);
+    }
+
+    /// The Provenance of an entry whose resources (ids `targets`) were added (and the
+    /// entered-in-error marker's, if the entry has one). Nothing for an entry with no resource.
+    pub fn entry_provenance(&mut self, entry_id: &str, author: &Author, targets: Vec<String>) {
+        if targets.is_empty() {
+            return;
+        }
+        let marker = self.entered_in_error(entry_id);
+        let refs = |ids: &[String]| ids.iter().cloned().map(Reference).collect::<Vec<_>>();
+        self.provenance_of(entry_id, &[], author, refs(&targets), None);
+        if let Some(m) = marker {
+            self.provenance_of(
                 entry_id,
                 &["entered-in-error"],
                 &m.author,
-                targets,
+                refs(&targets),
                 Some(&m.reason),
             );
-            self.provenance.push(p);
         }
     }
 
     /// A Provenance for an entry that is part of a resource made from other entries too (a
     /// care-plan intervention in the CarePlan, a task's status change in the Task).
     pub fn attribute(&mut self, entry_id: &str, author: &Author, target_id: &str) {
-        let p = self.provenance_of(entry_id, &[], author, vec![reference(target_id)], None);
-        self.provenance.push(p);
+        let target = vec![Reference(target_id.to_string())];
+        self.provenance_of(entry_id, &[], author, target, None);
     }
 
     fn provenance_of(
@@ -144,38 +160,45 @@ impl<'a> Builder<'a> {
         entry_id: &str,
         part: &[&str],
         author: &Author,
-        targets: Vec<Value>,
+        target: Vec<Reference>,
         entered_in_error: Option<&str>,
-    ) -> Value {
+    ) {
         let mut parts = vec![entry_id];
         parts.extend_from_slice(part);
         let id = self.id("Provenance", &parts);
         let who = self.practitioner(author);
         let device = self.device(&author.device_id);
-        let mut p = obj!({
-            "resourceType": "Provenance",
-            "id": id,
-            "meta": {"profile": [codes::profile("UKCore-Provenance")]},
-            "recorded": instant(author.at),
-            "activity": entered_in_error.map(|_| obj!({
-                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE", "display": "revise"}],
-                "text": "marked as entered in error",
-            })),
-            "reason": entered_in_error.map(|r| obj!([{"text": text::string_or(r, "entered in error")}])),
-            "agent": [
-                {
-                    "type": coding_concept(codes::PROVENANCE_PARTICIPANT, "author", "Author"),
-                    "role": [{"text": author.role.label()}],
-                    "who": who,
+        let reason = entered_in_error.map(|r| text::string_or(r, "entered in error"));
+        let p = Provenance {
+            resource_type: "Provenance",
+            id,
+            meta: Meta("UKCore-Provenance"),
+            target,
+            recorded: instant(author.at),
+            activity: entered_in_error.map(|_| MarkedInError),
+            reason: reason.as_deref().map(|text| [Text { text }]),
+            agent: (
+                AuthorAgent {
+                    kind: Concept::of(
+                        vec![Coding {
+                            system: codes::PROVENANCE_PARTICIPANT,
+                            code: "author",
+                            display: "Author",
+                        }],
+                        None,
+                    ),
+                    role: [Text {
+                        text: author.role.label(),
+                    }],
+                    who: &who,
                 },
-                {
-                    "who": device,
-                    "onBehalfOf": self.practitioner(author),
-                }
-            ],
-        });
-        p["target"] = Value::Array(targets);
-        p
+                DeviceAgent {
+                    who: &device,
+                    on_behalf_of: &who,
+                },
+            ),
+        };
+        self.provenance.push_typed(&p.id, &p);
     }
 
     /// The Bundle's `entry` array as JSON text: the resources, their Provenance, then the
@@ -216,10 +239,16 @@ struct Entries {
 }
 
 impl Entries {
-    /// Append `{"fullUrl": "urn:uuid:<id>", "resource": …}`.
+    /// Append `{"fullUrl": "urn:uuid:<id>", "resource": …}` for a resource tree, pruned first.
     fn push(&mut self, mut resource: Value) {
         prune(&mut resource);
-        let id = resource["id"].as_str().unwrap_or_default();
+        let id = resource["id"].as_str().unwrap_or_default().to_string();
+        self.push_typed(&id, &resource);
+    }
+
+    /// Append an entry for a resource that is already valid FHIR JSON as it serialises (a typed
+    /// resource, or a pruned tree).
+    fn push_typed<T: Serialize + ?Sized>(&mut self, id: &str, resource: &T) {
         if self.count > 0 {
             self.json.push(b',');
         }
@@ -227,7 +256,7 @@ impl Entries {
         self.json.extend_from_slice(b"{\"fullUrl\":\"urn:uuid:");
         self.json.extend_from_slice(id.as_bytes());
         self.json.extend_from_slice(b"\",\"resource\":");
-        if let Err(e) = serde_json::to_writer(&mut self.json, &resource) {
+        if let Err(e) = serde_json::to_writer(&mut self.json, resource) {
             self.error.get_or_insert(e);
         }
         self.json.push(b'}');

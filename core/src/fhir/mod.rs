@@ -29,6 +29,7 @@ mod obj;
 mod observations;
 mod patient;
 pub mod text;
+mod typed;
 
 use crate::error::Result;
 use crate::record::{AdviceRecord, CarePlanView, ClinicalRecord, Demographics};

@@ -17,7 +17,7 @@ macro_rules! obj {
     }};
     ([ $($body:tt)* ]) => {{
         #[allow(unused_mut)]
-        let mut v: Vec<serde_json::Value> = Vec::new();
+        let mut v = $crate::fhir::obj::array();
         $crate::fhir::obj::obj!(@array v () ($($body)*));
         serde_json::Value::Array(v)
     }};
@@ -55,6 +55,12 @@ macro_rules! obj {
 }
 
 pub(crate) use obj;
+
+/// An empty array for `obj!([…])` to push its elements onto (a function, not `Vec::new()`, so
+/// that each expansion is not flagged as "push right after creation").
+pub(crate) fn array() -> Vec<serde_json::Value> {
+    Vec::new()
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,12 +10,11 @@ use serde_json::Value;
 
 use super::obj::obj;
 
-use super::bundle::{
-    annotation, coding, coding_concept, instant, meta, quantity, reference, snomed, Builder,
-};
+use super::bundle::{instant, meta, quantity, reference, Builder};
 use super::codes::{self, Vital};
 use super::encounters::encounter_of;
 use super::text;
+use super::typed::{Coding, Component, Concept, Meta, Note, Observation, Quantity, Reference};
 use crate::clinical::news2::{Parameter, SpO2Scale};
 use crate::clinical::observations::Consciousness;
 use crate::clinical::wound::{ExudateLevel, Odour};
@@ -24,6 +23,8 @@ use crate::record::{ClinicalRecord, ObservationSet, WoundAssessment};
 /// What every Observation of one entry shares.
 struct Common {
     entered_in_error: bool,
+    /// The Patient's reference.
+    subject: Value,
     effective: String,
     performer: Value,
     encounter: Option<Value>,
@@ -39,44 +40,57 @@ impl Common {
     }
 
     /// The specific profile, or the general one for an entry entered in error.
-    fn meta(&self, profile: &str) -> Value {
-        meta(if self.entered_in_error {
+    fn profile(&self, profile: &'static str) -> &'static str {
+        if self.entered_in_error {
             "UKCore-Observation"
         } else {
             profile
-        })
+        }
+    }
+
+    fn meta(&self, profile: &'static str) -> Value {
+        meta(self.profile(profile))
     }
 }
 
-fn category(code: &str, display: &str) -> Value {
-    obj!([coding_concept(codes::OBSERVATION_CATEGORY, code, display)])
+/// An Observation of an observation set, with what every one of them has; the caller fills in
+/// its category, value, components and links.
+fn base<'a>(
+    common: &'a Common,
+    id: String,
+    profile: &'static str,
+    code: Concept<'a>,
+) -> Observation<'a> {
+    Observation {
+        resource_type: "Observation",
+        id,
+        meta: Meta(common.profile(profile)),
+        status: common.status(),
+        category: None,
+        code,
+        subject: &common.subject,
+        encounter: common.encounter.as_ref(),
+        effective_date_time: &common.effective,
+        performer: [&common.performer],
+        value_quantity: None,
+        value_codeable_concept: None,
+        note: Vec::new(),
+        derived_from: Vec::new(),
+        component: Vec::new(),
+    }
 }
 
-fn base(b: &Builder<'_>, common: &Common, id: &str, profile: &str) -> Value {
-    obj!({
-        "resourceType": "Observation",
-        "id": id,
-        "meta": common.meta(profile),
-        "status": common.status(),
-        "subject": b.patient.clone(),
-        "encounter": common.encounter.clone(),
-        "effectiveDateTime": common.effective.as_str(),
-        "performer": [common.performer.clone()],
-    })
+fn vital_code(v: &Vital) -> Concept<'static> {
+    Concept::of(
+        vec![Coding::loinc(v.loinc), Coding::snomed(v.snomed)],
+        Some(v.snomed.1),
+    )
 }
 
-fn vital_code(v: &Vital) -> Value {
-    obj!({
-        "coding": [coding(codes::LOINC, v.loinc.0, v.loinc.1), snomed(v.snomed)],
-        "text": v.snomed.1,
-    })
-}
-
-fn vital(b: &Builder<'_>, common: &Common, id: String, v: &Vital, value: f64) -> Option<Value> {
-    let mut o = base(b, common, &id, v.profile);
-    o["category"] = category("vital-signs", "Vital Signs");
-    o["code"] = vital_code(v);
-    o["valueQuantity"] = quantity(value, v.unit.0, v.unit.1)?;
+fn vital<'a>(common: &'a Common, id: String, v: &Vital, value: f64) -> Option<Observation<'a>> {
+    let mut o = base(common, id, v.profile, vital_code(v));
+    o.category = Some(Concept::category("vital-signs", "Vital Signs"));
+    o.value_quantity = Some(Quantity::of(value, v.unit)?);
     Some(o)
 }
 
@@ -88,121 +102,103 @@ pub(crate) fn observation_sets(b: &mut Builder<'_>, c: &ClinicalRecord) {
     }
 }
 
+/// One set: its vitals and NEWS2 total written into the Bundle, then the set's Provenance.
 fn observation_set(b: &mut Builder<'_>, c: &ClinicalRecord, s: &ObservationSet) {
     let common = Common {
         entered_in_error: b.entered_in_error(&s.id).is_some(),
+        subject: b.patient.clone(),
         effective: instant(s.taken_at),
         performer: b.practitioner(&s.author),
         encounter: encounter_of(b, c, s.visit_id.as_deref()),
     };
+    let resources = set_resources(b, &common, s);
+    let ids: Vec<String> = resources.iter().map(|o| o.id.clone()).collect();
+    for o in &resources {
+        b.push_typed(&o.id, o);
+    }
+    b.entry_provenance(&s.id, &s.author, ids);
+}
+/// The set's Observations: each vital it holds, then the NEWS2 total when it was scored.
+fn set_resources<'a>(
+    b: &Builder<'_>,
+    common: &'a Common,
+    s: &ObservationSet,
+) -> Vec<Observation<'a>> {
     let o = &s.observations;
     let id = |part: &str| b.id("Observation", &[&s.id, part]);
-    let mut vitals: Vec<(Parameter, Value)> = Vec::new();
-    let mut push = |p: Parameter, v: Option<Value>| {
-        if let Some(v) = v {
-            vitals.push((p, v));
-        }
+    let mut vitals: Vec<Observation<'a>> = Vec::with_capacity(8);
+    let rr = o.respiration_rate.and_then(|x| {
+        let id = id("respiration-rate");
+        vital(common, id, &codes::RESPIRATION_RATE, f64::from(x))
+    });
+    vitals.extend(rr);
+    let spo2 = o
+        .spo2_percent
+        .and_then(|x| vital(common, id("spo2"), &codes::OXYGEN_SATURATION, f64::from(x)));
+    vitals.extend(spo2);
+    vitals.extend(o.on_oxygen.map(|on| {
+        let code = if on {
+            codes::ON_OXYGEN
+        } else {
+            codes::ROOM_AIR
+        };
+        let concept = Concept::of(vec![Coding::snomed(code)], Some(code.1));
+        base(common, id("air-or-oxygen"), "UKCore-Observation", concept)
+    }));
+    vitals.extend(blood_pressure(common, id("blood-pressure"), s));
+    let pulse = o
+        .pulse
+        .and_then(|x| vital(common, id("pulse"), &codes::HEART_RATE, f64::from(x)));
+    vitals.extend(pulse);
+    vitals.extend(o.consciousness.map(|x| acvpu(common, id("acvpu"), x)));
+    let temperature = o
+        .temperature_c
+        .and_then(|x| vital(common, id("temperature"), &codes::BODY_TEMPERATURE, x));
+    vitals.extend(temperature);
+    let news2 = news2(common, id("news2"), s, &vitals);
+    vitals.extend(news2);
+    vitals
+}
+
+/// Consciousness on the ACVPU scale, as UKCore-Observation-ACVPU.
+fn acvpu(common: &Common, id: String, x: Consciousness) -> Observation<'_> {
+    let code = Concept::of(vec![Coding::snomed(codes::ACVPU)], Some("ACVPU"));
+    let mut r = base(common, id, codes::ACVPU_PROFILE, code);
+    r.category = Some(Concept::category("survey", "Survey"));
+    let value = match x {
+        Consciousness::Alert => codes::ACVPU_ALERT,
+        Consciousness::NewConfusion => codes::ACVPU_CONFUSION,
+        Consciousness::Voice => codes::ACVPU_VOICE,
+        Consciousness::Pain => codes::ACVPU_PAIN,
+        Consciousness::Unresponsive => codes::ACVPU_UNRESPONSIVE,
     };
-    push(
-        Parameter::RespirationRate,
-        o.respiration_rate.and_then(|x| {
-            vital(
-                b,
-                &common,
-                id("respiration-rate"),
-                &codes::RESPIRATION_RATE,
-                f64::from(x),
-            )
-        }),
-    );
-    push(
-        Parameter::OxygenSaturation,
-        o.spo2_percent.and_then(|x| {
-            vital(
-                b,
-                &common,
-                id("spo2"),
-                &codes::OXYGEN_SATURATION,
-                f64::from(x),
-            )
-        }),
-    );
-    push(
-        Parameter::AirOrOxygen,
-        o.on_oxygen.map(|on| {
-            let mut r = base(b, &common, &id("air-or-oxygen"), "UKCore-Observation");
-            let code = if on {
-                codes::ON_OXYGEN
-            } else {
-                codes::ROOM_AIR
-            };
-            r["code"] = obj!({"coding": [snomed(code)], "text": code.1});
-            r
-        }),
-    );
-    push(
-        Parameter::SystolicBp,
-        blood_pressure(b, &common, id("blood-pressure"), s),
-    );
-    push(
-        Parameter::Pulse,
-        o.pulse
-            .and_then(|x| vital(b, &common, id("pulse"), &codes::HEART_RATE, f64::from(x))),
-    );
-    push(
-        Parameter::Consciousness,
-        o.consciousness.map(|x| {
-            let mut r = base(b, &common, &id("acvpu"), codes::ACVPU_PROFILE);
-            r["category"] = category("survey", "Survey");
-            r["code"] = obj!({"coding": [snomed(codes::ACVPU)], "text": "ACVPU"});
-            let value = match x {
-                Consciousness::Alert => codes::ACVPU_ALERT,
-                Consciousness::NewConfusion => codes::ACVPU_CONFUSION,
-                Consciousness::Voice => codes::ACVPU_VOICE,
-                Consciousness::Pain => codes::ACVPU_PAIN,
-                Consciousness::Unresponsive => codes::ACVPU_UNRESPONSIVE,
-            };
-            r["valueCodeableConcept"] = obj!({"coding": [snomed(value)]});
-            r
-        }),
-    );
-    push(
-        Parameter::Temperature,
-        o.temperature_c
-            .and_then(|x| vital(b, &common, id("temperature"), &codes::BODY_TEMPERATURE, x)),
-    );
-    let news2 = news2(b, &common, id("news2"), s, &vitals);
-    let mut resources: Vec<Value> = vitals.into_iter().map(|(_, v)| v).collect();
-    resources.extend(news2);
-    b.add_entry(&s.id, &s.author, resources);
+    r.value_codeable_concept = Some(Concept::of(vec![Coding::snomed(value)], None));
+    r
 }
 
 /// Systolic (and diastolic) as UKCore-Observation-VitalSigns-BloodPressure; a diastolic
 /// reading alone (the profile needs the systolic) as a vital sign of its own.
-fn blood_pressure(
-    b: &Builder<'_>,
-    common: &Common,
+fn blood_pressure<'a>(
+    common: &'a Common,
     id: String,
     s: &ObservationSet,
-) -> Option<Value> {
+) -> Option<Observation<'a>> {
     let o = &s.observations;
-    let mm = |v: u32| quantity(f64::from(v), codes::MM_HG.0, codes::MM_HG.1);
-    let component = |loinc: (&str, &str), sct: (&str, &str), v: u32| {
-        obj!({
-            "code": {"coding": [coding(codes::LOINC, loinc.0, loinc.1), snomed(sct)], "text": loinc.1},
-            "valueQuantity": mm(v),
-        })
+    let mm = |v: u32| Quantity::of(f64::from(v), codes::MM_HG);
+    let code = |loinc: (&'static str, &'static str), sct: (&'static str, &'static str), text| {
+        Concept::of(vec![Coding::loinc(loinc), Coding::snomed(sct)], Some(text))
     };
     match (o.systolic_bp, o.diastolic_bp) {
         (None, None) => None,
         (None, Some(dia)) => {
-            let mut r = base(b, common, &id, "UKCore-Observation-VitalSigns");
-            r["category"] = category("vital-signs", "Vital Signs");
-            r["code"] = obj!({
-                "coding": [coding(codes::LOINC, codes::DIASTOLIC_LOINC.0, codes::DIASTOLIC_LOINC.1), snomed(codes::DIASTOLIC_SNOMED)],
-                "text": codes::DIASTOLIC_LOINC.1,
-            });
-            r["valueQuantity"] = mm(dia)?;
+            let concept = code(
+                codes::DIASTOLIC_LOINC,
+                codes::DIASTOLIC_SNOMED,
+                codes::DIASTOLIC_LOINC.1,
+            );
+            let mut r = base(common, id, "UKCore-Observation-VitalSigns", concept);
+            r.category = Some(Concept::category("vital-signs", "Vital Signs"));
+            r.value_quantity = Some(mm(dia)?);
             Some(r)
         }
         (Some(sys), dia) => {
@@ -211,25 +207,32 @@ fn blood_pressure(
             // snapshot ("Slicing cannot be evaluated"), which fails NHS England's own example
             // once it names the profile. The parent vital-signs profile is claimed instead; the
             // codes, texts and units are the BP profile's (docs/interop.md).
-            let mut r = base(b, common, &id, codes::BLOOD_PRESSURE_CLAIMED);
-            r["category"] = category("vital-signs", "Vital Signs");
-            r["code"] = obj!({
-                "coding": [coding(codes::LOINC, codes::BLOOD_PRESSURE_LOINC.0, codes::BLOOD_PRESSURE_LOINC.1), snomed(codes::BLOOD_PRESSURE_SNOMED)],
-                "text": codes::BLOOD_PRESSURE_SNOMED.1,
-            });
-            let mut comps = vec![component(
-                codes::SYSTOLIC_LOINC,
-                codes::SYSTOLIC_SNOMED,
-                sys,
-            )];
+            let concept = code(
+                codes::BLOOD_PRESSURE_LOINC,
+                codes::BLOOD_PRESSURE_SNOMED,
+                codes::BLOOD_PRESSURE_SNOMED.1,
+            );
+            let mut r = base(common, id, codes::BLOOD_PRESSURE_CLAIMED, concept);
+            r.category = Some(Concept::category("vital-signs", "Vital Signs"));
+            let systolic = Component {
+                code: code(
+                    codes::SYSTOLIC_LOINC,
+                    codes::SYSTOLIC_SNOMED,
+                    codes::SYSTOLIC_LOINC.1,
+                ),
+                value_quantity: mm(sys)?,
+            };
+            r.component.push(systolic);
             if let Some(d) = dia {
-                comps.push(component(
-                    codes::DIASTOLIC_LOINC,
-                    codes::DIASTOLIC_SNOMED,
-                    d,
-                ));
+                r.component.push(Component {
+                    code: code(
+                        codes::DIASTOLIC_LOINC,
+                        codes::DIASTOLIC_SNOMED,
+                        codes::DIASTOLIC_LOINC.1,
+                    ),
+                    value_quantity: mm(d)?,
+                });
             }
-            r["component"] = Value::Array(comps);
             Some(r)
         }
     }
@@ -252,34 +255,32 @@ fn sub_score_code(p: Parameter, scale: SpO2Scale) -> (&'static str, &'static str
 
 /// The NEWS2 total, as scored when the set was recorded. A partial set has no total (a missing
 /// value is never scored 0), so it has no NEWS2 Observation: its vitals are exported alone.
-fn news2(
-    b: &Builder<'_>,
-    common: &Common,
+fn news2<'a>(
+    common: &'a Common,
     id: String,
     s: &ObservationSet,
-    vitals: &[(Parameter, Value)],
-) -> Option<Value> {
+    vitals: &[Observation<'_>],
+) -> Option<Observation<'a>> {
     let n = &s.news2;
     let total = n.total?;
-    let score = |v: u8| quantity(f64::from(v), codes::SCORE_OF.0, codes::SCORE_OF.1);
-    let components: Vec<Value> = n
-        .sub_scores
-        .iter()
-        .map(|sub| {
-            let code = sub_score_code(sub.parameter, n.scale);
-            obj!({"code": {"coding": [snomed(code)]}, "valueQuantity": score(sub.score)})
-        })
-        .collect();
-    let derived: Vec<Value> = vitals
-        .iter()
-        .filter_map(|(_, v)| v["id"].as_str().map(reference))
-        .collect();
-    let mut r = base(b, common, &id, codes::NEWS2_PROFILE);
-    r["category"] = category("survey", "Survey");
-    r["code"] = obj!({"coding": [snomed(codes::NEWS2_TOTAL)], "text": "NEWS2 total score"});
-    r["valueQuantity"] = score(total)?;
-    r["derivedFrom"] = Value::Array(derived);
-    r["component"] = Value::Array(components);
+    let score = |v: u8| Quantity::of(f64::from(v), codes::SCORE_OF);
+    let mut component = Vec::with_capacity(n.sub_scores.len());
+    for sub in &n.sub_scores {
+        let code = sub_score_code(sub.parameter, n.scale);
+        component.push(Component {
+            code: Concept::of(vec![Coding::snomed(code)], None),
+            value_quantity: score(sub.score)?,
+        });
+    }
+    let code = Concept::of(
+        vec![Coding::snomed(codes::NEWS2_TOTAL)],
+        Some("NEWS2 total score"),
+    );
+    let mut r = base(common, id, codes::NEWS2_PROFILE, code);
+    r.category = Some(Concept::category("survey", "Survey"));
+    r.value_quantity = Some(score(total)?);
+    r.derived_from = vitals.iter().map(|v| Reference(v.id.clone())).collect();
+    r.component = component;
     let risk = n
         .risk
         .map(|r| {
@@ -293,7 +294,8 @@ fn news2(
             )
         })
         .unwrap_or_default();
-    r["note"] = obj!([annotation(&format!("{risk}{}", n.response), None, None)]);
+    r.note
+        .extend(text::string(&format!("{risk}{}", n.response)).map(|text| Note { text }));
     Some(r)
 }
 
@@ -313,6 +315,7 @@ pub(crate) fn wounds(b: &mut Builder<'_>, c: &ClinicalRecord) {
 fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
     let common = Common {
         entered_in_error: b.entered_in_error(&w.id).is_some(),
+        subject: b.patient.clone(),
         effective: instant(w.assessed_at),
         performer: b.practitioner(&w.author),
         encounter: encounter_of(b, c, w.visit_id.as_deref()),
@@ -360,12 +363,17 @@ fn wound(b: &mut Builder<'_>, c: &ClinicalRecord, w: &WoundAssessment) {
         "Pain (0–10 numeric rating scale)",
         quantity(f64::from(w.pain), "score", "{score}"),
     ));
-    let mut o = base(
-        b,
-        &common,
-        &b.id("Observation", &[&w.id, "wound"]),
-        "UKCore-Observation",
-    );
+    let id = b.id("Observation", &[&w.id, "wound"]);
+    let mut o = obj!({
+        "resourceType": "Observation",
+        "id": id,
+        "meta": common.meta("UKCore-Observation"),
+        "status": common.status(),
+        "subject": common.subject.clone(),
+        "encounter": common.encounter.clone(),
+        "effectiveDateTime": common.effective.as_str(),
+        "performer": [common.performer.clone()],
+    });
     o["code"] = obj!({"text": "Wound assessment"});
     o["bodySite"] = obj!({"text": site.as_str()});
     o["focus"] = obj!([reference(&structure_id)]);
