@@ -30,11 +30,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use doorstep_core::record::schedule::local_date;
-use doorstep_core::record::{
-    ContactType, DayOfWeek, Frequency, GoalInput, GoalStatus, Intervention, PlanInterventionInput,
-};
 use doorstep_core::store::{DayQuery, DayScope, TodayList};
 use doorstep_core::testing;
 use doorstep_core::{FieldStore, Role, StoreConfig};
@@ -71,69 +68,7 @@ fn plans_store(store: &FieldStore, people: usize, visits: usize, today: NaiveDat
                 &day_postcode(i),
             ))
             .expect("register");
-        let problem = store
-            .add_plan_problem(&p, "Leg ulcer and diabetes")
-            .expect("problem");
-        let goal = store
-            .add_plan_goal(
-                &p,
-                GoalInput {
-                    problem_id: problem.id,
-                    text: "Healed by the review".into(),
-                    target_date: None,
-                    status: GoalStatus::Active,
-                },
-            )
-            .expect("goal");
-        let (kind, frequency, starts_on) = if i < visits {
-            if i % 2 == 0 {
-                (
-                    Intervention::Insulin,
-                    Frequency::DailyAt {
-                        times: vec!["08:00".into()],
-                    },
-                    today,
-                )
-            } else {
-                (
-                    Intervention::WoundCare,
-                    Frequency::EveryNDays { days: 1 },
-                    today,
-                )
-            }
-        } else if i % 2 == 0 {
-            (
-                Intervention::WoundCare,
-                Frequency::TimesPerWeek { times: 3 },
-                today - Duration::days(1),
-            )
-        } else {
-            let other = DayOfWeek::of(today + Duration::days(1 + (i as i64 % 6)));
-            (
-                Intervention::CatheterCare,
-                Frequency::OnWeekdays { days: vec![other] },
-                today,
-            )
-        };
-        store
-            .add_plan_intervention(
-                &p,
-                PlanInterventionInput {
-                    goal_id: goal.id,
-                    description: kind.label(),
-                    kind,
-                    frequency,
-                    window_start: None,
-                    window_end: None,
-                    tolerance_minutes: None,
-                    priority: None,
-                    clinician: Some(me.clone()),
-                    starts_on,
-                    ends_on: None,
-                    contact_type: ContactType::HomeVisit,
-                },
-            )
-            .expect("intervention");
+        testing::day_plan(&store, &p, i, i < visits, today, &me).expect("care plan");
     }
 }
 

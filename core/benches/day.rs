@@ -19,7 +19,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use doorstep_core::record::schedule::{instant, local_date};
 use doorstep_core::record::*;
 use doorstep_core::store::{DayQuery, DayScope};
-use doorstep_core::FieldStore;
+use doorstep_core::{testing, FieldStore};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -56,70 +56,7 @@ fn plans_store(dir: &std::path::Path, s: &Sizes) -> (FieldStore, Vec<String>) {
         let p = store
             .register_patient(spec.demographics())
             .expect("register");
-        let problem = store
-            .add_plan_problem(&p, "Leg ulcer and diabetes")
-            .expect("problem");
-        let goal = store
-            .add_plan_goal(
-                &p,
-                GoalInput {
-                    problem_id: problem.id,
-                    text: "Healed by the review".into(),
-                    target_date: None,
-                    status: GoalStatus::Active,
-                },
-            )
-            .expect("goal");
-        let (kind, frequency, starts_on) = if i < s.visits {
-            if i % 2 == 0 {
-                (
-                    Intervention::Insulin,
-                    Frequency::DailyAt {
-                        times: vec!["08:00".into()],
-                    },
-                    today,
-                )
-            } else {
-                (
-                    Intervention::WoundCare,
-                    Frequency::EveryNDays { days: 1 },
-                    today,
-                )
-            }
-        } else if i % 2 == 0 {
-            // 3× weekly (days 0, 2, 4 of each week from the start): day 1 is today.
-            (
-                Intervention::WoundCare,
-                Frequency::TimesPerWeek { times: 3 },
-                today - Days::days(1),
-            )
-        } else {
-            let other = DayOfWeek::of(today + Days::days(1 + (i as i64 % 6)));
-            (
-                Intervention::CatheterCare,
-                Frequency::OnWeekdays { days: vec![other] },
-                today,
-            )
-        };
-        store
-            .add_plan_intervention(
-                &p,
-                PlanInterventionInput {
-                    goal_id: goal.id,
-                    description: kind.label(),
-                    kind,
-                    frequency,
-                    window_start: None,
-                    window_end: None,
-                    tolerance_minutes: None,
-                    priority: None,
-                    clinician: Some(store.user().id),
-                    starts_on,
-                    ends_on: None,
-                    contact_type: ContactType::HomeVisit,
-                },
-            )
-            .expect("intervention");
+        testing::day_plan(&store, &p, i, i < s.visits, today, &store.user().id).expect("care plan");
         ids.push(p);
     }
     (store, ids)

@@ -779,3 +779,75 @@ pub fn financial_effect(i: usize) -> FinancialEffectInput {
         period,
     }
 }
+
+/// The day benchmarks' care plan for the `i`th person of a caseload (core/benches/day.rs,
+/// bindings/benches/boundary.rs and, written again in their languages, the Kotlin and Swift
+/// boundary benches): one problem, one goal and one intervention allocated to `clinician`. With
+/// `due_today`, the intervention is due on `today` (even `i`: insulin at 08:00; odd: a daily
+/// dressing); otherwise on other days (even: 3× weekly from yesterday; odd: weekly on another
+/// weekday).
+pub fn day_plan(
+    store: &FieldStore,
+    person_id: &str,
+    i: usize,
+    due_today: bool,
+    today: chrono::NaiveDate,
+    clinician: &str,
+) -> crate::error::Result<()> {
+    let problem = store.add_plan_problem(person_id, "Leg ulcer and diabetes")?;
+    let goal = store.add_plan_goal(
+        person_id,
+        GoalInput {
+            problem_id: problem.id,
+            text: "Healed by the review".into(),
+            target_date: None,
+            status: GoalStatus::Active,
+        },
+    )?;
+    let (kind, frequency, starts_on) = match (due_today, i % 2 == 0) {
+        (true, true) => (
+            Intervention::Insulin,
+            Frequency::DailyAt {
+                times: vec!["08:00".into()],
+            },
+            today,
+        ),
+        (true, false) => (
+            Intervention::WoundCare,
+            Frequency::EveryNDays { days: 1 },
+            today,
+        ),
+        // 3× weekly (days 0, 2, 4 of each week from the start): day 1 is today.
+        (false, true) => (
+            Intervention::WoundCare,
+            Frequency::TimesPerWeek { times: 3 },
+            today - Duration::days(1),
+        ),
+        (false, false) => {
+            let other = DayOfWeek::of(today + Duration::days(1 + (i as i64 % 6)));
+            (
+                Intervention::CatheterCare,
+                Frequency::OnWeekdays { days: vec![other] },
+                today,
+            )
+        }
+    };
+    store.add_plan_intervention(
+        person_id,
+        PlanInterventionInput {
+            goal_id: goal.id,
+            description: kind.label(),
+            kind,
+            frequency,
+            window_start: None,
+            window_end: None,
+            tolerance_minutes: None,
+            priority: None,
+            clinician: Some(clinician.to_string()),
+            starts_on,
+            ends_on: None,
+            contact_type: ContactType::HomeVisit,
+        },
+    )?;
+    Ok(())
+}
