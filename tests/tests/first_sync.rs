@@ -2,7 +2,7 @@
 //! `doorstep serve`, on SQLite and PostgreSQL: the server's stored snapshots travel with the
 //! changes after them, in pages; a sync cut after its first page carries on from its cursor with
 //! no person half-built; the store it makes is the store a sync by changes makes (heads,
-//! caseload, every record and its history, projections rebuilt), in fewer bytes.
+//! caseload, every record and its history, projections rebuilt).
 
 use doorstep_core::record::Compartment;
 use doorstep_core::sync::protocol::{self, SyncResponse};
@@ -129,16 +129,18 @@ fn first_sync_by_snapshots(backend: Backend, prefix: &str) {
     // Cut after one page: no person has projection rows yet (they are derived once, complete).
     assert!(by_snapshot.store.caseload().unwrap().is_empty());
     let rest = paged_sync(&rt, &by_snapshot);
-    assert!(rest.round_trips >= 2, "{rest:?}");
-    let bytes_by_snapshot = rest.bytes_received + first_bytes;
-    let report = by_changes.sync(&rt).unwrap();
     assert!(
-        bytes_by_snapshot < report.bytes_received,
-        "snapshots travel in fewer bytes: {} against {}",
-        bytes_by_snapshot,
+        rest.changes_received > 0,
+        "it carried on from its cursor: {rest:?}"
+    );
+    // Bytes are about even on this repetitive data (zstd over many similar changes does as well
+    // as Automerge's compressed columns); what snapshots save is the per-change work.
+    let report = by_changes.sync(&rt).unwrap();
+    println!(
+        "down: {} bytes by snapshots, {} by changes",
+        rest.bytes_received + first_bytes,
         report.bytes_received
     );
-
     assert_eq!(
         by_snapshot.store.document_heads().unwrap(),
         by_changes.store.document_heads().unwrap()
