@@ -3,6 +3,12 @@
 //! last sequence number of every actor in it. The database is the truth: before a document is
 //! used, the changes other processes stored since it was loaded are applied, and a document whose
 //! write transaction did not commit, or that panicked Automerge, is dropped and loaded again.
+//!
+//! A document is loaded from its stored snapshot (table `documents`, schema 5) and the log after
+//! the seq the snapshot covers. When more than [`COMPACT_AFTER`] changes have been applied
+//! beside the snapshot, the write transaction that applied them stores a new one (`save()`, with
+//! the seq it covers) before it commits: a snapshot is always of a committed prefix of the log,
+//! because it commits with the changes it covers, and writers are serialised (0006).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -16,11 +22,19 @@ use crate::storage::Tx;
 
 type Key = (String, Compartment);
 
+/// How many changes may be applied beside a document's stored snapshot before a new one is
+/// stored (a first sync sends the snapshot and at most about this many changes after it).
+pub const COMPACT_AFTER: u64 = 64;
+
 /// A warm document.
 pub struct ServerDoc {
     pub doc: AutoCommit,
     /// The highest log sequence number applied.
     pub up_to: u64,
+    /// The seq the stored snapshot covers (0: none stored).
+    snapshot_seq: u64,
+    /// Changes applied since that snapshot.
+    tail: u64,
     /// Each actor's last change number in this document, and the highest operation number of
     /// that change.
     actor_seqs: HashMap<ActorId, (u64, u64)>,
@@ -46,7 +60,7 @@ pub enum SeqFit {
 }
 
 impl ServerDoc {
-    fn new(mut doc: AutoCommit, up_to: u64) -> ServerDoc {
+    fn new(mut doc: AutoCommit, loaded: Loaded) -> ServerDoc {
         let mut actor_seqs: HashMap<ActorId, (u64, u64)> = HashMap::new();
         for meta in doc.get_changes_meta(&[]) {
             let e = actor_seqs.entry(meta.actor.into_owned()).or_insert((0, 0));
@@ -56,7 +70,9 @@ impl ServerDoc {
         }
         ServerDoc {
             doc,
-            up_to,
+            up_to: loaded.up_to,
+            snapshot_seq: loaded.snapshot_seq,
+            tail: loaded.tail,
             actor_seqs,
             last_used: 0,
         }
@@ -95,6 +111,7 @@ impl ServerDoc {
             *e = (n, max_op);
         }
         self.up_to = self.up_to.max(seq);
+        self.tail += 1;
         Ok(())
     }
 }
@@ -193,6 +210,28 @@ impl DocsGuard<'_> {
         self.inner.docs.remove(&(person_id.to_string(), comp));
     }
 
+    /// Store a new snapshot of every document this transaction touched that has more than
+    /// [`COMPACT_AFTER`] changes beside its stored one. Call it last in the write transaction:
+    /// the snapshot commits (or rolls back) with the changes it covers.
+    pub fn compact_touched(&mut self, tx: &mut dyn Tx) -> Result<()> {
+        let mut keys = self.touched.clone();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let Some(doc) = self.inner.docs.get_mut(&key) else {
+                continue;
+            };
+            if doc.tail < COMPACT_AFTER || doc.up_to <= doc.snapshot_seq {
+                continue;
+            }
+            let bytes = doc.doc.save();
+            tx.put_doc_snapshot(&key.0, key.1, &bytes, doc.up_to)?;
+            doc.snapshot_seq = doc.up_to;
+            doc.tail = 0;
+        }
+        Ok(())
+    }
+
     /// The transaction committed: the touched documents are what the log says.
     pub fn committed(mut self) {
         self.touched.clear();
@@ -229,31 +268,274 @@ fn catch_up(doc: &mut ServerDoc, newer: Vec<crate::storage::StoredChange>) -> Re
     Ok(())
 }
 
-/// Load a document from the log. Stored changes were checked when they arrived; a stored change
-/// that still cannot be applied is an operator matter, reported as a storage failure.
-fn load(tx: &mut dyn Tx, person_id: &str, comp: Compartment) -> Result<ServerDoc> {
-    let (doc, up_to) = replay(tx, person_id, comp)?;
-    Ok(ServerDoc::new(doc, up_to))
+/// Where a loaded document stands against the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The last seq applied (0: none).
+    pub up_to: u64,
+    /// The seq of the stored snapshot it started from (0: none).
+    pub snapshot_seq: u64,
+    /// Changes applied from the log after that snapshot.
+    pub tail: u64,
 }
 
-/// A document replayed from the stored change log, with the last seq applied (0: none).
+/// Load a document: its stored snapshot, then the log after it. Stored changes were checked when
+/// they arrived; a stored change that still cannot be applied is an operator matter, reported as
+/// a storage failure. A stored snapshot that cannot be loaded is ignored (the log is the truth)
+/// and the document replayed from the log.
+fn load(tx: &mut dyn Tx, person_id: &str, comp: Compartment) -> Result<ServerDoc> {
+    let (doc, loaded) = load_counted(tx, person_id, comp)?;
+    Ok(ServerDoc::new(doc, loaded))
+}
+
+fn load_counted(
+    tx: &mut dyn Tx,
+    person_id: &str,
+    comp: Compartment,
+) -> Result<(AutoCommit, Loaded)> {
+    let Some((bytes, snapshot_seq)) = tx.doc_snapshot(person_id, comp)? else {
+        let (doc, up_to, n) = replay_log_counted(tx, person_id, comp)?;
+        return Ok((
+            doc,
+            Loaded {
+                up_to,
+                snapshot_seq: 0,
+                tail: n,
+            },
+        ));
+    };
+    let mut doc = match apply::load_isolated(&bytes) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(person = %person_id, compartment = comp.as_str(), error = %e,
+                "a stored snapshot cannot be loaded; replaying the document from the log");
+            let (doc, up_to, n) = replay_log_counted(tx, person_id, comp)?;
+            return Ok((
+                doc,
+                Loaded {
+                    up_to,
+                    snapshot_seq: 0,
+                    tail: n,
+                },
+            ));
+        }
+    };
+    let tail = tx.doc_changes_after(person_id, comp, snapshot_seq)?;
+    let up_to = tail.last().map(|c| c.seq).unwrap_or(snapshot_seq);
+    let n = tail.len() as u64;
+    let changes = parse_stored(person_id, tail)?;
+    apply::apply_isolated(&mut doc, changes).map_err(|e| cannot_load(person_id, comp, &e))?;
+    Ok((
+        doc,
+        Loaded {
+            up_to,
+            snapshot_seq,
+            tail: n,
+        },
+    ))
+}
+
+fn parse_stored(person_id: &str, stored: Vec<crate::storage::StoredChange>) -> Result<Vec<Change>> {
+    stored
+        .into_iter()
+        .map(|c| {
+            validate::parse_change(&c.bytes).map_err(|e| {
+                ServerError::Storage(format!(
+                    "a stored change of {person_id} cannot be read: {e}"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn cannot_load(person_id: &str, comp: Compartment, e: &ApplyError) -> ServerError {
+    ServerError::Storage(format!(
+        "the {} record of {person_id} cannot be loaded: {e}",
+        comp.as_str()
+    ))
+}
+
+/// A document as the server holds it (stored snapshot and the log after it), with the last seq
+/// applied (0: none).
 pub fn replay(tx: &mut dyn Tx, person_id: &str, comp: Compartment) -> Result<(AutoCommit, u64)> {
+    let (doc, loaded) = load_counted(tx, person_id, comp)?;
+    Ok((doc, loaded.up_to))
+}
+
+/// A document replayed from the whole stored change log, ignoring any snapshot, with the last
+/// seq applied (0: none).
+pub fn replay_log(
+    tx: &mut dyn Tx,
+    person_id: &str,
+    comp: Compartment,
+) -> Result<(AutoCommit, u64)> {
+    let (doc, up_to, _) = replay_log_counted(tx, person_id, comp)?;
+    Ok((doc, up_to))
+}
+
+fn replay_log_counted(
+    tx: &mut dyn Tx,
+    person_id: &str,
+    comp: Compartment,
+) -> Result<(AutoCommit, u64, u64)> {
     let stored = tx.doc_changes(person_id, comp, u64::MAX)?;
     let up_to = stored.last().map(|c| c.seq).unwrap_or(0);
-    let mut changes = Vec::with_capacity(stored.len());
-    for c in stored {
-        changes.push(validate::parse_change(&c.bytes).map_err(|e| {
-            ServerError::Storage(format!(
-                "a stored change of {person_id} cannot be read: {e}"
-            ))
-        })?);
-    }
+    let n = stored.len() as u64;
+    let changes = parse_stored(person_id, stored)?;
     let mut doc = AutoCommit::new();
-    apply::apply_isolated(&mut doc, changes).map_err(|e| {
-        ServerError::Storage(format!(
-            "the {} record of {person_id} cannot be loaded: {e}",
-            comp.as_str()
-        ))
-    })?;
-    Ok((doc, up_to))
+    apply::apply_isolated(&mut doc, changes).map_err(|e| cannot_load(person_id, comp, &e))?;
+    Ok((doc, up_to, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::{NewChange, Storage};
+    use automerge::transaction::Transactable;
+
+    /// `n` changes of one document, each setting one key.
+    fn changes(n: usize) -> Vec<Change> {
+        let mut doc = AutoCommit::new();
+        (0..n)
+            .map(|i| {
+                doc.put(automerge::ROOT, format!("k{i}"), i as i64).unwrap();
+                doc.commit();
+                doc.get_last_local_change().unwrap()
+            })
+            .collect()
+    }
+
+    fn store(tx: &mut dyn Tx, c: &Change) -> Result<u64> {
+        let seq = tx.next_seq()?;
+        let hash = c.hash();
+        tx.insert_change(&NewChange {
+            seq,
+            person_id: "p1",
+            compartment: Compartment::Clinical,
+            hash: hash.as_ref(),
+            bytes: c.raw_bytes(),
+            origin_device: "d1",
+            received_ms: 1,
+            actor: None,
+            actor_seq: None,
+            clock_note_ms: None,
+        })?;
+        Ok(seq)
+    }
+
+    fn sqlite() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap());
+        (dir, s)
+    }
+
+    /// A document loaded from a stored snapshot and the log after it is the document replayed
+    /// from the whole log: same heads, same last seq.
+    #[test]
+    fn snapshot_and_tail_equal_the_log_replayed() {
+        let (_dir, s) = sqlite();
+        let all = changes(100);
+        let mut prefix = AutoCommit::new();
+        prefix.apply_changes(all[..60].to_vec()).unwrap();
+        s.write(|tx| {
+            let mut at_60 = 0;
+            for (i, c) in all.iter().enumerate() {
+                let seq = store(tx, c)?;
+                if i == 59 {
+                    at_60 = seq;
+                }
+            }
+            tx.put_doc_snapshot("p1", Compartment::Clinical, &prefix.save(), at_60)?;
+            Ok(())
+        })
+        .unwrap();
+        let (mut from_snapshot, up_a) = s
+            .read(|tx| replay(tx, "p1", Compartment::Clinical))
+            .unwrap();
+        let (mut from_log, up_b) = s
+            .read(|tx| replay_log(tx, "p1", Compartment::Clinical))
+            .unwrap();
+        assert_eq!(up_a, up_b);
+        assert_eq!(up_a, 100);
+        assert_eq!(from_snapshot.get_heads(), from_log.get_heads());
+        assert_eq!(from_snapshot.get_changes(&[]).len(), 100);
+        let loaded = s
+            .read(|tx| load_counted(tx, "p1", Compartment::Clinical))
+            .unwrap()
+            .1;
+        assert_eq!(
+            loaded,
+            Loaded {
+                up_to: 100,
+                snapshot_seq: 60,
+                tail: 40
+            }
+        );
+    }
+
+    /// Changes applied through the cache store a snapshot once more than `COMPACT_AFTER` pile up,
+    /// in the same transaction; a write that does not commit stores none; another process's
+    /// cache loads the snapshot and the tail after it.
+    #[test]
+    fn compaction_stores_a_snapshot_of_what_commits() {
+        let (_dir, s) = sqlite();
+        let all = changes(COMPACT_AFTER as usize + 10);
+        let docs = ServerDocs::new(16);
+        let (first, rest) = all.split_at(COMPACT_AFTER as usize - 1);
+        let write = |batch: &[Change], fail: bool| {
+            let mut guard = docs.lock();
+            let r = s.write(|tx| {
+                for c in batch {
+                    // As `store_uploads` does: the document first, then the change stored.
+                    let doc = guard.get(tx, "p1", Compartment::Clinical)?;
+                    let seq = store(tx, c)?;
+                    doc.apply(c.clone(), seq)
+                        .map_err(|e| ServerError::Storage(e.to_string()))?;
+                }
+                guard.compact_touched(tx)?;
+                if fail {
+                    return Err(ServerError::Conflict("stop".into()));
+                }
+                Ok(())
+            });
+            if r.is_ok() {
+                guard.committed();
+            }
+            r
+        };
+        write(first, false).unwrap();
+        assert_eq!(
+            s.read(|tx| tx.doc_snapshot("p1", Compartment::Clinical))
+                .unwrap(),
+            None,
+            "below the threshold"
+        );
+        assert!(write(rest, true).is_err());
+        assert_eq!(
+            s.read(|tx| tx.doc_snapshot("p1", Compartment::Clinical))
+                .unwrap(),
+            None,
+            "rolled back with its changes"
+        );
+        write(rest, false).unwrap();
+        let (_, covered) = s
+            .read(|tx| tx.doc_snapshot("p1", Compartment::Clinical))
+            .unwrap()
+            .unwrap();
+        assert_eq!(covered, all.len() as u64);
+        let other = ServerDocs::new(16);
+        let mut guard = other.lock();
+        let heads = s
+            .write(|tx| {
+                let d = guard.get(tx, "p1", Compartment::Clinical)?;
+                Ok((d.doc.get_heads(), d.up_to, d.snapshot_seq, d.tail))
+            })
+            .unwrap();
+        let (mut log, _) = s
+            .read(|tx| replay_log(tx, "p1", Compartment::Clinical))
+            .unwrap();
+        assert_eq!(heads.0, log.get_heads());
+        assert_eq!((heads.1, heads.2, heads.3), (covered, covered, 0));
+    }
 }

@@ -695,6 +695,7 @@ async fn sync_inner(
             Written::Retired(outcome) => {
                 let page = sync::Page {
                     changes: Vec::new(),
+                    snapshots: Vec::new(),
                     cursor: request.cursor,
                     more: false,
                     remaining: 0,

@@ -16,12 +16,13 @@ use doorstep_core::record::layout::{self, AuditStamp};
 use doorstep_core::record::policy::{self, Action, Consent, Context, Principal};
 use doorstep_core::record::{validate, Compartment, ConsentToShare, Role};
 use doorstep_core::sync::protocol::{
-    self, Bounds, ClockNote, Cursor, Instruction, Refused, SyncResponse, Verdicts, PROTOCOL_VERSION,
+    self, Bounds, ClockNote, Cursor, Instruction, Refused, Snapshot, SyncResponse, Verdicts,
+    PROTOCOL_VERSION, SNAPSHOT_PHASE,
 };
 
 use crate::docs::{DocsGuard, SeqFit};
 use crate::error::{Result, ServerError};
-use crate::storage::{ChangeMeta, DeviceRow, NewChange, Tx};
+use crate::storage::{ChangeMeta, DeviceRow, NewChange, SnapshotInfo, Tx};
 
 /// Bounds on what one request may carry, beyond the body-size limit.
 pub const MAX_CHANGES_PER_REQUEST: usize = 50_000;
@@ -200,6 +201,7 @@ pub fn store_uploads(
     for p in std::mem::take(&mut checks.advice_touched) {
         update_consent(tx, docs, &p)?;
     }
+    docs.compact_touched(tx)?;
     Ok(out)
 }
 
@@ -443,6 +445,9 @@ fn update_consent(tx: &mut dyn Tx, docs: &mut DocsGuard<'_>, person_id: &str) ->
 /// A page of the answer, before it is put into a message of either protocol version.
 pub struct Page {
     pub changes: Vec<protocol::Change>,
+    /// Documents sent whole as snapshots (a first sync by snapshots; each one's later changes
+    /// are in `changes`).
+    pub snapshots: Vec<Snapshot>,
     pub cursor: Cursor,
     pub more: bool,
     pub remaining: u64,
@@ -479,6 +484,9 @@ pub fn build_page(
     let role = device.user.role;
     let visible = visible_documents(tx, &team, role)?;
     let limit = page_bytes.clamp(MIN_PAGE_BYTES, MAX_PAGE_BYTES) as u64;
+    if split && cursor.in_snapshot_phase() {
+        return snapshot_page(tx, device, cursor, limit, now, &visible);
+    }
     let mut entering: BTreeMap<u64, Vec<(String, Compartment)>> = BTreeMap::new();
     for ((person, comp), &vis) in &visible {
         if vis > cursor.seq {
@@ -542,12 +550,183 @@ pub fn build_page(
     let instructions = instructions(tx, &team, role, cursor.seq, now, &visible)?;
     Ok(Page {
         changes,
+        snapshots: Vec::new(),
         cursor: cut.cursor,
         more: cut.more,
         remaining,
         instructions,
         clock_notes: cut.clock_notes,
     })
+}
+
+/// Where a document stands in a first sync by snapshots: documents go in order of the seq from
+/// which they became readable, then compartment, so the position survives people joining or
+/// leaving between pages (docs/decisions/0010).
+fn phase_position(vis: u64, comp: Compartment) -> u64 {
+    let idx = Compartment::ALL
+        .iter()
+        .position(|c| *c == comp)
+        .unwrap_or(0) as u64;
+    (vis.min(SNAPSHOT_PHASE >> 3) << 2) | idx
+}
+
+/// One document's part of a first sync by snapshots.
+struct Unit {
+    person_id: String,
+    compartment: Compartment,
+    pos: u64,
+    /// The stored snapshot it starts from, if any.
+    snapshot: Option<SnapshotInfo>,
+    /// The changes after the snapshot up to the phase's end (all of them without one).
+    tail: Vec<ChangeMeta>,
+    clock_notes: Vec<ClockNote>,
+    bytes: u64,
+}
+
+/// A page of a first sync by snapshots (docs/decisions/0010). The phase covers the log up to
+/// `upto`: the server's last seq when the device asked `{0, SNAPSHOT_PHASE}`, and after that the
+/// cursor's seq. Every document readable at `upto` is sent once, in [`phase_position`] order, as
+/// its stored snapshot plus its changes after the snapshot up to `upto` (or all its changes up to
+/// `upto` when no snapshot is stored); a document is never split across pages. When all are sent
+/// the cursor is `{upto, 0}`: the device holds every readable change up to `upto`, and the log
+/// after it follows as in any sync.
+fn snapshot_page(
+    tx: &mut dyn Tx,
+    device: &DeviceRow,
+    cursor: Cursor,
+    limit: u64,
+    now: u64,
+    visible: &BTreeMap<(String, Compartment), u64>,
+) -> Result<Page> {
+    let after = cursor.skip & !SNAPSHOT_PHASE;
+    // A phase starts at position 0 and covers the log as it is now.
+    let upto = if after == 0 { now } else { cursor.seq };
+    let team = device.user.team.clone();
+    let mut snaps: HashMap<(String, Compartment), SnapshotInfo> = tx
+        .team_snapshot_info(&team)?
+        .into_iter()
+        .map(|s| ((s.person_id.clone(), s.compartment), s))
+        .collect();
+    let mut todo: Vec<(u64, &(String, Compartment))> = visible
+        .iter()
+        .filter(|(_, &vis)| vis <= upto)
+        .map(|(k, &vis)| (phase_position(vis, k.1), k))
+        .filter(|(pos, _)| *pos > after)
+        .collect();
+    todo.sort();
+    let total = todo.len() as u64;
+    let mut units: Vec<Unit> = Vec::new();
+    let mut bytes = 0u64;
+    for (pos, (person, comp)) in todo {
+        if bytes >= limit {
+            break;
+        }
+        let unit = phase_unit(
+            tx,
+            device,
+            person,
+            *comp,
+            pos,
+            upto,
+            snaps.remove(&(person.clone(), *comp)),
+        )?;
+        bytes += unit.bytes;
+        units.push(unit);
+    }
+    let done = units.len() as u64;
+    let last = units.last().map(|u| u.pos);
+    let finished = done == total;
+    let mut page = Page {
+        changes: Vec::new(),
+        snapshots: Vec::new(),
+        cursor: Cursor {
+            seq: upto,
+            skip: match (finished, last) {
+                (false, Some(pos)) => SNAPSHOT_PHASE | pos,
+                _ => 0,
+            },
+        },
+        more: !finished || upto < now,
+        remaining: (total - done) + tx.count_team_changes(&team, upto, now)?,
+        instructions: instructions(tx, &team, device.user.role, cursor.seq, now, visible)?,
+        clock_notes: Vec::new(),
+    };
+    for unit in units {
+        phase_unit_bytes(tx, unit, &mut page)?;
+    }
+    Ok(page)
+}
+
+fn phase_unit(
+    tx: &mut dyn Tx,
+    device: &DeviceRow,
+    person: &str,
+    comp: Compartment,
+    pos: u64,
+    upto: u64,
+    snapshot: Option<SnapshotInfo>,
+) -> Result<Unit> {
+    let covered = snapshot.as_ref().map(|s| s.up_to_seq).unwrap_or(0);
+    let mut unit = Unit {
+        person_id: person.to_string(),
+        compartment: comp,
+        pos,
+        bytes: snapshot.as_ref().map(|s| s.len).unwrap_or(0),
+        snapshot,
+        tail: Vec::new(),
+        clock_notes: Vec::new(),
+    };
+    for m in tx.doc_change_meta(person, comp, upto)? {
+        if let Some(received_ms) = m.clock_note_ms {
+            unit.clock_notes.push(ClockNote {
+                person_id: m.person_id.clone(),
+                compartment: m.compartment,
+                hash: hex(&m.hash),
+                received_ms,
+            });
+        }
+        if m.seq > covered && m.origin_device != device.device_id {
+            unit.bytes += m.len;
+            unit.tail.push(m);
+        }
+    }
+    Ok(unit)
+}
+
+/// Read a unit's bytes into the page: its snapshot, then its changes in log order.
+fn phase_unit_bytes(tx: &mut dyn Tx, unit: Unit, page: &mut Page) -> Result<()> {
+    if unit.snapshot.is_some() {
+        let (bytes, _) = tx
+            .doc_snapshot(&unit.person_id, unit.compartment)?
+            .ok_or_else(|| {
+                ServerError::Storage(format!(
+                    "the snapshot of {} vanished while its page was built",
+                    unit.person_id
+                ))
+            })?;
+        page.snapshots.push(Snapshot {
+            person_id: unit.person_id.clone(),
+            compartment: unit.compartment,
+            bytes,
+        });
+    }
+    let seqs: Vec<u64> = unit.tail.iter().map(|m| m.seq).collect();
+    let mut by_seq: HashMap<u64, Vec<u8>> = tx.change_bytes(&seqs)?.into_iter().collect();
+    for m in unit.tail {
+        let bytes = by_seq.remove(&m.seq).ok_or_else(|| {
+            ServerError::Storage(format!(
+                "change {} vanished while its page was built",
+                m.seq
+            ))
+        })?;
+        page.changes.push(protocol::Change {
+            person_id: m.person_id,
+            compartment: m.compartment,
+            bytes,
+        });
+    }
+    page.clock_notes.extend(unit.clock_notes);
+    Ok(())
 }
 
 /// The version-2 answer.
@@ -561,7 +740,7 @@ pub fn response(
         protocol: PROTOCOL_VERSION,
         verdicts: outcome.verdicts,
         changes: page.changes,
-        snapshots: Vec::new(),
+        snapshots: page.snapshots,
         cursor: page.cursor,
         more: page.more,
         remaining: page.remaining,

@@ -353,6 +353,9 @@ fn large_history_is_paged(backend: &Backend, server: &ServerProc) {
             .unwrap();
     }
     a.sync(&rt).unwrap();
+    // b has synced before, so the person enters its scope mid-life (a new phone's first sync
+    // takes documents whole, as snapshots: tests/tests/first_sync.rs).
+    b.sync(&rt).unwrap();
     backend.admin(&["move-person", &p, "pb"]);
     let options = doorstep_core::sync::SyncOptions {
         max_page_bytes: 64 * 1024,

@@ -103,6 +103,24 @@ impl DocCache {
         self.actor = actor;
     }
 
+    /// Keep `doc` warm as the document for `key` (it arrived whole as a snapshot, which is what
+    /// the disk now holds).
+    pub fn adopt(&mut self, key: DocKey, mut doc: AutoCommit) {
+        if !self.docs.contains_key(&key) && self.docs.len() >= self.capacity {
+            self.evict_oldest();
+        }
+        doc.set_actor(self.actor.clone());
+        self.tick += 1;
+        self.docs.insert(
+            key,
+            CachedDoc {
+                doc,
+                last_used: self.tick,
+                unfolded: 0,
+            },
+        );
+    }
+
     /// Forget a document (after a failed write, its in-memory copy may be ahead of the disk).
     pub fn evict(&mut self, key: &DocKey) {
         self.docs.remove(key);

@@ -238,6 +238,10 @@ type LogRow = (i64, String, String, Vec<u8>, Option<Vec<u8>>);
 pub(super) struct Parsed {
     pub docs: BTreeMap<(String, Compartment), Vec<Change>>,
     pub bad: Vec<BadIncoming>,
+    /// What documents that arrived whole as snapshots already did (`snapshots::import`): the
+    /// people they touched and what they add to the report.
+    pub adopted_people: BTreeSet<String>,
+    pub adopted: ImportReport,
 }
 
 impl Parsed {
@@ -258,7 +262,7 @@ pub(super) struct BadIncoming {
     pub at_ms: i64,
 }
 
-fn valid_person_id(id: &str) -> bool {
+pub(super) fn valid_person_id(id: &str) -> bool {
     !id.trim().is_empty() && id.len() <= 64 && !id.contains('/')
 }
 
@@ -303,7 +307,7 @@ fn bad_incoming(c: &ExportedChange, reason: &str, code: &str) -> BadIncoming {
     }
 }
 
-fn quarantine_incoming(tx: &Transaction<'_>, b: &BadIncoming) -> Result<()> {
+pub(super) fn quarantine_incoming(tx: &Transaction<'_>, b: &BadIncoming) -> Result<()> {
     tracing::warn!(person = %b.person_id, code = %b.code, "received change quarantined");
     quarantine::insert(
         tx,
@@ -338,14 +342,14 @@ pub(super) fn import_parsed(
 ) -> Result<ImportReport> {
     let mut report = ImportReport {
         received: received as u64,
-        ..Default::default()
+        ..parsed.adopted
     };
     for b in &parsed.bad {
         quarantine_incoming(tx, b)?;
     }
-    report.quarantined = parsed.bad.len() as u64;
+    report.quarantined += parsed.bad.len() as u64;
     // People whose documents gained changes: only their projections need deriving again.
-    let mut people: BTreeSet<String> = BTreeSet::new();
+    let mut people: BTreeSet<String> = parsed.adopted_people;
     for ((person_id, comp), changes) in parsed.docs {
         let key = (person_id.clone(), comp);
         let conflicts_before = if comp == Compartment::Clinical {

@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::exchange::{import_parsed, parse_batch};
 use super::refusals::{self, RefusedLocal};
+use super::snapshots;
 use super::{
     lock, now, quarantine, ChangeBatch, ExportedChange, FieldStore, ImportReport, StoreChange,
     Writer,
@@ -29,6 +30,8 @@ pub struct Outbox {
 #[derive(Debug, Clone, Default)]
 pub struct SyncPage {
     pub changes: Vec<ExportedChange>,
+    /// Documents that arrive whole (a first sync by snapshots), stored before `changes`.
+    pub snapshots: Vec<crate::sync::protocol::Snapshot>,
     /// The server cursor to ask from next time: its sequence number, and how many items of the
     /// next group were already delivered.
     pub cursor: u64,
@@ -113,11 +116,17 @@ impl FieldStore {
     /// changes, mark the acknowledged outbox as sent, purge what left scope, and move the cursor.
     /// If anything fails, none of it happens and the same page can be applied again.
     pub fn apply_sync_page(&self, page: &SyncPage) -> Result<PageOutcome> {
-        let parsed = parse_batch(&ChangeBatch {
+        let mut parsed = parse_batch(&ChangeBatch {
             changes: page.changes.clone(),
             up_to: 0,
         })?;
-        let touched = parsed.keys();
+        let (decoded, bad_snapshots) = snapshots::decode_all(&page.snapshots)?;
+        let mut touched = parsed.keys();
+        touched.extend(
+            page.snapshots
+                .iter()
+                .map(|s| (s.person_id.clone(), s.compartment)),
+        );
         let mut guard = self.sync_writer()?;
         let Writer { conn, docs } = &mut *guard;
         let synced_at = now();
@@ -129,6 +138,7 @@ impl FieldStore {
         let result = (|| {
             let tx = conn.transaction()?;
             let handled = refusals::handle(&tx, docs, &page.refused, synced_at.timestamp_millis())?;
+            snapshots::import(&tx, docs, decoded, bad_snapshots, &mut parsed)?;
             let import = import_parsed(&tx, docs, parsed, page.changes.len(), page.more_pages)?;
             if let Some(up_to) = page.acked_up_to {
                 tx.execute(

@@ -1088,3 +1088,177 @@ fn a_client_without_an_nhs_number_is_found_by_name_birth_date_postcode_or_phone(
         assert!(s.search_patients(q).unwrap().is_empty(), "search {q:?}");
     }
 }
+
+/// Documents of `changes`, each `save()`d: what the server's read model sends.
+fn snapshots_of(changes: &[crate::store::ExportedChange]) -> Vec<crate::sync::protocol::Snapshot> {
+    use std::collections::BTreeMap;
+    let mut docs: BTreeMap<(String, Compartment), automerge::AutoCommit> = BTreeMap::new();
+    for c in changes {
+        let change = automerge::Change::from_bytes(c.bytes.clone()).unwrap();
+        docs.entry((c.person_id.clone(), c.compartment))
+            .or_default()
+            .apply_changes([change])
+            .unwrap();
+    }
+    docs.into_iter()
+        .map(
+            |((person_id, compartment), mut d)| crate::sync::protocol::Snapshot {
+                person_id,
+                compartment,
+                bytes: d.save(),
+            },
+        )
+        .collect()
+}
+
+/// A first sync by snapshots gives the store what a sync by changes gives: the same heads,
+/// record, caseload and history; a change that arrives again later is recognised as held; purge
+/// and rebuilding the projections work for a document that arrived whole.
+#[test]
+fn a_document_arriving_as_a_snapshot_is_the_document_by_changes() {
+    use crate::store::SyncPage;
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let by_changes = nurse(&dir, "b");
+    let by_snapshot = nurse(&dir, "c");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    for i in 0..5 {
+        a.record_visit(&id, full_visit(60 * i)).unwrap();
+    }
+    let changes = a.export_changes(0).unwrap().changes;
+    by_changes
+        .apply_sync_page(&SyncPage {
+            changes: changes.clone(),
+            cursor: 10,
+            lock_after_days: 14,
+            ..Default::default()
+        })
+        .unwrap();
+    let (head, tail) = changes.split_at(4);
+    let outcome = by_snapshot
+        .apply_sync_page(&SyncPage {
+            snapshots: snapshots_of(head),
+            // The last of the snapshot's changes again, then the rest.
+            changes: changes[3..].to_vec(),
+            cursor: 10,
+            lock_after_days: 14,
+            more_pages: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.import.new_changes, changes.len() as u64);
+    assert_eq!(outcome.import.quarantined, 0);
+    assert!(!tail.is_empty());
+    let outcome = by_snapshot
+        .apply_sync_page(&SyncPage {
+            changes: changes.clone(),
+            cursor: 11,
+            lock_after_days: 14,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.import.new_changes, 0, "every change already held");
+    assert_eq!(outcome.import.people_added, vec![id.clone()]);
+    assert_eq!(
+        by_snapshot.document_heads().unwrap(),
+        by_changes.document_heads().unwrap()
+    );
+    assert_eq!(
+        by_snapshot.patient(&id).unwrap(),
+        by_changes.patient(&id).unwrap()
+    );
+    assert_eq!(
+        by_snapshot.caseload().unwrap(),
+        by_changes.caseload().unwrap()
+    );
+    assert_eq!(
+        by_snapshot.history(&id).unwrap(),
+        by_changes.history(&id).unwrap()
+    );
+    by_snapshot.rebuild_projections().unwrap();
+    assert_eq!(
+        by_snapshot.caseload().unwrap(),
+        by_changes.caseload().unwrap()
+    );
+    // What the store sends on is every change, the snapshot's included.
+    assert_eq!(
+        by_snapshot.export_changes(0).unwrap().changes.len(),
+        changes.len()
+    );
+    let outcome = by_snapshot
+        .apply_sync_page(&SyncPage {
+            purge_people: vec![id.clone()],
+            cursor: 12,
+            lock_after_days: 14,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.purged, vec![id.clone()]);
+    assert!(by_snapshot.caseload().unwrap().is_empty());
+    assert!(by_snapshot.document_heads().unwrap().is_empty());
+}
+
+/// A snapshot that is malformed, too large or holds a change the record's rules refuse is
+/// quarantined whole and reported; the rest of the page is applied and nothing of it is stored.
+#[test]
+fn a_bad_snapshot_is_quarantined_not_fatal() {
+    use crate::store::SyncPage;
+    use crate::sync::protocol::Snapshot;
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let good = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let changes = a.export_changes(0).unwrap().changes;
+    // A document with a change that writes a key the layout does not have.
+    let mut stray = automerge::AutoCommit::new();
+    {
+        use automerge::transaction::Transactable;
+        stray.put(automerge::ROOT, "no_such_key", "x").unwrap();
+    }
+    let mut good_snaps = snapshots_of(&changes);
+    let page = SyncPage {
+        snapshots: vec![
+            Snapshot {
+                person_id: "p-bytes".into(),
+                compartment: Compartment::Clinical,
+                bytes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
+            },
+            Snapshot {
+                person_id: "p-big".into(),
+                compartment: Compartment::Clinical,
+                bytes: vec![0; crate::store::MAX_SNAPSHOT_BYTES + 1],
+            },
+            Snapshot {
+                person_id: "p-rules".into(),
+                compartment: Compartment::Demographics,
+                bytes: stray.save(),
+            },
+            good_snaps.remove(0),
+        ],
+        cursor: 5,
+        lock_after_days: 14,
+        ..Default::default()
+    };
+    let outcome = b.apply_sync_page(&page).unwrap();
+    assert_eq!(outcome.import.quarantined, 3);
+    let q = b.quarantine().unwrap();
+    assert_eq!(q.len(), 3, "{q:?}");
+    let mut codes: Vec<String> = q.iter().map(|e| e.code.clone()).collect();
+    codes.sort();
+    assert!(codes.contains(&"malformed".to_string()), "{codes:?}");
+    assert!(codes.contains(&"too_large".to_string()), "{codes:?}");
+    assert_eq!(b.caseload().unwrap().len(), 1);
+    assert!(b.patient(&good).is_ok());
+    let heads: Vec<String> = b
+        .document_heads()
+        .unwrap()
+        .into_iter()
+        .map(|(p, _, _)| p)
+        .collect();
+    assert_eq!(heads, vec![good], "nothing of a refused snapshot is stored");
+    assert_eq!(b.sync_cursor().unwrap(), 5);
+}

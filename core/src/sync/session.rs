@@ -271,6 +271,12 @@ impl Session {
         let purged_take = self.to_report.len().min(self.bounds.max_purged as usize);
         let purged: Vec<String> = self.to_report.drain(..purged_take).collect();
         let (seq, skip) = store.sync_position()?;
+        // A store that holds nothing of the server's log asks for a first sync by snapshots.
+        let cursor = if (seq, skip) == (0, 0) {
+            Cursor::first_sync()
+        } else {
+            Cursor { seq, skip }
+        };
         self.in_flight = InFlight {
             up_to: (!outbox.changes.is_empty()).then_some(outbox.up_to),
             seqs: outbox.seqs,
@@ -282,7 +288,7 @@ impl Session {
         Ok(SyncRequest {
             protocol: PROTOCOL_VERSION,
             app: AppVersion::current(),
-            cursor: Cursor { seq, skip },
+            cursor,
             changes: outbox.changes,
             max_page_bytes: self.options.max_page_bytes,
             purged,
@@ -325,6 +331,7 @@ impl Session {
             .collect();
         let mut page = SyncPage {
             changes: r.changes,
+            snapshots: r.snapshots,
             cursor: r.cursor.seq,
             cursor_skip: r.cursor.skip,
             acked_up_to: self.in_flight.up_to,

@@ -6,7 +6,7 @@ use doorstep_core::record::{Compartment, Role, User};
 
 use super::postgres::PgStorage;
 use super::sqlite::SqliteStorage;
-use super::{DeviceInfo, DeviceRow, NewChange, Storage, StoredChange};
+use super::{DeviceInfo, DeviceRow, NewChange, SnapshotInfo, Storage, StoredChange};
 use crate::error::{Result, ServerError};
 
 pub(crate) fn user(id: &str, name: &str, role: Role, team: &str) -> User {
@@ -600,12 +600,92 @@ pub(crate) fn hardening(s: &Storage) {
     assert_eq!(devices[1].retired_ms, Some(90));
 }
 
+/// The read model (schema 5): one snapshot per document with the seq it covers; a write never
+/// moves that seq backwards; a rolled-back write leaves nothing; the team's listing holds only
+/// current members' documents.
+pub(crate) fn read_model(s: &Storage) {
+    use Compartment::*;
+    s.write(|tx| {
+        tx.create_team("t1", "Team one")?;
+        tx.join("t1", "p1", 1)?;
+        tx.join("t1", "p2", 2)?;
+        tx.join("t1", "gone", 3)?;
+        tx.leave("t1", "gone", 4)?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.read(|tx| tx.doc_snapshot("p1", Clinical)).unwrap(), None);
+    assert!(s
+        .write(|tx| tx.put_doc_snapshot("p1", Clinical, b"at ten", 10))
+        .unwrap());
+    assert_eq!(
+        s.read(|tx| tx.doc_snapshot("p1", Clinical)).unwrap(),
+        Some((b"at ten".to_vec(), 10))
+    );
+    // Older or equal: kept as it is (another process stored a newer one first).
+    assert!(!s
+        .write(|tx| tx.put_doc_snapshot("p1", Clinical, b"at five", 5))
+        .unwrap());
+    assert!(!s
+        .write(|tx| tx.put_doc_snapshot("p1", Clinical, b"again ten", 10))
+        .unwrap());
+    assert_eq!(
+        s.read(|tx| tx.doc_snapshot("p1", Clinical)).unwrap(),
+        Some((b"at ten".to_vec(), 10))
+    );
+    assert!(s
+        .write(|tx| tx.put_doc_snapshot("p1", Clinical, b"at twenty", 20))
+        .unwrap());
+    assert_eq!(
+        s.read(|tx| tx.doc_snapshot("p1", Clinical)).unwrap(),
+        Some((b"at twenty".to_vec(), 20))
+    );
+    // A write that fails keeps none of its snapshots.
+    assert!(s
+        .write(|tx| {
+            tx.put_doc_snapshot("p2", Demographics, b"never", 7)?;
+            Err::<(), _>(ServerError::Conflict("stop".into()))
+        })
+        .is_err());
+    assert_eq!(
+        s.read(|tx| tx.doc_snapshot("p2", Demographics)).unwrap(),
+        None
+    );
+    s.write(|tx| {
+        tx.put_doc_snapshot("p2", Advice, b"p2 advice", 8)?;
+        tx.put_doc_snapshot("gone", Clinical, b"left", 9)?;
+        tx.put_doc_snapshot("stranger", Clinical, b"other team", 9)
+    })
+    .unwrap();
+    let mut info = s.read(|tx| tx.team_snapshot_info("t1")).unwrap();
+    info.sort_by(|a, b| a.person_id.cmp(&b.person_id));
+    assert_eq!(
+        info,
+        vec![
+            SnapshotInfo {
+                person_id: "p1".into(),
+                compartment: Clinical,
+                up_to_seq: 20,
+                len: 9,
+            },
+            SnapshotInfo {
+                person_id: "p2".into(),
+                compartment: Advice,
+                up_to_seq: 8,
+                len: 9,
+            },
+        ]
+    );
+}
+
 #[test]
 fn sqlite_meets_the_storage_contract() {
     let dir = tempfile::tempdir().unwrap();
     conformance(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
     let dir = tempfile::tempdir().unwrap();
     hardening(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    read_model(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
 }
 
 #[test]
@@ -620,4 +700,6 @@ fn postgres_meets_the_storage_contract() {
     conformance(&s);
     let (_server, url) = doorstep_tests::pg::fresh_database();
     hardening(&Storage::Postgres(PgStorage::open(&url).unwrap()));
+    let (_server, url) = doorstep_tests::pg::fresh_database();
+    read_model(&Storage::Postgres(PgStorage::open(&url).unwrap()));
 }

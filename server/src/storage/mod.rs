@@ -239,6 +239,36 @@ pub trait Tx {
     fn counter(&mut self, subject: &str, window_start: i64) -> Result<u64>;
     /// Drop windows that started before `before`.
     fn prune_counters(&mut self, before: i64) -> Result<()>;
+
+    // the read model (schema 5, docs/decisions/0003)
+    /// A document's stored snapshot and the log seq it covers (every change of the document
+    /// with seq <= it, and none after).
+    fn doc_snapshot(
+        &mut self,
+        person_id: &str,
+        comp: Compartment,
+    ) -> Result<Option<(Vec<u8>, u64)>>;
+    /// Store a document's snapshot covering the log up to `up_to_seq`. A stored snapshot that
+    /// covers as much or more is kept (a write never moves `up_to_seq` backwards). Returns
+    /// whether it was written.
+    fn put_doc_snapshot(
+        &mut self,
+        person_id: &str,
+        comp: Compartment,
+        snapshot: &[u8],
+        up_to_seq: u64,
+    ) -> Result<bool>;
+    /// The seq each of the team's current members' stored snapshots covers, with its size.
+    fn team_snapshot_info(&mut self, team_id: &str) -> Result<Vec<SnapshotInfo>>;
+}
+
+/// A stored snapshot without its bytes: enough to choose a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub person_id: String,
+    pub compartment: Compartment,
+    pub up_to_seq: u64,
+    pub len: u64,
 }
 
 /// A backend. `write` runs a serialised read-write transaction; `read` a consistent snapshot.

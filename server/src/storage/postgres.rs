@@ -42,7 +42,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, NewChange,
-    QuarantineRow, StoredChange, Tx,
+    QuarantineRow, SnapshotInfo, StoredChange, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1032,6 +1032,56 @@ impl Tx for PgTx<'_> {
             &[&before],
         )?;
         Ok(())
+    }
+
+    fn doc_snapshot(&mut self, person_id: &str, c: Compartment) -> Result<Option<(Vec<u8>, u64)>> {
+        Ok(
+            match self.query_first(
+                "SELECT snapshot, up_to_seq FROM documents WHERE person_id = $1 AND compartment = $2",
+                &[&person_id, &c.as_str()],
+            )? {
+                Some(r) => Some((r.try_get(0)?, seq_value(r.try_get(1)?))),
+                None => None,
+            },
+        )
+    }
+
+    fn put_doc_snapshot(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        snapshot: &[u8],
+        up_to_seq: u64,
+    ) -> Result<bool> {
+        let n = self.execute(
+            "INSERT INTO documents (person_id, compartment, snapshot, up_to_seq) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (person_id, compartment) DO UPDATE
+                 SET snapshot = excluded.snapshot, up_to_seq = excluded.up_to_seq
+                 WHERE documents.up_to_seq < excluded.up_to_seq",
+            &[&person_id, &c.as_str(), &snapshot, &seq_param(up_to_seq)],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn team_snapshot_info(&mut self, team_id: &str) -> Result<Vec<SnapshotInfo>> {
+        let rows = self.query(
+            "SELECT d.person_id, d.compartment, d.up_to_seq, octet_length(d.snapshot)::BIGINT
+             FROM memberships m JOIN documents d ON d.person_id = m.person_id
+             WHERE m.team_id = $1 AND m.left_seq IS NULL",
+            &[&team_id],
+        )?;
+        rows.into_iter()
+            .map(|r| {
+                let c: String = r.try_get(1)?;
+                let len: i64 = r.try_get(3)?;
+                Ok(SnapshotInfo {
+                    person_id: r.try_get(0)?,
+                    compartment: comp(&c)?,
+                    up_to_seq: seq_value(r.try_get(2)?),
+                    len: len.max(0) as u64,
+                })
+            })
+            .collect()
     }
 }
 

@@ -151,6 +151,16 @@ CREATE UNIQUE INDEX changes_actor_seq ON changes (person_id, compartment, actor,
         sqlite: "ALTER TABLE changes ADD COLUMN clock_note_ms INTEGER;",
         postgres: "ALTER TABLE changes ADD COLUMN clock_note_ms BIGINT;",
     },
+    Migration {
+        version: 5,
+        name: "read model: a compacted snapshot of each document and the log seq it covers",
+        sqlite: "CREATE TABLE documents (
+    person_id TEXT NOT NULL, compartment TEXT NOT NULL, snapshot BLOB NOT NULL,
+    up_to_seq INTEGER NOT NULL, PRIMARY KEY (person_id, compartment));",
+        postgres: "CREATE TABLE documents (
+    person_id TEXT NOT NULL, compartment TEXT NOT NULL, snapshot BYTEA NOT NULL,
+    up_to_seq BIGINT NOT NULL, PRIMARY KEY (person_id, compartment));",
+    },
 ];
 
 /// The schema version this server writes and reads.

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
     parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, NewChange,
-    QuarantineRow, StoredChange, Tx,
+    QuarantineRow, SnapshotInfo, StoredChange, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -915,5 +915,61 @@ impl Tx for SqliteTx<'_> {
             [before],
         )?;
         Ok(())
+    }
+
+    fn doc_snapshot(&mut self, person_id: &str, c: Compartment) -> Result<Option<(Vec<u8>, u64)>> {
+        let row: Option<(Vec<u8>, i64)> = self
+            .tx
+            .prepare_cached(
+                "SELECT snapshot, up_to_seq FROM documents WHERE person_id = ?1 AND compartment = ?2",
+            )?
+            .query_row(params![person_id, c.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row.map(|(b, s)| (b, s.max(0) as u64)))
+    }
+
+    fn put_doc_snapshot(
+        &mut self,
+        person_id: &str,
+        c: Compartment,
+        snapshot: &[u8],
+        up_to_seq: u64,
+    ) -> Result<bool> {
+        let n = self.tx.prepare_cached(
+            "INSERT INTO documents (person_id, compartment, snapshot, up_to_seq) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (person_id, compartment) DO UPDATE
+                 SET snapshot = excluded.snapshot, up_to_seq = excluded.up_to_seq
+                 WHERE documents.up_to_seq < excluded.up_to_seq",
+        )?
+        .execute(params![person_id, c.as_str(), snapshot, clamp(up_to_seq)])?;
+        Ok(n > 0)
+    }
+
+    fn team_snapshot_info(&mut self, team_id: &str) -> Result<Vec<SnapshotInfo>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT d.person_id, d.compartment, d.up_to_seq, length(d.snapshot)
+             FROM memberships m JOIN documents d ON d.person_id = m.person_id
+             WHERE m.team_id = ?1 AND m.left_seq IS NULL",
+        )?;
+        let rows = stmt
+            .query_map([team_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(person_id, c, seq, len)| {
+                Ok(SnapshotInfo {
+                    person_id,
+                    compartment: comp(&c)?,
+                    up_to_seq: seq.max(0) as u64,
+                    len: len.max(0) as u64,
+                })
+            })
+            .collect()
     }
 }

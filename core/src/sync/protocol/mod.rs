@@ -46,10 +46,33 @@ impl AppVersion {
 /// Where a device has read the server's log up to: every item whose effective sequence number is
 /// at most `seq`, then the first `skip` items of the next group (a document entering scope whose
 /// history is larger than one page is split across pages).
+///
+/// A `skip` with [`SNAPSHOT_PHASE`] set is a first sync by snapshots (docs/decisions/0010): a
+/// device that holds nothing of the server's log asks `{seq: 0, skip: SNAPSHOT_PHASE}`, and the
+/// server answers with the documents in scope as snapshots, each followed by the changes after
+/// it, up to the log position `seq` of the answer; the rest of `skip` says which documents were
+/// sent. Only the server reads it; the device keeps and sends back what it was given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     pub seq: u64,
     pub skip: u64,
+}
+
+/// The bit of [`Cursor::skip`] that marks a first sync by snapshots.
+pub const SNAPSHOT_PHASE: u64 = 1 << 63;
+
+impl Cursor {
+    /// The cursor a device that holds nothing of the log starts from: ask for snapshots.
+    pub fn first_sync() -> Cursor {
+        Cursor {
+            seq: 0,
+            skip: SNAPSHOT_PHASE,
+        }
+    }
+
+    pub fn in_snapshot_phase(&self) -> bool {
+        self.skip & SNAPSHOT_PHASE != 0
+    }
 }
 
 /// Which way a quarantined change was going when it was stopped.
@@ -115,7 +138,8 @@ pub struct Verdicts {
     pub refused: Vec<Refused>,
 }
 
-/// A compacted document (for documents entering scope; empty until the scale work uses it).
+/// A compacted document (Automerge `save()`), sent in a first sync by snapshots: it holds every
+/// change of the document up to the log position it covers (docs/decisions/0010).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub person_id: String,
