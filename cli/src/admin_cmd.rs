@@ -232,7 +232,10 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                 "created {} integration {} ({}) for team {team}",
                 c.integration.kind, c.integration.integration_id, c.integration.name
             );
-            println!("token (shown once; give it to the integration): {}", c.token);
+            println!(
+                "token (shown once; give it to the integration): {}",
+                c.token
+            );
         }
         AdminAction::RevokeIntegration { integration_id } => {
             integrations::revoke(storage, &integration_id).map_err(e)?;
@@ -246,7 +249,11 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                     i.kind,
                     i.team_id,
                     ms(Some(i.created_ms)),
-                    if i.revoked_ms.is_some() { "REVOKED" } else { "active" },
+                    if i.revoked_ms.is_some() {
+                        "REVOKED"
+                    } else {
+                        "active"
+                    },
                     i.name
                 );
             }

@@ -105,7 +105,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(v1::SYNC_PATH, post(sync_v1_handler))
         .route(protocol::ENROL_PATH, post(enrol_handler))
         .route("/v1/health", get(health))
-        .route(crate::ingest::http::READINGS_PATH, post(crate::ingest::http::readings_handler))
+        .route(
+            crate::ingest::http::READINGS_PATH,
+            post(crate::ingest::http::readings_handler),
+        )
         // Bodies are read by the handlers themselves, after authentication, with a size limit
         // and a minimum rate.
         .layer(DefaultBodyLimit::disable())
@@ -203,7 +206,9 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 
 /// Run blocking work (storage, decoding, validation) on the blocking pool. A panic there is a
 /// refused request, never a dead worker or a poisoned lock: it is caught and answered 500.
-pub(crate) async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
     let caught = move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
             tracing::error!("a request panicked; it was refused and nothing of it was stored");

@@ -160,7 +160,10 @@ mod tests {
         m.readings("stored", 3);
         m.readings("unknown_device", 1);
         let t = m.render();
-        assert!(t.contains("doorstep_readings_total{verdict=\"stored\"} 3"), "{t}");
+        assert!(
+            t.contains("doorstep_readings_total{verdict=\"stored\"} 3"),
+            "{t}"
+        );
         assert!(t.contains("doorstep_readings_total{verdict=\"unknown_device\"} 1"));
         assert!(
             t.contains("doorstep_requests_total{route=\"sync\",status=\"200\"} 2"),

@@ -63,26 +63,55 @@ fn run(backend: Backend, prefix: &str) -> Figures {
     // The address and credential limits are raised: one loopback address carries every client.
     let server = ServerProc::start_with(
         &backend,
-        &["--address-per-minute", "100000000", "--integration-per-minute", "100000000"],
+        &[
+            "--address-per-minute",
+            "100000000",
+            "--integration-per-minute",
+            "100000000",
+        ],
     );
     let rt = runtime();
     team(&backend, prefix);
-    let phone = Device::enrol(&rt, &backend, &server.url, &format!("{prefix}-nurse2"), dir.path());
+    let phone = Device::enrol(
+        &rt,
+        &backend,
+        &server.url,
+        &format!("{prefix}-nurse2"),
+        dir.path(),
+    );
     let ids: Vec<String> = (0..people)
         .map(|i| {
             let p = phone
                 .store
-                .register_patient(testing::demographics("Ann", &format!("Bench{i}"), None, "HX1 1AA"))
+                .register_patient(testing::demographics(
+                    "Ann",
+                    &format!("Bench{i}"),
+                    None,
+                    "HX1 1AA",
+                ))
                 .unwrap();
-            phone.store.admit_to_ward(&p, testing::ward_admission(None)).unwrap();
+            phone
+                .store
+                .admit_to_ward(&p, testing::ward_admission(None))
+                .unwrap();
             p
         })
         .collect();
     phone.sync(&rt).unwrap();
     let out = backend.admin(&[
-        "create-integration", "--kind", "monitoring", "--name", "bench", "--team", prefix,
+        "create-integration",
+        "--kind",
+        "monitoring",
+        "--name",
+        "bench",
+        "--team",
+        prefix,
     ]);
-    let integration = out.split_whitespace().find(|w| w.starts_with("int-")).unwrap().to_string();
+    let integration = out
+        .split_whitespace()
+        .find(|w| w.starts_with("int-"))
+        .unwrap()
+        .to_string();
     let token = out
         .lines()
         .find_map(|l| l.split("integration): ").nth(1))
@@ -91,7 +120,12 @@ fn run(backend: Backend, prefix: &str) -> Figures {
         .to_string();
     for (i, p) in ids.iter().enumerate() {
         backend.admin(&[
-            "register-monitor", "--integration", &integration, "--person", p, "--serial",
+            "register-monitor",
+            "--integration",
+            &integration,
+            "--person",
+            p,
+            "--serial",
             &format!("M{i}"),
         ]);
     }
@@ -119,11 +153,14 @@ fn run(backend: Backend, prefix: &str) -> Figures {
         let t0 = Instant::now();
         let tasks: Vec<_> = (0..clients)
             .map(|_| {
-                let (queue, client, url, token) = (queue.clone(), client.clone(), url.clone(), token.clone());
+                let (queue, client, url, token) =
+                    (queue.clone(), client.clone(), url.clone(), token.clone());
                 tokio::spawn(async move {
                     let (mut lat, mut health) = (Vec::new(), Vec::new());
                     loop {
-                        let Some(body) = queue.lock().unwrap().pop() else { break };
+                        let Some(body) = queue.lock().unwrap().pop() else {
+                            break;
+                        };
                         let t = Instant::now();
                         let r = client
                             .post(format!("{url}/v1/readings"))

@@ -115,9 +115,7 @@ fn ingest_through_the_server(backend: Backend, prefix: &str) {
         ]);
     }
     let t = (Utc::now() - Duration::minutes(20)).to_rfc3339();
-    let reading = |serial: &str, person: &str, kind: &str, value: Value, unit: &str| {
-        json!({"serial": serial, "person_id": person, "kind": kind, "value": value, "unit": unit, "taken_at": t})
-    };
+    let reading = |serial: &str, person: &str, kind: &str, value: Value, unit: &str| json!({"serial": serial, "person_id": person, "kind": kind, "value": value, "unit": unit, "taken_at": t});
 
     // JSON: good, duplicate, wrong unit, unregistered serial, not on the ward, malformed.
     let body = json!({"readings": [
@@ -129,7 +127,13 @@ fn ingest_through_the_server(backend: Backend, prefix: &str) {
         reading("OX-2", &q, "pulse", json!(90), "/min"),
         {"serial": "OX-1", "person_id": p, "kind": "pulse"},
     ]});
-    let (status, a) = post(&rt, &server.url, &token, "application/json", body.to_string());
+    let (status, a) = post(
+        &rt,
+        &server.url,
+        &token,
+        "application/json",
+        body.to_string(),
+    );
     assert_eq!(status, 200, "{a}");
     assert_eq!(
         verdicts(&a),

@@ -78,9 +78,7 @@ const ACVPU_LEVELS: [(&str, &str); 5] = [
 ];
 
 fn entry_readings(e: &Value) -> Result<Vec<FhirReading>, String> {
-    let o = e
-        .get("resource")
-        .ok_or("the entry has no resource")?;
+    let o = e.get("resource").ok_or("the entry has no resource")?;
     if o.get("resourceType").and_then(Value::as_str) != Some("Observation") {
         return Err("the entry is not an Observation".into());
     }
@@ -171,10 +169,10 @@ fn blood_pressure(o: &Value) -> Result<Vec<(ReadingKind, f64, String)>, String> 
         (codes::SYSTOLIC_LOINC.0, ReadingKind::SystolicBp),
         (codes::DIASTOLIC_LOINC.0, ReadingKind::DiastolicBp),
     ] {
-        if let Some(c) = components
-            .iter()
-            .find(|c| c.get("code").is_some_and(|k| has_coding(k, codes::LOINC, loinc)))
-        {
+        if let Some(c) = components.iter().find(|c| {
+            c.get("code")
+                .is_some_and(|k| has_coding(k, codes::LOINC, loinc))
+        }) {
             let (value, unit) = quantity(c.get("valueQuantity"))?;
             out.push((kind, value, unit));
         }
@@ -265,7 +263,11 @@ mod tests {
             ReadingKind::DiastolicBp
         );
         assert_eq!(lines[3].entry, 3);
-        assert!(lines[3].result.as_ref().unwrap_err().contains("not a vital sign"));
+        assert!(lines[3]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("not a vital sign"));
     }
 
     #[test]

@@ -60,7 +60,9 @@ struct JsonReading {
 }
 
 fn whole_body(why: impl std::fmt::Display) -> ServerError {
-    ServerError::BadRequest(format!("the body cannot be read, so nothing was stored: {why}"))
+    ServerError::BadRequest(format!(
+        "the body cannot be read, so nothing was stored: {why}"
+    ))
 }
 
 /// `{"readings": [ {…}, … ]}`: line n is the n-th reading (from 1).
@@ -96,7 +98,9 @@ fn json_lines(body: &[u8]) -> Result<Vec<Line>> {
 fn csv_lines(body: &[u8]) -> Result<Vec<Line>> {
     let text = std::str::from_utf8(body).map_err(|_| whole_body("it is not UTF-8 text"))?;
     let mut rows = text.lines().enumerate();
-    let header = rows.next().map(|(_, h)| h.trim().trim_start_matches('\u{feff}'));
+    let header = rows
+        .next()
+        .map(|(_, h)| h.trim().trim_start_matches('\u{feff}'));
     if header != Some(CSV_HEADER) {
         return Err(whole_body(format!(
             "the first line must be the header {CSV_HEADER}"

@@ -123,7 +123,11 @@ async fn authenticate(app: &Arc<App>, headers: &HeaderMap) -> Result<Integration
 
 /// One write transaction: the lines' verdicts, and the refused ones kept for operators. The
 /// integration is re-read inside it: a revoke that committed after authentication is honoured.
-pub(crate) fn write(app: &App, integration: &IntegrationRow, lines: Vec<super::Line>) -> Result<Answer> {
+pub(crate) fn write(
+    app: &App,
+    integration: &IntegrationRow,
+    lines: Vec<super::Line>,
+) -> Result<Answer> {
     let now = chrono::Utc::now();
     let mut docs = app.docs.lock();
     let answer = app.storage.write(|tx| {
@@ -147,7 +151,9 @@ pub(crate) fn write(app: &App, integration: &IntegrationRow, lines: Vec<super::L
 fn report(app: &App, client: IpAddr, integration: Option<&IntegrationRow>, a: &Answer) {
     app.metrics.readings("stored", a.stored);
     app.metrics.readings("duplicate", a.duplicate);
-    let id = integration.map(|i| i.integration_id.as_str()).unwrap_or("-");
+    let id = integration
+        .map(|i| i.integration_id.as_str())
+        .unwrap_or("-");
     for l in a.lines.iter().filter(|l| l.verdict == "refused") {
         let code = l.code.unwrap_or("refused");
         app.metrics.readings(code, 1);

@@ -57,8 +57,8 @@ fn ward() -> Ward {
         Written::Stored(o) => assert!(o.verdicts.refused.is_empty(), "{:?}", o.verdicts),
         _ => panic!("the phone's upload was not stored"),
     }
-    let created = integrations::create(&app.storage, "monitoring", "Acme oximetry", "team-a")
-        .unwrap();
+    let created =
+        integrations::create(&app.storage, "monitoring", "Acme oximetry", "team-a").unwrap();
     let id = created.integration.integration_id.clone();
     integrations::register_monitor(&app.storage, &id, &on_ward, "OX-1").unwrap();
     integrations::register_monitor(&app.storage, &id, &not_on_ward, "OX-2").unwrap();
@@ -83,22 +83,25 @@ fn every_line_gets_its_verdict_and_a_repeat_is_a_duplicate() {
     let future = (Utc::now() + Duration::hours(2)).to_rfc3339();
     let (p, q) = (&w.on_ward, &w.not_on_ward);
     let rows = vec![
-        format!("OX-1,{p},spo2,93,%,{t}"),            // 2 stored
-        format!("OX-1,{p},pulse,88,/min,{t}"),        // 3 stored
-        format!("OX-1,{p},spo2,93,%,{t}"),            // 4 duplicate (same value)
-        format!("OX-1,{p},spo2,91,%,{t}"),            // 5 duplicate (another value: first stands)
-        format!("OX-1,{p},temperature,98.6,°F,{t}"),  // 6 wrong unit
-        format!("OX-1,{p},pulse,880,/min,{t}"),       // 7 out of range
-        format!("OX-1,{p},pulse,88.5,/min,{t}"),      // 8 not whole
-        format!("OX-9,{p},pulse,88,/min,{t}"),        // 9 unknown device
-        format!("OX-2,{p},pulse,88,/min,{t}"),        // 10 another person's monitor
-        format!("OX-2,{q},pulse,88,/min,{t}"),        // 11 not on the ward
-        format!("OX-1,{p},pulse,70,/min,{future}"),   // 12 future
-        format!("OX-1,{p},pulse"),                    // 13 malformed
+        format!("OX-1,{p},spo2,93,%,{t}"),           // 2 stored
+        format!("OX-1,{p},pulse,88,/min,{t}"),       // 3 stored
+        format!("OX-1,{p},spo2,93,%,{t}"),           // 4 duplicate (same value)
+        format!("OX-1,{p},spo2,91,%,{t}"),           // 5 duplicate (another value: first stands)
+        format!("OX-1,{p},temperature,98.6,°F,{t}"), // 6 wrong unit
+        format!("OX-1,{p},pulse,880,/min,{t}"),      // 7 out of range
+        format!("OX-1,{p},pulse,88.5,/min,{t}"),     // 8 not whole
+        format!("OX-9,{p},pulse,88,/min,{t}"),       // 9 unknown device
+        format!("OX-2,{p},pulse,88,/min,{t}"),       // 10 another person's monitor
+        format!("OX-2,{q},pulse,88,/min,{t}"),       // 11 not on the ward
+        format!("OX-1,{p},pulse,70,/min,{future}"),  // 12 future
+        format!("OX-1,{p},pulse"),                   // 13 malformed
     ];
     let a = super::http::write(&w.app, &w.integration, csv(&rows)).unwrap();
-    let verdicts: Vec<(u64, &str, Option<&str>)> =
-        a.lines.iter().map(|l| (l.line, l.verdict, l.code)).collect();
+    let verdicts: Vec<(u64, &str, Option<&str>)> = a
+        .lines
+        .iter()
+        .map(|l| (l.line, l.verdict, l.code))
+        .collect();
     assert_eq!(
         verdicts,
         vec![
@@ -171,8 +174,7 @@ fn monitors_are_registered_to_people_on_the_integrations_team() {
     let id = &w.integration.integration_id;
     let e = integrations::register_monitor(&w.app.storage, id, "nobody", "OX-3").unwrap_err();
     assert!(e.to_string().contains("not on the caseload"), "{e}");
-    let e = integrations::register_monitor(&w.app.storage, id, &w.not_on_ward, "OX-1")
-        .unwrap_err();
+    let e = integrations::register_monitor(&w.app.storage, id, &w.not_on_ward, "OX-1").unwrap_err();
     assert!(e.to_string().contains("another person"), "{e}");
     integrations::unregister_monitor(&w.app.storage, id, "OX-1").unwrap();
     integrations::register_monitor(&w.app.storage, id, &w.not_on_ward, "OX-1").unwrap();

@@ -620,7 +620,9 @@ pub(crate) fn monitoring(s: &Storage) {
         tx.add_integration(&row("i2"), "h2")
     })
     .unwrap();
-    assert!(is_storage_err(s.write(|tx| tx.add_integration(&row("i3"), "h1"))));
+    assert!(is_storage_err(
+        s.write(|tx| tx.add_integration(&row("i3"), "h1"))
+    ));
     assert_eq!(
         s.read(|tx| tx.integration_by_token("h2")).unwrap(),
         Some(row("i2"))
@@ -636,8 +638,10 @@ pub(crate) fn monitoring(s: &Storage) {
 
     // One active registration per serial and integration; unregistered, it may be registered
     // again (to someone else).
-    s.write(|tx| tx.register_monitor("i1", "OX-1", "p1", 1)).unwrap();
-    s.write(|tx| tx.register_monitor("i2", "OX-1", "p2", 1)).unwrap();
+    s.write(|tx| tx.register_monitor("i1", "OX-1", "p1", 1))
+        .unwrap();
+    s.write(|tx| tx.register_monitor("i2", "OX-1", "p2", 1))
+        .unwrap();
     assert!(is_storage_err(
         s.write(|tx| tx.register_monitor("i1", "OX-1", "p3", 2))
     ));
@@ -645,10 +649,15 @@ pub(crate) fn monitoring(s: &Storage) {
         s.read(|tx| tx.monitor_person("i1", "OX-1")).unwrap(),
         Some("p1".into())
     );
-    assert!(s.write(|tx| tx.unregister_monitor("i1", "OX-1", 3)).unwrap());
-    assert!(!s.write(|tx| tx.unregister_monitor("i1", "OX-1", 3)).unwrap());
+    assert!(s
+        .write(|tx| tx.unregister_monitor("i1", "OX-1", 3))
+        .unwrap());
+    assert!(!s
+        .write(|tx| tx.unregister_monitor("i1", "OX-1", 3))
+        .unwrap());
     assert_eq!(s.read(|tx| tx.monitor_person("i1", "OX-1")).unwrap(), None);
-    s.write(|tx| tx.register_monitor("i1", "OX-1", "p3", 4)).unwrap();
+    s.write(|tx| tx.register_monitor("i1", "OX-1", "p3", 4))
+        .unwrap();
     assert_eq!(
         s.read(|tx| tx.monitor_person("i1", "OX-1")).unwrap(),
         Some("p3".into())
@@ -672,7 +681,10 @@ pub(crate) fn monitoring(s: &Storage) {
         ReadingInsert::Duplicate { stored_value: 93.0 }
     );
     assert_eq!(put(reading("i2", "spo2", 100, 91.0)), ReadingInsert::Stored);
-    assert_eq!(put(reading("i1", "pulse", 100, 80.0)), ReadingInsert::Stored);
+    assert_eq!(
+        put(reading("i1", "pulse", 100, 80.0)),
+        ReadingInsert::Stored
+    );
     assert_eq!(put(reading("i1", "spo2", 200, 36.6)), ReadingInsert::Stored);
     let held = s.read(|tx| tx.readings_of("p1", 100, 200)).unwrap();
     let got: Vec<(&str, &str, f64)> = held
@@ -681,10 +693,22 @@ pub(crate) fn monitoring(s: &Storage) {
         .collect();
     assert_eq!(
         got,
-        vec![("i1", "pulse", 80.0), ("i1", "spo2", 93.0), ("i2", "spo2", 91.0)]
+        vec![
+            ("i1", "pulse", 80.0),
+            ("i1", "spo2", 93.0),
+            ("i2", "spo2", 91.0)
+        ]
     );
-    assert_eq!(s.read(|tx| tx.readings_of("p1", 0, i64::MAX)).unwrap().len(), 4);
-    assert!(s.read(|tx| tx.readings_of("p2", 0, i64::MAX)).unwrap().is_empty());
+    assert_eq!(
+        s.read(|tx| tx.readings_of("p1", 0, i64::MAX))
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(s
+        .read(|tx| tx.readings_of("p2", 0, i64::MAX))
+        .unwrap()
+        .is_empty());
 
     let refusal = |code: &str| IngestRefusal {
         integration_id: "i1".into(),

@@ -141,7 +141,9 @@ pub struct NewReading<'a> {
 pub enum ReadingInsert {
     Stored,
     /// The same source, person, kind and time is held already, with this value.
-    Duplicate { stored_value: f64 },
+    Duplicate {
+        stored_value: f64,
+    },
 }
 
 /// A stored reading.
@@ -316,13 +318,21 @@ pub trait Tx {
     /// The person a serial is registered to now, for this integration.
     fn monitor_person(&mut self, integration_id: &str, serial: &str) -> Result<Option<String>>;
     /// End a serial's active registration; false if it had none.
-    fn unregister_monitor(&mut self, integration_id: &str, serial: &str, now_ms: i64)
-        -> Result<bool>;
+    fn unregister_monitor(
+        &mut self,
+        integration_id: &str,
+        serial: &str,
+        now_ms: i64,
+    ) -> Result<bool>;
     /// Store a reading unless its (integration, person, kind, time) is held already.
     fn insert_reading(&mut self, r: &NewReading<'_>) -> Result<ReadingInsert>;
     /// A person's readings with `from_ms <= taken_ms < to_ms`, oldest first.
-    fn readings_of(&mut self, person_id: &str, from_ms: i64, to_ms: i64)
-        -> Result<Vec<StoredReading>>;
+    fn readings_of(
+        &mut self,
+        person_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StoredReading>>;
     fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()>;
     /// (reason code, count), most frequent first.
     fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>>;

@@ -1041,7 +1041,14 @@ impl Tx for PgTx<'_> {
         self.execute(
             "INSERT INTO integrations (integration_id, kind, name, team_id, token_hash, created_ms)
              VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&i.integration_id, &i.kind, &i.name, &i.team_id, &token_hash, &i.created_ms],
+            &[
+                &i.integration_id,
+                &i.kind,
+                &i.name,
+                &i.team_id,
+                &token_hash,
+                &i.created_ms,
+            ],
         )?;
         Ok(())
     }

@@ -924,7 +924,14 @@ impl Tx for SqliteTx<'_> {
         self.tx.execute(
             "INSERT INTO integrations (integration_id, kind, name, team_id, token_hash, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![i.integration_id, i.kind, i.name, i.team_id, token_hash, i.created_ms],
+            params![
+                i.integration_id,
+                i.kind,
+                i.name,
+                i.team_id,
+                token_hash,
+                i.created_ms
+            ],
         )?;
         Ok(())
     }
