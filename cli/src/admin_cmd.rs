@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use doorstep_core::record::Role;
-use doorstep_server::{admin, Storage};
+use doorstep_server::{admin, integrations, Storage};
 
 #[derive(Subcommand)]
 pub enum AdminAction {
@@ -58,6 +58,40 @@ pub enum AdminAction {
     RemovePerson { person_id: String },
     /// List enrolled devices.
     Devices,
+    /// Create a credential for a system integration (a remote-monitoring service) serving a
+    /// team; its token is printed once and stored only as a hash.
+    CreateIntegration {
+        /// monitoring
+        #[arg(long)]
+        kind: String,
+        /// The supplier and service ("Acme oximetry for the Halifax virtual ward").
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        team: String,
+    },
+    /// Revoke an integration's credential: its token stops working at once.
+    RevokeIntegration { integration_id: String },
+    /// List integrations.
+    Integrations,
+    /// Register a home monitor (by serial) to a person, for an integration.
+    RegisterMonitor {
+        #[arg(long)]
+        integration: String,
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        serial: String,
+    },
+    /// End a home monitor's registration: its later readings are refused.
+    UnregisterMonitor {
+        #[arg(long)]
+        integration: String,
+        #[arg(long)]
+        serial: String,
+    },
+    /// Readings refused at ingest, counted by reason.
+    IngestRefusals,
     /// Changes devices put in quarantine (refused by the server, or by a phone).
     Quarantine {
         #[command(subcommand)]
@@ -190,6 +224,61 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                         "active"
                     }
                 );
+            }
+        }
+        AdminAction::CreateIntegration { kind, name, team } => {
+            let c = integrations::create(storage, &kind, &name, &team).map_err(e)?;
+            println!(
+                "created {} integration {} ({}) for team {team}",
+                c.integration.kind, c.integration.integration_id, c.integration.name
+            );
+            println!(
+                "token (shown once; give it to the integration): {}",
+                c.token
+            );
+        }
+        AdminAction::RevokeIntegration { integration_id } => {
+            integrations::revoke(storage, &integration_id).map_err(e)?;
+            println!("revoked integration {integration_id}: its token no longer works");
+        }
+        AdminAction::Integrations => {
+            for i in integrations::list(storage).map_err(e)? {
+                println!(
+                    "{}  {}  team {}  created {}  {}  {}",
+                    i.integration_id,
+                    i.kind,
+                    i.team_id,
+                    ms(Some(i.created_ms)),
+                    if i.revoked_ms.is_some() {
+                        "REVOKED"
+                    } else {
+                        "active"
+                    },
+                    i.name
+                );
+            }
+        }
+        AdminAction::RegisterMonitor {
+            integration,
+            person,
+            serial,
+        } => {
+            integrations::register_monitor(storage, &integration, &person, &serial).map_err(e)?;
+            println!("registered monitor {serial} to {person} for integration {integration}");
+        }
+        AdminAction::UnregisterMonitor {
+            integration,
+            serial,
+        } => {
+            integrations::unregister_monitor(storage, &integration, &serial).map_err(e)?;
+            println!("unregistered monitor {serial} from integration {integration}");
+        }
+        AdminAction::IngestRefusals => {
+            let counts = integrations::refusal_counts(storage).map_err(e)?;
+            let total: u64 = counts.iter().map(|(_, n)| n).sum();
+            println!("{total} refused readings");
+            for (code, n) in counts {
+                println!("  {n:>7}  {code}");
             }
         }
         AdminAction::Quarantine {

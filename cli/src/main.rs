@@ -143,6 +143,9 @@ pub struct ServeArgs {
     /// Requests one client address may make per minute.
     #[arg(long, default_value_t = 6_000)]
     address_per_minute: u64,
+    /// `POST /v1/readings` requests one integration credential may make per minute.
+    #[arg(long, default_value_t = 12_000)]
+    integration_per_minute: u64,
     /// Wrong enrolment codes from one address per minute before enrolment answers 429.
     #[arg(long, default_value_t = 20)]
     enrol_failures_per_minute: u64,
@@ -178,6 +181,7 @@ impl ServeArgs {
         l.max_new_people = self.max_new_people;
         l.device_per_minute = self.device_per_minute;
         l.address_per_minute = self.address_per_minute;
+        l.integration_per_minute = self.integration_per_minute;
         l.enrol_failures_per_minute = self.enrol_failures_per_minute;
         c
     }

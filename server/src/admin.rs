@@ -248,7 +248,7 @@ pub fn devices(storage: &Storage) -> Result<Vec<DeviceInfo>> {
     storage.read(|tx| tx.devices())
 }
 
-fn check_id(what: &str, id: &str) -> Result<()> {
+pub(crate) fn check_id(what: &str, id: &str) -> Result<()> {
     if id.is_empty()
         || id.len() > 64
         || !id

@@ -13,6 +13,11 @@ pub enum ServerError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// An integration's bearer token is missing or unknown (`POST /v1/readings`).
+    #[error("{0}")]
+    IntegrationUnauthorized(String),
+    #[error("{0}")]
+    UnsupportedMedia(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -47,7 +52,10 @@ impl ServerError {
     pub fn status(&self) -> StatusCode {
         match self {
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ServerError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ServerError::Unauthorized | ServerError::IntegrationUnauthorized(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ServerError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -66,7 +74,8 @@ impl ServerError {
     pub fn code(&self) -> &'static str {
         match self {
             ServerError::BadRequest(_) => "bad_request",
-            ServerError::Unauthorized => "unauthorized",
+            ServerError::Unauthorized | ServerError::IntegrationUnauthorized(_) => "unauthorized",
+            ServerError::UnsupportedMedia(_) => "unsupported_media_type",
             ServerError::Forbidden(_) => "forbidden",
             ServerError::NotFound(_) => "not_found",
             ServerError::Unprocessable(_) => "unprocessable",
@@ -104,7 +113,10 @@ impl IntoResponse for ServerError {
         }
         if matches!(
             self,
-            ServerError::TooLarge(_) | ServerError::Timeout(_) | ServerError::Unauthorized
+            ServerError::TooLarge(_)
+                | ServerError::Timeout(_)
+                | ServerError::Unauthorized
+                | ServerError::IntegrationUnauthorized(_)
         ) {
             // The body may be unread: do not keep reading it on this connection.
             response.headers_mut().insert(

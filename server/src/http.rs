@@ -105,6 +105,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(v1::SYNC_PATH, post(sync_v1_handler))
         .route(protocol::ENROL_PATH, post(enrol_handler))
         .route("/v1/health", get(health))
+        .route(
+            crate::ingest::http::READINGS_PATH,
+            post(crate::ingest::http::readings_handler),
+        )
         // Bodies are read by the handlers themselves, after authentication, with a size limit
         // and a minimum rate.
         .layer(DefaultBodyLimit::disable())
@@ -202,7 +206,9 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 
 /// Run blocking work (storage, decoding, validation) on the blocking pool. A panic there is a
 /// refused request, never a dead worker or a poisoned lock: it is caught and answered 500.
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
     let caught = move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
             tracing::error!("a request panicked; it was refused and nothing of it was stored");
@@ -232,7 +238,7 @@ fn check_version_is(headers: &HeaderMap, expected: u32) -> Result<()> {
 }
 
 /// Refuse from its announced length a body larger than `max`, before reading any of it.
-fn announced_length(headers: &HeaderMap, max: usize) -> Result<Option<usize>> {
+pub(crate) fn announced_length(headers: &HeaderMap, max: usize) -> Result<Option<usize>> {
     let Some(v) = headers.get(header::CONTENT_LENGTH) else {
         return Ok(None);
     };
@@ -250,7 +256,7 @@ fn announced_length(headers: &HeaderMap, max: usize) -> Result<Option<usize>> {
 }
 
 /// Read a body of at most `max` bytes, at no less than the configured minimum rate.
-async fn read_body(
+pub(crate) async fn read_body(
     body: Body,
     announced: Option<usize>,
     max: usize,
@@ -304,7 +310,7 @@ fn security_refusal(app: &App, client: IpAddr, device: Option<&DeviceRow>, e: &S
     }
 }
 
-fn rate(counters: &Counters, subject: String, limit: u64, what: &str) -> Result<()> {
+pub(crate) fn rate(counters: &Counters, subject: String, limit: u64, what: &str) -> Result<()> {
     counters
         .hit(&subject, limit, now_ms())
         .map_err(|retry_after_s| ServerError::RateLimited {

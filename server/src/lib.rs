@@ -12,6 +12,8 @@ pub mod auth;
 pub mod docs;
 pub mod error;
 pub mod http;
+pub mod ingest;
+pub mod integrations;
 pub mod limits;
 pub mod listen;
 pub mod metrics;

@@ -26,6 +26,8 @@ pub struct Metrics {
     refusals: Mutex<BTreeMap<&'static str, u64>>,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
     syncs: Mutex<u64>,
+    /// Readings posted by integrations, by verdict (`stored`, `duplicate`, or the refusal code).
+    readings: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The route label of a path: a fixed set, so a scanner cannot grow the metrics.
@@ -35,6 +37,7 @@ pub fn route(path: &str) -> &'static str {
         "/v1/sync" => "sync_v1",
         "/v1/enrol" => "enrol",
         "/v1/health" => "health",
+        "/v1/readings" => "readings",
         _ => "other",
     }
 }
@@ -61,6 +64,13 @@ impl Metrics {
     pub fn refusal(&self, reason: &'static str) {
         if let Ok(mut r) = self.refusals.lock() {
             *r.entry(reason).or_default() += 1;
+        }
+    }
+
+    /// `n` readings given this verdict (`stored`, `duplicate`, or a refusal code).
+    pub fn readings(&self, verdict: &'static str, n: u64) {
+        if let Ok(mut r) = self.readings.lock() {
+            *r.entry(verdict).or_default() += n;
         }
     }
 
@@ -94,6 +104,15 @@ impl Metrics {
         out.push_str("# TYPE doorstep_syncs_total counter\n");
         let syncs = self.syncs.lock().map(|s| *s).unwrap_or(0);
         let _ = writeln!(out, "doorstep_syncs_total {syncs}");
+        out.push_str(
+            "# HELP doorstep_readings_total Readings posted by integrations, by verdict (stored, duplicate, or why refused).\n",
+        );
+        out.push_str("# TYPE doorstep_readings_total counter\n");
+        if let Ok(r) = self.readings.lock() {
+            for (verdict, n) in r.iter() {
+                let _ = writeln!(out, "doorstep_readings_total{{verdict=\"{verdict}\"}} {n}");
+            }
+        }
         out.push_str("# HELP doorstep_request_seconds Request latency by route.\n");
         out.push_str("# TYPE doorstep_request_seconds histogram\n");
         if let Ok(l) = self.latency.lock() {
@@ -138,7 +157,14 @@ mod tests {
         m.request(route("/wp-admin"), 404, Duration::from_millis(1));
         m.refusal("rate_limited");
         m.sync_done();
+        m.readings("stored", 3);
+        m.readings("unknown_device", 1);
         let t = m.render();
+        assert!(
+            t.contains("doorstep_readings_total{verdict=\"stored\"} 3"),
+            "{t}"
+        );
+        assert!(t.contains("doorstep_readings_total{verdict=\"unknown_device\"} 1"));
         assert!(
             t.contains("doorstep_requests_total{route=\"sync\",status=\"200\"} 2"),
             "{t}"

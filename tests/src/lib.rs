@@ -18,7 +18,11 @@ use doorstep_core::sync::{self, SyncEndpoint};
 use doorstep_core::{FieldStore, StoreConfig};
 
 /// The `doorstep` binary, built once per test process.
+/// `DOORSTEP_BIN`, when set, names a binary to use instead (a release build, for benchmarks).
 pub fn doorstep_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("DOORSTEP_BIN") {
+        return PathBuf::from(bin);
+    }
     static BUILD: Once = Once::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     BUILD.call_once(|| {

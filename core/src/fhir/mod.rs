@@ -28,6 +28,7 @@ pub mod ids;
 mod obj;
 mod observations;
 mod patient;
+pub mod readings;
 pub mod text;
 mod typed;
 

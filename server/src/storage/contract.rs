@@ -6,7 +6,10 @@ use doorstep_core::record::{Compartment, Role, User};
 
 use super::postgres::PgStorage;
 use super::sqlite::SqliteStorage;
-use super::{DeviceInfo, DeviceRow, NewChange, SnapshotInfo, Storage, StoredChange};
+use super::{
+    DeviceInfo, DeviceRow, IngestRefusal, IntegrationRow, NewChange, NewReading, ReadingInsert,
+    SnapshotInfo, Storage, StoredChange,
+};
 use crate::error::{Result, ServerError};
 
 pub(crate) fn user(id: &str, name: &str, role: Role, team: &str) -> User {
@@ -678,6 +681,134 @@ pub(crate) fn read_model(s: &Storage) {
     );
 }
 
+/// Remote-monitoring ingest (schema 6): integrations, monitors, readings and their uniqueness,
+/// refused lines.
+pub(crate) fn monitoring(s: &Storage) {
+    s.write(|tx| tx.create_team("t1", "Team one")).unwrap();
+    let row = |id: &str| IntegrationRow {
+        integration_id: id.into(),
+        kind: "monitoring".into(),
+        name: format!("{id} service"),
+        team_id: "t1".into(),
+        created_ms: 5,
+        revoked_ms: None,
+    };
+    s.write(|tx| {
+        tx.add_integration(&row("i1"), "h1")?;
+        tx.add_integration(&row("i2"), "h2")
+    })
+    .unwrap();
+    assert!(is_storage_err(
+        s.write(|tx| tx.add_integration(&row("i3"), "h1"))
+    ));
+    assert_eq!(
+        s.read(|tx| tx.integration_by_token("h2")).unwrap(),
+        Some(row("i2"))
+    );
+    assert_eq!(s.read(|tx| tx.integration_by_token("hx")).unwrap(), None);
+    assert!(s.write(|tx| tx.revoke_integration("i2", 9)).unwrap());
+    assert!(!s.write(|tx| tx.revoke_integration("i2", 10)).unwrap());
+    assert!(!s.write(|tx| tx.revoke_integration("nope", 10)).unwrap());
+    let all = s.read(|tx| tx.integrations()).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].revoked_ms, Some(9));
+    assert_eq!(s.read(|tx| tx.integration("i1")).unwrap(), Some(row("i1")));
+
+    // One active registration per serial and integration; unregistered, it may be registered
+    // again (to someone else).
+    s.write(|tx| tx.register_monitor("i1", "OX-1", "p1", 1))
+        .unwrap();
+    s.write(|tx| tx.register_monitor("i2", "OX-1", "p2", 1))
+        .unwrap();
+    assert!(is_storage_err(
+        s.write(|tx| tx.register_monitor("i1", "OX-1", "p3", 2))
+    ));
+    assert_eq!(
+        s.read(|tx| tx.monitor_person("i1", "OX-1")).unwrap(),
+        Some("p1".into())
+    );
+    assert!(s
+        .write(|tx| tx.unregister_monitor("i1", "OX-1", 3))
+        .unwrap());
+    assert!(!s
+        .write(|tx| tx.unregister_monitor("i1", "OX-1", 3))
+        .unwrap());
+    assert_eq!(s.read(|tx| tx.monitor_person("i1", "OX-1")).unwrap(), None);
+    s.write(|tx| tx.register_monitor("i1", "OX-1", "p3", 4))
+        .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.monitor_person("i1", "OX-1")).unwrap(),
+        Some("p3".into())
+    );
+
+    // (integration, person, kind, time) is unique: a repeat reports the value held.
+    let reading = |integration: &'static str, kind: &'static str, t: i64, value: f64| NewReading {
+        integration_id: integration,
+        person_id: "p1",
+        kind,
+        taken_ms: t,
+        value,
+        unit: "%",
+        serial: "OX-1",
+        received_ms: 50,
+    };
+    let put = |r: NewReading<'static>| s.write(move |tx| tx.insert_reading(&r)).unwrap();
+    assert_eq!(put(reading("i1", "spo2", 100, 93.0)), ReadingInsert::Stored);
+    assert_eq!(
+        put(reading("i1", "spo2", 100, 91.0)),
+        ReadingInsert::Duplicate { stored_value: 93.0 }
+    );
+    assert_eq!(put(reading("i2", "spo2", 100, 91.0)), ReadingInsert::Stored);
+    assert_eq!(
+        put(reading("i1", "pulse", 100, 80.0)),
+        ReadingInsert::Stored
+    );
+    assert_eq!(put(reading("i1", "spo2", 200, 36.6)), ReadingInsert::Stored);
+    let held = s.read(|tx| tx.readings_of("p1", 100, 200)).unwrap();
+    let got: Vec<(&str, &str, f64)> = held
+        .iter()
+        .map(|r| (r.integration_id.as_str(), r.kind.as_str(), r.value))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("i1", "pulse", 80.0),
+            ("i1", "spo2", 93.0),
+            ("i2", "spo2", 91.0)
+        ]
+    );
+    assert_eq!(
+        s.read(|tx| tx.readings_of("p1", 0, i64::MAX))
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(s
+        .read(|tx| tx.readings_of("p2", 0, i64::MAX))
+        .unwrap()
+        .is_empty());
+
+    let refusal = |code: &str| IngestRefusal {
+        integration_id: "i1".into(),
+        at_ms: 7,
+        line: 3,
+        code: code.into(),
+        reason: "why".into(),
+    };
+    s.write(|tx| {
+        tx.add_ingest_refusals(&[
+            refusal("wrong_unit"),
+            refusal("unknown_device"),
+            refusal("wrong_unit"),
+        ])
+    })
+    .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.ingest_refusal_counts()).unwrap(),
+        vec![("wrong_unit".into(), 2), ("unknown_device".into(), 1)]
+    );
+}
+
 #[test]
 fn sqlite_meets_the_storage_contract() {
     let dir = tempfile::tempdir().unwrap();
@@ -686,6 +817,8 @@ fn sqlite_meets_the_storage_contract() {
     hardening(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
     let dir = tempfile::tempdir().unwrap();
     read_model(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    monitoring(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
 }
 
 #[test]
@@ -702,4 +835,6 @@ fn postgres_meets_the_storage_contract() {
     hardening(&Storage::Postgres(PgStorage::open(&url).unwrap()));
     let (_server, url) = doorstep_tests::pg::fresh_database();
     read_model(&Storage::Postgres(PgStorage::open(&url).unwrap()));
+    let (_server, url) = doorstep_tests::pg::fresh_database();
+    monitoring(&Storage::Postgres(PgStorage::open(&url).unwrap()));
 }

@@ -109,6 +109,64 @@ pub struct QuarantineRow {
     pub bytes: Vec<u8>,
 }
 
+/// A system integration's credential (schema 6): a remote-monitoring service posting readings.
+/// Its token is stored only as a hash, as a device's is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationRow {
+    pub integration_id: String,
+    /// `monitoring` (the only kind so far).
+    pub kind: String,
+    pub name: String,
+    /// The team whose caseload its monitors may be registered to.
+    pub team_id: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+/// One reading to store (schema 6). `(integration_id, person_id, kind, taken_ms)` is unique.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReading<'a> {
+    pub integration_id: &'a str,
+    pub person_id: &'a str,
+    pub kind: &'a str,
+    pub taken_ms: i64,
+    pub value: f64,
+    pub unit: &'a str,
+    pub serial: &'a str,
+    pub received_ms: i64,
+}
+
+/// What the database did with a reading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReadingInsert {
+    Stored,
+    /// The same source, person, kind and time is held already, with this value.
+    Duplicate {
+        stored_value: f64,
+    },
+}
+
+/// A stored reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReading {
+    pub integration_id: String,
+    pub kind: String,
+    pub taken_ms: i64,
+    pub value: f64,
+    pub unit: String,
+    pub serial: String,
+}
+
+/// A line of an upload that was refused, kept for operators (schema 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestRefusal {
+    pub integration_id: String,
+    pub at_ms: i64,
+    pub line: u64,
+    pub code: String,
+    pub reason: String,
+}
+
 /// The primitive operations of one transaction. Backends implement these; nothing else.
 pub trait Tx {
     // identities
@@ -240,6 +298,44 @@ pub trait Tx {
     /// Drop windows that started before `before`.
     fn prune_counters(&mut self, before: i64) -> Result<()>;
 
+    // remote-monitoring ingest (schema 6)
+    fn add_integration(&mut self, i: &IntegrationRow, token_hash: &str) -> Result<()>;
+    fn integration(&mut self, integration_id: &str) -> Result<Option<IntegrationRow>>;
+    fn integration_by_token(&mut self, token_hash: &str) -> Result<Option<IntegrationRow>>;
+    /// Every integration, oldest first.
+    fn integrations(&mut self) -> Result<Vec<IntegrationRow>>;
+    /// False if unknown or revoked already.
+    fn revoke_integration(&mut self, integration_id: &str, now_ms: i64) -> Result<bool>;
+    /// Register a monitor's serial to a person for an integration (one active registration per
+    /// serial and integration: a second is a storage error; check with `monitor_person`).
+    fn register_monitor(
+        &mut self,
+        integration_id: &str,
+        serial: &str,
+        person_id: &str,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// The person a serial is registered to now, for this integration.
+    fn monitor_person(&mut self, integration_id: &str, serial: &str) -> Result<Option<String>>;
+    /// End a serial's active registration; false if it had none.
+    fn unregister_monitor(
+        &mut self,
+        integration_id: &str,
+        serial: &str,
+        now_ms: i64,
+    ) -> Result<bool>;
+    /// Store a reading unless its (integration, person, kind, time) is held already.
+    fn insert_reading(&mut self, r: &NewReading<'_>) -> Result<ReadingInsert>;
+    /// A person's readings with `from_ms <= taken_ms < to_ms`, oldest first.
+    fn readings_of(
+        &mut self,
+        person_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StoredReading>>;
+    fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()>;
+    /// (reason code, count), most frequent first.
+    fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>>;
     // the read model (schema 5, docs/decisions/0003)
     /// A document's stored snapshot and the log seq it covers (every change of the document
     /// with seq <= it, and none after).

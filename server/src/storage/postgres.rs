@@ -41,8 +41,9 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, NewChange,
-    QuarantineRow, SnapshotInfo, StoredChange, Tx,
+    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, IngestRefusal,
+    IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert, SnapshotInfo,
+    StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1083,6 +1084,192 @@ impl Tx for PgTx<'_> {
             })
             .collect()
     }
+    // ---- remote-monitoring ingest (schema 6)
+
+    fn add_integration(&mut self, i: &IntegrationRow, token_hash: &str) -> Result<()> {
+        self.execute(
+            "INSERT INTO integrations (integration_id, kind, name, team_id, token_hash, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &i.integration_id,
+                &i.kind,
+                &i.name,
+                &i.team_id,
+                &token_hash,
+                &i.created_ms,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn integration(&mut self, integration_id: &str) -> Result<Option<IntegrationRow>> {
+        self.query_first(
+            "SELECT integration_id, kind, name, team_id, created_ms, revoked_ms
+             FROM integrations WHERE integration_id = $1",
+            &[&integration_id],
+        )?
+        .map(|r| integration_row(&r))
+        .transpose()
+    }
+
+    fn integration_by_token(&mut self, token_hash: &str) -> Result<Option<IntegrationRow>> {
+        self.query_first(
+            "SELECT integration_id, kind, name, team_id, created_ms, revoked_ms
+             FROM integrations WHERE token_hash = $1",
+            &[&token_hash],
+        )?
+        .map(|r| integration_row(&r))
+        .transpose()
+    }
+
+    fn integrations(&mut self) -> Result<Vec<IntegrationRow>> {
+        self.query(
+            "SELECT integration_id, kind, name, team_id, created_ms, revoked_ms
+             FROM integrations ORDER BY created_ms, integration_id",
+            &[],
+        )?
+        .iter()
+        .map(integration_row)
+        .collect()
+    }
+
+    fn revoke_integration(&mut self, integration_id: &str, now_ms: i64) -> Result<bool> {
+        Ok(self.execute(
+            "UPDATE integrations SET revoked_ms = $2 WHERE integration_id = $1 AND revoked_ms IS NULL",
+            &[&integration_id, &now_ms],
+        )? == 1)
+    }
+
+    fn register_monitor(
+        &mut self,
+        integration_id: &str,
+        serial: &str,
+        person_id: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO monitors (integration_id, serial, person_id, registered_ms)
+             VALUES ($1, $2, $3, $4)",
+            &[&integration_id, &serial, &person_id, &now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn monitor_person(&mut self, integration_id: &str, serial: &str) -> Result<Option<String>> {
+        match self.query_first(
+            "SELECT person_id FROM monitors
+             WHERE integration_id = $1 AND serial = $2 AND unregistered_ms IS NULL",
+            &[&integration_id, &serial],
+        )? {
+            Some(r) => Ok(Some(r.try_get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn unregister_monitor(
+        &mut self,
+        integration_id: &str,
+        serial: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
+        Ok(self.execute(
+            "UPDATE monitors SET unregistered_ms = $3
+             WHERE integration_id = $1 AND serial = $2 AND unregistered_ms IS NULL",
+            &[&integration_id, &serial, &now_ms],
+        )? == 1)
+    }
+
+    fn insert_reading(&mut self, r: &NewReading<'_>) -> Result<ReadingInsert> {
+        let n = self.execute(
+            "INSERT INTO readings
+             (integration_id, person_id, kind, taken_ms, value, unit, serial, received_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (integration_id, person_id, kind, taken_ms) DO NOTHING",
+            &[
+                &r.integration_id,
+                &r.person_id,
+                &r.kind,
+                &r.taken_ms,
+                &r.value,
+                &r.unit,
+                &r.serial,
+                &r.received_ms,
+            ],
+        )?;
+        if n == 1 {
+            return Ok(ReadingInsert::Stored);
+        }
+        let row = self.query_one(
+            "SELECT value FROM readings
+             WHERE integration_id = $1 AND person_id = $2 AND kind = $3 AND taken_ms = $4",
+            &[&r.integration_id, &r.person_id, &r.kind, &r.taken_ms],
+        )?;
+        Ok(ReadingInsert::Duplicate {
+            stored_value: row.try_get(0)?,
+        })
+    }
+
+    fn readings_of(
+        &mut self,
+        person_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StoredReading>> {
+        self.query(
+            "SELECT integration_id, kind, taken_ms, value, unit, serial FROM readings
+             WHERE person_id = $1 AND taken_ms >= $2 AND taken_ms < $3
+             ORDER BY taken_ms, kind, integration_id",
+            &[&person_id, &from_ms, &to_ms],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(StoredReading {
+                integration_id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                taken_ms: r.try_get(2)?,
+                value: r.try_get(3)?,
+                unit: r.try_get(4)?,
+                serial: r.try_get(5)?,
+            })
+        })
+        .collect()
+    }
+
+    fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()> {
+        for r in refused {
+            let line = i64::try_from(r.line).unwrap_or(i64::MAX);
+            self.execute(
+                "INSERT INTO ingest_refusals (integration_id, at_ms, line, code, reason)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&r.integration_id, &r.at_ms, &line, &r.code, &r.reason],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>> {
+        self.query(
+            "SELECT code, COUNT(*) FROM ingest_refusals GROUP BY code ORDER BY COUNT(*) DESC, code",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            let n: i64 = r.try_get(1)?;
+            Ok((r.try_get(0)?, n.max(0) as u64))
+        })
+        .collect()
+    }
+}
+
+fn integration_row(r: &Row) -> Result<IntegrationRow> {
+    Ok(IntegrationRow {
+        integration_id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        name: r.try_get(2)?,
+        team_id: r.try_get(3)?,
+        created_ms: r.try_get(4)?,
+        revoked_ms: r.try_get(5)?,
+    })
 }
 
 #[cfg(test)]

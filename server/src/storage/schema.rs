@@ -161,6 +161,50 @@ CREATE UNIQUE INDEX changes_actor_seq ON changes (person_id, compartment, actor,
     person_id TEXT NOT NULL, compartment TEXT NOT NULL, snapshot BYTEA NOT NULL,
     up_to_seq BIGINT NOT NULL, PRIMARY KEY (person_id, compartment));",
     },
+    Migration {
+        version: 6,
+        name: "remote-monitoring ingest: integrations, registered monitors, readings, refused lines",
+        sqlite: r#"
+CREATE TABLE integrations (
+    integration_id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,
+    team_id TEXT NOT NULL REFERENCES teams (team_id), token_hash TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+CREATE TABLE monitors (
+    integration_id TEXT NOT NULL REFERENCES integrations (integration_id), serial TEXT NOT NULL,
+    person_id TEXT NOT NULL, registered_ms INTEGER NOT NULL, unregistered_ms INTEGER);
+CREATE UNIQUE INDEX monitors_active ON monitors (integration_id, serial) WHERE unregistered_ms IS NULL;
+CREATE TABLE readings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, integration_id TEXT NOT NULL, person_id TEXT NOT NULL,
+    kind TEXT NOT NULL, taken_ms INTEGER NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL,
+    serial TEXT NOT NULL, received_ms INTEGER NOT NULL,
+    UNIQUE (integration_id, person_id, kind, taken_ms));
+CREATE INDEX readings_person ON readings (person_id, taken_ms);
+CREATE TABLE ingest_refusals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, integration_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    line INTEGER NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX ingest_refusals_code ON ingest_refusals (code);
+"#,
+        postgres: r#"
+CREATE TABLE integrations (
+    integration_id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,
+    team_id TEXT NOT NULL REFERENCES teams (team_id), token_hash TEXT NOT NULL UNIQUE,
+    created_ms BIGINT NOT NULL, revoked_ms BIGINT);
+CREATE TABLE monitors (
+    integration_id TEXT NOT NULL REFERENCES integrations (integration_id), serial TEXT NOT NULL,
+    person_id TEXT NOT NULL, registered_ms BIGINT NOT NULL, unregistered_ms BIGINT);
+CREATE UNIQUE INDEX monitors_active ON monitors (integration_id, serial) WHERE unregistered_ms IS NULL;
+CREATE TABLE readings (
+    id BIGSERIAL PRIMARY KEY, integration_id TEXT NOT NULL, person_id TEXT NOT NULL,
+    kind TEXT NOT NULL, taken_ms BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL, unit TEXT NOT NULL,
+    serial TEXT NOT NULL, received_ms BIGINT NOT NULL,
+    UNIQUE (integration_id, person_id, kind, taken_ms));
+CREATE INDEX readings_person ON readings (person_id, taken_ms);
+CREATE TABLE ingest_refusals (
+    id BIGSERIAL PRIMARY KEY, integration_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
+    line BIGINT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX ingest_refusals_code ON ingest_refusals (code);
+"#,
+    },
 ];
 
 /// The schema version this server writes and reads.

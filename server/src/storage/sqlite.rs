@@ -8,8 +8,9 @@ use doorstep_core::record::{Compartment, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, NewChange,
-    QuarantineRow, SnapshotInfo, StoredChange, Tx,
+    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, IngestRefusal,
+    IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert, SnapshotInfo,
+    StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -972,4 +973,190 @@ impl Tx for SqliteTx<'_> {
             })
             .collect()
     }
+    // ---- remote-monitoring ingest (schema 6)
+
+    fn add_integration(&mut self, i: &IntegrationRow, token_hash: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO integrations (integration_id, kind, name, team_id, token_hash, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                i.integration_id,
+                i.kind,
+                i.name,
+                i.team_id,
+                token_hash,
+                i.created_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn integration(&mut self, integration_id: &str) -> Result<Option<IntegrationRow>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT integration_id, kind, name, team_id, created_ms, revoked_ms
+                 FROM integrations WHERE integration_id = ?1",
+            )?
+            .query_row([integration_id], integration_row)
+            .optional()?)
+    }
+
+    fn integration_by_token(&mut self, token_hash: &str) -> Result<Option<IntegrationRow>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT integration_id, kind, name, team_id, created_ms, revoked_ms
+                 FROM integrations WHERE token_hash = ?1",
+            )?
+            .query_row([token_hash], integration_row)
+            .optional()?)
+    }
+
+    fn integrations(&mut self) -> Result<Vec<IntegrationRow>> {
+        let mut st = self.tx.prepare(
+            "SELECT integration_id, kind, name, team_id, created_ms, revoked_ms
+             FROM integrations ORDER BY created_ms, integration_id",
+        )?;
+        let rows = st.query_map([], integration_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn revoke_integration(&mut self, integration_id: &str, now_ms: i64) -> Result<bool> {
+        Ok(self.tx.execute(
+            "UPDATE integrations SET revoked_ms = ?2 WHERE integration_id = ?1 AND revoked_ms IS NULL",
+            params![integration_id, now_ms],
+        )? == 1)
+    }
+
+    fn register_monitor(
+        &mut self,
+        integration_id: &str,
+        serial: &str,
+        person_id: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO monitors (integration_id, serial, person_id, registered_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![integration_id, serial, person_id, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn monitor_person(&mut self, integration_id: &str, serial: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT person_id FROM monitors
+                 WHERE integration_id = ?1 AND serial = ?2 AND unregistered_ms IS NULL",
+            )?
+            .query_row([integration_id, serial], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn unregister_monitor(
+        &mut self,
+        integration_id: &str,
+        serial: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
+        Ok(self.tx.execute(
+            "UPDATE monitors SET unregistered_ms = ?3
+             WHERE integration_id = ?1 AND serial = ?2 AND unregistered_ms IS NULL",
+            params![integration_id, serial, now_ms],
+        )? == 1)
+    }
+
+    fn insert_reading(&mut self, r: &NewReading<'_>) -> Result<ReadingInsert> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO readings
+                 (integration_id, person_id, kind, taken_ms, value, unit, serial, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (integration_id, person_id, kind, taken_ms) DO NOTHING",
+            )?
+            .execute(params![
+                r.integration_id,
+                r.person_id,
+                r.kind,
+                r.taken_ms,
+                r.value,
+                r.unit,
+                r.serial,
+                r.received_ms
+            ])?;
+        if n == 1 {
+            return Ok(ReadingInsert::Stored);
+        }
+        let stored_value: f64 = self
+            .tx
+            .prepare_cached(
+                "SELECT value FROM readings
+                 WHERE integration_id = ?1 AND person_id = ?2 AND kind = ?3 AND taken_ms = ?4",
+            )?
+            .query_row(
+                params![r.integration_id, r.person_id, r.kind, r.taken_ms],
+                |row| row.get(0),
+            )?;
+        Ok(ReadingInsert::Duplicate { stored_value })
+    }
+
+    fn readings_of(
+        &mut self,
+        person_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StoredReading>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT integration_id, kind, taken_ms, value, unit, serial FROM readings
+             WHERE person_id = ?1 AND taken_ms >= ?2 AND taken_ms < ?3
+             ORDER BY taken_ms, kind, integration_id",
+        )?;
+        let rows = st.query_map(params![person_id, from_ms, to_ms], |r| {
+            Ok(StoredReading {
+                integration_id: r.get(0)?,
+                kind: r.get(1)?,
+                taken_ms: r.get(2)?,
+                value: r.get(3)?,
+                unit: r.get(4)?,
+                serial: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO ingest_refusals (integration_id, at_ms, line, code, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for r in refused {
+            let line = i64::try_from(r.line).unwrap_or(i64::MAX);
+            st.execute(params![r.integration_id, r.at_ms, line, r.code, r.reason])?;
+        }
+        Ok(())
+    }
+
+    fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>> {
+        let mut st = self.tx.prepare(
+            "SELECT code, COUNT(*) FROM ingest_refusals GROUP BY code ORDER BY COUNT(*) DESC, code",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+fn integration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
+    Ok(IntegrationRow {
+        integration_id: r.get(0)?,
+        kind: r.get(1)?,
+        name: r.get(2)?,
+        team_id: r.get(3)?,
+        created_ms: r.get(4)?,
+        revoked_ms: r.get(5)?,
+    })
 }

@@ -1,0 +1,241 @@
+//! Remote-monitoring ingest (issue 13, item 2) through a real `doorstep serve`: an integration
+//! made by `doorstep admin create-integration` posts JSON, CSV and FHIR batches with good, bad and
+//! duplicate lines and gets a verdict per line; an unregistered serial and a person not on the
+//! ward are refused per line; a revoked integration is refused with a clear message. SQLite and
+//! PostgreSQL.
+
+use chrono::{Duration, Utc};
+use doorstep_core::testing;
+use doorstep_tests::{runtime, team, Backend, Device, Postgres, ServerProc};
+use serde_json::{json, Value};
+
+fn post(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    token: &str,
+    media: &str,
+    body: String,
+) -> (u16, Value) {
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/v1/readings"))
+            .bearer_auth(token)
+            .header("content-type", media)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    })
+}
+
+fn verdicts(answer: &Value) -> Vec<(u64, String, String)> {
+    answer["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap(),
+                l["verdict"].as_str().unwrap().to_string(),
+                l["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn v(line: u64, verdict: &str, code: &str) -> (u64, String, String) {
+    (line, verdict.into(), code.into())
+}
+
+fn counts(a: &Value) -> (u64, u64, u64) {
+    (
+        a["stored"].as_u64().unwrap(),
+        a["duplicate"].as_u64().unwrap(),
+        a["refused"].as_u64().unwrap(),
+    )
+}
+
+fn ingest_through_the_server(backend: Backend, prefix: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(&backend);
+    let rt = runtime();
+    team(&backend, prefix);
+    let phone = Device::enrol(
+        &rt,
+        &backend,
+        &server.url,
+        &format!("{prefix}-nurse2"),
+        dir.path(),
+    );
+    let p = phone
+        .store
+        .register_patient(testing::demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    phone
+        .store
+        .admit_to_ward(&p, testing::ward_admission(None))
+        .unwrap();
+    let q = phone
+        .store
+        .register_patient(testing::demographics("Frank", "Dale", None, "HX7 8AC"))
+        .unwrap();
+    phone.sync(&rt).unwrap();
+
+    let out = backend.admin(&[
+        "create-integration",
+        "--kind",
+        "monitoring",
+        "--name",
+        "Acme oximetry",
+        "--team",
+        prefix,
+    ]);
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("int-"))
+        .unwrap()
+        .to_string();
+    let token = out
+        .lines()
+        .find_map(|l| l.split("integration): ").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    for (person, serial) in [(&p, "OX-1"), (&q, "OX-2")] {
+        backend.admin(&[
+            "register-monitor",
+            "--integration",
+            &id,
+            "--person",
+            person,
+            "--serial",
+            serial,
+        ]);
+    }
+    let t = (Utc::now() - Duration::minutes(20)).to_rfc3339();
+    let reading = |serial: &str, person: &str, kind: &str, value: Value, unit: &str| json!({"serial": serial, "person_id": person, "kind": kind, "value": value, "unit": unit, "taken_at": t});
+
+    // JSON: good, duplicate, wrong unit, unregistered serial, not on the ward, malformed.
+    let body = json!({"readings": [
+        reading("OX-1", &p, "spo2", json!(91), "%"),
+        reading("OX-1", &p, "pulse", json!(118), "/min"),
+        reading("OX-1", &p, "spo2", json!(91), "%"),
+        reading("OX-1", &p, "temperature", json!(101.2), "°F"),
+        reading("OX-9", &p, "pulse", json!(90), "/min"),
+        reading("OX-2", &q, "pulse", json!(90), "/min"),
+        {"serial": "OX-1", "person_id": p, "kind": "pulse"},
+    ]});
+    let (status, a) = post(
+        &rt,
+        &server.url,
+        &token,
+        "application/json",
+        body.to_string(),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(
+        verdicts(&a),
+        vec![
+            v(1, "stored", ""),
+            v(2, "stored", ""),
+            v(3, "duplicate", ""),
+            v(4, "refused", "wrong_unit"),
+            v(5, "refused", "unknown_device"),
+            v(6, "refused", "not_on_ward"),
+            v(7, "refused", "malformed"),
+        ]
+    );
+    assert_eq!(counts(&a), (2, 1, 4));
+    assert!(
+        a["lines"][4]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("register-monitor"),
+        "{a}"
+    );
+
+    // CSV: one already held by the JSON batch, one new, one out of range.
+    let csv = format!(
+        "serial,person_id,kind,value,unit,taken_at\nOX-1,{p},pulse,118,/min,{t}\nOX-1,{p},respiration_rate,24,/min,{t}\nOX-1,{p},spo2,9.1,%,{t}\n"
+    );
+    let (status, a) = post(&rt, &server.url, &token, "text/csv", csv);
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(
+        verdicts(&a),
+        vec![
+            v(2, "duplicate", ""),
+            v(3, "stored", ""),
+            v(4, "refused", "not_whole"),
+        ]
+    );
+
+    // FHIR: a blood pressure (two readings from one entry) and an unknown code.
+    let obs = |code: Value, extra: Value| {
+        let mut o = json!({"resourceType": "Observation", "status": "final",
+            "subject": {"reference": format!("Patient/{p}")},
+            "device": {"identifier": {"value": "OX-1"}},
+            "effectiveDateTime": t, "code": code});
+        for (k, val) in extra.as_object().unwrap() {
+            o[k] = val.clone();
+        }
+        json!({"resource": o})
+    };
+    let loinc = |c: &str| json!({"coding": [{"system": "http://loinc.org", "code": c}]});
+    let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+        obs(loinc("85354-9"), json!({"component": [
+            {"code": loinc("8480-6"), "valueQuantity": {"value": 88, "code": "mm[Hg]"}},
+            {"code": loinc("8462-4"), "valueQuantity": {"value": 55, "code": "mm[Hg]"}},
+        ]})),
+        obs(loinc("29463-7"), json!({"valueQuantity": {"value": 70, "code": "kg"}})),
+    ]});
+    let (status, a) = post(
+        &rt,
+        &server.url,
+        &token,
+        "application/fhir+json",
+        bundle.to_string(),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(
+        verdicts(&a),
+        vec![
+            v(1, "stored", ""),
+            v(1, "stored", ""),
+            v(2, "refused", "malformed"),
+        ]
+    );
+    let refused = backend.admin(&["ingest-refusals"]);
+    assert!(refused.contains("6 refused readings"), "{refused}");
+
+    // A device's token is not an integration's; a revoked integration is refused, saying so.
+    let (status, a) = post(&rt, &server.url, "not-a-token", "text/csv", String::new());
+    assert_eq!(status, 401, "{a}");
+    backend.admin(&["revoke-integration", &id]);
+    let (status, a) = post(
+        &rt,
+        &server.url,
+        &token,
+        "application/json",
+        json!({"readings": [reading("OX-1", &p, "pulse", json!(80), "/min")]}).to_string(),
+    );
+    assert_eq!(status, 403, "{a}");
+    let message = a["message"].as_str().unwrap();
+    assert!(
+        message.contains("was revoked") && message.contains("nothing it sends is stored"),
+        "{message}"
+    );
+}
+
+#[test]
+fn readings_are_checked_line_by_line_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    ingest_through_the_server(Backend::Sqlite(dir.path().join("server")), "ing");
+}
+
+#[test]
+fn readings_are_checked_line_by_line_on_postgres() {
+    let pg = Postgres::start();
+    ingest_through_the_server(Backend::Postgres(pg.url.clone()), "ingpg");
+}
