@@ -98,26 +98,7 @@ fn run(backend: Backend, prefix: &str) -> Figures {
         })
         .collect();
     phone.sync(&rt).unwrap();
-    let out = backend.admin(&[
-        "create-integration",
-        "--kind",
-        "monitoring",
-        "--name",
-        "bench",
-        "--team",
-        prefix,
-    ]);
-    let integration = out
-        .split_whitespace()
-        .find(|w| w.starts_with("int-"))
-        .unwrap()
-        .to_string();
-    let token = out
-        .lines()
-        .find_map(|l| l.split("integration): ").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let (integration, token) = doorstep_tests::monitoring_integration(&backend, "bench", prefix);
     for (i, p) in ids.iter().enumerate() {
         backend.admin(&[
             "register-monitor",

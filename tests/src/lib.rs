@@ -271,6 +271,32 @@ pub fn team(backend: &Backend, team: &str) {
     }
 }
 
+/// A monitoring integration of `team` made with `doorstep admin create-integration`: its id and
+/// the token the command prints once.
+pub fn monitoring_integration(backend: &Backend, name: &str, team: &str) -> (String, String) {
+    let out = backend.admin(&[
+        "create-integration",
+        "--kind",
+        "monitoring",
+        "--name",
+        name,
+        "--team",
+        team,
+    ]);
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("int-"))
+        .unwrap_or_else(|| panic!("no integration id in: {out}"))
+        .to_string();
+    let token = out
+        .lines()
+        .find_map(|l| l.split("integration): ").nth(1))
+        .unwrap_or_else(|| panic!("no token in: {out}"))
+        .trim()
+        .to_string();
+    (id, token)
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

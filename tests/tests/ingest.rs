@@ -83,26 +83,7 @@ fn ingest_through_the_server(backend: Backend, prefix: &str) {
         .unwrap();
     phone.sync(&rt).unwrap();
 
-    let out = backend.admin(&[
-        "create-integration",
-        "--kind",
-        "monitoring",
-        "--name",
-        "Acme oximetry",
-        "--team",
-        prefix,
-    ]);
-    let id = out
-        .split_whitespace()
-        .find(|w| w.starts_with("int-"))
-        .unwrap()
-        .to_string();
-    let token = out
-        .lines()
-        .find_map(|l| l.split("integration): ").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let (id, token) = doorstep_tests::monitoring_integration(&backend, "Acme oximetry", prefix);
     for (person, serial) in [(&p, "OX-1"), (&q, "OX-2")] {
         backend.admin(&[
             "register-monitor",
