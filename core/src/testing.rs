@@ -804,7 +804,7 @@ pub fn day_plan(
             status: GoalStatus::Active,
         },
     )?;
-    let (kind, frequency, starts_on) = match (due_today, i % 2 == 0) {
+    let (kind, frequency, starts_on) = match (due_today, i.is_multiple_of(2)) {
         (true, true) => (
             Intervention::Insulin,
             Frequency::DailyAt {

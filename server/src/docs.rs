@@ -293,7 +293,17 @@ fn load_counted(
     person_id: &str,
     comp: Compartment,
 ) -> Result<(AutoCommit, Loaded)> {
-    let Some((bytes, snapshot_seq)) = tx.doc_snapshot(person_id, comp)? else {
+    let stored = tx.doc_snapshot(person_id, comp)?.and_then(|(bytes, seq)| {
+        match apply::load_isolated(&bytes) {
+            Ok(doc) => Some((doc, seq)),
+            Err(e) => {
+                tracing::warn!(person = %person_id, compartment = comp.as_str(), error = %e,
+                    "a stored snapshot cannot be loaded; replaying the document from the log");
+                None
+            }
+        }
+    });
+    let Some((mut doc, snapshot_seq)) = stored else {
         let (doc, up_to, n) = replay_log_counted(tx, person_id, comp)?;
         return Ok((
             doc,
@@ -303,22 +313,6 @@ fn load_counted(
                 tail: n,
             },
         ));
-    };
-    let mut doc = match apply::load_isolated(&bytes) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(person = %person_id, compartment = comp.as_str(), error = %e,
-                "a stored snapshot cannot be loaded; replaying the document from the log");
-            let (doc, up_to, n) = replay_log_counted(tx, person_id, comp)?;
-            return Ok((
-                doc,
-                Loaded {
-                    up_to,
-                    snapshot_seq: 0,
-                    tail: n,
-                },
-            ));
-        }
     };
     let tail = tx.doc_changes_after(person_id, comp, snapshot_seq)?;
     let up_to = tail.last().map(|c| c.seq).unwrap_or(snapshot_seq);
