@@ -11,6 +11,8 @@
 //!   on oxygen; alert), and says so in `assumed`. A set missing anything else is incomplete (its
 //!   NEWS2 has no total), never scored as 0.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -158,27 +160,60 @@ pub fn assemble(
     scale: SpO2Scale,
     usually_on_oxygen: bool,
 ) -> Vec<AssembledSet> {
-    let mut sorted: Vec<&Reading> = readings.iter().collect();
-    sorted.sort_by_key(|r| r.taken_at);
-    let mut out = Vec::new();
-    let mut current: Vec<&Reading> = Vec::new();
-    for r in sorted {
-        let opens_new = current
-            .first()
-            .is_some_and(|first| r.taken_at >= first.taken_at + SET_WINDOW);
-        if opens_new {
-            out.push(score_set(&current, scale, usually_on_oxygen));
-            current.clear();
-        }
-        current.push(r);
-    }
-    if !current.is_empty() {
-        out.push(score_set(&current, scale, usually_on_oxygen));
-    }
-    out
+    assemble_anchored(readings, &[], scale, usually_on_oxygen)
 }
 
-fn score_set(readings: &[&Reading], scale: SpO2Scale, usually_on_oxygen: bool) -> AssembledSet {
+/// As [`assemble`], around sets already written (`anchors`, the times they opened): a set once
+/// written keeps its opening, so readings that arrive late join the set whose window holds them
+/// instead of moving every later set. A reading in the window of an anchored set (the latest
+/// that opened at or before it, and less than 60 minutes before it) belongs to that set; the
+/// others make new sets as `assemble` does. Sets come out in order of opening.
+pub fn assemble_anchored(
+    readings: &[Reading],
+    anchors: &[DateTime<Utc>],
+    scale: SpO2Scale,
+    usually_on_oxygen: bool,
+) -> Vec<AssembledSet> {
+    let mut anchors = anchors.to_vec();
+    anchors.sort();
+    anchors.dedup();
+    let mut sorted: Vec<&Reading> = readings.iter().collect();
+    sorted.sort_by_key(|r| r.taken_at);
+    let mut groups: BTreeMap<DateTime<Utc>, Vec<&Reading>> = BTreeMap::new();
+    let mut open: Option<DateTime<Utc>> = None;
+    for r in sorted {
+        let opened_at = match window_of(&anchors, r.taken_at) {
+            Some(a) => a,
+            None => {
+                let fits = open.is_some_and(|o| r.taken_at < o + SET_WINDOW);
+                if !fits {
+                    open = Some(r.taken_at);
+                }
+                open.unwrap_or(r.taken_at)
+            }
+        };
+        groups.entry(opened_at).or_default().push(r);
+    }
+    groups
+        .into_iter()
+        .map(|(opened_at, rs)| score_set(opened_at, &rs, scale, usually_on_oxygen))
+        .collect()
+}
+
+/// The anchored set whose window holds `t`: the latest opened at or before it, if it opened
+/// less than [`SET_WINDOW`] before.
+fn window_of(anchors: &[DateTime<Utc>], t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let i = anchors.partition_point(|a| *a <= t);
+    let a = *anchors.get(i.checked_sub(1)?)?;
+    (t < a + SET_WINDOW).then_some(a)
+}
+
+fn score_set(
+    opened_at: DateTime<Utc>,
+    readings: &[&Reading],
+    scale: SpO2Scale,
+    usually_on_oxygen: bool,
+) -> AssembledSet {
     let mut o = Observations::default();
     // Sorted by time: a later reading of a kind replaces an earlier one.
     for r in readings {
@@ -202,7 +237,6 @@ fn score_set(readings: &[&Reading], scale: SpO2Scale, usually_on_oxygen: bool) -
         o.consciousness = Some(Consciousness::Alert);
         assumed.push(Parameter::Consciousness);
     }
-    let opened_at = readings.first().map(|r| r.taken_at).unwrap_or_default();
     AssembledSet {
         opened_at,
         taken_at: readings.last().map(|r| r.taken_at).unwrap_or(opened_at),
@@ -221,6 +255,30 @@ fn acvpu(n: u32) -> Consciousness {
         3 => Consciousness::Pain,
         _ => Consciousness::Unresponsive,
     }
+}
+
+/// Whether `assumed` is what [`assemble`] can have assumed of `o`: only air or oxygen and
+/// consciousness, each once, and consciousness only as alert. (The validator asks this of every
+/// home-monitoring set it is given.)
+pub fn check_assumed(assumed: &[Parameter], o: &Observations) -> Result<(), String> {
+    for (i, p) in assumed.iter().enumerate() {
+        if assumed.get(..i).is_some_and(|before| before.contains(p)) {
+            return Err(format!("{p:?} is said to be assumed twice"));
+        }
+        match p {
+            Parameter::AirOrOxygen if o.on_oxygen.is_some() => {}
+            Parameter::Consciousness if o.consciousness == Some(Consciousness::Alert) => {}
+            Parameter::AirOrOxygen | Parameter::Consciousness => {
+                return Err(format!("{p:?} is said to be assumed but holds no assumed value"))
+            }
+            other => {
+                return Err(format!(
+                    "{other:?} can only come from a reading; only air or oxygen and consciousness are assumed"
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// "assumed on air, alert": what a score shown from this set must say.

@@ -263,6 +263,8 @@ fn scored(
         news2: news2::score(&observations, scale),
         observations,
         author: author.clone(),
+        assumed: Vec::new(),
+        home: None,
     })
 }
 

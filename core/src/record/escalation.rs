@@ -128,6 +128,11 @@ pub struct Escalation {
     pub response: String,
     pub news2_total: Option<u8>,
     pub news2_risk: Option<ClinicalRisk>,
+    /// "assumed on air, alert" when the set is a home-monitoring set that assumed what no
+    /// reading gave: shown beside its NEWS2.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub news2_assumed: Option<String>,
     pub spo2_scale: SpO2Scale,
     pub status: EscalationStatus,
     /// The acknowledgement that counts: the earliest.
@@ -194,6 +199,7 @@ fn raised_by(person_id: &str, c: &ClinicalRecord, o: &ObservationSet) -> Option<
         triggers,
         news2_total: o.news2.total,
         news2_risk: o.news2.risk,
+        news2_assumed: o.assumed_words(),
         spo2_scale: o.news2.scale,
         status,
         history,

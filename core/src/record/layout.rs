@@ -69,6 +69,10 @@ pub const ESCALATION_EVENT: &str = "esc_event:";
 pub const NEED_STATUS: &str = "need_status:";
 /// A referral of an advice need to an outside organisation (`record::outreach::ReferralOut`).
 pub const REFERRAL_OUT: &str = "referral_out:";
+// ---- home monitoring on the virtual ward (issue 13, layout 5)
+/// A set of home-monitoring readings the server assembled and scored (`record::home`): a
+/// register, rewritten while readings join the set, and written only by the server.
+pub const HOME_OBSERVATIONS: &str = "home_obs:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -103,7 +107,9 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
             return Ok(true);
         }
     }
-    Ok(false)
+    // A home-monitoring set is a register (the server rewrites it while it is open), and a
+    // clinician may still mark it entered in error (a device artefact).
+    Ok(compartment == Compartment::Clinical && has_key(doc, &key(HOME_OBSERVATIONS, entry_id))?)
 }
 
 /// The version of this layout (docs/decisions/0002). Every change carries the version it was
@@ -116,7 +122,13 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration |
 /// | 3 | the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
 /// | 4 | Citizens Advice outreach (issue 14): the 18 advice categories, an outcome's typed `effect`, `need_status:`, `referral_out:` |
-pub const LAYOUT_VERSION: u32 = 4;
+/// | 5 | home monitoring (issue 13): `home_obs:` (sets the server assembles from readings, with what was assumed), written by the server as its own principal |
+pub const LAYOUT_VERSION: u32 = 5;
+
+/// The layout version that added sets of home-monitoring readings written by the server
+/// (`home_obs:`, decision 0011). A phone of layout 4 counts them as "recorded with a newer
+/// version of the app" rather than showing a score without saying what was assumed.
+pub const LAYOUT_HOME: u32 = 5;
 
 /// The layout version that added Citizens Advice outreach (issue 14, docs/outreach.md).
 pub const LAYOUT_OUTREACH: u32 = 4;
@@ -138,6 +150,9 @@ fn layout_one() -> u32 {
 fn is_layout_one(v: &u32) -> bool {
     *v == 1
 }
+
+/// The principal kind of a server process writing on its own authority (`AuditStamp::principal`).
+pub const PRINCIPAL_SERVER: &str = "server";
 
 fn is_device(kind: &str) -> bool {
     kind.is_empty() || kind == "device"
@@ -185,6 +200,11 @@ impl AuditStamp {
     /// Whether the stamp names a device (a phone) as its principal.
     pub fn by_device(&self) -> bool {
         is_device(&self.principal)
+    }
+
+    /// Whether the stamp names a server process as its principal (decision 0011).
+    pub fn by_server(&self) -> bool {
+        self.principal == PRINCIPAL_SERVER
     }
 }
 

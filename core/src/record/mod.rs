@@ -9,6 +9,7 @@ pub mod day;
 pub mod edit;
 pub mod escalation;
 pub mod history;
+pub mod home;
 pub mod layout;
 pub mod medication;
 pub mod model;

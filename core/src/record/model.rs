@@ -547,6 +547,40 @@ pub struct ObservationSet {
     pub observations: Observations,
     pub news2: News2Result,
     pub author: Author,
+    // ---- sets of home-monitoring readings (issue 13, layout 5; `record::home`)
+    /// Parameters scored with the person's recorded values instead of a reading (air or oxygen,
+    /// consciousness): every score shown from this set says so ("assumed on air, alert").
+    /// Always empty for a set a clinician recorded.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumed: Vec<crate::clinical::news2::Parameter>,
+    /// For a set the server assembled from home-monitoring readings: when it opened and how many
+    /// readings it holds. None for a set a clinician recorded.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<HomeReadings>,
+}
+
+impl ObservationSet {
+    /// "assumed on air, alert" when parameters were assumed: shown beside every score of it.
+    pub fn assumed_words(&self) -> Option<String> {
+        crate::clinical::readings::assumed_words(
+            &self.assumed,
+            self.observations.on_oxygen.unwrap_or(false),
+        )
+    }
+}
+
+/// What a home-monitoring set was made of (issue 13): the readings a monitoring integration
+/// posted within its hour. The raw readings stay on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct HomeReadings {
+    /// The set's first reading; it takes readings for 60 minutes from then.
+    #[cfg_attr(feature = "uniffi", uniffi(name = "opened_at_ms"))]
+    pub opened_at: DateTime<Utc>,
+    /// How many readings it holds (the latest of each kind counts).
+    pub readings: u32,
 }
 
 /// What `record_visit` returns: the visit as stored and, if observations were taken, the stored

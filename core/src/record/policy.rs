@@ -153,9 +153,14 @@ pub const RULES: &[(Role, Action, Rule)] = &[
     (VirtualWardClinician, CompleteTask, Rule::Always),
 ];
 
-/// Rows for principals that do not act as a person (none yet: the server's own writes and the
-/// integrations arrive with the virtual-ward and interop work).
-const SYSTEM_RULES: &[(&str, Action, Rule)] = &[];
+/// Rows for principals that do not act as a person, by principal kind. The server reads the
+/// clinical record and writes the sets of home-monitoring readings it assembles into it
+/// (decision 0011; `validate` holds it to those entries). Integrations have no rows yet: the
+/// monitoring integration posts readings, which are not the record.
+const SYSTEM_RULES: &[(&str, Action, Rule)] = &[
+    ("server", Read(Clinical), Rule::Always),
+    ("server", Write(Clinical), Rule::Always),
+];
 
 /// Why an action was refused, in words a clinician can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -351,10 +356,26 @@ mod tests {
     }
 
     #[test]
-    fn system_principals_have_no_rows_yet() {
+    fn the_server_writes_the_clinical_record_only_and_integrations_nothing() {
         let s = Principal::Server {
             instance: "a".into(),
         };
-        assert!(allows(&s, Write(Clinical), &Context::default()).is_err());
+        let none = Context::default();
+        assert!(allows(&s, Write(Clinical), &none).is_ok());
+        assert!(allows(&s, Read(Clinical), &none).is_ok());
+        for refused in [
+            Write(Advice),
+            Read(Advice),
+            Write(Demographics),
+            CompleteTask,
+        ] {
+            let e = allows(&s, refused, &none).unwrap_err();
+            assert!(e.to_string().starts_with("the server may not"), "{e}");
+        }
+        let i = Principal::Integration {
+            id: "m1".into(),
+            kind: "monitoring".into(),
+        };
+        assert!(allows(&i, Write(Clinical), &none).is_err());
     }
 }

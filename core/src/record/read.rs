@@ -215,7 +215,7 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         episodes,
         planned_visits: layout::entries(doc, layout::PLANNED)?,
         visits: layout::entries(doc, layout::VISIT)?,
-        observations: layout::entries(doc, layout::OBSERVATIONS)?,
+        observations: observation_sets(doc)?,
         notes: layout::entries(doc, layout::NOTE)?,
         care_plan: layout::get_json(doc, CARE_PLAN).unwrap_or(None),
         entered_in_error,
@@ -234,6 +234,14 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
     };
     record.escalations = super::escalation::escalations(person_id, &record);
     Ok(record)
+}
+
+/// Every observation set: those clinicians recorded, then the home-monitoring sets the server
+/// assembled (`record::home`). Readers order them by time themselves.
+fn observation_sets(doc: &AutoCommit) -> Result<Vec<ObservationSet>> {
+    let mut sets: Vec<ObservationSet> = layout::entries(doc, layout::OBSERVATIONS)?;
+    sets.extend(super::home::stored(doc)?);
+    Ok(sets)
 }
 
 /// The clinical record as a screen shows it: with the count of entries a newer app wrote.

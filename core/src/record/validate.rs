@@ -239,6 +239,8 @@ enum Kind {
     // ---- Citizens Advice outreach (issue 14, layout 4): immutable entries
     NeedStatus,
     ReferralOut,
+    // ---- home monitoring (issue 13, layout 5): a register written by the server only
+    HomeObservations,
 }
 
 impl Kind {
@@ -248,6 +250,7 @@ impl Kind {
             Kind::Assessment | Kind::Wound => 2,
             Kind::EscalationEvent => layout::LAYOUT_WARD,
             Kind::NeedStatus | Kind::ReferralOut => layout::LAYOUT_OUTREACH,
+            Kind::HomeObservations => layout::LAYOUT_HOME,
             _ => 1,
         }
     }
@@ -257,7 +260,12 @@ impl Kind {
     fn single_value(self) -> bool {
         matches!(
             self,
-            Kind::Demographic | Kind::Alert | Kind::CarePlan | Kind::Consent | Kind::EnteredInError
+            Kind::Demographic
+                | Kind::Alert
+                | Kind::CarePlan
+                | Kind::Consent
+                | Kind::EnteredInError
+                | Kind::HomeObservations
         ) || (self.day_layout()
             && !matches!(self, Kind::Task | Kind::TaskStatus | Kind::Medication))
     }
@@ -313,6 +321,7 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (layout::TASK_STATUS, Kind::TaskStatus),
             (layout::MEDICATION, Kind::Medication),
             (layout::ESCALATION_EVENT, Kind::EscalationEvent),
+            (layout::HOME_OBSERVATIONS, Kind::HomeObservations),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -374,7 +383,7 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::Discharge => is::<Discharge>(json),
         Kind::Planned => is::<PlannedVisit>(json),
         Kind::Visit => is::<Visit>(json),
-        Kind::Observations => is::<ObservationSet>(json),
+        Kind::Observations | Kind::HomeObservations => is::<ObservationSet>(json),
         Kind::Note => is::<Note>(json),
         Kind::CarePlan => is::<CarePlan>(json),
         Kind::EnteredInError => is::<EnteredInError>(json),
@@ -451,6 +460,7 @@ fn check_entry(
             stamp.layout
         )));
     }
+    check_principal(kind, key, stamp)?;
     match kind {
         Kind::Demographic => check_demographic(key, id, json),
         Kind::Alert => {
@@ -495,6 +505,7 @@ fn check_entry(
             authored(key, &v.author, stamp)
         }
         Kind::Observations => check_observations(key, id, json, stamp),
+        Kind::HomeObservations => check_home_observations(key, id, json, stamp),
         Kind::Note => {
             let v: Note = parse(key, json)?;
             same_id(key, &v.id, id)?;
@@ -815,8 +826,69 @@ fn check_day_entry(
     }
 }
 
+/// Home-monitoring sets are the server's, and the server writes nothing else (decision 0011).
+fn check_principal(kind: Kind, key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    match (kind == Kind::HomeObservations, stamp.by_server()) {
+        (true, false) => Err(Refusal::Forbidden(format!(
+            "{key} is a set of home-monitoring readings, which only the Doorstep server assembles; record observations taken on a visit as an observation set"
+        ))),
+        (false, true) => Err(Refusal::Forbidden(format!(
+            "{key} was written by the server, which writes only sets of home-monitoring readings"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn check_observations(key: &str, id: &str, json: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
     let v: ObservationSet = parse(key, json)?;
+    if !v.assumed.is_empty() || v.home.is_some() {
+        return Err(content(
+            key,
+            "a set recorded by a clinician is measured: it assumes nothing and holds no home-monitoring readings",
+        ));
+    }
+    check_scored(key, id, &v, stamp)
+}
+
+/// A set of home-monitoring readings (layout 5): its window and count, what it assumed, and a
+/// NEWS2 that matches.
+fn check_home_observations(
+    key: &str,
+    id: &str,
+    json: &str,
+    stamp: &AuditStamp,
+) -> Result<(), Refusal> {
+    let v: ObservationSet = parse(key, json)?;
+    let Some(home) = &v.home else {
+        return Err(content(
+            key,
+            "a home-monitoring set must say when it opened and how many readings it holds",
+        ));
+    };
+    let window = crate::clinical::readings::SET_WINDOW;
+    if home.readings == 0 || v.taken_at < home.opened_at || v.taken_at >= home.opened_at + window {
+        return Err(content(
+            key,
+            format!(
+                "{} readings from {} to {}: a set holds at least one reading, taken within 60 minutes of its first",
+                home.readings, home.opened_at, v.taken_at
+            ),
+        ));
+    }
+    if v.visit_id.is_some() {
+        return Err(content(key, "a home-monitoring set belongs to no visit"));
+    }
+    crate::clinical::readings::check_assumed(&v.assumed, &v.observations)
+        .map_err(|e| content(key, e))?;
+    check_scored(key, id, &v, stamp)
+}
+
+fn check_scored(
+    key: &str,
+    id: &str,
+    v: &ObservationSet,
+    stamp: &AuditStamp,
+) -> Result<(), Refusal> {
     same_id(key, &v.id, id)?;
     v.observations
         .validate()

@@ -378,6 +378,11 @@ pub struct TrendPoint {
     pub sub_score: Option<u8>,
     /// For NEWS2: its risk band.
     pub risk: Option<ClinicalRisk>,
+    /// "assumed on air, alert" when the point's score rests on values no reading gave (a
+    /// home-monitoring set): NEWS2 and the assumed parameters themselves.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub assumed: Option<String>,
 }
 
 /// One measure over time, oldest first. A set that did not record it (or, for NEWS2, an
@@ -459,6 +464,7 @@ fn series_of(m: TrendMeasure, sets: &[&ObservationSet]) -> TrendSeries {
             } else {
                 None
             },
+            assumed: rests_on_assumption(m, s),
         });
     }
     TrendSeries {
@@ -467,6 +473,14 @@ fn series_of(m: TrendMeasure, sets: &[&ObservationSet]) -> TrendSeries {
         points,
         gaps,
     }
+}
+
+/// The assumption a point of `m` rests on: NEWS2's whenever anything was assumed, a parameter's
+/// when that parameter was.
+fn rests_on_assumption(m: TrendMeasure, s: &ObservationSet) -> Option<String> {
+    let affected =
+        m == TrendMeasure::News2 || m.parameter().is_some_and(|p| s.assumed.contains(&p));
+    affected.then(|| s.assumed_words()).flatten()
 }
 
 /// The London day an instant falls on (days on the ward are local days: decision 0007).

@@ -35,7 +35,17 @@ pub fn apply(tx: &Transaction<'_>, person_id: &str, deltas: &[Delta]) -> Result<
                 taken_at,
                 total,
                 risk,
-            } => note_news2(tx, person_id, observations_id, *taken_at, *total, *risk)?,
+            } => note_news2(
+                tx,
+                person_id,
+                &News2Row {
+                    observations_id,
+                    taken_at: *taken_at,
+                    total: *total,
+                    risk: *risk,
+                    assumed: None,
+                },
+            )?,
             Delta::Alerts(alerts) => replace_alerts(tx, person_id, alerts)?,
             Delta::Clinical(c) => replace_clinical(tx, person_id, c)?,
             Delta::ScheduledVisitDone {
@@ -184,27 +194,32 @@ fn note_visit(tx: &Transaction<'_>, person_id: &str, started_at: DateTime<Utc>) 
     Ok(())
 }
 
-/// A new observation set (not entered in error) may be the person's latest NEWS2; the latest is
-/// the greatest (time taken, id).
-fn note_news2(
-    tx: &Transaction<'_>,
-    person_id: &str,
-    observations_id: &str,
+/// A scored set, as the person's row keeps their latest.
+struct News2Row<'a> {
+    observations_id: &'a str,
     taken_at: DateTime<Utc>,
     total: Option<u8>,
     risk: Option<ClinicalRisk>,
-) -> Result<()> {
+    /// "assumed on air, alert" for a home-monitoring set.
+    assumed: Option<String>,
+}
+
+/// A new observation set (not entered in error) may be the person's latest NEWS2; the latest is
+/// the greatest (time taken, id).
+fn note_news2(tx: &Transaction<'_>, person_id: &str, n: &News2Row<'_>) -> Result<()> {
     tx.prepare_cached(
-        "UPDATE people SET news2_total = ?2, news2_risk = ?3, news2_at = ?4, news2_obs_id = ?5
+        "UPDATE people SET news2_total = ?2, news2_risk = ?3, news2_at = ?4, news2_obs_id = ?5,
+                           news2_assumed = ?6
          WHERE person_id = ?1
-           AND (news2_at IS NULL OR news2_at < ?4 OR (news2_at = ?4 AND news2_obs_id < ?5))",
+           AND (news2_at IS NULL OR news2_at < ?4 OR (news2_at = ?4 AND news2_obs_id <= ?5))",
     )?
     .execute(params![
         person_id,
-        total,
-        risk.map(|r| r.label()),
-        taken_at.timestamp_millis(),
-        observations_id
+        n.total,
+        n.risk.map(|r| r.label()),
+        n.taken_at.timestamp_millis(),
+        n.observations_id,
+        n.assumed,
     ])?;
     Ok(())
 }
@@ -212,7 +227,8 @@ fn note_news2(
 pub fn clear_clinical_summary(tx: &Transaction<'_>, person_id: &str) -> Result<()> {
     tx.prepare_cached(
         "UPDATE people SET last_visit_at = NULL, next_visit_at = NULL, news2_total = NULL,
-                           news2_risk = NULL, news2_at = NULL, news2_obs_id = NULL
+                           news2_risk = NULL, news2_at = NULL, news2_obs_id = NULL,
+                           news2_assumed = NULL
          WHERE person_id = ?1",
     )?
     .execute([person_id])?;
@@ -276,10 +292,13 @@ pub fn replace_clinical(tx: &Transaction<'_>, person_id: &str, c: &ClinicalRecor
         note_news2(
             tx,
             person_id,
-            &o.id,
-            o.taken_at,
-            o.news2.total,
-            o.news2.risk,
+            &News2Row {
+                observations_id: &o.id,
+                taken_at: o.taken_at,
+                total: o.news2.total,
+                risk: o.news2.risk,
+                assumed: o.assumed_words(),
+            },
         )?;
     }
     super::day::replace_rows(tx, person_id, c)?;

@@ -40,6 +40,10 @@ pub struct CaseloadEntry {
     pub last_visit: Option<DateTime<Utc>>,
     pub latest_news2: Option<u8>,
     pub latest_news2_risk: Option<String>,
+    /// "assumed on air, alert" when the latest NEWS2 is a home-monitoring set's that assumed
+    /// air or oxygen and consciousness: shown beside the score.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub latest_news2_assumed: Option<String>,
 }
 
 /// A planned visit on a day's list.
@@ -60,7 +64,7 @@ pub struct PlannedVisitSummary {
 
 const ENTRY_SQL: &str = "
 SELECT p.person_id, p.display_name, p.nhs_number, p.date_of_birth, p.address, p.postcode, p.access_notes,
-       p.next_visit_at, p.last_visit_at, p.news2_total, p.news2_risk
+       p.next_visit_at, p.last_visit_at, p.news2_total, p.news2_risk, p.news2_assumed
 FROM people p";
 
 fn ms(t: Option<i64>) -> Option<DateTime<Utc>> {
@@ -94,6 +98,7 @@ fn entries(
                     .get::<_, Option<i64>>(9)?
                     .and_then(|n| u8::try_from(n).ok()),
                 latest_news2_risk: r.get(10)?,
+                latest_news2_assumed: r.get(11)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

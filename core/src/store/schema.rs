@@ -251,6 +251,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX escalations_person_open ON escalations (person_id, open, band);
 "#,
     ),
+    (
+        7,
+        r#"
+    -- Home-monitoring sets (issue 13, layout 5): a latest NEWS2 scored with assumed air or
+    -- oxygen and consciousness says so ("assumed on air, alert") wherever it is shown.
+    ALTER TABLE people ADD COLUMN news2_assumed TEXT;
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

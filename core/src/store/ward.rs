@@ -38,6 +38,9 @@ pub struct CensusEntry {
     pub latest_news2_risk: Option<ClinicalRisk>,
     #[cfg_attr(feature = "uniffi", uniffi(name = "latest_news2_at_ms"))]
     pub latest_news2_at: Option<DateTime<Utc>>,
+    /// "assumed on air, alert" when the latest NEWS2 assumed what no reading gave.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub latest_news2_assumed: Option<String>,
     pub open_escalations: u32,
     /// The highest band among the open escalations.
     pub highest_open_band: Option<EscalationBand>,
@@ -258,7 +261,7 @@ fn census_rows(conn: &Connection, day: NaiveDate) -> Result<Vec<CensusEntry>> {
     let mut stmt = conn.prepare_cached(
         "SELECT w.person_id, w.episode_id, w.admitted_on, w.pathway, w.route, w.clinician,
                 w.expected_days, p.display_name, p.news2_total, p.news2_risk, p.news2_at,
-                coalesce(e.n, 0), e.band
+                coalesce(e.n, 0), e.band, p.news2_assumed
          FROM ward_stays w
          JOIN people p ON p.person_id = w.person_id
          LEFT JOIN (SELECT person_id, count(*) AS n, min(band) AS band FROM escalations
@@ -282,6 +285,7 @@ fn census_rows(conn: &Connection, day: NaiveDate) -> Result<Vec<CensusEntry>> {
                 news2_at: r.get(10)?,
                 open: r.get(11)?,
                 band: r.get(12)?,
+                assumed: r.get(13)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -300,6 +304,7 @@ struct RawCensus {
     news2: Option<u8>,
     risk: Option<String>,
     news2_at: Option<i64>,
+    assumed: Option<String>,
     open: u32,
     band: Option<i64>,
 }
@@ -327,6 +332,7 @@ impl RawCensus {
             latest_news2: self.news2,
             latest_news2_risk: self.risk.as_deref().and_then(risk_of_label),
             latest_news2_at: self.news2_at.and_then(DateTime::from_timestamp_millis),
+            latest_news2_assumed: self.assumed,
             open_escalations: self.open,
             highest_open_band: self.band.and_then(band_of),
         })

@@ -114,3 +114,58 @@ fn wrong_units_impossible_and_broken_values_are_refused_with_a_reason() {
     ));
     assert!(check(&r(ReadingKind::Temperature, 36.85, "°C", 0)).is_ok());
 }
+
+#[test]
+fn a_late_reading_joins_the_written_set_whose_window_holds_it() {
+    // A set was written opening at 08:00; a pulse taken at 08:40 arrives later.
+    let late = vec![r(ReadingKind::Pulse, 131.0, "/min", 40)];
+    let mut all = full_home_set(0);
+    all.extend(late);
+    let sets = assemble_anchored(&all, &[at(0)], SpO2Scale::Scale1, false);
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].opened_at, at(0));
+    assert_eq!(sets[0].readings, 7);
+    assert_eq!(sets[0].observations.pulse, Some(131));
+}
+
+#[test]
+fn a_late_reading_before_a_written_set_opens_its_own_and_moves_nothing() {
+    // Written: a set opening at 09:00. Late: readings at 08:30 and 09:10. Unanchored, 08:30
+    // would open a set taking 09:10 and the 09:00 set would move; anchored, 09:10 stays in the
+    // 09:00 set and 08:30 opens a set of its own.
+    let mut all = full_home_set(60);
+    all.push(r(ReadingKind::Pulse, 90.0, "/min", 30));
+    all.push(r(ReadingKind::Pulse, 95.0, "/min", 70));
+    let sets = assemble_anchored(&all, &[at(60)], SpO2Scale::Scale1, false);
+    let opened: Vec<_> = sets.iter().map(|s| (s.opened_at, s.readings)).collect();
+    assert_eq!(opened, vec![(at(30), 1), (at(60), 7)]);
+    assert_eq!(sets[1].observations.pulse, Some(95));
+    // Without the anchor, the sets would be cut differently: that is what anchoring prevents.
+    let loose = assemble(&all, SpO2Scale::Scale1, false);
+    assert_eq!(loose[0].opened_at, at(30));
+    assert_eq!(loose[0].readings, 8);
+}
+
+#[test]
+fn an_anchor_whose_window_has_passed_takes_no_reading() {
+    let sets = assemble_anchored(
+        &[r(ReadingKind::Pulse, 90.0, "/min", 60)],
+        &[at(0)],
+        SpO2Scale::Scale1,
+        false,
+    );
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].opened_at, at(60));
+}
+
+#[test]
+fn only_air_and_alert_can_be_assumed() {
+    let s = &assemble(&full_home_set(0), SpO2Scale::Scale1, false)[0];
+    assert_eq!(check_assumed(&s.assumed, &s.observations), Ok(()));
+    assert!(check_assumed(&[Parameter::Pulse], &s.observations).is_err());
+    let twice = [Parameter::AirOrOxygen, Parameter::AirOrOxygen];
+    assert!(check_assumed(&twice, &s.observations).is_err());
+    let mut voice = s.observations.clone();
+    voice.consciousness = Some(Consciousness::Voice);
+    assert!(check_assumed(&[Parameter::Consciousness], &voice).is_err());
+}

@@ -1,0 +1,189 @@
+//! Observation sets made from home-monitoring readings (issue 13, item 2; docs/virtual-ward.md,
+//! "Home-monitoring sets"; docs/decisions/0011), sans-IO: the server calls these, and the phone
+//! reads what they wrote with the rest of the clinical record.
+//!
+//! Raw readings stay on the server. What reaches the phones is one entry per set, under
+//! `home_obs:<id>`, written by the server as its own principal: readings taken within 60 minutes
+//! of a set's first, scored with NEWS2 on the record's SpO2 scale, with air/oxygen and
+//! consciousness assumed (and said) where no reading gives them
+//! (`clinical::readings::assemble_anchored`). Escalations follow from the sets as from any other
+//! (`record::escalation`, id `esc-<set id>`).
+//!
+//! Invariants:
+//! * A set's id is derived from the person and the time it opened ([`set_id`]), so two server
+//!   processes assembling the same readings write the same key.
+//! * A set once written keeps its opening: readings that arrive late join the written set whose
+//!   window holds them, and never re-cut later sets (no set is orphaned).
+//! * The entry is a register, rewritten while readings join the set; of concurrent values (two
+//!   processes at once) every reader takes the one with the most readings, then the latest.
+//! * Only the server writes `home_obs:`, and the server writes nothing else
+//!   (`validate::check_principal`).
+
+use automerge::AutoCommit;
+use chrono::{DateTime, Utc};
+
+use super::edit::{edit, Delta, Edit};
+use super::layout::{self, key, AuditStamp, HOME_OBSERVATIONS, LAYOUT_VERSION, PRINCIPAL_SERVER};
+use super::model::*;
+use super::read::{self, ClinicalRecord};
+use super::ward;
+use crate::clinical::readings::{self, AssembledSet, Reading};
+use crate::error::Result;
+
+/// The role a server-written set is stamped with: the sets are the virtual ward's record. The
+/// stamp's principal (`"p": "server"`) is what says a server wrote it.
+pub const SERVER_ROLE: Role = Role::VirtualWardClinician;
+
+/// The id of the set a person's readings opened at `opened_at`: a UUIDv7 whose time is the
+/// opening (so it sorts like every other entry) and whose other bits come from a hash of the
+/// person and the opening, the same on every server process.
+pub fn set_id(person_id: &str, opened_at: DateTime<Utc>) -> String {
+    use sha2::{Digest, Sha256};
+    let ms = opened_at.timestamp_millis();
+    let digest = Sha256::digest(format!("home-set\u{0}{person_id}\u{0}{ms}"));
+    let mut bits = [0u8; 10];
+    for (b, d) in bits.iter_mut().zip(digest.iter()) {
+        *b = *d;
+    }
+    uuid::Builder::from_unix_timestamp_millis(u64::try_from(ms).unwrap_or(0), &bits)
+        .into_uuid()
+        .to_string()
+}
+
+/// Who a server process is, as the author of what it writes.
+pub fn server_author(instance: &str, at: DateTime<Utc>) -> Author {
+    Author {
+        user_id: format!("server:{instance}"),
+        display_name: "Doorstep server (remote monitoring)".into(),
+        role: SERVER_ROLE,
+        device_id: format!("server:{instance}"),
+        at,
+    }
+}
+
+/// The audit stamp of a change a server process writes.
+pub fn server_stamp(author: &Author, summary: impl Into<String>) -> AuditStamp {
+    AuditStamp {
+        principal: PRINCIPAL_SERVER.into(),
+        layout: LAYOUT_VERSION,
+        ..AuditStamp::new(author, summary)
+    }
+}
+
+/// The home-monitoring sets a clinical document holds, one per id: of concurrent values, the
+/// one holding the most readings, then the latest. A value this app cannot read is left out
+/// (and counted by `validate::unreadable`).
+pub fn stored(doc: &AutoCommit) -> Result<Vec<ObservationSet>> {
+    let mut out = Vec::new();
+    for k in layout::prefix_keys(doc, HOME_OBSERVATIONS) {
+        let values = match layout::get_all_json::<ObservationSet>(doc, &k) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "a home-monitoring set this app cannot read was left out");
+                continue;
+            }
+        };
+        let best = values.into_iter().map(|(v, _)| v).max_by(|a, b| {
+            let n = |s: &ObservationSet| s.home.as_ref().map_or(0, |h| h.readings);
+            (n(a), a.taken_at).cmp(&(n(b), b.taken_at))
+        });
+        out.extend(best);
+    }
+    Ok(out)
+}
+
+/// Write the sets `readings` make for this person, around the sets already written, scored on
+/// the record's SpO2 scale with air or oxygen assumed from the admission in force when each set
+/// opened. Only sets that are new or changed are written; the edit's value lists them (empty:
+/// nothing to commit). The caller passes every reading the person has within 60 minutes either
+/// side of the new ones, so each set it touches is assembled whole.
+pub fn write_sets(
+    doc: &mut AutoCommit,
+    person_id: &str,
+    author: &Author,
+    readings: &[Reading],
+) -> Result<Edit<Vec<ObservationSet>>> {
+    let record = read::clinical(person_id, doc)?;
+    let written = stored(doc)?;
+    let anchors: Vec<DateTime<Utc>> = written
+        .iter()
+        .filter_map(|s| s.home.as_ref().map(|h| h.opened_at))
+        .collect();
+    let scale = read::spo2_scale(doc)?;
+    let on_oxygen = usually_on_oxygen(&record, readings);
+    let mut changed = Vec::new();
+    for set in readings::assemble_anchored(readings, &anchors, scale, on_oxygen) {
+        let entry = entry_of(person_id, author, set);
+        let same = written
+            .iter()
+            .find(|w| w.id == entry.id)
+            .is_some_and(|w| same_set(w, &entry));
+        if !same {
+            layout::put_json(doc, &key(HOME_OBSERVATIONS, &entry.id), &entry)?;
+            changed.push(entry);
+        }
+    }
+    let deltas = if changed.is_empty() {
+        Vec::new()
+    } else {
+        vec![Delta::Clinical(Box::new(read::clinical(person_id, doc)?))]
+    };
+    let summary = summary(&changed);
+    edit(changed, summary, deltas)
+}
+
+/// Whether the person's admission says they are usually on oxygen (at the time of the latest
+/// reading: the ingest takes readings only during the admission in force).
+fn usually_on_oxygen(record: &ClinicalRecord, readings: &[Reading]) -> bool {
+    let Some(latest) = readings.iter().map(|r| r.taken_at).max() else {
+        return false;
+    };
+    ward::stay_on(record, ward::ward_day(latest))
+        .and_then(|e| e.admission.as_ref())
+        .is_some_and(|a| a.parameters.usually_on_oxygen)
+}
+
+fn entry_of(person_id: &str, author: &Author, s: AssembledSet) -> ObservationSet {
+    ObservationSet {
+        id: set_id(person_id, s.opened_at),
+        visit_id: None,
+        taken_at: s.taken_at,
+        observations: s.observations,
+        news2: s.news2,
+        author: author.clone(),
+        assumed: s.assumed,
+        home: Some(HomeReadings {
+            opened_at: s.opened_at,
+            readings: u32::try_from(s.readings).unwrap_or(u32::MAX),
+        }),
+    }
+}
+
+/// The same set, whoever wrote it and when.
+fn same_set(a: &ObservationSet, b: &ObservationSet) -> bool {
+    a.taken_at == b.taken_at
+        && a.observations == b.observations
+        && a.news2 == b.news2
+        && a.assumed == b.assumed
+        && a.home == b.home
+}
+
+fn summary(changed: &[ObservationSet]) -> String {
+    let words: Vec<String> = changed
+        .iter()
+        .map(|s| {
+            let score = s
+                .news2
+                .total
+                .map_or("incomplete".to_string(), |t| format!("NEWS2 {t}"));
+            match s.assumed_words() {
+                Some(a) => format!("{score} ({a})"),
+                None => score,
+            }
+        })
+        .collect();
+    format!("home-monitoring readings: {}", words.join("; "))
+}
+
+#[cfg(test)]
+mod tests;
