@@ -101,6 +101,35 @@ impl ServerDoc {
         SeqFit::Next
     }
 
+    /// Make this process's `actor` the author of what is written on the document next. Call it
+    /// before writing: Automerge commits any pending operations when the actor changes.
+    pub fn act_as(&mut self, actor: &ActorId) {
+        if self.doc.get_actor() != actor {
+            self.doc.set_actor(actor.clone());
+        }
+    }
+
+    /// Commit what was written on the document (after [`Self::act_as`]) as one change,
+    /// stamped `message` (JSON of the audit stamp) at `at_ms`: the change to check and store
+    /// at log position `seq`. None if nothing was written.
+    pub fn commit_local(&mut self, message: String, at_ms: i64, seq: u64) -> Option<Change> {
+        use automerge::transaction::CommitOptions;
+        self.doc.commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(at_ms),
+        )?;
+        let change = self.doc.get_last_local_change()?;
+        let e = self
+            .actor_seqs
+            .entry(change.actor_id().clone())
+            .or_insert((0, 0));
+        *e = (change.seq(), change.max_op());
+        self.up_to = self.up_to.max(seq);
+        self.tail += 1;
+        Some(change)
+    }
+
     /// Apply one accepted change (stored at log position `seq`) inside panic isolation.
     pub fn apply(&mut self, change: Change, seq: u64) -> std::result::Result<(), ApplyError> {
         let actor = change.actor_id().clone();

@@ -81,6 +81,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Warm documents the server applies changes to (a cache of the log; docs/decisions/0003).
     pub docs: ServerDocs,
+    /// This process as the author of what the server writes itself (home-monitoring sets).
+    pub identity: crate::identity::ServerIdentity,
 }
 
 impl App {
@@ -91,6 +93,7 @@ impl App {
             counters: Counters::default(),
             metrics: Metrics::default(),
             docs: ServerDocs::new(2_000),
+            identity: crate::identity::ServerIdentity::new(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod docs;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod ingest;
 pub mod integrations;
 pub mod limits;

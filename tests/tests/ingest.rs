@@ -220,3 +220,151 @@ fn readings_are_checked_line_by_line_on_postgres() {
     let pg = Postgres::start();
     ingest_through_the_server(Backend::Postgres(pg.url.clone()), "ingpg");
 }
+
+/// Issue 13, item 2 step 3 and the measure "from a reading that escalates arriving at the server
+/// to the escalation on a phone: one sync". Readings posted by the integration become one set
+/// written by the server as its own principal; a colleague's phone that never saw the readings
+/// gets the set, its escalation and its "assumed on air, alert" in one sync; a repeat upload
+/// writes nothing; a late reading in the hour rewrites the same set, not a second one.
+fn readings_reach_a_phone_as_an_escalating_set(backend: Backend, prefix: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(&backend);
+    let rt = runtime();
+    team(&backend, prefix);
+    let hub = Device::enrol(
+        &rt,
+        &backend,
+        &server.url,
+        &format!("{prefix}-nurse2"),
+        dir.path(),
+    );
+    let p = hub
+        .store
+        .register_patient(testing::demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    hub.store
+        .admit_to_ward(&p, testing::ward_admission(None))
+        .unwrap();
+    hub.sync(&rt).unwrap();
+    let colleague = Device::enrol(
+        &rt,
+        &backend,
+        &server.url,
+        &format!("{prefix}-nurse1"),
+        dir.path(),
+    );
+    colleague.sync(&rt).unwrap();
+    assert!(colleague.store.escalations(None).unwrap().is_empty());
+
+    let (id, token) = doorstep_tests::monitoring_integration(&backend, "Acme hub", prefix);
+    backend.admin(&[
+        "register-monitor",
+        "--integration",
+        &id,
+        "--person",
+        &p,
+        "--serial",
+        "HUB-1",
+    ]);
+    let t0 = Utc::now() - Duration::minutes(30);
+    let at = |m: i64| (t0 + Duration::minutes(m)).to_rfc3339();
+    let reading = |kind: &str, value: Value, unit: &str, m: i64| json!({"serial": "HUB-1", "person_id": p, "kind": kind, "value": value, "unit": unit, "taken_at": at(m)});
+    // SpO2 91 (3), pulse 118 (2), systolic 104 (1), RR 23 (2), 38.3 °C (1): NEWS2 9 on air and
+    // alert, which no device reported.
+    let set = json!({"readings": [
+        reading("spo2", json!(91), "%", 0),
+        reading("pulse", json!(118), "/min", 1),
+        reading("systolic_bp", json!(104), "mmHg", 2),
+        reading("respiration_rate", json!(23), "/min", 5),
+        reading("temperature", json!(38.3), "Cel", 10),
+    ]});
+    let (status, a) = post(
+        &rt,
+        &server.url,
+        &token,
+        "application/json",
+        set.to_string(),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(
+        (counts(&a), a["sets_written"].as_u64()),
+        ((5, 0, 0), Some(1)),
+        "{a}"
+    );
+
+    let report = colleague.sync(&rt).unwrap();
+    assert_eq!(report.round_trips, 1, "one sync: {report:?}");
+    let esc = colleague.store.escalations(None).unwrap();
+    assert_eq!(esc.len(), 1, "{esc:?}");
+    assert_eq!(esc[0].news2_total, Some(9));
+    assert_eq!(
+        esc[0].news2_assumed.as_deref(),
+        Some("assumed on air, alert")
+    );
+    let census = colleague.store.ward_census().unwrap();
+    let row = census.people.iter().find(|r| r.person_id == p).unwrap();
+    assert_eq!(row.latest_news2, Some(9));
+    assert_eq!(
+        row.latest_news2_assumed.as_deref(),
+        Some("assumed on air, alert")
+    );
+    let record = colleague.store.patient(&p).unwrap();
+    let sets = &record.clinical.as_ref().unwrap().observations;
+    assert_eq!(sets.len(), 1);
+    assert!(
+        sets[0].author.device_id.starts_with("server:"),
+        "{:?}",
+        sets[0].author
+    );
+
+    // The same upload again: duplicates, no set written, nothing new for the phones.
+    let (_, a) = post(
+        &rt,
+        &server.url,
+        &token,
+        "application/json",
+        set.to_string(),
+    );
+    assert_eq!(
+        (counts(&a), a["sets_written"].as_u64()),
+        ((0, 5, 0), Some(0)),
+        "{a}"
+    );
+    // A reading within the hour (consciousness entered by the person) joins the same set.
+    let late = json!({"readings": [reading("consciousness", json!(0), "acvpu", 20)]});
+    let (_, a) = post(
+        &rt,
+        &server.url,
+        &token,
+        "application/json",
+        late.to_string(),
+    );
+    assert_eq!(a["sets_written"].as_u64(), Some(1), "{a}");
+    colleague.sync(&rt).unwrap();
+    let esc = colleague.store.escalations(None).unwrap();
+    assert_eq!(esc.len(), 1, "rewritten, not a second set: {esc:?}");
+    assert_eq!(esc[0].news2_assumed.as_deref(), Some("assumed on air"));
+
+    // The colleague acknowledges; the phone that admitted the person sees it after its sync.
+    colleague
+        .store
+        .acknowledge_escalation(&p, &esc[0].id, None)
+        .unwrap();
+    colleague.sync(&rt).unwrap();
+    hub.sync(&rt).unwrap();
+    let seen = hub.store.escalations(None).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].acknowledgements, 1, "{seen:?}");
+}
+
+#[test]
+fn readings_reach_a_phone_as_an_escalating_set_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    readings_reach_a_phone_as_an_escalating_set(Backend::Sqlite(dir.path().join("server")), "hs");
+}
+
+#[test]
+fn readings_reach_a_phone_as_an_escalating_set_on_postgres() {
+    let pg = Postgres::start();
+    readings_reach_a_phone_as_an_escalating_set(Backend::Postgres(pg.url.clone()), "hspg");
+}

@@ -138,7 +138,7 @@ pub(crate) fn write(
                 integration.integration_id
             )));
         }
-        let answer = super::store(tx, &mut docs, integration, lines, now)?;
+        let answer = super::store(tx, &mut docs, &app.identity, integration, lines, now)?;
         tx.add_ingest_refusals(&answer.refusals(&integration.integration_id, now_ms()))?;
         Ok(answer)
     })?;

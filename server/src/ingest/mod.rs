@@ -12,10 +12,13 @@
 //! `ingest_refusals` for operators, logged (`doorstep::security`, event `reading_refused`)
 //! and counted in the metrics.
 //!
-//! Raw readings stay on the server: nothing here writes to a person's document.
+//! Raw readings stay on the server. What the phones receive is the observation sets the
+//! stored readings make, written in the same transaction by [`sets`] as the server's own
+//! principal (docs/decisions/0011).
 
 pub mod formats;
 pub mod http;
+pub mod sets;
 
 use std::collections::HashMap;
 
@@ -26,6 +29,7 @@ use serde::Serialize;
 
 use crate::docs::DocsGuard;
 use crate::error::{Result, ServerError};
+use crate::identity::ServerIdentity;
 use crate::storage::{IngestRefusal, IntegrationRow, NewReading, ReadingInsert, Tx};
 
 /// The most lines one request may carry (413 above: send smaller batches).
@@ -84,6 +88,8 @@ pub struct Answer {
     pub stored: u64,
     pub duplicate: u64,
     pub refused: u64,
+    /// Observation sets written or rewritten from the stored readings (what phones receive).
+    pub sets_written: u64,
     pub lines: Vec<LineVerdict>,
 }
 
@@ -160,20 +166,30 @@ type WardState = Option<NaiveDate>;
 pub fn store(
     tx: &mut dyn Tx,
     docs: &mut DocsGuard<'_>,
+    me: &ServerIdentity,
     integration: &IntegrationRow,
     lines: Vec<Line>,
     now: DateTime<Utc>,
 ) -> Result<Answer> {
     let mut answer = Answer::default();
     let mut wards: HashMap<String, WardState> = HashMap::new();
+    let mut touched = sets::Touched::default();
     for l in lines {
         let kind = l.parsed.as_ref().ok().map(|i| i.reading.kind);
         let verdict = match l.parsed {
             Err(r) => Err(r),
-            Ok(i) => store_one(tx, docs, integration, &mut wards, &i, now)?,
+            Ok(i) => {
+                let v = store_one(tx, docs, integration, &mut wards, &i, now)?;
+                if matches!(v, Ok(None)) {
+                    touched.note(&i.person_id, i.reading.taken_at.timestamp_millis());
+                }
+                v
+            }
         };
         answer.push(l.line, kind, verdict);
     }
+    answer.sets_written = sets::write_all(tx, docs, me, &touched, now)?;
+    docs.compact_touched(tx)?;
     Ok(answer)
 }
 
