@@ -316,6 +316,26 @@ fn readings_reach_a_phone_as_an_escalating_set(backend: Backend, prefix: &str) {
         "{:?}",
         sets[0].author
     );
+    // The FHIR export says what was assumed and does not claim it as measured.
+    let bundle: Value = serde_json::from_str(&colleague.store.export_fhir(&p).unwrap()).unwrap();
+    let observations: Vec<&Value> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Observation")
+        .collect();
+    let acvpu = observations
+        .iter()
+        .filter(|o| o["code"]["coding"][0]["code"] == "1104441000000107")
+        .count();
+    assert_eq!(acvpu, 0, "no ACVPU Observation for an assumed 'alert'");
+    let news2 = observations
+        .iter()
+        .find(|o| o["code"]["coding"][0]["code"] == "1104051000000101")
+        .expect("a NEWS2 Observation");
+    let note = news2["note"][0]["text"].as_str().unwrap();
+    assert!(note.contains("assumed on air, alert"), "{note}");
 
     // The same upload again: duplicates, no set written, nothing new for the phones.
     let (_, a) = post(

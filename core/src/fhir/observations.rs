@@ -136,7 +136,11 @@ fn set_resources<'a>(
         .spo2_percent
         .and_then(|x| vital(common, id("spo2"), &codes::OXYGEN_SATURATION, f64::from(x)));
     vitals.extend(spo2);
-    vitals.extend(o.on_oxygen.map(|on| {
+    // What a home-monitoring set assumed was not measured: it is no Observation of its own,
+    // and the NEWS2's note says what was assumed.
+    let measured = |p: Parameter| !s.assumed.contains(&p);
+    let on_oxygen = o.on_oxygen.filter(|_| measured(Parameter::AirOrOxygen));
+    vitals.extend(on_oxygen.map(|on| {
         let code = if on {
             codes::ON_OXYGEN
         } else {
@@ -150,7 +154,10 @@ fn set_resources<'a>(
         .pulse
         .and_then(|x| vital(common, id("pulse"), &codes::HEART_RATE, f64::from(x)));
     vitals.extend(pulse);
-    vitals.extend(o.consciousness.map(|x| acvpu(common, id("acvpu"), x)));
+    let consciousness = o
+        .consciousness
+        .filter(|_| measured(Parameter::Consciousness));
+    vitals.extend(consciousness.map(|x| acvpu(common, id("acvpu"), x)));
     let temperature = o
         .temperature_c
         .and_then(|x| vital(common, id("temperature"), &codes::BODY_TEMPERATURE, x));
@@ -294,8 +301,12 @@ fn news2<'a>(
             )
         })
         .unwrap_or_default();
+    let assumed = s
+        .assumed_words()
+        .map(|a| format!("Scored from home-monitoring readings, {a}. "))
+        .unwrap_or_default();
     r.note
-        .extend(text::string(&format!("{risk}{}", n.response)).map(|text| Note { text }));
+        .extend(text::string(&format!("{risk}{assumed}{}", n.response)).map(|text| Note { text }));
     Some(r)
 }
 
