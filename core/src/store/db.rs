@@ -61,6 +61,7 @@ pub fn exists(path: &Path) -> bool {
 /// Open (or create) the database at `path` with `key`, as the writer (`read_only == false`) or a
 /// reader. Tells a wrong key from a damaged file.
 pub fn open(path: &Path, key: &DbKey, read_only: bool) -> Result<Connection> {
+    initialise_sqlcipher()?;
     let existed = exists(path);
     if existed {
         precheck(path, key)?;
@@ -106,6 +107,25 @@ pub fn open(path: &Path, key: &DbKey, read_only: bool) -> Result<Connection> {
     Ok(conn)
 }
 
+/// SQLite marks itself initialised before it runs SQLCipher's own initialisation
+/// (`SQLITE_EXTRA_INIT`, after the init mutex is released), so a second thread opening its first
+/// connection in that gap gets a connection whose `PRAGMA key` fails ("PRAGMA key requires a key of
+/// one or more characters"). Initialising once, with every other opener waiting, closes the gap.
+fn initialise_sqlcipher() -> Result<()> {
+    static INIT: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    // SAFETY: sqlite3_initialize takes no arguments and may be called any number of times; the
+    // OnceLock makes every other thread wait until the first call, SQLCipher's part included, has
+    // returned.
+    let rc = *INIT.get_or_init(|| unsafe { rusqlite::ffi::sqlite3_initialize() });
+    if rc == rusqlite::ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(Error::Storage(format!(
+            "the encrypted database library could not start (SQLite code {rc}); restart the app, and if it keeps failing reinstall it"
+        )))
+    }
+}
+
 /// Cheap checks before SQLCipher sees the file: a key that provably does not match, and a file
 /// that is not a whole number of pages (a truncated copy).
 fn precheck(path: &Path, key: &DbKey) -> Result<()> {
@@ -146,5 +166,67 @@ fn classify_open_error(path: &Path, key: &DbKey, e: rusqlite::Error) -> Error {
             }
         }
         _ => Error::from(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+
+    const CHILD: &str = "DOORSTEP_FIRST_OPEN_CHILD";
+    const PROCESSES: usize = 300;
+    const THREADS: usize = 8;
+
+    /// The gap between SQLite's initialisation and SQLCipher's exists once per process, so this
+    /// test runs itself again in fresh processes, each racing its threads through their first
+    /// open. Without [`initialise_sqlcipher`] about one process in 150 failed here.
+    #[test]
+    fn the_first_opens_of_a_process_from_many_threads_all_succeed() {
+        if std::env::var_os(CHILD).is_some() {
+            race_first_opens();
+            return;
+        }
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let name = "store::db::tests::the_first_opens_of_a_process_from_many_threads_all_succeed";
+        for run in 0..PROCESSES {
+            let out = Command::new(&exe)
+                .args(["--exact", name, "--test-threads=1", "--nocapture"])
+                .env(CHILD, "1")
+                .output()
+                .expect("run the test binary again");
+            assert!(
+                out.status.success(),
+                "process {run}: a first open failed:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+
+    fn race_first_opens() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let key = DbKey::new(&[7u8; KEY_LEN]).expect("key");
+        let threads: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let path = dir.path().join(format!("phone-{i}.db"));
+                let (barrier, key) = (Arc::clone(&barrier), key.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    open(&path, &key, false).map(drop)
+                })
+            })
+            .collect();
+        let failed: Vec<String> = threads
+            .into_iter()
+            .filter_map(|t| match t.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("a thread panicked".into()),
+            })
+            .collect();
+        assert!(failed.is_empty(), "{failed:?}");
     }
 }
