@@ -145,6 +145,9 @@ pub enum Trigger {
         value: u32,
         range: ReadingRange,
     },
+    /// A monitored person's home devices have sent nothing for this long (the server notices;
+    /// `record::watch`).
+    NoReadings { minutes: u32 },
 }
 
 impl Trigger {
@@ -171,7 +174,22 @@ impl Trigger {
                 range.low,
                 range.high
             ),
+            Trigger::NoReadings { minutes } => {
+                format!(
+                    "no home-monitoring readings for {}",
+                    duration_words(*minutes)
+                )
+            }
         }
+    }
+}
+
+/// "45 min", "6 h", "6 h 10 min".
+pub fn duration_words(minutes: u32) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 
@@ -188,6 +206,9 @@ pub enum EscalationBand {
     LowMedium,
     /// Only a reading outside the personal parameters.
     PersonalParameter,
+    /// A monitored person's devices went quiet: nothing was measured, so nothing scores. Last,
+    /// so a measured concern is worked first (a reviewable clinical choice, docs/virtual-ward.md).
+    NoReadings,
 }
 
 /// Doorstep's response to a reading outside the personal parameters (not an RCP band).
@@ -196,6 +217,12 @@ virtual-ward clinician reviews the person within the hour (a call or video conta
 reading and follows the escalation plan in the person's care plan; escalate to the responsible \
 clinician if it is confirmed.";
 
+/// Doorstep's response when a monitored person's devices have sent nothing for the team's time.
+pub const RESPONSE_NO_READINGS: &str = "No readings from the home monitoring devices: contact \
+the person (call, then video) to check they are well and the devices are charged, switched on \
+and in range; if they cannot be reached, follow the ward's no-contact procedure (the next of \
+kin, then a home visit).";
+
 impl EscalationBand {
     pub fn label(&self) -> &'static str {
         match self {
@@ -203,6 +230,7 @@ impl EscalationBand {
             EscalationBand::Medium => "medium",
             EscalationBand::LowMedium => "low–medium",
             EscalationBand::PersonalParameter => "personal parameter",
+            EscalationBand::NoReadings => "no readings",
         }
     }
 
@@ -213,6 +241,7 @@ impl EscalationBand {
             EscalationBand::Medium => news2::RESPONSE_MEDIUM,
             EscalationBand::LowMedium => news2::RESPONSE_LOW_MEDIUM,
             EscalationBand::PersonalParameter => RESPONSE_PERSONAL,
+            EscalationBand::NoReadings => RESPONSE_NO_READINGS,
         }
     }
 }
@@ -285,6 +314,7 @@ pub fn band(triggers: &[Trigger]) -> Option<EscalationBand> {
             Trigger::News2Total { .. } => EscalationBand::Medium,
             Trigger::SingleParameterThree { .. } => EscalationBand::LowMedium,
             Trigger::OutsidePersonalRange { .. } => EscalationBand::PersonalParameter,
+            Trigger::NoReadings { .. } => EscalationBand::NoReadings,
         })
         .min()
 }

@@ -20,6 +20,7 @@ use super::layout::{self, key, ESCALATION_EVENT};
 use super::model::*;
 use super::read::{self, ClinicalRecord};
 use super::ward;
+use super::watch::{self, ReadingsGap};
 use crate::clinical::escalation::{self as rules, EscalationBand, Trigger};
 use crate::clinical::news2::{ClinicalRisk, SpO2Scale};
 use crate::error::{Error, Result, ValidationError};
@@ -117,6 +118,8 @@ pub struct Escalation {
     /// `esc-<observation set id>`: the same on every device.
     pub id: String,
     pub person_id: String,
+    /// The observation set that raised it, or the readings gap (`record::watch`) for a "no
+    /// readings" escalation.
     pub observations_id: String,
     #[cfg_attr(feature = "uniffi", uniffi(name = "taken_at_ms"))]
     pub taken_at: chrono::DateTime<chrono::Utc>,
@@ -141,26 +144,104 @@ pub struct Escalation {
     pub acknowledgements: u32,
     /// Every event, oldest first.
     pub history: Vec<EscalationEvent>,
+    /// How many times the server has re-alerted it unacknowledged (the latest re-alert's
+    /// number; `record::watch`).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
+    #[serde(default)]
+    pub realerts: u32,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "last_realerted_at_ms", default))]
+    #[serde(default)]
+    pub last_realerted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A "no readings" escalation: when a reading next came (it still needs acknowledging).
+    #[cfg_attr(feature = "uniffi", uniffi(name = "readings_resumed_at_ms", default))]
+    #[serde(default)]
+    pub readings_resumed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Every escalation the record raises, oldest first.
+/// Every escalation the record raises, oldest first: by its observation sets, and by the
+/// server noticing that a monitored person's devices went quiet (`record::watch`).
 pub fn escalations(person_id: &str, c: &ClinicalRecord) -> Vec<Escalation> {
-    let mut out: Vec<Escalation> = c
+    let by_sets = c
         .observations
         .iter()
         .filter(|o| !c.is_entered_in_error(&o.id))
-        .filter_map(|o| raised_by(person_id, c, o))
+        .filter_map(|o| raised_by(c, o));
+    let by_gaps = c
+        .readings_gaps
+        .iter()
+        .filter(|g| !c.is_entered_in_error(&g.id))
+        .filter_map(|g| raised_by_gap(c, g));
+    let mut out: Vec<Escalation> = by_sets
+        .chain(by_gaps)
+        .map(|raised| standing(person_id, c, raised))
         .collect();
     out.sort_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)));
     out
 }
 
-fn raised_by(person_id: &str, c: &ClinicalRecord, o: &ObservationSet) -> Option<Escalation> {
+/// What raised an escalation, before its events are counted.
+struct Raised {
+    source_id: String,
+    taken_at: chrono::DateTime<chrono::Utc>,
+    band: EscalationBand,
+    triggers: Vec<Trigger>,
+    news2_total: Option<u8>,
+    news2_risk: Option<ClinicalRisk>,
+    news2_assumed: Option<String>,
+    spo2_scale: SpO2Scale,
+    readings_resumed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn raised_by(c: &ClinicalRecord, o: &ObservationSet) -> Option<Raised> {
     let stay = ward::stay_on(c, ward::ward_day(o.taken_at))?;
     let params = stay.admission.as_ref().map(|a| &a.parameters);
     let triggers = rules::triggers(&o.observations, &o.news2, params);
-    let band = rules::band(&triggers)?;
-    let id = escalation_id(&o.id);
+    Some(Raised {
+        band: rules::band(&triggers)?,
+        triggers,
+        source_id: o.id.clone(),
+        taken_at: o.taken_at,
+        news2_total: o.news2.total,
+        news2_risk: o.news2.risk,
+        news2_assumed: o.assumed_words(),
+        spo2_scale: o.news2.scale,
+        readings_resumed_at: None,
+    })
+}
+
+fn raised_by_gap(c: &ClinicalRecord, g: &ReadingsGap) -> Option<Raised> {
+    let stay = ward::stay_on(c, ward::ward_day(g.author.at))?;
+    let scale2 = stay
+        .admission
+        .as_ref()
+        .is_some_and(|a| a.parameters.wants_spo2_scale2());
+    let triggers = vec![watch::trigger(g)];
+    Some(Raised {
+        band: rules::band(&triggers)?,
+        triggers,
+        source_id: g.id.clone(),
+        taken_at: g.author.at,
+        news2_total: None,
+        news2_risk: None,
+        news2_assumed: None,
+        spo2_scale: if scale2 {
+            SpO2Scale::Scale2
+        } else {
+            SpO2Scale::Scale1
+        },
+        readings_resumed_at: c
+            .observations
+            .iter()
+            .filter(|o| o.home.is_some() && o.taken_at > g.since)
+            .filter(|o| !c.is_entered_in_error(&o.id))
+            .map(|o| o.taken_at)
+            .min(),
+    })
+}
+
+/// The escalation with what people (and the server's re-alerts) did about it.
+fn standing(person_id: &str, c: &ClinicalRecord, r: Raised) -> Escalation {
+    let id = escalation_id(&r.source_id);
     let mut history: Vec<EscalationEvent> = c
         .escalation_events
         .iter()
@@ -182,28 +263,37 @@ fn raised_by(person_id: &str, c: &ClinicalRecord, o: &ObservationSet) -> Option<
     } else {
         EscalationStatus::Acknowledged
     };
-    Some(Escalation {
-        reasons: triggers
+    let latest_realert = c
+        .escalation_realerts
+        .iter()
+        .filter(|a| a.escalation_id == id)
+        .max_by_key(|a| (a.number, a.author.at));
+    Escalation {
+        reasons: r
+            .triggers
             .iter()
             .map(Trigger::words)
             .collect::<Vec<_>>()
             .join("; "),
-        response: band.response().to_string(),
+        response: r.band.response().to_string(),
         acknowledged_by: acks.first().map(|e| e.author.clone()),
         acknowledgements: acks.len() as u32,
+        realerts: latest_realert.map_or(0, |a| a.number),
+        last_realerted_at: latest_realert.map(|a| a.author.at),
         id,
         person_id: person_id.to_string(),
-        observations_id: o.id.clone(),
-        taken_at: o.taken_at,
-        band,
-        triggers,
-        news2_total: o.news2.total,
-        news2_risk: o.news2.risk,
-        news2_assumed: o.assumed_words(),
-        spo2_scale: o.news2.scale,
+        observations_id: r.source_id,
+        taken_at: r.taken_at,
+        band: r.band,
+        triggers: r.triggers,
+        news2_total: r.news2_total,
+        news2_risk: r.news2_risk,
+        news2_assumed: r.news2_assumed,
+        spo2_scale: r.spo2_scale,
+        readings_resumed_at: r.readings_resumed_at,
         status,
         history,
-    })
+    }
 }
 
 /// Record an acknowledgement, an action or an outcome of an escalation. Refused when this

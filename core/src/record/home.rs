@@ -34,13 +34,20 @@ use crate::error::Result;
 /// stamp's principal (`"p": "server"`) is what says a server wrote it.
 pub const SERVER_ROLE: Role = Role::VirtualWardClinician;
 
-/// The id of the set a person's readings opened at `opened_at`: a UUIDv7 whose time is the
-/// opening (so it sorts like every other entry) and whose other bits come from a hash of the
-/// person and the opening, the same on every server process.
+/// The id of the set a person's readings opened at `opened_at`, the same on every server
+/// process.
 pub fn set_id(person_id: &str, opened_at: DateTime<Utc>) -> String {
+    derived_id("home-set", person_id, opened_at)
+}
+
+/// An id the server derives from what it is about rather than draws at random, so two server
+/// processes writing about the same thing write the same key: a UUIDv7 whose time is `at` (so
+/// it sorts like every other entry) and whose other bits come from a hash of `tag`, `subject`
+/// and `at`.
+pub fn derived_id(tag: &str, subject: &str, at: DateTime<Utc>) -> String {
     use sha2::{Digest, Sha256};
-    let ms = opened_at.timestamp_millis();
-    let digest = Sha256::digest(format!("home-set\u{0}{person_id}\u{0}{ms}"));
+    let ms = at.timestamp_millis();
+    let digest = Sha256::digest(format!("{tag}\u{0}{subject}\u{0}{ms}"));
     let mut bits = [0u8; 10];
     for (b, d) in bits.iter_mut().zip(digest.iter()) {
         *b = *d;

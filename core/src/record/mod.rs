@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod task;
 pub mod validate;
 pub mod ward;
+pub mod watch;
 
 pub use assessments::*;
 pub use history::HistoryEntry;

@@ -72,6 +72,14 @@ pub struct ClinicalRecord {
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     #[serde(default)]
     pub escalations: Vec<super::escalation::Escalation>,
+    /// The server's re-alerts of unacknowledged escalations (layout 5, `record::watch`).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub escalation_realerts: Vec<super::watch::EscalationRealert>,
+    /// Times a monitored person's devices went quiet for too long (layout 5, `record::watch`).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub readings_gaps: Vec<super::watch::ReadingsGap>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +239,8 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         medications: layout::entries(doc, layout::MEDICATION)?,
         escalation_events: layout::entries(doc, layout::ESCALATION_EVENT)?,
         escalations: Vec::new(),
+        escalation_realerts: layout::entries(doc, layout::ESCALATION_REALERT)?,
+        readings_gaps: layout::entries(doc, layout::READINGS_GAP)?,
     };
     record.escalations = super::escalation::escalations(person_id, &record);
     Ok(record)

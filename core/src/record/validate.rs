@@ -239,8 +239,10 @@ enum Kind {
     // ---- Citizens Advice outreach (issue 14, layout 4): immutable entries
     NeedStatus,
     ReferralOut,
-    // ---- home monitoring (issue 13, layout 5): a register written by the server only
+    // ---- home monitoring (issue 13, layout 5): written by the server only
     HomeObservations,
+    EscalationRealert,
+    ReadingsGap,
 }
 
 impl Kind {
@@ -250,7 +252,9 @@ impl Kind {
             Kind::Assessment | Kind::Wound => 2,
             Kind::EscalationEvent => layout::LAYOUT_WARD,
             Kind::NeedStatus | Kind::ReferralOut => layout::LAYOUT_OUTREACH,
-            Kind::HomeObservations => layout::LAYOUT_HOME,
+            Kind::HomeObservations | Kind::EscalationRealert | Kind::ReadingsGap => {
+                layout::LAYOUT_HOME
+            }
             _ => 1,
         }
     }
@@ -322,6 +326,8 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (layout::MEDICATION, Kind::Medication),
             (layout::ESCALATION_EVENT, Kind::EscalationEvent),
             (layout::HOME_OBSERVATIONS, Kind::HomeObservations),
+            (layout::ESCALATION_REALERT, Kind::EscalationRealert),
+            (layout::READINGS_GAP, Kind::ReadingsGap),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -405,6 +411,8 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::TaskStatus => is::<super::task::TaskStatusChange>(json),
         Kind::Medication => is::<super::medication::MedicationAdministration>(json),
         Kind::EscalationEvent => is::<super::escalation::EscalationEvent>(json),
+        Kind::EscalationRealert => is::<super::watch::EscalationRealert>(json),
+        Kind::ReadingsGap => is::<super::watch::ReadingsGap>(json),
         Kind::NeedStatus => is::<super::outreach::NeedStatusChange>(json),
         Kind::ReferralOut => is::<super::outreach::ReferralOut>(json),
     }
@@ -506,6 +514,18 @@ fn check_entry(
         }
         Kind::Observations => check_observations(key, id, json, stamp),
         Kind::HomeObservations => check_home_observations(key, id, json, stamp),
+        Kind::EscalationRealert => {
+            let v: super::watch::EscalationRealert = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::ReadingsGap => {
+            let v: super::watch::ReadingsGap = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
         Kind::Note => {
             let v: Note = parse(key, json)?;
             same_id(key, &v.id, id)?;
@@ -826,14 +846,22 @@ fn check_day_entry(
     }
 }
 
-/// Home-monitoring sets are the server's, and the server writes nothing else (decision 0011).
+/// Home-monitoring sets, re-alerts and readings gaps are the server's, and the server writes
+/// nothing else (decision 0011).
 fn check_principal(kind: Kind, key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
-    match (kind == Kind::HomeObservations, stamp.by_server()) {
-        (true, false) => Err(Refusal::Forbidden(format!(
+    let servers = matches!(
+        kind,
+        Kind::HomeObservations | Kind::EscalationRealert | Kind::ReadingsGap
+    );
+    match (servers, stamp.by_server()) {
+        (true, false) if kind == Kind::HomeObservations => Err(Refusal::Forbidden(format!(
             "{key} is a set of home-monitoring readings, which only the Doorstep server assembles; record observations taken on a visit as an observation set"
         ))),
+        (true, false) => Err(Refusal::Forbidden(format!(
+            "{key} is written only by the Doorstep server's ward watch (re-alerts and missing readings); acknowledge or act on the escalation instead"
+        ))),
         (false, true) => Err(Refusal::Forbidden(format!(
-            "{key} was written by the server, which writes only sets of home-monitoring readings"
+            "{key} was written by the server, which writes only home-monitoring sets, re-alerts and missing-readings escalations"
         ))),
         _ => Ok(()),
     }

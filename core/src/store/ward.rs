@@ -356,6 +356,7 @@ fn band_of(n: i64) -> Option<EscalationBand> {
         EscalationBand::Medium,
         EscalationBand::LowMedium,
         EscalationBand::PersonalParameter,
+        EscalationBand::NoReadings,
     ]
     .into_iter()
     .find(|b| *b as i64 == n)
