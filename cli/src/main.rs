@@ -157,11 +157,30 @@ pub struct ServeArgs {
     /// docs/decisions/0001).
     #[arg(long, default_value_t = 1)]
     min_protocol: u32,
+    /// Seconds between rounds of the ward watch (re-alerts, missing readings); 0 turns it off.
+    #[arg(long, default_value_t = 60)]
+    watch_every_s: u64,
+    /// Minutes an escalation may stay unacknowledged before it is re-alerted (and again after
+    /// each further such time).
+    #[arg(long, default_value_t = 30)]
+    realert_after_min: u32,
+    /// Minutes without readings from a monitored person's devices that raise an escalation.
+    #[arg(long, default_value_t = 480)]
+    no_readings_after_min: u32,
 }
 
 impl ServeArgs {
-    fn config(&self) -> ServerConfig {
+    fn config(&self) -> Result<ServerConfig, String> {
+        let rules = doorstep_core::record::watch::WatchRules::new(
+            self.realert_after_min,
+            self.no_readings_after_min,
+        )
+        .map_err(|e| format!("--realert-after-min / --no-readings-after-min: {e}"))?;
         let mut c = ServerConfig {
+            watch: doorstep_server::watch::WatchConfig {
+                every: std::time::Duration::from_secs(self.watch_every_s),
+                rules,
+            },
             lock_after_days: self.lock_after_days,
             trusted_proxies: self.trusted_proxies.clone(),
             metrics_listen: self.metrics_listen,
@@ -183,7 +202,7 @@ impl ServeArgs {
         l.address_per_minute = self.address_per_minute;
         l.integration_per_minute = self.integration_per_minute;
         l.enrol_failures_per_minute = self.enrol_failures_per_minute;
-        c
+        Ok(c)
     }
 }
 
@@ -250,7 +269,7 @@ fn serve(storage: StorageArgs, args: ServeArgs) -> Result<(), String> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let config = args.config();
+    let config = args.config()?;
     let listen = args.listen.as_str();
     let store = storage.open()?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub min_app_version: Option<String>,
     /// The oldest sync protocol answered (docs/decisions/0001).
     pub min_protocol: u32,
+    /// The ward watch: re-alerts and missing readings (issue 13).
+    pub watch: crate::watch::WatchConfig,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +72,7 @@ impl Default for ServerConfig {
             metrics_listen: None,
             min_app_version: None,
             min_protocol: 1,
+            watch: crate::watch::WatchConfig::default(),
         }
     }
 }

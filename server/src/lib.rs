@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod authored;
 pub mod docs;
 pub mod error;
 pub mod http;
@@ -23,6 +24,7 @@ pub mod quarantine;
 pub mod storage;
 pub mod sync;
 pub mod tls;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -74,6 +76,7 @@ pub async fn serve_with(
         }
         None => None,
     };
+    let watch_task = tokio::spawn(watch::run(app.clone(), stop_rx.clone()));
     let flusher = {
         let app = app.clone();
         tokio::spawn(async move {
@@ -101,6 +104,7 @@ pub async fn serve_with(
     let served = listen::serve(listener, router, conn_limits, tls, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = flusher.await;
+    let _ = watch_task.await;
     if let Some(t) = metrics_task {
         let _ = t.await;
     }

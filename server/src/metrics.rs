@@ -28,6 +28,8 @@ pub struct Metrics {
     syncs: Mutex<u64>,
     /// Readings posted by integrations, by verdict (`stored`, `duplicate`, or the refusal code).
     readings: Mutex<BTreeMap<&'static str, u64>>,
+    /// What the ward watch wrote (`realert`, `no_readings`) and its failed rounds (`failed`).
+    watch: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The route label of a path: a fixed set, so a scanner cannot grow the metrics.
@@ -74,6 +76,12 @@ impl Metrics {
         }
     }
 
+    pub fn watched(&self, what: &'static str, n: u64) {
+        if let Ok(mut w) = self.watch.lock() {
+            *w.entry(what).or_default() += n;
+        }
+    }
+
     pub fn sync_done(&self) {
         if let Ok(mut s) = self.syncs.lock() {
             *s += 1;
@@ -111,6 +119,15 @@ impl Metrics {
         if let Ok(r) = self.readings.lock() {
             for (verdict, n) in r.iter() {
                 let _ = writeln!(out, "doorstep_readings_total{{verdict=\"{verdict}\"}} {n}");
+            }
+        }
+        out.push_str(
+            "# HELP doorstep_ward_watch_total What the ward watch wrote (realert, no_readings) and its failed rounds.\n",
+        );
+        out.push_str("# TYPE doorstep_ward_watch_total counter\n");
+        if let Ok(w) = self.watch.lock() {
+            for (what, n) in w.iter() {
+                let _ = writeln!(out, "doorstep_ward_watch_total{{what=\"{what}\"}} {n}");
             }
         }
         out.push_str("# HELP doorstep_request_seconds Request latency by route.\n");
@@ -159,12 +176,17 @@ mod tests {
         m.sync_done();
         m.readings("stored", 3);
         m.readings("unknown_device", 1);
+        m.watched("realert", 2);
         let t = m.render();
         assert!(
             t.contains("doorstep_readings_total{verdict=\"stored\"} 3"),
             "{t}"
         );
         assert!(t.contains("doorstep_readings_total{verdict=\"unknown_device\"} 1"));
+        assert!(
+            t.contains("doorstep_ward_watch_total{what=\"realert\"} 2"),
+            "{t}"
+        );
         assert!(
             t.contains("doorstep_requests_total{route=\"sync\",status=\"200\"} 2"),
             "{t}"

@@ -10,8 +10,8 @@
 //!   A "no readings" escalation whose readings have come back is not re-alerted (it still
 //!   waits for someone to acknowledge it).
 //! * **No readings**: a person on the ward with a registered home monitor whose devices have
-//!   sent nothing for `no_readings_after` since their last reading (or since the admission was
-//!   recorded, when none came) gets an immutable `home_gap:<id>` entry, which raises an
+//!   sent nothing for `no_readings_after` since their last reading of this admission (or since
+//!   the admission was recorded, when none came) gets an immutable `home_gap:<id>` entry, which raises an
 //!   escalation of its own (band "no readings", `record::escalation`).
 //!
 //! Invariants:
@@ -228,14 +228,17 @@ pub fn due(
     let Some(stay) = ward::stay_on(c, ward::ward_day(author.at)) else {
         return Watched::default();
     };
-    let admitted_at = stay.author.at;
+    let admission = Admitted {
+        from: super::schedule::day_bounds(stay.accepted_on).0,
+        recorded: stay.author.at,
+    };
     Watched {
         realerts: c
             .escalations
             .iter()
             .filter_map(|e| due_realert(e, author, rules))
             .collect(),
-        gap: monitored.and_then(|last| due_gap(person_id, c, author, rules, admitted_at, last)),
+        gap: monitored.and_then(|last| due_gap(person_id, c, author, rules, &admission, last)),
     }
 }
 
@@ -258,17 +261,24 @@ fn due_realert(e: &Escalation, author: &Author, rules: &WatchRules) -> Option<Es
     })
 }
 
+/// When the admission in force began (the start of its London day) and when it was recorded.
+struct Admitted {
+    from: DateTime<Utc>,
+    recorded: DateTime<Utc>,
+}
+
 fn due_gap(
     person_id: &str,
     c: &ClinicalRecord,
     author: &Author,
     rules: &WatchRules,
-    admitted_at: DateTime<Utc>,
+    admission: &Admitted,
     last: Option<DateTime<Utc>>,
 ) -> Option<ReadingsGap> {
-    // A reading from before this admission says nothing about this one.
-    let last = last.filter(|t| *t >= admitted_at);
-    let since = last.unwrap_or(admitted_at);
+    // A reading from before this admission says nothing about this one; with none, the
+    // silence counts from when the admission was recorded (no device was expected before).
+    let last = last.filter(|t| *t >= admission.from);
+    let since = last.unwrap_or(admission.recorded);
     if author.at - since < rules.no_readings_after {
         return None;
     }

@@ -315,4 +315,4 @@ pub fn kind_str(k: ReadingKind) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

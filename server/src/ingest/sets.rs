@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use doorstep_core::clinical::readings::{Reading, ReadingKind, SET_WINDOW};
-use doorstep_core::record::policy::{self, Action, Context, Principal};
-use doorstep_core::record::{home, validate, Compartment};
+use doorstep_core::record::home;
 
+use crate::authored;
 use crate::docs::DocsGuard;
 use crate::error::{Result, ServerError};
 use crate::identity::ServerIdentity;
-use crate::storage::{NewChange, StoredReading, Tx};
+use crate::storage::{StoredReading, Tx};
 
 /// The earliest and latest new reading of each person in an upload.
 #[derive(Debug, Default)]
@@ -40,15 +40,6 @@ pub fn write_all(
     touched: &Touched,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let principal = Principal::Server {
-        instance: me.instance.clone(),
-    };
-    policy::allows(
-        &principal,
-        Action::Write(Compartment::Clinical),
-        &Context::default(),
-    )
-    .map_err(|d| ServerError::Storage(d.to_string()))?;
     let mut written = 0;
     for (person_id, (first, last)) in &touched.0 {
         written += write_person(tx, docs, me, person_id, (*first, *last), now)?;
@@ -68,67 +59,12 @@ fn write_person(
     let hour = SET_WINDOW.num_milliseconds();
     let stored = tx.readings_of(person_id, first - hour, last + hour + 1)?;
     let readings: Vec<Reading> = stored.iter().filter_map(reading_of).collect();
-    let author = me.author(now);
-    let doc = docs.get(tx, person_id, Compartment::Clinical)?;
-    doc.act_as(&me.actor);
-    let edit = match home::write_sets(&mut doc.doc, person_id, &author, &readings) {
-        Ok(e) => e,
-        Err(e) => {
-            doc.doc.rollback();
-            docs.drop_doc(person_id, Compartment::Clinical);
-            return Err(storage(person_id, e.to_string()));
-        }
-    };
-    if edit.value.is_empty() {
-        return Ok(0);
-    }
-    let stamp = home::server_stamp(&author, edit.summary);
-    let message = serde_json::to_string(&stamp).map_err(|e| storage(person_id, e.to_string()))?;
-    let seq = tx.next_seq()?;
-    let change = doc
-        .commit_local(message, now.timestamp_millis(), seq)
-        .ok_or_else(|| storage(person_id, "the sets made no change".into()))?;
-    // The rules every phone applies to it: nothing is stored that a phone would refuse.
-    if let Err(refusal) = validate::check_change(Compartment::Clinical, &change) {
-        docs.drop_doc(person_id, Compartment::Clinical);
-        return Err(storage(person_id, refusal.to_string()));
-    }
-    bind_actor(tx, me)?;
-    let actor = change.actor_id().to_hex_string();
-    let device_id = me.device_id();
-    let hash = change.hash();
-    let inserted = tx.insert_change(&NewChange {
-        seq,
-        person_id,
-        compartment: Compartment::Clinical,
-        hash: hash.as_ref(),
-        bytes: change.raw_bytes(),
-        origin_device: &device_id,
-        received_ms: now.timestamp_millis(),
-        actor: Some(&actor),
-        actor_seq: Some(change.seq()),
-        clock_note_ms: None,
-    })?;
-    if !inserted {
-        docs.drop_doc(person_id, Compartment::Clinical);
-        return Err(storage(
-            person_id,
-            "the log already holds this server's change number".into(),
-        ));
-    }
-    Ok(edit.value.len() as u64)
-}
-
-/// The process's actor is bound to it on its first write, so no device may use it.
-fn bind_actor(tx: &mut dyn Tx, me: &ServerIdentity) -> Result<()> {
-    let actor = me.actor.to_hex_string();
-    match tx.actor_owner(&actor)? {
-        None => tx.bind_actor(&actor, &me.device_id()),
-        Some(owner) if owner == me.device_id() => Ok(()),
-        Some(owner) => Err(ServerError::Storage(format!(
-            "this server's actor {actor} is bound to {owner}; restart the server to take a new one"
-        ))),
-    }
+    let written =
+        authored::write_clinical(tx, docs, me, person_id, now, &storage, |doc, author| {
+            let edit = home::write_sets(doc, person_id, author, &readings)?;
+            Ok((!edit.value.is_empty()).then_some((edit.value.len() as u64, edit.summary)))
+        })?;
+    Ok(written.unwrap_or(0))
 }
 
 fn storage(person_id: &str, why: String) -> ServerError {

@@ -11,17 +11,17 @@ use crate::http::{write_sync, App, ServerConfig, Upload, Written};
 use crate::storage::{sqlite::SqliteStorage, Storage};
 use crate::{admin, integrations, sync};
 
-struct Ward {
-    _dir: tempfile::TempDir,
-    app: App,
-    on_ward: String,
-    not_on_ward: String,
-    integration: crate::storage::IntegrationRow,
+pub(crate) struct Ward {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) app: App,
+    pub(crate) on_ward: String,
+    pub(crate) not_on_ward: String,
+    pub(crate) integration: crate::storage::IntegrationRow,
 }
 
 /// A team with one person admitted to the virtual ward (by a real phone's change, checked and
 /// stored as any sync's) and one who is not, both wearing registered monitors.
-fn ward() -> Ward {
+pub(crate) fn ward() -> Ward {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap());
     admin::create_team(&storage, "team-a", "Team A").unwrap();
@@ -63,7 +63,7 @@ fn ward() -> Ward {
     integrations::register_monitor(&app.storage, &id, &on_ward, "OX-1").unwrap();
     integrations::register_monitor(&app.storage, &id, &not_on_ward, "OX-2").unwrap();
     Ward {
-        _dir: dir,
+        dir,
         app,
         on_ward,
         not_on_ward,
@@ -71,7 +71,7 @@ fn ward() -> Ward {
     }
 }
 
-fn csv(rows: &[String]) -> Vec<super::Line> {
+pub(crate) fn csv(rows: &[String]) -> Vec<super::Line> {
     let body = format!("{}\n{}\n", formats::CSV_HEADER, rows.join("\n"));
     formats::lines(Format::Csv, body.as_bytes()).unwrap()
 }

@@ -397,6 +397,11 @@ pub(crate) fn conformance(s: &Storage) {
             "reports count those who left"
         );
         assert_eq!(tx.current_team("a-1")?, Some("t2".into()));
+        assert_eq!(
+            tx.current_people()?,
+            strs(&["B-2", "a-1", "a_3"]),
+            "everyone on a caseload now, once, in byte order"
+        );
         assert_eq!(seqs(&tx.team_changes("t1", 0, 12)?), vec![6]);
         assert_eq!(seqs(&tx.team_changes("t2", 0, 12)?), vec![5, 7]);
         assert_eq!(tx.left_between("t1", 0, 12)?, strs(&["a-1"]));
@@ -787,6 +792,21 @@ pub(crate) fn monitoring(s: &Storage) {
         .read(|tx| tx.readings_of("p2", 0, i64::MAX))
         .unwrap()
         .is_empty());
+    // Who has a monitor now (p1's was unregistered and given to p3), with their latest reading.
+    assert_eq!(
+        s.read(|tx| tx.monitored_people()).unwrap(),
+        vec![("p2".into(), None), ("p3".into(), None)]
+    );
+    s.write(|tx| tx.register_monitor("i2", "OX-2", "p1", 5))
+        .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.monitored_people()).unwrap(),
+        vec![
+            ("p1".into(), Some(200)),
+            ("p2".into(), None),
+            ("p3".into(), None)
+        ]
+    );
 
     let refusal = |code: &str| IngestRefusal {
         integration_id: "i1".into(),

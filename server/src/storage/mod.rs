@@ -243,6 +243,8 @@ pub trait Tx {
     /// Everyone who is or ever was on the team's caseload, by id (reports: issue 14).
     fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>>;
     fn current_team(&mut self, person_id: &str) -> Result<Option<String>>;
+    /// Everyone on some team's caseload now, by id (the ward watch's round).
+    fn current_people(&mut self) -> Result<Vec<String>>;
     fn join(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()>;
     fn leave(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<bool>;
     /// People who left the team with `after < left_seq <= up_to`.
@@ -333,6 +335,9 @@ pub trait Tx {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<StoredReading>>;
+    /// Everyone with a registered home monitor now, with the time of their latest reading
+    /// (from any integration; `None` when none was ever stored), by id.
+    fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>>;
     fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()>;
     /// (reason code, count), most frequent first.
     fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>>;

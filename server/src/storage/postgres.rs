@@ -703,6 +703,17 @@ impl Tx for PgTx<'_> {
         .collect()
     }
 
+    fn current_people(&mut self) -> Result<Vec<String>> {
+        self.query(
+            "SELECT DISTINCT person_id COLLATE \"C\" FROM memberships WHERE left_seq IS NULL
+             ORDER BY 1",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
     fn was_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
         let r = self.query_one(
             "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = $1 AND person_id = $2)",
@@ -1207,6 +1218,18 @@ impl Tx for PgTx<'_> {
         Ok(ReadingInsert::Duplicate {
             stored_value: row.try_get(0)?,
         })
+    }
+
+    fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {
+        self.query(
+            "SELECT m.person_id, (SELECT max(r.taken_ms) FROM readings r WHERE r.person_id = m.person_id)
+             FROM (SELECT DISTINCT person_id FROM monitors WHERE unregistered_ms IS NULL) m
+             ORDER BY m.person_id COLLATE \"C\"",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
     }
 
     fn readings_of(

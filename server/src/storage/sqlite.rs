@@ -562,6 +562,16 @@ impl Tx for SqliteTx<'_> {
         Ok(rows)
     }
 
+    fn current_people(&mut self) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT DISTINCT person_id FROM memberships WHERE left_seq IS NULL ORDER BY person_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     fn was_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
         Ok(self
             .tx
@@ -1101,6 +1111,20 @@ impl Tx for SqliteTx<'_> {
                 |row| row.get(0),
             )?;
         Ok(ReadingInsert::Duplicate { stored_value })
+    }
+
+    fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT m.person_id, (SELECT max(r.taken_ms) FROM readings r WHERE r.person_id = m.person_id)
+             FROM (SELECT DISTINCT person_id FROM monitors WHERE unregistered_ms IS NULL) m
+             ORDER BY m.person_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn readings_of(
