@@ -121,10 +121,18 @@ pub fn run(args: DemoArgs) -> R<()> {
         listener.local_addr().map_err(err("listener address"))?
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The ward watch every second (60 s in a real deployment) so the demo can show a re-alert.
+    let config = ServerConfig {
+        watch: doorstep_server::watch::WatchConfig {
+            every: std::time::Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    };
     let server = rt.spawn(doorstep_server::serve(
         listener,
         storage,
-        ServerConfig::default(),
+        config,
         async move {
             let _ = stopped.await;
         },
@@ -453,7 +461,11 @@ pub fn run(args: DemoArgs) -> R<()> {
 
     // ---------------------------------------------------------------- the virtual ward (issue 13)
     section("7. The virtual ward: an admission on SpO2 scale 2, a set escalating offline, its acknowledgement");
-    ward::run(&rt, &phones)?;
+    let walter = ward::run(&rt, &phones)?;
+
+    // ---------------------------------------------------------------- remote monitoring (issue 13)
+    section("8. Remote monitoring: readings arrive, the server writes an escalating set, the ward watch re-alerts it, Priya acknowledges");
+    ward::monitoring(&rt, &phones, &server_dir, &url, &walter)?;
 
     let _ = stop.send(());
     let _ = rt.block_on(server);

@@ -73,6 +73,14 @@ fn demo_tells_the_story_end_to_end() {
         "{out}"
     );
     assert_eq!(count(&out, "\"Latex: contact dermatitis (daughter, last spring)\" — Dr Priya Shah (virtual-ward clinician), device "), 3, "{out}");
+    // Remote monitoring: readings become a server-written set that escalates, the ward watch
+    // re-alerts it (unacknowledged for 35 minutes), one sync brings it, Priya acknowledges.
+    has("posts 6 readings taken 35 minutes ago: 5 stored, 1 refused (Pulse of 880 /min is outside the possible range");
+    has("1 set written by the server");
+    has("after one sync (1 request to the server): escalation band high, NEWS2 9 (assumed on air, alert)");
+    has("so the ward watch re-alerted it (re-alert 1, at ");
+    has("Priya acknowledges; Sam's phone shows it Acknowledged by Dr Priya Shah");
+
     assert_eq!(
         count(&out, "latest NEWS2 7 (high)  <-- HIGH"),
         2,

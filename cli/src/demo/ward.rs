@@ -9,7 +9,8 @@ use doorstep_core::record::*;
 
 use super::{err, obs, person, register, sync_phone, Phone, R};
 
-pub(super) fn run(rt: &tokio::runtime::Runtime, phones: &[Phone]) -> R<()> {
+/// Returns Walter's id (remote monitoring follows).
+pub(super) fn run(rt: &tokio::runtime::Runtime, phones: &[Phone]) -> R<String> {
     let (Some(sam), Some(priya)) = (phones.first(), phones.get(1)) else {
         return Err("the demo needs Sam's and Priya's phones".into());
     };
@@ -126,6 +127,116 @@ pub(super) fn run(rt: &tokio::runtime::Runtime, phones: &[Phone]) -> R<()> {
     if let Some(x) = seen.first() {
         println!(
             "  Priya acknowledges; after sync Sam's phone shows it {:?} by {}",
+            x.status,
+            x.acknowledged_by
+                .as_ref()
+                .map(|a| a.display_name.as_str())
+                .unwrap_or("nobody")
+        );
+    }
+    Ok(walter)
+}
+
+/// An operator registers Walter's home monitor; readings the home hub held for 35 minutes (no
+/// signal) arrive; the server writes them as one set, which escalates; nobody acknowledges it
+/// for 30 minutes, so the ward watch re-alerts it; Sam's phone gets all of it in one sync and
+/// Priya acknowledges.
+pub(super) fn monitoring(
+    rt: &tokio::runtime::Runtime,
+    phones: &[Phone],
+    server_dir: &std::path::Path,
+    url: &str,
+    walter: &str,
+) -> R<()> {
+    let (Some(sam), Some(priya)) = (phones.first(), phones.get(1)) else {
+        return Err("the demo needs Sam's and Priya's phones".into());
+    };
+    let storage = doorstep_server::Storage::Sqlite(
+        doorstep_server::storage::sqlite::SqliteStorage::open(server_dir)
+            .map_err(err("open the server database"))?,
+    );
+    let made = doorstep_server::integrations::create(
+        &storage,
+        "monitoring",
+        "Calder home monitoring",
+        super::TEAM,
+    )
+    .map_err(err("create the monitoring integration"))?;
+    let id = made.integration.integration_id.clone();
+    doorstep_server::integrations::register_monitor(&storage, &id, walter, "HUB-0042")
+        .map_err(err("register Walter's monitor"))?;
+    println!("  The operator creates a monitoring integration (its own credential) and registers home hub HUB-0042 to Walter.");
+    let taken = (Utc::now() - Duration::minutes(35)).to_rfc3339();
+    let reading = |kind: &str, value: f64, unit: &str| serde_json::json!({"serial": "HUB-0042", "person_id": walter, "kind": kind, "value": value, "unit": unit, "taken_at": taken});
+    let body = serde_json::json!({"readings": [
+        reading("spo2", 86.0, "%"),
+        reading("pulse", 122.0, "/min"),
+        reading("respiration_rate", 25.0, "/min"),
+        reading("systolic_bp", 98.0, "mmHg"),
+        reading("temperature", 38.6, "Cel"),
+        reading("pulse", 880.0, "/min"),
+    ]});
+    let answer: serde_json::Value = rt
+        .block_on(async {
+            reqwest::Client::new()
+                .post(format!("{url}/v1/readings"))
+                .bearer_auth(&made.token)
+                .json(&body)
+                .send()
+                .await?
+                .json()
+                .await
+        })
+        .map_err(err("post the readings"))?;
+    println!(
+        "  Walter's hub, back in signal, posts 6 readings taken 35 minutes ago: {} stored, {} refused ({}), {} set written by the server",
+        answer["stored"],
+        answer["refused"],
+        answer["lines"][5]["reason"].as_str().unwrap_or("?"),
+        answer["sets_written"]
+    );
+    // The watch runs every second in the demo: the set has waited 35 minutes unacknowledged.
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let report = sync_phone(rt, sam)?;
+    let esc = sam
+        .store
+        .escalations(Some(walter.to_string()))
+        .map_err(err("escalations"))?;
+    let Some(e) = esc
+        .iter()
+        .find(|e| e.status == escalation::EscalationStatus::Open)
+    else {
+        return Err("the home set should have escalated".into());
+    };
+    println!(
+        "  Sam's phone, after one sync ({} request to the server): escalation band {}, NEWS2 {} ({}): {}",
+        report.round_trips,
+        e.band.label(),
+        e.news2_total.map(|t| t.to_string()).unwrap_or("—".into()),
+        e.news2_assumed.as_deref().unwrap_or("nothing assumed"),
+        e.reasons
+    );
+    println!(
+        "    not acknowledged for 35 minutes, so the ward watch re-alerted it (re-alert {}, at {})",
+        e.realerts,
+        e.last_realerted_at
+            .map(|t| t.format("%H:%M:%S UTC").to_string())
+            .unwrap_or("—".into())
+    );
+    sync_phone(rt, priya)?;
+    priya
+        .store
+        .acknowledge_escalation(walter, &e.id, Some("Video call now; GP informed".into()))
+        .map_err(err("acknowledge"))?;
+    sync_phone(rt, priya)?;
+    sync_phone(rt, sam)?;
+    let now = sam
+        .store
+        .escalations(Some(walter.to_string()))
+        .map_err(err("escalations"))?;
+    if let Some(x) = now.iter().find(|x| x.id == e.id) {
+        println!(
+            "  Priya acknowledges; Sam's phone shows it {:?} by {} (and the watch re-alerts it no more)",
             x.status,
             x.acknowledged_by
                 .as_ref()
