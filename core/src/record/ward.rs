@@ -19,7 +19,7 @@ use super::layout::{self, EPISODE};
 use super::model::*;
 use super::read::{self, ClinicalRecord, Discharge};
 use super::schedule::local_date;
-use crate::clinical::escalation::PersonalParameters;
+use crate::clinical::escalation::{EscalationBand, PersonalParameters};
 use crate::clinical::news2::{ClinicalRisk, Parameter, SpO2Scale};
 use crate::clinical::observations::{Consciousness, Observations};
 use crate::error::{Error, Result, ValidationError};
@@ -481,6 +481,81 @@ fn rests_on_assumption(m: TrendMeasure, s: &ObservationSet) -> Option<String> {
     let affected =
         m == TrendMeasure::News2 || m.parameter().is_some_and(|p| s.assumed.contains(&p));
     affected.then(|| s.assumed_words()).flatten()
+}
+
+/// One person on the ward, as the census lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CensusEntry {
+    pub person_id: String,
+    pub display_name: String,
+    pub episode_id: String,
+    pub pathway: VirtualWardPathway,
+    /// None for a virtual-ward episode recorded before admissions had details.
+    pub route: Option<AdmissionRoute>,
+    pub responsible_clinician: Option<String>,
+    pub admitted_on: NaiveDate,
+    /// Whole days since admission (0 on the day of admission), London days.
+    pub length_of_stay_days: u32,
+    pub expected_length_of_stay_days: Option<u32>,
+    /// Longer on the ward than expected at admission.
+    pub beyond_expected_stay: bool,
+    pub latest_news2: Option<u8>,
+    pub latest_news2_risk: Option<ClinicalRisk>,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "latest_news2_at_ms"))]
+    pub latest_news2_at: Option<DateTime<Utc>>,
+    /// "assumed on air, alert" when the latest NEWS2 assumed what no reading gave.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub latest_news2_assumed: Option<String>,
+    pub open_escalations: u32,
+    /// The highest band among the open escalations.
+    pub highest_open_band: Option<EscalationBand>,
+}
+
+/// A person's census row on `day`, worked out from their record (the server's hub screen; the
+/// phone reads the same from its projections, `FieldStore::ward_census`). `None` when they are
+/// not on the ward that day.
+pub fn census_entry(
+    person_id: &str,
+    display_name: &str,
+    c: &ClinicalRecord,
+    day: NaiveDate,
+) -> Option<CensusEntry> {
+    let stay = stay_on(c, day)?;
+    let Service::VirtualWard(pathway) = stay.service else {
+        return None;
+    };
+    let a = stay.admission.as_ref();
+    let los = length_of_stay(stay.accepted_on, day);
+    let expected = a.map(|a| a.expected_length_of_stay_days);
+    let latest = c
+        .observations
+        .iter()
+        .filter(|o| !c.is_entered_in_error(&o.id))
+        .max_by(|x, y| (x.taken_at, &x.id).cmp(&(y.taken_at, &y.id)));
+    let open: Vec<&super::escalation::Escalation> = c
+        .escalations
+        .iter()
+        .filter(|e| e.status.is_open())
+        .collect();
+    Some(CensusEntry {
+        person_id: person_id.to_string(),
+        display_name: display_name.to_string(),
+        episode_id: stay.id.clone(),
+        pathway,
+        route: a.map(|a| a.route),
+        responsible_clinician: a.map(|a| a.responsible_clinician.clone()),
+        admitted_on: stay.accepted_on,
+        length_of_stay_days: los,
+        expected_length_of_stay_days: expected,
+        beyond_expected_stay: expected.is_some_and(|x| los > x),
+        latest_news2: latest.and_then(|o| o.news2.total),
+        latest_news2_risk: latest.and_then(|o| o.news2.risk),
+        latest_news2_at: latest.map(|o| o.taken_at),
+        latest_news2_assumed: latest.and_then(|o| o.assumed_words()),
+        open_escalations: open.len() as u32,
+        highest_open_band: open.iter().map(|e| e.band).min(),
+    })
 }
 
 /// The London day an instant falls on (days on the ward are local days: decision 0007).

@@ -13,38 +13,11 @@ use crate::clinical::escalation::EscalationBand;
 use crate::clinical::news2::ClinicalRisk;
 use crate::error::{Error, Result};
 use crate::record::escalation::{self, Escalation, EscalationEvent, EscalationEventKind};
-use crate::record::ward::{self, AdmissionInput, AdmissionRoute, DischargeDestination, Trends};
+use crate::record::ward::{self, AdmissionInput, DischargeDestination, Trends};
 use crate::record::{read, Service};
-use crate::record::{ClinicalRecord, Compartment, Discharge, Episode, VirtualWardPathway};
+use crate::record::{ClinicalRecord, Compartment, Discharge, Episode};
 
-/// One person on the ward, as the census lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
-pub struct CensusEntry {
-    pub person_id: String,
-    pub display_name: String,
-    pub episode_id: String,
-    pub pathway: VirtualWardPathway,
-    /// None for a virtual-ward episode recorded before admissions had details.
-    pub route: Option<AdmissionRoute>,
-    pub responsible_clinician: Option<String>,
-    pub admitted_on: NaiveDate,
-    /// Whole days since admission (0 on the day of admission), London days.
-    pub length_of_stay_days: u32,
-    pub expected_length_of_stay_days: Option<u32>,
-    /// Longer on the ward than expected at admission.
-    pub beyond_expected_stay: bool,
-    pub latest_news2: Option<u8>,
-    pub latest_news2_risk: Option<ClinicalRisk>,
-    #[cfg_attr(feature = "uniffi", uniffi(name = "latest_news2_at_ms"))]
-    pub latest_news2_at: Option<DateTime<Utc>>,
-    /// "assumed on air, alert" when the latest NEWS2 assumed what no reading gave.
-    #[cfg_attr(feature = "uniffi", uniffi(default))]
-    pub latest_news2_assumed: Option<String>,
-    pub open_escalations: u32,
-    /// The highest band among the open escalations.
-    pub highest_open_band: Option<EscalationBand>,
-}
+pub use crate::record::ward::CensusEntry;
 
 /// Who is on the virtual ward on a day: everyone this device holds (its team's caseload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

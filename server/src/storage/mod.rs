@@ -77,6 +77,17 @@ pub struct ChangeMeta {
     pub clock_note_ms: Option<i64>,
 }
 
+/// A signed-in hub user's session: the token's hash (the cookie holds the token), and the CSRF
+/// token every form of the session must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSession {
+    pub token_hash: String,
+    pub user_id: String,
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
 pub struct NewChange<'a> {
     pub seq: u64,
     pub person_id: &'a str,
@@ -338,6 +349,26 @@ pub trait Tx {
     /// Everyone with a registered home monitor now, with the time of their latest reading
     /// (from any integration; `None` when none was ever stored), by id.
     fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>>;
+    // the hub's screen (issue 13, item 5)
+    /// Set (or replace) a hub user's password hash (argon2id, PHC string).
+    fn set_hub_password(&mut self, user_id: &str, hash: &str, now_ms: i64) -> Result<()>;
+    fn hub_password(&mut self, user_id: &str) -> Result<Option<String>>;
+    fn add_hub_session(&mut self, s: &HubSession) -> Result<()>;
+    /// The session with this token hash, if it has not expired at `now_ms`.
+    fn hub_session(&mut self, token_hash: &str, now_ms: i64) -> Result<Option<HubSession>>;
+    fn end_hub_session(&mut self, token_hash: &str) -> Result<()>;
+    /// Sign a user out everywhere (a disabled account, a new password).
+    fn end_hub_sessions_of(&mut self, user_id: &str) -> Result<u64>;
+    /// Audit one view of a person's record by a hub user.
+    fn add_hub_view(
+        &mut self,
+        user_id: &str,
+        person_id: &str,
+        at_ms: i64,
+        what: &str,
+    ) -> Result<()>;
+    /// Views of a person's record, oldest first: (user, at, what).
+    fn hub_views(&mut self, person_id: &str) -> Result<Vec<(String, i64, String)>>;
     fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()>;
     /// (reason code, count), most frequent first.
     fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>>;

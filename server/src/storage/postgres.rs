@@ -41,9 +41,9 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, IngestRefusal,
-    IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert, SnapshotInfo,
-    StoredChange, StoredReading, Tx,
+    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, HubSession,
+    IngestRefusal, IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert,
+    SnapshotInfo, StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1218,6 +1218,96 @@ impl Tx for PgTx<'_> {
         Ok(ReadingInsert::Duplicate {
             stored_value: row.try_get(0)?,
         })
+    }
+
+    fn set_hub_password(&mut self, user_id: &str, hash: &str, now_ms: i64) -> Result<()> {
+        self.execute(
+            "INSERT INTO hub_passwords (user_id, password_hash, set_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, set_ms = excluded.set_ms",
+            &[&user_id, &hash, &now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn hub_password(&mut self, user_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .query(
+                "SELECT password_hash FROM hub_passwords WHERE user_id = $1",
+                &[&user_id],
+            )?
+            .first()
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    fn add_hub_session(&mut self, s: &HubSession) -> Result<()> {
+        self.execute(
+            "INSERT INTO hub_sessions (token_hash, user_id, csrf, created_ms, expires_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &s.token_hash,
+                &s.user_id,
+                &s.csrf,
+                &s.created_ms,
+                &s.expires_ms,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn hub_session(&mut self, token_hash: &str, now_ms: i64) -> Result<Option<HubSession>> {
+        self.query(
+            "SELECT token_hash, user_id, csrf, created_ms, expires_ms FROM hub_sessions
+             WHERE token_hash = $1 AND expires_ms > $2",
+            &[&token_hash, &now_ms],
+        )?
+        .first()
+        .map(|r| {
+            Ok(HubSession {
+                token_hash: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                csrf: r.try_get(2)?,
+                created_ms: r.try_get(3)?,
+                expires_ms: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn end_hub_session(&mut self, token_hash: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM hub_sessions WHERE token_hash = $1",
+            &[&token_hash],
+        )?;
+        Ok(())
+    }
+
+    fn end_hub_sessions_of(&mut self, user_id: &str) -> Result<u64> {
+        self.execute("DELETE FROM hub_sessions WHERE user_id = $1", &[&user_id])
+    }
+
+    fn add_hub_view(
+        &mut self,
+        user_id: &str,
+        person_id: &str,
+        at_ms: i64,
+        what: &str,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO hub_views (user_id, person_id, at_ms, what) VALUES ($1, $2, $3, $4)",
+            &[&user_id, &person_id, &at_ms, &what],
+        )?;
+        Ok(())
+    }
+
+    fn hub_views(&mut self, person_id: &str) -> Result<Vec<(String, i64, String)>> {
+        self.query(
+            "SELECT user_id, at_ms, what FROM hub_views WHERE person_id = $1 ORDER BY at_ms, id",
+            &[&person_id],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
     }
 
     fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {

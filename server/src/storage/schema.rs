@@ -205,6 +205,34 @@ CREATE TABLE ingest_refusals (
 CREATE INDEX ingest_refusals_code ON ingest_refusals (code);
 "#,
     },
+    Migration {
+        version: 7,
+        name: "the hub's screen: hub staff passwords, sessions with their CSRF tokens, views of a record",
+        sqlite: r#"
+CREATE TABLE hub_passwords (
+    user_id TEXT PRIMARY KEY REFERENCES users (user_id), password_hash TEXT NOT NULL,
+    set_ms INTEGER NOT NULL);
+CREATE TABLE hub_sessions (
+    token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
+    csrf TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE TABLE hub_views (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, person_id TEXT NOT NULL,
+    at_ms INTEGER NOT NULL, what TEXT NOT NULL);
+CREATE INDEX hub_views_person ON hub_views (person_id, at_ms);
+"#,
+        postgres: r#"
+CREATE TABLE hub_passwords (
+    user_id TEXT PRIMARY KEY REFERENCES users (user_id), password_hash TEXT NOT NULL,
+    set_ms BIGINT NOT NULL);
+CREATE TABLE hub_sessions (
+    token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users (user_id),
+    csrf TEXT NOT NULL, created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);
+CREATE TABLE hub_views (
+    id BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, person_id TEXT NOT NULL,
+    at_ms BIGINT NOT NULL, what TEXT NOT NULL);
+CREATE INDEX hub_views_person ON hub_views (person_id, at_ms);
+"#,
+    },
 ];
 
 /// The schema version this server writes and reads.

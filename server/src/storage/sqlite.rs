@@ -8,9 +8,9 @@ use doorstep_core::record::{Compartment, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, IngestRefusal,
-    IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert, SnapshotInfo,
-    StoredChange, StoredReading, Tx,
+    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, HubSession,
+    IngestRefusal, IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert,
+    SnapshotInfo, StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1111,6 +1111,89 @@ impl Tx for SqliteTx<'_> {
                 |row| row.get(0),
             )?;
         Ok(ReadingInsert::Duplicate { stored_value })
+    }
+
+    fn set_hub_password(&mut self, user_id: &str, hash: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO hub_passwords (user_id, password_hash, set_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, set_ms = excluded.set_ms",
+            params![user_id, hash, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn hub_password(&mut self, user_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT password_hash FROM hub_passwords WHERE user_id = ?1")?
+            .query_row([user_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn add_hub_session(&mut self, s: &HubSession) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO hub_sessions (token_hash, user_id, csrf, created_ms, expires_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![s.token_hash, s.user_id, s.csrf, s.created_ms, s.expires_ms],
+        )?;
+        Ok(())
+    }
+
+    fn hub_session(&mut self, token_hash: &str, now_ms: i64) -> Result<Option<HubSession>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT token_hash, user_id, csrf, created_ms, expires_ms FROM hub_sessions
+                 WHERE token_hash = ?1 AND expires_ms > ?2",
+            )?
+            .query_row(params![token_hash, now_ms], |r| {
+                Ok(HubSession {
+                    token_hash: r.get(0)?,
+                    user_id: r.get(1)?,
+                    csrf: r.get(2)?,
+                    created_ms: r.get(3)?,
+                    expires_ms: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn end_hub_session(&mut self, token_hash: &str) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM hub_sessions WHERE token_hash = ?1",
+            [token_hash],
+        )?;
+        Ok(())
+    }
+
+    fn end_hub_sessions_of(&mut self, user_id: &str) -> Result<u64> {
+        Ok(self
+            .tx
+            .execute("DELETE FROM hub_sessions WHERE user_id = ?1", [user_id])? as u64)
+    }
+
+    fn add_hub_view(
+        &mut self,
+        user_id: &str,
+        person_id: &str,
+        at_ms: i64,
+        what: &str,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO hub_views (user_id, person_id, at_ms, what) VALUES (?1, ?2, ?3, ?4)",
+            params![user_id, person_id, at_ms, what],
+        )?;
+        Ok(())
+    }
+
+    fn hub_views(&mut self, person_id: &str) -> Result<Vec<(String, i64, String)>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT user_id, at_ms, what FROM hub_views WHERE person_id = ?1 ORDER BY at_ms, id",
+        )?;
+        let rows = st
+            .query_map([person_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {

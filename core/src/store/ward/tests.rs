@@ -2,6 +2,7 @@ use chrono::{Duration, Utc};
 
 use super::*;
 use crate::clinical::escalation::ReadingRange;
+use crate::record::ward::AdmissionRoute;
 use crate::record::Role;
 use crate::store::{DayQuery, DayScope};
 use crate::testing;
@@ -66,6 +67,20 @@ fn the_census_lists_who_is_on_the_ward_with_stay_and_latest_news2() {
     assert_eq!(entry.open_escalations, 1);
     assert_eq!(entry.highest_open_band, Some(EscalationBand::Medium));
     assert_eq!(census.open_escalations, 1);
+    // The server's hub works the row out from the record itself: the same row.
+    let record = s.patient(&on).unwrap().clinical.unwrap();
+    let day = ward::ward_day(Utc::now());
+    let mut row = ward::census_entry(&on, &entry.display_name, &record, day).unwrap();
+    // The projection keeps milliseconds.
+    row.latest_news2_at = row
+        .latest_news2_at
+        .and_then(|t| chrono::DateTime::from_timestamp_millis(t.timestamp_millis()));
+    assert_eq!(&row, entry);
+    let gone_record = s.patient(&gone).unwrap().clinical.unwrap();
+    assert_eq!(
+        ward::census_entry(&gone, "x", &gone_record, day + Duration::days(1)),
+        None
+    );
     // Twelve days on: beyond the expected stay.
     let later = s.ward_census_at(Utc::now() + Duration::days(10)).unwrap();
     assert!(later.people[0].beyond_expected_stay);
