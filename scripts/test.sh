@@ -18,6 +18,12 @@ if ! command -v openssl >/dev/null 2>&1; then
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
     $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
 fi
+# Chromium and its WebDriver: the hub's screen is tested in a real headless browser.
+if ! command -v chromedriver >/dev/null 2>&1; then
+    echo "== Installing chromium and chromium-driver (for the hub's browser test)"
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
 export DOORSTEP_PG_BIN="${DOORSTEP_PG_BIN:-$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")}"
 timings=()
 stage_start=$start

@@ -19,6 +19,22 @@ pub enum AdminAction {
         #[arg(long)]
         team: String,
     },
+    /// Create a hub account (the hub's screen at /hub): a user of the team with a password, read
+    /// from standard input (one line, at least 12 characters), never from the command line.
+    CreateHubUser {
+        user_id: String,
+        #[arg(long)]
+        name: String,
+        /// virtual-ward-clinician (or district-nurse)
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        team: String,
+    },
+    /// Give a user a new hub password (read from standard input); their hub sessions end.
+    SetHubPassword { user_id: String },
+    /// Who viewed a person's record on the hub, and when (the hub's audit).
+    HubViews { person_id: String },
     /// Issue a one-time enrolment code for a user's device (valid 7 days; shown once).
     IssueCode {
         user_id: String,
@@ -135,6 +151,42 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
             let role = parse_role(&role)?;
             admin::create_user(storage, &user_id, &name, role, &team).map_err(e)?;
             println!("created user {user_id} ({}) in team {team}", role.label());
+        }
+        AdminAction::CreateHubUser {
+            user_id,
+            name,
+            role,
+            team,
+        } => {
+            let role = parse_role(&role)?;
+            let password = password_from_stdin()?;
+            doorstep_server::hub::session::create_hub_user(
+                storage, &user_id, &name, role, &team, &password,
+            )
+            .map_err(e)?;
+            println!(
+                "created hub user {user_id} ({}) in team {team}: they sign in at /hub",
+                role.label()
+            );
+        }
+        AdminAction::SetHubPassword { user_id } => {
+            let password = password_from_stdin()?;
+            let ended =
+                doorstep_server::hub::session::set_hub_password(storage, &user_id, &password)
+                    .map_err(e)?;
+            println!("set a new hub password for {user_id}; {ended} hub session(s) ended");
+        }
+        AdminAction::HubViews { person_id } => {
+            let views = storage.read(|tx| tx.hub_views(&person_id)).map_err(e)?;
+            if views.is_empty() {
+                println!("nobody has viewed {person_id} on the hub");
+            }
+            for (user, at_ms, what) in views {
+                let at = chrono::DateTime::from_timestamp_millis(at_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default();
+                println!("{at}  {user}  {what}");
+            }
         }
         AdminAction::IssueCode { user_id, count } => {
             for _ in 0..count.max(1) {
@@ -316,4 +368,17 @@ fn ms(t: Option<i64>) -> String {
     t.and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "never".into())
+}
+
+/// One line of standard input: a password, so it is in no process list or shell history.
+fn password_from_stdin() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("could not read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err("give the password on standard input, e.g. `read -rs PW; echo \"$PW\" | doorstep admin …`".into());
+    }
+    Ok(password)
 }

@@ -186,6 +186,8 @@ impl ServeArgs {
             metrics_listen: self.metrics_listen,
             min_app_version: self.min_app_version.clone(),
             min_protocol: self.min_protocol,
+            // Behind TLS here or at a trusted proxy: the hub's cookies go only over TLS.
+            hub_secure_cookies: self.tls_cert.is_some() || !self.trusted_proxies.is_empty(),
             ..ServerConfig::default()
         };
         c.conn.header_read_timeout = std::time::Duration::from_secs(self.header_timeout_s.max(1));

@@ -7,13 +7,59 @@
 
 use automerge::AutoCommit;
 use chrono::{DateTime, Utc};
+use doorstep_core::record::layout::{AuditStamp, PRINCIPAL_HUB};
 use doorstep_core::record::policy::{self, Action, Context, Principal};
-use doorstep_core::record::{home, validate, Author, Compartment};
+use doorstep_core::record::{home, validate, Author, Compartment, User};
 
 use crate::docs::DocsGuard;
 use crate::error::{Result, ServerError};
 use crate::identity::ServerIdentity;
 use crate::storage::{NewChange, Tx};
+
+/// On whose authority the process writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Writer<'a> {
+    /// Its own (home-monitoring sets, the ward watch).
+    Server,
+    /// A member of hub staff signed in to the hub's screen (their acknowledgements).
+    Hub(&'a User),
+}
+
+impl Writer<'_> {
+    fn principal(&self, me: &ServerIdentity) -> Principal {
+        match self {
+            Writer::Server => Principal::Server {
+                instance: me.instance.clone(),
+            },
+            Writer::Hub(user) => Principal::HubUser {
+                user: (*user).clone(),
+            },
+        }
+    }
+
+    fn author(&self, me: &ServerIdentity, now: DateTime<Utc>) -> Author {
+        match self {
+            Writer::Server => me.author(now),
+            Writer::Hub(user) => Author {
+                user_id: user.id.clone(),
+                display_name: user.display_name.clone(),
+                role: user.role,
+                device_id: format!("hub:{}", me.instance),
+                at: now,
+            },
+        }
+    }
+
+    fn stamp(&self, author: &Author, summary: String) -> AuditStamp {
+        match self {
+            Writer::Server => home::server_stamp(author, summary),
+            Writer::Hub(_) => AuditStamp {
+                principal: PRINCIPAL_HUB.into(),
+                ..AuditStamp::new(author, summary)
+            },
+        }
+    }
+}
 
 /// What a server-authored edit wrote: its value and the summary its change is stamped with;
 /// `None` when there was nothing to write.
@@ -22,25 +68,24 @@ pub type Wrote<T> = Option<(T, String)>;
 /// Write `edit`'s entries into the person's clinical document as this process and store them as
 /// one change. `fail` words an error for the person it was about. Returns what was written, or
 /// `None` when the edit had nothing to write (no change is made).
+#[allow(clippy::too_many_arguments)]
 pub fn write_clinical<T>(
     tx: &mut dyn Tx,
     docs: &mut DocsGuard<'_>,
     me: &ServerIdentity,
+    who: Writer<'_>,
     person_id: &str,
     now: DateTime<Utc>,
     fail: &dyn Fn(&str, String) -> ServerError,
     edit: impl FnOnce(&mut AutoCommit, &Author) -> doorstep_core::Result<Wrote<T>>,
 ) -> Result<Option<T>> {
-    let principal = Principal::Server {
-        instance: me.instance.clone(),
-    };
     policy::allows(
-        &principal,
+        &who.principal(me),
         Action::Write(Compartment::Clinical),
         &Context::default(),
     )
     .map_err(|d| fail(person_id, d.to_string()))?;
-    let author = me.author(now);
+    let author = who.author(me, now);
     let doc = docs.get(tx, person_id, Compartment::Clinical)?;
     doc.act_as(&me.actor);
     let (value, summary) = match edit(&mut doc.doc, &author) {
@@ -52,7 +97,7 @@ pub fn write_clinical<T>(
             return Err(fail(person_id, e.to_string()));
         }
     };
-    let stamp = home::server_stamp(&author, summary);
+    let stamp = who.stamp(&author, summary);
     let message = serde_json::to_string(&stamp).map_err(|e| fail(person_id, e.to_string()))?;
     let seq = tx.next_seq()?;
     let change = doc

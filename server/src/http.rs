@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub min_protocol: u32,
     /// The ward watch: re-alerts and missing readings (issue 13).
     pub watch: crate::watch::WatchConfig,
+    /// Mark the hub's cookies Secure (served over TLS, here or at a proxy in front).
+    pub hub_secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +75,7 @@ impl Default for ServerConfig {
             min_app_version: None,
             min_protocol: 1,
             watch: crate::watch::WatchConfig::default(),
+            hub_secure_cookies: false,
         }
     }
 }
@@ -118,6 +121,8 @@ pub fn router(app: Arc<App>) -> Router {
         // Bodies are read by the handlers themselves, after authentication, with a size limit
         // and a minimum rate.
         .layer(DefaultBodyLimit::disable())
+        // The hub's pages: small forms, with their own body limit.
+        .merge(crate::hub::router())
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }

@@ -13,6 +13,7 @@ pub mod authored;
 pub mod docs;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod identity;
 pub mod ingest;
 pub mod integrations;

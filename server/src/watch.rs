@@ -160,6 +160,7 @@ fn write_due(
             tx,
             &mut docs,
             &app.identity,
+            authored::Writer::Server,
             person,
             now,
             &failed,

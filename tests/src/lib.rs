@@ -3,6 +3,7 @@
 //! encrypted stores, a TCP proxy that cuts connections, and the private-PostgreSQL harness
 //! ([`pg`]) that the server's own storage tests use too.
 
+pub mod browser;
 pub mod pg;
 pub mod proxy;
 
@@ -68,6 +69,24 @@ impl Backend {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Run `doorstep admin <args>` with `input` on its standard input (a password).
+    pub fn admin_with_input(&self, args: &[&str], input: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(doorstep_bin())
+            .arg("admin")
+            .args(self.args())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run doorstep admin");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("wait for doorstep admin")
     }
 
     /// Run `doorstep admin <args>` expecting failure; returns stderr.

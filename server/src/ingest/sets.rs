@@ -59,11 +59,19 @@ fn write_person(
     let hour = SET_WINDOW.num_milliseconds();
     let stored = tx.readings_of(person_id, first - hour, last + hour + 1)?;
     let readings: Vec<Reading> = stored.iter().filter_map(reading_of).collect();
-    let written =
-        authored::write_clinical(tx, docs, me, person_id, now, &storage, |doc, author| {
+    let written = authored::write_clinical(
+        tx,
+        docs,
+        me,
+        authored::Writer::Server,
+        person_id,
+        now,
+        &storage,
+        |doc, author| {
             let edit = home::write_sets(doc, person_id, author, &readings)?;
             Ok((!edit.value.is_empty()).then_some((edit.value.len() as u64, edit.summary)))
-        })?;
+        },
+    )?;
     Ok(written.unwrap_or(0))
 }
 

@@ -7,8 +7,8 @@ use doorstep_core::record::{Compartment, Role, User};
 use super::postgres::PgStorage;
 use super::sqlite::SqliteStorage;
 use super::{
-    DeviceInfo, DeviceRow, IngestRefusal, IntegrationRow, NewChange, NewReading, ReadingInsert,
-    SnapshotInfo, Storage, StoredChange,
+    DeviceInfo, DeviceRow, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
+    ReadingInsert, SnapshotInfo, Storage, StoredChange,
 };
 use crate::error::{Result, ServerError};
 
@@ -829,6 +829,61 @@ pub(crate) fn monitoring(s: &Storage) {
     );
 }
 
+/// The hub's screen (schema 7): passwords, sessions that expire, record views.
+pub(crate) fn hub(s: &Storage) {
+    s.write(|tx| {
+        tx.create_team("t1", "T1")?;
+        tx.create_user(&user("h1", "Hana", Role::VirtualWardClinician, "t1"))
+    })
+    .unwrap();
+    assert_eq!(s.read(|tx| tx.hub_password("h1")).unwrap(), None);
+    s.write(|tx| tx.set_hub_password("h1", "$argon2id$one", 1))
+        .unwrap();
+    s.write(|tx| tx.set_hub_password("h1", "$argon2id$two", 2))
+        .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.hub_password("h1")).unwrap().as_deref(),
+        Some("$argon2id$two")
+    );
+    let session = |token: &str, expires_ms| HubSession {
+        token_hash: token.into(),
+        user_id: "h1".into(),
+        csrf: format!("csrf-{token}"),
+        created_ms: 10,
+        expires_ms,
+    };
+    s.write(|tx| tx.add_hub_session(&session("a", 100)))
+        .unwrap();
+    s.write(|tx| tx.add_hub_session(&session("b", 200)))
+        .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.hub_session("a", 99)).unwrap(),
+        Some(session("a", 100))
+    );
+    assert_eq!(
+        s.read(|tx| tx.hub_session("a", 100)).unwrap(),
+        None,
+        "expired"
+    );
+    s.write(|tx| tx.end_hub_session("a")).unwrap();
+    assert_eq!(s.read(|tx| tx.hub_session("a", 50)).unwrap(), None);
+    assert_eq!(s.write(|tx| tx.end_hub_sessions_of("h1")).unwrap(), 1);
+    assert_eq!(s.read(|tx| tx.hub_session("b", 50)).unwrap(), None);
+    s.write(|tx| {
+        tx.add_hub_view("h1", "p1", 5, "listed")?;
+        tx.add_hub_view("h1", "p1", 3, "viewed")?;
+        tx.add_hub_view("h1", "p2", 4, "viewed")
+    })
+    .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.hub_views("p1")).unwrap(),
+        vec![
+            ("h1".into(), 3, "viewed".into()),
+            ("h1".into(), 5, "listed".into())
+        ]
+    );
+}
+
 #[test]
 fn sqlite_meets_the_storage_contract() {
     let dir = tempfile::tempdir().unwrap();
@@ -839,6 +894,8 @@ fn sqlite_meets_the_storage_contract() {
     read_model(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
     let dir = tempfile::tempdir().unwrap();
     monitoring(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    hub(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
 }
 
 #[test]
@@ -857,4 +914,6 @@ fn postgres_meets_the_storage_contract() {
     read_model(&Storage::Postgres(PgStorage::open(&url).unwrap()));
     let (_server, url) = doorstep_tests::pg::fresh_database();
     monitoring(&Storage::Postgres(PgStorage::open(&url).unwrap()));
+    let (_server, url) = doorstep_tests::pg::fresh_database();
+    hub(&Storage::Postgres(PgStorage::open(&url).unwrap()));
 }
