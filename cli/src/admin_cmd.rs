@@ -33,6 +33,24 @@ pub enum AdminAction {
     },
     /// Give a user a new hub password (read from standard input); their hub sessions end.
     SetHubPassword { user_id: String },
+    /// Set a team's escalation routes, shown on the hub beside every escalation: who to call in
+    /// hours and out of hours, and when in hours is (London time).
+    SetEscalationRoutes {
+        #[arg(long)]
+        team: String,
+        /// e.g. "Call the hub on 01422 555 010, then the responsible clinician"
+        #[arg(long)]
+        in_hours: String,
+        /// e.g. "Out-of-hours GP via 111 option 3; 999 for NEWS2 7 or more"
+        #[arg(long)]
+        out_of_hours: String,
+        /// In hours, HH:MM-HH:MM London time
+        #[arg(long, default_value = "08:00-20:00")]
+        hours: String,
+        /// Saturdays and Sundays are in hours too (a seven-day service)
+        #[arg(long)]
+        weekends: bool,
+    },
     /// Who viewed a person's record on the hub, and when (the hub's audit).
     HubViews { person_id: String },
     /// Issue a one-time enrolment code for a user's device (valid 7 days; shown once).
@@ -175,6 +193,38 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                 doorstep_server::hub::session::set_hub_password(storage, &user_id, &password)
                     .map_err(e)?;
             println!("set a new hub password for {user_id}; {ended} hub session(s) ended");
+        }
+        AdminAction::SetEscalationRoutes {
+            team,
+            in_hours,
+            out_of_hours,
+            hours,
+            weekends,
+        } => {
+            let (opens, closes) =
+                doorstep_core::clinical::routes::parse_hours(&hours).map_err(|x| x.to_string())?;
+            let routes = doorstep_core::clinical::routes::EscalationRoutes {
+                in_hours: in_hours.trim().to_string(),
+                out_of_hours: out_of_hours.trim().to_string(),
+                opens,
+                closes,
+                weekends,
+            };
+            routes.check().map_err(|x| x.to_string())?;
+            storage
+                .write(|tx| {
+                    if !tx.team_exists(&team)? {
+                        return Err(doorstep_server::ServerError::NotFound(format!(
+                            "no team {team}: create it first"
+                        )));
+                    }
+                    tx.set_escalation_routes(&team, &routes, doorstep_server::admin::now_ms())
+                })
+                .map_err(e)?;
+            println!(
+                "escalation routes of team {team} set: in hours ({}) and out of hours",
+                routes.hours_words()
+            );
         }
         AdminAction::HubViews { person_id } => {
             let views = storage.read(|tx| tx.hub_views(&person_id)).map_err(e)?;

@@ -148,6 +148,30 @@ fn a_hub_user_acknowledges_an_escalation_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::Sqlite(dir.path().join("server"));
     let h = hub(&backend, "hb");
+    let bad = backend.admin_fails(&[
+        "set-escalation-routes",
+        "--team",
+        "hb",
+        "--in-hours",
+        "Hub",
+        "--out-of-hours",
+        "111",
+        "--hours",
+        "20:00-08:00",
+    ]);
+    assert!(bad.contains("open before they close"), "{bad}");
+    backend.admin(&[
+        "set-escalation-routes",
+        "--team",
+        "hb",
+        "--in-hours",
+        "Call the hub on 01422 555 010",
+        "--out-of-hours",
+        "Out-of-hours GP via 111 option 3",
+        "--hours",
+        "00:00-23:59",
+        "--weekends",
+    ]);
     let browser = Browser::start();
     let url = &h.server.url;
 

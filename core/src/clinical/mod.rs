@@ -7,4 +7,5 @@ pub mod news2;
 pub mod nhs_number;
 pub mod observations;
 pub mod readings;
+pub mod routes;
 pub mod wound;

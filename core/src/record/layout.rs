@@ -162,6 +162,9 @@ fn is_layout_one(v: &u32) -> bool {
 
 /// The principal kind of a server process writing on its own authority (`AuditStamp::principal`).
 pub const PRINCIPAL_SERVER: &str = "server";
+/// The principal kind of a member of hub staff signed in to the server's pages (the hub's
+/// screen, issue 13): their changes are written by a server process on their behalf.
+pub const PRINCIPAL_HUB: &str = "hub";
 
 fn is_device(kind: &str) -> bool {
     kind.is_empty() || kind == "device"

@@ -68,6 +68,7 @@ struct WardPage<'a> {
     notice: Option<String>,
     error: Option<String>,
     escalations: Vec<views::EscalationRow>,
+    routes: Option<views::RoutesView>,
     census: Vec<views::CensusRow>,
 }
 
@@ -79,6 +80,7 @@ struct PersonPage<'a> {
     csrf: &'a str,
     name: &'a str,
     escalations: Vec<views::EscalationRow>,
+    routes: Option<views::RoutesView>,
     charts: Vec<views::Chart>,
 }
 
@@ -391,6 +393,7 @@ async fn ward_response(
         notice,
         error,
         escalations: view.escalations,
+        routes: view.routes,
         census: view.census,
     };
     match render(&page) {
@@ -522,6 +525,14 @@ async fn person_page(
         Err(e) => return error_page(e),
     };
     let charts = views::charts(&p, now);
+    let routes = {
+        let a = app.clone();
+        let team = user.team.clone();
+        match blocking(move || views::routes(&a, &team, now)).await {
+            Ok(r) => r,
+            Err(e) => return error_page(e),
+        }
+    };
     let mut open: Vec<_> = p
         .record
         .escalations
@@ -539,6 +550,7 @@ async fn person_page(
             .into_iter()
             .map(|e| views::escalation_row(e, p.name.clone()))
             .collect(),
+        routes,
         charts,
     };
     match render(&page) {

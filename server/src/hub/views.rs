@@ -47,7 +47,41 @@ pub struct CensusRow {
     pub stay: String,
 }
 
+/// The team's escalation routes, the one in force now first.
+pub struct RoutesView {
+    pub now_label: String,
+    pub now_route: String,
+    pub other_label: String,
+    pub other_route: String,
+}
+
+/// The routes of a team at `now` (`None`: the team has none set).
+pub fn routes(app: &App, team: &str, now: DateTime<Utc>) -> Result<Option<RoutesView>> {
+    use doorstep_core::clinical::routes::RouteInForce;
+    let Some(r) = app.storage.read(|tx| tx.escalation_routes(team))? else {
+        return Ok(None);
+    };
+    let hours = r.hours_words();
+    let in_label = format!("In hours ({hours})");
+    let out_label = "Out of hours".to_string();
+    Ok(Some(match r.in_force(now) {
+        RouteInForce::InHours => RoutesView {
+            now_label: in_label,
+            now_route: r.in_hours,
+            other_label: out_label,
+            other_route: r.out_of_hours,
+        },
+        RouteInForce::OutOfHours => RoutesView {
+            now_label: out_label,
+            now_route: r.out_of_hours,
+            other_label: in_label,
+            other_route: r.in_hours,
+        },
+    }))
+}
+
 pub struct WardView {
+    pub routes: Option<RoutesView>,
     pub team: String,
     pub census: Vec<CensusRow>,
     pub escalations: Vec<EscalationRow>,
@@ -92,6 +126,7 @@ pub fn ward(app: &App, user: &User, now: DateTime<Utc>) -> Result<WardView> {
     let listed: Vec<String> = census.iter().map(|c| c.entry.person_id.clone()).collect();
     audit(app, user, &listed, now, "listed on the hub's ward census")?;
     Ok(WardView {
+        routes: routes(app, &user.team, now)?,
         team: user.team.clone(),
         census,
         escalations: escalations

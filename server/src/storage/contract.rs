@@ -7,8 +7,8 @@ use doorstep_core::record::{Compartment, Role, User};
 use super::postgres::PgStorage;
 use super::sqlite::SqliteStorage;
 use super::{
-    DeviceInfo, DeviceRow, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
-    ReadingInsert, SnapshotInfo, Storage, StoredChange,
+    DeviceInfo, DeviceRow, EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange,
+    NewReading, ReadingInsert, SnapshotInfo, Storage, StoredChange,
 };
 use crate::error::{Result, ServerError};
 
@@ -875,6 +875,22 @@ pub(crate) fn hub(s: &Storage) {
         tx.add_hub_view("h1", "p2", 4, "viewed")
     })
     .unwrap();
+    let routes = |in_hours: &str| EscalationRoutes {
+        in_hours: in_hours.into(),
+        out_of_hours: "111 option 3".into(),
+        opens: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        closes: chrono::NaiveTime::from_hms_opt(20, 30, 0).unwrap(),
+        weekends: true,
+    };
+    assert_eq!(s.read(|tx| tx.escalation_routes("t1")).unwrap(), None);
+    s.write(|tx| tx.set_escalation_routes("t1", &routes("hub 1"), 1))
+        .unwrap();
+    s.write(|tx| tx.set_escalation_routes("t1", &routes("hub 2"), 2))
+        .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.escalation_routes("t1")).unwrap(),
+        Some(routes("hub 2"))
+    );
     assert_eq!(
         s.read(|tx| tx.hub_views("p1")).unwrap(),
         vec![

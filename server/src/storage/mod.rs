@@ -77,6 +77,28 @@ pub struct ChangeMeta {
     pub clock_note_ms: Option<i64>,
 }
 
+pub use doorstep_core::clinical::routes::EscalationRoutes;
+
+/// A stored routes row (in hours, out of hours, opens, closes, weekends) as the record's type.
+pub(crate) fn routes_of(
+    (in_hours, out_of_hours, opens, closes, weekends): (String, String, String, String, bool),
+) -> Result<EscalationRoutes> {
+    let time = |s: &str| {
+        chrono::NaiveTime::parse_from_str(s, "%H:%M").map_err(|e| {
+            crate::error::ServerError::Storage(format!(
+                "a stored escalation route has a bad time {s:?}: {e}"
+            ))
+        })
+    };
+    Ok(EscalationRoutes {
+        in_hours,
+        out_of_hours,
+        opens: time(&opens)?,
+        closes: time(&closes)?,
+        weekends,
+    })
+}
+
 /// A signed-in hub user's session: the token's hash (the cookie holds the token), and the CSRF
 /// token every form of the session must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,6 +391,14 @@ pub trait Tx {
     ) -> Result<()>;
     /// Views of a person's record, oldest first: (user, at, what).
     fn hub_views(&mut self, person_id: &str) -> Result<Vec<(String, i64, String)>>;
+    /// Set (or replace) a team's escalation routes.
+    fn set_escalation_routes(
+        &mut self,
+        team_id: &str,
+        r: &EscalationRoutes,
+        now_ms: i64,
+    ) -> Result<()>;
+    fn escalation_routes(&mut self, team_id: &str) -> Result<Option<EscalationRoutes>>;
     fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()>;
     /// (reason code, count), most frequent first.
     fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>>;

@@ -41,9 +41,9 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, HubSession,
-    IngestRefusal, IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert,
-    SnapshotInfo, StoredChange, StoredReading, Tx,
+    parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
+    EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
+    QuarantineRow, ReadingInsert, SnapshotInfo, StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1308,6 +1308,46 @@ impl Tx for PgTx<'_> {
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect()
+    }
+
+    fn set_escalation_routes(
+        &mut self,
+        team_id: &str,
+        r: &EscalationRoutes,
+        now_ms: i64,
+    ) -> Result<()> {
+        let (opens, closes) = (
+            r.opens.format("%H:%M").to_string(),
+            r.closes.format("%H:%M").to_string(),
+        );
+        self.execute(
+            "INSERT INTO escalation_routes (team_id, in_hours, out_of_hours, opens, closes, weekends, set_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (team_id) DO UPDATE SET in_hours = excluded.in_hours,
+               out_of_hours = excluded.out_of_hours, opens = excluded.opens,
+               closes = excluded.closes, weekends = excluded.weekends, set_ms = excluded.set_ms",
+            &[&team_id, &r.in_hours, &r.out_of_hours, &opens, &closes, &r.weekends, &now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn escalation_routes(&mut self, team_id: &str) -> Result<Option<EscalationRoutes>> {
+        self.query(
+            "SELECT in_hours, out_of_hours, opens, closes, weekends FROM escalation_routes
+             WHERE team_id = $1",
+            &[&team_id],
+        )?
+        .first()
+        .map(|r| {
+            routes_of((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ))
+        })
+        .transpose()
     }
 
     fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {

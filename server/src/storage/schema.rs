@@ -207,7 +207,7 @@ CREATE INDEX ingest_refusals_code ON ingest_refusals (code);
     },
     Migration {
         version: 7,
-        name: "the hub's screen: hub staff passwords, sessions with their CSRF tokens, views of a record",
+        name: "the hub's screen: hub staff passwords, sessions with their CSRF tokens, views of a record; teams' escalation routes",
         sqlite: r#"
 CREATE TABLE hub_passwords (
     user_id TEXT PRIMARY KEY REFERENCES users (user_id), password_hash TEXT NOT NULL,
@@ -219,6 +219,10 @@ CREATE TABLE hub_views (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, person_id TEXT NOT NULL,
     at_ms INTEGER NOT NULL, what TEXT NOT NULL);
 CREATE INDEX hub_views_person ON hub_views (person_id, at_ms);
+CREATE TABLE escalation_routes (
+    team_id TEXT PRIMARY KEY REFERENCES teams (team_id), in_hours TEXT NOT NULL,
+    out_of_hours TEXT NOT NULL, opens TEXT NOT NULL, closes TEXT NOT NULL,
+    weekends INTEGER NOT NULL, set_ms INTEGER NOT NULL);
 "#,
         postgres: r#"
 CREATE TABLE hub_passwords (
@@ -231,6 +235,10 @@ CREATE TABLE hub_views (
     id BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, person_id TEXT NOT NULL,
     at_ms BIGINT NOT NULL, what TEXT NOT NULL);
 CREATE INDEX hub_views_person ON hub_views (person_id, at_ms);
+CREATE TABLE escalation_routes (
+    team_id TEXT PRIMARY KEY REFERENCES teams (team_id), in_hours TEXT NOT NULL,
+    out_of_hours TEXT NOT NULL, opens TEXT NOT NULL, closes TEXT NOT NULL,
+    weekends BOOLEAN NOT NULL, set_ms BIGINT NOT NULL);
 "#,
     },
 ];

@@ -8,9 +8,9 @@ use doorstep_core::record::{Compartment, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    parse_role, role_str, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow, HubSession,
-    IngestRefusal, IntegrationRow, NewChange, NewReading, QuarantineRow, ReadingInsert,
-    SnapshotInfo, StoredChange, StoredReading, Tx,
+    parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
+    EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
+    QuarantineRow, ReadingInsert, SnapshotInfo, StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1194,6 +1194,45 @@ impl Tx for SqliteTx<'_> {
             .query_map([person_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn set_escalation_routes(
+        &mut self,
+        team_id: &str,
+        r: &EscalationRoutes,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO escalation_routes (team_id, in_hours, out_of_hours, opens, closes, weekends, set_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (team_id) DO UPDATE SET in_hours = excluded.in_hours,
+               out_of_hours = excluded.out_of_hours, opens = excluded.opens,
+               closes = excluded.closes, weekends = excluded.weekends, set_ms = excluded.set_ms",
+            params![
+                team_id,
+                r.in_hours,
+                r.out_of_hours,
+                r.opens.format("%H:%M").to_string(),
+                r.closes.format("%H:%M").to_string(),
+                r.weekends,
+                now_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn escalation_routes(&mut self, team_id: &str) -> Result<Option<EscalationRoutes>> {
+        let row: Option<(String, String, String, String, bool)> = self
+            .tx
+            .prepare_cached(
+                "SELECT in_hours, out_of_hours, opens, closes, weekends FROM escalation_routes
+                 WHERE team_id = ?1",
+            )?
+            .query_row([team_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        row.map(routes_of).transpose()
     }
 
     fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {
