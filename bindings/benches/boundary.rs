@@ -68,7 +68,7 @@ fn plans_store(store: &FieldStore, people: usize, visits: usize, today: NaiveDat
                 &day_postcode(i),
             ))
             .expect("register");
-        testing::day_plan(&store, &p, i, i < visits, today, &me).expect("care plan");
+        testing::day_plan(store, &p, i, i < visits, today, &me).expect("care plan");
     }
 }
 

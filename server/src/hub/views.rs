@@ -152,7 +152,7 @@ pub fn person_page(app: &App, user: &User, person_id: &str, now: DateTime<Utc>) 
     audit(
         app,
         user,
-        &[p.id.clone()],
+        std::slice::from_ref(&p.id),
         now,
         "viewed the record on the hub (escalations and trends)",
     )?;

@@ -190,10 +190,13 @@ fn only_the_server_writes_home_sets_and_it_writes_nothing_else() {
     assert_eq!(err.code(), "forbidden", "{err}");
 }
 
+/// A way to spoil a set, and the words its refusal must contain.
+type Spoil = (&'static str, Box<dyn Fn(&mut ObservationSet)>);
+
 #[test]
 fn a_home_set_that_scored_wrongly_or_assumed_a_reading_is_refused() {
     let author = server();
-    let cases: Vec<(&str, Box<dyn Fn(&mut ObservationSet)>)> = vec![
+    let cases: Vec<Spoil> = vec![
         (
             "does not match",
             Box::new(|s| s.news2.total = s.news2.total.map(|t| t - 1)),

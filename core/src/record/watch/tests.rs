@@ -195,7 +195,7 @@ fn devices_silent_for_eight_hours_raise_one_no_readings_escalation_until_reading
         taken_at: Utc::now() - Duration::minutes(10),
     };
     let author = server_at(Utc::now());
-    let e = home::write_sets(&mut doc, PERSON, &author, &[back.clone()]).unwrap();
+    let e = home::write_sets(&mut doc, PERSON, &author, std::slice::from_ref(&back)).unwrap();
     commit(&mut doc, &home::server_stamp(&author, e.summary));
     let esc = the_escalation(&doc);
     assert_eq!(esc.readings_resumed_at, Some(back.taken_at));
