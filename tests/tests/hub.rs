@@ -229,6 +229,21 @@ fn a_hub_user_acknowledges_an_escalation_in_a_real_browser() {
         png.len()
     );
 
+    // An action, then the outcome, which closes it.
+    let what = browser.find("form[action='/hub/escalations/record'] input[name=note]");
+    browser.type_into(&what, "Phoned Edith: video review booked for 14:00");
+    browser.click(&browser.find("form[action='/hub/escalations/record'] button"));
+    wait_for(&browser, "the action", |p| {
+        p.contains("You recorded an action on the escalation of Edith Crawley")
+    });
+    browser.click(&browser.find("form[action='/hub/escalations/record'] input[value=outcome]"));
+    let what = browser.find("form[action='/hub/escalations/record'] input[name=note]");
+    browser.type_into(&what, "Stable on video review; stays on the ward\u{E007}");
+    let page = wait_for(&browser, "the outcome", |p| {
+        p.contains("You recorded the outcome of the escalation of Edith Crawley")
+    });
+    assert!(page.contains("Open escalations (0)"), "{page}");
+
     let link = browser.find("table.census a");
     browser.click(&link);
     let page = wait_for(&browser, "the trends", |p| p.contains("<h2>Trends</h2>"));
@@ -241,6 +256,11 @@ fn a_hub_user_acknowledges_an_escalation_in_a_real_browser() {
     let esc = h.phone.store.escalations(Some(h.person.clone())).unwrap();
     let by = esc[0].acknowledged_by.as_ref().unwrap();
     assert_eq!(by.display_name, "Hana Hub");
+    assert_eq!(
+        esc[0].status,
+        doorstep_core::record::escalation::EscalationStatus::Closed
+    );
+    assert_eq!(esc[0].history.len(), 3, "{:?}", esc[0].history);
     assert!(by.device_id.starts_with("hub:"), "{by:?}");
     let audit = backend.admin(&["hub-views", &h.person]);
     assert!(

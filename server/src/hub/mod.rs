@@ -44,6 +44,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/hub/logout", post(logout))
         .route("/hub/ward", get(ward_page))
         .route("/hub/escalations/acknowledge", post(acknowledge))
+        .route("/hub/escalations/record", post(acknowledge))
         .route("/hub/people/{id}", get(person_page))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
 }
@@ -349,7 +350,8 @@ async fn logout(
 
 #[derive(Deserialize)]
 struct WardQuery {
-    acknowledged: Option<String>,
+    /// What was just done, for the confirmation ("acknowledged the escalation of Edith Crawley").
+    done: Option<String>,
 }
 
 async fn ward_page(
@@ -367,8 +369,8 @@ async fn ward_page(
         Err(e) => return error_page(e),
     };
     let notice = q
-        .acknowledged
-        .map(|who| format!("You acknowledged the escalation of {who}."));
+        .done
+        .map(|what| format!("You {}.", what.chars().take(200).collect::<String>()));
     ward_response(&app, &s, user, StatusCode::OK, notice, None).await
 }
 
@@ -409,6 +411,22 @@ struct AcknowledgeForm {
     escalation_id: String,
     #[serde(default)]
     note: String,
+    /// `acknowledged` (the default), `action` or `outcome`.
+    #[serde(default)]
+    kind: String,
+}
+
+impl AcknowledgeForm {
+    fn kind(&self) -> Result<EscalationEventKind, ServerError> {
+        match self.kind.as_str() {
+            "" | "acknowledged" => Ok(EscalationEventKind::Acknowledged),
+            "action" => Ok(EscalationEventKind::Action),
+            "outcome" => Ok(EscalationEventKind::Outcome),
+            other => Err(ServerError::BadRequest(format!(
+                "{other:?} is not something to record on an escalation (acknowledged, action or outcome)"
+            ))),
+        }
+    }
 }
 
 async fn acknowledge(
@@ -433,6 +451,12 @@ async fn acknowledge(
     let a = app.clone();
     let u = user.clone();
     let person = f.person_id.clone();
+    let done = match f.kind() {
+        Ok(EscalationEventKind::Acknowledged) => "acknowledged the escalation of",
+        Ok(EscalationEventKind::Action) => "recorded an action on the escalation of",
+        Ok(EscalationEventKind::Outcome) => "recorded the outcome of the escalation of",
+        Err(e) => return error_page(e),
+    };
     let written = blocking(move || write_acknowledgement(&a, &u, &f)).await;
     match written {
         Ok(()) => {
@@ -444,7 +468,10 @@ async fn acknowledge(
                     .map(|p| p.name)
                     .unwrap_or_else(|_| "the person".into())
             };
-            let to = format!("/hub/ward?acknowledged={}", form_urlencoded(&name));
+            let to = format!(
+                "/hub/ward?done={}",
+                form_urlencoded(&format!("{done} {name}"))
+            );
             Redirect::to(&to).into_response()
         }
         Err(ServerError::Conflict(why)) | Err(ServerError::NotFound(why)) => {
@@ -464,11 +491,13 @@ fn form_urlencoded(s: &str) -> String {
         .collect()
 }
 
-/// The acknowledgement, in one write transaction: the person is on the user's team, the
-/// escalation is open (the record's own rule: acknowledged once), and the change is checked as a
+/// The acknowledgement, action or outcome, in one write transaction: the person is on the
+/// user's team, the record's own rules hold (acknowledged once; an action or outcome only after
+/// an acknowledgement, with a note; nothing after the outcome), and the change is checked as a
 /// phone checks it.
 fn write_acknowledgement(app: &App, user: &User, f: &AcknowledgeForm) -> Result<(), ServerError> {
     views::may_read(user)?;
+    let kind = f.kind()?;
     let note = Some(f.note.trim().to_string()).filter(|n| !n.is_empty());
     let mut docs = app.docs.lock();
     app.storage.write(|tx| {
@@ -491,7 +520,7 @@ fn write_acknowledgement(app: &App, user: &User, f: &AcknowledgeForm) -> Result<
                     &f.person_id,
                     author,
                     &f.escalation_id,
-                    EscalationEventKind::Acknowledged,
+                    kind,
                     note.clone(),
                 )?;
                 Ok(Some(((), e.summary)))

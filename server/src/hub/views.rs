@@ -37,6 +37,8 @@ pub struct EscalationRow {
     pub acknowledged_by: Option<String>,
     pub realerts: u32,
     pub can_acknowledge: bool,
+    /// Acknowledged and not closed: an action or the outcome may be recorded.
+    pub can_follow_up: bool,
 }
 
 /// A census row with its words.
@@ -256,6 +258,10 @@ pub fn escalation_row(e: Escalation, person_name: String) -> EscalationRow {
             .map(|a| format!("{} at {}", a.display_name, when(a.at))),
         realerts: e.realerts,
         can_acknowledge: e.status == EscalationStatus::Open,
+        can_follow_up: matches!(
+            e.status,
+            EscalationStatus::Acknowledged | EscalationStatus::Actioned
+        ),
         id: e.id,
     }
 }
