@@ -434,7 +434,7 @@ pub(crate) fn write_sync(
             return Ok(Written::Wipe);
         }
         check_new_people(tx, dev, &upload.parsed.uploads, max_new_people)?;
-        let outcome = sync::store_uploads(tx, &mut docs, dev, upload.parsed, now)?;
+        let outcome = sync::store_uploads(tx, &mut docs, &app.identity, dev, upload.parsed, now)?;
         if upload.all_or_nothing {
             if let Some(first) = outcome.verdicts.refused.first() {
                 return Err(ServerError::Protocol {

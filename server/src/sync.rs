@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use automerge::{Change, ChangeHash};
 use doorstep_core::record::layout::{self, AuditStamp};
 use doorstep_core::record::policy::{self, Action, Consent, Context, Principal};
-use doorstep_core::record::{validate, Compartment, ConsentToShare, Role};
+use doorstep_core::record::{consent_note, validate, Compartment, ConsentToShare, Role};
 use doorstep_core::sync::protocol::{
     self, Bounds, ClockNote, Cursor, Instruction, Refused, Snapshot, SyncResponse, Verdicts,
     PROTOCOL_VERSION, SNAPSHOT_PHASE,
@@ -153,6 +153,7 @@ struct Checks<'a> {
 pub fn store_uploads(
     tx: &mut dyn Tx,
     docs: &mut DocsGuard<'_>,
+    me: &crate::identity::ServerIdentity,
     device: &DeviceRow,
     parsed: Parsed,
     now_ms: i64,
@@ -199,7 +200,7 @@ pub fn store_uploads(
     }
     out.verdicts.refused.sort_by_key(|r| r.index);
     for p in std::mem::take(&mut checks.advice_touched) {
-        update_consent(tx, docs, &p)?;
+        update_consent(tx, docs, me, &p, now_ms)?;
     }
     docs.compact_touched(tx)?;
     Ok(out)
@@ -425,8 +426,15 @@ fn consent_of(tx: &mut dyn Tx, person_id: &str) -> Result<Consent> {
 
 /// Re-read a person's consent to share from the server's copy of their advice document; record
 /// a change of it as a scope event at a new sequence number. Concurrent values that disagree are
-/// a conflict and count as not given (docs/decisions/0005).
-fn update_consent(tx: &mut dyn Tx, docs: &mut DocsGuard<'_>, person_id: &str) -> Result<()> {
+/// a conflict and count as not given (docs/decisions/0005). The health team is told in the
+/// clinical record, by the server (`record::consent_note`), in the same transaction.
+fn update_consent(
+    tx: &mut dyn Tx,
+    docs: &mut DocsGuard<'_>,
+    me: &crate::identity::ServerIdentity,
+    person_id: &str,
+    now_ms: i64,
+) -> Result<()> {
     let doc = docs.get(tx, person_id, Compartment::Advice)?;
     let values =
         layout::get_all_json::<ConsentToShare>(&doc.doc, layout::CONSENT).map_err(|e| {
@@ -439,6 +447,41 @@ fn update_consent(tx: &mut dyn Tx, docs: &mut DocsGuard<'_>, person_id: &str) ->
         let seq = tx.next_seq()?;
         tx.set_consent(person_id, consented, seq)?;
     }
+    let values: Vec<ConsentToShare> = values.into_iter().map(|(v, _)| v).collect();
+    note_consent(tx, docs, me, person_id, &values, now_ms)
+}
+
+/// Write the consent as the health team sees it into the clinical record, unless it says so
+/// already.
+fn note_consent(
+    tx: &mut dyn Tx,
+    docs: &mut DocsGuard<'_>,
+    me: &crate::identity::ServerIdentity,
+    person_id: &str,
+    values: &[ConsentToShare],
+    now_ms: i64,
+) -> Result<()> {
+    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(chrono::Utc::now);
+    let Some(note) = consent_note::note_of(values, &me.author(now)) else {
+        return Ok(());
+    };
+    crate::authored::write_clinical(
+        tx,
+        docs,
+        me,
+        crate::authored::Writer::Server,
+        person_id,
+        now,
+        &|p, why| {
+            ServerError::Storage(format!(
+                "the consent of {p} could not be noted for the health team ({why}); the upload was not stored, sync again"
+            ))
+        },
+        |doc, _| {
+            let e = consent_note::write(doc, note)?;
+            Ok(e.value.map(|n| (n, e.summary)))
+        },
+    )?;
     Ok(())
 }
 

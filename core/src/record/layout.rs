@@ -79,6 +79,9 @@ pub const ESCALATION_REALERT: &str = "esc_realert:";
 /// A monitored person's devices sent nothing for the team's time (`record::watch`): immutable,
 /// written only by the server; it raises a "no readings" escalation.
 pub const READINGS_GAP: &str = "home_gap:";
+/// The person's consent to share their advice record, as the health team sees it
+/// (`record::consent_note`): a register in the clinical record, written only by the server.
+pub const ADVICE_CONSENT: &str = "advice_consent";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -131,7 +134,7 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 2 | `assessment:` (MUST, Waterlow), `wound:` (wound assessments); the district nurse's day: care-plan items, visit exceptions, tasks, medication administration |
 /// | 3 | the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
 /// | 4 | Citizens Advice outreach (issue 14): the 18 advice categories, an outcome's typed `effect`, `need_status:`, `referral_out:` |
-/// | 5 | home monitoring (issue 13): `home_obs:` (sets the server assembles from readings, with what was assumed), `esc_realert:` (re-alerts of unacknowledged escalations), `home_gap:` (no readings for the team's time), all written by the server as its own principal |
+/// | 5 | home monitoring (issue 13): `home_obs:` (sets the server assembles from readings, with what was assumed), `esc_realert:` (re-alerts of unacknowledged escalations), `home_gap:` (no readings for the team's time), `advice_consent` (the consent to share as the health team sees it), all written by the server as its own principal |
 pub const LAYOUT_VERSION: u32 = 5;
 
 /// The layout version that added sets of home-monitoring readings written by the server

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod assessments;
 pub mod conflict;
+pub mod consent_note;
 pub mod day;
 pub mod edit;
 pub mod escalation;

@@ -80,6 +80,11 @@ pub struct ClinicalRecord {
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     #[serde(default)]
     pub readings_gaps: Vec<super::watch::ReadingsGap>,
+    /// The person's consent to share their advice record, as the server noted it for the health
+    /// team (layout 5, `record::consent_note`): shown even after the advice record has left.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub advice_consent: Option<super::consent_note::AdviceConsentNote>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +246,7 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         escalations: Vec::new(),
         escalation_realerts: layout::entries(doc, layout::ESCALATION_REALERT)?,
         readings_gaps: layout::entries(doc, layout::READINGS_GAP)?,
+        advice_consent: layout::get_json(doc, layout::ADVICE_CONSENT).unwrap_or(None),
     };
     record.escalations = super::escalation::escalations(person_id, &record);
     Ok(record)

@@ -243,6 +243,7 @@ enum Kind {
     HomeObservations,
     EscalationRealert,
     ReadingsGap,
+    AdviceConsent,
 }
 
 impl Kind {
@@ -252,9 +253,10 @@ impl Kind {
             Kind::Assessment | Kind::Wound => 2,
             Kind::EscalationEvent => layout::LAYOUT_WARD,
             Kind::NeedStatus | Kind::ReferralOut => layout::LAYOUT_OUTREACH,
-            Kind::HomeObservations | Kind::EscalationRealert | Kind::ReadingsGap => {
-                layout::LAYOUT_HOME
-            }
+            Kind::HomeObservations
+            | Kind::EscalationRealert
+            | Kind::ReadingsGap
+            | Kind::AdviceConsent => layout::LAYOUT_HOME,
             _ => 1,
         }
     }
@@ -270,6 +272,7 @@ impl Kind {
                 | Kind::Consent
                 | Kind::EnteredInError
                 | Kind::HomeObservations
+                | Kind::AdviceConsent
         ) || (self.day_layout()
             && !matches!(self, Kind::Task | Kind::TaskStatus | Kind::Medication))
     }
@@ -328,6 +331,7 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (layout::HOME_OBSERVATIONS, Kind::HomeObservations),
             (layout::ESCALATION_REALERT, Kind::EscalationRealert),
             (layout::READINGS_GAP, Kind::ReadingsGap),
+            (layout::ADVICE_CONSENT, Kind::AdviceConsent),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -341,7 +345,10 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
     };
     table.iter().find_map(|(prefix, kind)| {
         let rest = entry_key.strip_prefix(prefix)?;
-        let exact = matches!(kind, Kind::CarePlan | Kind::Consent | Kind::PlanReview);
+        let exact = matches!(
+            kind,
+            Kind::CarePlan | Kind::Consent | Kind::PlanReview | Kind::AdviceConsent
+        );
         match (exact, rest.is_empty()) {
             (true, true) => Some((*kind, rest)),
             (false, false) => Some((*kind, rest)),
@@ -413,6 +420,7 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::EscalationEvent => is::<super::escalation::EscalationEvent>(json),
         Kind::EscalationRealert => is::<super::watch::EscalationRealert>(json),
         Kind::ReadingsGap => is::<super::watch::ReadingsGap>(json),
+        Kind::AdviceConsent => is::<super::consent_note::AdviceConsentNote>(json),
         Kind::NeedStatus => is::<super::outreach::NeedStatusChange>(json),
         Kind::ReferralOut => is::<super::outreach::ReferralOut>(json),
     }
@@ -518,6 +526,14 @@ fn check_entry(
             let v: super::watch::EscalationRealert = parse(key, json)?;
             same_id(key, &v.id, id)?;
             v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::AdviceConsent => {
+            let v: super::consent_note::AdviceConsentNote = parse(key, json)?;
+            short_text(key, &v.recorded_by)?;
+            if v.consented && v.in_conflict {
+                return Err(content(key, "consent in conflict counts as not given"));
+            }
             authored(key, &v.author, stamp)
         }
         Kind::ReadingsGap => {
@@ -851,17 +867,17 @@ fn check_day_entry(
 fn check_principal(kind: Kind, key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
     let servers = matches!(
         kind,
-        Kind::HomeObservations | Kind::EscalationRealert | Kind::ReadingsGap
+        Kind::HomeObservations | Kind::EscalationRealert | Kind::ReadingsGap | Kind::AdviceConsent
     );
     match (servers, stamp.by_server()) {
         (true, false) if kind == Kind::HomeObservations => Err(Refusal::Forbidden(format!(
             "{key} is a set of home-monitoring readings, which only the Doorstep server assembles; record observations taken on a visit as an observation set"
         ))),
         (true, false) => Err(Refusal::Forbidden(format!(
-            "{key} is written only by the Doorstep server's ward watch (re-alerts and missing readings); acknowledge or act on the escalation instead"
+            "{key} is written only by the Doorstep server (re-alerts, missing readings, and the consent to share as the health team sees it); acknowledge the escalation, or record consent in the advice record, instead"
         ))),
         (false, true) => Err(Refusal::Forbidden(format!(
-            "{key} was written by the server, which writes only home-monitoring sets, re-alerts and missing-readings escalations"
+            "{key} was written by the server, which writes only home-monitoring sets, re-alerts, missing-readings escalations and the consent note"
         ))),
         _ => Ok(()),
     }

@@ -259,7 +259,11 @@ fn only_the_server_writes_re_alerts_and_gaps_and_a_gap_noticed_too_soon_is_refus
     let change = commit(&mut doc, &AuditStamp::new(&nurse, "forged"));
     let err = validate::check_change(Compartment::Clinical, &change).unwrap_err();
     assert_eq!(err.code(), "forbidden", "{err}");
-    assert!(err.to_string().contains("ward watch"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("written only by the Doorstep server"),
+        "{err}"
+    );
 
     let mut doc = admitted();
     let server = server_at(taken);
