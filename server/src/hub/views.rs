@@ -363,7 +363,9 @@ fn chart(s: &TrendSeries, from: DateTime<Utc>, to: DateTime<Utc>) -> Chart {
         "<svg viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-label=\"{title}: {n} readings from {lo} to {hi}; the table below lists them\" xmlns=\"http://www.w3.org/2000/svg\">\
 <line x1=\"{PAD}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" class=\"axis\"/>\
 <text x=\"2\" y=\"{ty}\" class=\"tick\">{hi}</text><text x=\"2\" y=\"{by}\" class=\"tick\">{lo}</text>\
+<text x=\"{PAD}\" y=\"{H}\" dy=\"-6\" class=\"tick\">{start}</text><text x=\"{r}\" y=\"{H}\" dy=\"-6\" text-anchor=\"end\" class=\"tick\">now</text>\
 <polyline points=\"{pts}\" class=\"series\"/>{dots}</svg>",
+        start = when(from),
         n = s.points.len(),
         lo = trim(lo),
         hi = trim(hi),

@@ -171,48 +171,93 @@ pub fn store(
     lines: Vec<Line>,
     now: DateTime<Utc>,
 ) -> Result<Answer> {
-    let mut answer = Answer::default();
-    let mut wards: HashMap<String, WardState> = HashMap::new();
-    let mut touched = sets::Touched::default();
+    let mut seen = Seen::default();
+    // Every line checked first; those that pass are inserted in one batch (one statement on
+    // PostgreSQL), then every line gets its verdict in order.
+    let mut verdicts: Vec<(
+        u64,
+        Option<ReadingKind>,
+        Option<Result<Option<String>, Refusal>>,
+    )> = Vec::with_capacity(lines.len());
+    let mut passed: Vec<(usize, Incoming)> = Vec::new();
     for l in lines {
         let kind = l.parsed.as_ref().ok().map(|i| i.reading.kind);
         let verdict = match l.parsed {
-            Err(r) => Err(r),
-            Ok(i) => {
-                let v = store_one(tx, docs, integration, &mut wards, &i, now)?;
-                if matches!(v, Ok(None)) {
-                    touched.note(&i.person_id, i.reading.taken_at.timestamp_millis());
+            Err(r) => Some(Err(r)),
+            Ok(i) => match check_one(tx, docs, integration, &mut seen, &i, now)? {
+                Err(r) => Some(Err(r)),
+                Ok(()) => {
+                    passed.push((verdicts.len(), i));
+                    None
                 }
-                v
-            }
+            },
         };
-        answer.push(l.line, kind, verdict);
+        verdicts.push((l.line, kind, verdict));
+    }
+    let rows: Vec<NewReading<'_>> = passed
+        .iter()
+        .map(|(_, i)| new_reading(integration, i, now))
+        .collect();
+    let inserted = tx.insert_readings(&rows)?;
+    let mut touched = sets::Touched::default();
+    for ((at, i), result) in passed.iter().zip(inserted) {
+        if result == ReadingInsert::Stored {
+            touched.note(&i.person_id, i.reading.taken_at.timestamp_millis());
+        }
+        if let Some(v) = verdicts.get_mut(*at) {
+            v.2 = Some(Ok(duplicate_note(i, result)));
+        }
+    }
+    let mut answer = Answer::default();
+    for (line, kind, verdict) in verdicts {
+        let verdict = verdict.unwrap_or_else(|| {
+            Err(Refusal {
+                code: "not_stored",
+                reason: "the server lost track of this line; send the upload again".into(),
+            })
+        });
+        answer.push(line, kind, verdict);
     }
     answer.sets_written = sets::write_all(tx, docs, me, &touched, now)?;
     docs.compact_touched(tx)?;
     Ok(answer)
 }
 
-/// `Ok(Ok(None))` stored, `Ok(Ok(Some(note)))` duplicate, `Ok(Err(_))` refused.
-fn store_one(
+/// What one upload has looked up already: each serial's registration, each person's admission.
+#[derive(Default)]
+struct Seen {
+    monitors: HashMap<String, Option<String>>,
+    wards: HashMap<String, WardState>,
+}
+
+/// A line's checks before it is stored: the reading's rules, the monitor, the admission.
+fn check_one(
     tx: &mut dyn Tx,
     docs: &mut DocsGuard<'_>,
     integration: &IntegrationRow,
-    wards: &mut HashMap<String, WardState>,
+    seen: &mut Seen,
     i: &Incoming,
     now: DateTime<Utc>,
-) -> Result<Result<Option<String>, Refusal>> {
+) -> Result<Result<(), Refusal>> {
     if let Err(r) = check_reading(i, now) {
         return Ok(Err(r));
     }
-    if let Err(r) = check_monitor(tx, integration, i)? {
+    let owner = match seen.monitors.get(&i.serial) {
+        Some(o) => o.clone(),
+        None => {
+            let o = tx.monitor_person(&integration.integration_id, &i.serial)?;
+            seen.monitors.insert(i.serial.clone(), o.clone());
+            o
+        }
+    };
+    if let Err(r) = check_monitor(integration, i, owner) {
         return Ok(Err(r));
     }
-    let state = match wards.get(&i.person_id) {
+    let state = match seen.wards.get(&i.person_id) {
         Some(s) => *s,
         None => {
             let s = ward_state(tx, docs, &i.person_id, now)?;
-            wards.insert(i.person_id.clone(), s);
+            seen.wards.insert(i.person_id.clone(), s);
             s
         }
     };
@@ -234,36 +279,48 @@ fn store_one(
             ),
         }));
     }
-    let kind = kind_str(i.reading.kind);
-    let inserted = tx.insert_reading(&NewReading {
+    Ok(Ok(()))
+}
+
+fn new_reading<'a>(
+    integration: &'a IntegrationRow,
+    i: &'a Incoming,
+    now: DateTime<Utc>,
+) -> NewReading<'a> {
+    NewReading {
         integration_id: &integration.integration_id,
         person_id: &i.person_id,
-        kind,
+        kind: kind_str(i.reading.kind),
         taken_ms: i.reading.taken_at.timestamp_millis(),
         value: i.reading.value,
         unit: &i.reading.unit,
         serial: &i.serial,
         received_ms: now.timestamp_millis(),
-    })?;
-    Ok(Ok(match inserted {
+    }
+}
+
+/// `None` stored; `Some(note)` a duplicate, saying whether the held value differs.
+fn duplicate_note(i: &Incoming, inserted: ReadingInsert) -> Option<String> {
+    match inserted {
         ReadingInsert::Stored => None,
         ReadingInsert::Duplicate { stored_value } if stored_value == i.reading.value => {
             Some("already held (same source, person, kind and time); not stored again".into())
         }
         ReadingInsert::Duplicate { stored_value } => Some(format!(
-            "a {kind} reading for this person at this time is already held with the value {stored_value}; the first one stands and {} was not stored",
+            "a {} reading for this person at this time is already held with the value {stored_value}; the first one stands and {} was not stored",
+            kind_str(i.reading.kind),
             i.reading.value
         )),
-    }))
+    }
 }
 
 fn check_monitor(
-    tx: &mut dyn Tx,
     integration: &IntegrationRow,
     i: &Incoming,
-) -> Result<Result<(), Refusal>> {
-    Ok(
-        match tx.monitor_person(&integration.integration_id, &i.serial)? {
+    owner: Option<String>,
+) -> Result<(), Refusal> {
+    {
+        match owner {
             None => Err(Refusal {
                 code: "unknown_device",
                 reason: format!(
@@ -279,8 +336,8 @@ fn check_monitor(
                 ),
             }),
             Some(_) => Ok(()),
-        },
-    )
+        }
+    }
 }
 
 /// The person's open admission today, as the server's copy of their clinical document says.

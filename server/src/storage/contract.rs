@@ -769,6 +769,23 @@ pub(crate) fn monitoring(s: &Storage) {
         ReadingInsert::Stored
     );
     assert_eq!(put(reading("i1", "spo2", 200, 36.6)), ReadingInsert::Stored);
+    // A batch: new, held already (another value), new, and a repeat within the batch.
+    let batch = vec![
+        reading("i1", "pulse", 300, 81.0),
+        reading("i1", "spo2", 100, 90.0),
+        reading("i2", "pulse", 300, 82.0),
+        reading("i1", "pulse", 300, 99.0),
+    ];
+    assert_eq!(
+        s.write(move |tx| tx.insert_readings(&batch)).unwrap(),
+        vec![
+            ReadingInsert::Stored,
+            ReadingInsert::Duplicate { stored_value: 93.0 },
+            ReadingInsert::Stored,
+            ReadingInsert::Duplicate { stored_value: 81.0 },
+        ]
+    );
+    assert_eq!(s.write(|tx| tx.insert_readings(&[])).unwrap(), vec![]);
     let held = s.read(|tx| tx.readings_of("p1", 100, 200)).unwrap();
     let got: Vec<(&str, &str, f64)> = held
         .iter()
@@ -786,7 +803,7 @@ pub(crate) fn monitoring(s: &Storage) {
         s.read(|tx| tx.readings_of("p1", 0, i64::MAX))
             .unwrap()
             .len(),
-        4
+        6
     );
     assert!(s
         .read(|tx| tx.readings_of("p2", 0, i64::MAX))
@@ -802,7 +819,7 @@ pub(crate) fn monitoring(s: &Storage) {
     assert_eq!(
         s.read(|tx| tx.monitored_people()).unwrap(),
         vec![
-            ("p1".into(), Some(200)),
+            ("p1".into(), Some(300)),
             ("p2".into(), None),
             ("p3".into(), None)
         ]

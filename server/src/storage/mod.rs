@@ -361,6 +361,11 @@ pub trait Tx {
     ) -> Result<bool>;
     /// Store a reading unless its (integration, person, kind, time) is held already.
     fn insert_reading(&mut self, r: &NewReading<'_>) -> Result<ReadingInsert>;
+    /// Store a batch of readings, each as [`Tx::insert_reading`] would, in order: a repeat
+    /// within the batch is a duplicate of its first (with the first's value if that was stored).
+    fn insert_readings(&mut self, rs: &[NewReading<'_>]) -> Result<Vec<ReadingInsert>> {
+        rs.iter().map(|r| self.insert_reading(r)).collect()
+    }
     /// A person's readings with `from_ms <= taken_ms < to_ms`, oldest first.
     fn readings_of(
         &mut self,

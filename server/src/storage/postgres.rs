@@ -1220,6 +1220,99 @@ impl Tx for PgTx<'_> {
         })
     }
 
+    /// One multi-row insert and at most one read of held values, whatever the batch's size
+    /// (each statement is a round trip to the database).
+    fn insert_readings(&mut self, rs: &[NewReading<'_>]) -> Result<Vec<ReadingInsert>> {
+        type Key<'k> = (&'k str, &'k str, &'k str, i64);
+        let key = |r: &NewReading<'_>| -> (String, String, String, i64) {
+            (
+                r.integration_id.to_string(),
+                r.person_id.to_string(),
+                r.kind.to_string(),
+                r.taken_ms,
+            )
+        };
+        let mut first: std::collections::HashMap<Key<'_>, usize> = Default::default();
+        let mut unique: Vec<&NewReading<'_>> = Vec::new();
+        for (i, r) in rs.iter().enumerate() {
+            first
+                .entry((r.integration_id, r.person_id, r.kind, r.taken_ms))
+                .or_insert_with(|| {
+                    unique.push(r);
+                    i
+                });
+        }
+        let col =
+            |f: fn(&NewReading<'_>) -> String| unique.iter().map(|r| f(r)).collect::<Vec<String>>();
+        let (ints, people, kinds, units, serials) = (
+            col(|r| r.integration_id.to_string()),
+            col(|r| r.person_id.to_string()),
+            col(|r| r.kind.to_string()),
+            col(|r| r.unit.to_string()),
+            col(|r| r.serial.to_string()),
+        );
+        let taken: Vec<i64> = unique.iter().map(|r| r.taken_ms).collect();
+        let values: Vec<f64> = unique.iter().map(|r| r.value).collect();
+        let received: Vec<i64> = unique.iter().map(|r| r.received_ms).collect();
+        let stored: std::collections::HashSet<(String, String, String, i64)> = self
+            .query(
+                "INSERT INTO readings
+                 (integration_id, person_id, kind, taken_ms, value, unit, serial, received_ms)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
+                                      $5::float8[], $6::text[], $7::text[], $8::bigint[])
+                 ON CONFLICT (integration_id, person_id, kind, taken_ms) DO NOTHING
+                 RETURNING integration_id, person_id, kind, taken_ms",
+                &[
+                    &ints, &people, &kinds, &taken, &values, &units, &serials, &received,
+                ],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_>>()?;
+        let mut held: std::collections::HashMap<(String, String, String, i64), f64> =
+            Default::default();
+        if stored.len() < unique.len() {
+            for row in self.query(
+                "SELECT r.integration_id, r.person_id, r.kind, r.taken_ms, r.value
+                 FROM readings r
+                 JOIN unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS k (i, p, kd, t)
+                   ON r.integration_id = k.i AND r.person_id = k.p AND r.kind = k.kd AND r.taken_ms = k.t",
+                &[&ints, &people, &kinds, &taken],
+            )? {
+                held.insert(
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?),
+                    row.try_get(4)?,
+                );
+            }
+        }
+        rs.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let k = key(r);
+                let first_index = first
+                    .get(&(r.integration_id, r.person_id, r.kind, r.taken_ms))
+                    .copied()
+                    .unwrap_or(i);
+                let first_stored = stored.contains(&k);
+                match (first_index == i, first_stored) {
+                    (true, true) => Ok(ReadingInsert::Stored),
+                    (false, true) => Ok(ReadingInsert::Duplicate {
+                        stored_value: rs.get(first_index).map_or(r.value, |f| f.value),
+                    }),
+                    (_, false) => held
+                        .get(&k)
+                        .map(|v| ReadingInsert::Duplicate { stored_value: *v })
+                        .ok_or_else(|| {
+                            ServerError::Storage(
+                                "a reading was neither stored nor held: try the upload again"
+                                    .into(),
+                            )
+                        }),
+                }
+            })
+            .collect()
+    }
+
     fn set_hub_password(&mut self, user_id: &str, hash: &str, now_ms: i64) -> Result<()> {
         self.execute(
             "INSERT INTO hub_passwords (user_id, password_hash, set_ms) VALUES ($1, $2, $3)
