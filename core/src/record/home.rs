@@ -22,7 +22,7 @@
 use automerge::AutoCommit;
 use chrono::{DateTime, Utc};
 
-use super::edit::{edit, Delta, Edit};
+use super::edit::{edit, Edit};
 use super::layout::{self, key, AuditStamp, HOME_OBSERVATIONS, LAYOUT_VERSION, PRINCIPAL_SERVER};
 use super::model::*;
 use super::read::{self, ClinicalRecord};
@@ -110,7 +110,7 @@ pub fn write_sets(
     author: &Author,
     readings: &[Reading],
 ) -> Result<Edit<Vec<ObservationSet>>> {
-    let record = read::clinical(person_id, doc)?;
+    let record = read::ward_stays(doc)?;
     let written = stored(doc)?;
     let anchors: Vec<DateTime<Utc>> = written
         .iter()
@@ -130,13 +130,10 @@ pub fn write_sets(
             changed.push(entry);
         }
     }
-    let deltas = if changed.is_empty() {
-        Vec::new()
-    } else {
-        vec![Delta::Clinical(Box::new(read::clinical(person_id, doc)?))]
-    };
+    // Only the server writes sets: phones derive their projections when the change arrives,
+    // so no projection delta is worked out here.
     let summary = summary(&changed);
-    edit(changed, summary, deltas)
+    edit(changed, summary, Vec::new())
 }
 
 /// Whether the person's admission says they are usually on oxygen (at the time of the latest

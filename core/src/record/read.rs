@@ -208,7 +208,8 @@ fn conflict_id(person_id: &str, kind: AlertKind, op_ids: &[String]) -> String {
     format!("{person_id}/{}/{short}", kind.as_str())
 }
 
-pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
+/// Episodes with their discharge dates.
+fn episodes(doc: &AutoCommit) -> Result<Vec<Episode>> {
     let mut episodes: Vec<Episode> = layout::entries(doc, layout::EPISODE)?;
     let discharges: Vec<Discharge> = layout::entries(doc, layout::DISCHARGE)?;
     for e in &mut episodes {
@@ -218,6 +219,22 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
             .map(|d| d.discharged_on)
             .max();
     }
+    Ok(episodes)
+}
+
+/// Only what says who is on the ward when: the episodes (with discharges and admissions) and
+/// the entries marked entered in error; everything else empty. For the server's hot paths
+/// (`record::ward::stay_on` over it answers as over the whole record).
+pub fn ward_stays(doc: &AutoCommit) -> Result<ClinicalRecord> {
+    Ok(ClinicalRecord {
+        episodes: episodes(doc)?,
+        entered_in_error: layout::entries(doc, layout::ENTERED_IN_ERROR)?,
+        ..ClinicalRecord::default()
+    })
+}
+
+pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
+    let episodes = episodes(doc)?;
     let entered_in_error: Vec<EnteredInError> = layout::entries(doc, layout::ENTERED_IN_ERROR)?;
     let wound_assessments: Vec<super::assessments::WoundAssessment> =
         layout::entries(doc, layout::WOUND)?;

@@ -25,7 +25,7 @@ use automerge::AutoCommit;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::edit::{edit, Delta, Edit};
+use super::edit::{edit, Edit};
 use super::escalation::{Escalation, EscalationStatus};
 use super::home;
 use super::layout::{self, key, ESCALATION_REALERT, READINGS_GAP};
@@ -208,13 +208,9 @@ pub fn write_due(
     if let Some(g) = &watched.gap {
         layout::put_json(doc, &key(READINGS_GAP, &g.id), g)?;
     }
-    let deltas = if watched.is_empty() {
-        Vec::new()
-    } else {
-        vec![Delta::Clinical(Box::new(read::clinical(person_id, doc)?))]
-    };
+    // Only the server writes these: phones derive their projections when the change arrives.
     let summary = summary(&record, &watched);
-    edit(watched, summary, deltas)
+    edit(watched, summary, Vec::new())
 }
 
 /// What is due for this person at `author.at` (see [`write_due`]).

@@ -348,7 +348,7 @@ fn ward_state(
     now: DateTime<Utc>,
 ) -> Result<WardState> {
     let doc = docs.get(tx, person_id, Compartment::Clinical)?;
-    let record = read::clinical(person_id, &doc.doc).map_err(|e| {
+    let record = read::ward_stays(&doc.doc).map_err(|e| {
         ServerError::Storage(format!(
             "the clinical record of {person_id} cannot be read: {e}"
         ))
