@@ -3,7 +3,7 @@
 //! cluster. Behind "Remote-monitoring ingest (issue 13)" in docs/performance.md.
 //!
 //!     cargo build --release -p doorstep-cli --bin doorstep
-//!     DOORSTEP_BIN=target/release/doorstep cargo bench -p doorstep-tests --bench ingest -- \
+//!     DOORSTEP_BIN=$PWD/target/release/doorstep cargo bench -p doorstep-tests --bench ingest -- \
 //!         --batch 100 --count 2000 --clients 4 [--people 20] [--backend sqlite|postgres|both]
 //!
 //! (Without `DOORSTEP_BIN` the debug `doorstep` the tests use is served: not a measure.)
