@@ -200,6 +200,31 @@ async fn session_of(
     .await
 }
 
+/// The address rate limit, then the signed-in user: or the page to answer with instead (the
+/// sign-in page, or a refusal).
+async fn signed_in_page(
+    app: &Arc<App>,
+    client: IpAddr,
+    headers: &HeaderMap,
+) -> Result<(HubSession, User), Response> {
+    rate(app, client).map_err(error_page)?;
+    match session_of(app, headers).await {
+        Ok(Some(x)) => Ok(x),
+        Ok(None) => Err(to_login()),
+        Err(e) => Err(error_page(e)),
+    }
+}
+
+/// A form carries its session's CSRF token, or nothing it asks is done.
+fn same_session(s: &HubSession, csrf: &str) -> Result<(), Response> {
+    if session::same_secret(&s.csrf, csrf) {
+        return Ok(());
+    }
+    Err(error_page(ServerError::Forbidden(
+        "That form was not from this session. Go back, reload the page and try again.".into(),
+    )))
+}
+
 fn to_login() -> Response {
     Redirect::to("/hub/login").into_response()
 }
@@ -333,10 +358,8 @@ async fn logout(
     let Ok(Some((s, _))) = session_of(&app, &headers).await else {
         return to_login();
     };
-    if !session::same_secret(&s.csrf, &f.csrf) {
-        return error_page(ServerError::Forbidden(
-            "That form was not from this session. Go back, reload the page and try again.".into(),
-        ));
+    if let Err(page) = same_session(&s, &f.csrf) {
+        return page;
     }
     let a = app.clone();
     let _ = blocking(move || a.storage.write(|tx| tx.end_hub_session(&s.token_hash))).await;
@@ -360,13 +383,9 @@ async fn ward_page(
     headers: HeaderMap,
     Query(q): Query<WardQuery>,
 ) -> Response {
-    if let Err(e) = rate(&app, client) {
-        return error_page(e);
-    }
-    let (s, user) = match session_of(&app, &headers).await {
-        Ok(Some(x)) => x,
-        Ok(None) => return to_login(),
-        Err(e) => return error_page(e),
+    let (s, user) = match signed_in_page(&app, client, &headers).await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let notice = q
         .done
@@ -435,18 +454,12 @@ async fn acknowledge(
     headers: HeaderMap,
     Form(f): Form<AcknowledgeForm>,
 ) -> Response {
-    if let Err(e) = rate(&app, client) {
-        return error_page(e);
-    }
-    let (s, user) = match session_of(&app, &headers).await {
-        Ok(Some(x)) => x,
-        Ok(None) => return to_login(),
-        Err(e) => return error_page(e),
+    let (s, user) = match signed_in_page(&app, client, &headers).await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
-    if !session::same_secret(&s.csrf, &f.csrf) {
-        return error_page(ServerError::Forbidden(
-            "That form was not from this session. Go back, reload the page and try again.".into(),
-        ));
+    if let Err(page) = same_session(&s, &f.csrf) {
+        return page;
     }
     let a = app.clone();
     let u = user.clone();
@@ -538,13 +551,9 @@ async fn person_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(e) = rate(&app, client) {
-        return error_page(e);
-    }
-    let (s, user) = match session_of(&app, &headers).await {
-        Ok(Some(x)) => x,
-        Ok(None) => return to_login(),
-        Err(e) => return error_page(e),
+    let (s, user) = match signed_in_page(&app, client, &headers).await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let a = app.clone();
     let u = user.clone();
