@@ -216,6 +216,7 @@ async fn signed_in_page(
 }
 
 /// A form carries its session's CSRF token, or nothing it asks is done.
+#[allow(clippy::result_large_err)] // the page is answered at once, never propagated
 fn same_session(s: &HubSession, csrf: &str) -> Result<(), Response> {
     if session::same_secret(&s.csrf, csrf) {
         return Ok(());

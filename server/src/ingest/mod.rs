@@ -174,11 +174,7 @@ pub fn store(
     let mut seen = Seen::default();
     // Every line checked first; those that pass are inserted in one batch (one statement on
     // PostgreSQL), then every line gets its verdict in order.
-    let mut verdicts: Vec<(
-        u64,
-        Option<ReadingKind>,
-        Option<Result<Option<String>, Refusal>>,
-    )> = Vec::with_capacity(lines.len());
+    let mut verdicts: Vec<PendingVerdict> = Vec::with_capacity(lines.len());
     let mut passed: Vec<(usize, Incoming)> = Vec::new();
     for l in lines {
         let kind = l.parsed.as_ref().ok().map(|i| i.reading.kind);
@@ -222,6 +218,13 @@ pub fn store(
     docs.compact_touched(tx)?;
     Ok(answer)
 }
+
+/// A line's number, kind and verdict (`None` until its batch insert says).
+type PendingVerdict = (
+    u64,
+    Option<ReadingKind>,
+    Option<Result<Option<String>, Refusal>>,
+);
 
 /// What one upload has looked up already: each serial's registration, each person's admission.
 #[derive(Default)]
