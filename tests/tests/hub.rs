@@ -358,6 +358,14 @@ fn forged_forms_and_guessing(backend: &Backend, prefix: &str) {
         ward.contains("open, not acknowledged"),
         "nothing was recorded: {ward}"
     );
+    // A crafted confirmation link puts no words on the page.
+    let (_, _, ward) = send(
+        http.get(format!(
+            "{url}/hub/ward?done=been+hacked%3A+call+0800+000+000"
+        ))
+        .header("cookie", &session),
+    );
+    assert!(!ward.contains("been hacked"), "{ward}");
     // Someone else's person is not found.
     let (status, _, _) = send(
         http.get(format!("{url}/hub/people/not-a-person"))

@@ -33,6 +33,13 @@ use crate::http::{blocking, App, Client};
 use crate::storage::HubSession;
 use session::{LOGIN_COOKIE, SESSION_COOKIE};
 
+/// The confirmations a redirect after a form may carry (then the person's name).
+const DONE: [&str; 3] = [
+    "acknowledged the escalation of ",
+    "recorded an action on the escalation of ",
+    "recorded the outcome of the escalation of ",
+];
+
 /// The largest form a hub page posts.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -388,9 +395,11 @@ async fn ward_page(
         Ok(x) => x,
         Err(page) => return page,
     };
+    // Only the confirmations this server writes: a crafted link cannot put words on the page.
     let notice = q
         .done
-        .map(|what| format!("You {}.", what.chars().take(200).collect::<String>()));
+        .filter(|what| DONE.iter().any(|d| what.starts_with(d)) && what.chars().count() <= 200)
+        .map(|what| format!("You {what}."));
     ward_response(&app, &s, user, StatusCode::OK, notice, None).await
 }
 
@@ -466,9 +475,9 @@ async fn acknowledge(
     let u = user.clone();
     let person = f.person_id.clone();
     let done = match f.kind() {
-        Ok(EscalationEventKind::Acknowledged) => "acknowledged the escalation of",
-        Ok(EscalationEventKind::Action) => "recorded an action on the escalation of",
-        Ok(EscalationEventKind::Outcome) => "recorded the outcome of the escalation of",
+        Ok(EscalationEventKind::Acknowledged) => DONE[0],
+        Ok(EscalationEventKind::Action) => DONE[1],
+        Ok(EscalationEventKind::Outcome) => DONE[2],
         Err(e) => return error_page(e),
     };
     let written = blocking(move || write_acknowledgement(&a, &u, &f)).await;
@@ -484,7 +493,7 @@ async fn acknowledge(
             };
             let to = format!(
                 "/hub/ward?done={}",
-                form_urlencoded(&format!("{done} {name}"))
+                form_urlencoded(&format!("{done}{name}"))
             );
             Redirect::to(&to).into_response()
         }
