@@ -12,6 +12,21 @@ use crate::store::{FieldStore, StoreConfig};
 /// A fixed test key (a real app takes 32 random bytes from the Keystore/Keychain).
 pub const TEST_KEY: [u8; 32] = [7u8; 32];
 
+/// Commit what `doc` holds as one change stamped with `stamp`, as a phone or the server would,
+/// and return it (to check it with `validate::check_change`).
+pub fn commit_stamped(
+    doc: &mut automerge::AutoCommit,
+    stamp: &crate::record::layout::AuditStamp,
+) -> automerge::Change {
+    let msg = serde_json::to_string(stamp).expect("a stamp is JSON");
+    let hash = doc
+        .commit_with(automerge::transaction::CommitOptions::default().with_message(msg))
+        .expect("something to commit");
+    doc.get_change_by_hash(&hash)
+        .expect("the change just made")
+        .clone()
+}
+
 pub fn user(id: &str, role: Role) -> User {
     User {
         id: id.to_string(),

@@ -1,4 +1,3 @@
-use automerge::transaction::CommitOptions;
 use chrono::{Duration, TimeZone, Utc};
 
 use super::*;
@@ -52,11 +51,7 @@ fn admitted() -> AutoCommit {
 }
 
 fn commit(doc: &mut AutoCommit, stamp: &AuditStamp) -> automerge::Change {
-    let msg = serde_json::to_string(stamp).unwrap();
-    let hash = doc
-        .commit_with(CommitOptions::default().with_message(msg))
-        .unwrap();
-    doc.get_change_by_hash(&hash).unwrap().clone()
+    testing::commit_stamped(doc, stamp)
 }
 
 fn server() -> Author {

@@ -1,4 +1,3 @@
-use automerge::transaction::CommitOptions;
 use chrono::{Duration, Utc};
 
 use super::*;
@@ -14,11 +13,7 @@ use crate::testing;
 const PERSON: &str = "0190a000-0000-7000-8000-000000000002";
 
 fn commit(doc: &mut AutoCommit, stamp: &AuditStamp) -> automerge::Change {
-    let msg = serde_json::to_string(stamp).unwrap();
-    let hash = doc
-        .commit_with(CommitOptions::default().with_message(msg))
-        .unwrap();
-    doc.get_change_by_hash(&hash).unwrap().clone()
+    testing::commit_stamped(doc, stamp)
 }
 
 /// Admitted a day ago (by a clinician's change).
