@@ -118,6 +118,66 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
             out.push((c.compartment, c.bytes));
         }
     }
+    out.extend(server_changes());
+    out
+}
+
+/// What the server writes on its own authority (layout 5): home-monitoring sets, a re-alert, a
+/// readings gap and the consent note, each change checked as a phone checks it.
+fn server_changes() -> Vec<(Compartment, Vec<u8>)> {
+    use crate::clinical::readings::{Reading, ReadingKind};
+    use crate::record::{consent_note, home, ward, watch};
+    use chrono::{Duration, Utc};
+    let person = "0190a000-0000-7000-8000-00000000000f";
+    let clinician = ward::tests::clinician("hub", -24 * 60);
+    let mut doc = AutoCommit::new();
+    ward::admit(&mut doc, person, &clinician, testing::ward_admission(None)).unwrap();
+    testing::commit_stamped(
+        &mut doc,
+        &crate::record::layout::AuditStamp::new(&clinician, "admitted"),
+    );
+    let taken = Utc::now() - Duration::hours(10);
+    let r = |kind, value, unit: &str| Reading {
+        kind,
+        value,
+        unit: unit.into(),
+        taken_at: taken,
+    };
+    let readings = [
+        r(ReadingKind::Spo2, 91.0, "%"),
+        r(ReadingKind::Pulse, 118.0, "/min"),
+        r(ReadingKind::SystolicBp, 104.0, "mmHg"),
+        r(ReadingKind::RespirationRate, 23.0, "/min"),
+        r(ReadingKind::Temperature, 38.3, "Cel"),
+    ];
+    let server = home::server_author("seed", Utc::now());
+    let mut out = Vec::new();
+    let mut commit = |doc: &mut AutoCommit, summary: String| {
+        let c = testing::commit_stamped(doc, &home::server_stamp(&server, summary));
+        check_change(Compartment::Clinical, &c).unwrap();
+        out.push((Compartment::Clinical, c.raw_bytes().to_vec()));
+    };
+    let sets = home::write_sets(&mut doc, person, &server, &readings).unwrap();
+    commit(&mut doc, sets.summary);
+    let due = watch::write_due(
+        &mut doc,
+        person,
+        &server,
+        &watch::WatchRules::default(),
+        Some(Some(taken)),
+    )
+    .unwrap();
+    assert!(due.value.gap.is_some() && !due.value.realerts.is_empty());
+    commit(&mut doc, due.summary);
+    let mut adviser = ward::tests::clinician("dev-a", -5);
+    adviser.role = Role::AdviceWorker;
+    let consent = ConsentToShare {
+        consented: false,
+        author: adviser,
+    };
+    let note = consent_note::note_of(&[consent], &server).unwrap();
+    let written = consent_note::write(&mut doc, note).unwrap();
+    commit(&mut doc, written.summary);
     out
 }
 
