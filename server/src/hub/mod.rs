@@ -473,7 +473,6 @@ async fn acknowledge(
     }
     let a = app.clone();
     let u = user.clone();
-    let person = f.person_id.clone();
     let done = match f.kind() {
         Ok(EscalationEventKind::Acknowledged) => DONE[0],
         Ok(EscalationEventKind::Action) => DONE[1],
@@ -482,15 +481,7 @@ async fn acknowledge(
     };
     let written = blocking(move || write_acknowledgement(&a, &u, &f)).await;
     match written {
-        Ok(()) => {
-            let name = {
-                let a = app.clone();
-                let u = user.clone();
-                blocking(move || views::person_page(&a, &u, &person, Utc::now()))
-                    .await
-                    .map(|p| p.name)
-                    .unwrap_or_else(|_| "the person".into())
-            };
+        Ok(name) => {
             let to = format!(
                 "/hub/ward?done={}",
                 form_urlencoded(&format!("{done}{name}"))
@@ -518,12 +509,17 @@ fn form_urlencoded(s: &str) -> String {
 /// user's team, the record's own rules hold (acknowledged once; an action or outcome only after
 /// an acknowledgement, with a note; nothing after the outcome), and the change is checked as a
 /// phone checks it.
-fn write_acknowledgement(app: &App, user: &User, f: &AcknowledgeForm) -> Result<(), ServerError> {
+/// Returns the person's name, for the confirmation.
+fn write_acknowledgement(
+    app: &App,
+    user: &User,
+    f: &AcknowledgeForm,
+) -> Result<String, ServerError> {
     views::may_read(user)?;
     let kind = f.kind()?;
     let note = Some(f.note.trim().to_string()).filter(|n| !n.is_empty());
     let mut docs = app.docs.lock();
-    app.storage.write(|tx| {
+    let name = app.storage.write(|tx| {
         if tx.current_team(&f.person_id)?.as_deref() != Some(user.team.as_str()) {
             return Err(ServerError::NotFound(
                 "That person is not on your team's caseload; nothing was recorded.".into(),
@@ -549,10 +545,11 @@ fn write_acknowledgement(app: &App, user: &User, f: &AcknowledgeForm) -> Result<
                 Ok(Some(((), e.summary)))
             },
         )?;
-        docs.compact_touched(tx)
+        docs.compact_touched(tx)?;
+        views::display_name(tx, &mut docs, &f.person_id)
     })?;
     docs.committed();
-    Ok(())
+    Ok(name)
 }
 
 async fn person_page(

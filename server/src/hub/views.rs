@@ -183,11 +183,7 @@ fn person(app: &App, person_id: &str) -> Result<Option<Person>> {
             return Ok(None);
         }
         let record = read::clinical(person_id, &clinical.doc).map_err(core)?;
-        let demographics = docs.get(tx, person_id, Compartment::Demographics)?;
-        let name = read::demographics(&demographics.doc)
-            .map_err(core)?
-            .map(|d| format!("{} {}", d.given_name, d.family_name))
-            .unwrap_or_else(|| "(no name recorded)".into());
+        let name = display_name(tx, &mut docs, person_id)?;
         Ok(Some(Person {
             id: person_id.to_string(),
             name,
@@ -197,6 +193,19 @@ fn person(app: &App, person_id: &str) -> Result<Option<Person>> {
     // Read only: the documents it brought up to date are what the log says.
     docs.committed();
     Ok(read)
+}
+
+/// "Edith Crawley", from the server's copy of the demographics.
+pub fn display_name(
+    tx: &mut dyn crate::storage::Tx,
+    docs: &mut crate::docs::DocsGuard<'_>,
+    person_id: &str,
+) -> Result<String> {
+    let demographics = docs.get(tx, person_id, Compartment::Demographics)?;
+    Ok(read::demographics(&demographics.doc)
+        .map_err(core)?
+        .map(|d| format!("{} {}", d.given_name, d.family_name))
+        .unwrap_or_else(|| "(no name recorded)".into()))
 }
 
 fn core(e: doorstep_core::Error) -> ServerError {
