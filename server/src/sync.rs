@@ -461,10 +461,10 @@ fn note_consent(
     values: &[ConsentToShare],
     now_ms: i64,
 ) -> Result<()> {
-    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(chrono::Utc::now);
-    let Some(note) = consent_note::note_of(values, &me.author(now)) else {
+    if values.is_empty() {
         return Ok(());
-    };
+    }
+    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(chrono::Utc::now);
     crate::authored::write_clinical(
         tx,
         docs,
@@ -477,7 +477,10 @@ fn note_consent(
                 "the consent of {p} could not be noted for the health team ({why}); the upload was not stored, sync again"
             ))
         },
-        |doc, _| {
+        |doc, author| {
+            let Some(note) = consent_note::note_of(values, author) else {
+                return Ok(None);
+            };
             let e = consent_note::write(doc, note)?;
             Ok(e.value.map(|n| (n, e.summary)))
         },

@@ -322,8 +322,7 @@ fn check_monitor(
     i: &Incoming,
     owner: Option<String>,
 ) -> Result<(), Refusal> {
-    {
-        match owner {
+    match owner {
             None => Err(Refusal {
                 code: "unknown_device",
                 reason: format!(
@@ -339,7 +338,6 @@ fn check_monitor(
                 ),
             }),
             Some(_) => Ok(()),
-        }
     }
 }
 
