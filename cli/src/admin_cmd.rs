@@ -201,26 +201,15 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
             hours,
             weekends,
         } => {
-            let (opens, closes) =
-                doorstep_core::clinical::routes::parse_hours(&hours).map_err(|x| x.to_string())?;
-            let routes = doorstep_core::clinical::routes::EscalationRoutes {
-                in_hours: in_hours.trim().to_string(),
-                out_of_hours: out_of_hours.trim().to_string(),
-                opens,
-                closes,
+            let routes = doorstep_server::admin::set_escalation_routes(
+                storage,
+                &team,
+                &in_hours,
+                &out_of_hours,
+                &hours,
                 weekends,
-            };
-            routes.check().map_err(|x| x.to_string())?;
-            storage
-                .write(|tx| {
-                    if !tx.team_exists(&team)? {
-                        return Err(doorstep_server::ServerError::NotFound(format!(
-                            "no team {team}: create it first"
-                        )));
-                    }
-                    tx.set_escalation_routes(&team, &routes, doorstep_server::admin::now_ms())
-                })
-                .map_err(e)?;
+            )
+            .map_err(e)?;
             println!(
                 "escalation routes of team {team} set: in hours ({}) and out of hours",
                 routes.hours_words()

@@ -267,6 +267,38 @@ pub fn quarantine(storage: &Storage, newest: u32) -> Result<crate::quarantine::S
     storage.read(|tx| crate::quarantine::summary(tx, newest))
 }
 
+/// Set a team's escalation routes (shown on the hub beside every escalation), checked first:
+/// both written and short, hours as HH:MM-HH:MM that open before they close.
+pub fn set_escalation_routes(
+    storage: &Storage,
+    team_id: &str,
+    in_hours: &str,
+    out_of_hours: &str,
+    hours: &str,
+    weekends: bool,
+) -> Result<doorstep_core::clinical::routes::EscalationRoutes> {
+    use doorstep_core::clinical::routes::{parse_hours, EscalationRoutes};
+    let bad = |e: doorstep_core::ValidationError| ServerError::BadRequest(e.to_string());
+    let (opens, closes) = parse_hours(hours).map_err(bad)?;
+    let routes = EscalationRoutes {
+        in_hours: in_hours.trim().to_string(),
+        out_of_hours: out_of_hours.trim().to_string(),
+        opens,
+        closes,
+        weekends,
+    };
+    routes.check().map_err(bad)?;
+    storage.write(|tx| {
+        if !tx.team_exists(team_id)? {
+            return Err(ServerError::NotFound(format!(
+                "no team {team_id}: create it first"
+            )));
+        }
+        tx.set_escalation_routes(team_id, &routes, now_ms())
+    })?;
+    Ok(routes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
