@@ -358,6 +358,60 @@ fn forged_forms_and_guessing(backend: &Backend, prefix: &str) {
         ward.contains("open, not acknowledged"),
         "nothing was recorded: {ward}"
     );
+    // The session's own CSRF token, from the ward page.
+    let csrf_of = |page: &str| {
+        page.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    let session_csrf = csrf_of(&ward);
+    let record = |fields: &[(&str, String)]| {
+        send(
+            http.post(format!("{url}/hub/escalations/record"))
+                .header("cookie", &session)
+                .form_of(fields),
+        )
+    };
+    // Not something to record; a person not on the team; an oversized form: each refused
+    // with words, nothing recorded.
+    let (status, _, body) = record(&[
+        ("csrf", session_csrf.clone()),
+        ("person_id", h.person.clone()),
+        ("escalation_id", esc[0].id.clone()),
+        ("kind", "delete".into()),
+    ]);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("is not something to record on an escalation"),
+        "{body}"
+    );
+    let (status, _, body) = record(&[
+        ("csrf", session_csrf.clone()),
+        ("person_id", "someone-else".into()),
+        ("escalation_id", esc[0].id.clone()),
+    ]);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("caseload; nothing was recorded"),
+        "{body}"
+    );
+    let (status, _, _) = record(&[
+        ("csrf", session_csrf.clone()),
+        ("person_id", h.person.clone()),
+        ("escalation_id", esc[0].id.clone()),
+        ("note", "x".repeat(20_000)),
+    ]);
+    assert_eq!(status, 413);
+    let (_, _, ward) = send(
+        http.get(format!("{url}/hub/ward"))
+            .header("cookie", &session),
+    );
+    assert!(
+        ward.contains("open, not acknowledged"),
+        "still nothing recorded: {ward}"
+    );
     // A crafted confirmation link puts no words on the page.
     let (_, _, ward) = send(
         http.get(format!(
