@@ -393,10 +393,7 @@ fn forged_forms_and_guessing(backend: &Backend, prefix: &str) {
         ("escalation_id", esc[0].id.clone()),
     ]);
     assert_eq!(status, 409, "{body}");
-    assert!(
-        body.contains("caseload; nothing was recorded"),
-        "{body}"
-    );
+    assert!(body.contains("caseload; nothing was recorded"), "{body}");
     let (status, _, _) = record(&[
         ("csrf", session_csrf.clone()),
         ("person_id", h.person.clone()),

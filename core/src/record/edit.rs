@@ -71,6 +71,8 @@ pub enum Delta {
         origin_date: NaiveDate,
         done: Box<super::schedule::DoneVisit>,
     },
+    /// The person's advice rows (appointments, follow-ups) are derived again from this record.
+    Advice(Box<super::read::AdviceRecord>),
 }
 
 pub(super) fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {

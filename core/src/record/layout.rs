@@ -82,6 +82,15 @@ pub const READINGS_GAP: &str = "home_gap:";
 /// The person's consent to share their advice record, as the health team sees it
 /// (`record::consent_note`): a register in the clinical record, written only by the server.
 pub const ADVICE_CONSENT: &str = "advice_consent";
+// ---- outreach appointments (issue 14 item 4, layout 6): immutable entries of the advice record
+/// An outreach appointment (`record::appointments::OutreachAppointment`).
+pub const APPOINTMENT: &str = "appt:";
+/// What happened at an appointment (`AppointmentOutcome`).
+pub const APPOINTMENT_OUTCOME: &str = "appt_outcome:";
+/// A case worker's follow-up (`record::task::CareTask`), e.g. after a missed appointment.
+pub const ADVICE_TASK: &str = "advice_task:";
+/// A change of a follow-up's status (`TaskStatusChange`).
+pub const ADVICE_TASK_STATUS: &str = "advice_task_status:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -108,6 +117,11 @@ const ENTRY_PREFIXES: &[&str] = &[
     // issue 13, layout 5
     ESCALATION_REALERT,
     READINGS_GAP,
+    // issue 14, layout 6
+    APPOINTMENT,
+    APPOINTMENT_OUTCOME,
+    ADVICE_TASK,
+    ADVICE_TASK_STATUS,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -135,7 +149,11 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 3 | the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
 /// | 4 | Citizens Advice outreach (issue 14): the 18 advice categories, an outcome's typed `effect`, `need_status:`, `referral_out:` |
 /// | 5 | home monitoring (issue 13): `home_obs:` (sets the server assembles from readings, with what was assumed), `esc_realert:` (re-alerts of unacknowledged escalations), `home_gap:` (no readings for the team's time), `advice_consent` (the consent to share as the health team sees it), all written by the server as its own principal |
-pub const LAYOUT_VERSION: u32 = 5;
+/// | 6 | outreach appointments (issue 14 item 4): `appt:`, `appt_outcome:`, `advice_task:`, `advice_task_status:` in the advice record |
+pub const LAYOUT_VERSION: u32 = 6;
+
+/// The layout version that added outreach appointments and case workers' follow-ups.
+pub const LAYOUT_APPOINTMENTS: u32 = 6;
 
 /// The layout version that added sets of home-monitoring readings written by the server
 /// (`home_obs:`, decision 0011). A phone of layout 4 counts them as "recorded with a newer

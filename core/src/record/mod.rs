@@ -3,6 +3,7 @@
 //! per operation), `read` the read half, `policy` who may do what.
 
 pub mod apply;
+pub mod appointments;
 pub mod assessments;
 pub mod conflict;
 pub mod consent_note;
@@ -56,6 +57,10 @@ pub use ward::{
     Trends, WardAdmission,
 };
 // Citizens Advice outreach (issue 14).
+pub use appointments::{
+    AppointmentInput, AppointmentOutcome, AppointmentVenue, AppointmentView, Attendance,
+    AttendanceResult, OutreachAppointment, VenueKind,
+};
 pub use outreach::{
     FinancialEffect, FinancialEffectInput, FinancialEffectKind, NeedStatus, NeedStatusChange,
     OutreachError, Period, ReferralDestination, ReferralOut,

@@ -2,7 +2,8 @@
 //! clients, rows per client, per case worker, per team, per category and per month, and a total.
 //!
 //! - A client is *seen* in a period when any advice entry (need, action, outcome, status change,
-//!   referral out) of theirs is dated in it: clients are counted by contact date.
+//!   referral out, an attended appointment) of theirs is dated in it: clients are counted by
+//!   contact date. A missed or cancelled appointment is not a contact.
 //! - Money is counted by outcome date, under the worker who recorded the outcome, the client's
 //!   team and the category of the outcome's need (`other` when the need is not on record).
 //! - Dates are Europe/London days of the entry's author time (docs/decisions/0007); the period is
@@ -229,6 +230,20 @@ fn facts<'a>(
         }
         for r in &a.referrals_out {
             add(&r.id, &r.author, cat(&r.need_id), What::Contact);
+        }
+        // An attended appointment is a contact, on the day its attendance was recorded; a
+        // missed or cancelled one is not.
+        for o in &a.appointment_outcomes {
+            if o.attendance != super::appointments::Attendance::Attended {
+                continue;
+            }
+            let need = a
+                .appointments
+                .iter()
+                .find(|x| x.id == o.appointment_id)
+                .and_then(|x| x.need_ids.first());
+            let category = need.map_or(AdviceCategory::Other, |n| cat(n));
+            add(&o.id, &o.author, category, What::Contact);
         }
     }
     (people, out)

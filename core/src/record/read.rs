@@ -107,6 +107,22 @@ pub struct AdviceRecord {
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     #[serde(default)]
     pub referrals_out: Vec<super::outreach::ReferralOut>,
+    /// Outreach appointments, oldest booking first (layout 6; `record::appointments` works
+    /// out each one's outcome).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub appointments: Vec<super::appointments::OutreachAppointment>,
+    /// What happened at them (attended, did not attend, cancelled). Layout 6.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub appointment_outcomes: Vec<super::appointments::AppointmentOutcome>,
+    /// The case workers' follow-ups and their status changes. Layout 6.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub tasks: Vec<super::task::CareTask>,
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub task_status_changes: Vec<super::task::TaskStatusChange>,
 }
 
 impl ClinicalRecord {
@@ -301,6 +317,10 @@ pub fn advice(doc: &AutoCommit) -> Result<AdviceRecord> {
         newer_entries: 0,
         need_status_changes: layout::entries(doc, layout::NEED_STATUS)?,
         referrals_out: layout::entries(doc, layout::REFERRAL_OUT)?,
+        appointments: layout::entries(doc, layout::APPOINTMENT)?,
+        appointment_outcomes: layout::entries(doc, layout::APPOINTMENT_OUTCOME)?,
+        tasks: layout::entries(doc, layout::ADVICE_TASK)?,
+        task_status_changes: layout::entries(doc, layout::ADVICE_TASK_STATUS)?,
     })
 }
 

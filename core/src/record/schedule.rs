@@ -240,6 +240,10 @@ pub enum VisitStatus {
     NoAccess,
     Declined,
     CancelledByService,
+    /// An outreach appointment the client did not come to (issue 14).
+    DidNotAttend,
+    /// An outreach appointment the client called off.
+    CancelledByPerson,
 }
 
 impl VisitStatus {
@@ -251,6 +255,8 @@ impl VisitStatus {
             VisitStatus::NoAccess => "no access / not at home",
             VisitStatus::Declined => "declined",
             VisitStatus::CancelledByService => "cancelled by the service",
+            VisitStatus::DidNotAttend => "did not attend",
+            VisitStatus::CancelledByPerson => "cancelled by the client",
         }
     }
 

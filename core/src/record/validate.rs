@@ -244,6 +244,11 @@ enum Kind {
     EscalationRealert,
     ReadingsGap,
     AdviceConsent,
+    // ---- outreach appointments (issue 14 item 4, layout 6): immutable entries
+    Appointment,
+    AppointmentOutcome,
+    AdviceTask,
+    AdviceTaskStatus,
 }
 
 impl Kind {
@@ -257,6 +262,10 @@ impl Kind {
             | Kind::EscalationRealert
             | Kind::ReadingsGap
             | Kind::AdviceConsent => layout::LAYOUT_HOME,
+            Kind::Appointment
+            | Kind::AppointmentOutcome
+            | Kind::AdviceTask
+            | Kind::AdviceTaskStatus => layout::LAYOUT_APPOINTMENTS,
             _ => 1,
         }
     }
@@ -341,6 +350,10 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (ENTERED_IN_ERROR, Kind::EnteredInError),
             (layout::NEED_STATUS, Kind::NeedStatus),
             (layout::REFERRAL_OUT, Kind::ReferralOut),
+            (layout::APPOINTMENT_OUTCOME, Kind::AppointmentOutcome),
+            (layout::APPOINTMENT, Kind::Appointment),
+            (layout::ADVICE_TASK_STATUS, Kind::AdviceTaskStatus),
+            (layout::ADVICE_TASK, Kind::AdviceTask),
         ],
     };
     table.iter().find_map(|(prefix, kind)| {
@@ -423,6 +436,10 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::AdviceConsent => is::<super::consent_note::AdviceConsentNote>(json),
         Kind::NeedStatus => is::<super::outreach::NeedStatusChange>(json),
         Kind::ReferralOut => is::<super::outreach::ReferralOut>(json),
+        Kind::Appointment => is::<super::appointments::OutreachAppointment>(json),
+        Kind::AppointmentOutcome => is::<super::appointments::AppointmentOutcome>(json),
+        Kind::AdviceTask => is::<super::task::CareTask>(json),
+        Kind::AdviceTaskStatus => is::<super::task::TaskStatusChange>(json),
     }
 }
 
@@ -559,6 +576,21 @@ fn check_entry(
         | Kind::AdviceOutcome
         | Kind::NeedStatus
         | Kind::ReferralOut => check_advice_entry(kind, key, id, json, stamp),
+        Kind::Appointment => {
+            let v: super::appointments::OutreachAppointment = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::AppointmentOutcome => {
+            let v: super::appointments::AppointmentOutcome = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            short_text(key, &v.appointment_id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::AdviceTask => check_day_entry(Kind::Task, key, id, json, stamp),
+        Kind::AdviceTaskStatus => check_day_entry(Kind::TaskStatus, key, id, json, stamp),
         Kind::Consent => {
             let v: ConsentToShare = parse(key, json)?;
             authored(key, &v.author, stamp)

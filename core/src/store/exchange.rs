@@ -513,5 +513,12 @@ pub(super) fn project_person(
             Some(record::read::clinical(person_id, &e.doc)?)
         }
     };
-    projections::replace_person(tx, person_id, demographics.as_ref(), clinical.as_ref())
+    projections::replace_person(tx, person_id, demographics.as_ref(), clinical.as_ref())?;
+    let e = docs.get(tx, &(person_id.to_string(), Compartment::Advice))?;
+    if e.doc.is_empty() {
+        super::day::advice::delete_rows(tx, person_id)
+    } else {
+        let advice = record::read::advice(&e.doc)?;
+        super::day::advice::replace_rows(tx, person_id, &advice)
+    }
 }

@@ -275,6 +275,7 @@ impl FieldStore {
                 .into_iter()
                 .chain(day::TABLES)
                 .chain(ward::TABLES)
+                .chain(day::advice::TABLES)
             {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }

@@ -87,7 +87,7 @@ impl StoreChange {
                     c.conflicts = true;
                     c.planned_visits = true;
                 }
-                Delta::ScheduledVisitDone { .. } => c.planned_visits = true,
+                Delta::ScheduledVisitDone { .. } | Delta::Advice(_) => c.planned_visits = true,
             }
         }
         c

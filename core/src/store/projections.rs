@@ -53,6 +53,7 @@ pub fn apply(tx: &Transaction<'_>, person_id: &str, deltas: &[Delta]) -> Result<
                 origin_date,
                 done,
             } => super::day::insert_done(tx, person_id, visit_ref, *origin_date, done)?,
+            Delta::Advice(r) => super::day::advice::replace_rows(tx, person_id, r)?,
         }
     }
     Ok(())

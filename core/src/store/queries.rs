@@ -285,6 +285,8 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         ("tasks", "person_id, task_id"),
         ("ward_stays", "person_id, episode_id"),
         ("escalations", "person_id, escalation_id"),
+        ("advice_appointments", "person_id, appointment_id"),
+        ("advice_tasks", "person_id, task_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let cols = stmt.column_count();

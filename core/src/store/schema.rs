@@ -259,6 +259,32 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE people ADD COLUMN news2_assumed TEXT;
 "#,
     ),
+    (
+        8,
+        r#"
+    -- Outreach appointments and case workers' follow-ups (issue 14 item 4, layout 6):
+    -- projections of the advice documents, rebuilt with the others.
+    CREATE TABLE advice_appointments (
+        person_id      TEXT NOT NULL,
+        appointment_id TEXT NOT NULL,
+        day            TEXT NOT NULL, -- YYYY-MM-DD, Europe/London
+        starts_at      INTEGER NOT NULL, -- ms
+        case_worker    TEXT NOT NULL,
+        body           TEXT NOT NULL, -- JSON of record::appointments::AppointmentView
+        PRIMARY KEY (person_id, appointment_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX advice_appointments_day ON advice_appointments (day, starts_at);
+    CREATE TABLE advice_tasks (
+        person_id TEXT NOT NULL,
+        task_id   TEXT NOT NULL,
+        due       TEXT NOT NULL, -- YYYY-MM-DD
+        body      TEXT NOT NULL, -- JSON of record::task::CareTask
+        history   TEXT NOT NULL, -- JSON of its status changes
+        PRIMARY KEY (person_id, task_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX advice_tasks_due ON advice_tasks (due);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

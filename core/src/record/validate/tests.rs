@@ -112,6 +112,34 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
         .record_advice_outcome(&q, &need.id, "Written off", 12_000)
         .unwrap();
     advice.set_consent_to_share(&q, true).unwrap();
+    let appt = advice
+        .book_outreach_appointment(
+            &q,
+            crate::record::AppointmentInput {
+                starts_at: chrono::Utc::now() - chrono::Duration::hours(2),
+                minutes: 45,
+                venue: crate::record::AppointmentVenue {
+                    kind: crate::record::VenueKind::Library,
+                    name: Some("Hyde Library".into()),
+                },
+                case_worker: None,
+                follows: None,
+                need_ids: vec![need.id.clone()],
+                note: Some("Bring the council tax letters".into()),
+            },
+        )
+        .unwrap();
+    let dna = advice
+        .record_appointment_attendance(&q, &appt.id, crate::record::Attendance::DidNotAttend, None)
+        .unwrap();
+    advice
+        .set_advice_follow_up_status(
+            &q,
+            &dna.follow_up.unwrap().id,
+            crate::record::TaskStatus::Completed,
+            None,
+        )
+        .unwrap();
     let mut out = Vec::new();
     for s in [&nurse, &advice] {
         for c in s.export_changes(0).unwrap().changes {

@@ -90,6 +90,12 @@ pub struct DayVisit {
     pub in_conflict: bool,
     /// Placed by the nurse's own re-ordering.
     pub manually_placed: bool,
+    /// An outreach appointment's venue (the case worker's list, issue 14); none on a nurse's
+    /// list. Every outreach appointment is in person: `contact_type` is a home visit, and
+    /// this says where; away from home, `address` and `postcode` are left empty.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub venue: Option<crate::record::AppointmentVenue>,
 }
 
 /// A care-plan review that is due (raised by the plan's review date).
@@ -117,6 +123,11 @@ pub struct TodayList {
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     #[serde(default)]
     pub escalations: Vec<crate::record::Escalation>,
+    /// The case worker's open follow-ups due by this day (the advice list, issue 14); a
+    /// nurse's tasks are `FieldStore::tasks`.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub follow_ups: Vec<TaskView>,
 }
 
 /// A visit in a nurse's own order.
@@ -979,7 +990,7 @@ fn day_list(
     people: &mut PeopleInfo,
 ) -> Result<TodayList> {
     people.load(conn)?;
-    let mut visits: Vec<ScheduledVisit> = schedule::day_schedule(inputs, query.day, now)
+    let visits: Vec<ScheduledVisit> = schedule::day_schedule(inputs, query.day, now)
         .into_iter()
         .filter(|v| match query.scope {
             DayScope::Team => true,
@@ -992,8 +1003,48 @@ fn day_list(
             .get(&v.visit.person_id)
             .and_then(|p| p.postcode.clone())
     };
-    // By window start, then by travel order within visits whose windows start together,
-    // continuing from the previous stop.
+    let out = ordered_list(
+        visits,
+        query.base_postcode.clone(),
+        manual,
+        people,
+        &postcode,
+    );
+    let reviews_due = reviews_due(conn, query.day, people)?;
+    let mut list = list_of(query, out);
+    list.reviews_due = reviews_due;
+    list.escalations = super::ward::open_escalations(conn)?;
+    Ok(list)
+}
+
+/// A day list of these visits, with its counts.
+fn list_of(query: &DayQuery, visits: Vec<DayVisit>) -> TodayList {
+    TodayList {
+        day: query.day,
+        scope: query.scope,
+        open: visits.iter().filter(|v| v.status.is_open()).count() as u32,
+        overdue: visits
+            .iter()
+            .filter(|v| v.status == VisitStatus::Overdue)
+            .count() as u32,
+        done: visits.iter().filter(|v| !v.status.is_open()).count() as u32,
+        visits,
+        reviews_due: Vec::new(),
+        escalations: Vec::new(),
+        follow_ups: Vec::new(),
+    }
+}
+
+/// Visits by window start, then in travel order within visits whose windows start together
+/// (continuing from the previous stop, from `base`; `postcode` says where each one is), then
+/// the nurse's own order; each with its person's details.
+fn ordered_list(
+    mut visits: Vec<ScheduledVisit>,
+    base: Option<String>,
+    manual: &[VisitKey],
+    people: &PeopleInfo,
+    postcode: &dyn Fn(&ScheduledVisit) -> Option<String>,
+) -> Vec<DayVisit> {
     visits.sort_by(|a, b| {
         (a.visit.start, &a.visit.person_id, &a.visit.visit_ref).cmp(&(
             b.visit.start,
@@ -1002,7 +1053,7 @@ fn day_list(
         ))
     });
     let mut ordered: Vec<ScheduledVisit> = Vec::with_capacity(visits.len());
-    let mut from = query.base_postcode.clone();
+    let mut from = base;
     let mut i = 0;
     while i < visits.len() {
         let start = visits[i].visit.start;
@@ -1011,7 +1062,7 @@ fn day_list(
             j += 1;
         }
         let group: Vec<ScheduledVisit> = visits[i..j].to_vec();
-        let pcs: Vec<Option<String>> = group.iter().map(postcode).collect();
+        let pcs: Vec<Option<String>> = group.iter().map(|v| postcode(v)).collect();
         for k in schedule::travel_order(&pcs, from.as_deref()) {
             if let Some(v) = group.get(k) {
                 if let Some(p) = pcs.get(k).cloned().flatten() {
@@ -1038,60 +1089,58 @@ fn day_list(
     let mut out = Vec::with_capacity(final_keys.len());
     for k in final_keys {
         let Some(v) = by_key.remove(&k) else { continue };
-        let p = people
-            .people
-            .get(&v.visit.person_id)
-            .cloned()
-            .unwrap_or_else(|| Person {
-                display_name: "(details not yet synced)".into(),
-                ..Default::default()
-            });
-        let handover = v.exceptions.handover.as_ref();
-        out.push(DayVisit {
-            manually_placed: manual.contains(&k),
-            person_id: k.person_id,
-            visit_ref: k.visit_ref,
-            display_name: p.display_name,
-            address: p.address,
-            postcode: p.postcode,
-            access_notes: p.access_notes,
-            window_start: v.visit.start,
-            window_end: v.visit.end,
-            window: format!(
-                "{}–{}",
-                schedule::local_hhmm(v.visit.start),
-                schedule::local_hhmm(v.visit.end)
-            ),
-            priority: v.priority,
-            priority_overridden: v.priority_overridden,
-            interventions: v.visit.interventions.clone(),
-            contact_type: v.visit.contact_type,
-            planned_visit_id: v.visit.planned_visit_id.clone(),
-            assigned_to: v.assignee.clone(),
-            handed_over_by: handover.map(|h| h.author.display_name.clone()),
-            handover_note: handover.map(|h| h.note.clone()),
-            moved_from: (v.origin_date != v.visit.date).then_some(v.origin_date),
-            status: v.status,
-            status_reason: v.status_reason.clone(),
-            alerts: p.alerts,
-            open_conflicts: p.conflicts,
-            in_conflict: v.exceptions.in_conflict,
-        });
+        let placed = manual.contains(&k);
+        out.push(day_visit(k, v, placed, people));
     }
-    let reviews_due = reviews_due(conn, query.day, people)?;
-    Ok(TodayList {
-        day: query.day,
-        scope: query.scope,
-        open: out.iter().filter(|v| v.status.is_open()).count() as u32,
-        overdue: out
-            .iter()
-            .filter(|v| v.status == VisitStatus::Overdue)
-            .count() as u32,
-        done: out.iter().filter(|v| !v.status.is_open()).count() as u32,
-        visits: out,
-        reviews_due,
-        escalations: super::ward::open_escalations(conn)?,
-    })
+    out
+}
+
+fn day_visit(
+    k: VisitKey,
+    v: ScheduledVisit,
+    manually_placed: bool,
+    people: &PeopleInfo,
+) -> DayVisit {
+    let p = people
+        .people
+        .get(&v.visit.person_id)
+        .cloned()
+        .unwrap_or_else(|| Person {
+            display_name: "(details not yet synced)".into(),
+            ..Default::default()
+        });
+    let handover = v.exceptions.handover.as_ref();
+    DayVisit {
+        manually_placed,
+        person_id: k.person_id,
+        visit_ref: k.visit_ref,
+        display_name: p.display_name,
+        address: p.address,
+        postcode: p.postcode,
+        access_notes: p.access_notes,
+        window_start: v.visit.start,
+        window_end: v.visit.end,
+        window: format!(
+            "{}–{}",
+            schedule::local_hhmm(v.visit.start),
+            schedule::local_hhmm(v.visit.end)
+        ),
+        priority: v.priority,
+        priority_overridden: v.priority_overridden,
+        interventions: v.visit.interventions.clone(),
+        contact_type: v.visit.contact_type,
+        planned_visit_id: v.visit.planned_visit_id.clone(),
+        assigned_to: v.assignee.clone(),
+        handed_over_by: handover.map(|h| h.author.display_name.clone()),
+        handover_note: handover.map(|h| h.note.clone()),
+        moved_from: (v.origin_date != v.visit.date).then_some(v.origin_date),
+        status: v.status,
+        status_reason: v.status_reason.clone(),
+        alerts: p.alerts,
+        open_conflicts: p.conflicts,
+        in_conflict: v.exceptions.in_conflict,
+        venue: None,
+    }
 }
 
 /// Care-plan reviews due on or before `day` (overdue when before it).
@@ -1121,6 +1170,8 @@ fn reviews_due(conn: &Connection, day: NaiveDate, people: &PeopleInfo) -> Result
         })
         .collect())
 }
+
+pub(super) mod advice;
 
 #[cfg(test)]
 mod tests;
