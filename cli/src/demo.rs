@@ -34,6 +34,7 @@ pub struct DemoArgs {
 
 type R<T> = Result<T, String>;
 
+mod advice_day;
 mod ward;
 
 fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
@@ -466,6 +467,11 @@ pub fn run(args: DemoArgs) -> R<()> {
     // ---------------------------------------------------------------- remote monitoring (issue 13)
     section("8. Remote monitoring: readings arrive, the server writes an escalating set, the ward watch re-alerts it, Priya acknowledges");
     ward::monitoring(&rt, &phones, &server_dir, &url, &walter)?;
+
+    // ---------------------------------------------------------------- the case worker's day (issue 14)
+    section("9. The case worker's day: Harold seen at home, Rose misses the library, a follow-up and a second attempt");
+    advice_day::run(joe, &harold)?;
+    outreach_totals(joe)?;
 
     let _ = stop.send(());
     let _ = rt.block_on(server);
@@ -1438,6 +1444,11 @@ fn outreach_section(joe: &Phone, harold: &str, need_id: &str) -> Result<(), Stri
         outreach_edit::pounds(e.amount_pence),
         outreach_edit::pounds(e.annual_pence())
     );
+    outreach_totals(joe)
+}
+
+/// The outreach report's totals for today on Joe's phone.
+fn outreach_totals(joe: &Phone) -> Result<(), String> {
     let today = schedule::local_date(Utc::now());
     let report = joe
         .store

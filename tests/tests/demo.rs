@@ -115,6 +115,14 @@ fn demo_tells_the_story_end_to_end() {
     has("Walter Ackroyd       day 1 of 7 expected, latest NEWS2 6, open escalations 1");
     has("the same escalation (one id) after one sync: true");
     has("after sync Sam's phone shows it Acknowledged by Dr Priya Shah");
+
+    // The case worker's day (issue 14): an attended and a missed appointment on Joe's list, the
+    // follow-up the missed one raised, and the second attempt counted as one.
+    has("Harold Greenwood home                         completed");
+    has("Rose Kaur        Hyde Library (library)       did not attend");
+    has("(Hyde Library (library), attempt 1 of 3): contact the client and book attempt 2");
+    has("Joe books attempt 2 of 3 for");
+    has("Follow-ups due by");
 }
 
 #[test]

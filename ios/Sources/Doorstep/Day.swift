@@ -117,6 +117,47 @@ extension DoorstepStore {
         try await call { try $0.tasks(day: day, scope: scope, includeClosed: includeClosed) }
     }
 
+    // ---- outreach appointments (issue 14): the case worker's day over the advice record
+
+    /// Book an appointment at home or at a named venue; a second attempt names the missed one in `follows`.
+    public func bookOutreachAppointment(_ personId: String, _ input: AppointmentInput) async throws -> OutreachAppointment {
+        try await call { try $0.bookOutreachAppointment(personId: personId, input: input) }
+    }
+
+    /// Record attended, did not attend, or cancelled (with the reason). A did-not-attend raises the
+    /// case worker's follow-up, or at the last attempt closes the case: see `AttendanceResult`.
+    public func recordAppointmentAttendance(
+        _ personId: String, appointmentId: String, attendance: Attendance, reason: String? = nil
+    ) async throws -> AttendanceResult {
+        try await call {
+            try $0.recordAppointmentAttendance(
+                personId: personId, appointmentId: appointmentId, attendance: attendance, reason: reason)
+        }
+    }
+
+    public func addAdviceFollowUp(_ personId: String, _ input: TaskInput) async throws -> CareTask {
+        try await call { try $0.addAdviceFollowUp(personId: personId, input: input) }
+    }
+
+    public func setAdviceFollowUpStatus(
+        _ personId: String, taskId: String, status: TaskStatus, note: String? = nil
+    ) async throws -> TaskStatusChange {
+        try await call { try $0.setAdviceFollowUpStatus(personId: personId, taskId: taskId, status: status, note: note) }
+    }
+
+    public func outreachAppointments(_ personId: String) async throws -> [AppointmentView] {
+        try await call { try $0.outreachAppointments(personId: personId) }
+    }
+
+    /// The case worker's list of a London day: appointments with their venues, and follow-ups due.
+    public func adviceTodayList(_ query: DayQuery) async throws -> TodayList {
+        try await call { try $0.adviceTodayList(query: query) }
+    }
+
+    public func adviceFollowUps(day: String, scope: DayScope, includeClosed: Bool = false) async throws -> [TaskView] {
+        try await call { try $0.adviceFollowUps(day: day, scope: scope, includeClosed: includeClosed) }
+    }
+
     /// The today list, again after every change to the day lists (a write here or a sync).
     public func todayListUpdates(_ query: DayQuery) -> AsyncThrowingStream<Live<TodayList>, Error> {
         live({ $0.plannedVisits }) { try await self.todayList(query) }

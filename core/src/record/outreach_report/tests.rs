@@ -308,3 +308,61 @@ fn a_period_that_ends_before_it_starts_is_refused() {
     let e = outreach_report(&[], day("2026-11-30"), day("2026-11-01")).unwrap_err();
     assert!(e.to_string().contains("swap the dates"));
 }
+
+#[test]
+fn an_attended_appointment_counts_the_client_as_seen_and_a_missed_one_does_not() {
+    use crate::record::appointments::{
+        book_appointment, record_attendance, AppointmentInput, AppointmentVenue, Attendance,
+        VenueKind,
+    };
+    let booking = |at: &str| AppointmentInput {
+        starts_at: at.parse().unwrap(),
+        minutes: 30,
+        venue: AppointmentVenue {
+            kind: VenueKind::Home,
+            name: None,
+        },
+        case_worker: None,
+        follows: None,
+        need_ids: vec![],
+        note: None,
+    };
+    let mut seen = AutoCommit::new();
+    let a = book_appointment(
+        &mut seen,
+        &sam("2026-10-01T09:00:00Z"),
+        booking("2026-11-10T10:00:00Z"),
+    )
+    .unwrap()
+    .value;
+    record_attendance(
+        &mut seen,
+        &sam("2026-11-10T10:40:00Z"),
+        &a.id,
+        Attendance::Attended,
+        None,
+    )
+    .unwrap();
+    let mut missed = AutoCommit::new();
+    let b = book_appointment(
+        &mut missed,
+        &sam("2026-10-01T09:00:00Z"),
+        booking("2026-11-11T10:00:00Z"),
+    )
+    .unwrap()
+    .value;
+    record_attendance(
+        &mut missed,
+        &sam("2026-11-11T10:40:00Z"),
+        &b.id,
+        Attendance::DidNotAttend,
+        None,
+    )
+    .unwrap();
+    let clients = [client("p1", "t1", &seen), client("p2", "t1", &missed)];
+    let r = outreach_report(&clients, day("2026-11-01"), day("2026-11-30")).unwrap();
+    let t = r.total().unwrap();
+    assert_eq!((t.clients_seen, t.needs_recorded, t.outcomes), (1, 0, 0));
+    assert!(r.row(ReportGrouping::Client, "p1").is_some());
+    assert!(r.row(ReportGrouping::Client, "p2").is_none());
+}

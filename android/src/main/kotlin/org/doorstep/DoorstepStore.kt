@@ -301,6 +301,36 @@ class DoorstepStore private constructor(
     suspend fun tasks(day: String, scope: DayScope, includeClosed: Boolean = false): List<TaskView> =
         call { tasks(day, scope, includeClosed) }
 
+    // ---- outreach appointments (issue 14): the case worker's day over the advice record
+
+    /** Book an appointment at home or at a named venue; a second attempt names the missed one in `follows`. */
+    suspend fun bookOutreachAppointment(personId: String, input: AppointmentInput): OutreachAppointment =
+        call { bookOutreachAppointment(personId, input) }
+
+    /**
+     * Record attended, did not attend, or cancelled (with the reason). A did-not-attend raises the
+     * case worker's follow-up, or at the last attempt closes the case: see [AttendanceResult].
+     */
+    suspend fun recordAppointmentAttendance(
+        personId: String,
+        appointmentId: String,
+        attendance: Attendance,
+        reason: String? = null,
+    ): AttendanceResult = call { recordAppointmentAttendance(personId, appointmentId, attendance, reason) }
+
+    suspend fun addAdviceFollowUp(personId: String, input: TaskInput): CareTask = call { addAdviceFollowUp(personId, input) }
+
+    suspend fun setAdviceFollowUpStatus(personId: String, taskId: String, status: TaskStatus, note: String? = null): TaskStatusChange =
+        call { setAdviceFollowUpStatus(personId, taskId, status, note) }
+
+    suspend fun outreachAppointments(personId: String): List<AppointmentView> = call { outreachAppointments(personId) }
+
+    /** The case worker's list of a London day: appointments with their venues, and follow-ups due. */
+    suspend fun adviceTodayList(query: DayQuery): TodayList = call { adviceTodayList(query) }
+
+    suspend fun adviceFollowUps(day: String, scope: DayScope, includeClosed: Boolean = false): List<TaskView> =
+        call { adviceFollowUps(day, scope, includeClosed) }
+
     // ---- the virtual ward (issue 13)
 
     /** Admit to the virtual ward; an SpO2 target of 92 % or lower prescribes NEWS2 scale 2. */

@@ -69,6 +69,14 @@ typealias AdviceNeed = org.doorstep.ffi.AdviceNeed
 typealias AdviceAction = org.doorstep.ffi.AdviceAction
 typealias AdviceOutcome = org.doorstep.ffi.AdviceOutcome
 typealias ConsentToShare = org.doorstep.ffi.ConsentToShare
+typealias AppointmentInput = org.doorstep.ffi.AppointmentInput
+typealias AppointmentVenue = org.doorstep.ffi.AppointmentVenue
+typealias VenueKind = org.doorstep.ffi.VenueKind
+typealias OutreachAppointment = org.doorstep.ffi.OutreachAppointment
+typealias Attendance = org.doorstep.ffi.Attendance
+typealias AttendanceResult = org.doorstep.ffi.AttendanceResult
+typealias AppointmentOutcome = org.doorstep.ffi.AppointmentOutcome
+typealias AppointmentView = org.doorstep.ffi.AppointmentView
 
 // Scored and wound assessments (docs/assessments.md). `AnswerValue` is a sealed class: import it
 // from org.doorstep.ffi.

@@ -1,0 +1,139 @@
+//! The demo's case-worker section (issue 14 item 4): Joe's day of outreach appointments — Harold
+//! seen at home, Rose missing her appointment at the library (a follow-up for tomorrow and a
+//! second attempt booked), Joe's own today list, and the outreach report's totals.
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, Utc};
+use doorstep_core::record::appointments::DNA_ATTEMPTS_BEFORE_CLOSING;
+use doorstep_core::record::schedule::local_date;
+use doorstep_core::record::*;
+use doorstep_core::store::{DayQuery, DayScope};
+
+use super::{err, Phone, R};
+
+pub(super) fn run(joe: &Phone, harold: &str) -> R<()> {
+    let now = Utc::now();
+    let rose = joe
+        .store
+        .register_patient(Demographics {
+            nhs_number: None,
+            given_name: "Rose".into(),
+            family_name: "Kaur".into(),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1952, 8, 14),
+            address: Some(Address {
+                lines: vec!["Flat 9, Calder Court".into(), "Hyde".into()],
+                postcode: "SK14 1RE".into(),
+            }),
+            phone: Some("0161 496 0731".into()),
+            ..Default::default()
+        })
+        .map_err(err("register Rose"))?;
+    let debt = joe
+        .store
+        .add_advice_need(
+            &rose,
+            AdviceCategory::Debt,
+            "Rent arrears after a benefit sanction",
+        )
+        .map_err(err("advice need"))?;
+    println!("  Joe registers Rose Kaur (no NHS number: an advice client found by name, date of birth, postcode or phone).");
+    let home = AppointmentVenue {
+        kind: VenueKind::Home,
+        name: None,
+    };
+    let library = AppointmentVenue {
+        kind: VenueKind::Library,
+        name: Some("Hyde Library".into()),
+    };
+    let book =
+        |person: &str, minutes_ago: i64, venue: &AppointmentVenue, follows: Option<String>| {
+            joe.store.book_outreach_appointment(
+                person,
+                AppointmentInput {
+                    starts_at: now - Duration::minutes(minutes_ago),
+                    minutes: 40,
+                    venue: venue.clone(),
+                    case_worker: None,
+                    follows,
+                    need_ids: vec![],
+                    note: None,
+                },
+            )
+        };
+    let seen = book(harold, 150, &home, None).map_err(err("book Harold"))?;
+    let missed = book(&rose, 90, &library, None).map_err(err("book Rose"))?;
+    joe.store
+        .record_appointment_attendance(harold, &seen.id, Attendance::Attended, None)
+        .map_err(err("attendance"))?;
+    let dna = joe
+        .store
+        .record_appointment_attendance(&rose, &missed.id, Attendance::DidNotAttend, None)
+        .map_err(err("did not attend"))?;
+    println!(
+        "  Harold is seen at home (attended); Rose does not come to Hyde Library (did not attend)."
+    );
+    if let Some(t) = &dna.follow_up {
+        println!(
+            "    Follow-up for {}, due {}: {}",
+            t.assignee.describe(),
+            t.due,
+            t.description
+        );
+    }
+    let again = joe
+        .store
+        .book_outreach_appointment(
+            &rose,
+            AppointmentInput {
+                starts_at: now + Duration::days(7),
+                minutes: 40,
+                venue: library.clone(),
+                case_worker: None,
+                follows: Some(missed.id.clone()),
+                need_ids: vec![debt.id.clone()],
+                note: Some("Rose asked for a morning slot".into()),
+            },
+        )
+        .map_err(err("second attempt"))?;
+    println!(
+        "    Joe books attempt {} of {DNA_ATTEMPTS_BEFORE_CLOSING} for {} (a third miss closes the case with the dates as the reason).",
+        again.attempt,
+        local_date(again.starts_at)
+    );
+    let days: BTreeSet<_> = [seen.starts_at, missed.starts_at]
+        .iter()
+        .map(|t| local_date(*t))
+        .collect();
+    for day in days {
+        let list = joe
+            .store
+            .advice_today_list(DayQuery {
+                day,
+                scope: DayScope::Mine,
+                base_postcode: None,
+            })
+            .map_err(err("Joe's list"))?;
+        println!(
+            "  Joe's list for {day} ({} done, {} open):",
+            list.done, list.open
+        );
+        for v in &list.visits {
+            let venue = v.venue.as_ref().map(|x| x.describe()).unwrap_or_default();
+            println!(
+                "    {}  {:<16} {:<28} {}",
+                v.window,
+                v.display_name,
+                venue,
+                v.status.label()
+            );
+        }
+    }
+    let tomorrow = local_date(now) + Duration::days(1);
+    let follow_ups = joe
+        .store
+        .advice_follow_ups(tomorrow, DayScope::Mine, false)
+        .map_err(err("follow-ups"))?;
+    println!("  Follow-ups due by {tomorrow}: {}", follow_ups.len());
+    Ok(())
+}
