@@ -73,6 +73,8 @@ pub enum Delta {
     },
     /// The person's advice rows (appointments, follow-ups) are derived again from this record.
     Advice(Box<super::read::AdviceRecord>),
+    /// The person's referrals between teams are now these.
+    Referrals(Vec<super::referral::ReferralView>),
 }
 
 pub(super) fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {

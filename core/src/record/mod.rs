@@ -21,6 +21,7 @@ pub mod outreach_report;
 pub mod plan;
 pub mod policy;
 pub mod read;
+pub mod referral;
 pub mod schedule;
 pub mod task;
 pub mod validate;
@@ -66,3 +67,7 @@ pub use outreach::{
     OutreachError, Period, ReferralDestination, ReferralOut,
 };
 pub use outreach_report::{OutreachReport, OutreachRow, ReportGrouping};
+pub use referral::{
+    Referral, ReferralAnswer, ReferralDecision, ReferralInput, ReferralStatus, ReferralUrgency,
+    ReferralView,
+};

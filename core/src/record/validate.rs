@@ -249,6 +249,9 @@ enum Kind {
     AppointmentOutcome,
     AdviceTask,
     AdviceTaskStatus,
+    // ---- referrals between teams (issue 14 item 5, layout 6): immutable entries
+    Referral,
+    ReferralAnswer,
 }
 
 impl Kind {
@@ -265,7 +268,9 @@ impl Kind {
             Kind::Appointment
             | Kind::AppointmentOutcome
             | Kind::AdviceTask
-            | Kind::AdviceTaskStatus => layout::LAYOUT_APPOINTMENTS,
+            | Kind::AdviceTaskStatus
+            | Kind::Referral
+            | Kind::ReferralAnswer => layout::LAYOUT_APPOINTMENTS,
             _ => 1,
         }
     }
@@ -312,7 +317,11 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
         ENTERED_IN_ERROR, EPISODE, NOTE, OBSERVATIONS, PLANNED, VISIT,
     };
     let table: &[(&str, Kind)] = match compartment {
-        Compartment::Demographics => &[("demographics.", Kind::Demographic)],
+        Compartment::Demographics => &[
+            ("demographics.", Kind::Demographic),
+            (layout::REFERRAL_ANSWER, Kind::ReferralAnswer),
+            (layout::REFERRAL, Kind::Referral),
+        ],
         Compartment::Clinical => &[
             (ALERT, Kind::Alert),
             (EPISODE, Kind::Episode),
@@ -440,6 +449,8 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::AppointmentOutcome => is::<super::appointments::AppointmentOutcome>(json),
         Kind::AdviceTask => is::<super::task::CareTask>(json),
         Kind::AdviceTaskStatus => is::<super::task::TaskStatusChange>(json),
+        Kind::Referral => is::<super::referral::Referral>(json),
+        Kind::ReferralAnswer => is::<super::referral::ReferralAnswer>(json),
     }
 }
 
@@ -586,6 +597,19 @@ fn check_entry(
             let v: super::appointments::AppointmentOutcome = parse(key, json)?;
             same_id(key, &v.id, id)?;
             short_text(key, &v.appointment_id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::Referral => {
+            let v: super::referral::Referral = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::ReferralAnswer => {
+            let v: super::referral::ReferralAnswer = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            short_text(key, &v.referral_id)?;
             v.check().map_err(|e| content(key, e.to_string()))?;
             authored(key, &v.author, stamp)
         }
@@ -1071,6 +1095,56 @@ pub fn named_actions(compartment: Compartment, change: &Change) -> Vec<super::po
         }
     }
     out
+}
+
+/// The referrals and referral answers a demographics change writes (issue 14 item 5): the
+/// server acts on them (a pending membership, an accepted one, a purge) in the same transaction
+/// as it stores the change. Call after [`check_change`] accepted the change.
+pub fn referral_entries(
+    compartment: Compartment,
+    change: &Change,
+) -> (
+    Vec<super::referral::Referral>,
+    Vec<super::referral::ReferralAnswer>,
+) {
+    let (mut referrals, mut answers) = (Vec::new(), Vec::new());
+    if compartment != Compartment::Demographics {
+        return (referrals, answers);
+    }
+    let Ok(expanded) = catch_unwind(AssertUnwindSafe(|| change.decode())) else {
+        return (referrals, answers);
+    };
+    for op in &expanded.operations {
+        let (Key::Map(k), OpType::Put(ScalarValue::Str(s))) = (&op.key, &op.action) else {
+            continue;
+        };
+        if k.starts_with(layout::REFERRAL_ANSWER) {
+            if let Ok(a) = serde_json::from_str(s) {
+                answers.push(a);
+            }
+        } else if k.starts_with(layout::REFERRAL) {
+            if let Ok(r) = serde_json::from_str(s) {
+                referrals.push(r);
+            }
+        }
+    }
+    (referrals, answers)
+}
+
+/// Whether a demographics change writes nothing but referral answers (what a team with a
+/// referral pending to it may send about the person).
+pub fn only_referral_answers(compartment: Compartment, change: &Change) -> bool {
+    if compartment != Compartment::Demographics {
+        return false;
+    }
+    let Ok(expanded) = catch_unwind(AssertUnwindSafe(|| change.decode())) else {
+        return false;
+    };
+    !expanded.operations.is_empty()
+        && expanded.operations.iter().all(|op| {
+            matches!(&op.key, Key::Map(k) if k.starts_with(layout::REFERRAL_ANSWER))
+                && matches!(op.action, OpType::Put(_))
+        })
 }
 
 #[cfg(test)]

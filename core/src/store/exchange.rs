@@ -514,6 +514,11 @@ pub(super) fn project_person(
         }
     };
     projections::replace_person(tx, person_id, demographics.as_ref(), clinical.as_ref())?;
+    {
+        let e = docs.get(tx, &(person_id.to_string(), Compartment::Demographics))?;
+        let views = record::referral::referrals(person_id, &e.doc)?;
+        super::referrals::replace_rows(tx, person_id, &views)?;
+    }
     let e = docs.get(tx, &(person_id.to_string(), Compartment::Advice))?;
     if e.doc.is_empty() {
         super::day::advice::delete_rows(tx, person_id)

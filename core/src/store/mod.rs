@@ -18,6 +18,7 @@ mod outreach;
 mod projections;
 mod quarantine;
 mod queries;
+mod referrals;
 mod refusals;
 mod schema;
 mod snapshots;
@@ -182,7 +183,7 @@ impl FieldStore {
     /// Everyone on this device's caseload, by family name, with alerts, next and last visit and
     /// latest NEWS2.
     pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
-        queries::caseload(&*self.reader()?)
+        queries::caseload(&*self.reader()?, &self.config.user.team)
     }
 
     /// Search by name (each word a prefix of a name), NHS number (digits), postcode, date of
@@ -276,6 +277,7 @@ impl FieldStore {
                 .chain(day::TABLES)
                 .chain(ward::TABLES)
                 .chain(day::advice::TABLES)
+                .chain(["referrals"])
             {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }
@@ -390,6 +392,7 @@ impl FieldStore {
         let key: DocKey = (person_id.to_string(), compartment);
         self.writing(|w| {
             self.require_person(&w.conn, person_id)?;
+            self.refuse_if_only_referred(&w.conn, person_id)?;
             self.commit_edit(w, &key, &author, |doc| edit(doc, &author))
         })
     }

@@ -55,7 +55,7 @@ impl FieldStore {
     /// The outreach report over the advice records on this device, for the days `from` to `to`
     /// inclusive (Europe/London), every client counted under this user's team.
     pub fn outreach_report(&self, from: NaiveDate, to: NaiveDate) -> Result<OutreachReport> {
-        let people = queries::caseload(&*self.reader()?)?;
+        let people = queries::caseload(&*self.reader()?, &self.config.user.team)?;
         let team = self.config.user.team.clone();
         let clients = self.writing(|w| {
             let Writer { conn, docs } = w;

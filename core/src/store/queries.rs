@@ -153,9 +153,14 @@ fn attach_alerts(conn: &Connection, rows: &mut [CaseloadEntry]) -> Result<()> {
     Ok(())
 }
 
-/// Everyone on this device's caseload, by family name.
-pub fn caseload(conn: &Connection) -> Result<Vec<CaseloadEntry>> {
-    entries(conn, "", &[])
+/// Everyone on this device's caseload, by family name: not those held only because they are
+/// referred to `team` and not yet accepted (`FieldStore::referrals` lists them).
+pub fn caseload(conn: &Connection, team: &str) -> Result<Vec<CaseloadEntry>> {
+    entries(
+        conn,
+        "WHERE p.person_id NOT IN (SELECT person_id FROM referrals WHERE to_team = ?1 AND status = 'pending')",
+        &[&team],
+    )
 }
 
 /// People whose name starts with each word of `query`, whose NHS number starts with its digits,
@@ -287,6 +292,7 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         ("escalations", "person_id, escalation_id"),
         ("advice_appointments", "person_id, appointment_id"),
         ("advice_tasks", "person_id, task_id"),
+        ("referrals", "person_id, referral_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let cols = stmt.column_count();

@@ -283,6 +283,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (person_id, task_id)
     ) WITHOUT ROWID;
     CREATE INDEX advice_tasks_due ON advice_tasks (due);
+    -- Referrals between teams (issue 14 item 5, layout 6): a projection of the demographics
+    -- documents.
+    CREATE TABLE referrals (
+        person_id   TEXT NOT NULL,
+        referral_id TEXT NOT NULL,
+        from_team   TEXT NOT NULL,
+        to_team     TEXT NOT NULL,
+        status      TEXT NOT NULL, -- pending, accepted, declined
+        body        TEXT NOT NULL, -- JSON of record::referral::ReferralView
+        PRIMARY KEY (person_id, referral_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX referrals_to ON referrals (to_team, status);
 "#,
     ),
 ];
