@@ -290,14 +290,19 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
         }
         AdminAction::MovePerson { person_id, team_id } => {
             let from = admin::move_person(storage, &person_id, &team_id).map_err(e)?;
-            println!(
-                "moved {person_id} from {} to {team_id}",
-                from.as_deref().unwrap_or("no caseload")
-            );
+            let from = if from.is_empty() {
+                "no other caseload".to_string()
+            } else {
+                from.join(", ")
+            };
+            println!("moved {person_id} from {from} to {team_id}");
         }
         AdminAction::RemovePerson { person_id } => {
-            let team = admin::remove_person(storage, &person_id).map_err(e)?;
-            println!("removed {person_id} from the caseload of {team}");
+            let teams = admin::remove_person(storage, &person_id).map_err(e)?;
+            println!(
+                "removed {person_id} from the caseload of {}",
+                teams.join(", ")
+            );
         }
         AdminAction::Devices => {
             for d in admin::devices(storage).map_err(e)? {

@@ -204,9 +204,11 @@ pub fn expire_codes(storage: &Storage, user_id: Option<&str>) -> Result<u64> {
     storage.write(|tx| tx.expire_codes(user_id, now_ms()))
 }
 
-/// Move a person to another team's caseload (or onto one, if on none). The old team's devices
-/// purge the person at their next sync; the new team's devices receive the whole record.
-pub fn move_person(storage: &Storage, person_id: &str, to_team: &str) -> Result<Option<String>> {
+/// Move a person to another team's caseload (or onto one, if on none), off every caseload they
+/// are on (after accepted referrals a person may be on several). The old teams' devices purge
+/// the person at their next sync; the new team's devices receive the whole record. Returns the
+/// teams the person left.
+pub fn move_person(storage: &Storage, person_id: &str, to_team: &str) -> Result<Vec<String>> {
     storage.write(|tx| {
         if !tx.team_exists(to_team)? {
             return Err(ServerError::NotFound(format!("no team {to_team}")));
@@ -216,31 +218,39 @@ pub fn move_person(storage: &Storage, person_id: &str, to_team: &str) -> Result<
                 "the server holds nothing of person {person_id}"
             )));
         }
-        let from = tx.current_team(person_id)?;
-        if from.as_deref() == Some(to_team) {
-            return Ok(from);
-        }
-        if let Some(old) = &from {
+        let from = tx.teams_of(person_id)?;
+        let mut left = Vec::new();
+        for old in from.iter().filter(|t| t.as_str() != to_team) {
             let seq = tx.next_seq()?;
             tx.leave(old, person_id, seq)?;
+            left.push(old.clone());
         }
-        let seq = tx.next_seq()?;
-        tx.join(to_team, person_id, seq)?;
-        Ok(from)
+        if !from.iter().any(|t| t == to_team) {
+            if tx.is_pending_member(to_team, person_id)? {
+                let seq = tx.next_seq()?;
+                tx.leave(to_team, person_id, seq)?;
+            }
+            let seq = tx.next_seq()?;
+            tx.join(to_team, person_id, seq)?;
+        }
+        Ok(left)
     })
 }
 
-/// Take a person off their team's caseload (discharged, moved away).
-pub fn remove_person(storage: &Storage, person_id: &str) -> Result<String> {
+/// Take a person off every caseload they are on (discharged, moved away). Returns the teams.
+pub fn remove_person(storage: &Storage, person_id: &str) -> Result<Vec<String>> {
     storage.write(|tx| {
-        let Some(team) = tx.current_team(person_id)? else {
+        let teams = tx.teams_of(person_id)?;
+        if teams.is_empty() {
             return Err(ServerError::NotFound(format!(
                 "person {person_id} is on no caseload"
             )));
-        };
-        let seq = tx.next_seq()?;
-        tx.leave(&team, person_id, seq)?;
-        Ok(team)
+        }
+        for team in &teams {
+            let seq = tx.next_seq()?;
+            tx.leave(team, person_id, seq)?;
+        }
+        Ok(teams)
     })
 }
 

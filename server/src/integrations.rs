@@ -95,7 +95,7 @@ pub fn register_monitor(
                 "integration {integration_id} is revoked: register monitors to a current one"
             )));
         }
-        if tx.current_team(person_id)?.as_deref() != Some(i.team_id.as_str()) {
+        if !tx.is_member(&i.team_id, person_id)? {
             return Err(ServerError::NotFound(format!(
                 "person {person_id} is not on the caseload of team {}, which integration {integration_id} serves",
                 i.team_id

@@ -22,6 +22,7 @@ pub mod listen;
 pub mod metrics;
 pub mod outreach;
 pub mod quarantine;
+pub mod referrals;
 pub mod storage;
 pub mod sync;
 pub mod tls;

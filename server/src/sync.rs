@@ -244,8 +244,26 @@ fn check_and_store(
             ));
         }
     }
-    if let Some(v) = check_scope(tx, checks, &u.person_id)? {
-        return Ok(v);
+    // A team the person is referred to may send only its answer until it accepts.
+    let answering = crate::referrals::is_pending_answer(
+        tx,
+        checks.device,
+        &u.person_id,
+        u.compartment,
+        &u.change,
+    )?;
+    if !answering {
+        if let Some(v) = check_scope(tx, checks, &u.person_id)? {
+            return Ok(v);
+        }
+    }
+    let referrals = crate::referrals::Entries::of(u.compartment, &u.change);
+    if !referrals.is_empty() {
+        if let Some((code, message)) =
+            crate::referrals::check(tx, checks.device, &u.person_id, &referrals)?
+        {
+            return Ok(Verdict::Refused(code, message));
+        }
     }
     if let Some(v) = check_deps(tx, checks, u)? {
         return Ok(v);
@@ -314,6 +332,9 @@ fn check_and_store(
             "actor_seq_reused",
             "another change with this device's change number reached the server first; the app sends its entry again".into(),
         ));
+    }
+    if !referrals.is_empty() {
+        crate::referrals::apply(tx, checks.device, &u.person_id, &referrals, seq, now_ms)?;
     }
     if u.compartment == Compartment::Advice {
         checks.advice_touched.insert(u.person_id.clone());
@@ -824,6 +845,12 @@ fn visible_documents(
         .into_iter()
         .map(|(p, c, s)| (p, (c, s)))
         .collect();
+    // Members who came by a referral see what it shares (issue 14 item 5).
+    let shares: BTreeMap<String, String> = tx.member_shares(team)?.into_iter().collect();
+    let shared = |person: &str, c: Compartment| match shares.get(person) {
+        None => true,
+        Some(s) => c == Compartment::Demographics || s.split(',').any(|x| x == c.as_str()),
+    };
     let mut visible = BTreeMap::new();
     for (person, joined) in tx.members(team)? {
         let (consent, since) = match consents.get(&person) {
@@ -832,6 +859,9 @@ fn visible_documents(
         };
         let always = policy::readable(role, &Context::default());
         for c in policy::readable(role, &Context { consent }) {
+            if !shared(&person, c) {
+                continue;
+            }
             let from = if always.contains(&c) {
                 joined
             } else {
@@ -839,6 +869,10 @@ fn visible_documents(
             };
             visible.insert((person.clone(), c), from);
         }
+    }
+    // Referred and not yet accepted: the demographics (with the referral) only.
+    for (person, raised) in tx.pending_members(team)? {
+        visible.insert((person, Compartment::Demographics), raised);
     }
     Ok(visible)
 }

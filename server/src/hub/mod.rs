@@ -520,7 +520,7 @@ fn write_acknowledgement(
     let note = Some(f.note.trim().to_string()).filter(|n| !n.is_empty());
     let mut docs = app.docs.lock();
     let name = app.storage.write(|tx| {
-        if tx.current_team(&f.person_id)?.as_deref() != Some(user.team.as_str()) {
+        if !tx.is_member(&user.team, &f.person_id)? {
             return Err(ServerError::NotFound(
                 "That person is not on your team's caseload; nothing was recorded.".into(),
             ));

@@ -141,13 +141,13 @@ pub fn ward(app: &App, user: &User, now: DateTime<Utc>) -> Result<WardView> {
 /// A person of the user's team, audited as viewed; `NotFound` for anyone else.
 pub fn person_page(app: &App, user: &User, person_id: &str, now: DateTime<Utc>) -> Result<Person> {
     may_read(user)?;
-    let team = app.storage.read(|tx| tx.current_team(person_id))?;
+    let on_team = app.storage.read(|tx| tx.is_member(&user.team, person_id))?;
     let not_found = || {
         ServerError::NotFound(
             "No one with that id is on your team's virtual ward. Go back to the ward list.".into(),
         )
     };
-    if team.as_deref() != Some(user.team.as_str()) {
+    if !on_team {
         return Err(not_found());
     }
     let p = person(app, person_id)?.ok_or_else(not_found)?;

@@ -8,7 +8,7 @@ use super::postgres::PgStorage;
 use super::sqlite::SqliteStorage;
 use super::{
     DeviceInfo, DeviceRow, EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange,
-    NewReading, ReadingInsert, SnapshotInfo, Storage, StoredChange,
+    NewReading, ReadingInsert, ReferralRow, SnapshotInfo, Storage, StoredChange,
 };
 use crate::error::{Result, ServerError};
 
@@ -366,8 +366,8 @@ pub(crate) fn conformance(s: &Storage) {
         );
         assert!(tx.was_member("t1", "a-1")?);
         assert!(!tx.was_member("t2", "a-1")?);
-        assert_eq!(tx.current_team("a-1")?, Some("t1".into()));
-        assert_eq!(tx.current_team("loner")?, None);
+        assert_eq!(tx.teams_of("a-1")?, vec!["t1".to_string()]);
+        assert!(tx.teams_of("loner")?.is_empty());
         Ok(())
     })
     .unwrap();
@@ -396,7 +396,7 @@ pub(crate) fn conformance(s: &Storage) {
             strs(&["B-2", "a-1", "a_3"]),
             "reports count those who left"
         );
-        assert_eq!(tx.current_team("a-1")?, Some("t2".into()));
+        assert_eq!(tx.teams_of("a-1")?, vec!["t2".to_string()]);
         assert_eq!(
             tx.current_people()?,
             strs(&["B-2", "a-1", "a_3"]),
@@ -432,7 +432,7 @@ pub(crate) fn conformance(s: &Storage) {
         );
         assert_eq!(tx.left_between("t1", 15, 16)?, strs(&["B-2"]));
         assert_eq!(tx.members("t1")?, vec![("a_3".into(), 12)]);
-        assert_eq!(tx.current_team("a-1")?, None);
+        assert!(tx.teams_of("a-1")?.is_empty());
         Ok(())
     })
     .unwrap();
@@ -917,6 +917,85 @@ pub(crate) fn hub(s: &Storage) {
     );
 }
 
+/// Referrals between teams (schema 8): a membership pending a referral is not the team's
+/// caseload until accepted; accepted, it shares what the referral named; declined, it ends.
+pub(crate) fn referrals(s: &Storage) {
+    let row = |id: &str, to: &str, seq| ReferralRow {
+        referral_id: id.into(),
+        person_id: "p1".into(),
+        from_team: "t1".into(),
+        to_team: to.into(),
+        shares: "advice".into(),
+        status: "pending".into(),
+        raised_seq: seq,
+        answered_seq: None,
+        answered_by: None,
+        answered_ms: None,
+    };
+    s.write(|tx| {
+        tx.create_team("t1", "T1")?;
+        tx.create_team("t2", "T2")?;
+        tx.create_team("t3", "T3")?;
+        tx.join("t1", "p1", 1)?;
+        tx.insert_referral(&row("r2", "t2", 2))?;
+        tx.join_pending("t2", "p1", 2)?;
+        tx.insert_referral(&row("r3", "t3", 3))?;
+        tx.join_pending("t3", "p1", 3)
+    })
+    .unwrap();
+    s.read(|tx| {
+        assert!(tx.members("t2")?.is_empty(), "pending is not the caseload");
+        assert_eq!(tx.pending_members("t2")?, vec![("p1".into(), 2)]);
+        assert!(tx.is_pending_member("t2", "p1")? && !tx.is_member("t2", "p1")?);
+        assert!(!tx.was_member("t2", "p1")?);
+        assert_eq!(tx.teams_of("p1")?, strs(&["t1"]));
+        assert!(tx.ever_members("t2")?.is_empty());
+        assert_eq!(tx.referral("r2")?, Some(row("r2", "t2", 2)));
+        assert_eq!(tx.referral("nope")?, None);
+        Ok(())
+    })
+    .unwrap();
+    s.write(|tx| {
+        tx.answer_referral("r2", "accepted", 4, "Joe (advice worker)", 40)?;
+        assert!(tx.accept_pending("t2", "p1", 4, "advice")?);
+        assert!(
+            !tx.accept_pending("t2", "p1", 4, "advice")?,
+            "accepted once"
+        );
+        tx.answer_referral("r3", "declined", 5, "Sam (district nurse)", 50)?;
+        assert!(tx.leave("t3", "p1", 5)?);
+        Ok(())
+    })
+    .unwrap();
+    s.read(|tx| {
+        assert_eq!(tx.members("t2")?, vec![("p1".into(), 4)]);
+        assert_eq!(
+            tx.member_shares("t2")?,
+            vec![("p1".into(), "advice".into())]
+        );
+        assert!(tx.member_shares("t1")?.is_empty());
+        assert_eq!(tx.teams_of("p1")?, strs(&["t1", "t2"]), "on both caseloads");
+        assert!(tx.pending_members("t3")?.is_empty());
+        assert_eq!(
+            tx.left_between("t3", 4, 5)?,
+            strs(&["p1"]),
+            "declined: purged"
+        );
+        let r = tx.referral("r2")?.unwrap();
+        assert_eq!(
+            (
+                r.status.as_str(),
+                r.answered_seq,
+                r.answered_by.as_deref(),
+                r.answered_ms
+            ),
+            ("accepted", Some(4), Some("Joe (advice worker)"), Some(40))
+        );
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn sqlite_meets_the_storage_contract() {
     let dir = tempfile::tempdir().unwrap();
@@ -929,6 +1008,8 @@ fn sqlite_meets_the_storage_contract() {
     monitoring(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
     let dir = tempfile::tempdir().unwrap();
     hub(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    referrals(&Storage::Sqlite(SqliteStorage::open(dir.path()).unwrap()));
 }
 
 #[test]
@@ -949,4 +1030,6 @@ fn postgres_meets_the_storage_contract() {
     monitoring(&Storage::Postgres(PgStorage::open(&url).unwrap()));
     let (_server, url) = doorstep_tests::pg::fresh_database();
     hub(&Storage::Postgres(PgStorage::open(&url).unwrap()));
+    let (_server, url) = doorstep_tests::pg::fresh_database();
+    referrals(&Storage::Postgres(PgStorage::open(&url).unwrap()));
 }

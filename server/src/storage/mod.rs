@@ -18,6 +18,25 @@ use doorstep_core::record::{Compartment, Role, User};
 
 use crate::error::Result;
 
+/// A referral between teams as the server keeps it (issue 14 item 5): the referral entry itself
+/// is in the person's demographics document; this row is what the server acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralRow {
+    pub referral_id: String,
+    pub person_id: String,
+    pub from_team: String,
+    pub to_team: String,
+    /// The compartments shared once accepted, comma-separated ("advice", "clinical,advice", "").
+    pub shares: String,
+    /// pending, accepted or declined.
+    pub status: String,
+    pub raised_seq: u64,
+    pub answered_seq: Option<u64>,
+    /// Who answered (display name and role), and when.
+    pub answered_by: Option<String>,
+    pub answered_ms: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
     pub device_id: String,
@@ -270,12 +289,44 @@ pub trait Tx {
     fn count_team_changes(&mut self, team_id: &str, after: u64, up_to: u64) -> Result<u64>;
 
     // scope
-    /// Current caseload: (person, seq at which they joined).
+    /// Current caseload: (person, seq at which they joined). Not the people only referred to
+    /// the team and not yet accepted ([`Tx::pending_members`]).
     fn members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>>;
+    /// Whether the person is, or was, on the team's caseload (a pending referral is not).
     fn was_member(&mut self, team_id: &str, person_id: &str) -> Result<bool>;
     /// Everyone who is or ever was on the team's caseload, by id (reports: issue 14).
     fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>>;
-    fn current_team(&mut self, person_id: &str) -> Result<Option<String>>;
+    /// The teams whose caseload the person is on now (several, after accepted referrals).
+    fn teams_of(&mut self, person_id: &str) -> Result<Vec<String>>;
+    /// Whether the person is on the team's caseload now.
+    fn is_member(&mut self, team_id: &str, person_id: &str) -> Result<bool>;
+    // referrals between teams (schema 8, issue 14 item 5)
+    /// People referred to the team and not yet accepted: (person, seq of the referral).
+    fn pending_members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>>;
+    fn is_pending_member(&mut self, team_id: &str, person_id: &str) -> Result<bool>;
+    /// Current members who came by a referral that shares only some compartments: (person,
+    /// the shares, comma-separated).
+    fn member_shares(&mut self, team_id: &str) -> Result<Vec<(String, String)>>;
+    /// The person joins the team pending a referral's answer (they see the demographics only).
+    fn join_pending(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()>;
+    /// The pending membership becomes the team's own from `seq`, sharing `shares`.
+    fn accept_pending(
+        &mut self,
+        team_id: &str,
+        person_id: &str,
+        seq: u64,
+        shares: &str,
+    ) -> Result<bool>;
+    fn insert_referral(&mut self, r: &ReferralRow) -> Result<()>;
+    fn referral(&mut self, referral_id: &str) -> Result<Option<ReferralRow>>;
+    fn answer_referral(
+        &mut self,
+        referral_id: &str,
+        status: &str,
+        seq: u64,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<()>;
     /// Everyone on some team's caseload now, by id (the ward watch's round).
     fn current_people(&mut self) -> Result<Vec<String>>;
     fn join(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()>;

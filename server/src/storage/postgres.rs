@@ -43,7 +43,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use super::{
     parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
     EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
-    QuarantineRow, ReadingInsert, SnapshotInfo, StoredChange, StoredReading, Tx,
+    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -695,7 +695,7 @@ impl Tx for PgTx<'_> {
         // COLLATE "C": byte order, as SQLite's, whatever the database's locale.
         self.query(
             "SELECT person_id, joined_seq FROM memberships WHERE team_id = $1 AND left_seq IS NULL
-             ORDER BY person_id COLLATE \"C\"",
+               AND NOT pending ORDER BY person_id COLLATE \"C\"",
             &[&team_id],
         )?
         .into_iter()
@@ -706,7 +706,7 @@ impl Tx for PgTx<'_> {
     fn current_people(&mut self) -> Result<Vec<String>> {
         self.query(
             "SELECT DISTINCT person_id COLLATE \"C\" FROM memberships WHERE left_seq IS NULL
-             ORDER BY 1",
+               AND NOT pending ORDER BY 1",
             &[],
         )?
         .into_iter()
@@ -716,7 +716,7 @@ impl Tx for PgTx<'_> {
 
     fn was_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
         let r = self.query_one(
-            "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = $1 AND person_id = $2)",
+            "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = $1 AND person_id = $2 AND NOT pending)",
             &[&team_id, &person_id],
         )?;
         Ok(r.try_get(0)?)
@@ -724,7 +724,7 @@ impl Tx for PgTx<'_> {
 
     fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>> {
         self.query(
-            "SELECT person_id FROM memberships WHERE team_id = $1
+            "SELECT person_id FROM memberships WHERE team_id = $1 AND NOT pending
              GROUP BY person_id ORDER BY person_id COLLATE \"C\"",
             &[&team_id],
         )?
@@ -733,16 +733,134 @@ impl Tx for PgTx<'_> {
         .collect()
     }
 
-    fn current_team(&mut self, person_id: &str) -> Result<Option<String>> {
-        Ok(
-            match self.query_first(
-                "SELECT team_id FROM memberships WHERE person_id = $1 AND left_seq IS NULL",
-                &[&person_id],
-            )? {
-                Some(r) => Some(r.try_get(0)?),
-                None => None,
-            },
-        )
+    fn teams_of(&mut self, person_id: &str) -> Result<Vec<String>> {
+        self.query(
+            "SELECT team_id FROM memberships WHERE person_id = $1 AND left_seq IS NULL AND NOT pending
+             ORDER BY team_id COLLATE \"C\"",
+            &[&person_id],
+        )?
+        .into_iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
+    fn is_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
+        let r = self.query_one(
+            "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = $1 AND person_id = $2
+               AND left_seq IS NULL AND NOT pending)",
+            &[&team_id, &person_id],
+        )?;
+        Ok(r.try_get(0)?)
+    }
+
+    fn pending_members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>> {
+        self.query(
+            "SELECT person_id, joined_seq FROM memberships WHERE team_id = $1 AND left_seq IS NULL
+               AND pending ORDER BY person_id COLLATE \"C\"",
+            &[&team_id],
+        )?
+        .into_iter()
+        .map(|r| Ok((r.try_get(0)?, seq_value(r.try_get(1)?))))
+        .collect()
+    }
+
+    fn is_pending_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
+        let r = self.query_one(
+            "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = $1 AND person_id = $2
+               AND left_seq IS NULL AND pending)",
+            &[&team_id, &person_id],
+        )?;
+        Ok(r.try_get(0)?)
+    }
+
+    fn member_shares(&mut self, team_id: &str) -> Result<Vec<(String, String)>> {
+        self.query(
+            "SELECT person_id, shares FROM memberships WHERE team_id = $1 AND left_seq IS NULL
+               AND NOT pending AND shares IS NOT NULL ORDER BY person_id COLLATE \"C\"",
+            &[&team_id],
+        )?
+        .into_iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+    }
+
+    fn join_pending(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO memberships (team_id, person_id, joined_seq, pending) VALUES ($1, $2, $3, TRUE)",
+            &[&team_id, &person_id, &seq_param(seq)],
+        )?;
+        Ok(())
+    }
+
+    fn accept_pending(
+        &mut self,
+        team_id: &str,
+        person_id: &str,
+        seq: u64,
+        shares: &str,
+    ) -> Result<bool> {
+        let n = self.execute(
+            "UPDATE memberships SET pending = FALSE, joined_seq = $3, shares = $4
+             WHERE team_id = $1 AND person_id = $2 AND left_seq IS NULL AND pending",
+            &[&team_id, &person_id, &seq_param(seq), &shares],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_referral(&mut self, r: &ReferralRow) -> Result<()> {
+        self.execute(
+            "INSERT INTO referrals (referral_id, person_id, from_team, to_team, shares, status, raised_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &r.referral_id,
+                &r.person_id,
+                &r.from_team,
+                &r.to_team,
+                &r.shares,
+                &r.status,
+                &seq_param(r.raised_seq),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn referral(&mut self, referral_id: &str) -> Result<Option<ReferralRow>> {
+        let Some(r) = self.query_first(
+            "SELECT referral_id, person_id, from_team, to_team, shares, status, raised_seq,
+                    answered_seq, answered_by, answered_ms FROM referrals WHERE referral_id = $1",
+            &[&referral_id],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ReferralRow {
+            referral_id: r.try_get(0)?,
+            person_id: r.try_get(1)?,
+            from_team: r.try_get(2)?,
+            to_team: r.try_get(3)?,
+            shares: r.try_get(4)?,
+            status: r.try_get(5)?,
+            raised_seq: seq_value(r.try_get(6)?),
+            answered_seq: r.try_get::<_, Option<i64>>(7)?.map(seq_value),
+            answered_by: r.try_get(8)?,
+            answered_ms: r.try_get(9)?,
+        }))
+    }
+
+    fn answer_referral(
+        &mut self,
+        referral_id: &str,
+        status: &str,
+        seq: u64,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE referrals SET status = $2, answered_seq = $3, answered_by = $4, answered_ms = $5
+             WHERE referral_id = $1",
+            &[&referral_id, &status, &seq_param(seq), &by, &at_ms],
+        )?;
+        Ok(())
     }
 
     fn join(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()> {
@@ -1753,11 +1871,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             admin::move_person(&a, "p1", "t2").unwrap(),
-            Some("t1".into())
+            vec!["t1".to_string()]
         );
         assert_eq!(
-            b.read(|tx| tx.current_team("p1")).unwrap(),
-            Some("t2".into())
+            b.read(|tx| tx.teams_of("p1")).unwrap(),
+            vec!["t2".to_string()]
         );
         admin::revoke_device(&b, &devices[0].device_id).unwrap();
         assert!(
@@ -1776,7 +1894,7 @@ mod tests {
                 std::thread::spawn(move || {
                     gate.wait();
                     s.write(|tx| {
-                        if tx.current_team("p2")?.is_none() {
+                        if tx.teams_of("p2")?.is_empty() {
                             std::thread::sleep(Duration::from_millis(20));
                             let seq = tx.next_seq()?;
                             tx.join(if i % 2 == 0 { "t1" } else { "t2" }, "p2", seq)?;

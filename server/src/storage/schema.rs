@@ -241,6 +241,28 @@ CREATE TABLE escalation_routes (
     weekends BOOLEAN NOT NULL, set_ms BIGINT NOT NULL);
 "#,
     },
+    Migration {
+        version: 8,
+        name: "referrals between teams: referrals and their answers; a membership pending a referral's answer, and what an accepted one shares",
+        sqlite: r#"
+ALTER TABLE memberships ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memberships ADD COLUMN shares TEXT;
+CREATE TABLE referrals (
+    referral_id TEXT PRIMARY KEY, person_id TEXT NOT NULL, from_team TEXT NOT NULL,
+    to_team TEXT NOT NULL, shares TEXT NOT NULL, status TEXT NOT NULL,
+    raised_seq INTEGER NOT NULL, answered_seq INTEGER, answered_by TEXT, answered_ms INTEGER);
+CREATE INDEX referrals_person ON referrals (person_id);
+"#,
+        postgres: r#"
+ALTER TABLE memberships ADD COLUMN pending BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE memberships ADD COLUMN shares TEXT;
+CREATE TABLE referrals (
+    referral_id TEXT PRIMARY KEY, person_id TEXT NOT NULL, from_team TEXT NOT NULL,
+    to_team TEXT NOT NULL, shares TEXT NOT NULL, status TEXT NOT NULL,
+    raised_seq BIGINT NOT NULL, answered_seq BIGINT, answered_by TEXT, answered_ms BIGINT);
+CREATE INDEX referrals_person ON referrals (person_id);
+"#,
+    },
 ];
 
 /// The schema version this server writes and reads.

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::{
     parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
     EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
-    QuarantineRow, ReadingInsert, SnapshotInfo, StoredChange, StoredReading, Tx,
+    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -552,7 +552,7 @@ impl Tx for SqliteTx<'_> {
 
     fn members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT person_id, joined_seq FROM memberships WHERE team_id = ?1 AND left_seq IS NULL ORDER BY person_id",
+            "SELECT person_id, joined_seq FROM memberships WHERE team_id = ?1 AND left_seq IS NULL AND pending = 0 ORDER BY person_id",
         )?;
         let rows = stmt
             .query_map([team_id], |r| {
@@ -564,7 +564,7 @@ impl Tx for SqliteTx<'_> {
 
     fn current_people(&mut self) -> Result<Vec<String>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT DISTINCT person_id FROM memberships WHERE left_seq IS NULL ORDER BY person_id",
+            "SELECT DISTINCT person_id FROM memberships WHERE left_seq IS NULL AND pending = 0 ORDER BY person_id",
         )?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))?
@@ -576,14 +576,14 @@ impl Tx for SqliteTx<'_> {
         Ok(self
             .tx
             .prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = ?1 AND person_id = ?2)",
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = ?1 AND person_id = ?2 AND pending = 0)",
             )?
             .query_row(params![team_id, person_id], |r| r.get(0))?)
     }
 
     fn ever_members(&mut self, team_id: &str) -> Result<Vec<String>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT DISTINCT person_id FROM memberships WHERE team_id = ?1 ORDER BY person_id",
+            "SELECT DISTINCT person_id FROM memberships WHERE team_id = ?1 AND pending = 0 ORDER BY person_id",
         )?;
         let rows = stmt
             .query_map([team_id], |r| r.get(0))?
@@ -591,15 +591,140 @@ impl Tx for SqliteTx<'_> {
         Ok(rows)
     }
 
-    fn current_team(&mut self, person_id: &str) -> Result<Option<String>> {
+    fn teams_of(&mut self, person_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT team_id FROM memberships WHERE person_id = ?1 AND left_seq IS NULL AND pending = 0
+             ORDER BY team_id",
+        )?;
+        let rows = stmt
+            .query_map([person_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    fn is_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = ?1 AND person_id = ?2
+                   AND left_seq IS NULL AND pending = 0)",
+            )?
+            .query_row(params![team_id, person_id], |r| r.get(0))?)
+    }
+
+    fn pending_members(&mut self, team_id: &str) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT person_id, joined_seq FROM memberships WHERE team_id = ?1 AND left_seq IS NULL AND pending = 1
+             ORDER BY person_id",
+        )?;
+        let rows = stmt
+            .query_map([team_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn is_pending_member(&mut self, team_id: &str, person_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE team_id = ?1 AND person_id = ?2
+                   AND left_seq IS NULL AND pending = 1)",
+            )?
+            .query_row(params![team_id, person_id], |r| r.get(0))?)
+    }
+
+    fn member_shares(&mut self, team_id: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT person_id, shares FROM memberships WHERE team_id = ?1 AND left_seq IS NULL
+               AND pending = 0 AND shares IS NOT NULL ORDER BY person_id",
+        )?;
+        let rows = stmt
+            .query_map([team_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn join_pending(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO memberships (team_id, person_id, joined_seq, pending) VALUES (?1, ?2, ?3, 1)",
+            params![team_id, person_id, seq as i64],
+        )?;
+        Ok(())
+    }
+
+    fn accept_pending(
+        &mut self,
+        team_id: &str,
+        person_id: &str,
+        seq: u64,
+        shares: &str,
+    ) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE memberships SET pending = 0, joined_seq = ?3, shares = ?4
+             WHERE team_id = ?1 AND person_id = ?2 AND left_seq IS NULL AND pending = 1",
+            params![team_id, person_id, seq as i64, shares],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_referral(&mut self, r: &ReferralRow) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO referrals (referral_id, person_id, from_team, to_team, shares, status, raised_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                r.referral_id,
+                r.person_id,
+                r.from_team,
+                r.to_team,
+                r.shares,
+                r.status,
+                r.raised_seq as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn referral(&mut self, referral_id: &str) -> Result<Option<ReferralRow>> {
         Ok(self
             .tx
             .query_row(
-                "SELECT team_id FROM memberships WHERE person_id = ?1 AND left_seq IS NULL",
-                [person_id],
-                |r| r.get(0),
+                "SELECT referral_id, person_id, from_team, to_team, shares, status, raised_seq,
+                        answered_seq, answered_by, answered_ms FROM referrals WHERE referral_id = ?1",
+                [referral_id],
+                |r| {
+                    Ok(ReferralRow {
+                        referral_id: r.get(0)?,
+                        person_id: r.get(1)?,
+                        from_team: r.get(2)?,
+                        to_team: r.get(3)?,
+                        shares: r.get(4)?,
+                        status: r.get(5)?,
+                        raised_seq: r.get::<_, i64>(6)? as u64,
+                        answered_seq: r.get::<_, Option<i64>>(7)?.map(|s| s as u64),
+                        answered_by: r.get(8)?,
+                        answered_ms: r.get(9)?,
+                    })
+                },
             )
             .optional()?)
+    }
+
+    fn answer_referral(
+        &mut self,
+        referral_id: &str,
+        status: &str,
+        seq: u64,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<()> {
+        self.tx.execute(
+            "UPDATE referrals SET status = ?2, answered_seq = ?3, answered_by = ?4, answered_ms = ?5
+             WHERE referral_id = ?1",
+            params![referral_id, status, seq as i64, by, at_ms],
+        )?;
+        Ok(())
     }
 
     fn join(&mut self, team_id: &str, person_id: &str, seq: u64) -> Result<()> {
