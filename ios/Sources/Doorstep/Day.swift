@@ -158,6 +158,27 @@ extension DoorstepStore {
         try await call { try $0.adviceFollowUps(day: day, scope: scope, includeClosed: includeClosed) }
     }
 
+    // ---- referrals between teams (issue 14)
+
+    /// Refer a person on this team's caseload to another team, sharing what `input` names.
+    public func referPerson(_ personId: String, _ input: ReferralInput) async throws -> Referral {
+        try await call { try $0.referPerson(personId: personId, input: input) }
+    }
+
+    /// Accept, or decline with the reason, a referral made to this user's team.
+    public func answerReferral(
+        _ personId: String, referralId: String, decision: ReferralDecision, reason: String? = nil
+    ) async throws -> ReferralAnswer {
+        try await call {
+            try $0.answerReferral(personId: personId, referralId: referralId, decision: decision, reason: reason)
+        }
+    }
+
+    /// Referrals made to this user's team (`incoming`) or by it; pending first.
+    public func referrals(incoming: Bool) async throws -> [ReferralView] {
+        try await call { try $0.referrals(incoming: incoming) }
+    }
+
     /// The today list, again after every change to the day lists (a write here or a sync).
     public func todayListUpdates(_ query: DayQuery) -> AsyncThrowingStream<Live<TodayList>, Error> {
         live({ $0.plannedVisits }) { try await self.todayList(query) }

@@ -67,4 +67,27 @@ final class OutreachTests: XCTestCase {
         let none = try await s.outreachAppointments(id)
         XCTAssertTrue(none.isEmpty)
     }
+
+    func testAReferralToTheAdviceTeamIsAnsweredThereAndTheReferrerSeesIt() async throws {
+        var vwConfig = Fixtures.config(dir, "vw", role: .virtualWardClinician)
+        vwConfig.user.team = "vw-calder"
+        var caConfig = Fixtures.config(dir, "ca", role: .adviceWorker)
+        caConfig.user.team = "ca-hyde"
+        let vw = try await DoorstepStore.open(vwConfig)
+        let ca = try await DoorstepStore.open(caConfig)
+        let id = try await vw.registerPatient(Fixtures.demographics("Walter", "Ackroyd"))
+        let r = try await vw.referPerson(
+            id, ReferralInput(toTeam: "ca-hyde", reason: "Fuel debt", urgency: .urgent, shares: [.advice]))
+        _ = try await vw.exchange(to: ca)
+        let incoming = try await ca.referrals(incoming: true)
+        XCTAssertEqual(incoming.map(\.referral.id), [r.id])
+        let before = try await ca.caseload()
+        XCTAssertTrue(before.isEmpty)
+        _ = try await ca.answerReferral(id, referralId: r.id, decision: .accepted)
+        let after = try await ca.caseload()
+        XCTAssertEqual(after.count, 1)
+        _ = try await ca.exchange(to: vw)
+        let out = try await vw.referrals(incoming: false)
+        XCTAssertEqual(out.first?.status, .accepted)
+    }
 }

@@ -331,6 +331,22 @@ class DoorstepStore private constructor(
     suspend fun adviceFollowUps(day: String, scope: DayScope, includeClosed: Boolean = false): List<TaskView> =
         call { adviceFollowUps(day, scope, includeClosed) }
 
+    // ---- referrals between teams (issue 14)
+
+    /** Refer a person on this team's caseload to another team, sharing what [input] names. */
+    suspend fun referPerson(personId: String, input: ReferralInput): Referral = call { referPerson(personId, input) }
+
+    /** Accept, or decline with the reason, a referral made to this user's team. */
+    suspend fun answerReferral(
+        personId: String,
+        referralId: String,
+        decision: ReferralDecision,
+        reason: String? = null,
+    ): ReferralAnswer = call { answerReferral(personId, referralId, decision, reason) }
+
+    /** Referrals made to this user's team (`incoming`) or by it; pending first. */
+    suspend fun referrals(incoming: Boolean): List<ReferralView> = call { referrals(incoming) }
+
     // ---- the virtual ward (issue 13)
 
     /** Admit to the virtual ward; an SpO2 target of 92 % or lower prescribes NEWS2 scale 2. */

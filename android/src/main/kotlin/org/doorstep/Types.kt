@@ -77,6 +77,13 @@ typealias Attendance = org.doorstep.ffi.Attendance
 typealias AttendanceResult = org.doorstep.ffi.AttendanceResult
 typealias AppointmentOutcome = org.doorstep.ffi.AppointmentOutcome
 typealias AppointmentView = org.doorstep.ffi.AppointmentView
+typealias ReferralInput = org.doorstep.ffi.ReferralInput
+typealias ReferralUrgency = org.doorstep.ffi.ReferralUrgency
+typealias Referral = org.doorstep.ffi.Referral
+typealias ReferralDecision = org.doorstep.ffi.ReferralDecision
+typealias ReferralAnswer = org.doorstep.ffi.ReferralAnswer
+typealias ReferralStatus = org.doorstep.ffi.ReferralStatus
+typealias ReferralView = org.doorstep.ffi.ReferralView
 
 // Scored and wound assessments (docs/assessments.md). `AnswerValue` is a sealed class: import it
 // from org.doorstep.ffi.

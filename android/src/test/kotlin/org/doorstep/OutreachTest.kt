@@ -77,4 +77,29 @@ class OutreachTest {
             assertTrue(e.message!!.startsWith("a district nurse may not"), e.message)
         }
     }
+
+    @Test
+    fun `a referral to the advice team is answered there and the referrer sees it`() = runBlocking {
+        val vwConfig = Fixtures.config(dir, "vw", role = Role.VIRTUAL_WARD_CLINICIAN)
+        val caConfig = Fixtures.config(dir, "ca", role = Role.ADVICE_WORKER)
+        val vwUser = vwConfig.user.copy(team = "vw-calder")
+        val caUser = caConfig.user.copy(team = "ca-hyde")
+        DoorstepStore.open(vwConfig.copy(user = vwUser)).use { vw ->
+            DoorstepStore.open(caConfig.copy(user = caUser)).use { ca ->
+                val id = vw.registerPatient(Fixtures.demographics("Walter", "Ackroyd"))
+                val own = assertThrows<DoorstepException.Validation> {
+                    runBlocking { vw.referPerson(id, ReferralInput("vw-calder", "heating", ReferralUrgency.ROUTINE)) }
+                }
+                assertTrue(own.message!!.contains("own team"), own.message)
+                val r = vw.referPerson(id, ReferralInput("ca-hyde", "Fuel debt", ReferralUrgency.URGENT, listOf(Compartment.ADVICE)))
+                vw.exchangeTo(ca)
+                assertEquals(listOf(r.id), ca.referrals(incoming = true).map { it.referral.id })
+                assertTrue(ca.caseload().isEmpty())
+                ca.answerReferral(id, r.id, ReferralDecision.ACCEPTED)
+                assertEquals(1, ca.caseload().size)
+                ca.exchangeTo(vw)
+                assertEquals(ReferralStatus.ACCEPTED, vw.referrals(incoming = false).single().status)
+            }
+        }
+    }
 }
