@@ -153,35 +153,8 @@ pub fn run(args: DemoArgs) -> R<()> {
     );
     let mut phones = Vec::new();
     for ((_, short, _, _), code) in PEOPLE.iter().zip(&codes) {
-        let e = rt
-            .block_on(sync::enrol(&url, code))
-            .map_err(err("enrolment"))?;
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        let path = phones_dir.join(format!("{}.db", short.to_lowercase()));
-        if args.keep.is_some() {
-            // A real phone keeps this key in the Android Keystore / iOS Keychain.
-            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::write(path.with_extension("key"), hex).map_err(err("write key file"))?;
-        }
-        let store = FieldStore::open(StoreConfig::new(&path, &key, &e.device_id, e.user.clone()))
-            .map_err(err("open store"))?;
-        println!(
-            "  {:<14} device {}  store {}",
-            e.user.display_name,
-            e.device_id,
-            path.display()
-        );
-        phones.push(Phone {
-            short,
-            user: e.user,
-            device_id: e.device_id,
-            store,
-            endpoint: SyncEndpoint {
-                url: url.clone(),
-                device_token: e.device_token,
-            },
-        });
+        let key_dir = args.keep.is_some().then_some(phones_dir.as_path());
+        phones.push(enrol(&rt, &url, code, &phones_dir, short, key_dir)?);
     }
     let (sam, priya, joe) = (&phones[0], &phones[1], &phones[2]);
 
@@ -473,6 +446,10 @@ pub fn run(args: DemoArgs) -> R<()> {
     advice_day::run(joe, &harold)?;
     outreach_totals(joe)?;
 
+    // ---------------------------------------------------------------- referrals (issue 14)
+    section("10. A referral between teams: Priya refers Walter to Citizens Advice; Aisha accepts");
+    advice_day::referral(&rt, priya, &walter, &server_dir, &phones_dir, &url)?;
+
     let _ = stop.send(());
     let _ = rt.block_on(server);
     println!();
@@ -486,6 +463,47 @@ pub fn run(args: DemoArgs) -> R<()> {
     println!("Demo finished in {:.1} s.", started.elapsed().as_secs_f64());
     drop(phones);
     Ok(())
+}
+
+/// Enrol a phone with its one-time code and open its own encrypted store (its key written beside
+/// it when `keep_keys` names the directory).
+fn enrol(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    code: &str,
+    phones_dir: &std::path::Path,
+    short: &'static str,
+    keep_keys: Option<&std::path::Path>,
+) -> R<Phone> {
+    let e = rt
+        .block_on(sync::enrol(url, code))
+        .map_err(err("enrolment"))?;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let path = phones_dir.join(format!("{}.db", short.to_lowercase()));
+    if keep_keys.is_some() {
+        // A real phone keeps this key in the Android Keystore / iOS Keychain.
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(path.with_extension("key"), hex).map_err(err("write key file"))?;
+    }
+    let store = FieldStore::open(StoreConfig::new(&path, &key, &e.device_id, e.user.clone()))
+        .map_err(err("open store"))?;
+    println!(
+        "  {:<14} device {}  store {}",
+        e.user.display_name,
+        e.device_id,
+        path.display()
+    );
+    Ok(Phone {
+        short,
+        user: e.user,
+        device_id: e.device_id,
+        store,
+        endpoint: SyncEndpoint {
+            url: url.to_string(),
+            device_token: e.device_token,
+        },
+    })
 }
 
 // -------------------------------------------------------------------- scored assessments

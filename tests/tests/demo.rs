@@ -123,6 +123,10 @@ fn demo_tells_the_story_end_to_end() {
     has("(Hyde Library (library), attempt 1 of 3): contact the client and book attempt 2");
     has("Joe books attempt 2 of 3 for");
     has("Follow-ups due by");
+
+    // A referral between teams (issue 14 item 5): held as demographics only until accepted.
+    has("caseload 0 people; of Walter it holds the demographics only.");
+    has("Priya's phone shows the referral accepted by Aisha Khan.");
 }
 
 #[test]

@@ -137,3 +137,100 @@ pub(super) fn run(joe: &Phone, harold: &str) -> R<()> {
     println!("  Follow-ups due by {tomorrow}: {}", follow_ups.len());
     Ok(())
 }
+
+/// A referral from the virtual ward to a Citizens Advice team (issue 14 item 5): Priya refers
+/// Walter; Aisha's phone, on the other team, holds his demographics and the referral only until
+/// she accepts; then he is on both caseloads, and Priya sees the answer.
+pub(super) fn referral(
+    rt: &tokio::runtime::Runtime,
+    priya: &Phone,
+    walter: &str,
+    server_dir: &std::path::Path,
+    phones_dir: &std::path::Path,
+    url: &str,
+) -> R<()> {
+    let storage = doorstep_server::Storage::Sqlite(
+        doorstep_server::storage::sqlite::SqliteStorage::open(server_dir)
+            .map_err(err("open the server database"))?,
+    );
+    let team = "ca-tameside";
+    doorstep_server::admin::create_team(
+        &storage,
+        team,
+        "Citizens Advice Tameside, hospital to home",
+    )
+    .map_err(err("create team"))?;
+    doorstep_server::admin::create_user(
+        &storage,
+        "aisha.khan",
+        "Aisha Khan",
+        Role::AdviceWorker,
+        team,
+    )
+    .map_err(err("create user"))?;
+    let code =
+        doorstep_server::admin::issue_code(&storage, "aisha.khan").map_err(err("issue code"))?;
+    let aisha = super::enrol(rt, url, &code, phones_dir, "Aisha", None)?;
+    println!("  The operator creates team \"{team}\" with Aisha Khan (advice worker), whose phone enrols.");
+    let r = priya
+        .store
+        .refer_person(
+            walter,
+            ReferralInput {
+                to_team: team.into(),
+                reason: "Worried about heating the house on a pension; not claiming Attendance Allowance".into(),
+                urgency: ReferralUrgency::Urgent,
+                shares: vec![Compartment::Advice],
+            },
+        )
+        .map_err(err("refer"))?;
+    super::sync_phone(rt, priya)?;
+    println!("  Priya refers Walter to {team} (urgent, sharing the advice record) and syncs.");
+    super::sync_phone(rt, &aisha)?;
+    let incoming = aisha.store.referrals(true).map_err(err("referrals"))?;
+    let held = aisha.store.patient(walter).map_err(err("patient"))?;
+    println!(
+        "  Aisha's phone: {} referral waiting ({}), caseload {} people; of Walter it holds the demographics{}.",
+        incoming.len(),
+        incoming
+            .first()
+            .map(|v| v.referral.reason.clone())
+            .unwrap_or_default(),
+        aisha.store.caseload().map_err(err("caseload"))?.len(),
+        if held.clinical.is_none() && held.advice.is_none() {
+            " only"
+        } else {
+            " and more"
+        }
+    );
+    aisha
+        .store
+        .answer_referral(walter, &r.id, ReferralDecision::Accepted, None)
+        .map_err(err("accept"))?;
+    super::sync_phone(rt, &aisha)?;
+    aisha
+        .store
+        .add_advice_need(
+            walter,
+            AdviceCategory::UtilitiesAndCommunications,
+            "Fuel costs on a pension",
+        )
+        .map_err(err("advice need"))?;
+    super::sync_phone(rt, &aisha)?;
+    super::sync_phone(rt, priya)?;
+    let out = priya.store.referrals(false).map_err(err("referrals"))?;
+    let answered = out.iter().find(|v| v.referral.id == r.id);
+    println!(
+        "  Aisha accepts and records an advice need; Walter is on both caseloads. Priya's phone shows the referral {}{}.",
+        match answered.map(|v| v.status) {
+            Some(ReferralStatus::Accepted) => "accepted",
+            Some(ReferralStatus::Declined) => "declined",
+            _ => "still waiting",
+        },
+        answered
+            .and_then(|v| v.answer.as_ref())
+            .map(|a| format!(" by {}", a.author.display_name))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
