@@ -79,21 +79,38 @@ pub fn write_clinical<T>(
     fail: &dyn Fn(&str, String) -> ServerError,
     edit: impl FnOnce(&mut AutoCommit, &Author) -> doorstep_core::Result<Wrote<T>>,
 ) -> Result<Option<T>> {
+    let target = (person_id, Compartment::Clinical);
+    write_record(tx, docs, me, who, target, now, fail, edit)
+}
+
+/// As [`write_clinical`], into any compartment the policy lets the writer write (the server:
+/// clinical and demographics, and `validate` holds it to its own entries there).
+#[allow(clippy::too_many_arguments)]
+pub fn write_record<T>(
+    tx: &mut dyn Tx,
+    docs: &mut DocsGuard<'_>,
+    me: &ServerIdentity,
+    who: Writer<'_>,
+    (person_id, compartment): (&str, Compartment),
+    now: DateTime<Utc>,
+    fail: &dyn Fn(&str, String) -> ServerError,
+    edit: impl FnOnce(&mut AutoCommit, &Author) -> doorstep_core::Result<Wrote<T>>,
+) -> Result<Option<T>> {
     policy::allows(
         &who.principal(me),
-        Action::Write(Compartment::Clinical),
+        Action::Write(compartment),
         &Context::default(),
     )
     .map_err(|d| fail(person_id, d.to_string()))?;
     let author = who.author(me, now);
-    let doc = docs.get(tx, person_id, Compartment::Clinical)?;
+    let doc = docs.get(tx, person_id, compartment)?;
     doc.act_as(&me.actor);
     let (value, summary) = match edit(&mut doc.doc, &author) {
         Ok(Some(w)) => w,
         Ok(None) => return Ok(None),
         Err(e) => {
             doc.doc.rollback();
-            docs.drop_doc(person_id, Compartment::Clinical);
+            docs.drop_doc(person_id, compartment);
             return Err(fail(person_id, e.to_string()));
         }
     };
@@ -104,8 +121,8 @@ pub fn write_clinical<T>(
         .commit_local(message, now.timestamp_millis(), seq)
         .ok_or_else(|| fail(person_id, "the edit made no change".into()))?;
     // The rules every phone applies to it: nothing is stored that a phone would refuse.
-    if let Err(refusal) = validate::check_change(Compartment::Clinical, &change) {
-        docs.drop_doc(person_id, Compartment::Clinical);
+    if let Err(refusal) = validate::check_change(compartment, &change) {
+        docs.drop_doc(person_id, compartment);
         return Err(fail(person_id, refusal.to_string()));
     }
     bind_actor(tx, me)?;
@@ -115,7 +132,7 @@ pub fn write_clinical<T>(
     let inserted = tx.insert_change(&NewChange {
         seq,
         person_id,
-        compartment: Compartment::Clinical,
+        compartment,
         hash: hash.as_ref(),
         bytes: change.raw_bytes(),
         origin_device: &device_id,
@@ -125,7 +142,7 @@ pub fn write_clinical<T>(
         clock_note_ms: None,
     })?;
     if !inserted {
-        docs.drop_doc(person_id, Compartment::Clinical);
+        docs.drop_doc(person_id, compartment);
         return Err(fail(
             person_id,
             "the log already holds this server's change number".into(),

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod auth;
 pub mod authored;
 pub mod docs;
+pub mod duplicates;
 pub mod error;
 pub mod http;
 pub mod hub;

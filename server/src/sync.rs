@@ -147,6 +147,10 @@ struct Checks<'a> {
     accepted: HashSet<(String, Compartment, ChangeHash)>,
     refused: HashSet<(String, Compartment, ChangeHash)>,
     advice_touched: BTreeSet<String>,
+    /// People whose demographics changed (possible duplicates), and decisions on duplicates to
+    /// copy into the other record.
+    demographics_touched: BTreeSet<String>,
+    links: Vec<(String, doorstep_core::record::RecordLink)>,
 }
 
 /// Check and store uploads in the caller's write transaction. Every change gets a verdict.
@@ -174,6 +178,8 @@ pub fn store_uploads(
         accepted: HashSet::new(),
         refused: HashSet::new(),
         advice_touched: BTreeSet::new(),
+        demographics_touched: BTreeSet::new(),
+        links: Vec::new(),
     };
     for u in parsed.uploads {
         let hash = u.change.hash();
@@ -201,6 +207,13 @@ pub fn store_uploads(
     out.verdicts.refused.sort_by_key(|r| r.index);
     for p in std::mem::take(&mut checks.advice_touched) {
         update_consent(tx, docs, me, &p, now_ms)?;
+    }
+    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(chrono::Utc::now);
+    for p in std::mem::take(&mut checks.demographics_touched) {
+        crate::duplicates::after_demographics(tx, docs, me, &p, now)?;
+    }
+    for (p, link) in std::mem::take(&mut checks.links) {
+        crate::duplicates::mirror(tx, docs, me, &p, &link, now)?;
     }
     docs.compact_touched(tx)?;
     Ok(out)
@@ -338,6 +351,12 @@ fn check_and_store(
     }
     if u.compartment == Compartment::Advice {
         checks.advice_touched.insert(u.person_id.clone());
+    }
+    if u.compartment == Compartment::Demographics {
+        checks.demographics_touched.insert(u.person_id.clone());
+        for l in validate::record_links(u.compartment, &u.change) {
+            checks.links.push((u.person_id.clone(), l));
+        }
     }
     if clock_wrong {
         out.clock_notes.push(ClockNote {

@@ -75,6 +75,8 @@ pub enum Delta {
     Advice(Box<super::read::AdviceRecord>),
     /// The person's referrals between teams are now these.
     Referrals(Vec<super::referral::ReferralView>),
+    /// The person's possible duplicates and their decisions are now these.
+    Duplicates(Vec<super::duplicates::DuplicateView>),
 }
 
 pub(super) fn edit<T>(value: T, summary: impl Into<String>, deltas: Vec<Delta>) -> Result<Edit<T>> {

@@ -97,6 +97,11 @@ pub const ADVICE_TASK_STATUS: &str = "advice_task_status:";
 pub const REFERRAL: &str = "referral:";
 /// The receiving team's answer (`ReferralAnswer`).
 pub const REFERRAL_ANSWER: &str = "referral_answer:";
+// ---- tell it once (issue 14 item 6, layout 6): immutable entries of the demographics record
+/// A possible duplicate the server found (`record::duplicates::PossibleDuplicate`).
+pub const DUPLICATE: &str = "duplicate:";
+/// A decision on it, or the server's copy of one (`RecordLink`).
+pub const RECORD_LINK: &str = "record_link:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -130,6 +135,8 @@ const ENTRY_PREFIXES: &[&str] = &[
     ADVICE_TASK_STATUS,
     REFERRAL,
     REFERRAL_ANSWER,
+    DUPLICATE,
+    RECORD_LINK,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -157,7 +164,7 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 3 | the virtual ward: `esc_event:` (escalation acknowledgements, actions, outcomes), an episode's `admission`, a discharge's `destination` |
 /// | 4 | Citizens Advice outreach (issue 14): the 18 advice categories, an outcome's typed `effect`, `need_status:`, `referral_out:` |
 /// | 5 | home monitoring (issue 13): `home_obs:` (sets the server assembles from readings, with what was assumed), `esc_realert:` (re-alerts of unacknowledged escalations), `home_gap:` (no readings for the team's time), `advice_consent` (the consent to share as the health team sees it), all written by the server as its own principal |
-/// | 6 | outreach appointments (issue 14 item 4): `appt:`, `appt_outcome:`, `advice_task:`, `advice_task_status:` in the advice record; referrals between teams (item 5): `referral:`, `referral_answer:` in the demographics record |
+/// | 6 | outreach appointments (issue 14 item 4): `appt:`, `appt_outcome:`, `advice_task:`, `advice_task_status:` in the advice record; referrals between teams (item 5): `referral:`, `referral_answer:` in the demographics record; tell it once (item 6): `duplicate:` (server-written), `record_link:` in the demographics record |
 pub const LAYOUT_VERSION: u32 = 6;
 
 /// The layout version that added outreach appointments and case workers' follow-ups.

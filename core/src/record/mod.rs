@@ -8,6 +8,7 @@ pub mod assessments;
 pub mod conflict;
 pub mod consent_note;
 pub mod day;
+pub mod duplicates;
 pub mod edit;
 pub mod escalation;
 pub mod history;
@@ -62,6 +63,7 @@ pub use appointments::{
     AppointmentInput, AppointmentOutcome, AppointmentVenue, AppointmentView, Attendance,
     AttendanceResult, OutreachAppointment, VenueKind,
 };
+pub use duplicates::{DuplicateMatch, DuplicateView, LinkDecision, PossibleDuplicate, RecordLink};
 pub use outreach::{
     FinancialEffect, FinancialEffectInput, FinancialEffectKind, NeedStatus, NeedStatusChange,
     OutreachError, Period, ReferralDestination, ReferralOut,

@@ -160,6 +160,10 @@ pub const RULES: &[(Role, Action, Rule)] = &[
 const SYSTEM_RULES: &[(&str, Action, Rule)] = &[
     ("server", Read(Clinical), Rule::Always),
     ("server", Write(Clinical), Rule::Always),
+    // Tell it once (issue 14 item 6): the server flags possible duplicates and copies a
+    // decision on one into the other record; `validate` holds it to those entries.
+    ("server", Read(Demographics), Rule::Always),
+    ("server", Write(Demographics), Rule::Always),
 ];
 
 /// Why an action was refused, in words a clinician can act on.
@@ -356,19 +360,15 @@ mod tests {
     }
 
     #[test]
-    fn the_server_writes_the_clinical_record_only_and_integrations_nothing() {
+    fn the_server_writes_the_clinical_and_demographics_records_only_and_integrations_nothing() {
         let s = Principal::Server {
             instance: "a".into(),
         };
         let none = Context::default();
         assert!(allows(&s, Write(Clinical), &none).is_ok());
         assert!(allows(&s, Read(Clinical), &none).is_ok());
-        for refused in [
-            Write(Advice),
-            Read(Advice),
-            Write(Demographics),
-            CompleteTask,
-        ] {
+        assert!(allows(&s, Write(Demographics), &none).is_ok());
+        for refused in [Write(Advice), Read(Advice), CompleteTask] {
             let e = allows(&s, refused, &none).unwrap_err();
             assert!(e.to_string().starts_with("the server may not"), "{e}");
         }

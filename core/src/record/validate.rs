@@ -252,6 +252,9 @@ enum Kind {
     // ---- referrals between teams (issue 14 item 5, layout 6): immutable entries
     Referral,
     ReferralAnswer,
+    // ---- tell it once (issue 14 item 6, layout 6)
+    PossibleDuplicate,
+    RecordLink,
 }
 
 impl Kind {
@@ -270,7 +273,9 @@ impl Kind {
             | Kind::AdviceTask
             | Kind::AdviceTaskStatus
             | Kind::Referral
-            | Kind::ReferralAnswer => layout::LAYOUT_APPOINTMENTS,
+            | Kind::ReferralAnswer
+            | Kind::PossibleDuplicate
+            | Kind::RecordLink => layout::LAYOUT_APPOINTMENTS,
             _ => 1,
         }
     }
@@ -321,6 +326,8 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             ("demographics.", Kind::Demographic),
             (layout::REFERRAL_ANSWER, Kind::ReferralAnswer),
             (layout::REFERRAL, Kind::Referral),
+            (layout::DUPLICATE, Kind::PossibleDuplicate),
+            (layout::RECORD_LINK, Kind::RecordLink),
         ],
         Compartment::Clinical => &[
             (ALERT, Kind::Alert),
@@ -451,6 +458,8 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::AdviceTaskStatus => is::<super::task::TaskStatusChange>(json),
         Kind::Referral => is::<super::referral::Referral>(json),
         Kind::ReferralAnswer => is::<super::referral::ReferralAnswer>(json),
+        Kind::PossibleDuplicate => is::<super::duplicates::PossibleDuplicate>(json),
+        Kind::RecordLink => is::<super::duplicates::RecordLink>(json),
     }
 }
 
@@ -611,6 +620,26 @@ fn check_entry(
             same_id(key, &v.id, id)?;
             short_text(key, &v.referral_id)?;
             v.check().map_err(|e| content(key, e.to_string()))?;
+            authored(key, &v.author, stamp)
+        }
+        Kind::PossibleDuplicate => {
+            let v: super::duplicates::PossibleDuplicate = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            short_text(key, &v.other_person_id)?;
+            for t in &v.other_teams {
+                short_text(key, t)?;
+            }
+            authored(key, &v.author, stamp)
+        }
+        Kind::RecordLink => {
+            let v: super::duplicates::RecordLink = parse(key, json)?;
+            same_id(key, &v.id, id)?;
+            v.check().map_err(|e| content(key, e.to_string()))?;
+            if v.mirrored_from.is_some() != stamp.by_server() {
+                return Err(Refusal::Forbidden(format!(
+                    "{key}: only the server copies a decision on a possible duplicate into the other record; record the decision on your own record"
+                )));
+            }
             authored(key, &v.author, stamp)
         }
         Kind::AdviceTask => check_day_entry(Kind::Task, key, id, json, stamp),
@@ -921,19 +950,27 @@ fn check_day_entry(
 /// Home-monitoring sets, re-alerts and readings gaps are the server's, and the server writes
 /// nothing else (decision 0011).
 fn check_principal(kind: Kind, key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    if kind == Kind::RecordLink {
+        // A clinician's decision, or the server's copy of one (checked in `check_entry`).
+        return Ok(());
+    }
     let servers = matches!(
         kind,
-        Kind::HomeObservations | Kind::EscalationRealert | Kind::ReadingsGap | Kind::AdviceConsent
+        Kind::HomeObservations
+            | Kind::EscalationRealert
+            | Kind::ReadingsGap
+            | Kind::AdviceConsent
+            | Kind::PossibleDuplicate
     );
     match (servers, stamp.by_server()) {
         (true, false) if kind == Kind::HomeObservations => Err(Refusal::Forbidden(format!(
             "{key} is a set of home-monitoring readings, which only the Doorstep server assembles; record observations taken on a visit as an observation set"
         ))),
         (true, false) => Err(Refusal::Forbidden(format!(
-            "{key} is written only by the Doorstep server (re-alerts, missing readings, and the consent to share as the health team sees it); acknowledge the escalation, or record consent in the advice record, instead"
+            "{key} is written only by the Doorstep server (re-alerts, missing readings, the consent to share as the health team sees it, possible duplicates); acknowledge the escalation, record consent in the advice record, or decide on the duplicate, instead"
         ))),
         (false, true) => Err(Refusal::Forbidden(format!(
-            "{key} was written by the server, which writes only home-monitoring sets, re-alerts, missing-readings escalations and the consent note"
+            "{key} was written by the server, which writes only home-monitoring sets, re-alerts, missing-readings escalations, the consent note, possible duplicates and copies of decisions on them"
         ))),
         _ => Ok(()),
     }
@@ -1129,6 +1166,34 @@ pub fn referral_entries(
         }
     }
     (referrals, answers)
+}
+
+/// The decisions on possible duplicates a demographics change writes from a device (not the
+/// server's copies): the server copies each into the other record.
+pub fn record_links(
+    compartment: Compartment,
+    change: &Change,
+) -> Vec<super::duplicates::RecordLink> {
+    let mut out = Vec::new();
+    if compartment != Compartment::Demographics {
+        return out;
+    }
+    let Ok(expanded) = catch_unwind(AssertUnwindSafe(|| change.decode())) else {
+        return out;
+    };
+    for op in &expanded.operations {
+        let (Key::Map(k), OpType::Put(ScalarValue::Str(s))) = (&op.key, &op.action) else {
+            continue;
+        };
+        if k.starts_with(layout::RECORD_LINK) {
+            if let Ok(l) = serde_json::from_str::<super::duplicates::RecordLink>(s) {
+                if l.mirrored_from.is_none() {
+                    out.push(l);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Whether a demographics change writes nothing but referral answers (what a team with a

@@ -518,6 +518,8 @@ pub(super) fn project_person(
         let e = docs.get(tx, &(person_id.to_string(), Compartment::Demographics))?;
         let views = record::referral::referrals(person_id, &e.doc)?;
         super::referrals::replace_rows(tx, person_id, &views)?;
+        let dups = record::duplicates::duplicates(person_id, &e.doc)?;
+        super::duplicates::replace_rows(tx, person_id, &dups)?;
     }
     let e = docs.get(tx, &(person_id.to_string(), Compartment::Advice))?;
     if e.doc.is_empty() {

@@ -11,6 +11,7 @@ mod day;
 mod db;
 mod docs;
 mod drafts;
+mod duplicates;
 mod exchange;
 mod fhir;
 mod observe;
@@ -277,7 +278,7 @@ impl FieldStore {
                 .chain(day::TABLES)
                 .chain(ward::TABLES)
                 .chain(day::advice::TABLES)
-                .chain(["referrals"])
+                .chain(["referrals", "duplicates"])
             {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }

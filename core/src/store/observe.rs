@@ -88,7 +88,7 @@ impl StoreChange {
                     c.planned_visits = true;
                 }
                 Delta::ScheduledVisitDone { .. } | Delta::Advice(_) => c.planned_visits = true,
-                Delta::Referrals(_) => c.caseload = true,
+                Delta::Referrals(_) | Delta::Duplicates(_) => c.caseload = true,
             }
         }
         c

@@ -55,6 +55,7 @@ pub fn apply(tx: &Transaction<'_>, person_id: &str, deltas: &[Delta]) -> Result<
             } => super::day::insert_done(tx, person_id, visit_ref, *origin_date, done)?,
             Delta::Advice(r) => super::day::advice::replace_rows(tx, person_id, r)?,
             Delta::Referrals(v) => super::referrals::replace_rows(tx, person_id, v)?,
+            Delta::Duplicates(v) => super::duplicates::replace_rows(tx, person_id, v)?,
         }
     }
     Ok(())

@@ -293,6 +293,7 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         ("advice_appointments", "person_id, appointment_id"),
         ("advice_tasks", "person_id, task_id"),
         ("referrals", "person_id, referral_id"),
+        ("duplicates", "person_id, duplicate_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let cols = stmt.column_count();

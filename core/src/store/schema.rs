@@ -295,6 +295,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (person_id, referral_id)
     ) WITHOUT ROWID;
     CREATE INDEX referrals_to ON referrals (to_team, status);
+    -- Possible duplicates the server flagged, and the decisions (issue 14 item 6).
+    CREATE TABLE duplicates (
+        person_id    TEXT NOT NULL,
+        duplicate_id TEXT NOT NULL,
+        open         INTEGER NOT NULL, -- flagged and not yet decided
+        body         TEXT NOT NULL,    -- JSON of record::duplicates::DuplicateView
+        PRIMARY KEY (person_id, duplicate_id)
+    ) WITHOUT ROWID;
 "#,
     ),
 ];

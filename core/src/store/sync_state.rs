@@ -222,7 +222,7 @@ impl FieldStore {
              DELETE FROM plan_interventions; DELETE FROM visit_exceptions; DELETE FROM field_conflicts;
              DELETE FROM plan_reviews; DELETE FROM day_order; DELETE FROM tasks;
              DELETE FROM ward_stays; DELETE FROM escalations;
-             DELETE FROM advice_appointments; DELETE FROM advice_tasks; DELETE FROM referrals;
+             DELETE FROM advice_appointments; DELETE FROM advice_tasks; DELETE FROM referrals; DELETE FROM duplicates;
              COMMIT;
              PRAGMA wal_checkpoint(TRUNCATE);",
         )?;
@@ -376,6 +376,7 @@ fn purge(tx: &Transaction<'_>, person_id: &str, comp: Option<Compartment>) -> Re
     }
     if matches!(comp, None | Some(Compartment::Demographics)) {
         super::referrals::delete_rows(tx, person_id)?;
+        super::duplicates::delete_rows(tx, person_id)?;
     }
     if matches!(comp, None | Some(Compartment::Advice)) {
         super::day::advice::delete_rows(tx, person_id)?;

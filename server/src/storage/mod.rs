@@ -318,6 +318,11 @@ pub trait Tx {
         shares: &str,
     ) -> Result<bool>;
     fn insert_referral(&mut self, r: &ReferralRow) -> Result<()>;
+    // tell it once (schema 8, issue 14 item 6)
+    /// The person's identity keys (kind, key) are now these.
+    fn set_identity_keys(&mut self, person_id: &str, keys: &[(String, String)]) -> Result<()>;
+    /// Everyone with this identity key, by id.
+    fn people_with_identity(&mut self, kind: &str, key: &str) -> Result<Vec<String>>;
     fn referral(&mut self, referral_id: &str) -> Result<Option<ReferralRow>>;
     fn answer_referral(
         &mut self,

@@ -824,6 +824,32 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    fn set_identity_keys(&mut self, person_id: &str, keys: &[(String, String)]) -> Result<()> {
+        self.execute(
+            "DELETE FROM identity_keys WHERE person_id = $1",
+            &[&person_id],
+        )?;
+        for (kind, key) in keys {
+            self.execute(
+                "INSERT INTO identity_keys (kind, key, person_id) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[kind, key, &person_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn people_with_identity(&mut self, kind: &str, key: &str) -> Result<Vec<String>> {
+        self.query(
+            "SELECT person_id FROM identity_keys WHERE kind = $1 AND key = $2
+             ORDER BY person_id COLLATE \"C\"",
+            &[&kind, &key],
+        )?
+        .into_iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
     fn referral(&mut self, referral_id: &str) -> Result<Option<ReferralRow>> {
         let Some(r) = self.query_first(
             "SELECT referral_id, person_id, from_team, to_team, shares, status, raised_seq,

@@ -243,7 +243,7 @@ CREATE TABLE escalation_routes (
     },
     Migration {
         version: 8,
-        name: "referrals between teams: referrals and their answers; a membership pending a referral's answer, and what an accepted one shares",
+        name: "referrals between teams: referrals and their answers; a membership pending a referral's answer, and what an accepted one shares; identity keys for possible duplicates",
         sqlite: r#"
 ALTER TABLE memberships ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE memberships ADD COLUMN shares TEXT;
@@ -252,6 +252,10 @@ CREATE TABLE referrals (
     to_team TEXT NOT NULL, shares TEXT NOT NULL, status TEXT NOT NULL,
     raised_seq INTEGER NOT NULL, answered_seq INTEGER, answered_by TEXT, answered_ms INTEGER);
 CREATE INDEX referrals_person ON referrals (person_id);
+CREATE TABLE identity_keys (
+    kind TEXT NOT NULL, key TEXT NOT NULL, person_id TEXT NOT NULL,
+    PRIMARY KEY (kind, key, person_id));
+CREATE INDEX identity_keys_person ON identity_keys (person_id);
 "#,
         postgres: r#"
 ALTER TABLE memberships ADD COLUMN pending BOOLEAN NOT NULL DEFAULT FALSE;
@@ -261,6 +265,10 @@ CREATE TABLE referrals (
     to_team TEXT NOT NULL, shares TEXT NOT NULL, status TEXT NOT NULL,
     raised_seq BIGINT NOT NULL, answered_seq BIGINT, answered_by TEXT, answered_ms BIGINT);
 CREATE INDEX referrals_person ON referrals (person_id);
+CREATE TABLE identity_keys (
+    kind TEXT NOT NULL, key TEXT NOT NULL, person_id TEXT NOT NULL,
+    PRIMARY KEY (kind, key, person_id));
+CREATE INDEX identity_keys_person ON identity_keys (person_id);
 "#,
     },
 ];

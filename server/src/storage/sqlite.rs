@@ -686,6 +686,29 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn set_identity_keys(&mut self, person_id: &str, keys: &[(String, String)]) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM identity_keys WHERE person_id = ?1")?
+            .execute([person_id])?;
+        let mut ins = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO identity_keys (kind, key, person_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for (kind, key) in keys {
+            ins.execute(params![kind, key, person_id])?;
+        }
+        Ok(())
+    }
+
+    fn people_with_identity(&mut self, kind: &str, key: &str) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT person_id FROM identity_keys WHERE kind = ?1 AND key = ?2 ORDER BY person_id",
+        )?;
+        let rows = stmt
+            .query_map(params![kind, key], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
     fn referral(&mut self, referral_id: &str) -> Result<Option<ReferralRow>> {
         Ok(self
             .tx
