@@ -179,6 +179,18 @@ extension DoorstepStore {
         try await call { try $0.referrals(incoming: incoming) }
     }
 
+    /// Possible duplicates the server flagged, of one person or everyone here; undecided first.
+    public func possibleDuplicates(_ personId: String? = nil) async throws -> [DuplicateView] {
+        try await call { try $0.possibleDuplicates(personId: personId) }
+    }
+
+    /// The same person (both records kept and linked) or not the same; copied to the other record.
+    public func linkRecords(
+        _ personId: String, duplicateId: String, decision: LinkDecision, note: String? = nil
+    ) async throws -> RecordLink {
+        try await call { try $0.linkRecords(personId: personId, duplicateId: duplicateId, decision: decision, note: note) }
+    }
+
     /// The today list, again after every change to the day lists (a write here or a sync).
     public func todayListUpdates(_ query: DayQuery) -> AsyncThrowingStream<Live<TodayList>, Error> {
         live({ $0.plannedVisits }) { try await self.todayList(query) }

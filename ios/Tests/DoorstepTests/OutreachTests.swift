@@ -69,12 +69,13 @@ final class OutreachTests: XCTestCase {
     }
 
     func testAReferralToTheAdviceTeamIsAnsweredThereAndTheReferrerSeesIt() async throws {
-        var vwConfig = Fixtures.config(dir, "vw", role: .virtualWardClinician)
-        vwConfig.user.team = "vw-calder"
-        var caConfig = Fixtures.config(dir, "ca", role: .adviceWorker)
-        caConfig.user.team = "ca-hyde"
-        let vw = try await DoorstepStore.open(vwConfig)
-        let ca = try await DoorstepStore.open(caConfig)
+        func onTeam(_ device: String, _ role: Role, _ team: String) -> StoreConfig {
+            StoreConfig(
+                path: dir.appendingPathComponent("\(device).db").path, key: Fixtures.key, deviceId: device,
+                user: User(id: "user-\(device)", displayName: "User \(device)", role: role, team: team))
+        }
+        let vw = try await DoorstepStore.open(onTeam("vw", .virtualWardClinician, "vw-calder"))
+        let ca = try await DoorstepStore.open(onTeam("ca", .adviceWorker, "ca-hyde"))
         let id = try await vw.registerPatient(Fixtures.demographics("Walter", "Ackroyd"))
         let r = try await vw.referPerson(
             id, ReferralInput(toTeam: "ca-hyde", reason: "Fuel debt", urgency: .urgent, shares: [.advice]))

@@ -347,6 +347,13 @@ class DoorstepStore private constructor(
     /** Referrals made to this user's team (`incoming`) or by it; pending first. */
     suspend fun referrals(incoming: Boolean): List<ReferralView> = call { referrals(incoming) }
 
+    /** Possible duplicates the server flagged, of one person or everyone here; undecided first. */
+    suspend fun possibleDuplicates(personId: String? = null): List<DuplicateView> = call { possibleDuplicates(personId) }
+
+    /** The same person (both records kept and linked) or not the same; copied to the other record. */
+    suspend fun linkRecords(personId: String, duplicateId: String, decision: LinkDecision, note: String? = null): RecordLink =
+        call { linkRecords(personId, duplicateId, decision, note) }
+
     // ---- the virtual ward (issue 13)
 
     /** Admit to the virtual ward; an SpO2 target of 92 % or lower prescribes NEWS2 scale 2. */

@@ -84,6 +84,11 @@ typealias ReferralDecision = org.doorstep.ffi.ReferralDecision
 typealias ReferralAnswer = org.doorstep.ffi.ReferralAnswer
 typealias ReferralStatus = org.doorstep.ffi.ReferralStatus
 typealias ReferralView = org.doorstep.ffi.ReferralView
+typealias DuplicateView = org.doorstep.ffi.DuplicateView
+typealias PossibleDuplicate = org.doorstep.ffi.PossibleDuplicate
+typealias DuplicateMatch = org.doorstep.ffi.DuplicateMatch
+typealias LinkDecision = org.doorstep.ffi.LinkDecision
+typealias RecordLink = org.doorstep.ffi.RecordLink
 
 // Scored and wound assessments (docs/assessments.md). `AnswerValue` is a sealed class: import it
 // from org.doorstep.ffi.
