@@ -1062,7 +1062,7 @@ fn ordered_list(
             j += 1;
         }
         let group: Vec<ScheduledVisit> = visits[i..j].to_vec();
-        let pcs: Vec<Option<String>> = group.iter().map(|v| postcode(v)).collect();
+        let pcs: Vec<Option<String>> = group.iter().map(postcode).collect();
         for k in schedule::travel_order(&pcs, from.as_deref()) {
             if let Some(v) = group.get(k) {
                 if let Some(p) = pcs.get(k).cloned().flatten() {

@@ -10,7 +10,7 @@ fn on_team(dir: &std::path::Path, device: &str, role: Role, team: &str) -> Field
     let mut user = testing::user(&format!("user-{device}"), role);
     user.team = team.into();
     FieldStore::open(StoreConfig::new(
-        &dir.join(format!("{device}.db")),
+        dir.join(format!("{device}.db")),
         &testing::TEST_KEY,
         device,
         user,
