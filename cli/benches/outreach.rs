@@ -1,9 +1,10 @@
 //! `doorstep report outreach` (issue 14) over a server database holding 286 clients with 1,500
 //! advice needs between them over a year (each need an action and an outcome), written as real
-//! stamped Automerge changes into the server's change log. Measured: the report as the CLI makes
-//! it in-process (every advice and demographics document replayed from the change log, the
-//! report, the CSV and HTML), and the real `doorstep` binary end to end (process start, database
-//! open, files written). Baseline in the same run: replaying the same documents alone.
+//! stamped Automerge changes straight into the server's change log (no stored snapshots yet: the
+//! worst case). Measured: the report as the CLI makes it in-process (every advice and
+//! demographics document loaded by `docs::replay`, here its whole log in one batch, then the
+//! report), and the real `doorstep` binary end to end (process start, database open, CSV and HTML written). Baseline in
+//! the same run: loading the same documents alone.
 //!
 //!     cargo bench -p doorstep-cli --bench outreach -- --quick
 //!     DOORSTEP_OUTREACH_CLIENTS=286 DOORSTEP_OUTREACH_NEEDS=1500 cargo bench -p doorstep-cli --bench outreach
