@@ -11,6 +11,7 @@
 uniffi::setup_scaffolding!("doorstep_core");
 
 pub mod clinical;
+pub mod csds;
 pub mod error;
 #[cfg(feature = "uniffi")]
 pub mod ffi;

@@ -1,8 +1,7 @@
 //! The outreach report's clients from the server's database (issue 14): everyone who is or was
-//! on a team's caseload, each advice document loaded by `docs::replay` (its stored snapshot and the changes after
-//! it) and read with
-//! the same `core::record::read` functions the phone uses. The report itself is
-//! `doorstep_core::record::outreach_report`.
+//! on a team's caseload, each advice document loaded by `docs::replay` (its stored snapshot and
+//! the changes after it) and read with the same `core::record::read` functions the phone uses.
+//! The report itself is `doorstep_core::record::outreach_report`.
 
 use doorstep_core::record::outreach_report::OutreachClient;
 use doorstep_core::record::{read, Compartment};

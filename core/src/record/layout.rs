@@ -165,7 +165,16 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 4 | Citizens Advice outreach (issue 14): the 18 advice categories, an outcome's typed `effect`, `need_status:`, `referral_out:` |
 /// | 5 | home monitoring (issue 13): `home_obs:` (sets the server assembles from readings, with what was assumed), `esc_realert:` (re-alerts of unacknowledged escalations), `home_gap:` (no readings for the team's time), `advice_consent` (the consent to share as the health team sees it), all written by the server as its own principal |
 /// | 6 | outreach appointments (issue 14 item 4): `appt:`, `appt_outcome:`, `advice_task:`, `advice_task_status:` in the advice record; referrals between teams (item 5): `referral:`, `referral_answer:` in the demographics record; tell it once (item 6): `duplicate:` (server-written), `record_link:` in the demographics record |
-pub const LAYOUT_VERSION: u32 = 6;
+/// | 7 | what national returns need (issue 15 item 4): the demographics fields `stated_gender`, `ethnic_category` and `gp_practice_ods` |
+pub const LAYOUT_VERSION: u32 = 7;
+
+/// The layout version that added the demographics fields the CSDS extract needs (the stated
+/// gender, the ethnic category, the GP practice's ODS code). A phone of layout 6 ignores them
+/// when it reads the record; the server refuses them in a change stamped with an older layout.
+pub const LAYOUT_DICTIONARY: u32 = 7;
+
+/// The demographics fields added with [`LAYOUT_DICTIONARY`].
+pub const DICTIONARY_FIELDS: [&str; 3] = ["stated_gender", "ethnic_category", "gp_practice_ods"];
 
 /// The layout version that added outreach appointments and case workers' follow-ups.
 pub const LAYOUT_APPOINTMENTS: u32 = 6;

@@ -8,6 +8,7 @@ pub mod assessments;
 pub mod conflict;
 pub mod consent_note;
 pub mod day;
+pub mod dictionary;
 pub mod duplicates;
 pub mod edit;
 pub mod escalation;
@@ -32,6 +33,7 @@ pub mod watch;
 pub use assessments::*;
 pub use history::HistoryEntry;
 pub use model::*;
+pub use dictionary::{EthnicCategory, StatedGender};
 pub use read::{AdviceRecord, ClinicalRecord, Discharge, PersonRecord};
 
 // The district nurse's day (issue 12).

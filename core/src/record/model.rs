@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clinical::news2::News2Result;
 use crate::clinical::observations::Observations;
 use crate::error::ValidationError;
+use super::dictionary::{EthnicCategory, StatedGender};
 
 /// Longest free text accepted in one field (a visit note is typically a few hundred characters).
 pub const MAX_TEXT: usize = 20_000;
@@ -135,6 +136,19 @@ pub struct Demographics {
     pub preferred_language: Option<String>,
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub communication_needs: Option<String>,
+    // ---- what national returns need (issue 15 item 4, layout 7): absent in older records
+    /// The gender the person states (PERSON STATED GENDER CODE); empty if never asked.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub stated_gender: Option<StatedGender>,
+    /// The ethnic category the person states (ETHNIC CATEGORY); empty if never asked.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub ethnic_category: Option<EthnicCategory>,
+    /// The GP practice's ODS code, e.g. "B82033", beside the practice's name in `gp_practice`.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub gp_practice_ods: Option<String>,
 }
 
 impl Demographics {
@@ -184,6 +198,10 @@ impl Demographics {
                 short(field, v)?;
             }
         }
+        self.gp_practice_ods = match self.gp_practice_ods.as_deref().map(str::trim) {
+            Some(code) if !code.is_empty() => Some(super::dictionary::gp_practice_code(code)?),
+            _ => None,
+        };
         for (field, v) in [
             ("access notes", &self.access_notes),
             ("communication needs", &self.communication_needs),

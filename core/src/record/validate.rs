@@ -515,7 +515,10 @@ fn check_entry(
     }
     check_principal(kind, key, stamp)?;
     match kind {
-        Kind::Demographic => check_demographic(key, id, json),
+        Kind::Demographic => {
+            dictionary_layout(key, id, stamp)?;
+            check_demographic(key, id, json)
+        }
         Kind::Alert => {
             let v: AlertValue = parse(key, json)?;
             same_id(key, v.kind.as_str(), id)?;
@@ -678,6 +681,19 @@ fn check_admission(key: &str, v: &Episode, stamp: &AuditStamp) -> Result<(), Ref
         ));
     }
     a.validate().map_err(|e| content(key, e.to_string()))
+}
+
+/// A demographics field of layout 7 in a change stamped with an older layout is refused.
+fn dictionary_layout(key: &str, field: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    if layout::DICTIONARY_FIELDS.contains(&field) && stamp.layout < layout::LAYOUT_DICTIONARY {
+        return Err(Refusal::Structure(format!(
+            "{key} is a demographics field added in layout {}, but the change is stamped with \
+             layout {}",
+            layout::LAYOUT_DICTIONARY,
+            stamp.layout
+        )));
+    }
+    Ok(())
 }
 
 fn ward_layout(key: &str, what: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
