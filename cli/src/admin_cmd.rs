@@ -51,6 +51,16 @@ pub enum AdminAction {
         #[arg(long)]
         weekends: bool,
     },
+    /// Set what national returns name a team by: its ODS code and CSDS service type.
+    SetTeamProfile {
+        team_id: String,
+        /// ORGANISATION IDENTIFIER (CODE OF PROVIDER): the trust's or site's ODS code, e.g. RX101
+        #[arg(long)]
+        ods_code: String,
+        /// SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE), from the NHS Data Dictionary
+        #[arg(long)]
+        service_type: String,
+    },
     /// Who viewed a person's record on the hub, and when (the hub's audit).
     HubViews { person_id: String },
     /// Issue a one-time enrolment code for a user's device (valid 7 days; shown once).
@@ -193,6 +203,23 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                 doorstep_server::hub::session::set_hub_password(storage, &user_id, &password)
                     .map_err(e)?;
             println!("set a new hub password for {user_id}; {ended} hub session(s) ended");
+        }
+        AdminAction::SetTeamProfile {
+            team_id,
+            ods_code,
+            service_type,
+        } => {
+            let p = doorstep_server::admin::set_team_profile(
+                storage,
+                &team_id,
+                &ods_code,
+                &service_type,
+            )
+            .map_err(e)?;
+            println!(
+                "team {team_id}: ODS code {}, service type {}",
+                p.ods_code, p.service_type
+            );
         }
         AdminAction::SetEscalationRoutes {
             team,

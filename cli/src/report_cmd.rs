@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use clap::Subcommand;
+use doorstep_core::csds::ReportMonth;
 use doorstep_core::record::outreach_report::outreach_report;
 use doorstep_server::Storage;
 
@@ -28,6 +29,25 @@ pub enum ReportKind {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// The Community Services Data Set activity extract (CSDS v1.6-shaped, docs/interop.md) of a
+    /// team for one UK local month: CSV files of people, referrals, care contacts and care
+    /// activities, with what an operator must fix before submitting.
+    Csds {
+        /// The team (caseload) id: what its staff recorded for everyone who is or was on it.
+        #[arg(long)]
+        team: String,
+        /// The month, YYYY-MM (Europe/London).
+        #[arg(long, value_parser = parse_month)]
+        month: ReportMonth,
+        /// Directory the CSV files are written to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+fn parse_month(s: &str) -> Result<ReportMonth, String> {
+    s.parse()
+        .map_err(|e: doorstep_core::ValidationError| e.to_string())
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
@@ -43,7 +63,30 @@ pub fn run(storage: &Storage, kind: ReportKind) -> Result<(), String> {
             to,
             out,
         } => outreach(storage, &team, from, to, &out),
+        ReportKind::Csds { team, month, out } => csds(storage, &team, month, &out),
     }
+}
+
+fn csds(storage: &Storage, team: &str, month: ReportMonth, out: &Path) -> Result<(), String> {
+    let (csds_team, people) =
+        doorstep_server::csds::csds_input(storage, team).map_err(|e| e.to_string())?;
+    let x = doorstep_core::csds::extract(&csds_team, &people, month);
+    println!(
+        "CSDS extract of team {team} for {month}: {} people, {} referrals, {} care contacts, {} care activities",
+        x.people.len(),
+        x.referrals.len(),
+        x.contacts.len(),
+        x.activities.len()
+    );
+    for w in &x.warnings {
+        println!("warning: {w}");
+    }
+    for (name, text) in doorstep_core::csds::csv::files(&x) {
+        let path = out.join(name);
+        write(&path, &text)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn outreach(

@@ -279,6 +279,30 @@ pub fn quarantine(storage: &Storage, newest: u32) -> Result<crate::quarantine::S
 
 /// Set a team's escalation routes (shown on the hub beside every escalation), checked first:
 /// both written and short, hours as HH:MM-HH:MM that open before they close.
+/// Set a team's ODS code and service type for national returns (the CSDS extract), checked.
+pub fn set_team_profile(
+    storage: &Storage,
+    team_id: &str,
+    ods_code: &str,
+    service_type: &str,
+) -> Result<crate::storage::TeamProfile> {
+    use doorstep_core::record::dictionary::{provider_code, service_type_code};
+    let bad = |e: doorstep_core::ValidationError| ServerError::BadRequest(e.to_string());
+    let profile = crate::storage::TeamProfile {
+        ods_code: provider_code(ods_code).map_err(bad)?,
+        service_type: service_type_code(service_type).map_err(bad)?,
+    };
+    storage.write(|tx| {
+        if !tx.team_exists(team_id)? {
+            return Err(ServerError::NotFound(format!(
+                "no team {team_id}: create it first"
+            )));
+        }
+        tx.set_team_profile(team_id, &profile, now_ms())
+    })?;
+    Ok(profile)
+}
+
 pub fn set_escalation_routes(
     storage: &Storage,
     team_id: &str,

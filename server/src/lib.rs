@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod auth;
 pub mod authored;
+pub mod csds;
 pub mod docs;
 pub mod duplicates;
 pub mod error;

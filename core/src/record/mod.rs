@@ -31,9 +31,9 @@ pub mod ward;
 pub mod watch;
 
 pub use assessments::*;
+pub use dictionary::{EthnicCategory, StatedGender};
 pub use history::HistoryEntry;
 pub use model::*;
-pub use dictionary::{EthnicCategory, StatedGender};
 pub use read::{AdviceRecord, ClinicalRecord, Discharge, PersonRecord};
 
 // The district nurse's day (issue 12).

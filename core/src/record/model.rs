@@ -4,10 +4,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::dictionary::{EthnicCategory, StatedGender};
 use crate::clinical::news2::News2Result;
 use crate::clinical::observations::Observations;
 use crate::error::ValidationError;
-use super::dictionary::{EthnicCategory, StatedGender};
 
 /// Longest free text accepted in one field (a visit note is typically a few hundred characters).
 pub const MAX_TEXT: usize = 20_000;

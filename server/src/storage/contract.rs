@@ -8,7 +8,7 @@ use super::postgres::PgStorage;
 use super::sqlite::SqliteStorage;
 use super::{
     DeviceInfo, DeviceRow, EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange,
-    NewReading, ReadingInsert, ReferralRow, SnapshotInfo, Storage, StoredChange,
+    NewReading, ReadingInsert, ReferralRow, SnapshotInfo, Storage, StoredChange, TeamProfile,
 };
 use crate::error::{Result, ServerError};
 
@@ -899,6 +899,24 @@ pub(crate) fn hub(s: &Storage) {
         closes: chrono::NaiveTime::from_hms_opt(20, 30, 0).unwrap(),
         weekends: true,
     };
+    let profile = |ods: &str| TeamProfile {
+        ods_code: ods.into(),
+        service_type: "05".into(),
+    };
+    assert_eq!(s.read(|tx| tx.team_profile("t1")).unwrap(), None);
+    s.write(|tx| tx.set_team_profile("t1", &profile("RX1"), 1))
+        .unwrap();
+    s.write(|tx| tx.set_team_profile("t1", &profile("RX101"), 2))
+        .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.team_profile("t1")).unwrap(),
+        Some(profile("RX101"))
+    );
+    assert_eq!(s.read(|tx| tx.team_users("t1")).unwrap(), ["h1"]);
+    assert!(s
+        .read(|tx| tx.team_users("no-such-team"))
+        .unwrap()
+        .is_empty());
     assert_eq!(s.read(|tx| tx.escalation_routes("t1")).unwrap(), None);
     s.write(|tx| tx.set_escalation_routes("t1", &routes("hub 1"), 1))
         .unwrap();

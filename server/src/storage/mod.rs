@@ -98,6 +98,15 @@ pub struct ChangeMeta {
 
 pub use doorstep_core::clinical::routes::EscalationRoutes;
 
+/// What a national return names a team by (`doorstep admin set-team-profile`): its ODS code
+/// (ORGANISATION IDENTIFIER (CODE OF PROVIDER)) and its service type (SERVICE OR TEAM TYPE
+/// REFERRED TO (COMMUNITY CARE)), both checked by `core::record::dictionary`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamProfile {
+    pub ods_code: String,
+    pub service_type: String,
+}
+
 /// A stored routes row (in hours, out of hours, opens, closes, weekends) as the record's type.
 pub(crate) fn routes_of(
     (in_hours, out_of_hours, opens, closes, weekends): (String, String, String, String, bool),
@@ -460,6 +469,11 @@ pub trait Tx {
         now_ms: i64,
     ) -> Result<()>;
     fn escalation_routes(&mut self, team_id: &str) -> Result<Option<EscalationRoutes>>;
+    /// Set (or replace) a team's ODS code and service type (the CSDS extract's provider).
+    fn set_team_profile(&mut self, team_id: &str, p: &TeamProfile, now_ms: i64) -> Result<()>;
+    fn team_profile(&mut self, team_id: &str) -> Result<Option<TeamProfile>>;
+    /// The ids of the users of a team (disabled ones too: what they recorded is the team's).
+    fn team_users(&mut self, team_id: &str) -> Result<Vec<String>>;
     fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()>;
     /// (reason code, count), most frequent first.
     fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>>;

@@ -43,7 +43,8 @@ use r2d2_postgres::PostgresConnectionManager;
 use super::{
     parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
     EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
-    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading, Tx,
+    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading,
+    TeamProfile, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1585,6 +1586,41 @@ impl Tx for PgTx<'_> {
             ))
         })
         .transpose()
+    }
+
+    fn set_team_profile(&mut self, team_id: &str, p: &TeamProfile, now_ms: i64) -> Result<()> {
+        self.execute(
+            "INSERT INTO team_profiles (team_id, ods_code, service_type, set_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (team_id) DO UPDATE SET ods_code = excluded.ods_code,
+               service_type = excluded.service_type, set_ms = excluded.set_ms",
+            &[&team_id, &p.ods_code, &p.service_type, &now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn team_profile(&mut self, team_id: &str) -> Result<Option<TeamProfile>> {
+        self.query(
+            "SELECT ods_code, service_type FROM team_profiles WHERE team_id = $1",
+            &[&team_id],
+        )?
+        .first()
+        .map(|r| {
+            Ok(TeamProfile {
+                ods_code: r.try_get(0)?,
+                service_type: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn team_users(&mut self, team_id: &str) -> Result<Vec<String>> {
+        self.query(
+            "SELECT user_id FROM users WHERE team_id = $1 ORDER BY user_id COLLATE \"C\"",
+            &[&team_id],
+        )?
+        .iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
     }
 
     fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {

@@ -271,6 +271,22 @@ CREATE TABLE identity_keys (
 CREATE INDEX identity_keys_person ON identity_keys (person_id);
 "#,
     },
+    Migration {
+        version: 9,
+        name: "national returns: a team's ODS code and service type for the CSDS extract",
+        sqlite: r#"
+CREATE TABLE team_profiles (
+    team_id TEXT PRIMARY KEY REFERENCES teams (team_id), ods_code TEXT NOT NULL,
+    service_type TEXT NOT NULL, set_ms INTEGER NOT NULL);
+CREATE INDEX users_team ON users (team_id);
+"#,
+        postgres: r#"
+CREATE TABLE team_profiles (
+    team_id TEXT PRIMARY KEY REFERENCES teams (team_id), ods_code TEXT NOT NULL,
+    service_type TEXT NOT NULL, set_ms BIGINT NOT NULL);
+CREATE INDEX users_team ON users (team_id);
+"#,
+    },
 ];
 
 /// The schema version this server writes and reads.

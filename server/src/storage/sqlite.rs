@@ -10,7 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::{
     parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
     EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
-    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading, Tx,
+    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading,
+    TeamProfile, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1381,6 +1382,39 @@ impl Tx for SqliteTx<'_> {
             })
             .optional()?;
         row.map(routes_of).transpose()
+    }
+
+    fn set_team_profile(&mut self, team_id: &str, p: &TeamProfile, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO team_profiles (team_id, ods_code, service_type, set_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (team_id) DO UPDATE SET ods_code = excluded.ods_code,
+               service_type = excluded.service_type, set_ms = excluded.set_ms",
+            params![team_id, p.ods_code, p.service_type, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn team_profile(&mut self, team_id: &str) -> Result<Option<TeamProfile>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT ods_code, service_type FROM team_profiles WHERE team_id = ?1")?
+            .query_row([team_id], |r| {
+                Ok(TeamProfile {
+                    ods_code: r.get(0)?,
+                    service_type: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn team_users(&mut self, team_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT user_id FROM users WHERE team_id = ?1 ORDER BY user_id")?;
+        let rows = stmt
+            .query_map([team_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
     }
 
     fn monitored_people(&mut self) -> Result<Vec<(String, Option<i64>)>> {

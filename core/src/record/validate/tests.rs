@@ -837,3 +837,32 @@ fn a_wound_assessment_with_an_impossible_size_or_a_wrong_area_is_refused() {
         .to_string()
         .contains("tissue types"));
 }
+
+#[test]
+fn the_fields_national_returns_need_are_layout_7_and_hold_dictionary_codes() {
+    let check = |layout: u32, field: &str, json: &str| {
+        let mut s = stamp("u", "d", Role::DistrictNurse);
+        s.layout = layout;
+        let bytes = forge(&s, |d| {
+            d.put(ROOT, format!("demographics.{field}"), json).unwrap();
+        });
+        check_change(Compartment::Demographics, &parse_change(&bytes).unwrap())
+    };
+    check(7, "stated_gender", "\"2\"").unwrap();
+    check(7, "ethnic_category", "\"99\"").unwrap();
+    check(7, "gp_practice_ods", "\"B82033\"").unwrap();
+    check(7, "gp_practice_ods", "null").unwrap();
+    let e = check(6, "stated_gender", "\"2\"").unwrap_err();
+    assert_eq!(e.code(), "structure", "{e}");
+    assert!(e.to_string().contains("added in layout 7"), "{e}");
+    for (field, json) in [
+        ("stated_gender", "\"female\""),
+        ("ethnic_category", "\"Q\""),
+        ("gp_practice_ods", "\"Hyde Surgery\""),
+    ] {
+        let e = check(7, field, json).unwrap_err();
+        assert_eq!(e.code(), "invalid_content", "{field}: {e}");
+    }
+    // The first release's fields are still accepted from an older phone.
+    check(6, "gp_practice", "\"Hyde Surgery\"").unwrap();
+}
