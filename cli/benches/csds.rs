@@ -77,7 +77,9 @@ fn person(i: usize, visits: usize) -> (AutoCommit, AutoCommit) {
         referral_reason: "leg ulcer, dressings".into(),
         accepted_on: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
     };
-    commit(&mut clinical, &a, |doc| edit::add_episode(doc, &a, input).unwrap());
+    commit(&mut clinical, &a, |doc| {
+        edit::add_episode(doc, &a, input).unwrap()
+    });
     let person_id = format!("p{i:04}");
     let every = Duration::minutes(525_600 / visits.max(1) as i64);
     for v in 0..visits {
@@ -203,7 +205,9 @@ fn main() {
     let people = flag(&args, "--people", 500usize);
     let visits = flag(&args, "--visits", 156usize);
     let rounds = flag(&args, "--rounds", 10usize);
-    let month: ReportMonth = flag(&args, "--month", "2026-11".to_string()).parse().unwrap();
+    let month: ReportMonth = flag(&args, "--month", "2026-11".to_string())
+        .parse()
+        .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
     std::fs::create_dir_all(&root).unwrap();
     let dir = tempfile::tempdir_in(&root).unwrap();
@@ -217,7 +221,13 @@ fn main() {
     );
     let (team, recs) = doorstep_server::csds::csds_input(&storage, "hyde").unwrap();
     let check = extract(&team, &recs, month);
-    assert_eq!(check.people.len(), people, "{} records read, team {:?}", recs.len(), team);
+    assert_eq!(
+        check.people.len(),
+        people,
+        "{} records read, team {:?}",
+        recs.len(),
+        team
+    );
     assert!(check.warnings.is_empty(), "{:?}", check.warnings);
     eprintln!(
         "csds: {month}: {} referrals, {} contacts, {} activities",
@@ -250,7 +260,14 @@ fn main() {
         let status = Command::new(env!("CARGO_BIN_EXE_doorstep"))
             .args(["report", "--data-dir"])
             .arg(&data)
-            .args(["csds", "--team", "hyde", "--month", &month.to_string(), "--out"])
+            .args([
+                "csds",
+                "--team",
+                "hyde",
+                "--month",
+                &month.to_string(),
+                "--out",
+            ])
             .arg(&out)
             .stdout(std::process::Stdio::null())
             .status()

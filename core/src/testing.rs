@@ -326,6 +326,9 @@ pub fn full_record(dir: &Path) -> (FieldStore, String) {
     d.preferred_name = Some("Edie".into());
     d.phone = Some("01422 555 0101".into());
     d.gp_practice = Some("Calder Valley Medical Practice".into());
+    d.gp_practice_ods = Some("B86010".into());
+    d.stated_gender = Some(crate::record::StatedGender::Female);
+    d.ethnic_category = Some(crate::record::EthnicCategory::WhiteBritish);
     d.next_of_kin = Some(Contact {
         name: "Martin Clarke".into(),
         relationship: Some("son".into()),

@@ -309,6 +309,9 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
         phone: (rng.below(2) == 0).then(|| "0113 496 0000".into()),
         access_notes: (rng.below(2) == 0).then(|| words(&mut rng, 6)),
         gp_practice: (rng.below(2) == 0).then(|| words(&mut rng, 2)),
+        gp_practice_ods: (rng.below(2) == 0).then(|| format!("P{:05}", rng.below(99_999))),
+        stated_gender: (rng.below(3) != 0).then(|| *pick(&mut rng, &StatedGender::ALL)),
+        ethnic_category: (rng.below(3) != 0).then(|| *pick(&mut rng, &EthnicCategory::ALL)),
         next_of_kin: (rng.below(2) == 0).then(|| Contact {
             name: words(&mut rng, 2),
             relationship: (rng.below(2) == 0).then(|| words(&mut rng, 1)),

@@ -10,6 +10,13 @@ pub const SNOMED: &str = "http://snomed.info/sct";
 pub const LOINC: &str = "http://loinc.org";
 pub const UCUM: &str = "http://unitsofmeasure.org";
 pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
+/// An organisation's ODS code (a GP practice's, here).
+pub const ODS_ORGANISATION: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+/// UK Core's ethnic-category extension on Patient and its England code system.
+pub const ETHNIC_CATEGORY_EXT: &str =
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory";
+pub const ETHNIC_CATEGORY_ENGLAND: &str =
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland";
 /// An identifier that is a URI (`urn:uuid:<entry id>`), as FHIR's datatypes page has it (NHS
 /// England's examples use `https://tools.ietf.org/html/rfc4122`, which the validator flags).
 pub const URI: &str = "urn:ietf:rfc:3986";

@@ -54,9 +54,28 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
             "postalCode": text::string(&a.postcode),
         }]);
     }
-    if let Some(gp) = d.gp_practice.as_deref().and_then(text::string) {
+    if let Some(e) = d.ethnic_category {
+        p["extension"] = obj!([{
+            "url": codes::ETHNIC_CATEGORY_EXT,
+            "valueCodeableConcept": coding_concept(
+                codes::ETHNIC_CATEGORY_ENGLAND, e.code(), e.label()),
+        }]);
+    }
+    if let Some(g) = d.stated_gender {
+        p["gender"] = obj!(administrative_gender(g));
+    }
+    let gp_name = d.gp_practice.as_deref().and_then(text::string);
+    match (d.gp_practice_ods.as_deref(), gp_name) {
+        (Some(ods), name) => {
+            p["generalPractitioner"] = obj!([{
+                "type": "Organization",
+                "identifier": {"system": codes::ODS_ORGANISATION, "value": ods},
+                "display": name,
+            }]);
+        }
         // A name typed by the nurse, not an ODS code: a reference by display only.
-        p["generalPractitioner"] = obj!([{"display": gp}]);
+        (None, Some(gp)) => p["generalPractitioner"] = obj!([{"display": gp}]),
+        (None, None) => {}
     }
     let mut contacts = Vec::new();
     if let Some(c) = &d.next_of_kin {
@@ -82,6 +101,18 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
             "subject": b.patient.clone(),
         });
         b.add(flag);
+    }
+}
+
+/// Patient.gender from the stated gender, as the Data Dictionary's codes map to FHIR's
+/// administrative gender (1 male, 2 female, 9 other, X unknown).
+fn administrative_gender(g: crate::record::StatedGender) -> &'static str {
+    use crate::record::StatedGender::*;
+    match g {
+        Male => "male",
+        Female => "female",
+        Indeterminate => "other",
+        NotKnown => "unknown",
     }
 }
 

@@ -97,6 +97,21 @@ fn full_record_exports_every_kind_of_entry_stably() {
     );
     assert_eq!(patient["birthDate"], "1941-03-09");
     assert_eq!(patient["address"][0]["postalCode"], "HX7 8AB");
+    // The layout-7 codes (decision 0014): gender, UK Core's ethnic category, the GP by ODS code.
+    assert_eq!(patient["gender"], "female");
+    let ethnic = &patient["extension"][0];
+    assert_eq!(
+        ethnic["url"],
+        "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"
+    );
+    assert_eq!(ethnic["valueCodeableConcept"]["coding"][0]["code"], "A");
+    let gp = &patient["generalPractitioner"][0];
+    assert_eq!(
+        gp["identifier"]["system"],
+        "https://fhir.nhs.uk/Id/ods-organization-code"
+    );
+    assert_eq!(gp["identifier"]["value"], "B86010");
+    assert_eq!(gp["display"], "Calder Valley Medical Practice");
 
     let count = |t: &str| of_type(&rs, t).len();
     // 6 visits + 1 booked visit not yet done.
