@@ -32,6 +32,24 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(keyLength(), 32)
     }
 
+    func testTheCodesNationalReturnsNeedAreKeptAndAGpNameForACodeIsRefused() async throws {
+        let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
+        var d = Fixtures.demographics("Edith", "Crawley")
+        d.statedGender = .female
+        d.ethnicCategory = .notStated
+        d.gpPracticeOds = "b86 010"
+        let id = try await s.registerPatient(d)
+        let back = try await s.patient(id).demographics
+        XCTAssertEqual(back?.statedGender, .female)
+        XCTAssertEqual(back?.ethnicCategory, .notStated)
+        XCTAssertEqual(back?.gpPracticeOds, "B86010")
+        d.gpPracticeOds = "Calder Valley"
+        let bad = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
+            _ = try await s.registerPatient(d)
+        }
+        XCTAssertTrue(bad?.contains("a letter and five digits") ?? false, bad ?? "")
+    }
+
     func testAnOutOfRoleWriteIsRefusedAtOnceAndNeverQueued() async throws {
         let w = try await DoorstepStore.open(Fixtures.config(dir, "advice", role: .adviceWorker))
         let id = try await w.registerPatient(Fixtures.demographics("Edith", "Crawley"))

@@ -66,6 +66,26 @@ class StoreTest {
     }
 
     @Test
+    fun `the codes national returns need are kept as chosen, and a GP name given for a code is refused`() = runBlocking {
+        open().use { s ->
+            val d = Fixtures.demographics("Edith", "Crawley").copy(
+                statedGender = org.doorstep.ffi.StatedGender.FEMALE,
+                ethnicCategory = org.doorstep.ffi.EthnicCategory.NOT_STATED,
+                gpPracticeOds = "b86 010",
+            )
+            val id = s.registerPatient(d)
+            val back = s.patient(id).demographics!!
+            assertEquals(org.doorstep.ffi.StatedGender.FEMALE, back.statedGender)
+            assertEquals(org.doorstep.ffi.EthnicCategory.NOT_STATED, back.ethnicCategory)
+            assertEquals("B86010", back.gpPracticeOds)
+            val bad = assertThrows<DoorstepException.Validation> {
+                runBlocking { s.registerPatient(d.copy(gpPracticeOds = "Calder Valley")) }
+            }
+            assertTrue(bad.message!!.contains("a letter and five digits"), bad.message)
+        }
+    }
+
+    @Test
     fun `a damaged file is reported as damaged, not as a wrong key`() = runBlocking {
         val path = dir.resolve("phone-a.db")
         java.nio.file.Files.write(path, ByteArray(8192) { (it * 31).toByte() })
