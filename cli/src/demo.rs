@@ -11,10 +11,10 @@
 //! may not see.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use doorstep_core::record::*;
 use doorstep_core::sync::{self, SyncEndpoint, SyncReport};
 use doorstep_core::{
@@ -452,6 +452,10 @@ pub fn run(args: DemoArgs) -> R<()> {
 
     let _ = stop.send(());
     let _ = rt.block_on(server);
+
+    // ---------------------------------------------------------------- the month's return (issue 15)
+    section("11. The month's Community Services Data Set extract, from the server's database");
+    csds_month(&server_dir)?;
     println!();
     match &args.keep {
         Some(dir) => println!(
@@ -462,6 +466,43 @@ pub fn run(args: DemoArgs) -> R<()> {
     }
     println!("Demo finished in {:.1} s.", started.elapsed().as_secs_f64());
     drop(phones);
+    Ok(())
+}
+
+/// What `doorstep admin set-team-profile` and `doorstep report csds` do, for this month.
+fn csds_month(server_dir: &Path) -> Result<(), String> {
+    let storage = Storage::Sqlite(
+        SqliteStorage::open(server_dir).map_err(err("cannot open the server database"))?,
+    );
+    admin::set_team_profile(&storage, TEAM, "RX101", "05").map_err(err("set team profile"))?;
+    println!("  Operator sets the team's ODS code RX101 and its CSDS service type.");
+    let (team, people) =
+        doorstep_server::csds::csds_input(&storage, TEAM).map_err(err("CSDS extract"))?;
+    let today = doorstep_core::record::schedule::local_date(chrono::Utc::now());
+    let month = doorstep_core::csds::ReportMonth::new(today.year(), today.month())
+        .map_err(err("this month"))?;
+    let x = doorstep_core::csds::extract(&team, &people, month);
+    println!(
+        "  {month}: {} people, {} referrals, {} care contacts, {} care activities (four CSV files with `doorstep report csds`).",
+        x.people.len(),
+        x.referrals.len(),
+        x.contacts.len(),
+        x.activities.len()
+    );
+    for c in x.contacts.iter().take(4) {
+        println!(
+            "    contact {} {} medium {} location {} attended {} ({})",
+            c.contact_date,
+            c.contact_time,
+            c.consultation_medium,
+            if c.location_type.is_empty() { "-" } else { &c.location_type },
+            c.attended,
+            c.outcome
+        );
+    }
+    for w in &x.warnings {
+        println!("  warning: {w}");
+    }
     Ok(())
 }
 
