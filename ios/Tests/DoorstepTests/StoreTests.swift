@@ -34,18 +34,19 @@ final class StoreTests: XCTestCase {
 
     func testTheCodesNationalReturnsNeedAreKeptAndAGpNameForACodeIsRefused() async throws {
         let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
-        var d = Fixtures.demographics("Edith", "Crawley")
-        d.statedGender = .female
-        d.ethnicCategory = .notStated
-        d.gpPracticeOds = "b86 010"
-        let id = try await s.registerPatient(d)
+        func edith(gp: String) -> Demographics {
+            Demographics(
+                givenName: "Edith", familyName: "Crawley", dateOfBirth: "1941-03-09",
+                statedGender: .female, ethnicCategory: .notStated, gpPracticeOds: gp
+            )
+        }
+        let id = try await s.registerPatient(edith(gp: "b86 010"))
         let back = try await s.patient(id).demographics
         XCTAssertEqual(back?.statedGender, .female)
         XCTAssertEqual(back?.ethnicCategory, .notStated)
         XCTAssertEqual(back?.gpPracticeOds, "B86010")
-        d.gpPracticeOds = "Calder Valley"
         let bad = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
-            _ = try await s.registerPatient(d)
+            _ = try await s.registerPatient(edith(gp: "Calder Valley"))
         }
         XCTAssertTrue(bad?.contains("a letter and five digits") ?? false, bad ?? "")
     }
