@@ -18,12 +18,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use automerge::transaction::CommitOptions;
 use automerge::AutoCommit;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use doorstep_core::csds::{csv, extract, ReportMonth};
-use doorstep_core::record::edit::{self, Edit};
-use doorstep_core::record::layout::AuditStamp;
+use doorstep_core::record::edit;
 use doorstep_core::record::*;
 use doorstep_core::testing;
 use doorstep_server::storage::sqlite::SqliteStorage;
@@ -36,17 +34,6 @@ fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn commit<T>(doc: &mut AutoCommit, a: &Author, f: impl FnOnce(&mut AutoCommit) -> Edit<T>) -> T {
-    let e = f(doc);
-    let stamp = serde_json::to_string(&AuditStamp::new(a, e.summary.clone())).unwrap();
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message(stamp)
-            .with_time(a.at.timestamp_millis()),
-    );
-    e.value
 }
 
 fn nurse(n: usize, at: DateTime<Utc>) -> Author {
@@ -69,7 +56,7 @@ fn person(i: usize, visits: usize) -> (AutoCommit, AutoCommit) {
     d.stated_gender = Some(StatedGender::ALL[i % 4]);
     d.ethnic_category = Some(EthnicCategory::ALL[i % 18]);
     d.gp_practice_ods = Some(format!("P{:05}", 84_000 + i % 40));
-    commit(&mut demo, &a, |doc| edit::register(doc, &a, d).unwrap());
+    testing::commit_edit(&mut demo, &a, |doc| edit::register(doc, &a, d).unwrap());
     let mut clinical = AutoCommit::new();
     let input = EpisodeInput {
         service: Service::DistrictNursing,
@@ -77,7 +64,7 @@ fn person(i: usize, visits: usize) -> (AutoCommit, AutoCommit) {
         referral_reason: "leg ulcer, dressings".into(),
         accepted_on: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
     };
-    commit(&mut clinical, &a, |doc| {
+    testing::commit_edit(&mut clinical, &a, |doc| {
         edit::add_episode(doc, &a, input).unwrap()
     });
     let person_id = format!("p{i:04}");
@@ -103,7 +90,7 @@ fn person(i: usize, visits: usize) -> (AutoCommit, AutoCommit) {
             outcome_reason: (outcome == VisitOutcome::NoAccess).then(|| "no answer".into()),
             interventions_done: vec![],
         };
-        commit(&mut clinical, &a, |doc| {
+        testing::commit_edit(&mut clinical, &a, |doc| {
             edit::record_visit(doc, &person_id, &a, input).unwrap()
         });
     }

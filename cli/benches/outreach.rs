@@ -16,12 +16,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use automerge::transaction::CommitOptions;
 use automerge::AutoCommit;
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use doorstep_core::record::edit::{self, Edit};
-use doorstep_core::record::layout::AuditStamp;
+use doorstep_core::record::edit;
 use doorstep_core::record::outreach_edit::record_outcome;
 use doorstep_core::record::outreach_report::outreach_report;
 use doorstep_core::record::*;
@@ -37,18 +35,6 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Make one edit and commit it as a phone would: stamped, timed.
-fn commit<T>(doc: &mut AutoCommit, a: &Author, f: impl FnOnce(&mut AutoCommit) -> Edit<T>) -> T {
-    let e = f(doc);
-    let stamp = serde_json::to_string(&AuditStamp::new(a, e.summary.clone())).unwrap();
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message(stamp)
-            .with_time(a.at.timestamp_millis()),
-    );
-    e.value
-}
-
 /// The server database: team `hyde`, every client a member, their documents' changes stored.
 fn server_db(dir: &Path, clients: usize, needs: usize) -> Storage {
     let start: DateTime<Utc> = "2026-01-01T09:00:00Z".parse().unwrap();
@@ -62,7 +48,7 @@ fn server_db(dir: &Path, clients: usize, needs: usize) -> Storage {
             family_name: "Test".into(),
             ..Default::default()
         };
-        commit(&mut d, &a, |doc| edit::register(doc, &a, who).unwrap());
+        testing::commit_edit(&mut d, &a, |doc| edit::register(doc, &a, who).unwrap());
         demo.push(d);
         advice.push(AutoCommit::new());
     }
@@ -76,15 +62,15 @@ fn server_db(dir: &Path, clients: usize, needs: usize) -> Storage {
         };
         let category = AdviceCategory::ALL[i % AdviceCategory::ALL.len()];
         let a = at(0);
-        let need = commit(doc, &a, |d| {
+        let need = testing::commit_edit(doc, &a, |d| {
             edit::add_advice_need(d, &a, category, "Need").unwrap()
         });
         let a = at(24);
-        commit(doc, &a, |d| {
+        testing::commit_edit(doc, &a, |d| {
             edit::add_advice_action(d, &a, &need.id, "Called").unwrap()
         });
         let a = at(240);
-        commit(doc, &a, |d| {
+        testing::commit_edit(doc, &a, |d| {
             record_outcome(d, &a, &need.id, "Outcome", &testing::financial_effect(i)).unwrap()
         });
     }

@@ -495,7 +495,11 @@ fn csds_month(server_dir: &Path) -> Result<(), String> {
             c.contact_date,
             c.contact_time,
             c.consultation_medium,
-            if c.location_type.is_empty() { "-" } else { &c.location_type },
+            if c.location_type.is_empty() {
+                "-"
+            } else {
+                &c.location_type
+            },
             c.attended,
             c.outcome
         );

@@ -27,6 +27,24 @@ pub fn commit_stamped(
         .clone()
 }
 
+/// Make one edit and commit it as a phone would, stamped with `a` and timed at `a.at`; return what
+/// the edit made (the benches build server databases of real changes with it).
+pub fn commit_edit<T>(
+    doc: &mut automerge::AutoCommit,
+    a: &crate::record::Author,
+    f: impl FnOnce(&mut automerge::AutoCommit) -> crate::record::edit::Edit<T>,
+) -> T {
+    let e = f(doc);
+    let stamp = crate::record::layout::AuditStamp::new(a, e.summary.clone());
+    let msg = serde_json::to_string(&stamp).expect("a stamp is JSON");
+    doc.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(msg)
+            .with_time(a.at.timestamp_millis()),
+    );
+    e.value
+}
+
 pub fn user(id: &str, role: Role) -> User {
     User {
         id: id.to_string(),

@@ -375,7 +375,9 @@ fn a_discharged_episode_leaves_the_months_after_and_a_team_without_codes_is_warn
         september.referrals[0].discharge_date, "",
         "not yet discharged in September"
     );
-    assert!(extract(&team(), std::slice::from_ref(&p), november()).people.is_empty());
+    assert!(extract(&team(), std::slice::from_ref(&p), november())
+        .people
+        .is_empty());
 
     let bare = CsdsTeam {
         ods_code: None,
