@@ -17,6 +17,7 @@
 //! record is not an authored document, and a collection is exactly "a set of resources collected
 //! into a single package" (NHS England's NEWS2 example bundle is one too).
 
+mod access;
 mod advice;
 mod alerts;
 mod assessments;
@@ -31,6 +32,8 @@ mod patient;
 pub mod readings;
 pub mod text;
 mod typed;
+
+pub use access::{allowed, export_for, patient_id, searchset, Export, Readable};
 
 use crate::error::Result;
 use crate::record::{AdviceRecord, CarePlanView, ClinicalRecord, Demographics};

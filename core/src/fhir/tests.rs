@@ -337,3 +337,99 @@ fn an_unknown_person_is_not_found() {
         Err(crate::Error::NotFound { .. })
     ));
 }
+
+fn readable(s: &crate::FieldStore, p: &str) -> crate::fhir::Readable {
+    let mut clinical = s.document_copy(p, Compartment::Clinical).unwrap();
+    crate::fhir::Readable::from_documents(
+        p,
+        &s.document_copy(p, Compartment::Demographics).unwrap(),
+        &mut clinical,
+        &s.document_copy(p, Compartment::Advice).unwrap(),
+    )
+    .unwrap()
+}
+
+fn fhir_integration() -> policy::Principal {
+    policy::Principal::Integration {
+        id: "int-1".into(),
+        kind: "fhir".into(),
+    }
+}
+
+#[test]
+fn read_from_the_documents_as_a_clinician_an_integration_gets_the_phones_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let (nurse, p) = full_record(dir.path());
+    let r = readable(&nurse, &p);
+    let e = crate::fhir::export_for(&fhir_integration(), None, &r).unwrap();
+    assert_eq!(e.bundle, nurse.export_fhir(&p).unwrap());
+    assert_eq!(
+        e.compartments,
+        Compartment::ALL.to_vec(),
+        "consent is given in the full record"
+    );
+    // Narrowed by its scope: the demographics only.
+    let e = crate::fhir::export_for(&fhir_integration(), Some(&[Compartment::Demographics]), &r)
+        .unwrap();
+    assert_eq!(e.compartments, vec![Compartment::Demographics]);
+    let rs = resources(&e.bundle);
+    assert!(rs
+        .iter()
+        .all(|x| ["Patient", "Flag", "Provenance"].contains(&x["resourceType"].as_str().unwrap())));
+    // A scope without the demographics exports nothing; a monitoring integration reads nothing.
+    let no_patient =
+        crate::fhir::export_for(&fhir_integration(), Some(&[Compartment::Clinical]), &r);
+    assert!(no_patient
+        .unwrap_err()
+        .to_string()
+        .contains("always holds the Patient"));
+    let monitoring = policy::Principal::Integration {
+        id: "int-2".into(),
+        kind: "monitoring".into(),
+    };
+    let e = crate::fhir::export_for(&monitoring, None, &r).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the monitoring integration may not read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn without_consent_an_integration_gets_no_advice_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (nurse, p) = full_record(dir.path());
+    let adviser = open(&dir.path().join("a.db"), "phone-a", Role::AdviceWorker);
+    testing::exchange(&nurse, &adviser);
+    adviser.set_consent_to_share(&p, false).unwrap();
+    testing::exchange(&adviser, &nurse);
+    let e = crate::fhir::export_for(&fhir_integration(), None, &readable(&nurse, &p)).unwrap();
+    assert_eq!(
+        e.compartments,
+        vec![Compartment::Demographics, Compartment::Clinical]
+    );
+    assert!(!resources(&e.bundle)
+        .iter()
+        .any(|r| r["resourceType"] == "Consent"));
+}
+
+#[test]
+fn a_search_answer_is_a_searchset_of_patients() {
+    let dir = tempfile::tempdir().unwrap();
+    let (nurse, p) = full_record(dir.path());
+    let r = readable(&nurse, &p);
+    let text = crate::fhir::searchset("https://ehr.example/fhir/", &[&r.record]).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["type"], "searchset");
+    assert_eq!(v["total"], 1);
+    let id = crate::fhir::patient_id(&p);
+    assert_eq!(
+        v["entry"][0]["fullUrl"],
+        format!("https://ehr.example/fhir/Patient/{id}")
+    );
+    assert_eq!(v["entry"][0]["resource"]["id"], id.as_str());
+    assert_eq!(v["entry"][0]["search"]["mode"], "match");
+    assert_eq!(v["entry"].as_array().unwrap().len(), 1, "the Patient only");
+    let none: Value = serde_json::from_str(&crate::fhir::searchset("b", &[]).unwrap()).unwrap();
+    assert_eq!(none["total"], 0);
+}

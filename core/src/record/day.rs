@@ -145,6 +145,50 @@ pub fn plan(person_id: &str, doc: &AutoCommit) -> Result<CarePlanView> {
     })
 }
 
+/// The care plan of a clinical document, with the first release's plan as its first version.
+pub fn plan_view(person_id: &str, doc: &mut AutoCommit) -> Result<CarePlanView> {
+    let view = plan(person_id, doc)?;
+    let legacy: Option<crate::record::CarePlan> = layout::get_json(doc, layout::CARE_PLAN)?;
+    let legacy_author = match &legacy {
+        Some(_) => author_of_key(doc, layout::CARE_PLAN)?,
+        None => None,
+    };
+    Ok(with_first_version(
+        view,
+        legacy.as_ref(),
+        legacy_author.as_ref(),
+    ))
+}
+
+/// Who last wrote `k`, from the audit stamp of the change holding the winning op.
+fn author_of_key(doc: &mut AutoCommit, k: &str) -> Result<Option<Author>> {
+    let Some((_, automerge::ObjId::Id(counter, actor, _))) =
+        automerge::ReadDoc::get(doc, automerge::ROOT, k)?
+    else {
+        return Ok(None);
+    };
+    for meta in doc.get_changes_meta(&[]) {
+        if *meta.actor == actor && meta.start_op <= counter && counter <= meta.max_op {
+            let Some(stamp) = meta
+                .message
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<AuditStamp>(m).ok())
+            else {
+                return Ok(None);
+            };
+            return Ok(Some(Author {
+                user_id: stamp.user_id,
+                display_name: stamp.display_name,
+                role: stamp.role,
+                device_id: stamp.device_id,
+                at: chrono::DateTime::from_timestamp_millis(meta.timestamp)
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH),
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// The plan with the first release's single care plan read as its first version, authored by
 /// `legacy_author` (whoever last set it). New-style items with a first-version id replace it.
 pub fn with_first_version(

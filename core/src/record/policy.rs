@@ -155,8 +155,10 @@ pub const RULES: &[(Role, Action, Rule)] = &[
 
 /// Rows for principals that do not act as a person, by principal kind. The server reads the
 /// clinical record and writes the sets of home-monitoring readings it assembles into it
-/// (decision 0011; `validate` holds it to those entries). Integrations have no rows yet: the
-/// monitoring integration posts readings, which are not the record.
+/// (decision 0011; `validate` holds it to those entries). The monitoring integration has no rows:
+/// it posts readings, which are not the record. A FHIR integration (issue 15) reads, as a
+/// clinician does: the advice record only with the person's consent to share; its credential's
+/// scope of teams and compartments narrows that further (`server/src/fhir`).
 const SYSTEM_RULES: &[(&str, Action, Rule)] = &[
     ("server", Read(Clinical), Rule::Always),
     ("server", Write(Clinical), Rule::Always),
@@ -164,6 +166,9 @@ const SYSTEM_RULES: &[(&str, Action, Rule)] = &[
     // decision on one into the other record; `validate` holds it to those entries.
     ("server", Read(Demographics), Rule::Always),
     ("server", Write(Demographics), Rule::Always),
+    ("fhir", Read(Demographics), Rule::Always),
+    ("fhir", Read(Clinical), Rule::Always),
+    ("fhir", Read(Advice), Rule::WithConsent),
 ];
 
 /// Why an action was refused, in words a clinician can act on.
@@ -377,5 +382,29 @@ mod tests {
             kind: "monitoring".into(),
         };
         assert!(allows(&i, Write(Clinical), &none).is_err());
+        assert!(allows(&i, Read(Demographics), &none).is_err());
+    }
+
+    #[test]
+    fn a_fhir_integration_reads_as_a_clinician_does_and_writes_nothing() {
+        let f = Principal::Integration {
+            id: "f1".into(),
+            kind: "fhir".into(),
+        };
+        let none = Context::default();
+        assert!(allows(&f, Read(Demographics), &none).is_ok());
+        assert!(allows(&f, Read(Clinical), &none).is_ok());
+        assert!(allows(&f, Read(Advice), &ctx(Consent::Given)).is_ok());
+        for c in [Consent::NotRecorded, Consent::Refused, Consent::InConflict] {
+            let e = allows(&f, Read(Advice), &ctx(c)).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("the fhir integration may not read the advice record"),
+                "{e}"
+            );
+        }
+        for c in Compartment::ALL {
+            assert!(allows(&f, Write(c), &ctx(Consent::Given)).is_err());
+        }
     }
 }

@@ -293,6 +293,16 @@ fn observation_sets(doc: &AutoCommit) -> Result<Vec<ObservationSet>> {
     Ok(sets)
 }
 
+/// The person's consent to share, from every concurrent value in the advice document (values
+/// that disagree are a conflict, which counts as not given: docs/decisions/0005).
+pub fn consent(doc: &AutoCommit) -> Result<super::policy::Consent> {
+    let values: Vec<bool> = layout::get_all_json::<ConsentToShare>(doc, CONSENT)?
+        .into_iter()
+        .map(|(c, _)| c.consented)
+        .collect();
+    Ok(super::policy::Consent::from_values(&values))
+}
+
 /// The clinical record as a screen shows it: with the count of entries a newer app wrote.
 pub fn clinical_for_display(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
     let mut record = clinical(person_id, doc)?;

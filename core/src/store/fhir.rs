@@ -1,14 +1,12 @@
 //! `FieldStore::export_fhir`: one person's record as a FHIR R4 UK Core Bundle (`crate::fhir`,
 //! docs/interop.md). The record is read under the writer lock taken once (one consistent
-//! snapshot), the access policy decides which compartments the reader may export, and the
-//! Bundle is built after the lock is released.
+//! snapshot); `fhir::export_for` applies the access policy (the same call the server's FHIR
+//! endpoints make) and builds the Bundle after the lock is released.
 
 use super::{day, FieldStore};
 use crate::error::Result;
 use crate::fhir;
-use crate::record::layout::{self, CONSENT};
-use crate::record::policy::{self, Action, Consent, Context};
-use crate::record::{Compartment, ConsentToShare};
+use crate::record::{read, Compartment};
 
 #[cfg_attr(feature = "uniffi", uniffi::export)]
 impl FieldStore {
@@ -19,8 +17,8 @@ impl FieldStore {
     /// consent, and consent in conflict counts as not given). The same record always exports
     /// the same text (ids are derived from the entries' ids).
     pub fn export_fhir(&self, person_id: &str) -> Result<String> {
-        self.allow_read(Compartment::Demographics, Consent::NotRecorded)?;
-        let (record, plan, consent) = self.writing(|w| {
+        fhir::allowed(&self.principal, None, Default::default())?;
+        let readable = self.writing(|w| {
             let record = self.read_person(w, person_id)?;
             let super::Writer { conn, docs } = w;
             let clinical = &mut docs
@@ -34,32 +32,28 @@ impl FieldStore {
             let advice = &docs
                 .get(conn, &(person_id.to_string(), Compartment::Advice))?
                 .doc;
-            let values: Vec<bool> = layout::get_all_json::<ConsentToShare>(advice, CONSENT)?
-                .into_iter()
-                .map(|(c, _)| c.consented)
-                .collect();
-            Ok((record, plan, Consent::from_values(&values)))
+            Ok(fhir::Readable {
+                record,
+                plan,
+                consent: read::consent(advice)?,
+            })
         })?;
-        let may = |c| self.allow_read(c, consent).is_ok();
-        let clinical = record
-            .clinical
-            .as_ref()
-            .filter(|_| may(Compartment::Clinical));
-        let source = fhir::Source {
-            person_id,
-            demographics: record.demographics.as_ref(),
-            clinical,
-            plan: plan.as_ref().filter(|_| clinical.is_some()),
-            advice: record.advice.as_ref().filter(|_| may(Compartment::Advice)),
-        };
-        fhir::export(&source)
+        Ok(fhir::export_for(&self.principal, None, &readable)?.bundle)
     }
 }
 
+#[cfg(test)]
 impl FieldStore {
-    /// Whether this store's user may read compartment `c` of a person whose consent is `consent`.
-    fn allow_read(&self, c: Compartment, consent: Consent) -> Result<()> {
-        policy::allows(&self.principal, Action::Read(c), &Context { consent })?;
-        Ok(())
+    /// A copy of one of the person's documents, as the store holds it (tests of readers that
+    /// take documents, as the server's do).
+    pub(crate) fn document_copy(
+        &self,
+        person_id: &str,
+        c: Compartment,
+    ) -> Result<automerge::AutoCommit> {
+        self.writing(|w| {
+            let super::Writer { conn, docs } = w;
+            Ok(docs.get(conn, &(person_id.to_string(), c))?.doc.clone())
+        })
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use automerge::{ReadDoc, ROOT};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -18,7 +17,7 @@ use crate::record::day::{
     self as dayedit, VisitCancellation, VisitHandover, VisitMove, VisitMoveInput,
     VisitPriorityOverride,
 };
-use crate::record::layout::{self, AuditStamp};
+use crate::record::layout;
 use crate::record::plan::*;
 use crate::record::policy::Action;
 use crate::record::schedule::{
@@ -26,7 +25,7 @@ use crate::record::schedule::{
     VisitStatus,
 };
 use crate::record::task::{self, CareTask, TaskInput, TaskStatus, TaskStatusChange, TaskView};
-use crate::record::{Author, ClinicalRecord, Compartment, ContactType};
+use crate::record::{ClinicalRecord, Compartment, ContactType};
 
 // ---------------------------------------------------------------- the lists
 
@@ -571,44 +570,7 @@ impl FieldStore {
 
 /// The care plan of a clinical document, with the first release's plan as its first version.
 pub(super) fn plan_view(person_id: &str, doc: &mut automerge::AutoCommit) -> Result<CarePlanView> {
-    let view = dayedit::plan(person_id, doc)?;
-    let legacy: Option<crate::record::CarePlan> = layout::get_json(doc, layout::CARE_PLAN)?;
-    let legacy_author = match &legacy {
-        Some(_) => author_of_key(doc, layout::CARE_PLAN)?,
-        None => None,
-    };
-    Ok(dayedit::with_first_version(
-        view,
-        legacy.as_ref(),
-        legacy_author.as_ref(),
-    ))
-}
-
-/// Who last wrote `k`, from the audit stamp of the change holding the winning op.
-fn author_of_key(doc: &mut automerge::AutoCommit, k: &str) -> Result<Option<Author>> {
-    let Some((_, automerge::ObjId::Id(counter, actor, _))) = doc.get(ROOT, k)? else {
-        return Ok(None);
-    };
-    for meta in doc.get_changes_meta(&[]) {
-        if *meta.actor == actor && meta.start_op <= counter && counter <= meta.max_op {
-            let Some(stamp) = meta
-                .message
-                .as_deref()
-                .and_then(|m| serde_json::from_str::<AuditStamp>(m).ok())
-            else {
-                return Ok(None);
-            };
-            return Ok(Some(Author {
-                user_id: stamp.user_id,
-                display_name: stamp.display_name,
-                role: stamp.role,
-                device_id: stamp.device_id,
-                at: DateTime::from_timestamp_millis(meta.timestamp)
-                    .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
-            }));
-        }
-    }
-    Ok(None)
+    dayedit::plan_view(person_id, doc)
 }
 
 // ---------------------------------------------------------------- projections
