@@ -118,6 +118,8 @@ pub fn router(app: Arc<App>) -> Router {
             crate::ingest::http::READINGS_PATH,
             post(crate::ingest::http::readings_handler),
         )
+        // FHIR reads by an integration (GETs: no body).
+        .merge(crate::fhir::http::router())
         // Bodies are read by the handlers themselves, after authentication, with a size limit
         // and a minimum rate.
         .layer(DefaultBodyLimit::disable())

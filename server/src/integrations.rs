@@ -1,8 +1,12 @@
-//! Integration credentials and registered home monitors (issue 13, item 2): what
-//! `doorstep admin create-integration`, `revoke-integration`, `register-monitor` and
-//! `unregister-monitor` do. A monitoring integration posts readings with its own bearer token
-//! (shown once, stored only as its hash, as a device's is); a reading is accepted only from a
-//! monitor whose serial is registered, for that integration, to the person it is about.
+//! Integration credentials, registered home monitors (issue 13, item 2) and FHIR scopes (issue
+//! 15): what `doorstep admin create-integration`, `revoke-integration`, `register-monitor`,
+//! `unregister-monitor` and `set-integration-scope` do. An integration acts with its own bearer
+//! token (shown once, stored only as its hash, as a device's is). A monitoring integration posts
+//! readings, accepted only from a monitor whose serial is registered, for that integration, to
+//! the person it is about. A FHIR integration reads records of the teams in its scope, each team
+//! with the compartments it names (`crate::fhir`).
+
+use doorstep_core::record::Compartment;
 
 use crate::admin::{check_id, now_ms};
 use crate::auth;
@@ -10,7 +14,14 @@ use crate::error::{Result, ServerError};
 use crate::storage::{IntegrationRow, Storage};
 
 /// The kinds of integration this server knows.
-pub const KINDS: &[&str] = &["monitoring"];
+pub const KINDS: &[&str] = &["monitoring", FHIR];
+
+/// The kind of an integration that reads records as FHIR (an EPR, a shared care record).
+pub const FHIR: &str = "fhir";
+
+/// What a new FHIR integration may read of its own team until the operator says otherwise: the
+/// Patient and the clinical record, never the advice record (which also needs consent).
+pub const DEFAULT_FHIR_SCOPE: &[Compartment] = &[Compartment::Demographics, Compartment::Clinical];
 
 /// A new integration and its token (print it once; it is never shown again).
 #[derive(Debug, Clone)]
@@ -49,7 +60,12 @@ pub fn create(storage: &Storage, kind: &str, name: &str, team_id: &str) -> Resul
                 "no team {team_id}: create it first"
             )));
         }
-        tx.add_integration(&integration, &auth::hash(&token))
+        tx.add_integration(&integration, &auth::hash(&token))?;
+        if kind == FHIR {
+            let scope = compartments_text(DEFAULT_FHIR_SCOPE);
+            tx.set_integration_scope(&integration.integration_id, team_id, &scope, now_ms())?;
+        }
+        Ok(())
     })?;
     Ok(Created { integration, token })
 }
@@ -95,6 +111,12 @@ pub fn register_monitor(
                 "integration {integration_id} is revoked: register monitors to a current one"
             )));
         }
+        if i.kind != "monitoring" {
+            return Err(ServerError::BadRequest(format!(
+                "integration {integration_id} is a {} integration: register monitors to a monitoring one",
+                i.kind
+            )));
+        }
         if !tx.is_member(&i.team_id, person_id)? {
             return Err(ServerError::NotFound(format!(
                 "person {person_id} is not on the caseload of team {}, which integration {integration_id} serves",
@@ -128,4 +150,93 @@ pub fn unregister_monitor(storage: &Storage, integration_id: &str, serial: &str)
 /// Refused ingest lines per reason, most frequent first (for operators).
 pub fn refusal_counts(storage: &Storage) -> Result<Vec<(String, u64)>> {
     storage.read(|tx| tx.ingest_refusal_counts())
+}
+
+fn compartments_text(cs: &[Compartment]) -> String {
+    cs.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Compartments from their names, comma-separated (`demographics,clinical`).
+pub fn parse_compartments(text: &str) -> Result<Vec<Compartment>> {
+    let mut out = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let Some(c) = Compartment::parse(name) else {
+            return Err(ServerError::BadRequest(format!(
+                "unknown compartment '{name}': use demographics, clinical, advice"
+            )));
+        };
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Let a FHIR integration read these compartments of a team's caseload (replacing what it had
+/// for that team); none takes the team out of its scope. The demographics are always among
+/// them (every export holds the Patient); the advice record is still read only with the
+/// person's consent to share.
+pub fn set_scope(
+    storage: &Storage,
+    integration_id: &str,
+    team_id: &str,
+    compartments: &[Compartment],
+) -> Result<()> {
+    if !compartments.is_empty() && !compartments.contains(&Compartment::Demographics) {
+        return Err(ServerError::BadRequest(
+            "a FHIR scope always holds the demographics (every export holds the Patient): add demographics, or give no compartments to take the team out of the scope".into(),
+        ));
+    }
+    storage.write(|tx| {
+        let Some(i) = tx.integration(integration_id)? else {
+            return Err(ServerError::NotFound(format!(
+                "no integration {integration_id}"
+            )));
+        };
+        if i.kind != FHIR {
+            return Err(ServerError::BadRequest(format!(
+                "integration {integration_id} is a {} integration: only a fhir integration has a scope of teams",
+                i.kind
+            )));
+        }
+        if i.revoked_ms.is_some() {
+            return Err(ServerError::Forbidden(format!(
+                "integration {integration_id} is revoked: create a new one"
+            )));
+        }
+        if !tx.team_exists(team_id)? {
+            return Err(ServerError::NotFound(format!(
+                "no team {team_id}: create it first"
+            )));
+        }
+        if compartments.is_empty() {
+            if !tx.remove_integration_scope(integration_id, team_id)? {
+                return Err(ServerError::NotFound(format!(
+                    "team {team_id} is not in the scope of integration {integration_id}"
+                )));
+            }
+            return Ok(());
+        }
+        tx.set_integration_scope(
+            integration_id,
+            team_id,
+            &compartments_text(compartments),
+            now_ms(),
+        )
+    })
+}
+
+/// An integration's scope: (team, the compartments it may read there).
+pub fn scopes(storage: &Storage, integration_id: &str) -> Result<Vec<(String, Vec<Compartment>)>> {
+    storage.read(|tx| scopes_in(tx, integration_id))
+}
+
+pub(crate) fn scopes_in(
+    tx: &mut dyn crate::storage::Tx,
+    integration_id: &str,
+) -> Result<Vec<(String, Vec<Compartment>)>> {
+    tx.integration_scopes(integration_id)?
+        .into_iter()
+        .map(|(team, text)| Ok((team, parse_compartments(&text)?)))
+        .collect()
 }

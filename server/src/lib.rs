@@ -14,6 +14,7 @@ pub mod csds;
 pub mod docs;
 pub mod duplicates;
 pub mod error;
+pub mod fhir;
 pub mod http;
 pub mod hub;
 pub mod identity;

@@ -40,6 +40,8 @@ pub fn route(path: &str) -> &'static str {
         "/v1/enrol" => "enrol",
         "/v1/health" => "health",
         "/v1/readings" => "readings",
+        "/fhir/Patient" => "fhir_search",
+        p if p.starts_with("/fhir/Patient/") && p.ends_with("/$everything") => "fhir_everything",
         _ => "other",
     }
 }

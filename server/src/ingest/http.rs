@@ -77,6 +77,12 @@ async fn readings_inner(
                 .unwrap_or_default()
         )));
     }
+    if integration.kind != "monitoring" {
+        return Err(ServerError::Forbidden(format!(
+            "integration {} is a {} integration: readings are posted with a monitoring integration's credential",
+            integration.integration_id, integration.kind
+        )));
+    }
     rate(
         &app.counters,
         format!("int:{}", integration.integration_id),
@@ -101,7 +107,7 @@ async fn readings_inner(
 }
 
 /// The bearer token is an integration's (a device's token is not taken here).
-async fn authenticate(app: &Arc<App>, headers: &HeaderMap) -> Result<IntegrationRow> {
+pub(crate) async fn authenticate(app: &Arc<App>, headers: &HeaderMap) -> Result<IntegrationRow> {
     let unauthorized = || {
         ServerError::IntegrationUnauthorized(
             "this integration's bearer token is missing or unknown: send `Authorization: Bearer <token>` with the token `doorstep admin create-integration` printed".into(),

@@ -7,8 +7,9 @@ use doorstep_core::record::{Compartment, Role, User};
 use super::postgres::PgStorage;
 use super::sqlite::SqliteStorage;
 use super::{
-    DeviceInfo, DeviceRow, EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange,
-    NewReading, ReadingInsert, ReferralRow, SnapshotInfo, Storage, StoredChange, TeamProfile,
+    DeviceInfo, DeviceRow, EscalationRoutes, FhirReadRow, HubSession, IngestRefusal,
+    IntegrationRow, NewChange, NewReading, ReadingInsert, ReferralRow, SnapshotInfo, Storage,
+    StoredChange, TeamProfile,
 };
 use crate::error::{Result, ServerError};
 
@@ -843,6 +844,67 @@ pub(crate) fn monitoring(s: &Storage) {
     assert_eq!(
         s.read(|tx| tx.ingest_refusal_counts()).unwrap(),
         vec![("wrong_unit".into(), 2), ("unknown_device".into(), 1)]
+    );
+
+    // FHIR integrations (schema 10): scopes per team, replaced and removed; the read audit.
+    s.write(|tx| {
+        tx.create_team("t2", "T2")?;
+        tx.set_integration_scope("i1", "t2", "demographics", 1)?;
+        tx.set_integration_scope("i1", "t1", "demographics", 1)?;
+        tx.set_integration_scope("i1", "t1", "demographics,clinical", 2)
+    })
+    .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.integration_scopes("i1")).unwrap(),
+        vec![
+            ("t1".into(), "demographics,clinical".into()),
+            ("t2".into(), "demographics".into())
+        ]
+    );
+    assert!(s
+        .write(|tx| tx.remove_integration_scope("i1", "t2"))
+        .unwrap());
+    assert!(!s
+        .write(|tx| tx.remove_integration_scope("i1", "t2"))
+        .unwrap());
+    assert_eq!(s.read(|tx| tx.integration_scopes("i1")).unwrap().len(), 1);
+    assert!(s.read(|tx| tx.integration_scopes("i2")).unwrap().is_empty());
+    s.write(|tx| {
+        tx.join("t2", "k1", 1)?;
+        tx.join("t2", "k2", 2)?;
+        tx.set_identity_keys("k2", &[("nhs".into(), "9434765919".into())])
+    })
+    .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.members_without_identity_keys("t2")).unwrap(),
+        vec!["k1".to_string()]
+    );
+    let read = |at_ms: i64, person: Option<&str>, outcome: &str| FhirReadRow {
+        integration_id: "i1".into(),
+        at_ms,
+        request: "GET /fhir/Patient".into(),
+        person_id: person.map(String::from),
+        compartments: String::new(),
+        outcome: outcome.into(),
+        peer: "127.0.0.1".into(),
+    };
+    s.write(|tx| {
+        tx.add_fhir_read(&read(9, Some("p1"), "exported"))?;
+        tx.add_fhir_read(&read(8, None, "no match"))?;
+        tx.add_fhir_read(&read(10, Some("p2"), "exported"))
+    })
+    .unwrap();
+    assert_eq!(
+        s.read(|tx| tx.fhir_reads(Some("p1"))).unwrap(),
+        vec![read(9, Some("p1"), "exported")]
+    );
+    assert_eq!(
+        s.read(|tx| tx.fhir_reads(None))
+            .unwrap()
+            .iter()
+            .map(|r| r.at_ms)
+            .collect::<Vec<_>>(),
+        vec![8, 9, 10]
     );
 }
 

@@ -184,6 +184,22 @@ pub struct IntegrationRow {
     pub revoked_ms: Option<i64>,
 }
 
+/// One FHIR read by an integration (schema 10): every search and export, answered or refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FhirReadRow {
+    pub integration_id: String,
+    pub at_ms: i64,
+    /// What was asked, as the request line's path and query (`GET /fhir/Patient/…/$everything`).
+    pub request: String,
+    /// The person whose record was read, when one was.
+    pub person_id: Option<String>,
+    /// The compartments sent, comma-separated (empty when nothing was).
+    pub compartments: String,
+    /// `exported`, `matched N`, `no match`, or the refusal's code.
+    pub outcome: String,
+    pub peer: String,
+}
+
 /// One reading to store (schema 6). `(integration_id, person_id, kind, taken_ms)` is unique.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReading<'a> {
@@ -474,6 +490,26 @@ pub trait Tx {
     fn team_profile(&mut self, team_id: &str) -> Result<Option<TeamProfile>>;
     /// The ids of the users of a team (disabled ones too: what they recorded is the team's).
     fn team_users(&mut self, team_id: &str) -> Result<Vec<String>>;
+    // FHIR integrations (schema 10, issue 15)
+    /// Set (or replace) the compartments, comma-separated, an integration may read of a team's
+    /// caseload.
+    fn set_integration_scope(
+        &mut self,
+        integration_id: &str,
+        team_id: &str,
+        compartments: &str,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Take a team out of an integration's scope; whether it was in it.
+    fn remove_integration_scope(&mut self, integration_id: &str, team_id: &str) -> Result<bool>;
+    /// (team, compartments comma-separated), by team.
+    fn integration_scopes(&mut self, integration_id: &str) -> Result<Vec<(String, String)>>;
+    /// The team's current members with no identity key (their demographics unchanged since
+    /// schema 8, or holding neither an NHS number nor a date of birth and postcode).
+    fn members_without_identity_keys(&mut self, team_id: &str) -> Result<Vec<String>>;
+    fn add_fhir_read(&mut self, r: &FhirReadRow) -> Result<()>;
+    /// The FHIR reads of one person's record (every one when `None`), oldest first.
+    fn fhir_reads(&mut self, person_id: Option<&str>) -> Result<Vec<FhirReadRow>>;
     fn add_ingest_refusals(&mut self, refused: &[IngestRefusal]) -> Result<()>;
     /// (reason code, count), most frequent first.
     fn ingest_refusal_counts(&mut self) -> Result<Vec<(String, u64)>>;

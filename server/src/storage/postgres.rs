@@ -42,9 +42,9 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
-    EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
-    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading,
-    TeamProfile, Tx,
+    EscalationRoutes, FhirReadRow, HubSession, IngestRefusal, IntegrationRow, NewChange,
+    NewReading, QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange,
+    StoredReading, TeamProfile, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1611,6 +1611,92 @@ impl Tx for PgTx<'_> {
             })
         })
         .transpose()
+    }
+
+    fn set_integration_scope(
+        &mut self,
+        integration_id: &str,
+        team_id: &str,
+        compartments: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO integration_scopes (integration_id, team_id, compartments, set_ms)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (integration_id, team_id) DO UPDATE
+               SET compartments = excluded.compartments, set_ms = excluded.set_ms",
+            &[&integration_id, &team_id, &compartments, &now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn remove_integration_scope(&mut self, integration_id: &str, team_id: &str) -> Result<bool> {
+        Ok(self.execute(
+            "DELETE FROM integration_scopes WHERE integration_id = $1 AND team_id = $2",
+            &[&integration_id, &team_id],
+        )? > 0)
+    }
+
+    fn integration_scopes(&mut self, integration_id: &str) -> Result<Vec<(String, String)>> {
+        self.query(
+            "SELECT team_id, compartments FROM integration_scopes WHERE integration_id = $1
+             ORDER BY team_id",
+            &[&integration_id],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+    }
+
+    fn members_without_identity_keys(&mut self, team_id: &str) -> Result<Vec<String>> {
+        self.query(
+            "SELECT m.person_id FROM memberships m WHERE m.team_id = $1 AND m.left_seq IS NULL
+               AND NOT m.pending
+               AND NOT EXISTS (SELECT 1 FROM identity_keys k WHERE k.person_id = m.person_id)
+             ORDER BY m.person_id COLLATE \"C\"",
+            &[&team_id],
+        )?
+        .iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
+    fn add_fhir_read(&mut self, r: &FhirReadRow) -> Result<()> {
+        self.execute(
+            "INSERT INTO fhir_reads (integration_id, at_ms, request, person_id, compartments, outcome, peer)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &r.integration_id,
+                &r.at_ms,
+                &r.request,
+                &r.person_id,
+                &r.compartments,
+                &r.outcome,
+                &r.peer,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn fhir_reads(&mut self, person_id: Option<&str>) -> Result<Vec<FhirReadRow>> {
+        self.query(
+            "SELECT integration_id, at_ms, request, person_id, compartments, outcome, peer
+             FROM fhir_reads WHERE $1::text IS NULL OR person_id = $1 ORDER BY at_ms, id",
+            &[&person_id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(FhirReadRow {
+                integration_id: r.try_get(0)?,
+                at_ms: r.try_get(1)?,
+                request: r.try_get(2)?,
+                person_id: r.try_get(3)?,
+                compartments: r.try_get(4)?,
+                outcome: r.try_get(5)?,
+                peer: r.try_get(6)?,
+            })
+        })
+        .collect()
     }
 
     fn team_users(&mut self, team_id: &str) -> Result<Vec<String>> {

@@ -287,6 +287,32 @@ CREATE TABLE team_profiles (
 CREATE INDEX users_team ON users (team_id);
 "#,
     },
+    Migration {
+        version: 10,
+        name: "FHIR integrations: the teams and compartments an integration may read, and the audit of every FHIR read",
+        sqlite: r#"
+CREATE TABLE integration_scopes (
+    integration_id TEXT NOT NULL REFERENCES integrations (integration_id),
+    team_id TEXT NOT NULL REFERENCES teams (team_id), compartments TEXT NOT NULL,
+    set_ms INTEGER NOT NULL, PRIMARY KEY (integration_id, team_id));
+CREATE TABLE fhir_reads (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, integration_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    request TEXT NOT NULL, person_id TEXT, compartments TEXT NOT NULL, outcome TEXT NOT NULL,
+    peer TEXT NOT NULL);
+CREATE INDEX fhir_reads_person ON fhir_reads (person_id, at_ms);
+"#,
+        postgres: r#"
+CREATE TABLE integration_scopes (
+    integration_id TEXT NOT NULL REFERENCES integrations (integration_id),
+    team_id TEXT NOT NULL REFERENCES teams (team_id), compartments TEXT NOT NULL,
+    set_ms BIGINT NOT NULL, PRIMARY KEY (integration_id, team_id));
+CREATE TABLE fhir_reads (
+    id BIGSERIAL PRIMARY KEY, integration_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
+    request TEXT NOT NULL, person_id TEXT, compartments TEXT NOT NULL, outcome TEXT NOT NULL,
+    peer TEXT NOT NULL);
+CREATE INDEX fhir_reads_person ON fhir_reads (person_id, at_ms);
+"#,
+    },
 ];
 
 /// The schema version this server writes and reads.

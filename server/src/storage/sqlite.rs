@@ -9,9 +9,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
     parse_role, role_str, routes_of, schema, ChangeMeta, CodeInfo, DeviceInfo, DeviceRow,
-    EscalationRoutes, HubSession, IngestRefusal, IntegrationRow, NewChange, NewReading,
-    QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange, StoredReading,
-    TeamProfile, Tx,
+    EscalationRoutes, FhirReadRow, HubSession, IngestRefusal, IntegrationRow, NewChange,
+    NewReading, QuarantineRow, ReadingInsert, ReferralRow, SnapshotInfo, StoredChange,
+    StoredReading, TeamProfile, Tx,
 };
 use crate::error::{Result, ServerError};
 
@@ -1405,6 +1405,92 @@ impl Tx for SqliteTx<'_> {
                 })
             })
             .optional()?)
+    }
+
+    fn set_integration_scope(
+        &mut self,
+        integration_id: &str,
+        team_id: &str,
+        compartments: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO integration_scopes (integration_id, team_id, compartments, set_ms)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (integration_id, team_id) DO UPDATE
+               SET compartments = excluded.compartments, set_ms = excluded.set_ms",
+            params![integration_id, team_id, compartments, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn remove_integration_scope(&mut self, integration_id: &str, team_id: &str) -> Result<bool> {
+        Ok(self.tx.execute(
+            "DELETE FROM integration_scopes WHERE integration_id = ?1 AND team_id = ?2",
+            params![integration_id, team_id],
+        )? > 0)
+    }
+
+    fn integration_scopes(&mut self, integration_id: &str) -> Result<Vec<(String, String)>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT team_id, compartments FROM integration_scopes WHERE integration_id = ?1
+             ORDER BY team_id",
+        )?;
+        let rows = st
+            .query_map([integration_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn members_without_identity_keys(&mut self, team_id: &str) -> Result<Vec<String>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT m.person_id FROM memberships m WHERE m.team_id = ?1 AND m.left_seq IS NULL
+               AND m.pending = 0
+               AND NOT EXISTS (SELECT 1 FROM identity_keys k WHERE k.person_id = m.person_id)
+             ORDER BY m.person_id",
+        )?;
+        let rows = st
+            .query_map([team_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    fn add_fhir_read(&mut self, r: &FhirReadRow) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO fhir_reads (integration_id, at_ms, request, person_id, compartments, outcome, peer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                r.integration_id,
+                r.at_ms,
+                r.request,
+                r.person_id,
+                r.compartments,
+                r.outcome,
+                r.peer
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn fhir_reads(&mut self, person_id: Option<&str>) -> Result<Vec<FhirReadRow>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT integration_id, at_ms, request, person_id, compartments, outcome, peer
+             FROM fhir_reads WHERE ?1 IS NULL OR person_id = ?1 ORDER BY at_ms, id",
+        )?;
+        let rows = st
+            .query_map([person_id], |r| {
+                Ok(FhirReadRow {
+                    integration_id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    request: r.get(2)?,
+                    person_id: r.get(3)?,
+                    compartments: r.get(4)?,
+                    outcome: r.get(5)?,
+                    peer: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn team_users(&mut self, team_id: &str) -> Result<Vec<String>> {

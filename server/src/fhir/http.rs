@@ -1,0 +1,259 @@
+//! The FHIR routes, held to the server's limits cheapest first: per-address rate → bearer token
+//! (an integration's) → per-credential rate → the read (blocking pool) → its audit row → the
+//! answer. Answers are `application/fhir+json`; a refusal is an `OperationOutcome` whose
+//! diagnostics say what to do, with the HTTP status of the refusal.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+
+use super::Answer;
+use crate::admin::now_ms;
+use crate::error::{Result, ServerError};
+use crate::http::{blocking, rate, App, Client};
+use crate::ingest::http::authenticate;
+use crate::storage::{FhirReadRow, IntegrationRow};
+
+pub const PATIENT_PATH: &str = "/fhir/Patient";
+pub const EVERYTHING_PATH: &str = "/fhir/Patient/{id}/$everything";
+
+const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+pub fn router() -> axum::Router<Arc<App>> {
+    axum::Router::new()
+        .route(PATIENT_PATH, axum::routing::get(search_handler))
+        .route(EVERYTHING_PATH, axum::routing::get(everything_handler))
+}
+
+async fn search_handler(
+    State(app): State<Arc<App>>,
+    Extension(Client(client)): Extension<Client>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let request = format!("GET {PATIENT_PATH}?{}", query.as_deref().unwrap_or(""));
+    let base = base_url(&app, &headers);
+    let query = query.unwrap_or_default();
+    serve(&app, client, &headers, request, move |app, i| {
+        let identifier = identifier_of(&query)?;
+        super::search(&app.storage, i, &identifier, &base)
+    })
+    .await
+}
+
+async fn everything_handler(
+    State(app): State<Arc<App>>,
+    Extension(Client(client)): Extension<Client>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let request = format!("GET /fhir/Patient/{id}/$everything");
+    serve(&app, client, &headers, request, move |app, i| {
+        super::everything(&app.storage, i, &id)
+    })
+    .await
+}
+
+/// The one `identifier` parameter of a Patient search (no other parameter is taken: a search
+/// that silently ignored one could answer a different question than was asked).
+fn identifier_of(query: &str) -> Result<String> {
+    let mut identifier = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "identifier" if identifier.is_none() => identifier = Some(v.into_owned()),
+            "identifier" => {
+                return Err(ServerError::BadRequest(
+                    "give one identifier per search".into(),
+                ))
+            }
+            "_format" if matches!(v.as_ref(), "json" | "application/fhir+json") => {}
+            other => {
+                return Err(ServerError::BadRequest(format!(
+                    "this server searches Patients by identifier (NHS number) only; parameter '{other}' is not supported"
+                )))
+            }
+        }
+    }
+    identifier.ok_or_else(|| {
+        ServerError::BadRequest(format!(
+            "search with ?identifier={}|<NHS number>",
+            super::NHS_NUMBER_SYSTEM
+        ))
+    })
+}
+
+/// This server's FHIR base as the client reached it (for a searchset's fullUrls): the Host it
+/// asked for, https when the server (or a proxy in front of it) serves TLS.
+fn base_url(app: &App, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost");
+    let scheme = if app.config.hub_secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}/fhir")
+}
+
+/// Authenticate, rate-limit, read, audit, answer.
+async fn serve<F>(
+    app: &Arc<App>,
+    client: IpAddr,
+    headers: &HeaderMap,
+    request: String,
+    read: F,
+) -> Response
+where
+    F: FnOnce(&App, &IntegrationRow) -> Result<Answer> + Send + 'static,
+{
+    let mut integration = None;
+    let r = serve_inner(app, client, headers, &request, read, &mut integration).await;
+    match r {
+        Ok(answer) => {
+            let mut response = (StatusCode::OK, answer.body).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+            response
+        }
+        Err(e) => {
+            app.metrics.refusal(e.code());
+            tracing::warn!(
+                target: "doorstep::security",
+                event = "fhir_read_refused",
+                reason = e.code(),
+                integration = integration.as_ref().map(|i: &IntegrationRow| i.integration_id.as_str()).unwrap_or("-"),
+                peer = %client,
+                detail = %e,
+            );
+            if let Some(i) = &integration {
+                let row = audit_row(i, client, &request, None, &[], e.code());
+                let app = app.clone();
+                // A refusal is audited too; failing to is logged, the refusal still sent.
+                if let Err(a) =
+                    blocking(move || app.storage.write(|tx| tx.add_fhir_read(&row))).await
+                {
+                    tracing::error!(detail = %a, "a refused FHIR read could not be audited");
+                }
+            }
+            operation_outcome(&e)
+        }
+    }
+}
+
+async fn serve_inner<F>(
+    app: &Arc<App>,
+    client: IpAddr,
+    headers: &HeaderMap,
+    request: &str,
+    read: F,
+    out: &mut Option<IntegrationRow>,
+) -> Result<Answer>
+where
+    F: FnOnce(&App, &IntegrationRow) -> Result<Answer> + Send + 'static,
+{
+    let l = &app.config.limits;
+    rate(
+        &app.counters,
+        format!("ip:{client}"),
+        l.address_per_minute,
+        "too many requests from this address",
+    )?;
+    let integration = authenticate(app, headers).await?;
+    *out = Some(integration.clone());
+    super::check_reader(&integration)?;
+    rate(
+        &app.counters,
+        format!("int:{}", integration.integration_id),
+        l.integration_per_minute,
+        "this integration is reading too often",
+    )?;
+    let app2 = app.clone();
+    let request = request.to_string();
+    blocking(move || {
+        let answer = read(&app2, &integration)?;
+        // The export is sent only once its audit row is stored.
+        let row = audit_row(
+            &integration,
+            client,
+            &request,
+            answer.person_id.as_deref(),
+            &answer.compartments,
+            &answer.outcome,
+        );
+        app2.storage.write(|tx| tx.add_fhir_read(&row))?;
+        Ok(answer)
+    })
+    .await
+}
+
+fn audit_row(
+    i: &IntegrationRow,
+    client: IpAddr,
+    request: &str,
+    person_id: Option<&str>,
+    compartments: &[doorstep_core::record::Compartment],
+    outcome: &str,
+) -> FhirReadRow {
+    FhirReadRow {
+        integration_id: i.integration_id.clone(),
+        at_ms: now_ms(),
+        request: request.chars().take(500).collect(),
+        person_id: person_id.map(String::from),
+        compartments: compartments
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        outcome: outcome.to_string(),
+        peer: client.to_string(),
+    }
+}
+
+/// A refusal as FHIR: an OperationOutcome with the message in `diagnostics`.
+fn operation_outcome(e: &ServerError) -> Response {
+    let code = match e {
+        ServerError::BadRequest(_) => "invalid",
+        ServerError::IntegrationUnauthorized(_) | ServerError::Unauthorized => "login",
+        ServerError::Forbidden(_) => "forbidden",
+        ServerError::NotFound(_) => "not-found",
+        ServerError::RateLimited { .. } => "throttled",
+        ServerError::TooLarge(_) => "too-costly",
+        ServerError::Timeout(_) => "timeout",
+        _ => "exception",
+    };
+    let diagnostics = match e {
+        ServerError::Storage(detail) => {
+            tracing::error!(%detail, "storage failure in a FHIR read");
+            "the server could not read its database; nothing was exported. Try again shortly."
+                .to_string()
+        }
+        other => other.to_string(),
+    };
+    let body = serde_json::json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    });
+    let mut response = (e.status(), body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    if let ServerError::RateLimited { retry_after_s, .. } = e {
+        if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
