@@ -102,10 +102,12 @@ pub enum AdminAction {
     RemovePerson { person_id: String },
     /// List enrolled devices.
     Devices,
-    /// Create a credential for a system integration (a remote-monitoring service) serving a
-    /// team; its token is printed once and stored only as a hash.
+    /// Create a credential for a system integration serving a team: a remote-monitoring
+    /// service (posts readings) or a FHIR reader such as the trust's EPR (reads the team's
+    /// records: the demographics and clinical record until `set-integration-scope` says
+    /// otherwise). Its token is printed once and stored only as a hash.
     CreateIntegration {
-        /// monitoring
+        /// monitoring or fhir
         #[arg(long)]
         kind: String,
         /// The supplier and service ("Acme oximetry for the Halifax virtual ward").
@@ -133,6 +135,23 @@ pub enum AdminAction {
         integration: String,
         #[arg(long)]
         serial: String,
+    },
+    /// Set which compartments a FHIR integration may read of a team's caseload (replacing
+    /// what it had for that team); `--compartments none` takes the team out of its scope. The
+    /// advice record is read only where the person consents to share.
+    SetIntegrationScope {
+        integration_id: String,
+        #[arg(long)]
+        team: String,
+        /// Comma-separated: demographics (always), clinical, advice; or none.
+        #[arg(long)]
+        compartments: String,
+    },
+    /// The audit of FHIR reads (every search and export, answered or refused), oldest first.
+    FhirReads {
+        /// Only the reads of this person's record.
+        #[arg(long)]
+        person: Option<String>,
     },
     /// Readings refused at ingest, counted by reason.
     IngestRefusals,
@@ -378,6 +397,48 @@ pub fn run(storage: &Storage, action: AdminAction) -> Result<(), String> {
                         "active"
                     },
                     i.name
+                );
+                for (team, cs) in integrations::scopes(storage, &i.integration_id).map_err(e)? {
+                    let names: Vec<&str> = cs.iter().map(|c| c.as_str()).collect();
+                    println!("    reads team {team}: {}", names.join(", "));
+                }
+            }
+        }
+        AdminAction::SetIntegrationScope {
+            integration_id,
+            team,
+            compartments,
+        } => {
+            let cs = if compartments.trim() == "none" {
+                Vec::new()
+            } else {
+                integrations::parse_compartments(&compartments).map_err(e)?
+            };
+            integrations::set_scope(storage, &integration_id, &team, &cs).map_err(e)?;
+            if cs.is_empty() {
+                println!("integration {integration_id} no longer reads team {team}'s records");
+            } else {
+                println!(
+                    "integration {integration_id} reads {} of team {team}'s caseload",
+                    cs.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+        AdminAction::FhirReads { person } => {
+            let rows = doorstep_server::fhir::audit(storage, person.as_deref()).map_err(e)?;
+            if rows.is_empty() {
+                println!("no FHIR reads recorded");
+            }
+            for r in rows {
+                println!(
+                    "{}  {}  {}  person {}  sent [{}]  {}  from {}",
+                    ms(Some(r.at_ms)),
+                    r.integration_id,
+                    r.request,
+                    r.person_id.as_deref().unwrap_or("-"),
+                    r.compartments,
+                    r.outcome,
+                    r.peer
                 );
             }
         }

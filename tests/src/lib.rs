@@ -293,10 +293,16 @@ pub fn team(backend: &Backend, team: &str) {
 /// A monitoring integration of `team` made with `doorstep admin create-integration`: its id and
 /// the token the command prints once.
 pub fn monitoring_integration(backend: &Backend, name: &str, team: &str) -> (String, String) {
+    integration(backend, "monitoring", name, team)
+}
+
+/// An integration of `kind` (`monitoring`, `fhir`) of `team` made with `doorstep admin
+/// create-integration`: its id and the token the command prints once.
+pub fn integration(backend: &Backend, kind: &str, name: &str, team: &str) -> (String, String) {
     let out = backend.admin(&[
         "create-integration",
         "--kind",
-        "monitoring",
+        kind,
         "--name",
         name,
         "--team",

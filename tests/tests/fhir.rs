@@ -1001,3 +1001,235 @@ fn news2_codes_match_nhs_englands_example() {
         }
     }
 }
+
+/// GET a FHIR route of a real server: (status, content type, body).
+fn get(rt: &tokio::runtime::Runtime, url: &str, token: Option<&str>) -> (u16, String, String) {
+    rt.block_on(async {
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("GET");
+        let status = r.status().as_u16();
+        let media = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (status, media, r.text().await.expect("body"))
+    })
+}
+
+/// The server's FHIR reads through a real `doorstep serve` (issue 15 item 1, the server half):
+/// a nurse's phone records and syncs; a FHIR integration made with `doorstep admin` finds the
+/// person by NHS number and reads `$everything`, which is the phone's own export byte for byte;
+/// refusals are OperationOutcomes; every read is in `doorstep admin fhir-reads`; and the
+/// searchset, the Bundle and a refusal validate with HAPI with zero errors.
+#[test]
+fn hapi_validates_the_servers_fhir_answers_and_every_read_is_audited() {
+    use doorstep_tests::{integration, runtime, team, Backend, Device, ServerProc};
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = Backend::Sqlite(dir.path().join("server"));
+    let server = ServerProc::start(&backend);
+    team(&backend, "leeds");
+    let nurse = Device::enrol(&rt, &backend, &server.url, "leeds-nurse1", dir.path());
+    let s = &nurse.store;
+    let p = s
+        .register_patient(testing::demographics(
+            "Ada",
+            "Adams",
+            Some("943 476 5919"),
+            "LS6 2QT",
+        ))
+        .expect("register");
+    s.set_alert(
+        &p,
+        AlertInput {
+            kind: AlertKind::Resuscitation,
+            text: "DNACPR form in the blue folder".into(),
+            active: true,
+        },
+    )
+    .expect("alert");
+    s.add_episode(
+        &p,
+        EpisodeInput {
+            service: Service::DistrictNursing,
+            referral_source: "GP".into(),
+            referral_reason: "leg ulcer".into(),
+            accepted_on: local_date(Utc::now()) - Duration::days(20),
+        },
+    )
+    .expect("episode");
+    let mut rng = Rng::new(7);
+    for i in 0..3i64 {
+        let start = Utc::now() - Duration::days(i + 1);
+        s.record_visit(
+            &p,
+            VisitInput {
+                planned_visit_id: None,
+                contact_type: ContactType::HomeVisit,
+                started_at: start,
+                ended_at: Some(start + Duration::minutes(30)),
+                outcome: VisitOutcome::Completed,
+                interventions: vec![Intervention::WoundCare],
+                note: Some(format!("visit {i}")),
+                observations: random_observations(&mut rng),
+                scheduled_visit: None,
+                outcome_reason: None,
+                interventions_done: vec![],
+            },
+        )
+        .expect("visit");
+    }
+    nurse.sync(&rt).expect("sync");
+
+    let (id, token) = integration(&backend, "fhir", "Leeds EPR", "leeds");
+    let (_, monitoring) = integration(&backend, "monitoring", "Oximetry", "leeds");
+    let search =
+        |q: &str, t: Option<&str>| get(&rt, &format!("{}/fhir/Patient?{q}", server.url), t);
+    let (status, media, found) = search(
+        "identifier=https://fhir.nhs.uk/Id/nhs-number%7C9434765919",
+        Some(&token),
+    );
+    assert_eq!(status, 200, "{found}");
+    assert!(media.starts_with("application/fhir+json"), "{media}");
+    let v: Value = serde_json::from_str(&found).expect("json");
+    assert_eq!(v["type"], "searchset");
+    assert_eq!(v["total"], 1);
+    let patient = v["entry"][0]["resource"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let everything = |t: Option<&str>, pid: &str| {
+        get(
+            &rt,
+            &format!("{}/fhir/Patient/{pid}/$everything", server.url),
+            t,
+        )
+    };
+    let (status, _, bundle) = everything(Some(&token), &patient);
+    assert_eq!(status, 200, "{bundle}");
+    assert_eq!(
+        bundle,
+        s.export_fhir(&p).expect("export"),
+        "the server's Bundle is the phone's"
+    );
+
+    // Refusals, each an OperationOutcome that says what to do.
+    let refusals = [
+        (
+            search("identifier=9434765919", Some(&token)),
+            400,
+            "the system, a bar",
+        ),
+        (
+            search(
+                "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765918",
+                Some(&token),
+            ),
+            400,
+            "not valid",
+        ),
+        (
+            search("name=Adams", Some(&token)),
+            400,
+            "'name' is not supported",
+        ),
+        (search("identifier=x", None), 401, "bearer token"),
+        (search("identifier=x", Some("wrong")), 401, "bearer token"),
+        (
+            search("identifier=x", Some(&monitoring)),
+            403,
+            "need a fhir integration",
+        ),
+        (everything(Some(&token), "nope"), 400, "not a Patient id"),
+        (
+            everything(Some(&token), "0b1c2d3e-0000-8000-8000-000000000000"),
+            404,
+            "no Patient",
+        ),
+    ];
+    let mut outcome = String::new();
+    for ((status, media, body), want, says) in refusals {
+        assert_eq!(status, want, "{body}");
+        assert!(media.starts_with("application/fhir+json"), "{media}");
+        let o: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(o["resourceType"], "OperationOutcome");
+        let d = o["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+        assert!(d.contains(says), "{d}");
+        outcome = body;
+    }
+
+    // The audit: the export with what it sent, the search, the refusals of a known credential.
+    let reads = backend.admin(&["fhir-reads", "--person", &p]);
+    assert!(
+        reads.contains(&id)
+            && reads.contains("$everything")
+            && reads.contains("sent [demographics,clinical]  exported"),
+        "{reads}"
+    );
+    assert!(reads.contains("matched 1"), "{reads}");
+    let all = backend.admin(&["fhir-reads"]);
+    assert!(
+        all.contains("bad_request") && all.contains("not_found") && all.contains("forbidden"),
+        "{all}"
+    );
+    let listed = backend.admin(&["integrations"]);
+    assert!(
+        listed.contains("reads team leeds: demographics, clinical"),
+        "{listed}"
+    );
+    // A scope without the clinical record: the Patient and its Flags only.
+    backend.admin(&[
+        "set-integration-scope",
+        &id,
+        "--team",
+        "leeds",
+        "--compartments",
+        "demographics",
+    ]);
+    let (_, _, narrow) = everything(Some(&token), &patient);
+    assert!(!narrow.contains("\"Encounter\""), "{narrow}");
+    let refused = backend.admin_fails(&[
+        "set-integration-scope",
+        &id,
+        "--team",
+        "leeds",
+        "--compartments",
+        "clinical,wards",
+    ]);
+    assert!(refused.contains("unknown compartment 'wards'"), "{refused}");
+
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhir-server");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("mkdir");
+    for (name, text) in [
+        ("searchset.json", &found),
+        ("everything.json", &bundle),
+        ("outcome.json", &outcome),
+    ] {
+        std::fs::write(out.join(name), text).expect("write");
+    }
+    let v = validate(&out);
+    println!("{}", v.summary);
+    let failed: Vec<&Issue> = ["searchset.json", "everything.json", "outcome.json"]
+        .iter()
+        .flat_map(|f| errors(&v, f))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "validation errors in the server's answers (kept in {}):\n{}",
+        out.display(),
+        failed
+            .iter()
+            .map(|i| i.line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    println!(
+        "the server's searchset, $everything Bundle and OperationOutcome validated with 0 errors"
+    );
+}

@@ -236,5 +236,13 @@ pub fn everything(storage: &Storage, i: &IntegrationRow, patient_id: &str) -> Re
     })
 }
 
+/// The audit of FHIR reads: of one person's record, or every one; oldest first.
+pub fn audit(
+    storage: &Storage,
+    person_id: Option<&str>,
+) -> Result<Vec<crate::storage::FhirReadRow>> {
+    storage.read(|tx| tx.fhir_reads(person_id))
+}
+
 #[cfg(test)]
 mod tests;
