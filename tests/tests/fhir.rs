@@ -131,14 +131,22 @@ struct Validation {
 }
 
 fn validate(dir: &Path) -> Validation {
-    let out = Command::new("java")
-        .arg("-jar")
+    validate_with(dir, None)
+}
+
+/// Validate every JSON file of `dir`, with the JSON resources of `conformance` (Doorstep's
+/// Questionnaires and CodeSystems) loaded beside UK Core.
+fn validate_with(dir: &Path, conformance: Option<&Path>) -> Validation {
+    let mut cmd = Command::new("java");
+    cmd.arg("-jar")
         .arg(validator())
         .arg(dir)
         .arg("--ukcore")
-        .arg(fhir_dir().join("ukcore"))
-        .output()
-        .expect("run the FHIR validator");
+        .arg(fhir_dir().join("ukcore"));
+    if let Some(c) = conformance {
+        cmd.arg("--conformance").arg(c);
+    }
+    let out = cmd.output().expect("run the FHIR validator");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let issues = stdout
         .lines()
@@ -729,8 +737,44 @@ fn hapi_validates_every_exported_bundle_with_zero_errors() {
         .expect("an SpO2 observation");
     spo2["resource"]["valueQuantity"]["unit"] = Value::from("%");
     std::fs::write(out.join("control-broken.json"), broken.to_string()).expect("write");
+    // The second control: a QuestionnaireResponse answering with a code its Questionnaire does
+    // not offer (so the responses are checked against the published Questionnaires).
+    let mut off_form: Value = serde_json::from_str(&bundle).expect("json");
+    let qr = off_form["entry"]
+        .as_array_mut()
+        .expect("entries")
+        .iter_mut()
+        .find(|e| e["resource"]["resourceType"] == "QuestionnaireResponse")
+        .expect("a QuestionnaireResponse");
+    let answer = qr["resource"]["item"]
+        .as_array_mut()
+        .and_then(|items| {
+            items
+                .iter_mut()
+                .find(|i| i["answer"][0]["valueCoding"].is_object())
+        })
+        .expect("a coded answer");
+    answer["answer"][0]["valueCoding"]["code"] = Value::from("not-on-the-form");
+    std::fs::write(out.join("control-off-form.json"), off_form.to_string()).expect("write");
 
-    let v = validate(&out);
+    // The assessment definitions as published (Questionnaires and their answer CodeSystems):
+    // validated themselves, and loaded so every QuestionnaireResponse is checked against its
+    // Questionnaire.
+    let published = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhir-published");
+    let _ = std::fs::remove_dir_all(&published);
+    std::fs::create_dir_all(&published).expect("mkdir");
+    for r in doorstep_core::fhir::questionnaires::published() {
+        let name = format!(
+            "{}-{}.json",
+            r["resourceType"].as_str().expect("type"),
+            r["id"].as_str().expect("id")
+        );
+        std::fs::write(published.join(&name), r.to_string()).expect("write");
+        std::fs::write(out.join(format!("published-{name}")), r.to_string()).expect("write");
+        exported.push(format!("published-{name}"));
+    }
+
+    let v = validate_with(&out, Some(&published));
     println!("{}", v.summary);
     let failed: Vec<&Issue> = exported.iter().flat_map(|f| errors(&v, f)).collect();
     assert!(
@@ -753,6 +797,12 @@ fn hapi_validates_every_exported_bundle_with_zero_errors() {
         "the broken control was not refused:\n{}",
         v.stdout
     );
+    let off = errors(&v, "control-off-form.json");
+    assert!(
+        off.iter().any(|i| i.line.contains("not-on-the-form")),
+        "the off-form answer was not refused:\n{}",
+        v.stdout
+    );
     assert_eq!(
         v.code,
         Some(1),
@@ -763,7 +813,7 @@ fn hapi_validates_every_exported_bundle_with_zero_errors() {
         exported.len(),
         v.issues
             .iter()
-            .filter(|i| i.severity == "WARNING" && i.file != "control-broken.json")
+            .filter(|i| i.severity == "WARNING" && !i.file.starts_with("control-"))
             .count(),
         control.len()
     );
@@ -1202,6 +1252,25 @@ fn hapi_validates_the_servers_fhir_answers_and_every_read_is_audited() {
         "clinical,wards",
     ]);
     assert!(refused.contains("unknown compartment 'wards'"), "{refused}");
+
+    // The assessment definitions, published without a credential.
+    for r in doorstep_core::fhir::questionnaires::published() {
+        let path = format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        );
+        let (status, _, body) = get(&rt, &format!("{}/fhir/{path}", server.url), None);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).expect("json"), r);
+    }
+    let (status, _, body) = get(
+        &rt,
+        &format!("{}/fhir/Questionnaire/phq-9", server.url),
+        None,
+    );
+    assert_eq!(status, 404);
+    assert!(body.contains("must-1, waterlow-1"), "{body}");
 
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhir-server");
     let _ = std::fs::remove_dir_all(&out);

@@ -10,7 +10,7 @@ use super::obj::obj;
 use super::bundle::{annotation, coding_concept, instant, meta, quantity, reference, Builder};
 use super::encounters::encounter_of;
 use super::{codes, text};
-use crate::clinical::assessments::{self, AnswerValue, Definition};
+use crate::clinical::assessments::{self, AnswerValue, Definition, ItemKind};
 use crate::record::{Assessment, ClinicalRecord};
 
 /// The canonical URL of an assessment definition published as a Questionnaire.
@@ -50,8 +50,8 @@ fn option_label(def: Option<&Definition>, item: &str, option: &str) -> String {
         .unwrap_or_else(|| option.to_string())
 }
 
-/// A measurement's unit as `(text, UCUM code)`, when it has a UCUM form.
-fn ucum(unit: &str) -> Option<&'static str> {
+/// A measurement's UCUM code, when its unit has a UCUM form.
+pub(crate) fn ucum(unit: &str) -> Option<&'static str> {
     match unit {
         "cm" => Some("cm"),
         "kg" => Some("kg"),
@@ -83,27 +83,59 @@ fn assessment(b: &mut Builder<'_>, c: &ClinicalRecord, a: &Assessment) {
                     "display": option_label(def, &ans.item, option),
                 }})
             };
+            let item_def = def.and_then(|d| d.item(&ans.item));
+            let is_points = item_def.is_some_and(|i| matches!(i.kind, ItemKind::Points { .. }));
             let values: Vec<Value> = match &ans.value {
+                // A points item is an integer in the Questionnaire: an option such as "none"
+                // is its points.
+                AnswerValue::Choice { option } if is_points => {
+                    match item_def
+                        .and_then(|i| i.option(option))
+                        .and_then(|o| o.points)
+                    {
+                        Some(p) => vec![obj!({"valueInteger": p})],
+                        None => vec![coded(option)],
+                    }
+                }
                 AnswerValue::Choice { option } => vec![coded(option)],
                 AnswerValue::Choices { options } => options.iter().map(|o| coded(o)).collect(),
                 AnswerValue::Points { points } => vec![obj!({"valueInteger": *points})],
-                AnswerValue::Measured { values } => values
-                    .iter()
-                    .filter_map(|m| {
-                        let unit = def
-                            .and_then(|d| d.item(&ans.item))
-                            .and_then(|i| i.derive.as_ref())
-                            .and_then(|d| d.inputs.iter().find(|i| i.id == m.input))
-                            .map(|i| i.unit)
-                            .unwrap_or("");
-                        let q = match ucum(unit) {
-                            Some(code) => quantity(m.value, unit, code),
-                            None => super::bundle::number(m.value)
-                                .map(|v| obj!({"value": v, "unit": text::string(unit)})),
-                        }?;
-                        Some(obj!({"valueQuantity": q}))
-                    })
-                    .collect(),
+                AnswerValue::Measured { values } => {
+                    // The option the measurements picked, with each measurement under it.
+                    let children: Vec<Value> = values
+                        .iter()
+                        .filter_map(|m| {
+                            let unit = item_def
+                                .and_then(|i| i.derive.as_ref())
+                                .and_then(|d| d.inputs.iter().find(|i| i.id == m.input))
+                                .map(|i| i.unit)
+                                .unwrap_or("");
+                            let q = match ucum(unit) {
+                                Some(code) => quantity(m.value, unit, code),
+                                None => super::bundle::number(m.value)
+                                    .map(|v| obj!({"value": v, "unit": text::string(unit)})),
+                            }?;
+                            Some(obj!({
+                                "linkId": super::questionnaires::input_link_id(&ans.item, &m.input),
+                                "answer": [{"valueQuantity": q}],
+                            }))
+                        })
+                        .collect();
+                    let picked = a
+                        .score
+                        .items
+                        .iter()
+                        .find(|i| i.item == ans.item)
+                        .and_then(|i| i.options.first());
+                    match picked {
+                        Some(option) => {
+                            let mut answer = coded(option);
+                            answer["item"] = obj!(children);
+                            vec![answer]
+                        }
+                        None => Vec::new(),
+                    }
+                }
             };
             obj!({
                 "linkId": ans.item.as_str(),

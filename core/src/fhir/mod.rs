@@ -29,6 +29,7 @@ pub mod ids;
 mod obj;
 mod observations;
 mod patient;
+pub mod questionnaires;
 pub mod readings;
 pub mod text;
 mod typed;

@@ -23,10 +23,65 @@ pub const EVERYTHING_PATH: &str = "/fhir/Patient/{id}/$everything";
 
 const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
+/// The assessment definitions as published: not patient data, so no credential is asked.
+pub const QUESTIONNAIRE_PATH: &str = "/fhir/Questionnaire/{id}";
+pub const CODE_SYSTEM_PATH: &str = "/fhir/CodeSystem/{id}";
+
 pub fn router() -> axum::Router<Arc<App>> {
     axum::Router::new()
         .route(PATIENT_PATH, axum::routing::get(search_handler))
         .route(EVERYTHING_PATH, axum::routing::get(everything_handler))
+        .route(
+            QUESTIONNAIRE_PATH,
+            axum::routing::get(|s, c, p| published_handler(s, c, p, "Questionnaire")),
+        )
+        .route(
+            CODE_SYSTEM_PATH,
+            axum::routing::get(|s, c, p| published_handler(s, c, p, "CodeSystem")),
+        )
+}
+
+/// `GET /fhir/Questionnaire/{id}`, `GET /fhir/CodeSystem/{id}`: a published definition
+/// (`must-1`, `must-1-answers`), rate-limited per address.
+async fn published_handler(
+    State(app): State<Arc<App>>,
+    Extension(Client(client)): Extension<Client>,
+    Path(id): Path<String>,
+    kind: &'static str,
+) -> Response {
+    let l = &app.config.limits;
+    let found = rate(
+        &app.counters,
+        format!("ip:{client}"),
+        l.address_per_minute,
+        "too many requests from this address",
+    )
+    .and_then(|()| {
+        doorstep_core::fhir::questionnaires::published()
+            .into_iter()
+            .find(|r| r["resourceType"] == kind && r["id"] == id.as_str())
+            .ok_or_else(|| {
+                ServerError::NotFound(format!(
+                    "no {kind} '{id}' is published here: the assessment definitions are {}",
+                    doorstep_core::fhir::questionnaires::published()
+                        .iter()
+                        .filter(|r| r["resourceType"] == kind)
+                        .filter_map(|r| r["id"].as_str().map(String::from))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    });
+    match found {
+        Ok(r) => {
+            let mut response = (StatusCode::OK, r.to_string()).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+            response
+        }
+        Err(e) => operation_outcome(&e),
+    }
 }
 
 async fn search_handler(

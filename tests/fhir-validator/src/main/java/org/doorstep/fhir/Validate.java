@@ -31,7 +31,8 @@ import org.hl7.fhir.instance.model.api.IBaseResource;
  * Validates every {@code *.json} file of a directory as FHIR R4 with the HL7 UK Core 2.0.0
  * conformance resources (profiles, extensions, value sets, code systems) loaded, offline.
  *
- * <p>Usage: {@code java -jar fhir-validator.jar DIR [--ukcore UKCORE_DIR]}. Without
+ * <p>Usage: {@code java -jar fhir-validator.jar DIR [--ukcore UKCORE_DIR] [--conformance
+ * JSON_DIR]} (the latter: the publisher's own Questionnaires and CodeSystems). Without
  * {@code --ukcore}, the conformance resources are {@code $DOORSTEP_FHIR_DIR/ukcore} if that
  * variable is set, else {@code ../shared/fhir/ukcore} beside the repository this jar was built
  * in (the repository root's parent's {@code shared/fhir}, as CI lays it out).
@@ -48,9 +49,12 @@ public final class Validate {
   public static void main(String[] args) throws Exception {
     Path dir = null;
     Path ukcore = null;
+    Path conformance = null;
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--ukcore") && i + 1 < args.length) {
         ukcore = Paths.get(args[++i]);
+      } else if (args[i].equals("--conformance") && i + 1 < args.length) {
+        conformance = Paths.get(args[++i]);
       } else if (dir == null) {
         dir = Paths.get(args[i]);
       } else {
@@ -77,11 +81,16 @@ public final class Validate {
     FhirContext ctx = FhirContext.forR4();
     long t0 = System.nanoTime();
     PrePopulatedValidationSupport ukCoreSupport = loadConformance(ctx, ukcore);
+    Map<String, IBaseResource> questionnaires = new TreeMap<>();
+    if (conformance != null) {
+      loadJson(ctx, ukCoreSupport, questionnaires, conformance);
+    }
     long t1 = System.nanoTime();
     ValidationSupportChain chain =
         new ValidationSupportChain(
             new DefaultProfileValidationSupport(ctx),
             ukCoreSupport,
+            new QuestionnaireSupport(ctx, questionnaires),
             new InMemoryTerminologyServerValidationSupport(ctx),
             new CommonCodeSystemsTerminologyService(ctx),
             new SnapshotGeneratingValidationSupport(ctx));
@@ -137,6 +146,38 @@ public final class Validate {
         warnings,
         information);
     System.exit(errors > 0 ? 1 : 0);
+  }
+
+  /**
+   * Every JSON file of {@code dir} (the publisher's own Questionnaires and CodeSystems) added to
+   * the conformance resources, so the resources that name them are checked against them.
+   */
+  private static void loadJson(
+      FhirContext ctx,
+      PrePopulatedValidationSupport support,
+      Map<String, IBaseResource> questionnaires,
+      Path dir)
+      throws IOException {
+    if (!Files.isDirectory(dir)) {
+      usage(dir + " (--conformance) is not a directory");
+    }
+    IParser json = ctx.newJsonParser();
+    List<Path> files;
+    try (Stream<Path> s = Files.list(dir)) {
+      files = s.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList();
+    }
+    for (Path p : files) {
+      try (Reader r = Files.newBufferedReader(p, StandardCharsets.UTF_8)) {
+        IBaseResource res = json.parseResource(r);
+        if (res instanceof org.hl7.fhir.r4.model.Questionnaire q) {
+          // Found by its canonical, with and without the version.
+          questionnaires.put(q.getUrl(), q);
+          questionnaires.put(q.getUrl() + "|" + q.getVersion(), q);
+        } else {
+          support.addResource(res);
+        }
+      }
+    }
   }
 
   /** Every XML file of the three conformance folders, parsed with the R4 XML parser. */
@@ -200,7 +241,38 @@ public final class Validate {
 
   private static void usage(String why) {
     System.err.println("fhir-validator: " + why);
-    System.err.println("usage: java -jar fhir-validator.jar DIR [--ukcore UKCORE_DIR]");
+    System.err.println("usage: java -jar fhir-validator.jar DIR [--ukcore UKCORE_DIR] [--conformance JSON_DIR]");
     System.exit(2);
+  }
+
+  /**
+   * Serves the publisher's Questionnaires by canonical URL, so every QuestionnaireResponse is
+   * validated against the Questionnaire it names (PrePopulatedValidationSupport holds only
+   * StructureDefinitions, CodeSystems, ValueSets and SearchParameters).
+   */
+  private static final class QuestionnaireSupport
+      implements ca.uhn.fhir.context.support.IValidationSupport {
+    private final FhirContext ctx;
+    private final Map<String, IBaseResource> byUrl;
+
+    QuestionnaireSupport(FhirContext ctx, Map<String, IBaseResource> byUrl) {
+      this.ctx = ctx;
+      this.byUrl = byUrl;
+    }
+
+    @Override
+    public FhirContext getFhirContext() {
+      return ctx;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T extends IBaseResource> T fetchResource(Class<T> type, String url) {
+      IBaseResource r = byUrl.get(url);
+      if (r != null && (type == null || type.isInstance(r))) {
+        return (T) r;
+      }
+      return null;
+    }
   }
 }
