@@ -724,6 +724,56 @@ fn hapi_validates_every_exported_bundle_with_zero_errors() {
         exported.push(name);
     }
 
+    // A GP summary (the import's fixture) validates itself; imported into a caseload, with one
+    // import marked entered in error and the allergies alert beside it, it exports again as
+    // coded AllergyIntolerance, Condition and Flag resources.
+    let summary_text =
+        std::fs::read_to_string(repo_root().join("core/src/fhir/import/gp-summary.json"))
+            .expect("the GP summary fixture");
+    std::fs::write(out.join("import-gp-summary.json"), &summary_text).expect("write");
+    exported.push("import-gp-summary.json".to_string());
+    let imp = work.path().join("imported");
+    std::fs::create_dir(&imp).expect("mkdir");
+    let importer = testing::open(&imp.join("nurse.db"), "phone-i", Role::DistrictNurse);
+    let report = importer.import_fhir(&summary_text).expect("import");
+    assert_eq!(report.added, 4, "{report:?}");
+    let held = importer.patient(&report.person_id).expect("read");
+    let flag = &held.clinical.as_ref().expect("clinical").imported[2];
+    importer
+        .mark_entered_in_error(&report.person_id, &flag.id, "not this person's diet")
+        .expect("mark");
+    let again = importer.export_fhir(&report.person_id).expect("export");
+    let kinds: Vec<String> = serde_json::from_str::<Value>(&again).expect("json")["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| {
+            e["resource"]["identifier"][0]["system"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("/Id/imported-from"))
+        })
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["resource"]["resourceType"].as_str().unwrap_or_default(),
+                e["resource"]["code"]["coding"][0]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "AllergyIntolerance 372687004",
+            "Condition 26322001",
+            "Flag 226201008"
+        ]
+    );
+    assert!(again.contains("\"status\":\"entered-in-error\""));
+    std::fs::write(out.join("imported-nurse.json"), &again).expect("write");
+    exported.push("imported-nurse.json".to_string());
+
     // The control: the full Bundle with one SpO2 unit changed to "%" (UK Core fixes "percent").
     let mut broken: Value = serde_json::from_str(&bundle).expect("json");
     let entries = broken["entry"].as_array_mut().expect("entries");

@@ -8,4 +8,5 @@ pub mod nhs_number;
 pub mod observations;
 pub mod readings;
 pub mod routes;
+pub mod snomed;
 pub mod wound;

@@ -297,6 +297,7 @@ pub(crate) fn build(source: &Source<'_>) -> Result<String> {
         super::care::medications(&mut b, c);
         super::assessments::assessments(&mut b, c);
         super::observations::wounds(&mut b, c);
+        super::imported::imported(&mut b, c);
     }
     if let Some(a) = source.advice {
         super::advice::advice(&mut b, a);

@@ -26,6 +26,8 @@ mod care;
 pub mod codes;
 mod encounters;
 pub mod ids;
+pub mod import;
+mod imported;
 mod obj;
 mod observations;
 mod patient;

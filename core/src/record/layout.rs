@@ -102,6 +102,10 @@ pub const REFERRAL_ANSWER: &str = "referral_answer:";
 pub const DUPLICATE: &str = "duplicate:";
 /// A decision on it, or the server's copy of one (`RecordLink`).
 pub const RECORD_LINK: &str = "record_link:";
+// ---- import of a GP summary (issue 15 item 3, layout 8): immutable entries of the clinical
+// record
+/// An allergy, problem or flag imported from a FHIR Bundle (`record::imported::ImportedEntry`).
+pub const IMPORTED: &str = "imported:";
 
 /// The key prefixes of entries (as opposed to single-value fields); which compartment holds
 /// which kind is `validate`'s table, the one map from key to compartment.
@@ -137,6 +141,8 @@ const ENTRY_PREFIXES: &[&str] = &[
     REFERRAL_ANSWER,
     DUPLICATE,
     RECORD_LINK,
+    // issue 15, layout 8
+    IMPORTED,
 ];
 
 /// True when `doc`, a document of `compartment`, holds an entry (of a kind that can be marked
@@ -166,7 +172,12 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 5 | home monitoring (issue 13): `home_obs:` (sets the server assembles from readings, with what was assumed), `esc_realert:` (re-alerts of unacknowledged escalations), `home_gap:` (no readings for the team's time), `advice_consent` (the consent to share as the health team sees it), all written by the server as its own principal |
 /// | 6 | outreach appointments (issue 14 item 4): `appt:`, `appt_outcome:`, `advice_task:`, `advice_task_status:` in the advice record; referrals between teams (item 5): `referral:`, `referral_answer:` in the demographics record; tell it once (item 6): `duplicate:` (server-written), `record_link:` in the demographics record |
 /// | 7 | what national returns need (issue 15 item 4): the demographics fields `stated_gender`, `ethnic_category` and `gp_practice_ods` |
-pub const LAYOUT_VERSION: u32 = 7;
+/// | 8 | import of a GP summary (issue 15 item 3): `imported:` (coded allergies, problems and flags from a FHIR Bundle) in the clinical record |
+pub const LAYOUT_VERSION: u32 = 8;
+
+/// The layout version that added entries imported from a GP summary (`imported:`). A phone of
+/// layout 7 counts them as "recorded with a newer version of the app".
+pub const LAYOUT_IMPORT: u32 = 8;
 
 /// The layout version that added the demographics fields the CSDS extract needs (the stated
 /// gender, the ethnic category, the GP practice's ODS code). A phone of layout 6 ignores them

@@ -14,6 +14,7 @@ pub mod edit;
 pub mod escalation;
 pub mod history;
 pub mod home;
+pub mod imported;
 pub mod layout;
 pub mod medication;
 pub mod model;

@@ -85,6 +85,16 @@ pub struct ClinicalRecord {
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     #[serde(default)]
     pub advice_consent: Option<super::consent_note::AdviceConsentNote>,
+    // ---- import of a GP summary (issue 15 item 3, layout 8)
+    /// Allergies, problems and flags imported from a GP summary, oldest first.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub imported: Vec<super::imported::ImportedEntry>,
+    /// Where an imported allergy and the allergies alert disagree, worked out when read: the
+    /// clinician updates the alert (or marks the import entered in error) to settle each.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub allergy_disagreements: Vec<super::imported::AllergyDisagreement>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,8 +290,15 @@ pub fn clinical(person_id: &str, doc: &AutoCommit) -> Result<ClinicalRecord> {
         escalation_realerts: layout::entries(doc, layout::ESCALATION_REALERT)?,
         readings_gaps: layout::entries(doc, layout::READINGS_GAP)?,
         advice_consent: layout::get_json(doc, layout::ADVICE_CONSENT).unwrap_or(None),
+        imported: super::imported::stored(doc)?,
+        allergy_disagreements: Vec::new(),
     };
     record.escalations = super::escalation::escalations(person_id, &record);
+    record.allergy_disagreements = super::imported::allergy_disagreements(
+        &record.alerts,
+        &record.imported,
+        &record.entered_in_error,
+    );
     Ok(record)
 }
 

@@ -255,6 +255,8 @@ enum Kind {
     // ---- tell it once (issue 14 item 6, layout 6)
     PossibleDuplicate,
     RecordLink,
+    // ---- import of a GP summary (issue 15 item 3, layout 8): immutable
+    Imported,
 }
 
 impl Kind {
@@ -276,6 +278,7 @@ impl Kind {
             | Kind::ReferralAnswer
             | Kind::PossibleDuplicate
             | Kind::RecordLink => layout::LAYOUT_APPOINTMENTS,
+            Kind::Imported => layout::LAYOUT_IMPORT,
             _ => 1,
         }
     }
@@ -357,6 +360,7 @@ fn kind_of(compartment: Compartment, entry_key: &str) -> Option<(Kind, &str)> {
             (layout::ESCALATION_REALERT, Kind::EscalationRealert),
             (layout::READINGS_GAP, Kind::ReadingsGap),
             (layout::ADVICE_CONSENT, Kind::AdviceConsent),
+            (layout::IMPORTED, Kind::Imported),
         ],
         Compartment::Advice => &[
             (ADVICE_NEED, Kind::AdviceNeed),
@@ -460,6 +464,7 @@ fn decodes(kind: Kind, key: &str, json: &str) -> bool {
         Kind::ReferralAnswer => is::<super::referral::ReferralAnswer>(json),
         Kind::PossibleDuplicate => is::<super::duplicates::PossibleDuplicate>(json),
         Kind::RecordLink => is::<super::duplicates::RecordLink>(json),
+        Kind::Imported => is::<super::imported::ImportedEntry>(json),
     }
 }
 
@@ -645,6 +650,7 @@ fn check_entry(
             }
             authored(key, &v.author, stamp)
         }
+        Kind::Imported => check_imported(key, id, json, stamp),
         Kind::AdviceTask => check_day_entry(Kind::Task, key, id, json, stamp),
         Kind::AdviceTaskStatus => check_day_entry(Kind::TaskStatus, key, id, json, stamp),
         Kind::Consent => {
@@ -665,6 +671,16 @@ fn check_entry(
         | Kind::TaskStatus
         | Kind::Medication => check_day_entry(kind, key, id, json, stamp),
     }
+}
+
+/// An entry imported from a GP summary (layout 8): the record's rules for it, with the day the
+/// change was stamped (and a day's grace for clocks and time zones) as "today".
+fn check_imported(key: &str, id: &str, json: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    let v: super::imported::ImportedEntry = parse(key, json)?;
+    same_id(key, &v.id, id)?;
+    let today = v.author.at.date_naive() + chrono::Days::new(1);
+    v.check(today).map_err(|e| content(key, e.to_string()))?;
+    authored(key, &v.author, stamp)
 }
 
 /// A virtual-ward admission (issue 13): only on a virtual-ward episode, only from layout 3,

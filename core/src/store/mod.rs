@@ -14,6 +14,7 @@ mod drafts;
 mod duplicates;
 mod exchange;
 mod fhir;
+mod import;
 mod observe;
 mod outreach;
 mod projections;
@@ -431,6 +432,47 @@ impl FieldStore {
         result.map(|(v, _, _)| v)
     }
 
+    /// Two edits (of two documents) persisted in one SQLite transaction: both land or neither,
+    /// and on failure both warm copies are dropped so memory never runs ahead of the disk.
+    fn commit_both<A, B>(
+        &self,
+        w: &mut Writer,
+        author: &Author,
+        first: (&DocKey, impl FnOnce(&mut AutoCommit) -> Result<Edit<A>>),
+        second: (&DocKey, impl FnOnce(&mut AutoCommit) -> Result<Edit<B>>),
+    ) -> Result<(A, B)> {
+        let Writer { conn, docs } = w;
+        let result = (|| {
+            let (a, staged_a) = stage(conn, docs, first.0, author, first.1)?;
+            let (b, staged_b) = stage(conn, docs, second.0, author, second.1)?;
+            let tx = conn.transaction()?;
+            let mut observed = Vec::new();
+            for (key, staged) in [(first.0, &staged_a), (second.0, &staged_b)] {
+                if let Some(st) = staged {
+                    persist(&tx, key, st)?;
+                    observed.push(st.observed(key));
+                }
+            }
+            tx.commit()?;
+            Ok((a, b, observed))
+        })();
+        match result {
+            Ok((a, b, observed)) => {
+                if let Ok(mut c) = lock(&self.changed) {
+                    for change in observed {
+                        c.merge(change);
+                    }
+                }
+                Ok((a, b))
+            }
+            Err(e) => {
+                docs.evict(first.0);
+                docs.evict(second.0);
+                Err(e)
+            }
+        }
+    }
+
     /// True when this device holds anything of the person.
     fn person_known(conn: &Connection, person_id: &str) -> Result<bool> {
         Ok(conn
@@ -506,6 +548,44 @@ fn write_one<T>(
     author: &Author,
     edit: impl FnOnce(&mut AutoCommit) -> Result<Edit<T>>,
 ) -> Result<(T, usize, Option<StoreChange>)> {
+    let (value, staged) = stage(conn, docs, key, author, edit)?;
+    let Some(staged) = staged else {
+        let unfolded = docs.get(conn, key)?.unfolded;
+        return Ok((value, unfolded, None));
+    };
+    let tx = conn.transaction()?;
+    persist(&tx, key, &staged)?;
+    tx.commit()?;
+    Ok((value, staged.unfolded, Some(staged.observed(key))))
+}
+
+/// An edit committed to its warm document and not yet on disk.
+struct Staged {
+    hash: automerge::ChangeHash,
+    bytes: Vec<u8>,
+    at_ms: i64,
+    summary: String,
+    deltas: Vec<record::edit::Delta>,
+    /// Changes beside the document's snapshot, this one included.
+    unfolded: usize,
+}
+
+impl Staged {
+    fn observed(&self, key: &DocKey) -> StoreChange {
+        StoreChange::of_edit(&key.0, key.1, &self.deltas)
+    }
+}
+
+/// Run `edit` on the warm document of `key` and commit its ops as one Automerge change stamped
+/// with the author and the edit's summary; `None` when the edit made no ops. The caller persists
+/// it ([`persist`]) or, if that fails, evicts the document.
+fn stage<T>(
+    conn: &mut Connection,
+    docs: &mut DocCache,
+    key: &DocKey,
+    author: &Author,
+    edit: impl FnOnce(&mut AutoCommit) -> Result<Edit<T>>,
+) -> Result<(T, Option<Staged>)> {
     let entry = docs.get(conn, key)?;
     let Edit {
         value,
@@ -526,31 +606,41 @@ fn write_one<T>(
             .with_time(at_ms),
     );
     let Some(hash) = committed else {
-        return Ok((value, entry.unfolded, None));
+        return Ok((value, None));
     };
-    let change = entry
+    let bytes = entry
         .doc
         .get_change_by_hash(&hash)
-        .ok_or_else(|| Error::Document("the change just made cannot be found".into()))?;
+        .ok_or_else(|| Error::Document("the change just made cannot be found".into()))?
+        .raw_bytes()
+        .to_vec();
     entry.unfolded += 1;
-    let unfolded = entry.unfolded;
-    let tx = conn.transaction()?;
+    let staged = Staged {
+        hash,
+        bytes,
+        at_ms,
+        summary,
+        deltas,
+        unfolded: entry.unfolded,
+    };
+    Ok((value, Some(staged)))
+}
+
+/// Append a staged change and its projection deltas inside `tx`.
+fn persist(tx: &rusqlite::Transaction<'_>, key: &DocKey, staged: &Staged) -> Result<()> {
     docs::insert_change(
-        &tx,
+        tx,
         &NewChange {
             person_id: &key.0,
             compartment: key.1,
-            hash,
-            bytes: change.raw_bytes(),
+            hash: staged.hash,
+            bytes: &staged.bytes,
             local: true,
-            at_ms,
-            summary: &summary,
+            at_ms: staged.at_ms,
+            summary: &staged.summary,
         },
     )?;
-    projections::apply(&tx, &key.0, &deltas)?;
-    tx.commit()?;
-    let change = StoreChange::of_edit(&key.0, key.1, &deltas);
-    Ok((value, unfolded, Some(change)))
+    projections::apply(tx, &key.0, &staged.deltas)
 }
 
 impl Drop for FieldStore {

@@ -101,6 +101,11 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
         .record_wound_assessment(&p, testing::wound(Some(w.wound_id), 35.0, 30.0, 0))
         .unwrap();
     day_of_work(&nurse, &p);
+    // A GP summary imported (issue 15 item 3): the demographics with layout 7's GP practice
+    // code, and the imported allergy, problem and flag.
+    nurse
+        .import_fhir(crate::fhir::import::tests::GP_SUMMARY)
+        .unwrap();
     let advice = testing::open(&dir.path().join("a.db"), "dev-a", Role::AdviceWorker);
     let q = advice
         .register_patient(testing::demographics("Mary", "Seacole", None, "m1 1aa"))
@@ -865,4 +870,89 @@ fn the_fields_national_returns_need_are_layout_7_and_hold_dictionary_codes() {
     }
     // The first release's fields are still accepted from an older phone.
     check(6, "gp_practice", "\"Hyde Surgery\"").unwrap();
+}
+
+// ---------------------------------------------------------------- imported from a GP summary
+
+fn imported_entry(author: &Author) -> crate::record::imported::ImportedEntry {
+    use crate::record::imported::*;
+    ImportedEntry {
+        id: "01890000-0000-7000-8000-000000000001".into(),
+        kind: ImportedKind::Allergy,
+        code: ImportedCode {
+            snomed: Some("372687004".into()),
+            text: "Amoxicillin".into(),
+        },
+        status: ImportedStatus::Active,
+        reactions: vec![],
+        recorded_on: None,
+        note: None,
+        source: ImportSource {
+            resource: "AllergyIntolerance/a1".into(),
+            bundle: None,
+        },
+        author: author.clone(),
+    }
+}
+
+#[test]
+fn an_imported_entry_is_layout_8_checked_by_the_records_rules_and_never_rewritten() {
+    let check = |s: &AuditStamp, e: &crate::record::imported::ImportedEntry, twice: bool| {
+        let k = format!("imported:{}", e.id);
+        let json = serde_json::to_string(e).unwrap();
+        let msg = serde_json::to_string(s).unwrap();
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, &k, json.clone()).unwrap();
+        let mut hash = doc.commit_with(CommitOptions::default().with_message(msg.clone()));
+        if twice {
+            // A second change that writes over the first.
+            doc.put(ROOT, &k, json.replace("Amoxicillin", "Penicillin"))
+                .unwrap();
+            hash = doc.commit_with(CommitOptions::default().with_message(msg));
+        }
+        let bytes = doc
+            .get_change_by_hash(&hash.unwrap())
+            .unwrap()
+            .raw_bytes()
+            .to_vec();
+        check_change(Compartment::Clinical, &parse_change(&bytes).unwrap())
+    };
+    let s = stamp("u", "d", Role::DistrictNurse);
+    let author = Author {
+        user_id: "u".into(),
+        display_name: "Name u".into(),
+        role: Role::DistrictNurse,
+        device_id: "d".into(),
+        at: chrono::Utc::now(),
+    };
+    let good = imported_entry(&author);
+    check(&s, &good, false).unwrap();
+    let mut older = s.clone();
+    older.layout = 7;
+    let e = check(&older, &good, false).unwrap_err();
+    assert!(e.to_string().contains("added in layout 8"), "{e}");
+    let e = check(&s, &good, true).unwrap_err();
+    assert_eq!(e.code(), "overwrite", "{e}");
+    let mut bad_code = good.clone();
+    bad_code.code.snomed = Some("372687005".into());
+    let e = check(&s, &bad_code, false).unwrap_err();
+    assert!(e.to_string().contains("check digit"), "{e}");
+    let mut future = good.clone();
+    future.recorded_on = Some(chrono::Utc::now().date_naive() + chrono::Days::new(3));
+    assert_eq!(
+        check(&s, &future, false).unwrap_err().code(),
+        "invalid_content"
+    );
+    let mut server = s.clone();
+    server.principal = crate::record::layout::PRINCIPAL_SERVER.into();
+    assert_eq!(
+        check(&server, &good, false).unwrap_err().code(),
+        "forbidden"
+    );
+    let mut other = good.clone();
+    other.author.user_id = "someone-else".into();
+    assert_eq!(
+        check(&s, &other, false).unwrap_err().code(),
+        "forged_author"
+    );
 }

@@ -1,0 +1,181 @@
+//! `FieldStore::import_fhir`: a GP summary (a UK Core Bundle) into the caseload without re-typing
+//! (issue 15 item 3). `fhir::import` reads the Bundle and plans what is new; this file finds the
+//! person by NHS number and writes, under the writer lock taken once: for a person already on
+//! the device one change to their clinical record, for a new person their demographics and
+//! clinical record in one SQLite transaction (both or neither).
+
+use automerge::AutoCommit;
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{FieldStore, Writer};
+use crate::error::{Error, Result, ValidationError};
+use crate::fhir::import::{self, FhirImportItem, FhirImportReport, GpSummary};
+use crate::ids::new_id;
+use crate::record::edit::{self as record_edit, Edit};
+use crate::record::imported::{self, ImportedEntry};
+use crate::record::policy::Action;
+use crate::record::{read, Author, Compartment, Demographics};
+
+#[cfg_attr(feature = "uniffi", uniffi::export)]
+impl FieldStore {
+    /// Import a GP summary: a FHIR R4 Bundle (UK Core) holding one Patient, with NHS number, and
+    /// their AllergyIntolerance, Condition and Flag resources, as JSON text. The person is
+    /// matched by NHS number: registered when not on this device, otherwise added to (their
+    /// demographics here are kept; differences are reported). Allergies, problems and flags
+    /// already held are not added twice; coded allergies sit beside the free-text allergies
+    /// alert, never overwrite it, and the report lists where the two disagree. A Bundle that
+    /// cannot be matched (no Patient, no valid NHS number, not a Bundle) is refused whole; a
+    /// resource that cannot be imported refuses only itself, with the reason.
+    pub fn import_fhir(&self, bundle_json: &str) -> Result<FhirImportReport> {
+        self.allow(Action::Write(Compartment::Clinical))?;
+        let author = self.author();
+        let today = author.at.date_naive();
+        let summary = import::read(bundle_json, today).map_err(|e| {
+            Error::from(ValidationError::Invalid {
+                field: "GP summary",
+                reason: e.to_string(),
+            })
+        })?;
+        let nhs = summary.demographics.nhs_number.clone().unwrap_or_default();
+        let may_register = self.allow(Action::Write(Compartment::Demographics));
+        self.writing(|w| match person_with_nhs_number(&w.conn, &nhs)? {
+            Some(person_id) => self.import_into(w, &person_id, summary, &author),
+            None => {
+                may_register?;
+                self.import_new(w, summary, &author)
+            }
+        })
+    }
+}
+
+impl FieldStore {
+    fn import_into(
+        &self,
+        w: &mut Writer,
+        person_id: &str,
+        summary: GpSummary,
+        author: &Author,
+    ) -> Result<FhirImportReport> {
+        let key = (person_id.to_string(), Compartment::Clinical);
+        {
+            self.refuse_if_only_referred(&w.conn, person_id)?;
+            let held_demographics = {
+                let Writer { conn, docs } = &mut *w;
+                let doc = &docs
+                    .get(conn, &(person_id.to_string(), Compartment::Demographics))?
+                    .doc;
+                read::demographics(doc)?
+            };
+            let held = {
+                let Writer { conn, docs } = &mut *w;
+                still_held(&docs.get(conn, &key)?.doc)?
+            };
+            let patient = import::patient_item(&summary, held_demographics.as_ref());
+            let plan = import::plan(summary.verdicts, &held);
+            let entries = entries(plan.add, summary.bundle, author);
+            if !entries.is_empty() {
+                let words = summary_words(&entries);
+                self.commit_edit(w, &key, author, |doc| {
+                    imported::add(doc, entries, author.at.date_naive(), words)
+                })?;
+            }
+            self.report(w, person_id, false, patient, plan.items)
+        }
+    }
+
+    fn import_new(
+        &self,
+        w: &mut Writer,
+        summary: GpSummary,
+        author: &Author,
+    ) -> Result<FhirImportReport> {
+        let person_id = new_id();
+        let demographics_key = (person_id.clone(), Compartment::Demographics);
+        let clinical_key = (person_id.clone(), Compartment::Clinical);
+        let patient = import::patient_item(&summary, None);
+        let plan = import::plan(summary.verdicts, &[]);
+        let entries = entries(plan.add, summary.bundle, author);
+        let demographics: Demographics = summary.demographics;
+        {
+            let words = summary_words(&entries);
+            let today = author.at.date_naive();
+            self.commit_both(
+                w,
+                author,
+                (&demographics_key, |doc: &mut AutoCommit| {
+                    let mut e = record_edit::register(doc, author, demographics)?;
+                    e.summary = format!("{} from a GP summary", e.summary);
+                    Ok(e)
+                }),
+                (&clinical_key, |doc: &mut AutoCommit| -> Result<Edit<_>> {
+                    imported::add(doc, entries, today, words)
+                }),
+            )?;
+            self.report(w, &person_id, true, patient, plan.items)
+        }
+    }
+
+    /// The report, with the disagreements the record now shows.
+    fn report(
+        &self,
+        w: &mut Writer,
+        person_id: &str,
+        registered: bool,
+        patient: FhirImportItem,
+        items: Vec<FhirImportItem>,
+    ) -> Result<FhirImportReport> {
+        let Writer { conn, docs } = w;
+        let doc = &docs
+            .get(conn, &(person_id.to_string(), Compartment::Clinical))?
+            .doc;
+        let record = read::clinical(person_id, doc)?;
+        let mut all = vec![patient];
+        all.extend(items);
+        let mut report = FhirImportReport::new(person_id.to_string(), registered, all);
+        report.allergy_disagreements = record.allergy_disagreements;
+        Ok(report)
+    }
+}
+
+/// The imported entries a record holds, less those marked entered in error (a clinician said
+/// they were wrong; importing them again brings them back to be seen).
+fn still_held(doc: &AutoCommit) -> Result<Vec<ImportedEntry>> {
+    let wrong: Vec<crate::record::EnteredInError> =
+        crate::record::layout::entries(doc, crate::record::layout::ENTERED_IN_ERROR)?;
+    Ok(imported::stored(doc)?
+        .into_iter()
+        .filter(|e| !wrong.iter().any(|m| m.entry_id == e.id))
+        .collect())
+}
+
+fn entries(
+    drafts: Vec<import::Draft>,
+    bundle: Option<String>,
+    author: &Author,
+) -> Vec<ImportedEntry> {
+    drafts
+        .into_iter()
+        .map(|d| d.into_entry(bundle.clone(), author))
+        .collect()
+}
+
+/// "imported from a GP summary: allergy: Amoxicillin; problem: Bleeding from ear".
+fn summary_words(entries: &[ImportedEntry]) -> String {
+    let labels: Vec<String> = entries.iter().map(ImportedEntry::label).collect();
+    let mut s = format!("imported from a GP summary: {}", labels.join("; "));
+    if s.chars().count() > 400 {
+        s = s.chars().take(397).collect::<String>() + "…";
+    }
+    s
+}
+
+/// The person on this device with this NHS number (normalised, 10 digits).
+fn person_with_nhs_number(conn: &Connection, nhs: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT person_id FROM people WHERE nhs_number = ?1 LIMIT 1")?
+        .query_row([nhs], |r| r.get(0))
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests;
