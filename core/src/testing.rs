@@ -9,6 +9,11 @@ use crate::clinical::observations::{Consciousness, Observations};
 use crate::record::*;
 use crate::store::{FieldStore, StoreConfig};
 
+/// A GP summary for NHS England's example patient (Richard Smith, NHS number 991 200 3888), with
+/// the codes of UK Core's example AllergyIntolerance (amoxicillin, urticarial rash), Condition
+/// (bleeding from ear) and Flag (peanut-free diet). HAPI validates it (tests/tests/fhir.rs).
+pub const GP_SUMMARY: &str = include_str!("fhir/import/gp-summary.json");
+
 /// A fixed test key (a real app takes 32 random bytes from the Keystore/Keychain).
 pub const TEST_KEY: [u8; 32] = [7u8; 32];
 

@@ -7,7 +7,7 @@
 
 use automerge::AutoCommit;
 use chrono::{DateTime, Utc};
-use doorstep_core::record::layout::{AuditStamp, PRINCIPAL_HUB};
+use doorstep_core::record::layout::{AuditStamp, PRINCIPAL_HUB, PRINCIPAL_INTEGRATION};
 use doorstep_core::record::policy::{self, Action, Context, Principal};
 use doorstep_core::record::{home, validate, Author, Compartment, User};
 
@@ -23,6 +23,8 @@ pub enum Writer<'a> {
     Server,
     /// A member of hub staff signed in to the hub's screen (their acknowledgements).
     Hub(&'a User),
+    /// A system integration with its own credential (a GP summary it imports).
+    Integration(&'a crate::storage::IntegrationRow),
 }
 
 impl Writer<'_> {
@@ -33,6 +35,10 @@ impl Writer<'_> {
             },
             Writer::Hub(user) => Principal::HubUser {
                 user: (*user).clone(),
+            },
+            Writer::Integration(i) => Principal::Integration {
+                id: i.integration_id.clone(),
+                kind: i.kind.clone(),
             },
         }
     }
@@ -47,6 +53,15 @@ impl Writer<'_> {
                 device_id: format!("hub:{}", me.instance),
                 at: now,
             },
+            // An integration is not a person: it is named by its id and name, with the role
+            // the server's own entries carry.
+            Writer::Integration(i) => Author {
+                user_id: format!("integration:{}", i.integration_id),
+                display_name: i.name.clone(),
+                role: home::SERVER_ROLE,
+                device_id: format!("integration:{}", i.integration_id),
+                at: now,
+            },
         }
     }
 
@@ -55,6 +70,10 @@ impl Writer<'_> {
             Writer::Server => home::server_stamp(author, summary),
             Writer::Hub(_) => AuditStamp {
                 principal: PRINCIPAL_HUB.into(),
+                ..AuditStamp::new(author, summary)
+            },
+            Writer::Integration(_) => AuditStamp {
+                principal: PRINCIPAL_INTEGRATION.into(),
                 ..AuditStamp::new(author, summary)
             },
         }

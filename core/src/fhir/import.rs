@@ -572,4 +572,4 @@ pub fn patient_item(summary: &GpSummary, held: Option<&Demographics>) -> FhirImp
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

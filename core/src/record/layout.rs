@@ -221,6 +221,9 @@ pub const PRINCIPAL_SERVER: &str = "server";
 /// The principal kind of a member of hub staff signed in to the server's pages (the hub's
 /// screen, issue 13): their changes are written by a server process on their behalf.
 pub const PRINCIPAL_HUB: &str = "hub";
+/// The principal kind of a system integration's writes (a GP summary imported through the
+/// server's FHIR endpoint, issue 15 item 3), written by a server process on its behalf.
+pub const PRINCIPAL_INTEGRATION: &str = "integration";
 
 fn is_device(kind: &str) -> bool {
     kind.is_empty() || kind == "device"
@@ -268,6 +271,11 @@ impl AuditStamp {
     /// Whether the stamp names a device (a phone) as its principal.
     pub fn by_device(&self) -> bool {
         is_device(&self.principal)
+    }
+
+    /// Whether the stamp names a system integration as its principal.
+    pub fn by_integration(&self) -> bool {
+        self.principal == PRINCIPAL_INTEGRATION
     }
 
     /// Whether the stamp names a server process as its principal (decision 0011).

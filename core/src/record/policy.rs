@@ -158,7 +158,9 @@ pub const RULES: &[(Role, Action, Rule)] = &[
 /// (decision 0011; `validate` holds it to those entries). The monitoring integration has no rows:
 /// it posts readings, which are not the record. A FHIR integration (issue 15) reads, as a
 /// clinician does: the advice record only with the person's consent to share; its credential's
-/// scope of teams and compartments narrows that further (`server/src/fhir`).
+/// scope of teams and compartments narrows that further (`server/src/fhir`). It also imports GP
+/// summaries (issue 15 item 3): it writes demographics (registering a person) and the clinical
+/// record, and `validate` holds it to registration and imported entries there.
 const SYSTEM_RULES: &[(&str, Action, Rule)] = &[
     ("server", Read(Clinical), Rule::Always),
     ("server", Write(Clinical), Rule::Always),
@@ -169,6 +171,8 @@ const SYSTEM_RULES: &[(&str, Action, Rule)] = &[
     ("fhir", Read(Demographics), Rule::Always),
     ("fhir", Read(Clinical), Rule::Always),
     ("fhir", Read(Advice), Rule::WithConsent),
+    ("fhir", Write(Demographics), Rule::Always),
+    ("fhir", Write(Clinical), Rule::Always),
 ];
 
 /// Why an action was refused, in words a clinician can act on.
@@ -386,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn a_fhir_integration_reads_as_a_clinician_does_and_writes_nothing() {
+    fn a_fhir_integration_reads_as_a_clinician_does_and_writes_only_what_it_imports() {
         let f = Principal::Integration {
             id: "f1".into(),
             kind: "fhir".into(),
@@ -403,8 +407,10 @@ mod tests {
                 "{e}"
             );
         }
-        for c in Compartment::ALL {
-            assert!(allows(&f, Write(c), &ctx(Consent::Given)).is_err());
-        }
+        // It imports GP summaries (registration and imported entries: `validate` holds it to
+        // those), and never writes the advice record.
+        assert!(allows(&f, Write(Demographics), &none).is_ok());
+        assert!(allows(&f, Write(Clinical), &none).is_ok());
+        assert!(allows(&f, Write(Advice), &ctx(Consent::Given)).is_err());
     }
 }

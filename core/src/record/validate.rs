@@ -982,6 +982,16 @@ fn check_day_entry(
 /// Home-monitoring sets, re-alerts and readings gaps are the server's, and the server writes
 /// nothing else (decision 0011).
 fn check_principal(kind: Kind, key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    if stamp.by_integration() {
+        // An integration imports GP summaries: a registration and imported entries, nothing
+        // a clinician records.
+        return match kind {
+            Kind::Demographic | Kind::Imported => Ok(()),
+            _ => Err(Refusal::Forbidden(format!(
+                "{key} was written by an integration, which writes only a person's registration and entries imported from a GP summary"
+            ))),
+        };
+    }
     if kind == Kind::RecordLink {
         // A clinician's decision, or the server's copy of one (checked in `check_entry`).
         return Ok(());

@@ -263,6 +263,21 @@ extension DoorstepStore {
     public func discardWoundDraft(_ draftId: String) async throws {
         try await call { try $0.discardWoundDraft(draftId: draftId) }
     }
+
+    /// The person's record as a FHIR R4 Bundle (UK Core 2.0.0), JSON text, holding only what
+    /// the signed-in user's role may read (docs/interop.md).
+    public func exportFhir(_ personId: String) async throws -> String {
+        try await call { try $0.exportFhir(personId: personId) }
+    }
+
+    /// Import a GP summary (a UK Core Bundle: Patient with NHS number, AllergyIntolerance,
+    /// Condition, Flag), JSON text. The person is matched by NHS number and registered when not
+    /// on this device; the report says, resource by resource, what was added, what was already
+    /// there and what was refused and why, and where a coded allergy and the allergies alert
+    /// disagree.
+    public func importFhir(_ bundleJson: String) async throws -> FhirImportReport {
+        try await call { try $0.importFhir(bundleJson: bundleJson) }
+    }
 }
 
 extension DoorstepError {

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,12 +15,14 @@ use axum::Extension;
 use super::Answer;
 use crate::admin::now_ms;
 use crate::error::{Result, ServerError};
-use crate::http::{blocking, rate, App, Client};
+use crate::http::{announced_length, blocking, rate, read_body, App, Client};
 use crate::ingest::http::authenticate;
 use crate::storage::{FhirReadRow, IntegrationRow};
 
 pub const PATIENT_PATH: &str = "/fhir/Patient";
 pub const EVERYTHING_PATH: &str = "/fhir/Patient/{id}/$everything";
+/// A GP summary to import (`?team=` names the team a new person joins).
+pub const BUNDLE_PATH: &str = "/fhir/Bundle";
 
 const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
@@ -31,6 +34,7 @@ pub fn router() -> axum::Router<Arc<App>> {
     axum::Router::new()
         .route(PATIENT_PATH, axum::routing::get(search_handler))
         .route(EVERYTHING_PATH, axum::routing::get(everything_handler))
+        .route(BUNDLE_PATH, axum::routing::post(import_handler))
         .route(
             QUESTIONNAIRE_PATH,
             axum::routing::get(|s, c, p| published_handler(s, c, p, "Questionnaire")),
@@ -73,13 +77,7 @@ async fn published_handler(
             })
     });
     match found {
-        Ok(r) => {
-            let mut response = (StatusCode::OK, r.to_string()).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
-            response
-        }
+        Ok(r) => fhir_json(StatusCode::OK, r.to_string()),
         Err(e) => operation_outcome(&e),
     }
 }
@@ -93,7 +91,7 @@ async fn search_handler(
     let request = format!("GET {PATIENT_PATH}?{}", query.as_deref().unwrap_or(""));
     let base = base_url(&app, &headers);
     let query = query.unwrap_or_default();
-    serve(&app, client, &headers, request, move |app, i| {
+    serve(&app, client, &headers, request, None, move |app, i, _| {
         let identifier = identifier_of(&query)?;
         super::search(&app.storage, i, &identifier, &base)
     })
@@ -107,10 +105,74 @@ async fn everything_handler(
     Path(id): Path<String>,
 ) -> Response {
     let request = format!("GET /fhir/Patient/{id}/$everything");
-    serve(&app, client, &headers, request, move |app, i| {
+    serve(&app, client, &headers, request, None, move |app, i, _| {
         super::everything(&app.storage, i, &id)
     })
     .await
+}
+
+/// `POST /fhir/Bundle[?team=T]`: import a GP summary (`super::import`). 201 when the person was
+/// registered from it, 200 when it was added to a record held; the body is an
+/// OperationOutcome with a line per resource.
+async fn import_handler(
+    State(app): State<Arc<App>>,
+    Extension(Client(client)): Extension<Client>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    let request = format!("POST {BUNDLE_PATH}?{}", query.as_deref().unwrap_or(""));
+    let query = query.unwrap_or_default();
+    serve(
+        &app,
+        client,
+        &headers,
+        request,
+        Some(body),
+        move |app, i, body| {
+            let team = team_of(&query)?;
+            let text = std::str::from_utf8(&body).map_err(|_| {
+                ServerError::BadRequest("the GP summary is not UTF-8 text: send FHIR JSON".into())
+            })?;
+            let done = super::import::import(app, i, team.as_deref(), text)?;
+            let r = &done.report;
+            Ok(Answer {
+                created: r.registered,
+                body: super::import::outcome(r).to_string(),
+                person_id: Some(r.person_id.clone()),
+                compartments: done.compartments,
+                outcome: format!(
+                    "imported: {} added, {} already there, {} refused",
+                    r.added, r.already_there, r.refused
+                ),
+            })
+        },
+    )
+    .await
+}
+
+/// The one optional `team` parameter of an import (no other parameter is taken).
+fn team_of(query: &str) -> Result<Option<String>> {
+    let mut team = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "team" if team.is_none() && !v.is_empty() && v.len() <= 100 => {
+                team = Some(v.into_owned())
+            }
+            "team" => {
+                return Err(ServerError::BadRequest(
+                    "name one team, as `?team=<team id>`".into(),
+                ))
+            }
+            other => {
+                return Err(ServerError::BadRequest(format!(
+                    "an import takes only `team`; '{}' is not understood",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        }
+    }
+    Ok(team)
 }
 
 /// The one `identifier` parameter of a Patient search (no other parameter is taken: a search
@@ -162,37 +224,43 @@ fn base_url(app: &App, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}/fhir")
 }
 
-/// Authenticate, rate-limit, read, audit, answer.
+/// Authenticate, rate-limit, read the body (when the route takes one), answer, audit.
 async fn serve<F>(
     app: &Arc<App>,
     client: IpAddr,
     headers: &HeaderMap,
     request: String,
+    body: Option<Body>,
     read: F,
 ) -> Response
 where
-    F: FnOnce(&App, &IntegrationRow) -> Result<Answer> + Send + 'static,
+    F: FnOnce(&App, &IntegrationRow, Vec<u8>) -> Result<Answer> + Send + 'static,
 {
     let mut integration = None;
-    let r = serve_inner(app, client, headers, &request, read, &mut integration).await;
+    let r = serve_inner(app, client, headers, &request, body, read, &mut integration).await;
     match r {
         Ok(answer) => {
-            let mut response = (StatusCode::OK, answer.body).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
-            response
+            let status = if answer.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            fhir_json(status, answer.body)
         }
         Err(e) => {
-            app.metrics.refusal(e.code());
-            tracing::warn!(
-                target: "doorstep::security",
-                event = "fhir_read_refused",
-                reason = e.code(),
-                integration = integration.as_ref().map(|i: &IntegrationRow| i.integration_id.as_str()).unwrap_or("-"),
-                peer = %client,
-                detail = %e,
-            );
+            // A storage failure is the operator's, logged as such by `operation_outcome`; the
+            // rest are refusals of what the caller sent or may do.
+            if !matches!(e, ServerError::Storage(_)) {
+                app.metrics.refusal(e.code());
+                tracing::warn!(
+                    target: "doorstep::security",
+                    event = "fhir_request_refused",
+                    reason = e.code(),
+                    integration = integration.as_ref().map(|i: &IntegrationRow| i.integration_id.as_str()).unwrap_or("-"),
+                    peer = %client,
+                    detail = %e,
+                );
+            }
             if let Some(i) = &integration {
                 let row = audit_row(i, client, &request, None, &[], e.code());
                 let app = app.clone();
@@ -213,11 +281,12 @@ async fn serve_inner<F>(
     client: IpAddr,
     headers: &HeaderMap,
     request: &str,
+    body: Option<Body>,
     read: F,
     out: &mut Option<IntegrationRow>,
 ) -> Result<Answer>
 where
-    F: FnOnce(&App, &IntegrationRow) -> Result<Answer> + Send + 'static,
+    F: FnOnce(&App, &IntegrationRow, Vec<u8>) -> Result<Answer> + Send + 'static,
 {
     let l = &app.config.limits;
     rate(
@@ -226,6 +295,10 @@ where
         l.address_per_minute,
         "too many requests from this address",
     )?;
+    let announced = match &body {
+        Some(_) => announced_length(headers, l.max_body_bytes)?,
+        None => None,
+    };
     let integration = authenticate(app, headers).await?;
     *out = Some(integration.clone());
     super::check_reader(&integration)?;
@@ -235,10 +308,14 @@ where
         l.integration_per_minute,
         "this integration is reading too often",
     )?;
+    let bytes = match body {
+        Some(b) => read_body(b, announced, l.max_body_bytes, l).await?,
+        None => Vec::new(),
+    };
     let app2 = app.clone();
     let request = request.to_string();
     blocking(move || {
-        let answer = read(&app2, &integration)?;
+        let answer = read(&app2, &integration, bytes)?;
         // The export is sent only once its audit row is stored.
         let row = audit_row(
             &integration,
@@ -277,6 +354,15 @@ fn audit_row(
     }
 }
 
+/// A FHIR JSON answer.
+fn fhir_json(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    response
+}
+
 /// A refusal as FHIR: an OperationOutcome with the message in `diagnostics`.
 fn operation_outcome(e: &ServerError) -> Response {
     let code = match e {
@@ -284,6 +370,8 @@ fn operation_outcome(e: &ServerError) -> Response {
         ServerError::IntegrationUnauthorized(_) | ServerError::Unauthorized => "login",
         ServerError::Forbidden(_) => "forbidden",
         ServerError::NotFound(_) => "not-found",
+        ServerError::Unprocessable(_) => "processing",
+        ServerError::Conflict(_) => "conflict",
         ServerError::RateLimited { .. } => "throttled",
         ServerError::TooLarge(_) => "too-costly",
         ServerError::Timeout(_) => "timeout",
@@ -291,8 +379,8 @@ fn operation_outcome(e: &ServerError) -> Response {
     };
     let diagnostics = match e {
         ServerError::Storage(detail) => {
-            tracing::error!(%detail, "storage failure in a FHIR read");
-            "the server could not read its database; nothing was exported. Try again shortly."
+            tracing::error!(%detail, "storage failure in a FHIR request");
+            "the server could not use its database; nothing was exported or imported. Try again shortly."
                 .to_string()
         }
         other => other.to_string(),
@@ -301,10 +389,7 @@ fn operation_outcome(e: &ServerError) -> Response {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
     });
-    let mut response = (e.status(), body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    let mut response = fhir_json(e.status(), body.to_string());
     if let ServerError::RateLimited { retry_after_s, .. } = e {
         if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -14,6 +14,7 @@
 //!   once its row is stored.
 
 pub mod http;
+pub mod import;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +35,8 @@ pub const NHS_NUMBER_SYSTEM: &str = doorstep_core::fhir::codes::NHS_NUMBER;
 /// What a read found: the FHIR text, and for the audit whose record and what of it went.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The answer made something new (a person registered from a GP summary): 201.
+    pub created: bool,
     pub body: String,
     pub person_id: Option<String>,
     pub compartments: Vec<Compartment>,
@@ -121,6 +124,34 @@ pub fn nhs_number_of(identifier: &str) -> Result<String> {
     nhs_number::validate(value).map_err(|e| ServerError::BadRequest(e.to_string()))
 }
 
+/// Everyone the server holds with this NHS number (normalised), in scope or not: by their
+/// identity keys, and for members of the scope's teams whose demographics have not changed
+/// since identity keys were kept (schema 8), by reading theirs.
+fn people_with_nhs_number(
+    tx: &mut dyn Tx,
+    scopes: &[(String, Vec<Compartment>)],
+    nhs: &str,
+) -> Result<BTreeSet<String>> {
+    let mut candidates: BTreeSet<String> = tx
+        .people_with_identity(DuplicateMatch::NhsNumber.code(), nhs)?
+        .into_iter()
+        .collect();
+    for (team, _) in scopes {
+        for p in tx.members_without_identity_keys(team)? {
+            let d = demographics_of(tx, &p)?;
+            let digits = d
+                .demographics
+                .as_ref()
+                .and_then(|d| d.nhs_number.as_deref())
+                .map(|n| n.chars().filter(char::is_ascii_digit).collect::<String>());
+            if digits.as_deref() == Some(nhs) {
+                candidates.insert(p);
+            }
+        }
+    }
+    Ok(candidates)
+}
+
 /// `GET /fhir/Patient?identifier=…|N`: a searchset of the Patients in scope with this NHS
 /// number (normally one; two when a duplicate registration is not yet resolved).
 pub fn search(
@@ -133,25 +164,7 @@ pub fn search(
     let nhs = nhs_number_of(identifier)?;
     let people = storage.read(|tx| {
         let scopes = scopes_in(tx, &i.integration_id)?;
-        let mut candidates: BTreeSet<String> = tx
-            .people_with_identity(DuplicateMatch::NhsNumber.code(), &nhs)?
-            .into_iter()
-            .collect();
-        // Records whose demographics have not changed since identity keys were kept (schema
-        // 8) have none: read theirs.
-        for (team, _) in &scopes {
-            for p in tx.members_without_identity_keys(team)? {
-                let d = demographics_of(tx, &p)?;
-                let digits = d
-                    .demographics
-                    .as_ref()
-                    .and_then(|d| d.nhs_number.as_deref())
-                    .map(|n| n.chars().filter(char::is_ascii_digit).collect::<String>());
-                if digits.as_deref() == Some(nhs.as_str()) {
-                    candidates.insert(p);
-                }
-            }
-        }
+        let candidates = people_with_nhs_number(tx, &scopes, &nhs)?;
         let mut found = Vec::new();
         for p in candidates {
             if !person_scope(tx, &scopes, &p)?.is_empty() {
@@ -163,6 +176,7 @@ pub fn search(
     let body = core_fhir::searchset(base, &people.iter().collect::<Vec<_>>())
         .map_err(|e| ServerError::Storage(format!("the search answer could not be built: {e}")))?;
     Ok(Answer {
+        created: false,
         body,
         person_id: match people.as_slice() {
             [one] => Some(one.person_id.clone()),
@@ -229,6 +243,7 @@ pub fn everything(storage: &Storage, i: &IntegrationRow, patient_id: &str) -> Re
     } = core_fhir::export_for(&principal(i), Some(&scope), &readable)
         .map_err(|e| ServerError::Forbidden(e.to_string()))?;
     Ok(Answer {
+        created: false,
         body: bundle,
         person_id: Some(person_id),
         compartments,

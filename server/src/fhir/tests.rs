@@ -265,3 +265,115 @@ fn without_consent_the_advice_record_stays_home_whatever_the_scope() {
     );
     assert!(!types(&a.body).contains(&"Consent".to_string()));
 }
+
+// ---------------------------------------------------------------- import of a GP summary
+
+/// The GP summary fixture, for the person with `nhs` (formatted or not).
+fn summary_for(nhs: &str) -> String {
+    testing::GP_SUMMARY.replace("9912003888", nhs)
+}
+
+fn clinical_of(app: &App, person: &str) -> doorstep_core::record::ClinicalRecord {
+    app.storage
+        .read(|tx| {
+            let (doc, _) = crate::docs::replay(tx, person, Compartment::Clinical)?;
+            Ok(doorstep_core::record::read::clinical(person, &doc).unwrap())
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_gp_summary_adds_to_the_record_held_and_only_once() {
+    use doorstep_core::fhir::import::FhirImportOutcome::*;
+    let s = served();
+    let done = super::import::import(&s.app, &s.fhir, None, &summary_for("9434765919")).unwrap();
+    let r = &done.report;
+    assert_eq!(r.person_id, s.person);
+    assert!(!r.registered);
+    let outcomes: Vec<_> = r.items.iter().map(|i| i.outcome).collect();
+    assert_eq!(outcomes, vec![AlreadyThere, Added, Added, Added]);
+    // The record held is Ada Lovelace's: the summary's name is reported, not written.
+    assert!(
+        r.items[0].reason.as_deref().unwrap().contains("the name"),
+        "{r:?}"
+    );
+    assert_eq!(done.compartments, vec![Compartment::Clinical]);
+    let held = clinical_of(&s.app, &s.person);
+    assert_eq!(held.imported.len(), 3);
+    assert!(held.imported[0].author.user_id.starts_with("integration:"));
+    // Stored as the integration's own change, checked as a phone checks it; the phone's export
+    // from the server now holds the coded allergy.
+    let bundle = everything(
+        &s.app.storage,
+        &s.fhir,
+        &doorstep_core::fhir::patient_id(&s.person),
+    )
+    .unwrap()
+    .body;
+    assert!(bundle.contains("\"code\":\"372687004\""));
+    let again = super::import::import(&s.app, &s.fhir, None, &summary_for("9434765919")).unwrap();
+    assert_eq!(again.report.added, 0);
+    assert!(again.compartments.is_empty());
+    assert_eq!(clinical_of(&s.app, &s.person).imported.len(), 3);
+    // The OperationOutcome says it line by line.
+    let oo = super::import::outcome(&again.report).to_string();
+    assert!(oo.contains("0 added, 4 already there, 0 refused"), "{oo}");
+}
+
+#[test]
+fn a_new_person_joins_the_scopes_team_and_out_of_scope_records_are_not_touched() {
+    let s = served();
+    let done = super::import::import(&s.app, &s.fhir, None, testing::GP_SUMMARY).unwrap();
+    assert!(done.report.registered);
+    assert_eq!(done.report.added, 4);
+    let p = done.report.person_id.clone();
+    assert!(s.app.storage.read(|tx| tx.is_member("team-a", &p)).unwrap());
+    // Found by NHS number at once (its identity keys were kept).
+    let found = search(
+        &s.app.storage,
+        &s.fhir,
+        &ident("9912003888"),
+        "https://h/fhir",
+    )
+    .unwrap();
+    assert_eq!(found.person_id.as_deref(), Some(p.as_str()));
+    // A team out of scope is refused by name; a monitoring credential imports nothing.
+    let e = super::import::import(&s.app, &s.fhir, Some("team-b"), &summary_for("9876543210"))
+        .unwrap_err();
+    assert!(matches!(e, crate::error::ServerError::Forbidden(_)), "{e}");
+    let monitor = integrations::create(&s.app.storage, "monitoring", "Monitors", "team-a")
+        .unwrap()
+        .integration;
+    assert!(super::import::import(&s.app, &monitor, None, testing::GP_SUMMARY).is_err());
+    // A scope without the clinical record imports nothing into the record it reads.
+    integrations::set_scope(
+        &s.app.storage,
+        &s.fhir.integration_id,
+        "team-a",
+        &[Compartment::Demographics],
+    )
+    .unwrap();
+    let e = super::import::import(&s.app, &s.fhir, None, &summary_for("9434765919")).unwrap_err();
+    assert!(e.to_string().contains("no team in its scope"), "{e}");
+    assert!(clinical_of(&s.app, &s.person).imported.is_empty());
+}
+
+#[test]
+fn a_bundle_that_cannot_be_matched_is_refused_with_what_to_do() {
+    let s = served();
+    for (body, words) in [
+        ("{", "not JSON"),
+        (r#"{"resourceType":"Patient"}"#, "not a FHIR Bundle"),
+        (
+            &testing::GP_SUMMARY.replace("https://fhir.nhs.uk/Id/nhs-number", "urn:x"),
+            "register the person by hand",
+        ),
+    ] {
+        let e = super::import::import(&s.app, &s.fhir, None, body).unwrap_err();
+        assert!(
+            matches!(e, crate::error::ServerError::Unprocessable(_)),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains(words), "{e}");
+    }
+}

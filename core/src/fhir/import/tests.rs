@@ -3,10 +3,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
-/// A GP summary for NHS England's example patient (Richard Smith), with the codes of UK Core's
-/// example AllergyIntolerance (amoxicillin, urticarial rash), Condition (bleeding from ear) and
-/// Flag (peanut-free diet). HAPI validates it (tests/tests/fhir.rs).
-pub(crate) const GP_SUMMARY: &str = include_str!("gp-summary.json");
+use crate::testing::GP_SUMMARY;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 3, 1).expect("date")

@@ -103,9 +103,7 @@ fn real_changes() -> Vec<(Compartment, Vec<u8>)> {
     day_of_work(&nurse, &p);
     // A GP summary imported (issue 15 item 3): the demographics with layout 7's GP practice
     // code, and the imported allergy, problem and flag.
-    nurse
-        .import_fhir(crate::fhir::import::tests::GP_SUMMARY)
-        .unwrap();
+    nurse.import_fhir(crate::testing::GP_SUMMARY).unwrap();
     let advice = testing::open(&dir.path().join("a.db"), "dev-a", Role::AdviceWorker);
     let q = advice
         .register_patient(testing::demographics("Mary", "Seacole", None, "m1 1aa"))

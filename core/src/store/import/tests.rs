@@ -1,8 +1,8 @@
-use crate::fhir::import::tests::GP_SUMMARY;
 use crate::fhir::import::FhirImportOutcome::*;
 use crate::record::imported::ImportedKind;
 use crate::record::{AlertInput, AlertKind, Role};
 use crate::testing;
+use crate::testing::GP_SUMMARY;
 
 fn outcomes(
     r: &crate::fhir::import::FhirImportReport,

@@ -387,6 +387,20 @@ class DoorstepStore private constructor(
     suspend fun trends(personId: String, fromMs: Long? = null, toMs: Long? = null): Trends =
         call { trends(personId, fromMs, toMs) }
 
+    /**
+     * The person's record as a FHIR R4 Bundle (UK Core 2.0.0), JSON text, holding only what the
+     * signed-in user's role may read (docs/interop.md).
+     */
+    suspend fun exportFhir(personId: String): String = call { exportFhir(personId) }
+
+    /**
+     * Import a GP summary (a UK Core Bundle: Patient with NHS number, AllergyIntolerance,
+     * Condition, Flag), JSON text. The person is matched by NHS number and registered when not on
+     * this device; the report says, resource by resource, what was added, what was already there
+     * and what was refused and why, and where a coded allergy and the allergies alert disagree.
+     */
+    suspend fun importFhir(bundleJson: String): FhirImportReport = call { importFhir(bundleJson) }
+
     /** Pass every change this store holds after [since] to [other]; returns what [other] took in. */
     suspend fun exchangeTo(other: DoorstepStore, since: Long = 0): ImportReport =
         other.importChanges(exportChanges(since))
