@@ -35,6 +35,7 @@ pub struct DemoArgs {
 type R<T> = Result<T, String>;
 
 mod advice_day;
+mod import;
 mod ward;
 
 fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
@@ -450,11 +451,17 @@ pub fn run(args: DemoArgs) -> R<()> {
     section("10. A referral between teams: Priya refers Walter to Citizens Advice; Aisha accepts");
     advice_day::referral(&rt, priya, &walter, &server_dir, &phones_dir, &url)?;
 
+    // ---------------------------------------------------------------- a GP summary (issue 15)
+    section(
+        "11. A GP summary imported on the phone: registered with coded allergies, the alert kept",
+    );
+    import::run(&rt, &phones[0], &phones[1])?;
+
     let _ = stop.send(());
     let _ = rt.block_on(server);
 
     // ---------------------------------------------------------------- the month's return (issue 15)
-    section("11. The month's Community Services Data Set extract, from the server's database");
+    section("12. The month's Community Services Data Set extract, from the server's database");
     csds_month(&server_dir)?;
     println!();
     match &args.keep {

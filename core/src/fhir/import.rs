@@ -528,7 +528,7 @@ pub fn patient_item(summary: &GpSummary, held: Option<&Demographics>) -> FhirImp
     let what = format!(
         "{}, NHS number {}",
         d.display_name(),
-        d.nhs_number.as_deref().unwrap_or_default()
+        nhs_number::format(d.nhs_number.as_deref().unwrap_or_default())
     );
     let Some(held) = held else {
         return FhirImportItem {
