@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+// The one CSV quoting rule (quoted when needed, a formula in a text cell defused).
+use doorstep_core::csds::csv::field;
 use doorstep_core::record::outreach_edit::pounds;
 use doorstep_core::record::{OutreachReport, OutreachRow, ReportGrouping};
 
@@ -61,14 +63,6 @@ pub fn table(report: &OutreachReport, team: &str) -> String {
     s
 }
 
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
-}
-
 fn plain_pence(p: i64) -> String {
     format!("{}.{:02}", p / 100, (p % 100).abs())
 }
@@ -78,16 +72,13 @@ pub fn csv(report: &OutreachReport) -> String {
     let mut s = String::from("grouping,key,label");
     for c in &COLUMNS {
         s.push(',');
-        s.push_str(&csv_field(&format!("{c}{}", money_suffix(c))));
+        s.push_str(&field(&format!("{c}{}", money_suffix(c))));
     }
     s.push('\n');
     for r in &report.rows {
-        let mut line = vec![
-            csv_field(grouping(r)),
-            csv_field(&r.key),
-            csv_field(&r.label),
-        ];
-        line.extend(cells(r, plain_pence).iter().map(|c| csv_field(c)));
+        let mut line = vec![field(grouping(r)), field(&r.key), field(&r.label)];
+        // Numbers as they are: a negative amount is a number, not a formula to defuse.
+        line.extend(cells(r, plain_pence));
         s.push_str(&line.join(","));
         s.push('\n');
     }

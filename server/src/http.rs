@@ -959,16 +959,17 @@ async fn enrol_inner(
     }
 }
 
+/// Storing a real phone's outbox as a sync would, for the server's own tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_upload {
     use super::*;
 
-    fn upload_of(phone: &doorstep_core::FieldStore) -> sync::Parsed {
+    pub(crate) fn upload_of(phone: &doorstep_core::FieldStore) -> sync::Parsed {
         let outbox = phone.sync_outbox(usize::MAX).unwrap();
         sync::parse_upload(&outbox.changes).unwrap()
     }
 
-    fn write(app: &App, device: &DeviceRow, parsed: sync::Parsed, now: i64) -> Written {
+    pub(crate) fn write(app: &App, device: &DeviceRow, parsed: sync::Parsed, now: i64) -> Written {
         let upload = Upload {
             parsed,
             purged: &[],
@@ -977,6 +978,24 @@ mod tests {
         };
         write_sync(app, device, upload, 100, now).unwrap()
     }
+
+    /// Store everything in the phone's outbox as `device`; the refusals.
+    pub(crate) fn store_outbox(
+        app: &App,
+        device: &DeviceRow,
+        phone: &doorstep_core::FieldStore,
+    ) -> Vec<doorstep_core::sync::protocol::Refused> {
+        match write(app, device, upload_of(phone), crate::admin::now_ms()) {
+            Written::Stored(o) => o.verdicts.refused,
+            _ => panic!("the phone's upload was not stored"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_upload::{upload_of, write};
+    use super::*;
 
     /// A revoke that commits between the sync's authentication and its write wins: the upload is
     /// not stored and the device is told to wipe.

@@ -162,7 +162,8 @@ pub fn parse_compartments(text: &str) -> Result<Vec<Compartment>> {
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let Some(c) = Compartment::parse(name) else {
             return Err(ServerError::BadRequest(format!(
-                "unknown compartment '{name}': use demographics, clinical, advice"
+                "unknown compartment '{}': use demographics, clinical, advice",
+                name.chars().take(40).collect::<String>()
             )));
         };
         if !out.contains(&c) {
@@ -239,4 +240,46 @@ pub(crate) fn scopes_in(
         .into_iter()
         .map(|(team, text)| Ok((team, parse_compartments(&text)?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compartment_list_is_read_or_refused_briefly_whatever_it_holds() {
+        assert_eq!(
+            parse_compartments(" clinical, demographics,clinical ,").unwrap(),
+            vec![Compartment::Clinical, Compartment::Demographics]
+        );
+        assert!(parse_compartments("").unwrap().is_empty());
+        let words = [
+            "clinical",
+            "advice",
+            "demographics",
+            "Clinical",
+            ",",
+            " ",
+            "é",
+            "x",
+        ];
+        let mut state = 7u64;
+        for _ in 0..2_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 12) {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                text.push_str(words[(state >> 33) as usize % words.len()]);
+            }
+            state = state.wrapping_add(3);
+            match parse_compartments(&text) {
+                Ok(cs) => {
+                    let unique: std::collections::BTreeSet<_> = cs.iter().collect();
+                    assert_eq!(unique.len(), cs.len(), "{text}");
+                }
+                Err(e) => assert!(e.to_string().len() < 200, "{text}"),
+            }
+        }
+        let long = "x".repeat(10_000);
+        assert!(parse_compartments(&long).unwrap_err().to_string().len() < 200);
+    }
 }

@@ -5,7 +5,6 @@
 //! the same Bundle from either.
 
 use automerge::AutoCommit;
-use serde_json::Value;
 
 use super::{bundle, obj::obj, Source};
 use crate::error::{Error, Result, ValidationError};
@@ -138,15 +137,7 @@ pub fn searchset(base: &str, people: &[&PersonRecord]) -> Result<String> {
             plan: None,
             advice: None,
         };
-        let collection: Value = serde_json::from_str(&bundle::build(&source)?)?;
-        let patient = collection["entry"]
-            .as_array()
-            .and_then(|e| {
-                e.iter()
-                    .find(|x| x["resource"]["resourceType"] == "Patient")
-            })
-            .map(|e| e["resource"].clone())
-            .ok_or_else(|| Error::Document("a Patient export held no Patient".into()))?;
+        let patient = bundle::patient_resource(&source);
         let id = patient["id"].as_str().unwrap_or_default().to_string();
         entries.push(obj!({
             "fullUrl": format!("{}/Patient/{id}", base.trim_end_matches('/')),

@@ -279,6 +279,14 @@ impl Entries {
     }
 }
 
+/// The Patient of `source` alone, pruned as in a Bundle (a search's answer).
+pub(crate) fn patient_resource(source: &Source<'_>) -> Value {
+    let mut b = Builder::new(source);
+    let mut p = super::patient::resource(&mut b, source);
+    prune(&mut p);
+    p
+}
+
 /// The whole Bundle, as JSON text.
 pub(crate) fn build(source: &Source<'_>) -> Result<String> {
     let mut b = Builder::new(source);

@@ -8,6 +8,28 @@ use super::bundle::{coding, coding_concept, meta, Builder};
 use super::{codes, text, Source};
 
 pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
+    let p = resource(b, source);
+    b.add(p);
+    let notes = source
+        .demographics
+        .and_then(|d| d.access_notes.as_deref())
+        .and_then(text::string);
+    if let Some(notes) = notes {
+        let flag = obj!({
+            "resourceType": "Flag",
+            "id": b.id("Flag", &["access-notes"]),
+            "meta": meta("UKCore-Flag"),
+            "status": "active",
+            "category": [coding_concept(codes::FLAG_CATEGORY, "admin", "Administrative")],
+            "code": {"text": format!("Access to the home: {notes}")},
+            "subject": b.patient.clone(),
+        });
+        b.add(flag);
+    }
+}
+
+/// The Patient resource alone (a search answers with it, `bundle::patient_resource`).
+pub(crate) fn resource(b: &mut Builder<'_>, source: &Source<'_>) -> Value {
     let id = b.id("Patient", &[]);
     let mut p = obj!({
         "resourceType": "Patient",
@@ -15,8 +37,7 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
         "meta": meta("UKCore-Patient"),
     });
     let Some(d) = source.demographics else {
-        b.add(p);
-        return;
+        return p;
     };
     if let Some(n) = d.nhs_number.as_deref().and_then(text::string) {
         // Doorstep checks an NHS number's Modulus 11 digit but never traces it against PDS, so
@@ -89,19 +110,7 @@ pub(crate) fn patient(b: &mut Builder<'_>, source: &Source<'_>) {
         contacts.push(contact(c, None, "carer"));
     }
     p["contact"] = obj!(contacts);
-    b.add(p);
-    if let Some(notes) = d.access_notes.as_deref().and_then(text::string) {
-        let flag = obj!({
-            "resourceType": "Flag",
-            "id": b.id("Flag", &["access-notes"]),
-            "meta": meta("UKCore-Flag"),
-            "status": "active",
-            "category": [coding_concept(codes::FLAG_CATEGORY, "admin", "Administrative")],
-            "code": {"text": format!("Access to the home: {notes}")},
-            "subject": b.patient.clone(),
-        });
-        b.add(flag);
-    }
+    p
 }
 
 /// Patient.gender from the stated gender, as the Data Dictionary's codes map to FHIR's

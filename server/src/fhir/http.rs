@@ -45,6 +45,12 @@ pub fn router() -> axum::Router<Arc<App>> {
         )
 }
 
+/// The published definitions, built once per process (they are the code's, not the data's).
+fn published() -> &'static [serde_json::Value] {
+    static PUBLISHED: std::sync::OnceLock<Vec<serde_json::Value>> = std::sync::OnceLock::new();
+    PUBLISHED.get_or_init(doorstep_core::fhir::questionnaires::published)
+}
+
 /// `GET /fhir/Questionnaire/{id}`, `GET /fhir/CodeSystem/{id}`: a published definition
 /// (`must-1`, `must-1-answers`), rate-limited per address.
 async fn published_handler(
@@ -61,13 +67,13 @@ async fn published_handler(
         "too many requests from this address",
     )
     .and_then(|()| {
-        doorstep_core::fhir::questionnaires::published()
-            .into_iter()
+        published()
+            .iter()
             .find(|r| r["resourceType"] == kind && r["id"] == id.as_str())
             .ok_or_else(|| {
                 ServerError::NotFound(format!(
                     "no {kind} '{id}' is published here: the assessment definitions are {}",
-                    doorstep_core::fhir::questionnaires::published()
+                    published()
                         .iter()
                         .filter(|r| r["resourceType"] == kind)
                         .filter_map(|r| r["id"].as_str().map(String::from))
@@ -190,7 +196,8 @@ fn identifier_of(query: &str) -> Result<String> {
             "_format" if matches!(v.as_ref(), "json" | "application/fhir+json") => {}
             other => {
                 return Err(ServerError::BadRequest(format!(
-                    "this server searches Patients by identifier (NHS number) only; parameter '{other}' is not supported"
+                    "this server searches Patients by identifier (NHS number) only; parameter '{}' is not supported",
+                    other.chars().take(40).collect::<String>()
                 )))
             }
         }
@@ -396,4 +403,85 @@ fn operation_outcome(e: &ServerError) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (no dependency for a test).
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.0 >> 33) as usize) % n.max(1)
+        }
+    }
+
+    /// Queries as a hostile client might write them: the parameters' names, separators,
+    /// percent escapes (broken ones too), plus signs, bars, long runs and non-ASCII.
+    fn hostile(rng: &mut Lcg) -> String {
+        const PIECES: &[&str] = &[
+            "identifier",
+            "team",
+            "_format",
+            "=",
+            "&",
+            "|",
+            "%7C",
+            "%",
+            "%zz",
+            "%00",
+            "+",
+            "https://fhir.nhs.uk/Id/nhs-number",
+            "9434765919",
+            "json",
+            "é",
+            "\u{202e}",
+            ";",
+            "identifier=",
+            "team=",
+            "&&",
+            "==",
+        ];
+        let n = rng.below(30);
+        let mut q = String::new();
+        for _ in 0..n {
+            q.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+        if rng.below(10) == 0 {
+            q.push_str(&"x".repeat(5_000));
+        }
+        q
+    }
+
+    #[test]
+    fn hostile_queries_are_answered_or_refused_briefly_never_panicking() {
+        let mut rng = Lcg(15);
+        for _ in 0..5_000 {
+            let q = hostile(&mut rng);
+            let names: Vec<String> = form_urlencoded::parse(q.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect();
+            match identifier_of(&q) {
+                Ok(id) => {
+                    assert_eq!(
+                        names.iter().filter(|k| *k == "identifier").count(),
+                        1,
+                        "{q}"
+                    );
+                    let _ = super::super::nhs_number_of(&id);
+                }
+                Err(e) => assert!(e.to_string().len() < 400, "a refusal echoes too much: {q}"),
+            }
+            match team_of(&q) {
+                Ok(Some(t)) => assert!(t.len() <= 100 && names.iter().all(|k| k == "team"), "{q}"),
+                Ok(None) => assert!(names.is_empty(), "{q}"),
+                Err(e) => assert!(e.to_string().len() < 400, "{q}"),
+            }
+        }
+    }
 }

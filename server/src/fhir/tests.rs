@@ -7,9 +7,9 @@ use doorstep_core::{testing, FieldStore};
 use serde_json::Value;
 
 use super::{everything, search, NHS_NUMBER_SYSTEM};
-use crate::http::{write_sync, App, ServerConfig, Upload, Written};
+use crate::http::{App, ServerConfig};
 use crate::storage::{sqlite::SqliteStorage, IntegrationRow, Storage};
-use crate::{admin, integrations, sync};
+use crate::{admin, integrations};
 
 struct Served {
     _dir: tempfile::TempDir,
@@ -40,17 +40,7 @@ fn upload(app: &App, phone: &FieldStore, device: &str, role: Role) -> usize {
         .read(|tx| tx.device_by_token(&format!("tok-{device}")))
         .unwrap()
         .unwrap();
-    let outbox = phone.sync_outbox(usize::MAX).unwrap();
-    let upload = Upload {
-        parsed: sync::parse_upload(&outbox.changes).unwrap(),
-        purged: &[],
-        quarantined: &[],
-        all_or_nothing: false,
-    };
-    match write_sync(app, &row, upload, 100, admin::now_ms()).unwrap() {
-        Written::Stored(o) => o.verdicts.refused.len(),
-        _ => panic!("the upload was not stored"),
-    }
+    crate::http::test_upload::store_outbox(app, &row, phone).len()
 }
 
 /// The full test record, made on three phones, uploaded by each; a FHIR integration of team-a.

@@ -7,9 +7,9 @@ use doorstep_core::record::Role;
 use doorstep_core::testing;
 
 use super::formats::{self, Format};
-use crate::http::{write_sync, App, ServerConfig, Upload, Written};
+use crate::http::{App, ServerConfig};
 use crate::storage::{sqlite::SqliteStorage, Storage};
-use crate::{admin, integrations, sync};
+use crate::{admin, integrations};
 
 pub(crate) struct Ward {
     pub(crate) dir: tempfile::TempDir,
@@ -46,17 +46,8 @@ pub(crate) fn ward() -> Ward {
         .read(|tx| tx.device_by_token("tok"))
         .unwrap()
         .unwrap();
-    let outbox = phone.sync_outbox(usize::MAX).unwrap();
-    let upload = Upload {
-        parsed: sync::parse_upload(&outbox.changes).unwrap(),
-        purged: &[],
-        quarantined: &[],
-        all_or_nothing: false,
-    };
-    match write_sync(&app, &device, upload, 100, admin::now_ms()).unwrap() {
-        Written::Stored(o) => assert!(o.verdicts.refused.is_empty(), "{:?}", o.verdicts),
-        _ => panic!("the phone's upload was not stored"),
-    }
+    let refused = crate::http::test_upload::store_outbox(&app, &device, &phone);
+    assert!(refused.is_empty(), "{refused:?}");
     let created =
         integrations::create(&app.storage, "monitoring", "Acme oximetry", "team-a").unwrap();
     let id = created.integration.integration_id.clone();
