@@ -81,8 +81,44 @@ pub fn server_stamp(author: &Author, summary: impl Into<String>) -> AuditStamp {
 /// one holding the most readings, then the latest. A value this app cannot read is left out
 /// (and counted by `validate::unreadable`).
 pub fn stored(doc: &AutoCommit) -> Result<Vec<ObservationSet>> {
+    best_of(doc, layout::prefix_keys(doc, HOME_OBSERVATIONS))
+}
+
+/// As [`stored`], only the sets that opened from `from` to `to` (inclusive, to the
+/// millisecond): a key range, since a set's id is a UUIDv7 of its opening ([`set_id`]), so an
+/// upload's sets are found without reading the admission's every set.
+pub fn stored_within(
+    doc: &AutoCommit,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<ObservationSet>> {
+    use automerge::ReadDoc;
+    // A UUIDv7's text starts with its 48-bit millisecond time as 12 hex digits (8, a dash, 4):
+    // in key order, every id of a millisecond in [from, to] lies in [lo, hi).
+    let hex = |ms: i64| {
+        let ms = u64::try_from(ms.max(0)).unwrap_or(0) & 0xffff_ffff_ffff;
+        format!("{HOME_OBSERVATIONS}{:08x}-{:04x}", ms >> 16, ms & 0xffff)
+    };
+    let lo = hex(from.timestamp_millis());
+    let hi = hex(to.timestamp_millis().saturating_add(1));
+    let keys: Vec<String> = doc
+        .map_range(automerge::ROOT, lo..hi)
+        .map(|item| item.key.to_string())
+        .collect();
+    Ok(best_of(doc, keys)?
+        .into_iter()
+        .filter(|s| {
+            s.home
+                .as_ref()
+                .is_some_and(|h| h.opened_at >= from && h.opened_at <= to)
+        })
+        .collect())
+}
+
+/// Of each key's concurrent values, the one holding the most readings, then the latest.
+fn best_of(doc: &AutoCommit, keys: Vec<String>) -> Result<Vec<ObservationSet>> {
     let mut out = Vec::new();
-    for k in layout::prefix_keys(doc, HOME_OBSERVATIONS) {
+    for k in keys {
         let values = match layout::get_all_json::<ObservationSet>(doc, &k) {
             Ok(v) => v,
             Err(e) => {
@@ -111,7 +147,16 @@ pub fn write_sets(
     readings: &[Reading],
 ) -> Result<Edit<Vec<ObservationSet>>> {
     let record = read::ward_stays(doc)?;
-    let written = stored(doc)?;
+    // Only the sets a reading here can belong to: opened at most 60 minutes before the first
+    // reading, and not after the last (`assemble_anchored` takes the latest anchor at or before
+    // a reading, within 60 minutes; an earlier or later one is never it).
+    let (Some(first), Some(last)) = (
+        readings.iter().map(|r| r.taken_at).min(),
+        readings.iter().map(|r| r.taken_at).max(),
+    ) else {
+        return edit(Vec::new(), summary(&[]), Vec::new());
+    };
+    let written = stored_within(doc, first - readings::SET_WINDOW, last)?;
     let anchors: Vec<DateTime<Utc>> = written
         .iter()
         .filter_map(|s| s.home.as_ref().map(|h| h.opened_at))

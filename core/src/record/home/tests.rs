@@ -273,3 +273,45 @@ fn a_set_marked_entered_in_error_withdraws_its_escalation() {
     let record = read::clinical(PERSON, &doc).unwrap();
     assert!(escalation::escalations(PERSON, &record).is_empty());
 }
+
+#[test]
+fn the_sets_of_a_window_are_found_by_key_range_exactly_as_a_full_read_finds_them() {
+    let mut doc = admitted();
+    // Sets opening every 90 minutes over the last 3 hours and before (each its own set).
+    for start in [-540, -450, -360, -270, -180, -90, 0, 90] {
+        let mut rs = unwell(start);
+        rs.truncate(2);
+        assert_eq!(write(&mut doc, &rs).unwrap().len(), 1, "{start}");
+    }
+    let all = stored(&doc).unwrap();
+    assert_eq!(all.len(), 8);
+    for (from, to) in [
+        (-600, 200),
+        (-360, -360),
+        (-361, -269),
+        (-100, -1),
+        (91, 500),
+        (-90, 0),
+    ] {
+        let within = stored_within(&doc, at(from), at(to)).unwrap();
+        let expected: Vec<&ObservationSet> = all
+            .iter()
+            .filter(|s| {
+                let o = s.home.as_ref().unwrap().opened_at;
+                o >= at(from) && o <= at(to)
+            })
+            .collect();
+        assert_eq!(within.iter().collect::<Vec<_>>(), expected, "{from}..{to}");
+    }
+    // A late reading 30 minutes into a set written long before the others still joins it (its
+    // anchor is within the window read), and no set moves.
+    let late = vec![reading(ReadingKind::RespirationRate, 23.0, "/min", -330)];
+    let mut with_late = unwell(-360);
+    with_late.truncate(2);
+    with_late.extend(late);
+    let rewritten = write(&mut doc, &with_late).unwrap();
+    assert_eq!(rewritten.len(), 1);
+    assert_eq!(rewritten[0].home.as_ref().unwrap().opened_at, at(-360));
+    assert_eq!(rewritten[0].home.as_ref().unwrap().readings, 3);
+    assert_eq!(stored(&doc).unwrap().len(), 8);
+}
