@@ -14,6 +14,34 @@ use crate::store::{FieldStore, StoreConfig};
 /// (bleeding from ear) and Flag (peanut-free diet). HAPI validates it (tests/tests/fhir.rs).
 pub const GP_SUMMARY: &str = include_str!("fhir/import/gp-summary.json");
 
+/// An active imported entry (`record::imported`) of `kind` with this code, by `author`.
+pub fn imported_entry(
+    id: &str,
+    kind: crate::record::imported::ImportedKind,
+    snomed: Option<&str>,
+    text: &str,
+    author: &Author,
+) -> crate::record::imported::ImportedEntry {
+    use crate::record::imported::*;
+    ImportedEntry {
+        id: id.into(),
+        kind,
+        code: ImportedCode {
+            snomed: snomed.map(str::to_string),
+            text: text.into(),
+        },
+        status: ImportedStatus::Active,
+        reactions: vec![],
+        recorded_on: None,
+        note: None,
+        source: ImportSource {
+            resource: format!("AllergyIntolerance/{id}"),
+            bundle: None,
+        },
+        author: author.clone(),
+    }
+}
+
 /// A fixed test key (a real app takes 32 random bytes from the Keystore/Keychain).
 pub const TEST_KEY: [u8; 32] = [7u8; 32];
 

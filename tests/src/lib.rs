@@ -296,6 +296,30 @@ pub fn monitoring_integration(backend: &Backend, name: &str, team: &str) -> (Str
     integration(backend, "monitoring", name, team)
 }
 
+/// A real `doorstep serve` on SQLite in `dir` with team `leeds`, its first district nurse's
+/// phone enrolled, and on it Ada Adams (NHS number 943 476 5919, LS6 2QT), not yet synced:
+/// the start of the FHIR scenarios. Returns the server's backend and process, the phone, and
+/// Ada's person id.
+pub fn leeds_nurse_with_ada(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+) -> (Backend, ServerProc, Device, String) {
+    let backend = Backend::Sqlite(dir.join("server"));
+    let server = ServerProc::start(&backend);
+    team(&backend, "leeds");
+    let nurse = Device::enrol(rt, &backend, &server.url, "leeds-nurse1", dir);
+    let ada = nurse
+        .store
+        .register_patient(doorstep_core::testing::demographics(
+            "Ada",
+            "Adams",
+            Some("943 476 5919"),
+            "LS6 2QT",
+        ))
+        .expect("register");
+    (backend, server, nurse, ada)
+}
+
 /// An integration of `kind` (`monitoring`, `fhir`) of `team` made with `doorstep admin
 /// create-integration`: its id and the token the command prints once.
 pub fn integration(backend: &Backend, kind: &str, name: &str, team: &str) -> (String, String) {

@@ -1128,22 +1128,11 @@ fn get(rt: &tokio::runtime::Runtime, url: &str, token: Option<&str>) -> (u16, St
 /// searchset, the Bundle and a refusal validate with HAPI with zero errors.
 #[test]
 fn hapi_validates_the_servers_fhir_answers_and_every_read_is_audited() {
-    use doorstep_tests::{integration, runtime, team, Backend, Device, ServerProc};
+    use doorstep_tests::{integration, leeds_nurse_with_ada, runtime};
     let rt = runtime();
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = Backend::Sqlite(dir.path().join("server"));
-    let server = ServerProc::start(&backend);
-    team(&backend, "leeds");
-    let nurse = Device::enrol(&rt, &backend, &server.url, "leeds-nurse1", dir.path());
+    let (backend, server, nurse, p) = leeds_nurse_with_ada(&rt, dir.path());
     let s = &nurse.store;
-    let p = s
-        .register_patient(testing::demographics(
-            "Ada",
-            "Adams",
-            Some("943 476 5919"),
-            "LS6 2QT",
-        ))
-        .expect("register");
     s.set_alert(
         &p,
         AlertInput {

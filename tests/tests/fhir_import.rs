@@ -6,7 +6,7 @@
 
 use doorstep_core::record::{AlertInput, AlertKind};
 use doorstep_core::testing;
-use doorstep_tests::{integration, runtime, team, Backend, Device, ServerProc};
+use doorstep_tests::{integration, leeds_nurse_with_ada, runtime};
 use serde_json::Value;
 
 /// POST a body to a FHIR route of a real server: (status, body).
@@ -40,19 +40,8 @@ fn diagnostics(outcome: &str) -> Vec<String> {
 fn a_gp_summary_posted_by_the_epr_reaches_the_nurses_phone_on_her_next_sync() {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = Backend::Sqlite(dir.path().join("server"));
-    let server = ServerProc::start(&backend);
-    team(&backend, "leeds");
-    let nurse = Device::enrol(&rt, &backend, &server.url, "leeds-nurse1", dir.path());
+    let (backend, server, nurse, ada) = leeds_nurse_with_ada(&rt, dir.path());
     let s = &nurse.store;
-    let ada = s
-        .register_patient(testing::demographics(
-            "Ada",
-            "Adams",
-            Some("943 476 5919"),
-            "LS6 2QT",
-        ))
-        .expect("register");
     s.set_alert(
         &ada,
         AlertInput {

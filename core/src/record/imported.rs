@@ -267,12 +267,11 @@ fn mentions(alert_text: &str, allergen: &str) -> bool {
 }
 
 /// Write imported entries (already built and ids given by `fhir::import`), each checked by the
-/// record's rules; nothing is written if one fails.
+/// record's rules; nothing is written if one fails. The change's summary names them.
 pub fn add(
     doc: &mut AutoCommit,
     entries: Vec<ImportedEntry>,
     today: NaiveDate,
-    summary: String,
 ) -> Result<Edit<Vec<ImportedEntry>>> {
     for e in &entries {
         e.check(today)?;
@@ -280,12 +279,35 @@ pub fn add(
     for e in &entries {
         layout::put_json(doc, &key(IMPORTED, &e.id), e)?;
     }
+    let summary = summary(&entries);
     edit::edit(entries, summary, vec![])
+}
+
+/// "imported from a GP summary: allergy: Amoxicillin; problem: Bleeding from ear", at most 400
+/// characters.
+fn summary(entries: &[ImportedEntry]) -> String {
+    let labels: Vec<String> = entries.iter().map(ImportedEntry::label).collect();
+    let s = format!("imported from a GP summary: {}", labels.join("; "));
+    if s.chars().count() > 400 {
+        s.chars().take(399).collect::<String>() + "…"
+    } else {
+        s
+    }
 }
 
 /// The imported entries of a clinical document, oldest first.
 pub fn stored(doc: &AutoCommit) -> Result<Vec<ImportedEntry>> {
     layout::entries(doc, IMPORTED)
+}
+
+/// The imported entries a record still holds: less those marked entered in error (a clinician
+/// said they were wrong; importing them again brings them back to be seen).
+pub fn still_held(doc: &AutoCommit) -> Result<Vec<ImportedEntry>> {
+    let wrong: Vec<EnteredInError> = layout::entries(doc, layout::ENTERED_IN_ERROR)?;
+    Ok(stored(doc)?
+        .into_iter()
+        .filter(|e| !wrong.iter().any(|m| m.entry_id == e.id))
+        .collect())
 }
 
 #[cfg(test)]

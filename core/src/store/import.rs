@@ -68,15 +68,14 @@ impl FieldStore {
             };
             let held = {
                 let Writer { conn, docs } = &mut *w;
-                still_held(&docs.get(conn, &key)?.doc)?
+                imported::still_held(&docs.get(conn, &key)?.doc)?
             };
             let patient = import::patient_item(&summary, held_demographics.as_ref());
             let plan = import::plan(summary.verdicts, &held);
             let entries = entries(plan.add, summary.bundle, author);
             if !entries.is_empty() {
-                let words = summary_words(&entries);
                 self.commit_edit(w, &key, author, |doc| {
-                    imported::add(doc, entries, author.at.date_naive(), words)
+                    imported::add(doc, entries, author.at.date_naive())
                 })?;
             }
             self.report(w, person_id, false, patient, plan.items)
@@ -97,7 +96,6 @@ impl FieldStore {
         let entries = entries(plan.add, summary.bundle, author);
         let demographics: Demographics = summary.demographics;
         {
-            let words = summary_words(&entries);
             let today = author.at.date_naive();
             self.commit_both(
                 w,
@@ -108,7 +106,7 @@ impl FieldStore {
                     Ok(e)
                 }),
                 (&clinical_key, |doc: &mut AutoCommit| -> Result<Edit<_>> {
-                    imported::add(doc, entries, today, words)
+                    imported::add(doc, entries, today)
                 }),
             )?;
             self.report(w, &person_id, true, patient, plan.items)
@@ -137,17 +135,6 @@ impl FieldStore {
     }
 }
 
-/// The imported entries a record holds, less those marked entered in error (a clinician said
-/// they were wrong; importing them again brings them back to be seen).
-fn still_held(doc: &AutoCommit) -> Result<Vec<ImportedEntry>> {
-    let wrong: Vec<crate::record::EnteredInError> =
-        crate::record::layout::entries(doc, crate::record::layout::ENTERED_IN_ERROR)?;
-    Ok(imported::stored(doc)?
-        .into_iter()
-        .filter(|e| !wrong.iter().any(|m| m.entry_id == e.id))
-        .collect())
-}
-
 fn entries(
     drafts: Vec<import::Draft>,
     bundle: Option<String>,
@@ -157,16 +144,6 @@ fn entries(
         .into_iter()
         .map(|d| d.into_entry(bundle.clone(), author))
         .collect()
-}
-
-/// "imported from a GP summary: allergy: Amoxicillin; problem: Bleeding from ear".
-fn summary_words(entries: &[ImportedEntry]) -> String {
-    let labels: Vec<String> = entries.iter().map(ImportedEntry::label).collect();
-    let mut s = format!("imported from a GP summary: {}", labels.join("; "));
-    if s.chars().count() > 400 {
-        s = s.chars().take(397).collect::<String>() + "…";
-    }
-    s
 }
 
 /// The person on this device with this NHS number (normalised, 10 digits).

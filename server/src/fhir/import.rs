@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use doorstep_core::fhir::import::{self, FhirImportReport, GpSummary};
 use doorstep_core::record::imported::{self, ImportedEntry};
-use doorstep_core::record::{edit, layout, read, Compartment, EnteredInError};
+use doorstep_core::record::{edit, read, Compartment};
 
 use crate::authored::{self, Writer};
 use crate::docs::DocsGuard;
@@ -116,22 +116,11 @@ fn add_to(
     };
     let held = {
         let doc = docs.get(tx, person_id, Compartment::Clinical)?;
-        still_held(&doc.doc).map_err(|e| fail(person_id, e.to_string()))?
+        imported::still_held(&doc.doc).map_err(|e| fail(person_id, e.to_string()))?
     };
     let patient = import::patient_item(&summary, held_demographics.as_ref());
     let plan = import::plan(summary.verdicts, &held);
-    let bundle = summary.bundle;
-    let drafts = plan.add;
-    authored::write_clinical(
-        tx,
-        docs,
-        &app.identity,
-        Writer::Integration(i),
-        person_id,
-        now,
-        &fail,
-        |doc, author| write_entries(doc, author, drafts, bundle),
-    )?;
+    write_imports(tx, docs, app, i, person_id, now, plan.add, summary.bundle)?;
     report(tx, docs, person_id, false, patient, plan.items)
 }
 
@@ -161,51 +150,46 @@ fn register(
             Ok(Some(((), format!("{} from a GP summary", e.summary))))
         },
     )?;
-    let (bundle, drafts) = (summary.bundle, plan.add);
-    authored::write_clinical(
-        tx,
-        docs,
-        &app.identity,
-        Writer::Integration(i),
-        &person_id,
-        now,
-        &fail,
-        |doc, author| write_entries(doc, author, drafts, bundle),
-    )?;
+    write_imports(tx, docs, app, i, &person_id, now, plan.add, summary.bundle)?;
     let seq = tx.next_seq()?;
     tx.join(team, &person_id, seq)?;
     crate::duplicates::after_demographics(tx, docs, &app.identity, &person_id, now)?;
     report(tx, docs, &person_id, true, patient, plan.items)
 }
 
-/// The imported entries of the plan, by the integration; nothing when there are none.
-fn write_entries(
-    doc: &mut automerge::AutoCommit,
-    author: &doorstep_core::record::Author,
+/// The plan's imported entries written as the integration, in one change (none: no change).
+#[allow(clippy::too_many_arguments)]
+fn write_imports(
+    tx: &mut dyn Tx,
+    docs: &mut DocsGuard<'_>,
+    app: &App,
+    i: &IntegrationRow,
+    person_id: &str,
+    now: DateTime<Utc>,
     drafts: Vec<import::Draft>,
     bundle: Option<String>,
-) -> doorstep_core::Result<authored::Wrote<()>> {
+) -> Result<()> {
     if drafts.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
-    let entries: Vec<ImportedEntry> = drafts
-        .into_iter()
-        .map(|d| d.into_entry(bundle.clone(), author))
-        .collect();
-    let labels: Vec<String> = entries.iter().map(ImportedEntry::label).collect();
-    let summary = format!("imported from a GP summary: {}", labels.join("; "));
-    let summary: String = summary.chars().take(400).collect();
-    let e = imported::add(doc, entries, author.at.date_naive(), summary)?;
-    Ok(Some(((), e.summary)))
-}
-
-/// The imported entries a record holds, less those marked entered in error.
-fn still_held(doc: &automerge::AutoCommit) -> doorstep_core::Result<Vec<ImportedEntry>> {
-    let wrong: Vec<EnteredInError> = layout::entries(doc, layout::ENTERED_IN_ERROR)?;
-    Ok(imported::stored(doc)?
-        .into_iter()
-        .filter(|e| !wrong.iter().any(|m| m.entry_id == e.id))
-        .collect())
+    authored::write_clinical(
+        tx,
+        docs,
+        &app.identity,
+        Writer::Integration(i),
+        person_id,
+        now,
+        &fail,
+        |doc, author| {
+            let entries: Vec<ImportedEntry> = drafts
+                .into_iter()
+                .map(|d| d.into_entry(bundle.clone(), author))
+                .collect();
+            let e = imported::add(doc, entries, author.at.date_naive())?;
+            Ok(Some(((), e.summary)))
+        },
+    )?;
+    Ok(())
 }
 
 fn report(

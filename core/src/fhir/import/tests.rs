@@ -163,19 +163,7 @@ fn a_resource_that_cannot_be_imported_refuses_only_itself() {
 }
 
 fn held(kind: ImportedKind, snomed: Option<&str>, text: &str) -> ImportedEntry {
-    Draft {
-        kind,
-        code: ImportedCode {
-            snomed: snomed.map(str::to_string),
-            text: text.into(),
-        },
-        status: ImportedStatus::Active,
-        reactions: vec![],
-        recorded_on: None,
-        note: None,
-        resource: "AllergyIntolerance/earlier".into(),
-    }
-    .into_entry(None, &probe_author())
+    crate::testing::imported_entry("earlier", kind, snomed, text, &probe_author())
 }
 
 #[test]

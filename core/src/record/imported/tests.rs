@@ -13,23 +13,7 @@ fn author() -> Author {
 }
 
 fn entry(id: &str, kind: ImportedKind, snomed: Option<&str>, text: &str) -> ImportedEntry {
-    ImportedEntry {
-        id: id.into(),
-        kind,
-        code: ImportedCode {
-            snomed: snomed.map(str::to_string),
-            text: text.into(),
-        },
-        status: ImportedStatus::Active,
-        reactions: vec![],
-        recorded_on: None,
-        note: None,
-        source: ImportSource {
-            resource: format!("AllergyIntolerance/{id}"),
-            bundle: None,
-        },
-        author: author(),
-    }
+    crate::testing::imported_entry(id, kind, snomed, text, &author())
 }
 
 fn amoxicillin() -> ImportedEntry {

@@ -873,24 +873,13 @@ fn the_fields_national_returns_need_are_layout_7_and_hold_dictionary_codes() {
 // ---------------------------------------------------------------- imported from a GP summary
 
 fn imported_entry(author: &Author) -> crate::record::imported::ImportedEntry {
-    use crate::record::imported::*;
-    ImportedEntry {
-        id: "01890000-0000-7000-8000-000000000001".into(),
-        kind: ImportedKind::Allergy,
-        code: ImportedCode {
-            snomed: Some("372687004".into()),
-            text: "Amoxicillin".into(),
-        },
-        status: ImportedStatus::Active,
-        reactions: vec![],
-        recorded_on: None,
-        note: None,
-        source: ImportSource {
-            resource: "AllergyIntolerance/a1".into(),
-            bundle: None,
-        },
-        author: author.clone(),
-    }
+    testing::imported_entry(
+        "01890000-0000-7000-8000-000000000001",
+        crate::record::imported::ImportedKind::Allergy,
+        Some("372687004"),
+        "Amoxicillin",
+        author,
+    )
 }
 
 #[test]
