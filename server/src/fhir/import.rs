@@ -49,10 +49,14 @@ pub fn import(app: &App, i: &IntegrationRow, team: Option<&str>, body: &str) -> 
     let mut docs = app.docs.lock();
     let imported = app.storage.write(|tx| {
         let scopes = scopes_in(tx, &i.integration_id)?;
-        let found: Vec<String> = super::people_with_nhs_number(tx, &scopes, &nhs)?
-            .into_iter()
-            .filter(|p| writable(tx, &scopes, p).unwrap_or(false))
-            .collect();
+        let mut found: Vec<String> = Vec::new();
+        for p in super::people_with_nhs_number(tx, &scopes, &nhs)? {
+            // A failure to read the scope fails the import: never taken for "not held", which
+            // would register the person a second time.
+            if writable(tx, &scopes, &p)? {
+                found.push(p);
+            }
+        }
         match found.as_slice() {
             [] => {
                 let team = team_for(&scopes, team)?;

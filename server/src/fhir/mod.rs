@@ -51,17 +51,17 @@ fn principal(i: &IntegrationRow) -> Principal {
     }
 }
 
-/// Only a current `fhir` integration reads.
+/// Only a current `fhir` integration reads (and imports GP summaries).
 pub fn check_reader(i: &IntegrationRow) -> Result<()> {
     if i.revoked_ms.is_some() {
         return Err(ServerError::Forbidden(format!(
-            "integration {} was revoked: it reads nothing. Ask the operator for a new credential (`doorstep admin create-integration --kind fhir`)",
+            "integration {} was revoked: it reads and imports nothing. Ask the operator for a new credential (`doorstep admin create-integration --kind fhir`)",
             i.integration_id
         )));
     }
     if i.kind != FHIR {
         return Err(ServerError::Forbidden(format!(
-            "integration {} is a {} integration: FHIR reads need a fhir integration's credential (`doorstep admin create-integration --kind fhir`)",
+            "integration {} is a {} integration: FHIR reads and imports need a fhir integration's credential (`doorstep admin create-integration --kind fhir`)",
             i.integration_id, i.kind
         )));
     }
