@@ -28,6 +28,9 @@ use crate::record::{Address, Author, Demographics};
 pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
 /// The most entries read from one Bundle.
 pub const MAX_ENTRIES: usize = 1_000;
+/// The most lines of the Patient's address taken (street lines and the town): a register value
+/// far past this would be refused later, by every server, as too large.
+pub const MAX_ADDRESS_LINES: usize = 8;
 
 /// Why a whole Bundle was refused: nothing of it was imported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -284,6 +287,12 @@ fn demographics(p: &Value, today: NaiveDate) -> Result<Demographics, BundleRefus
             .map(str::to_string),
         ..Demographics::default()
     };
+    let lines = d.address.as_ref().map_or(0, |a| a.lines.len());
+    if lines > MAX_ADDRESS_LINES {
+        return Err(BundleRefused::Patient(format!(
+            "its address has {lines} lines; at most {MAX_ADDRESS_LINES} are taken: check the summary's address"
+        )));
+    }
     d.validated(today)
         .map_err(|e| BundleRefused::Patient(e.to_string()))
 }

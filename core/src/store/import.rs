@@ -57,29 +57,27 @@ impl FieldStore {
         author: &Author,
     ) -> Result<FhirImportReport> {
         let key = (person_id.to_string(), Compartment::Clinical);
-        {
-            self.refuse_if_only_referred(&w.conn, person_id)?;
-            let held_demographics = {
-                let Writer { conn, docs } = &mut *w;
-                let doc = &docs
-                    .get(conn, &(person_id.to_string(), Compartment::Demographics))?
-                    .doc;
-                read::demographics(doc)?
-            };
-            let held = {
-                let Writer { conn, docs } = &mut *w;
-                imported::still_held(&docs.get(conn, &key)?.doc)?
-            };
-            let patient = import::patient_item(&summary, held_demographics.as_ref());
-            let plan = import::plan(summary.verdicts, &held);
-            let entries = entries(plan.add, summary.bundle, author);
-            if !entries.is_empty() {
-                self.commit_edit(w, &key, author, |doc| {
-                    imported::add(doc, entries, author.at.date_naive())
-                })?;
-            }
-            self.report(w, person_id, false, patient, plan.items)
+        self.refuse_if_only_referred(&w.conn, person_id)?;
+        let held_demographics = {
+            let Writer { conn, docs } = &mut *w;
+            let doc = &docs
+                .get(conn, &(person_id.to_string(), Compartment::Demographics))?
+                .doc;
+            read::demographics(doc)?
+        };
+        let held = {
+            let Writer { conn, docs } = &mut *w;
+            imported::still_held(&docs.get(conn, &key)?.doc)?
+        };
+        let patient = import::patient_item(&summary, held_demographics.as_ref());
+        let plan = import::plan(summary.verdicts, &held);
+        let entries = entries(plan.add, summary.bundle, author);
+        if !entries.is_empty() {
+            self.commit_edit(w, &key, author, |doc| {
+                imported::add(doc, entries, author.at.date_naive())
+            })?;
         }
+        self.report(w, person_id, false, patient, plan.items)
     }
 
     fn import_new(

@@ -100,6 +100,10 @@ fn a_bundle_that_cannot_be_matched_is_refused_whole() {
     let mut unborn = fixture();
     resource_mut(&mut unborn, 0)["birthDate"] = json!("2031-01-01");
     assert!(matches!(refused(unborn), BundleRefused::Patient(_)));
+    let mut long_address = fixture();
+    resource_mut(&mut long_address, 0)["address"][0]["line"] = json!(vec!["a line"; 50_000]);
+    let e = refused(long_address);
+    assert!(e.to_string().contains("50001 lines"), "{e}");
     let big = " ".repeat(MAX_BUNDLE_BYTES + 1);
     assert!(matches!(
         read(&big, today()),
