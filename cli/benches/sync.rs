@@ -73,6 +73,9 @@ fn runs(var: &str, default: usize) -> usize {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(PHONE_CHILD) {
+        return phone_child(&args[1..]);
+    }
     let parts: Vec<String> = args
         .iter()
         .enumerate()
@@ -904,9 +907,82 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
         "  Doorstep first-sync times, ms: {}",
         list(&ours.iter().map(|w| w.ms).collect::<Vec<_>>())
     );
+    phone_in_child(w, phone_dir.path());
     peers.per_doc.persist_states(w);
     peers.batched.persist_states(w);
     peers
+}
+
+// ======================================================================== the phone alone
+
+/// The argument that makes this executable the phone of [`phone_in_child`].
+const PHONE_CHILD: &str = "--phone-child";
+
+/// One more first sync, by a phone that is a child process of its own (this executable again),
+/// so that its peak resident memory is the phone's alone: the server, the recording devices and
+/// the baselines stay in this process.
+fn phone_in_child(w: &World, dir: &Path) {
+    let code = admin::issue_code(&w.admin, "phone").unwrap();
+    let path = dir.join("child-phone.db");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([PHONE_CHILD, &w.url, &code, path.to_str().unwrap()])
+        .output()
+        .expect("start the phone's process");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the phone's process failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("  {}", text.trim());
+}
+
+/// The phone's process: enrol with `code`, sync once into a new store at `path`, and say what it
+/// took, with the process's peak resident memory (`VmHWM`).
+fn phone_child(args: &[String]) {
+    let [url, code, path] = args else {
+        panic!("usage: {PHONE_CHILD} URL CODE PATH");
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt.block_on(sync::enrol(url, code)).unwrap();
+    let store = FieldStore::open(StoreConfig::new(
+        std::path::PathBuf::from(path),
+        &testing::TEST_KEY,
+        &e.device_id,
+        e.user.clone(),
+    ))
+    .unwrap();
+    let endpoint = SyncEndpoint {
+        url: url.clone(),
+        device_token: e.device_token,
+    };
+    let before = peak_resident_kb();
+    let t = Instant::now();
+    let r = rt.block_on(sync::sync(&store, &endpoint, None)).unwrap();
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "Doorstep phone in a process of its own: first sync {ms:.0} ms, {} round trips, {} people; peak resident memory {:.0} MB ({:.0} MB before the sync)",
+        r.round_trips,
+        store.caseload().unwrap().len(),
+        peak_resident_kb() as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+}
+
+/// This process's peak resident set size in KB (Linux `/proc/self/status`, `VmHWM`).
+fn peak_resident_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn list(xs: &[f64]) -> String {

@@ -75,6 +75,16 @@ impl DocCache {
         Ok(entry)
     }
 
+    /// The warm document for `key`, if it is warm (no load, no change to the eviction order).
+    pub fn peek(&self, key: &DocKey) -> Option<&AutoCommit> {
+        self.docs.get(key).map(|d| &d.doc)
+    }
+
+    /// How many documents may be warm at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// While a sync with more pages to come is under way, keep up to `SYNC_CAPACITY` documents
     /// warm: a first sync's pages each touch most of the caseload, and loading every document
     /// again for every page made the import grow with the square of the caseload. Back to the

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::docs::{self, DocCache, NewChange};
 use super::quarantine;
-use super::{projections, FieldStore, StoreChange, Writer};
+use super::{reproject, FieldStore, StoreChange, Writer};
 use crate::error::{Error, Result};
 use crate::record::layout::AuditStamp;
 use crate::record::{self, apply, validate, ClinicalConflict, Compartment};
@@ -394,19 +394,25 @@ pub(super) fn import_parsed(
         }
         pending
     };
-    for p in &people {
-        let known: bool = tx
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
-            .query_row(params![p], |r| r.get(0))?;
-        project_person(tx, docs, p)?;
-        let now_known: bool = tx
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
-            .query_row(params![p], |r| r.get(0))?;
-        if !known && now_known {
+    let people: Vec<String> = people.into_iter().collect();
+    let known_before = people
+        .iter()
+        .map(|p| is_known(tx, p))
+        .collect::<Result<Vec<bool>>>()?;
+    reproject::project_people(tx, docs, &people)?;
+    for (p, known) in people.iter().zip(known_before) {
+        if !known && is_known(tx, p)? {
             report.people_added.push(p.clone());
         }
     }
     Ok(report)
+}
+
+/// Whether the caseload has a row for the person.
+fn is_known(tx: &Transaction<'_>, person_id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE person_id = ?1)")?
+        .query_row(params![person_id], |r| r.get(0))?)
 }
 
 const PENDING_KEY: &str = "projections_pending";
@@ -493,39 +499,4 @@ fn apply_to_doc(
             .map_err(|e| Error::Document(format!("received changes cannot be applied: {e}")))?;
     }
     Ok(kept)
-}
-
-/// Re-derive all projection rows of one person from their documents.
-pub(super) fn project_person(
-    tx: &Transaction<'_>,
-    docs: &mut DocCache,
-    person_id: &str,
-) -> Result<()> {
-    let demographics = {
-        let e = docs.get(tx, &(person_id.to_string(), Compartment::Demographics))?;
-        record::read::demographics(&e.doc)?
-    };
-    let clinical = {
-        let e = docs.get(tx, &(person_id.to_string(), Compartment::Clinical))?;
-        if e.doc.is_empty() {
-            None
-        } else {
-            Some(record::read::clinical(person_id, &e.doc)?)
-        }
-    };
-    projections::replace_person(tx, person_id, demographics.as_ref(), clinical.as_ref())?;
-    {
-        let e = docs.get(tx, &(person_id.to_string(), Compartment::Demographics))?;
-        let views = record::referral::referrals(person_id, &e.doc)?;
-        super::referrals::replace_rows(tx, person_id, &views)?;
-        let dups = record::duplicates::duplicates(person_id, &e.doc)?;
-        super::duplicates::replace_rows(tx, person_id, &dups)?;
-    }
-    let e = docs.get(tx, &(person_id.to_string(), Compartment::Advice))?;
-    if e.doc.is_empty() {
-        super::day::advice::delete_rows(tx, person_id)
-    } else {
-        let advice = record::read::advice(&e.doc)?;
-        super::day::advice::replace_rows(tx, person_id, &advice)
-    }
 }

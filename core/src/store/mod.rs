@@ -22,6 +22,7 @@ mod quarantine;
 mod queries;
 mod referrals;
 mod refusals;
+mod reproject;
 mod schema;
 mod snapshots;
 mod sync_state;
@@ -283,9 +284,7 @@ impl FieldStore {
             {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }
-            for p in &people {
-                exchange::project_person(&tx, docs, p)?;
-            }
+            reproject::project_people(&tx, docs, &people)?;
             tx.commit()?;
             if let Ok(mut c) = lock(&self.changed) {
                 c.merge(StoreChange {

@@ -157,7 +157,7 @@ impl FieldStore {
                 ..Default::default()
             };
             for p in &handled.people {
-                super::exchange::project_person(&tx, docs, p)?;
+                super::reproject::project_person(&tx, docs, p)?;
             }
             for p in &page.purge_people {
                 if has_unsent(&tx, p, None)? {

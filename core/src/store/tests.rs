@@ -1262,3 +1262,91 @@ fn a_bad_snapshot_is_quarantined_not_fatal() {
     assert_eq!(heads, vec![good], "nothing of a refused snapshot is stored");
     assert_eq!(b.sync_cursor().unwrap(), 5);
 }
+
+/// A page of many snapshots is decoded on several threads: every good one is stored as the
+/// person it names (order kept across the threads), and a bad one among them is refused alone.
+#[test]
+fn a_large_page_of_snapshots_keeps_each_document_with_its_person() {
+    use crate::store::SyncPage;
+    use crate::sync::protocol::Snapshot;
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let mut names = std::collections::BTreeMap::new();
+    for i in 0..24 {
+        let family = format!("Crawley{}", "x".repeat(i));
+        let id = a
+            .register_patient(demographics("Edith", &family, None, "HX7 8AB"))
+            .unwrap();
+        names.insert(id, family);
+    }
+    let mut snapshots = snapshots_of(&a.export_changes(0).unwrap().changes);
+    for at in [0, 11, 23] {
+        snapshots.insert(
+            at,
+            Snapshot {
+                person_id: format!("p-bad-{at}"),
+                compartment: Compartment::Demographics,
+                bytes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
+            },
+        );
+    }
+    assert!(snapshots.len() >= super::snapshots::SPREAD_FROM);
+    let outcome = b
+        .apply_sync_page(&SyncPage {
+            snapshots,
+            cursor: 5,
+            lock_after_days: 14,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.import.quarantined, 3);
+    let q: Vec<String> = b
+        .quarantine()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.person_id)
+        .collect();
+    assert_eq!(q.len(), 3, "{q:?}");
+    assert!(q.iter().all(|p| p.starts_with("p-bad-")), "{q:?}");
+    assert_eq!(b.caseload().unwrap().len(), names.len());
+    for (id, family) in &names {
+        let d = b.patient(id).unwrap().demographics.unwrap();
+        assert_eq!(&d.family_name, family, "person {id}");
+    }
+}
+
+/// Projecting many people at once (their records read on several threads) writes exactly the
+/// rows each person's own record gives: a rebuild of a varied caseload changes nothing, and a
+/// second phone that receives it all in one page holds the same rows.
+#[test]
+fn projecting_a_caseload_at_once_gives_each_person_their_own_rows() {
+    let dir = tmp();
+    let (s, _full) = testing::full_record(dir.path());
+    for i in 0..12 {
+        let id = s
+            .register_patient(demographics(
+                &format!("Given{i}"),
+                "Crawley",
+                None,
+                "HX7 8AB",
+            ))
+            .unwrap();
+        for v in 0..(i % 4) {
+            s.record_visit(&id, full_visit(60 * (v as i64 + 1)))
+                .unwrap();
+        }
+        if i % 3 == 0 {
+            s.record_observations(&id, Utc::now(), testing::news2_six(), None)
+                .unwrap();
+        }
+    }
+    let before = s.projection_dump().unwrap();
+    s.rebuild_projections().unwrap();
+    assert_eq!(s.projection_dump().unwrap(), before);
+    let other = nurse(&dir, "other");
+    exchange(&s, &other);
+    assert_eq!(other.caseload().unwrap(), s.caseload().unwrap());
+    other.rebuild_projections().unwrap();
+    assert_eq!(other.caseload().unwrap(), s.caseload().unwrap());
+}
