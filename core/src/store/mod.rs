@@ -25,6 +25,7 @@ mod refusals;
 mod reproject;
 mod schema;
 mod snapshots;
+mod spread;
 mod sync_state;
 mod ward;
 mod wound_drafts;

@@ -1,6 +1,6 @@
 //! Deriving a person's projection rows (caseload, alerts, the day's rows, referrals, duplicates,
 //! advice) from their documents, in two steps: reading the documents into the typed record (pure
-//! CPU work, which for many people is spread over the phone's cores) and writing the rows (in the
+//! CPU work, which for many people is spread over the phone's cores by `store::spread`) and writing the rows (in the
 //! caller's transaction, one person after another).
 //!
 //! Invariant: the rows written are exactly what [`read_person`] reads from the documents, so a
@@ -18,8 +18,6 @@ use crate::record::{self, Compartment};
 
 /// Below this many people a batch is read on the calling thread.
 const SPREAD_FROM: usize = 8;
-/// The most threads a batch is read on.
-const READ_THREADS: usize = 4;
 
 /// What one person's rows are derived from.
 struct Reading {
@@ -73,36 +71,11 @@ fn warm(tx: &Transaction<'_>, docs: &mut DocCache, person_id: &str) -> Result<()
     Ok(())
 }
 
-/// Read each person of `people` (whose documents are warm), on up to [`READ_THREADS`] threads,
-/// in order.
+/// Read each person of `people` (whose documents are warm), spread over the phone's cores, in
+/// order.
 fn read_spread(docs: &DocCache, people: &[String]) -> Result<Vec<Result<Reading>>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(READ_THREADS);
-    if threads < 2 || people.len() < SPREAD_FROM {
-        return Ok(people.iter().map(|p| read_person(docs, p)).collect());
-    }
-    let per_thread = people.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = people
-            .chunks(per_thread)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|p| read_person(docs, p))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(people.len());
-        for part in parts {
-            let readings = part
-                .join()
-                .map_err(|_| Error::Document("reading the caseload's records failed".into()))?;
-            all.extend(readings);
-        }
-        Ok(all)
+    super::spread::map_in_order(people, SPREAD_FROM, "reading the caseload's records", |p| {
+        read_person(docs, p)
     })
 }
 

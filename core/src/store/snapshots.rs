@@ -33,7 +33,7 @@ pub(super) struct Decoded {
 }
 
 /// Decode and check every snapshot of a page (CPU work, before the writer is taken, spread over
-/// the phone's cores). A snapshot that fails is set aside for quarantine; it never fails the page.
+/// the phone's cores: `store::spread`). A snapshot that fails is set aside for quarantine; it never fails the page.
 pub(super) fn decode_all(snapshots: &[Snapshot]) -> Result<(Vec<Decoded>, Vec<BadIncoming>)> {
     if let Some(s) = snapshots.iter().find(|s| !valid_person_id(&s.person_id)) {
         return Err(Error::BadChanges(format!(
@@ -68,46 +68,21 @@ pub(super) fn decode_all(snapshots: &[Snapshot]) -> Result<(Vec<Decoded>, Vec<Ba
     Ok((good, bad))
 }
 
-/// The most threads a page's snapshots are decoded on (a phone has 4–8 cores; the writer and
-/// the network need one).
-const DECODE_THREADS: usize = 4;
 /// Below this many snapshots a page is decoded on the calling thread.
 pub(super) const SPREAD_FROM: usize = 16;
 
 type Outcome = std::result::Result<AutoCommit, (&'static str, String)>;
 
-/// [`decode`] every snapshot, in order, on up to [`DECODE_THREADS`] threads. A panic while
-/// checking one snapshot refuses that snapshot only.
+/// [`decode`] every snapshot, in order, spread over the phone's cores. A panic while checking
+/// one snapshot refuses that snapshot only.
 fn decode_spread(snapshots: &[Snapshot]) -> Result<Vec<Outcome>> {
-    let isolated = |s: &Snapshot| {
+    super::spread::map_in_order(snapshots, SPREAD_FROM, "checking received records", |s| {
         catch_unwind(AssertUnwindSafe(|| decode(s))).unwrap_or_else(|_| {
             Err((
                 "malformed",
                 "a record arrived whole but checking it failed".to_string(),
             ))
         })
-    };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(DECODE_THREADS);
-    if threads < 2 || snapshots.len() < SPREAD_FROM {
-        return Ok(snapshots.iter().map(isolated).collect());
-    }
-    let per_thread = snapshots.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = snapshots
-            .chunks(per_thread)
-            .map(|part| scope.spawn(move || part.iter().map(isolated).collect::<Vec<_>>()))
-            .collect();
-        let mut all = Vec::with_capacity(snapshots.len());
-        for part in parts {
-            let decoded = part
-                .join()
-                .map_err(|_| Error::Document("a thread decoding received records failed".into()))?;
-            all.extend(decoded);
-        }
-        Ok(all)
     })
 }
 
