@@ -642,7 +642,8 @@ fn paged_backlog_with_progress(backend: &Backend, server: &ServerProc) {
     team(backend, "page");
     let a = Device::enrol(&rt, backend, &server.url, "page-nurse1", dir.path());
     let b = Device::enrol(&rt, backend, &server.url, "page-nurse2", dir.path());
-    let people: Vec<String> = (0..4)
+    // 32 people × 40 visits: as snapshots (one every 16 changes on the server) about 200 KB.
+    let people: Vec<String> = (0..32)
         .map(|i| {
             a.store
                 .register_patient(testing::demographics(
@@ -685,7 +686,7 @@ fn paged_backlog_with_progress(backend: &Backend, server: &ServerProc) {
     let events = rec.events.lock().unwrap().clone();
     assert!(
         report.round_trips >= 3,
-        "160 visits in 64 KB pages take several trips: {report:?}"
+        "1,280 visits in 64 KB pages take several trips: {report:?}"
     );
     assert_eq!(events.len() as u32, report.round_trips);
     assert!(

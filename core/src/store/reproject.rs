@@ -1,7 +1,7 @@
 //! Deriving a person's projection rows (caseload, alerts, the day's rows, referrals, duplicates,
 //! advice) from their documents, in two steps: reading the documents into the typed record (pure
-//! CPU work, which for many people is spread over the phone's cores by `store::spread`) and writing the rows (in the
-//! caller's transaction, one person after another).
+//! CPU work, which for many people is spread over the phone's cores by `store::spread`) and
+//! writing the rows (in the caller's transaction, one person after another).
 //!
 //! Invariant: the rows written are exactly what [`read_person`] reads from the documents, so a
 //! person projected alone and a person projected in a batch get the same rows.
