@@ -33,7 +33,8 @@ pub(super) struct Decoded {
 }
 
 /// Decode and check every snapshot of a page (CPU work, before the writer is taken, spread over
-/// the phone's cores: `store::spread`). A snapshot that fails is set aside for quarantine; it never fails the page.
+/// the phone's cores: `store::spread`). A snapshot that fails is set aside for quarantine; it
+/// never fails the page.
 pub(super) fn decode_all(snapshots: &[Snapshot]) -> Result<(Vec<Decoded>, Vec<BadIncoming>)> {
     if let Some(s) = snapshots.iter().find(|s| !valid_person_id(&s.person_id)) {
         return Err(Error::BadChanges(format!(
@@ -71,6 +72,7 @@ pub(super) fn decode_all(snapshots: &[Snapshot]) -> Result<(Vec<Decoded>, Vec<Ba
 /// Below this many snapshots a page is decoded on the calling thread.
 pub(super) const SPREAD_FROM: usize = 16;
 
+/// A snapshot decoded and checked, or why not: (code, reason for a person).
 type Outcome = std::result::Result<AutoCommit, (&'static str, String)>;
 
 /// [`decode`] every snapshot, in order, spread over the phone's cores. A panic while checking
@@ -87,7 +89,7 @@ fn decode_spread(snapshots: &[Snapshot]) -> Result<Vec<Outcome>> {
 }
 
 /// Load a snapshot and check every change in it. Errors are (code, reason for a person).
-fn decode(s: &Snapshot) -> std::result::Result<AutoCommit, (&'static str, String)> {
+fn decode(s: &Snapshot) -> Outcome {
     if s.bytes.len() > MAX_SNAPSHOT_BYTES {
         return Err((
             "too_large",
