@@ -4,6 +4,7 @@
 //!     cargo bench -p doorstep-cli --bench sync               # all three
 //!     cargo bench -p doorstep-cli --bench sync -- first day  # (b) then (a)
 //!     cargo bench -p doorstep-cli --bench sync -- load       # (c)
+//!     cargo bench -p doorstep-cli --bench sync -- phone      # (b)'s phone alone, its memory
 //!
 //! (a) `day`: a day's work on one phone (10 visits with observations and notes, edits to 3
 //!     people) while the server received 12 visits and 2 person edits from another device, one of
@@ -16,6 +17,10 @@
 //!     recorded by two other devices and already on the server). Baselines: the Automerge
 //!     `save()` of the same documents, zstd, in one response (precomputed, loaded on the client);
 //!     and the Automerge sync protocol from empty (per document, and batched).
+//!     `phone` runs only (b)'s last step: first syncs by a phone in a process of its own, with its
+//!     time and peak resident memory (`DOORSTEP_BENCH_PHONE_RUNS`, default 3).
+//!     `--snapshot-page-kb K[,K…]` sets the pages the phone asks for while documents arrive whole,
+//!     one child sync each (default: the app's, `sync::session::SNAPSHOT_PAGE_BYTES`).
 //! (c) `load`: `doorstep loadgen` (500 devices, a day's work each, all syncing at once) on
 //!     embedded SQLite and on a private PostgreSQL cluster, with the full client and the wire
 //!     client.
@@ -83,7 +88,7 @@ fn main() {
             let after_flag = i
                 .checked_sub(1)
                 .and_then(|j| args.get(j))
-                .is_some_and(|f| f == "--people" || f == "--visits");
+                .is_some_and(|f| f == "--people" || f == "--visits" || f == SNAPSHOT_PAGE_FLAG);
             !a.starts_with('-') && !after_flag
         })
         .map(|(_, a)| a.clone())
@@ -93,6 +98,18 @@ fn main() {
         "Doorstep sync benchmarks ({} cores; release build)",
         cores()
     );
+    if parts.iter().any(|a| a == "phone") {
+        let world = World::build();
+        let dir = scratch("phones");
+        let (people, visits) = sizes();
+        println!("\n(b) alone: a new phone's first sync of {people} people × {visits} visits, in a process of its own");
+        for _ in 0..runs("DOORSTEP_BENCH_PHONE_RUNS", 3) {
+            for kb in snapshot_page_kbs() {
+                phone_in_child(&world, dir.path(), kb);
+            }
+        }
+        return;
+    }
     if want("first") || want("day") {
         let world = World::build();
         let first_runs = if want("first") {
@@ -907,7 +924,9 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
         "  Doorstep first-sync times, ms: {}",
         list(&ours.iter().map(|w| w.ms).collect::<Vec<_>>())
     );
-    phone_in_child(w, phone_dir.path());
+    for kb in snapshot_page_kbs() {
+        phone_in_child(w, phone_dir.path(), kb);
+    }
     peers.per_doc.persist_states(w);
     peers.batched.persist_states(w);
     peers
@@ -915,17 +934,33 @@ fn bench_first_sync(w: &World, n: usize) -> Peers {
 
 // ======================================================================== the phone alone
 
+/// `--snapshot-page-kb K[,K…]`: the pages the child phone asks for while documents arrive whole,
+/// one child sync each (0, the default, is the app's own).
+const SNAPSHOT_PAGE_FLAG: &str = "--snapshot-page-kb";
+
+fn snapshot_page_kbs() -> Vec<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == SNAPSHOT_PAGE_FLAG)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').filter_map(|k| k.trim().parse().ok()).collect())
+        .filter(|kbs: &Vec<usize>| !kbs.is_empty())
+        .unwrap_or_else(|| vec![0])
+}
+
 /// The argument that makes this executable the phone of [`phone_in_child`].
 const PHONE_CHILD: &str = "--phone-child";
 
 /// One more first sync, by a phone that is a child process of its own (this executable again),
 /// so that its peak resident memory is the phone's alone: the server, the recording devices and
 /// the baselines stay in this process.
-fn phone_in_child(w: &World, dir: &Path) {
+fn phone_in_child(w: &World, dir: &Path, snapshot_page_kb: usize) {
     let code = admin::issue_code(&w.admin, "phone").unwrap();
     let path = dir.join("child-phone.db");
+    let _ = std::fs::remove_file(&path);
+    let page_kb = snapshot_page_kb.to_string();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([PHONE_CHILD, &w.url, &code, path.to_str().unwrap()])
+        .args([PHONE_CHILD, &w.url, &code, path.to_str().unwrap(), &page_kb])
         .output()
         .expect("start the phone's process");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -940,9 +975,13 @@ fn phone_in_child(w: &World, dir: &Path) {
 /// The phone's process: enrol with `code`, sync once into a new store at `path`, and say what it
 /// took, with the process's peak resident memory (`VmHWM`).
 fn phone_child(args: &[String]) {
-    let [url, code, path] = args else {
-        panic!("usage: {PHONE_CHILD} URL CODE PATH");
+    let [url, code, path, page_kb] = args else {
+        panic!("usage: {PHONE_CHILD} URL CODE PATH SNAPSHOT_PAGE_KB");
     };
+    let mut options = sync::SyncOptions::default();
+    if let Some(kb) = page_kb.parse::<u32>().ok().filter(|kb| *kb > 0) {
+        options.max_snapshot_page_bytes = kb * 1024;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -961,11 +1000,14 @@ fn phone_child(args: &[String]) {
     };
     let before = peak_resident_kb();
     let t = Instant::now();
-    let r = rt.block_on(sync::sync(&store, &endpoint, None)).unwrap();
+    let r = rt
+        .block_on(sync::sync_with(&store, &endpoint, &options, None))
+        .unwrap();
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     println!(
-        "Doorstep phone in a process of its own: first sync {ms:.0} ms, {} round trips, {} people; peak resident memory {:.0} MB ({:.0} MB before the sync)",
+        "Doorstep phone in a process of its own: first sync {ms:.0} ms, {} round trips ({} KB snapshot pages), {} people; peak resident memory {:.0} MB ({:.0} MB before the sync)",
         r.round_trips,
+        options.max_snapshot_page_bytes / 1024,
         store.caseload().unwrap().len(),
         peak_resident_kb() as f64 / 1024.0,
         before as f64 / 1024.0

@@ -758,6 +758,7 @@ async fn wire_sync(
     // The request is the session's own first request; its answers are not applied.
     let mut session = Session::new(SessionOptions {
         max_page_bytes: options.max_page_bytes,
+        max_snapshot_page_bytes: options.max_snapshot_page_bytes,
         max_upload_bytes: options.max_upload_bytes,
         ..SessionOptions::default()
     });

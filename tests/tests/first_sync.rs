@@ -1,7 +1,7 @@
 //! A new phone's first sync by snapshots (issue 11, docs/decisions/0010) through a real
 //! `doorstep serve`, on SQLite and PostgreSQL: the server's stored snapshots travel with the
-//! changes after them, in pages; a sync cut after its first page carries on from its cursor with
-//! no person half-built; the store it makes is the store a sync by changes makes (heads,
+//! changes after them, in pages; a sync cut after its first page shows that page's people and
+//! carries on from its cursor; the store it makes is the store a sync by changes makes (heads,
 //! caseload, every record and its history, projections rebuilt).
 
 use doorstep_core::record::Compartment;
@@ -126,8 +126,24 @@ fn first_sync_by_snapshots(backend: Backend, prefix: &str) {
         "the first page carries snapshots"
     );
     assert!(first.more && first.remaining > 0, "{:?}", first.cursor);
-    // Cut after one page: no person has projection rows yet (they are derived once, complete).
-    assert!(by_snapshot.store.caseload().unwrap().is_empty());
+    // Cut after one page: a page of snapshots derives its own people's rows, so the people
+    // whose records came on it are shown already, from what the phone holds, and nobody else.
+    let on_page: std::collections::BTreeSet<&str> = first
+        .snapshots
+        .iter()
+        .map(|s| s.person_id.as_str())
+        .chain(first.changes.iter().map(|c| c.person_id.as_str()))
+        .collect();
+    let shown = by_snapshot.store.caseload().unwrap();
+    assert!(!shown.is_empty(), "the first page's people are shown");
+    assert!(shown.len() < people.len(), "only the first page's people");
+    for e in &shown {
+        assert!(
+            on_page.contains(e.person_id.as_str()),
+            "{} shown",
+            e.person_id
+        );
+    }
     let rest = paged_sync(&rt, &by_snapshot);
     assert!(
         rest.changes_received > 0,

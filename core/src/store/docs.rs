@@ -80,23 +80,36 @@ impl DocCache {
         self.docs.get(key).map(|d| &d.doc)
     }
 
+    /// How many documents are warm now.
+    #[cfg(test)]
+    pub fn warm(&self) -> usize {
+        self.docs.len()
+    }
+
     /// How many documents may be warm at once.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// While a sync with more pages to come is under way, keep up to `SYNC_CAPACITY` documents
-    /// warm: a first sync's pages each touch most of the caseload, and loading every document
-    /// again for every page made the import grow with the square of the caseload. Back to the
-    /// configured size (the least recently used evicted) when the sync's last page is in.
-    pub fn widen_for_sync(&mut self, more_pages: bool) {
-        if more_pages {
-            self.capacity = self.capacity.max(self.base_capacity.max(SYNC_CAPACITY));
-        } else {
-            self.capacity = self.base_capacity;
-            while self.docs.len() > self.capacity {
-                self.evict_oldest();
-            }
+    /// While a sync whose pages carry changes has more pages to come, keep up to
+    /// `SYNC_CAPACITY` documents warm: such pages each touch most of the caseload, and loading
+    /// every document again for every page made the import grow with the square of the caseload.
+    pub fn widen_for_sync(&mut self) {
+        self.widen_to(SYNC_CAPACITY);
+    }
+
+    /// Keep up to `n` documents warm until [`narrow`](Self::narrow) (a page of snapshots keeps
+    /// just its own documents warm: their projections are derived on that page).
+    pub fn widen_to(&mut self, n: usize) {
+        self.capacity = self.capacity.max(self.base_capacity.max(n));
+    }
+
+    /// Back to the configured size, the least recently used evicted: what a wider cache held
+    /// is on disk, so memory goes back to the configured bound.
+    pub fn narrow(&mut self) {
+        self.capacity = self.base_capacity;
+        while self.docs.len() > self.capacity {
+            self.evict_oldest();
         }
     }
 

@@ -54,8 +54,9 @@ pub struct SyncPage {
     pub purge_compartments: Vec<(String, Compartment)>,
     /// Days without sync after which the store locks (from the server).
     pub lock_after_days: u32,
-    /// The server has more pages for this sync: projections of the people this page touched
-    /// wait for the last page (they are derived once, from complete documents).
+    /// The server has more pages for this sync: projections of the people a page of changes
+    /// touched wait for the last page (they are derived once, from complete documents); a page
+    /// of snapshots derives its own people's.
     pub more_pages: bool,
 }
 
@@ -133,13 +134,22 @@ impl FieldStore {
         if page.reset_actor {
             reset_actor(conn, docs)?;
         }
-        // Warm documents for the whole sync: its last page derives the pending projections.
-        docs.widen_for_sync(true);
+        // A page of documents arriving whole (a first sync) derives its people's projections
+        // itself and keeps only its own documents warm, so memory is bounded by the page, not by
+        // the caseload. A page of changes with more to come leaves its people pending for the
+        // sync's last page and keeps the caseload warm until then.
+        let whole = !page.snapshots.is_empty();
+        let defer_projection = page.more_pages && !whole;
+        if whole {
+            docs.widen_to(people_touched(&touched) * Compartment::ALL.len());
+        } else if page.more_pages {
+            docs.widen_for_sync();
+        }
         let result = (|| {
             let tx = conn.transaction()?;
             let handled = refusals::handle(&tx, docs, &page.refused, synced_at.timestamp_millis())?;
             snapshots::import(&tx, docs, decoded, bad_snapshots, &mut parsed)?;
-            let import = import_parsed(&tx, docs, parsed, page.changes.len(), page.more_pages)?;
+            let import = import_parsed(&tx, docs, parsed, page.changes.len(), defer_projection)?;
             if let Some(up_to) = page.acked_up_to {
                 tx.execute(
                     "UPDATE changes SET acked = 1 WHERE local = 1 AND acked = 0 AND seq <= ?1",
@@ -181,8 +191,8 @@ impl FieldStore {
             tx.commit()?;
             Ok(outcome)
         })();
-        if !page.more_pages {
-            docs.widen_for_sync(false);
+        if !defer_projection {
+            docs.narrow();
         }
         match &result {
             Ok(outcome) => {
@@ -260,6 +270,15 @@ fn reset_actor(conn: &mut rusqlite::Connection, docs: &mut super::docs::DocCache
     );
     docs.set_actor(actor);
     Ok(())
+}
+
+/// How many people the documents in `touched` belong to.
+fn people_touched(touched: &[(String, Compartment)]) -> usize {
+    touched
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
 }
 
 fn note_clocks(tx: &Transaction<'_>, notes: &[(String, Compartment, String, i64)]) -> Result<()> {

@@ -1150,6 +1150,8 @@ fn a_document_arriving_as_a_snapshot_is_the_document_by_changes() {
         .unwrap();
     assert_eq!(outcome.import.new_changes, changes.len() as u64);
     assert_eq!(outcome.import.quarantined, 0);
+    // A page of snapshots derives its people's rows itself, before the sync's last page.
+    assert_eq!(outcome.import.people_added, vec![id.clone()]);
     assert!(!tail.is_empty());
     let outcome = by_snapshot
         .apply_sync_page(&SyncPage {
@@ -1160,7 +1162,7 @@ fn a_document_arriving_as_a_snapshot_is_the_document_by_changes() {
         })
         .unwrap();
     assert_eq!(outcome.import.new_changes, 0, "every change already held");
-    assert_eq!(outcome.import.people_added, vec![id.clone()]);
+    assert!(outcome.import.people_added.is_empty());
     assert_eq!(
         by_snapshot.document_heads().unwrap(),
         by_changes.document_heads().unwrap()
@@ -1314,6 +1316,53 @@ fn a_large_page_of_snapshots_keeps_each_document_with_its_person() {
         let d = b.patient(id).unwrap().demographics.unwrap();
         assert_eq!(&d.family_name, family, "person {id}");
     }
+}
+
+/// A page of snapshots (a first sync) derives its own people's rows, so a sync cut after it
+/// already shows them, and leaves no more documents warm than the store's configured number: the
+/// phone's memory is bounded by a page, not by the caseload. A page of changes with more to come
+/// still leaves its people for the sync's last page.
+#[test]
+fn a_page_of_snapshots_shows_its_people_and_keeps_memory_to_the_page() {
+    use crate::store::SyncPage;
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let mut config = testing::config(&dir.path().join("b.db"), "b", Role::DistrictNurse);
+    config.doc_cache_size = 4;
+    let b = FieldStore::open(config).unwrap();
+    for i in 0..10 {
+        let id = a
+            .register_patient(demographics(&format!("G{i}"), "Crawley", None, "HX7 8AB"))
+            .unwrap();
+        a.record_visit(&id, full_visit(60)).unwrap();
+    }
+    let page = |changes, snapshots, more_pages| SyncPage {
+        changes,
+        snapshots,
+        cursor: 5,
+        lock_after_days: 14,
+        more_pages,
+        ..Default::default()
+    };
+    let changes = a.export_changes(0).unwrap().changes;
+    b.apply_sync_page(&page(vec![], snapshots_of(&changes), true))
+        .unwrap();
+    assert_eq!(
+        b.caseload().unwrap().len(),
+        10,
+        "shown before the last page"
+    );
+    let warm = b.writer().unwrap().docs.warm();
+    assert!(warm <= 4, "{warm} documents warm after a page of snapshots");
+    a.register_patient(demographics("Late", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let changes = a.export_changes(0).unwrap().changes;
+    let outcome = b.apply_sync_page(&page(changes, vec![], true)).unwrap();
+    assert_eq!(outcome.import.new_changes, 1);
+    assert_eq!(b.caseload().unwrap().len(), 10, "a page of changes defers");
+    b.apply_sync_page(&page(vec![], vec![], false)).unwrap();
+    assert_eq!(b.caseload().unwrap().len(), 11, "derived at the last page");
+    assert_eq!(b.caseload().unwrap(), a.caseload().unwrap());
 }
 
 /// Projecting many people at once (their records read on several threads) writes exactly the

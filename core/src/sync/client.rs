@@ -24,6 +24,9 @@ pub struct SyncEndpoint {
 pub struct SyncOptions {
     /// Largest response page to ask for (uncompressed change bytes).
     pub max_page_bytes: u32,
+    /// Largest page to ask for while documents arrive whole (a first sync): bounds the phone's
+    /// peak memory (`SessionOptions::max_snapshot_page_bytes`).
+    pub max_snapshot_page_bytes: u32,
     /// Largest upload per request (uncompressed change bytes); a bigger outbox takes more trips.
     pub max_upload_bytes: usize,
     /// Attempts per request on network errors and 5xx answers.
@@ -37,6 +40,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             max_page_bytes: 8 * 1024 * 1024,
+            max_snapshot_page_bytes: super::session::SNAPSHOT_PAGE_BYTES,
             max_upload_bytes: 4 * 1024 * 1024,
             attempts: 5,
             backoff: Duration::from_millis(200),
@@ -112,6 +116,7 @@ pub async fn sync_with(
     );
     let mut session = Session::new(SessionOptions {
         max_page_bytes: options.max_page_bytes,
+        max_snapshot_page_bytes: options.max_snapshot_page_bytes,
         max_upload_bytes: options.max_upload_bytes,
         ..SessionOptions::default()
     });

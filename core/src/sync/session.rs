@@ -61,6 +61,10 @@ pub enum Next {
 
 /// A request that took longer than this (seconds) marks the link as slow.
 const SLOW_REQUEST_SECS: f64 = 10.0;
+/// The default [`SessionOptions::max_snapshot_page_bytes`]: about 100 people with a year of
+/// visits each, ~110 MB once loaded (each MB of such a page adds ~55 MB to the phone's peak
+/// memory: docs/performance.md, "Bounded memory").
+pub const SNAPSHOT_PAGE_BYTES: u32 = 2 * 1024 * 1024;
 /// Uploads are never made smaller than this.
 const MIN_UPLOAD_BYTES: usize = 64 * 1024;
 
@@ -68,6 +72,10 @@ const MIN_UPLOAD_BYTES: usize = 64 * 1024;
 pub struct SessionOptions {
     /// Largest response page to ask for (uncompressed change bytes).
     pub max_page_bytes: u32,
+    /// Largest page to ask for while documents arrive whole, as snapshots (a first sync): a
+    /// page's documents are held in memory together, and a compact snapshot unfolds to many
+    /// times its size, so this bounds the phone's peak memory.
+    pub max_snapshot_page_bytes: u32,
     /// Largest upload per request (uncompressed change bytes); the server's bounds may lower it.
     pub max_upload_bytes: usize,
     /// A sync that has not finished after this many requests stops with an error.
@@ -78,6 +86,7 @@ impl Default for SessionOptions {
     fn default() -> Self {
         SessionOptions {
             max_page_bytes: 8 * 1024 * 1024,
+            max_snapshot_page_bytes: SNAPSHOT_PAGE_BYTES,
             max_upload_bytes: 4 * 1024 * 1024,
             max_round_trips: 100_000,
         }
@@ -290,7 +299,13 @@ impl Session {
             app: AppVersion::current(),
             cursor,
             changes: outbox.changes,
-            max_page_bytes: self.options.max_page_bytes,
+            max_page_bytes: if cursor.in_snapshot_phase() {
+                self.options
+                    .max_page_bytes
+                    .min(self.options.max_snapshot_page_bytes)
+            } else {
+                self.options.max_page_bytes
+            },
             purged,
             quarantined: reports.into_iter().map(report_of).collect(),
         })
@@ -407,5 +422,32 @@ mod tests {
         assert_eq!(s.upload_limit(), 100_000);
         s.note_link(100_000, Duration::from_secs(100));
         assert_eq!(s.upload_limit(), MIN_UPLOAD_BYTES);
+    }
+
+    /// While documents arrive whole (a first sync) the phone asks for the smaller snapshot
+    /// page, which bounds its memory; after that, for the ordinary page.
+    #[test]
+    fn a_first_sync_asks_for_pages_its_memory_can_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::testing::open(
+            &dir.path().join("p.db"),
+            "p",
+            crate::record::Role::DistrictNurse,
+        );
+        let options = SessionOptions::default();
+        let first = Session::new(options.clone()).start(&store).unwrap();
+        assert!(first.cursor.in_snapshot_phase());
+        assert_eq!(first.max_page_bytes, SNAPSHOT_PAGE_BYTES);
+        assert!(SNAPSHOT_PAGE_BYTES < options.max_page_bytes);
+        store
+            .apply_sync_page(&crate::store::SyncPage {
+                cursor: 5,
+                lock_after_days: 14,
+                ..Default::default()
+            })
+            .unwrap();
+        let later = Session::new(options.clone()).start(&store).unwrap();
+        assert!(!later.cursor.in_snapshot_phase());
+        assert_eq!(later.max_page_bytes, options.max_page_bytes);
     }
 }
