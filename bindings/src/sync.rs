@@ -104,9 +104,14 @@ pub async fn sync(
         let progress = progress.map(Progress);
         // Observers hear of the whole sync once, when it ends (or fails part-way).
         let _held = store.hold_notifications();
-        dc::sync::sync(
+        // Every sync runs on this library's one runtime, so one HTTP client (and its open
+        // connection) serves them all.
+        let mut options = dc::sync::SyncOptions::default();
+        options.http = Some(dc::sync::transport::kept_client(options.timeout)?);
+        dc::sync::sync_with(
             &store,
             &endpoint,
+            &options,
             progress.as_ref().map(|p| p as &dyn dc::sync::SyncProgress),
         )
         .await

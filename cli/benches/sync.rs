@@ -1204,6 +1204,10 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     let mut rows: Vec<(&str, Vec<f64>)> = vec![
         ("whole sync, nothing to send or receive", vec![]),
+        (
+            "whole sync, the same, HTTP client kept (as the bindings do)",
+            vec![],
+        ),
         ("  building the HTTP client (reqwest, rustls)", vec![]),
         (
             "  Session::start (outbox, cursor, quarantine from the store)",
@@ -1215,21 +1219,30 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
             vec![],
         ),
     ];
+    let mut kept = sync::SyncOptions::default();
+    kept.http = Some(sync::transport::kept_client(kept.timeout).unwrap());
     for _ in 0..5 {
         let t = Instant::now();
         let r = w.sync(phone);
         rows[0].1.push(ms(t));
         assert_eq!(r.changes_sent + r.changes_received, 0);
         let t = Instant::now();
+        let r = w
+            .client_rt
+            .block_on(sync::sync_with(&phone.store, &phone.endpoint, &kept, None))
+            .unwrap();
+        rows[1].1.push(ms(t));
+        assert_eq!(r.changes_sent + r.changes_received, 0);
+        let t = Instant::now();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
-        rows[1].1.push(ms(t));
+        rows[2].1.push(ms(t));
         let t = Instant::now();
         let mut session = sync::Session::new(sync::SessionOptions::default());
         let request = session.start(&phone.store).unwrap();
-        rows[2].1.push(ms(t));
+        rows[3].1.push(ms(t));
         assert!(request.changes.is_empty());
         let body = protocol::encode(&request);
         let t = Instant::now();
@@ -1250,7 +1263,7 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
                 .await
                 .unwrap()
         });
-        rows[3].1.push(ms(t));
+        rows[4].1.push(ms(t));
         let r: protocol::SyncResponse = protocol::decode(&answer).unwrap();
         let t = Instant::now();
         phone
@@ -1262,7 +1275,7 @@ fn probe_fixed_costs(w: &World, phone: &Dev) {
                 ..Default::default()
             })
             .unwrap();
-        rows[4].1.push(ms(t));
+        rows[5].1.push(ms(t));
     }
     let held = phone
         .store

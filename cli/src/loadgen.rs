@@ -656,7 +656,8 @@ fn sync_all(
         ..SyncOptions::default()
     };
     // The wire client shares one HTTP client (its TLS and connection set-up are the phones'
-    // cost, not the server's); the full client makes its own per sync, as on a phone.
+    // cost, not the server's); the full client makes its own per sync, as a phone does whose
+    // kept connection has closed since its last sync (an evening's syncs are hours apart).
     let http = reqwest::Client::builder()
         .timeout(options.timeout)
         .build()

@@ -304,10 +304,10 @@ pub fn documents_with_unfolded(conn: &Connection) -> Result<Vec<DocKey>> {
         .collect())
 }
 
-/// Return free pages to the file system. `PRAGMA incremental_vacuum` frees one page per step, so
-/// it must be stepped to the end.
-pub fn incremental_vacuum(conn: &Connection) -> Result<()> {
-    let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+/// Return up to `pages` free pages to the file system. `PRAGMA incremental_vacuum` frees one
+/// page per step, so it must be stepped to the end.
+pub fn incremental_vacuum(conn: &Connection, pages: u32) -> Result<()> {
+    let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
     let mut rows = stmt.query([])?;
     while rows.next()?.is_some() {}
     Ok(())

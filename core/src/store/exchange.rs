@@ -161,7 +161,7 @@ impl FieldStore {
         local_unacked: bool,
         max_bytes: usize,
     ) -> Result<(ChangeBatch, bool, Vec<i64>)> {
-        let mut guard = super::lock(&self.writer)?;
+        let mut guard = self.lock_writer()?;
         let Writer { conn, docs } = &mut *guard;
         let rows: Vec<LogRow> = {
             // Two statements, so that the outbox query can use the partial index of pending changes.

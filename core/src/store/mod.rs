@@ -115,17 +115,39 @@ pub struct FieldStore {
     writer: Mutex<Writer>,
     reader: Mutex<Connection>,
     compactor: Option<compaction::Compactor>,
-    compaction_lock: Arc<Mutex<()>>,
+    /// Shared with the compactor: writes go before its next document (`compaction::WriteGate`).
+    gate: Arc<compaction::WriteGate>,
     /// Live queries: who is told what changed ([`StoreObserver`]).
     notifier: observe::Notifier,
     /// What the writes of the current critical section changed; told once the writer is free.
     changed: Mutex<StoreChange>,
 }
 
+/// The writer, held with the write gate (so the compactor's connection is not mid-write).
+struct WriterGuard<'a> {
+    writer: MutexGuard<'a, Writer>,
+    _gate: MutexGuard<'a, ()>,
+}
+
+impl std::ops::Deref for WriterGuard<'_> {
+    type Target = Writer;
+    fn deref(&self) -> &Writer {
+        &self.writer
+    }
+}
+
+impl std::ops::DerefMut for WriterGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Writer {
+        &mut self.writer
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
-    m.lock().map_err(|_| {
-        Error::Storage("an earlier operation failed part-way; reopen the store".into())
-    })
+    m.lock().map_err(|_| poisoned())
+}
+
+fn poisoned() -> Error {
+    Error::Storage("an earlier operation failed part-way; reopen the store".into())
 }
 
 #[cfg_attr(feature = "uniffi", uniffi::export)]
@@ -140,10 +162,10 @@ impl FieldStore {
         schema::migrate(&mut conn, &config.path)?;
         let actor = actor_id(&conn)?;
         let reader = db::open(&config.path, &key, true)?;
-        let compaction_lock = Arc::new(Mutex::new(()));
+        let gate = Arc::new(compaction::WriteGate::default());
         let compactor = if config.background_compaction {
             let conn = db::open(&config.path, &key, false)?;
-            Some(compaction::Compactor::spawn(conn, compaction_lock.clone()))
+            Some(compaction::Compactor::spawn(conn, gate.clone()))
         } else {
             None
         };
@@ -160,7 +182,7 @@ impl FieldStore {
             }),
             reader: Mutex::new(reader),
             compactor,
-            compaction_lock,
+            gate,
             notifier: observe::Notifier::new(),
             changed: Mutex::new(StoreChange::default()),
             config,
@@ -251,14 +273,14 @@ impl FieldStore {
     /// Fold every document's pending changes into its snapshot now (the background thread does
     /// this as changes accumulate).
     pub fn compact_now(&self) -> Result<()> {
-        let _serial = lock(&self.compaction_lock)?;
         let path = self.config.path.clone();
         let key = db::DbKey::new(&self.config.key)?;
         let mut conn = db::open(&path, &key, false)?;
         for (person, comp) in docs::documents_with_unfolded(&conn)? {
+            let _gate = self.gate.for_compactor().ok_or_else(poisoned)?;
             docs::compact(&mut conn, &person, comp)?;
         }
-        docs::incremental_vacuum(&conn)?;
+        compaction::vacuum(&conn, &self.gate)?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
@@ -333,9 +355,19 @@ impl FieldStore {
     }
 
     /// The writer connection and warm documents, once the store is known to be usable.
-    fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
+    fn writer(&self) -> Result<WriterGuard<'_>> {
         self.access.check(now())?;
-        lock(&self.writer)
+        self.lock_writer()
+    }
+
+    /// The writer and the write gate, in that order (every path to the writer comes here).
+    fn lock_writer(&self) -> Result<WriterGuard<'_>> {
+        let writer = lock(&self.writer)?;
+        let gate = self.gate.for_writer().ok_or_else(poisoned)?;
+        Ok(WriterGuard {
+            writer,
+            _gate: gate,
+        })
     }
 
     /// The reader connection, once the store is known to be usable.

@@ -174,7 +174,7 @@ impl FieldStore {
     /// Quarantined changes the server has not been told about, oldest first, at most `limit`.
     pub fn unreported_quarantine(&self, limit: usize) -> Result<Vec<UnreportedQuarantine>> {
         self.access.check_not_wiped()?;
-        let w = super::lock(&self.writer)?;
+        let w = self.lock_writer()?;
         let mut stmt = w.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM quarantine WHERE reported = 0 ORDER BY id LIMIT ?1"
         ))?;

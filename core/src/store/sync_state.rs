@@ -8,8 +8,7 @@ use super::exchange::{import_parsed, parse_batch};
 use super::refusals::{self, RefusedLocal};
 use super::snapshots;
 use super::{
-    lock, now, quarantine, ChangeBatch, ExportedChange, FieldStore, ImportReport, StoreChange,
-    Writer,
+    now, quarantine, ChangeBatch, ExportedChange, FieldStore, ImportReport, StoreChange, Writer,
 };
 use crate::error::{Error, Result};
 use crate::record::Compartment;
@@ -74,9 +73,9 @@ pub struct PageOutcome {
 }
 
 impl FieldStore {
-    fn sync_writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
+    fn sync_writer(&self) -> Result<super::WriterGuard<'_>> {
         self.access.check_not_wiped()?;
-        lock(&self.writer)
+        self.lock_writer()
     }
 
     /// The server cursor this device last reached (0 before the first sync).
@@ -220,7 +219,7 @@ impl FieldStore {
     /// Erase every record from this device (the server revoked it). The file is emptied, then
     /// removed; every later call fails with [`Error::Wiped`].
     pub fn wipe(&self) -> Result<()> {
-        let mut guard = lock(&self.writer)?;
+        let mut guard = self.lock_writer()?;
         let Writer { conn, docs } = &mut *guard;
         docs.evict_all();
         conn.execute_batch(

@@ -34,6 +34,9 @@ pub struct SyncOptions {
     /// First retry delay; doubled each time.
     pub backoff: Duration,
     pub timeout: Duration,
+    /// An HTTP client to reuse across syncs (`transport::kept_client`): no set-up per sync, and
+    /// its open connection is used again. `None` makes one for this sync.
+    pub http: Option<reqwest::Client>,
 }
 
 impl Default for SyncOptions {
@@ -45,6 +48,7 @@ impl Default for SyncOptions {
             attempts: 5,
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(60),
+            http: None,
         }
     }
 }
@@ -108,7 +112,13 @@ pub async fn sync_with(
     progress: Option<&dyn SyncProgress>,
 ) -> Result<SyncReport> {
     let started = Instant::now();
-    let client = http_client(&endpoint.url, options.timeout)?;
+    let client = match &options.http {
+        Some(kept) => {
+            super::transport::check_url(&endpoint.url)?;
+            kept.clone()
+        }
+        None => http_client(&endpoint.url, options.timeout)?,
+    };
     let url = format!(
         "{}{}",
         endpoint.url.trim_end_matches('/'),

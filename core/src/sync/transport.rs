@@ -13,7 +13,8 @@
 //! - `Retry-After` (seconds) on 429 and 503 is honoured, up to [`MAX_RETRY_AFTER`].
 
 use std::net::IpAddr;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -40,10 +41,62 @@ impl Default for TransportConfig {
 
 static CONFIG: RwLock<Option<TransportConfig>> = RwLock::new(None);
 
+/// Counts [`configure`] calls: a kept client made before the last one is made again.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
 /// Set the transport configuration for every later enrol and sync in this process.
 pub fn configure(config: TransportConfig) {
     if let Ok(mut c) = CONFIG.write() {
         *c = Some(config);
+    }
+    GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A client kept for reuse, and what it was made with.
+struct Kept {
+    generation: u64,
+    timeout: Duration,
+    client: reqwest::Client,
+}
+
+static KEPT: Mutex<Option<Kept>> = Mutex::new(None);
+
+/// One HTTP client kept for the process and reused by every sync that asks for it
+/// (`SyncOptions::http`), so that a sync with nothing to carry pays no client set-up, and its
+/// connection (and TLS session) is reused rather than made again. Made again after
+/// [`configure`] or for another timeout. Only for a process whose syncs all run on one tokio
+/// runtime, as the bindings' do: a client's pooled connections belong to the runtime that
+/// opened them.
+pub fn kept_client(timeout: Duration) -> Result<reqwest::Client> {
+    let mut kept = KEPT
+        .lock()
+        .map_err(|_| Error::Network("the kept HTTP client was poisoned".into()))?;
+    reuse(
+        &mut kept,
+        GENERATION.load(Ordering::SeqCst),
+        timeout,
+        || client(timeout),
+    )
+}
+
+/// The kept client if it was made for `generation` and `timeout`, else a new one, kept.
+fn reuse(
+    kept: &mut Option<Kept>,
+    generation: u64,
+    timeout: Duration,
+    make: impl FnOnce() -> Result<reqwest::Client>,
+) -> Result<reqwest::Client> {
+    match kept {
+        Some(k) if k.generation == generation && k.timeout == timeout => Ok(k.client.clone()),
+        _ => {
+            let client = make()?;
+            *kept = Some(Kept {
+                generation,
+                timeout,
+                client: client.clone(),
+            });
+            Ok(client)
+        }
     }
 }
 
@@ -154,6 +207,29 @@ mod tests {
         ] {
             assert!(matches!(check_url(bad), Err(Error::Network(_))), "{bad}");
         }
+    }
+
+    /// The kept client is made once and reused; another configuration or timeout makes it
+    /// again, and a failure to make one keeps nothing.
+    #[test]
+    fn a_kept_client_is_made_once_per_configuration() {
+        let made = std::cell::Cell::new(0);
+        let make = || {
+            made.set(made.get() + 1);
+            client(Duration::from_secs(5))
+        };
+        let mut kept = None;
+        let t = Duration::from_secs(5);
+        reuse(&mut kept, 1, t, make).unwrap();
+        reuse(&mut kept, 1, t, make).unwrap();
+        assert_eq!(made.get(), 1, "reused");
+        reuse(&mut kept, 2, t, make).unwrap();
+        assert_eq!(made.get(), 2, "configured again");
+        reuse(&mut kept, 2, Duration::from_secs(9), make).unwrap();
+        assert_eq!(made.get(), 3, "another timeout");
+        let mut none = None;
+        let failed = reuse(&mut none, 1, t, || Err(Error::Network("no".into())));
+        assert!(failed.is_err() && none.is_none());
     }
 
     #[test]
