@@ -46,16 +46,28 @@ for line in open(sys.argv[1]):
     size.update({(lang, op): f.split("=")[1] for f in rest if f.startswith("bytes=")})
 base = {op: statistics.median(runs[("rust", "core", op)]) for op in ("record_visit", "caseload", "today_list")}
 order = {"record_visit": 0, "caseload": 1, "today_list": 2, "trivial_call": 3}
-print(f"| caller | API | operation | median µs | ratio to Rust |")
-print(f"|---|---|---|---:|---:|")
+# Each round's ratio to that round's Rust median as well: the machine drifts between a fast and a
+# slow state for seconds at a time, so a ratio within a round is steadier than one across them.
+rust_rounds = {op: runs[("rust", "core", op)] for op in base}
+def round_ratios(op, v):
+    return ", ".join(f"{x / r:.2f}×" for x, r in zip(v, rust_rounds[op]))
+print(f"| caller | API | operation | median µs | ratio to Rust | per round |")
+print(f"|---|---|---|---:|---:|---|")
 for (lang, api, op), v in sorted(runs.items(), key=lambda kv: (order.get(kv[0][2], 9), kv[0][0] != "rust", kv[0])):
     if op not in order:
         continue
     m = statistics.median(v)
     if op not in base:
-        print(f"| {lang} | {api} | {op} | {m:.2f} | – |")
+        print(f"| {lang} | {api} | {op} | {m:.2f} | – | |")
     else:
-        print(f"| {lang} | {api} | {op} | {m:.0f} | {m / base[op]:.2f}× |")
+        print(f"| {lang} | {api} | {op} | {m:.0f} | {m / base[op]:.2f}× | {round_ratios(op, v)} |")
+# The Swift async layer against the generated call timed beside it, call for call.
+pair = runs.get(("swift", "ffi", "today_list_paired"))
+layer = runs.get(("swift", "async", "today_list"))
+if pair and layer:
+    print()
+    print("Swift today_list, async layer ÷ generated call in the same loop, per round: " +
+          ", ".join(f"{a / g:.2f}×" for a, g in zip(layer, pair)))
 # Where a foreign today_list's extra time goes: the list serialised in Rust, decoded in each language.
 print()
 print(f"| side | step | median µs | bytes |")

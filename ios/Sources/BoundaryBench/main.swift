@@ -8,7 +8,8 @@
 // `todayList` (issue 12): the signed-in nurse's list of one London day, over DOORSTEP_DAY_PEOPLE
 // people (default 350) with a care plan each, DOORSTEP_DAY_VISITS (default 40) of them due today,
 // built as bindings/benches/boundary.rs (and core/benches/day.rs) builds it. The store is built once
-// through the generated object, measured there, then opened again as a DoorstepStore.
+// through the generated object, measured there, then opened again as a DoorstepStore and timed
+// call for call against a generated object on the same file (`today_list_paired`).
 //
 //   scripts/bench-boundary.sh   (builds the release library and runs this with -c release)
 import Dispatch
@@ -203,10 +204,32 @@ do {
     report("ffi", "today_list_lift", lift, extra: " bytes=\(bytes)")
 }
 
+// The async layer against the generated call it wraps, paired in one loop (which goes first
+// alternates): this machine drifts between a fast and a slow state for seconds at a time, so two
+// blocks timed one after the other can differ by 2× with nothing changed in between.
 do {
     let s = try await DoorstepStore.open(dayConfig)
+    let native = try FieldStore.open(config: dayConfig)
     let n = try await s.todayList(dayQuery).visits.count
     precondition(n == dayVisits)
-    _ = try await timeAsync(warmup) { _ in try await s.todayList(dayQuery) }
-    report("async", "today_list", try await timeAsync(todayN) { _ in try await s.todayList(dayQuery) })
+    var generated: [Double] = [], layered: [Double] = []
+    for i in 0..<(warmup + todayN) {
+        var t0 = 0.0, t1 = 0.0
+        for k in 0..<2 {
+            let t = now()
+            if (i + k) % 2 == 0 {
+                _ = try native.todayList(query: dayQuery)
+                t0 = Double(now() - t) / 1000
+            } else {
+                _ = try await s.todayList(dayQuery)
+                t1 = Double(now() - t) / 1000
+            }
+        }
+        if i >= warmup {
+            generated.append(t0)
+            layered.append(t1)
+        }
+    }
+    report("ffi", "today_list_paired", generated)
+    report("async", "today_list", layered)
 }
