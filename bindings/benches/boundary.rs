@@ -40,6 +40,8 @@ const PEOPLE: usize = 200;
 const WARMUP: usize = 30;
 const RECORD_N: usize = 300;
 const CASELOAD_N: usize = 300;
+/// Rows on one screen of the caseload (`caseload_page`).
+const SCREEN: u32 = 20;
 const TODAY_N: usize = 300;
 
 /// Sizes of the today-list workload, as in core/benches/day.rs.
@@ -154,6 +156,14 @@ fn main() {
     time(WARMUP, |_| core.caseload().unwrap());
     let samples = time(CASELOAD_N, |_| core.caseload().unwrap());
     report("rust", "core", "caseload", samples);
+    // A screenful of the list screen: SCREEN slim rows from the middle of the caseload.
+    let mid = core.caseload_page(None, 100).unwrap().next;
+    assert!(mid.is_some(), "the caseload goes on past row 100");
+    time(WARMUP, |_| core.caseload_page(mid.clone(), SCREEN).unwrap());
+    let samples = time(CASELOAD_N, |_| {
+        core.caseload_page(mid.clone(), SCREEN).unwrap()
+    });
+    report("rust", "core", "caseload_page", samples);
 
     // The today list (issue 12): a 40-visit day over a 350-person caseload.
     let (people, visits) = (

@@ -32,6 +32,7 @@ pub use clinical::wound::{AreaTrend, ExudateLevel, Odour, TissueShare, TissueTyp
 pub use error::{Error, Result, ValidationError};
 pub use record::*;
 pub use store::{
-    AlertSummary, CaseloadEntry, ChangeBatch, ExportedChange, FieldStore, ImportReport,
-    PendingChange, PlannedVisitSummary, RecordedVisit, StoreChange, StoreConfig, StoreObserver,
+    AlertSummary, CaseloadCursor, CaseloadEntry, CaseloadPage, CaseloadRow, ChangeBatch,
+    ExportedChange, FieldStore, ImportReport, PendingChange, PlannedVisitSummary, RecordedVisit,
+    StoreChange, StoreConfig, StoreObserver,
 };

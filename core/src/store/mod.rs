@@ -44,7 +44,10 @@ pub use db::KEY_LEN;
 pub use exchange::{ChangeBatch, ExportedChange, ImportReport, PendingChange};
 pub use observe::{HeldNotifications, StoreChange, StoreObserver};
 pub use quarantine::{QuarantinedEntry, UnreportedQuarantine};
-pub use queries::{AlertSummary, CaseloadEntry, PlannedVisitSummary};
+pub use queries::{
+    AlertSummary, CaseloadCursor, CaseloadEntry, CaseloadPage, CaseloadRow, PlannedVisitSummary,
+    MAX_CASELOAD_PAGE,
+};
 pub use refusals::RefusedLocal;
 pub use snapshots::MAX_SNAPSHOT_BYTES;
 pub use sync_state::{Outbox, PageOutcome, SyncPage};
@@ -210,6 +213,19 @@ impl FieldStore {
     /// latest NEWS2.
     pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
         queries::caseload(&*self.reader()?, &self.config.user.team)
+    }
+
+    /// A screenful of the caseload for the list screen: up to `limit` slim rows (1 to 500)
+    /// after `after` (the `next` of the page before; none for the first page), in the order of
+    /// `caseload()`. Each row carries what the line shows, every active or conflicting alert by
+    /// kind among it; open the person with `patient` for the rest.
+    pub fn caseload_page(&self, after: Option<CaseloadCursor>, limit: u32) -> Result<CaseloadPage> {
+        queries::caseload_page(
+            &*self.reader()?,
+            &self.config.user.team,
+            after.as_ref(),
+            limit,
+        )
     }
 
     /// Search by name (each word a prefix of a name), NHS number (digits), postcode, date of

@@ -332,3 +332,203 @@ pub fn clock_notes(conn: &Connection, person_id: &str) -> Result<HashMap<String,
     }
     Ok(out)
 }
+
+/// Where a caseload page starts: the sort key of the last row already shown (family name,
+/// given name, person id, as the list is ordered). A key, not an offset: people added, removed
+/// or renamed before it while the list is on screen do not shift the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CaseloadCursor {
+    pub family_name: String,
+    pub given_name: String,
+    pub person_id: String,
+}
+
+/// One line of the caseload screen, and only what the line shows; the person's full entry is
+/// `FieldStore::patient`. Alerts are never left off: every alert that is active or in conflict
+/// is named by its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CaseloadRow {
+    pub person_id: String,
+    pub display_name: String,
+    pub postcode: Option<String>,
+    /// The earliest planned visit not yet done; in the past, it is overdue.
+    #[cfg_attr(feature = "uniffi", uniffi(name = "next_visit_ms"))]
+    pub next_visit: Option<DateTime<Utc>>,
+    pub latest_news2: Option<u8>,
+    pub latest_news2_risk: Option<String>,
+    /// "assumed on air, alert" when the latest NEWS2 assumed them: shown beside the score.
+    pub latest_news2_assumed: Option<String>,
+    /// Kinds of the alerts that are active or in conflict, in a fixed order.
+    pub alerts: Vec<AlertKind>,
+    pub open_conflicts: u32,
+}
+
+/// A screenful of the caseload and where the next one starts (none: this was the last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CaseloadPage {
+    pub rows: Vec<CaseloadRow>,
+    pub next: Option<CaseloadCursor>,
+}
+
+/// The most rows one caseload page holds.
+pub const MAX_CASELOAD_PAGE: u32 = 500;
+/// The longest name or id a cursor may carry (longer ones were never written by the store).
+const MAX_CURSOR_PART: usize = 1_000;
+
+const ROW_SQL: &str = "
+SELECT p.person_id, p.display_name, p.postcode, p.next_visit_at, p.news2_total, p.news2_risk,
+       p.news2_assumed, p.family_name, p.given_name,
+       (SELECT group_concat(a.kind, ' ') FROM alerts a
+         WHERE a.person_id = p.person_id AND (a.active = 1 OR a.in_conflict = 1)),
+       (SELECT count(*) FROM alerts a WHERE a.person_id = p.person_id AND a.in_conflict = 1)
+FROM people p
+WHERE p.person_id NOT IN (SELECT person_id FROM referrals WHERE to_team = ?1 AND status = 'pending')";
+const ROW_ORDER: &str =
+    "ORDER BY p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, p.person_id LIMIT ?2";
+/// Rows after the cursor: the first term starts the index range at the cursor's family name
+/// (SQLite does not seek on the row value by itself), the row value draws the line within it.
+const AFTER_CURSOR: &str = "p.family_name COLLATE NOCASE >= ?3
+    AND (p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, p.person_id) > (?3, ?4, ?5)";
+
+/// Up to `limit` caseload rows after `after` (from the start when none), in caseload order.
+pub fn caseload_page(
+    conn: &Connection,
+    team: &str,
+    after: Option<&CaseloadCursor>,
+    limit: u32,
+) -> Result<CaseloadPage> {
+    check_page(after, limit)?;
+    // One row more than asked for tells whether another page follows.
+    let fetch = i64::from(limit) + 1;
+    let mut rows = match after {
+        None => {
+            let sql = format!("{ROW_SQL} {ROW_ORDER}");
+            page_rows(conn, &sql, params![team, fetch])?
+        }
+        Some(c) => {
+            let sql = format!("{ROW_SQL} AND {AFTER_CURSOR} {ROW_ORDER}");
+            page_rows(
+                conn,
+                &sql,
+                params![team, fetch, c.family_name, c.given_name, c.person_id],
+            )?
+        }
+    };
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|(_, c)| c.clone())
+    } else {
+        None
+    };
+    Ok(CaseloadPage {
+        rows: rows.into_iter().map(|(r, _)| r).collect(),
+        next,
+    })
+}
+
+fn check_page(after: Option<&CaseloadCursor>, limit: u32) -> Result<()> {
+    use crate::error::ValidationError;
+    if limit == 0 || limit > MAX_CASELOAD_PAGE {
+        return Err(ValidationError::Invalid {
+            field: "limit",
+            reason: format!("{limit} rows: ask for 1 to {MAX_CASELOAD_PAGE}"),
+        }
+        .into());
+    }
+    if let Some(c) = after {
+        let longest = [&c.family_name, &c.given_name, &c.person_id]
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0);
+        if longest > MAX_CURSOR_PART {
+            return Err(ValidationError::Invalid {
+                field: "after",
+                reason: format!(
+                    "a cursor part of {longest} characters; pass the `next` of the page before"
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn page_rows(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<(CaseloadRow, CaseloadCursor)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(args, |r| {
+            let person_id: String = r.get(0)?;
+            let kinds: Option<String> = r.get(9)?;
+            let row = CaseloadRow {
+                person_id: person_id.clone(),
+                display_name: r.get(1)?,
+                postcode: r.get(2)?,
+                next_visit: ms(r.get(3)?),
+                latest_news2: r
+                    .get::<_, Option<i64>>(4)?
+                    .and_then(|n| u8::try_from(n).ok()),
+                latest_news2_risk: r.get(5)?,
+                latest_news2_assumed: r.get(6)?,
+                alerts: alert_kinds(kinds.as_deref()),
+                open_conflicts: u32::try_from(r.get::<_, i64>(10)?).unwrap_or(u32::MAX),
+            };
+            let cursor = CaseloadCursor {
+                family_name: r.get(7)?,
+                given_name: r.get(8)?,
+                person_id,
+            };
+            Ok((row, cursor))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The alert kinds of a `group_concat`, in the order `AlertKind` declares them.
+fn alert_kinds(joined: Option<&str>) -> Vec<AlertKind> {
+    let mut kinds: Vec<AlertKind> = joined
+        .unwrap_or("")
+        .split(' ')
+        .filter_map(AlertKind::parse)
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+#[cfg(test)]
+mod tests {
+    /// A page after a cursor seeks to it through `people_order`, rather than walking the list
+    /// from the top (a page from the end of a long caseload would cost the whole list).
+    #[test]
+    fn a_caseload_page_seeks_to_its_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        crate::store::schema::migrate(&mut conn, &path).unwrap();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {} AND {} {}",
+            super::ROW_SQL,
+            super::AFTER_CURSOR,
+            super::ROW_ORDER
+        );
+        let mut st = conn.prepare(&sql).unwrap();
+        let plan: Vec<String> = st
+            .query_map(rusqlite::params!["t", 21, "a", "b", "c"], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("SEARCH p USING INDEX people_order (family_name>?)")),
+            "{plan:?}"
+        );
+    }
+}

@@ -59,6 +59,171 @@ fn register_read_and_list() {
     }
 }
 
+/// Every person's id, walking the caseload a page of `limit` at a time.
+fn walk_pages(s: &FieldStore, limit: u32) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.caseload_page(after, limit).unwrap();
+        assert!(page.rows.len() <= limit as usize);
+        seen.extend(page.rows.iter().map(|r| r.person_id.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return seen,
+        }
+    }
+}
+
+#[test]
+fn caseload_pages_walk_the_caseload_in_its_order_once() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    // Same family names in different cases and same full names: the order's ties.
+    for (i, (given, family)) in [
+        ("Edith", "Crawley"),
+        ("albert", "crawley"),
+        ("Edith", "Crawley"),
+        ("Mary", "Abbott"),
+        ("Zac", "Young"),
+        ("Ivy", "de Souza"),
+        ("Tom", "Brown"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.register_patient(demographics(given, family, None, &format!("HX{i} 8AB")))
+            .unwrap();
+    }
+    let whole: Vec<String> = s
+        .caseload()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.person_id)
+        .collect();
+    for limit in [1, 2, 3, 7, 8, 500] {
+        assert_eq!(walk_pages(&s, limit), whole, "pages of {limit}");
+    }
+    let last = s.caseload_page(None, 7).unwrap();
+    assert!(last.next.is_none(), "exactly a page: no next page");
+    let first = s.caseload_page(None, 2).unwrap();
+    assert_eq!(first.rows[0].display_name, "Mary Abbott");
+    assert_eq!(first.rows[0].postcode.as_deref(), Some("HX3 8AB"));
+}
+
+#[test]
+fn a_caseload_cursor_holds_while_the_list_changes_before_it() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    let mut ids = Vec::new();
+    for family in ["Baker", "Carter", "Dixon", "Evans", "Foster"] {
+        ids.push(
+            s.register_patient(demographics("Ann", family, None, "HX7 8AB"))
+                .unwrap(),
+        );
+    }
+    let first = s.caseload_page(None, 2).unwrap();
+    let next = first.next.clone().expect("more to come");
+    // While the first page is on screen: someone joins at the top, and the person on the
+    // screen's last line is renamed to the end of the list.
+    s.register_patient(demographics("Ann", "Adams", None, "HX7 8AB"))
+        .unwrap();
+    let mut renamed = demographics("Ann", "Young", None, "HX7 8AB");
+    renamed.nhs_number = None;
+    s.update_demographics(&ids[1], renamed).unwrap();
+    let second = s.caseload_page(Some(next), 2).unwrap();
+    let names: Vec<&str> = second
+        .rows
+        .iter()
+        .map(|r| r.display_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Ann Dixon", "Ann Evans"],
+        "neither shifted nor repeated"
+    );
+    let third = s.caseload_page(second.next, 2).unwrap();
+    let names: Vec<&str> = third.rows.iter().map(|r| r.display_name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Ann Foster", "Ann Young"],
+        "the renamed person in their new place"
+    );
+    assert!(third.next.is_none());
+}
+
+#[test]
+fn a_caseload_row_names_every_active_or_conflicting_alert() {
+    let dir = tmp();
+    let a = nurse(&dir, "a");
+    let b = nurse(&dir, "b");
+    let id = a
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let alert = |kind, text: &str, active| AlertInput {
+        kind,
+        text: text.into(),
+        active,
+    };
+    a.set_alert(
+        &id,
+        alert(AlertKind::Safeguarding, "Adult safeguarding plan", true),
+    )
+    .unwrap();
+    a.set_alert(
+        &id,
+        alert(AlertKind::InfectionStatus, "MRSA cleared", false),
+    )
+    .unwrap();
+    a.set_alert(
+        &id,
+        alert(AlertKind::Allergies, "No known drug allergies", false),
+    )
+    .unwrap();
+    exchange(&a, &b);
+    a.set_alert(
+        &id,
+        alert(AlertKind::Allergies, "Penicillin: anaphylaxis", true),
+    )
+    .unwrap();
+    b.set_alert(&id, alert(AlertKind::Allergies, "Latex: rash", true))
+        .unwrap();
+    exchange(&a, &b);
+    exchange(&b, &a);
+    let row = &a.caseload_page(None, 10).unwrap().rows[0];
+    assert_eq!(row.alerts, [AlertKind::Allergies, AlertKind::Safeguarding]);
+    assert_eq!(row.open_conflicts, 1);
+    let entry = &a.caseload().unwrap()[0];
+    assert_eq!(
+        row.open_conflicts, entry.open_conflicts,
+        "as the full caseload says"
+    );
+    assert_eq!(row.latest_news2, entry.latest_news2);
+}
+
+#[test]
+fn a_caseload_page_out_of_bounds_is_refused_with_what_to_ask() {
+    let dir = tmp();
+    let s = nurse(&dir, "a");
+    for limit in [0, crate::store::MAX_CASELOAD_PAGE + 1] {
+        let err = s.caseload_page(None, limit).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Validation(ValidationError::Invalid { field: "limit", .. })
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("ask for 1 to 500"), "{err}");
+    }
+    let huge = crate::store::CaseloadCursor {
+        family_name: "x".repeat(5_000),
+        given_name: String::new(),
+        person_id: String::new(),
+    };
+    let err = s.caseload_page(Some(huge), 10).unwrap_err();
+    assert!(err.to_string().contains("next"), "{err}");
+}
+
 #[test]
 fn duplicate_nhs_number_is_refused() {
     let dir = tmp();

@@ -112,6 +112,9 @@ do {
     report("ffi", "record_visit", try time(recordN) { try s.recordVisit(personId: ids[$0 % people], input: visit()) })
     _ = try time(warmup) { _ in try s.caseload() }
     report("ffi", "caseload", try time(caseloadN) { _ in try s.caseload() })
+    let mid = try s.caseloadPage(after: nil, limit: 100).next
+    _ = try time(warmup) { _ in try s.caseloadPage(after: mid, limit: 20) }
+    report("ffi", "caseload_page", try time(caseloadN) { _ in try s.caseloadPage(after: mid, limit: 20) })
 }
 
 do {
@@ -126,6 +129,9 @@ do {
     report("async", "record_visit", try await timeAsync(recordN) { try await s.recordVisit(ids[$0 % people], visit()) })
     _ = try await timeAsync(warmup) { _ in try await s.caseload() }
     report("async", "caseload", try await timeAsync(caseloadN) { _ in try await s.caseload() })
+    let mid = try await s.caseloadPage(after: nil, limit: 100).next
+    _ = try await timeAsync(warmup) { _ in try await s.caseloadPage(after: mid, limit: 20) }
+    report("async", "caseload_page", try await timeAsync(caseloadN) { _ in try await s.caseloadPage(after: mid, limit: 20) })
 }
 
 // The today list: a care plan for each person, `visits` of them due today (see boundary.rs).

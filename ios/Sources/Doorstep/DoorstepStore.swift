@@ -62,6 +62,13 @@ public final class DoorstepStore: Sendable {
         try await call { try $0.caseload() }
     }
 
+    /// A screenful of the caseload for the list screen: up to `limit` slim rows (1 to 500) after
+    /// `after` (the `next` of the page before; nil for the first), in `caseload()`'s order. The
+    /// cursor is a sort key, not an offset: rows added or moved before it do not shift the next page.
+    public func caseloadPage(after: CaseloadCursor?, limit: UInt32) async throws -> CaseloadPage {
+        try await call { try $0.caseloadPage(after: after, limit: limit) }
+    }
+
     public func searchPatients(_ query: String) async throws -> [CaseloadEntry] {
         try await call { try $0.searchPatients(query: query) }
     }

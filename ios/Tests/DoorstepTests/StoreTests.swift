@@ -84,6 +84,22 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(total?.totalGainPence, 520_000)
     }
 
+    func testTheCaseloadScreenPagesByCursorAndRefusesAnOutOfRangePage() async throws {
+        let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
+        for family in ["Evans", "Baker", "Dixon", "Carter"] {
+            _ = try await s.registerPatient(Fixtures.demographics("Ann", family))
+        }
+        let first = try await s.caseloadPage(after: nil, limit: 3)
+        XCTAssertEqual(first.rows.map(\.displayName), ["Ann Baker", "Ann Carter", "Ann Dixon"])
+        let rest = try await s.caseloadPage(after: first.next, limit: 3)
+        XCTAssertEqual(rest.rows.map(\.displayName), ["Ann Evans"])
+        XCTAssertNil(rest.next)
+        let refused = await expectError({ if case .Validation = $0 { return true } else { return false } }) {
+            _ = try await s.caseloadPage(after: nil, limit: 0)
+        }
+        XCTAssertTrue(refused?.contains("ask for 1 to 500") ?? false, refused ?? "")
+    }
+
     func testConcurrentAlertsBecomeAConflictThatAClinicianResolves() async throws {
         let a = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
         let b = try await DoorstepStore.open(Fixtures.config(dir, "phone-b"))

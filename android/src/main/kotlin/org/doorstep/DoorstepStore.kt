@@ -56,6 +56,13 @@ class DoorstepStore private constructor(
 
     suspend fun caseload(): List<CaseloadEntry> = call { caseload() }
 
+    /**
+     * A screenful of the caseload for the list screen: up to [limit] slim rows (1 to 500) after
+     * [after] (the `next` of the page before; null for the first), in [caseload]'s order. The
+     * cursor is a sort key, not an offset: rows added or moved before it do not shift the next page.
+     */
+    suspend fun caseloadPage(after: CaseloadCursor?, limit: UInt): CaseloadPage = call { caseloadPage(after, limit) }
+
     suspend fun searchPatients(query: String): List<CaseloadEntry> = call { searchPatients(query) }
 
     /** Planned visits of [day] (`"YYYY-MM-DD"`). */

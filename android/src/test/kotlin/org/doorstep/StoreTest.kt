@@ -94,6 +94,20 @@ class StoreTest {
     }
 
     @Test
+    fun `the caseload screen pages by cursor, and an out-of-range page is refused with what to ask`() = runBlocking {
+        open().use { s ->
+            for (family in listOf("Evans", "Baker", "Dixon", "Carter")) s.registerPatient(Fixtures.demographics("Ann", family))
+            val first = s.caseloadPage(null, 3u)
+            assertEquals(listOf("Ann Baker", "Ann Carter", "Ann Dixon"), first.rows.map { it.displayName })
+            val rest = s.caseloadPage(first.next, 3u)
+            assertEquals(listOf("Ann Evans"), rest.rows.map { it.displayName })
+            assertNull(rest.next)
+            val e = assertThrows<DoorstepException.Validation> { runBlocking { s.caseloadPage(null, 0u) } }
+            assertTrue(e.message!!.contains("ask for 1 to 500"), e.message)
+        }
+    }
+
+    @Test
     fun `concurrent alerts from two devices become a conflict that a clinician resolves`() = runBlocking {
         open("phone-a").use { a ->
             open("phone-b").use { b ->

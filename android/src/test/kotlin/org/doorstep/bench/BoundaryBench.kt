@@ -147,6 +147,9 @@ fun main() {
             report("ffi", "record_visit", time(RECORD_N) { s.recordVisit(ids[it % PEOPLE], Fixtures.visit(Fixtures.normalObservations)) })
             time(WARMUP) { s.caseload() }
             report("ffi", "caseload", time(CASELOAD_N) { s.caseload() })
+            val mid = s.caseloadPage(null, 100u).next
+            time(WARMUP) { s.caseloadPage(mid, 20u) }
+            report("ffi", "caseload_page", time(CASELOAD_N) { s.caseloadPage(mid, 20u) })
         }
         // The idiomatic layer: suspend functions on Dispatchers.IO, awaited from a coroutine.
         runBlocking {
@@ -169,6 +172,9 @@ fun main() {
                 report("suspend", "record_visit", timeS(RECORD_N) { s.recordVisit(ids[it % PEOPLE], Fixtures.visit(Fixtures.normalObservations)) })
                 timeS(WARMUP) { s.caseload() }
                 report("suspend", "caseload", timeS(CASELOAD_N) { s.caseload() })
+                val mid = s.caseloadPage(null, 100u).next
+                timeS(WARMUP) { s.caseloadPage(mid, 20u) }
+                report("suspend", "caseload_page", timeS(CASELOAD_N) { s.caseloadPage(mid, 20u) })
             }
         }
         // The today list: built and measured on the generated object, then through DoorstepStore.
