@@ -172,6 +172,9 @@ impl FieldStore {
         } else {
             None
         };
+        if let Some(nudge) = compactor.as_ref().and_then(|c| c.checkpoint_nudge()) {
+            nudge.install(&mut conn)?;
+        }
         let access = access::Access::load(&conn)?;
         Ok(FieldStore {
             principal: Principal::Device {

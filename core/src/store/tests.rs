@@ -904,6 +904,34 @@ fn background_compaction_runs_while_writing() {
     );
 }
 
+/// Past SQLite's threshold the WAL is checkpointed by the compactor's thread, not by the nurse's
+/// write that crossed it: the writer's connection hands it over through its WAL hook.
+#[test]
+fn the_compactor_checkpoints_the_log_instead_of_the_write() {
+    let dir = tmp();
+    let path = dir.path().join("a.db");
+    let s = open(&path, "a", Role::DistrictNurse);
+    let id = s
+        .register_patient(demographics("Edith", "Crawley", None, "HX7 8AB"))
+        .unwrap();
+    let compactor = s
+        .compactor
+        .as_ref()
+        .expect("background compaction is on by default");
+    // About 11 frames a visit: 150 visits take the log well past 1,000 frames.
+    for i in 0..150 {
+        s.record_visit(&id, full_visit(i)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while compactor.checkpoints() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(compactor.checkpoints() > 0, "the compactor checkpointed");
+    drop(s);
+    let s = open(&path, "a", Role::DistrictNurse);
+    assert_eq!(s.patient(&id).unwrap().clinical.unwrap().visits.len(), 150);
+}
+
 #[test]
 fn pending_changes_and_acknowledgement() {
     let dir = tmp();
