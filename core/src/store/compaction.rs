@@ -18,7 +18,7 @@ use super::docs::{self, DocKey};
 /// Pages of free space handed back per step of the vacuum (one short write each).
 const VACUUM_STEP_PAGES: u32 = 256;
 /// WAL frames after which the writer asks the compactor to checkpoint (SQLite's own default).
-pub const CHECKPOINT_AT_FRAMES: i32 = 1_000;
+const CHECKPOINT_AT_FRAMES: i32 = 1_000;
 /// WAL frames after which the writer checkpoints itself, should the compactor fall behind.
 const CHECKPOINT_VALVE_FRAMES: i32 = 8 * CHECKPOINT_AT_FRAMES;
 

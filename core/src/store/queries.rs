@@ -62,6 +62,12 @@ pub struct PlannedVisitSummary {
     pub alerts: Vec<AlertSummary>,
 }
 
+/// The caseload's order, for the whole list and its pages alike (`people_order` serves it).
+const CASELOAD_ORDER: &str =
+    "ORDER BY p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, p.person_id";
+/// Everyone but those held only because they are referred to the team (?1) and not yet accepted.
+const ON_CASELOAD: &str = "p.person_id NOT IN (SELECT person_id FROM referrals WHERE to_team = ?1 AND status = 'pending')";
+
 const ENTRY_SQL: &str = "
 SELECT p.person_id, p.display_name, p.nhs_number, p.date_of_birth, p.address, p.postcode, p.access_notes,
        p.next_visit_at, p.last_visit_at, p.news2_total, p.news2_risk, p.news2_assumed
@@ -76,9 +82,7 @@ fn entries(
     where_sql: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<CaseloadEntry>> {
-    let sql = format!(
-        "{ENTRY_SQL} {where_sql} ORDER BY p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, p.person_id"
-    );
+    let sql = format!("{ENTRY_SQL} {where_sql} {CASELOAD_ORDER}");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
         .query_map(args, |r| {
@@ -156,11 +160,7 @@ fn attach_alerts(conn: &Connection, rows: &mut [CaseloadEntry]) -> Result<()> {
 /// Everyone on this device's caseload, by family name: not those held only because they are
 /// referred to `team` and not yet accepted (`FieldStore::referrals` lists them).
 pub fn caseload(conn: &Connection, team: &str) -> Result<Vec<CaseloadEntry>> {
-    entries(
-        conn,
-        "WHERE p.person_id NOT IN (SELECT person_id FROM referrals WHERE to_team = ?1 AND status = 'pending')",
-        &[&team],
-    )
+    entries(conn, &format!("WHERE {ON_CASELOAD}"), &[&team])
 }
 
 /// People whose name starts with each word of `query`, whose NHS number starts with its digits,
@@ -384,10 +384,7 @@ SELECT p.person_id, p.display_name, p.postcode, p.next_visit_at, p.news2_total, 
        (SELECT group_concat(a.kind, ' ') FROM alerts a
          WHERE a.person_id = p.person_id AND (a.active = 1 OR a.in_conflict = 1)),
        (SELECT count(*) FROM alerts a WHERE a.person_id = p.person_id AND a.in_conflict = 1)
-FROM people p
-WHERE p.person_id NOT IN (SELECT person_id FROM referrals WHERE to_team = ?1 AND status = 'pending')";
-const ROW_ORDER: &str =
-    "ORDER BY p.family_name COLLATE NOCASE, p.given_name COLLATE NOCASE, p.person_id LIMIT ?2";
+FROM people p";
 /// Rows after the cursor: the first term starts the index range at the cursor's family name
 /// (SQLite does not seek on the row value by itself), the row value draws the line within it.
 const AFTER_CURSOR: &str = "p.family_name COLLATE NOCASE >= ?3
@@ -405,11 +402,13 @@ pub fn caseload_page(
     let fetch = i64::from(limit) + 1;
     let mut rows = match after {
         None => {
-            let sql = format!("{ROW_SQL} {ROW_ORDER}");
+            let sql = format!("{ROW_SQL} WHERE {ON_CASELOAD} {CASELOAD_ORDER} LIMIT ?2");
             page_rows(conn, &sql, params![team, fetch])?
         }
         Some(c) => {
-            let sql = format!("{ROW_SQL} AND {AFTER_CURSOR} {ROW_ORDER}");
+            let sql = format!(
+                "{ROW_SQL} WHERE {ON_CASELOAD} AND {AFTER_CURSOR} {CASELOAD_ORDER} LIMIT ?2"
+            );
             page_rows(
                 conn,
                 &sql,
@@ -503,6 +502,7 @@ fn alert_kinds(joined: Option<&str>) -> Vec<AlertKind> {
     kinds.dedup();
     kinds
 }
+
 #[cfg(test)]
 mod tests {
     /// A page after a cursor seeks to it through `people_order`, rather than walking the list
@@ -514,10 +514,11 @@ mod tests {
         let mut conn = rusqlite::Connection::open(&path).unwrap();
         crate::store::schema::migrate(&mut conn, &path).unwrap();
         let sql = format!(
-            "EXPLAIN QUERY PLAN {} AND {} {}",
+            "EXPLAIN QUERY PLAN {} WHERE {} AND {} {} LIMIT ?2",
             super::ROW_SQL,
+            super::ON_CASELOAD,
             super::AFTER_CURSOR,
-            super::ROW_ORDER
+            super::CASELOAD_ORDER
         );
         let mut st = conn.prepare(&sql).unwrap();
         let plan: Vec<String> = st
