@@ -37,9 +37,13 @@ public final class DoorstepStore: Sendable {
         }
     }
 
+    /// Run `body` with the native store on the queue. The queue's reference is let go before the
+    /// caller resumes, so the store is never released (and its database closed) on a dispatch
+    /// thread after the caller has moved on: at process exit SQLCipher's own teardown would race
+    /// such a close.
     func call<T>(_ body: @escaping @Sendable (FieldStore) throws -> T) async throws -> T {
-        let native = self.native
-        return try await Self.run(on: queue) { try body(native) }
+        let lease = Lease(native)
+        return try await Self.run(on: queue) { try body(try lease.take()) }
     }
 
     /// The person using this device.
@@ -311,4 +315,26 @@ extension Date {
     /// An instant as the boundary carries it: milliseconds since 1970-01-01 UTC.
     public init(epochMillis: Int64) { self.init(timeIntervalSince1970: Double(epochMillis) / 1000) }
     public var epochMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+}
+
+/// One call's hold on the native store, given up by the call itself rather than by the dispatch
+/// block that carries it (blocks are destroyed after the continuation has resumed the caller).
+private final class Lease: @unchecked Sendable {
+    private let lock = NSLock()
+    private var store: FieldStore?
+
+    init(_ store: FieldStore) {
+        self.store = store
+    }
+
+    /// The store, once; the lease holds it no longer.
+    func take() throws -> FieldStore {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let s = store else {
+            throw DoorstepError.Interrupted(message: "this call was already run; run it again")
+        }
+        store = nil
+        return s
+    }
 }

@@ -32,6 +32,22 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(keyLength(), 32)
     }
 
+    /// The last reference to a store goes with the caller's, never later on a dispatch thread: its
+    /// database is closed (the write-ahead log folded in and removed) before the next line runs.
+    /// A close left to a dispatch thread raced SQLCipher's own teardown at process exit.
+    func testTheStoreIsClosedWhenTheCallerLetsGoOfIt() async throws {
+        let config = Fixtures.config(dir, "phone-a")
+        let wal = config.path + "-wal"
+        for round in 0..<20 {
+            var s: DoorstepStore? = try await DoorstepStore.open(config)
+            _ = try await s?.registerPatient(Fixtures.demographics("Edith", "Crawley \(round)"))
+            _ = try await s?.caseload()
+            XCTAssertTrue(FileManager.default.fileExists(atPath: wal), "round \(round): no log while open")
+            s = nil
+            XCTAssertFalse(FileManager.default.fileExists(atPath: wal), "round \(round): the store was still open")
+        }
+    }
+
     func testTheCodesNationalReturnsNeedAreKeptAndAGpNameForACodeIsRefused() async throws {
         let s = try await DoorstepStore.open(Fixtures.config(dir, "phone-a"))
         func edith(gp: String) -> Demographics {
