@@ -303,8 +303,11 @@ fn random_record(dir: &Path, seed: u64) -> (FieldStore, String) {
     let nurse = testing::open(&dir.join("nurse.db"), "phone-n", Role::DistrictNurse);
     let now = Utc::now();
     let today = local_date(now);
+    let nhs = (rng.below(4) != 0).then(|| nhs_number(&mut rng));
     let d = Demographics {
-        nhs_number: (rng.below(4) != 0).then(|| nhs_number(&mut rng)),
+        // Half the numbers as a GP summary gave them, traced ("01"), half typed in ("02").
+        nhs_number_verified: nhs.clone().filter(|_| rng.below(2) == 0),
+        nhs_number: nhs,
         given_name: words(&mut rng, 2),
         family_name: format!("Family{seed}"),
         preferred_name: (rng.below(3) == 0).then(|| words(&mut rng, 1)),

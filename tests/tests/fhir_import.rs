@@ -55,7 +55,8 @@ fn a_gp_summary_posted_by_the_epr_reaches_the_nurses_phone_on_her_next_sync() {
 
     let (id, token) = integration(&backend, "fhir", "Leeds EPR", "leeds");
     let url = format!("{}/fhir/Bundle", server.url);
-    // Into the record the phone made: three entries added, the disagreement with the alert said.
+    // Into the record the phone made: three entries added, the NHS number marked verified (the
+    // summary gives it as traced), the disagreement with the alert said.
     let (status, outcome) = post(
         &rt,
         &url,
@@ -65,7 +66,13 @@ fn a_gp_summary_posted_by_the_epr_reaches_the_nurses_phone_on_her_next_sync() {
     assert_eq!(status, 200, "{outcome}");
     let lines = diagnostics(&outcome);
     assert!(
-        lines[0].contains("3 added, 1 already there, 0 refused"),
+        lines[0].contains("4 added, 1 already there, 0 refused"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("the NHS number's verification status") && l.contains("added")),
         "{lines:?}"
     );
     assert!(
@@ -93,7 +100,13 @@ fn a_gp_summary_posted_by_the_epr_reaches_the_nurses_phone_on_her_next_sync() {
 
     let report = nurse.sync(&rt).expect("sync");
     assert_eq!(report.quarantined, 0, "{report:?}");
-    let record = s.patient(&ada).expect("read").clinical.expect("clinical");
+    let held = s.patient(&ada).expect("read");
+    let demographics = held.demographics.expect("demographics");
+    assert!(
+        demographics.nhs_number_verified_now(),
+        "the integration's mark reached the phone: {demographics:?}"
+    );
+    let record = held.clinical.expect("clinical");
     assert_eq!(record.imported.len(), 3);
     assert_eq!(record.imported[0].code.snomed.as_deref(), Some("372687004"));
     assert_eq!(record.allergy_disagreements.len(), 1);
@@ -113,7 +126,7 @@ fn a_gp_summary_posted_by_the_epr_reaches_the_nurses_phone_on_her_next_sync() {
     assert!(
         audit.contains(&id)
             && audit.contains("POST /fhir/Bundle")
-            && audit.contains("imported: 3 added"),
+            && audit.contains("imported: 4 added, 1 already there"),
         "{audit}"
     );
 }

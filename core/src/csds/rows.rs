@@ -14,8 +14,9 @@ use crate::record::{ContactType, Episode, Intervention, Visit, VisitOutcome};
 pub struct PersonRow {
     pub local_patient_id: String,
     pub nhs_number: String,
-    /// NHS NUMBER STATUS INDICATOR CODE: "02" (present but not traced) for every number the
-    /// record holds, as it holds no trace; blank without a number.
+    /// NHS NUMBER STATUS INDICATOR CODE: "01" (present and verified) for a number a GP summary
+    /// gave as traced and unchanged since, else "02" (present but not traced); blank without a
+    /// number.
     pub nhs_number_status: String,
     pub birth_date: String,
     pub postcode: String,
@@ -90,7 +91,12 @@ pub(super) fn person(p: &CsdsPerson) -> PersonRow {
     let nhs_number = d.and_then(|d| d.nhs_number.clone()).unwrap_or_default();
     PersonRow {
         local_patient_id: p.person_id.clone(),
-        nhs_number_status: if nhs_number.is_empty() { "" } else { "02" }.into(),
+        nhs_number_status: match d {
+            _ if nhs_number.is_empty() => "",
+            Some(d) if d.nhs_number_verified_now() => "01",
+            _ => "02",
+        }
+        .into(),
         nhs_number,
         birth_date: d
             .and_then(|d| d.date_of_birth)

@@ -213,6 +213,29 @@ fn mrs_adams() -> CsdsPerson {
 }
 
 #[test]
+fn a_verified_number_is_status_01_until_it_changes_and_no_number_is_blank() {
+    let mut verified = mrs_adams();
+    let d = verified.demographics.as_mut().unwrap();
+    d.nhs_number_verified = d.nhs_number.clone();
+    let mut changed = verified.clone();
+    changed.person_id = "changed".into();
+    changed.demographics.as_mut().unwrap().nhs_number = Some("9912003888".into());
+    let mut none = verified.clone();
+    none.person_id = "none".into();
+    none.demographics.as_mut().unwrap().nhs_number = None;
+    let x = extract(&team(), &[verified, changed, none], november());
+    let status = |id: &str| {
+        x.people
+            .iter()
+            .find(|p| p.local_patient_id == id)
+            .map(|p| p.nhs_number_status.clone())
+    };
+    assert_eq!(status(&mrs_adams().person_id).as_deref(), Some("01"));
+    assert_eq!(status("changed").as_deref(), Some("02"));
+    assert_eq!(status("none").as_deref(), Some(""));
+}
+
+#[test]
 fn a_month_of_contacts_is_coded_as_the_data_dictionary_codes_them() {
     let x = extract(&team(), &[mrs_adams()], november());
     assert_eq!(x.month, "2026-11");

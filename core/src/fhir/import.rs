@@ -244,12 +244,14 @@ fn the_patient(entries: &[Value]) -> Result<(&Value, Vec<String>), BundleRefused
 }
 
 fn demographics(p: &Value, today: NaiveDate) -> Result<Demographics, BundleRefused> {
-    let nhs = array(p, "identifier")
+    let identifier = array(p, "identifier")
         .iter()
-        .find(|i| str_at(i, "system") == Some(codes::NHS_NUMBER))
+        .find(|i| str_at(i, "system") == Some(codes::NHS_NUMBER));
+    let nhs = identifier
         .and_then(|i| str_at(i, "value"))
         .ok_or(BundleRefused::NoNhsNumber)?;
     let nhs = nhs_number::validate(nhs).map_err(|e| BundleRefused::Patient(e.to_string()))?;
+    let verified = identifier.is_some_and(says_verified).then(|| nhs.clone());
     let names = array(p, "name");
     let name = names
         .iter()
@@ -270,6 +272,7 @@ fn demographics(p: &Value, today: NaiveDate) -> Result<Demographics, BundleRefus
     let gp = array(p, "generalPractitioner").first();
     let d = Demographics {
         nhs_number: Some(nhs),
+        nhs_number_verified: verified,
         given_name: given,
         family_name: str_at(name, "family").unwrap_or_default().to_string(),
         date_of_birth,
@@ -295,6 +298,20 @@ fn demographics(p: &Value, today: NaiveDate) -> Result<Demographics, BundleRefus
     }
     d.validated(today)
         .map_err(|e| BundleRefused::Patient(e.to_string()))
+}
+
+/// Whether an NHS-number identifier carries UK Core's verification status "01" (Number present
+/// and verified): the sending system traced it against PDS. Any other status, or none, is not.
+fn says_verified(identifier: &Value) -> bool {
+    array(identifier, "extension")
+        .iter()
+        .filter(|e| str_at(e, "url") == Some(codes::NHS_NUMBER_VERIFICATION_EXT))
+        .filter_map(|e| e.get("valueCodeableConcept"))
+        .flat_map(|c| array(c, "coding"))
+        .any(|c| {
+            str_at(c, "system") == Some(codes::NHS_NUMBER_VERIFICATION)
+                && str_at(c, "code") == Some("01")
+        })
 }
 
 fn address(p: &Value) -> Option<Address> {
@@ -577,6 +594,39 @@ pub fn patient_item(summary: &GpSummary, held: Option<&Demographics>) -> FhirImp
         what,
         outcome: FhirImportOutcome::AlreadyThere,
         reason,
+    }
+}
+
+/// The NHS number to mark verified for a person already held: the summary gives it as traced
+/// and verified, it is the number held (the person was matched by it), and the mark is not
+/// there yet. `None`: nothing to record.
+pub fn verified_number_news(summary: &GpSummary, held: Option<&Demographics>) -> Option<String> {
+    let number = summary.demographics.nhs_number_verified.as_ref()?;
+    let held = held?;
+    (!held.nhs_number_verified_now() && held.nhs_number.as_ref() == Some(number))
+        .then(|| number.clone())
+}
+
+/// The report's line for a verified NHS number: recorded, or why not (`Err`: the reason).
+pub fn verification_item(summary: &GpSummary, recorded: Result<(), String>) -> FhirImportItem {
+    let (outcome, reason) = match recorded {
+        Ok(()) => (
+            FhirImportOutcome::Added,
+            "the GP summary gives the NHS number as traced and verified; it is marked so here"
+                .to_string(),
+        ),
+        Err(why) => (
+            FhirImportOutcome::Refused,
+            format!(
+                "the GP summary gives the NHS number as verified, but that was not recorded: {why}"
+            ),
+        ),
+    };
+    FhirImportItem {
+        resource: summary.patient_resource.clone(),
+        what: "the NHS number's verification status".into(),
+        outcome,
+        reason: Some(reason),
     }
 }
 

@@ -40,13 +40,17 @@ pub(crate) fn resource(b: &mut Builder<'_>, source: &Source<'_>) -> Value {
         return p;
     };
     if let Some(n) = d.nhs_number.as_deref().and_then(text::string) {
-        // Doorstep checks an NHS number's Modulus 11 digit but never traces it against PDS, so
-        // what it knows of every number it holds is "present but not traced".
+        // Doorstep checks an NHS number's Modulus 11 digit but never traces it against PDS:
+        // a number is "verified" only as a GP summary gave it, and only while it is unchanged.
+        let (code, display) = if d.nhs_number_verified_now() {
+            ("01", "Number present and verified")
+        } else {
+            ("02", "Number present but not traced")
+        };
         p["identifier"] = obj!([{
             "extension": [{
                 "url": codes::NHS_NUMBER_VERIFICATION_EXT,
-                "valueCodeableConcept": coding_concept(
-                    codes::NHS_NUMBER_VERIFICATION, "02", "Number present but not traced"),
+                "valueCodeableConcept": coding_concept(codes::NHS_NUMBER_VERIFICATION, code, display),
             }],
             "system": codes::NHS_NUMBER,
             "value": n,

@@ -166,6 +166,31 @@ pub fn update_demographics(
     edit(after.clone(), summary, vec![Delta::Person(Box::new(after))])
 }
 
+/// Mark the person's NHS number as verified (a GP summary says its system traced it). Only that
+/// field is written; the number must be the one held (else the mark would be about someone's
+/// previous number, and the import reports it instead).
+pub fn mark_nhs_number_verified(doc: &mut AutoCommit, number: &str) -> Result<Edit<Demographics>> {
+    let before = read::demographics(doc)?
+        .ok_or_else(|| Error::Document("the person's details cannot be read".into()))?;
+    if before.nhs_number.as_deref() != Some(number) {
+        return Err(ValidationError::Invalid {
+            field: "verified NHS number",
+            reason: "it is not the number held for this person".into(),
+        }
+        .into());
+    }
+    let d = Demographics {
+        nhs_number_verified: Some(number.to_string()),
+        ..before.clone()
+    };
+    put_demographics(doc, Some(&before), &d)?;
+    let summary = format!(
+        "marked the NHS number of {} verified, as the GP summary gives it",
+        d.display_name()
+    );
+    edit(d.clone(), summary, vec![Delta::Person(Box::new(d))])
+}
+
 /// Write the demographics fields that differ from `before`, one key per field.
 fn put_demographics(
     doc: &mut AutoCommit,

@@ -173,7 +173,23 @@ pub fn holds_entry(doc: &AutoCommit, compartment: Compartment, entry_id: &str) -
 /// | 6 | outreach appointments (issue 14 item 4): `appt:`, `appt_outcome:`, `advice_task:`, `advice_task_status:` in the advice record; referrals between teams (item 5): `referral:`, `referral_answer:` in the demographics record; tell it once (item 6): `duplicate:` (server-written), `record_link:` in the demographics record |
 /// | 7 | what national returns need (issue 15 item 4): the demographics fields `stated_gender`, `ethnic_category` and `gp_practice_ods` |
 /// | 8 | import of a GP summary (issue 15 item 3): `imported:` (coded allergies, problems and flags from a FHIR Bundle) in the clinical record |
-pub const LAYOUT_VERSION: u32 = 8;
+/// | 9 | a verified NHS number (issue 15 item 3): the demographics field `nhs_number_verified`, set from a GP summary that says its number was traced |
+pub const LAYOUT_VERSION: u32 = 9;
+
+/// The layout version that added `nhs_number_verified` to the demographics.
+pub const LAYOUT_VERIFIED_NUMBER: u32 = 9;
+
+/// The first layout of a demographics field, for the fields added after the first release
+/// (`None`: a field of layout 1).
+pub fn demographics_field_layout(field: &str) -> Option<u32> {
+    if DICTIONARY_FIELDS.contains(&field) {
+        Some(LAYOUT_DICTIONARY)
+    } else if field == "nhs_number_verified" {
+        Some(LAYOUT_VERIFIED_NUMBER)
+    } else {
+        None
+    }
+}
 
 /// The layout version that added entries imported from a GP summary (`imported:`). A phone of
 /// layout 7 counts them as "recorded with a newer version of the app".

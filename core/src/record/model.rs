@@ -149,9 +149,28 @@ pub struct Demographics {
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     #[serde(default)]
     pub gp_practice_ods: Option<String>,
+    // ---- layout 9 (issue 15 item 3): a verified NHS number, from a summary that says so
+    /// The NHS number as a system that traced it against PDS (the Personal Demographics Service)
+    /// gave it: set by the import of a GP summary whose NHS number is "Number present and
+    /// verified". The number counts as verified only while it equals `nhs_number`
+    /// ([`Demographics::nhs_number_verified_now`]), so a number corrected by hand, or merged
+    /// from another device, goes back to "present but not traced" by itself. Keep what
+    /// `patient()` returned when editing other fields; Doorstep itself never traces a number.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub nhs_number_verified: Option<String>,
 }
 
 impl Demographics {
+    /// Whether the NHS number held is one a tracing system verified (NHS NUMBER STATUS
+    /// INDICATOR CODE `01`, else `02` for a number present but not traced).
+    pub fn nhs_number_verified_now(&self) -> bool {
+        matches!(
+            (&self.nhs_number, &self.nhs_number_verified),
+            (Some(n), Some(v)) if n == v
+        )
+    }
+
     /// Check and normalise (NHS number without spaces, postcode upper-case).
     pub fn validated(mut self, today: NaiveDate) -> Result<Self, ValidationError> {
         self.given_name = required_short(
@@ -174,6 +193,10 @@ impl Demographics {
         } else {
             self.nhs_number = None;
         }
+        self.nhs_number_verified = match self.nhs_number_verified.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => Some(crate::clinical::nhs_number::validate(n)?),
+            _ => None,
+        };
         if let Some(dob) = self.date_of_birth {
             if dob > today {
                 return Err(ValidationError::DateInFuture {

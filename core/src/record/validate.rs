@@ -521,7 +521,7 @@ fn check_entry(
     check_principal(kind, key, stamp)?;
     match kind {
         Kind::Demographic => {
-            dictionary_layout(key, id, stamp)?;
+            field_layout(key, id, stamp)?;
             check_demographic(key, id, json)
         }
         Kind::Alert => {
@@ -699,17 +699,17 @@ fn check_admission(key: &str, v: &Episode, stamp: &AuditStamp) -> Result<(), Ref
     a.validate().map_err(|e| content(key, e.to_string()))
 }
 
-/// A demographics field of layout 7 in a change stamped with an older layout is refused.
-fn dictionary_layout(key: &str, field: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
-    if layout::DICTIONARY_FIELDS.contains(&field) && stamp.layout < layout::LAYOUT_DICTIONARY {
-        return Err(Refusal::Structure(format!(
-            "{key} is a demographics field added in layout {}, but the change is stamped with \
-             layout {}",
-            layout::LAYOUT_DICTIONARY,
+/// A demographics field added in a later layout (7: what national returns need; 9: a verified
+/// NHS number) in a change stamped with an older layout is refused.
+fn field_layout(key: &str, field: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
+    match layout::demographics_field_layout(field) {
+        Some(added) if stamp.layout < added => Err(Refusal::Structure(format!(
+            "{key} is a demographics field added in layout {added}, but the change is stamped \
+             with layout {}",
             stamp.layout
-        )));
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn ward_layout(key: &str, what: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
@@ -983,8 +983,9 @@ fn check_day_entry(
 /// nothing else (decision 0011).
 fn check_principal(kind: Kind, key: &str, stamp: &AuditStamp) -> Result<(), Refusal> {
     if stamp.by_integration() {
-        // An integration imports GP summaries: a registration and imported entries, nothing
-        // a clinician records.
+        // An integration imports GP summaries: a registration (demographics fields, of which
+        // a person held gets only the mark of a verified NHS number) and imported entries,
+        // nothing a clinician records.
         return match kind {
             Kind::Demographic | Kind::Imported => Ok(()),
             _ => Err(Refusal::Forbidden(format!(

@@ -70,14 +70,55 @@ impl FieldStore {
             imported::still_held(&docs.get(conn, &key)?.doc)?
         };
         let patient = import::patient_item(&summary, held_demographics.as_ref());
+        let verify = self.verification(&summary, held_demographics.as_ref());
         let plan = import::plan(summary.verdicts, &held);
         let entries = entries(plan.add, summary.bundle, author);
-        if !entries.is_empty() {
-            self.commit_edit(w, &key, author, |doc| {
-                imported::add(doc, entries, author.at.date_naive())
-            })?;
+        let today = author.at.date_naive();
+        let demographics_key = (person_id.to_string(), Compartment::Demographics);
+        let mut items = plan.items;
+        match (verify, entries.is_empty()) {
+            (Verification::None, true) => {}
+            (Verification::None, false) => {
+                self.commit_edit(w, &key, author, |doc| imported::add(doc, entries, today))?;
+            }
+            (Verification::Mark(number, item), no_entries) => {
+                let mark =
+                    |doc: &mut AutoCommit| record_edit::mark_nhs_number_verified(doc, &number);
+                if no_entries {
+                    self.commit_edit(w, &demographics_key, author, mark)?;
+                } else {
+                    // Both or neither: one SQLite transaction.
+                    self.commit_both(
+                        w,
+                        author,
+                        (&demographics_key, mark),
+                        (&key, |doc: &mut AutoCommit| {
+                            imported::add(doc, entries, today)
+                        }),
+                    )?;
+                }
+                items.insert(0, item);
+            }
+            (Verification::Refused(item), no_entries) => {
+                if !no_entries {
+                    self.commit_edit(w, &key, author, |doc| imported::add(doc, entries, today))?;
+                }
+                items.insert(0, item);
+            }
         }
-        self.report(w, person_id, false, patient, plan.items)
+        self.report(w, person_id, false, patient, items)
+    }
+
+    /// Whether the summary's verified NHS number is news for the person held, and whether this
+    /// user may record it (it is a demographics write).
+    fn verification(&self, summary: &GpSummary, held: Option<&Demographics>) -> Verification {
+        let Some(number) = import::verified_number_news(summary, held) else {
+            return Verification::None;
+        };
+        match self.allow(Action::Write(Compartment::Demographics)) {
+            Ok(()) => Verification::Mark(number, import::verification_item(summary, Ok(()))),
+            Err(e) => Verification::Refused(import::verification_item(summary, Err(e.to_string()))),
+        }
     }
 
     fn import_new(
@@ -131,6 +172,16 @@ impl FieldStore {
         report.allergy_disagreements = record.allergy_disagreements;
         Ok(report)
     }
+}
+
+/// What an import does about a verified NHS number for a person already held.
+enum Verification {
+    /// Nothing to do: the summary does not say verified, or the mark is already held.
+    None,
+    /// Mark this number verified.
+    Mark(String, FhirImportItem),
+    /// This user may not change demographics: reported, not recorded.
+    Refused(FhirImportItem),
 }
 
 fn entries(

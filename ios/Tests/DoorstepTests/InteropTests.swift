@@ -43,6 +43,10 @@ final class InteropTests: XCTestCase {
 
         let bundle = try await s.exportFhir(report.personId)
         XCTAssertTrue(bundle.contains("\"code\":\"372687004\""))
+        // The summary gives the NHS number as traced: kept, and exported as verified.
+        let demographics = try await s.patient(report.personId).demographics
+        XCTAssertEqual(demographics?.nhsNumberVerified, "9912003888")
+        XCTAssertTrue(bundle.contains("Number present and verified"))
     }
 
     func testASummaryWithoutAnNhsNumberIsRefusedWholeWithAMessage() async throws {

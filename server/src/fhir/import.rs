@@ -62,7 +62,10 @@ pub fn import(app: &App, i: &IntegrationRow, team: Option<&str>, body: &str) -> 
                 let team = team_for(&scopes, team)?;
                 register(tx, &mut docs, app, i, &team, summary, now)
             }
-            [one] => add_to(tx, &mut docs, app, i, one, summary, now),
+            [one] => {
+                let may_mark = super::person_scope(tx, &scopes, one)?.contains(&Compartment::Demographics);
+                add_to(tx, &mut docs, app, i, (one, may_mark), summary, now)
+            }
             _ => Err(ServerError::Conflict(format!(
                 "{} records on this integration's caseloads hold NHS number {nhs} (a possible duplicate not yet resolved): nothing was imported; a clinician decides which record is the person's, then import again",
                 found.len()
@@ -105,12 +108,14 @@ fn team_for(scopes: &[(String, Vec<Compartment>)], named: Option<&str>) -> Resul
     }
 }
 
+/// Add to a person already held (`may_mark`: the integration's scope holds their demographics,
+/// so a verified NHS number may be recorded).
 fn add_to(
     tx: &mut dyn Tx,
     docs: &mut DocsGuard<'_>,
     app: &App,
     i: &IntegrationRow,
-    person_id: &str,
+    (person_id, may_mark): (&str, bool),
     summary: GpSummary,
     now: DateTime<Utc>,
 ) -> Result<Imported> {
@@ -123,9 +128,52 @@ fn add_to(
         imported::still_held(&doc.doc).map_err(|e| fail(person_id, e.to_string()))?
     };
     let patient = import::patient_item(&summary, held_demographics.as_ref());
+    let mut items = Vec::new();
+    let mut marked = false;
+    if let Some(number) = import::verified_number_news(&summary, held_demographics.as_ref()) {
+        let recorded = if may_mark {
+            mark_verified(tx, docs, app, i, person_id, now, &number)?;
+            marked = true;
+            Ok(())
+        } else {
+            Err("the integration's scope does not hold this person's demographics".to_string())
+        };
+        items.push(import::verification_item(&summary, recorded));
+    }
     let plan = import::plan(summary.verdicts, &held);
     write_imports(tx, docs, app, i, person_id, now, plan.add, summary.bundle)?;
-    report(tx, docs, person_id, false, patient, plan.items)
+    items.extend(plan.items);
+    let mut imported = report(tx, docs, person_id, false, patient, items)?;
+    if marked && !imported.compartments.contains(&Compartment::Demographics) {
+        imported.compartments.insert(0, Compartment::Demographics);
+    }
+    Ok(imported)
+}
+
+/// The person's NHS number marked verified, written as the integration in one change.
+fn mark_verified(
+    tx: &mut dyn Tx,
+    docs: &mut DocsGuard<'_>,
+    app: &App,
+    i: &IntegrationRow,
+    person_id: &str,
+    now: DateTime<Utc>,
+    number: &str,
+) -> Result<()> {
+    authored::write_record(
+        tx,
+        docs,
+        &app.identity,
+        Writer::Integration(i),
+        (person_id, Compartment::Demographics),
+        now,
+        &fail,
+        |doc, _author| {
+            let e = edit::mark_nhs_number_verified(doc, number)?;
+            Ok(Some(((), e.summary)))
+        },
+    )
+    .map(drop)
 }
 
 fn register(

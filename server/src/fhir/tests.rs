@@ -281,13 +281,18 @@ fn a_gp_summary_adds_to_the_record_held_and_only_once() {
     assert_eq!(r.person_id, s.person);
     assert!(!r.registered);
     let outcomes: Vec<_> = r.items.iter().map(|i| i.outcome).collect();
-    assert_eq!(outcomes, vec![AlreadyThere, Added, Added, Added]);
+    // The patient, the NHS number's verification (the summary gives it as traced), 3 entries.
+    assert_eq!(outcomes, vec![AlreadyThere, Added, Added, Added, Added]);
+    assert_eq!(r.items[1].what, "the NHS number's verification status");
     // The record held is Ada Lovelace's: the summary's name is reported, not written.
     assert!(
         r.items[0].reason.as_deref().unwrap().contains("the name"),
         "{r:?}"
     );
-    assert_eq!(done.compartments, vec![Compartment::Clinical]);
+    assert_eq!(
+        done.compartments,
+        vec![Compartment::Demographics, Compartment::Clinical]
+    );
     let held = clinical_of(&s.app, &s.person);
     assert_eq!(held.imported.len(), 3);
     assert!(held.imported[0].author.user_id.starts_with("integration:"));
@@ -301,6 +306,7 @@ fn a_gp_summary_adds_to_the_record_held_and_only_once() {
     .unwrap()
     .body;
     assert!(bundle.contains("\"code\":\"372687004\""));
+    assert!(bundle.contains("Number present and verified"), "{bundle}");
     let again = super::import::import(&s.app, &s.fhir, None, &summary_for("9434765919")).unwrap();
     assert_eq!(again.report.added, 0);
     assert!(again.compartments.is_empty());

@@ -870,6 +870,59 @@ fn the_fields_national_returns_need_are_layout_7_and_hold_dictionary_codes() {
     check(6, "gp_practice", "\"Hyde Surgery\"").unwrap();
 }
 
+#[test]
+fn a_verified_nhs_number_is_layout_9_and_must_be_a_valid_number() {
+    let check = |layout: u32, json: &str| {
+        let mut s = stamp("u", "d", Role::DistrictNurse);
+        s.layout = layout;
+        let bytes = forge(&s, |d| {
+            d.put(ROOT, "demographics.nhs_number_verified", json)
+                .unwrap();
+        });
+        check_change(Compartment::Demographics, &parse_change(&bytes).unwrap())
+    };
+    check(9, "\"9434765919\"").unwrap();
+    check(9, "null").unwrap();
+    let e = check(8, "\"9434765919\"").unwrap_err();
+    assert_eq!(e.code(), "structure", "{e}");
+    assert!(e.to_string().contains("added in layout 9"), "{e}");
+    let e = check(9, "\"9434765918\"").unwrap_err();
+    assert_eq!(e.code(), "invalid_content", "{e}");
+}
+
+#[test]
+fn a_verified_nhs_number_counts_only_while_it_is_the_number_held() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let d = Demographics {
+        given_name: "Edith".into(),
+        family_name: "Crawley".into(),
+        nhs_number: Some("943 476 5919".into()),
+        nhs_number_verified: Some(" 943 476 5919 ".into()),
+        ..Default::default()
+    }
+    .validated(today)
+    .unwrap();
+    assert_eq!(d.nhs_number_verified.as_deref(), Some("9434765919"));
+    assert!(d.nhs_number_verified_now());
+    let moved = Demographics {
+        nhs_number: Some("9912003888".into()),
+        ..d.clone()
+    };
+    assert!(!moved.nhs_number_verified_now());
+    let none = Demographics {
+        nhs_number: None,
+        ..d
+    };
+    assert!(!none.nhs_number_verified_now());
+    let bad = Demographics {
+        given_name: "Edith".into(),
+        family_name: "Crawley".into(),
+        nhs_number_verified: Some("1234567890".into()),
+        ..Default::default()
+    };
+    assert!(bad.validated(today).is_err());
+}
+
 // ---------------------------------------------------------------- imported from a GP summary
 
 fn imported_entry(author: &Author) -> crate::record::imported::ImportedEntry {

@@ -30,6 +30,10 @@ fn a_gp_summary_registers_the_person_with_their_allergy_problem_and_flag() {
     let d = record.demographics.unwrap();
     assert_eq!(d.nhs_number.as_deref(), Some("9912003888"));
     assert_eq!(d.gp_practice_ods.as_deref(), Some("B82033"));
+    assert!(
+        d.nhs_number_verified_now(),
+        "the summary gives the number as verified"
+    );
     let clinical = record.clinical.unwrap();
     let kinds: Vec<ImportedKind> = clinical.imported.iter().map(|e| e.kind).collect();
     assert_eq!(
@@ -53,6 +57,77 @@ fn a_gp_summary_registers_the_person_with_their_allergy_problem_and_flag() {
         .contains("imported from a GP summary: allergy: Amoxicillin")));
 }
 
+/// The NHS NUMBER STATUS of a FHIR Patient's identifier, as exported.
+fn exported_status(store: &crate::FieldStore, person: &str) -> String {
+    let bundle: serde_json::Value =
+        serde_json::from_str(&store.export_fhir(person).unwrap()).unwrap();
+    let patient = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "Patient")
+        .unwrap()
+        .clone();
+    patient["identifier"][0]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_summary_that_gives_the_number_as_verified_marks_it_until_the_number_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let nurse = testing::open(&dir.path().join("n.db"), "dev-n", Role::DistrictNurse);
+    let p = nurse
+        .register_patient(testing::demographics(
+            "Richard",
+            "Smith",
+            Some("991 200 3888"),
+            "ls17 7df",
+        ))
+        .unwrap();
+    assert_eq!(
+        exported_status(&nurse, &p),
+        "02",
+        "typed in by hand: present but not traced"
+    );
+    let report = nurse.import_fhir(GP_SUMMARY).unwrap();
+    let item = &report.items[1];
+    assert_eq!(
+        (item.what.as_str(), item.outcome),
+        ("the NHS number's verification status", Added)
+    );
+    let d = nurse.patient(&p).unwrap().demographics.unwrap();
+    assert_eq!(d.nhs_number_verified.as_deref(), Some("9912003888"));
+    assert!(d.nhs_number_verified_now());
+    assert_eq!(exported_status(&nurse, &p), "01");
+    let history = nurse.history(&p).unwrap();
+    assert!(
+        history.iter().any(|h| h
+            .summary
+            .contains("marked the NHS number of Richard Smith verified")),
+        "{history:?}"
+    );
+    // A number corrected by hand is no longer the verified one, with nothing else to do.
+    let corrected = crate::record::Demographics {
+        nhs_number: Some("943 476 5919".into()),
+        ..d
+    };
+    let back = nurse.update_demographics(&p, corrected).unwrap();
+    assert!(!back.nhs_number_verified_now());
+    assert_eq!(exported_status(&nurse, &p), "02");
+    // A summary whose number is "present but not traced" marks nothing.
+    let dir2 = tempfile::tempdir().unwrap();
+    let other = testing::open(&dir2.path().join("o.db"), "dev-o", Role::DistrictNurse);
+    let untraced = GP_SUMMARY.replace("\"code\": \"01\"", "\"code\": \"02\"");
+    assert_ne!(untraced, GP_SUMMARY);
+    let r = other.import_fhir(&untraced).unwrap();
+    let d = other.patient(&r.person_id).unwrap().demographics.unwrap();
+    assert_eq!(d.nhs_number_verified, None);
+    assert_eq!(exported_status(&other, &r.person_id), "02");
+}
+
 #[test]
 fn importing_again_or_into_a_known_person_adds_only_what_is_new_and_keeps_their_details() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,7 +148,11 @@ fn importing_again_or_into_a_known_person_adds_only_what_is_new_and_keeps_their_
     let first = nurse.import_fhir(GP_SUMMARY).unwrap();
     assert!(!first.registered);
     assert_eq!(first.person_id, p);
-    assert_eq!(outcomes(&first), vec![AlreadyThere, Added, Added, Added]);
+    // The patient, the number's verification (the summary gives it as traced), three entries.
+    assert_eq!(
+        outcomes(&first),
+        vec![AlreadyThere, Added, Added, Added, Added]
+    );
     let why = first.items[0].reason.clone().unwrap();
     assert!(
         why.contains("date of birth (1970-09-11 in the GP summary, 1970-11-09 here)"),

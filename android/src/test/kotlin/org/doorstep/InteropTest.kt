@@ -46,6 +46,9 @@ class InteropTest {
 
             val bundle = s.exportFhir(report.personId)
             assertTrue(bundle.contains("\"code\":\"372687004\""), "the coded allergy is exported")
+            // The summary gives the NHS number as traced: kept, and exported as verified.
+            assertEquals("9912003888", s.patient(report.personId).demographics!!.nhsNumberVerified)
+            assertTrue(bundle.contains("Number present and verified"), "the verified status is exported")
         }
     }
 
