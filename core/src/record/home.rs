@@ -115,6 +115,24 @@ pub fn stored_within(
         .collect())
 }
 
+/// The span of stored readings that new readings taken from `first` to `last` need beside them
+/// for [`write_sets`]: from the opening of the written set whose window holds `first` (else
+/// `first`) to an hour after `last`. A reading before that belongs to an earlier set, which the
+/// new readings cannot change (a reading joins the latest set opened at or before it), so it
+/// need not be read again on every upload.
+pub fn readings_span(
+    doc: &AutoCommit,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let holding_first = stored_within(doc, first - readings::SET_WINDOW, first)?
+        .iter()
+        .filter_map(|s| s.home.as_ref().map(|h| h.opened_at))
+        .max()
+        .filter(|opened| first < *opened + readings::SET_WINDOW);
+    Ok((holding_first.unwrap_or(first), last + readings::SET_WINDOW))
+}
+
 /// Of each key's concurrent values, the one holding the most readings, then the latest.
 fn best_of(doc: &AutoCommit, keys: Vec<String>) -> Result<Vec<ObservationSet>> {
     let mut out = Vec::new();
@@ -135,16 +153,39 @@ fn best_of(doc: &AutoCommit, keys: Vec<String>) -> Result<Vec<ObservationSet>> {
     Ok(out)
 }
 
-/// Write the sets `readings` make for this person, around the sets already written, scored on
-/// the record's SpO2 scale with air or oxygen assumed from the admission in force when each set
-/// opened. Only sets that are new or changed are written; the edit's value lists them (empty:
-/// nothing to commit). The caller passes every reading the person has within 60 minutes either
-/// side of the new ones, so each set it touches is assembled whole.
+/// Write the sets `readings` make for this person, all of them new, around the sets already
+/// written: [`write_sets_for`] with the new readings' own span.
 pub fn write_sets(
     doc: &mut AutoCommit,
     person_id: &str,
     author: &Author,
     readings: &[Reading],
+) -> Result<Edit<Vec<ObservationSet>>> {
+    let span = (
+        readings.iter().map(|r| r.taken_at).min(),
+        readings.iter().map(|r| r.taken_at).max(),
+    );
+    match span {
+        (Some(first), Some(last)) => {
+            write_sets_for(doc, person_id, author, readings, (first, last))
+        }
+        _ => edit(Vec::new(), summary(&[]), Vec::new()),
+    }
+}
+
+/// Write the sets that new readings taken from `new.0` to `new.1` join or open, around the sets
+/// already written, scored on the record's SpO2 scale with air or oxygen assumed from the
+/// admission in force when each set opened. `readings` are the new readings and the stored ones
+/// of [`readings_span`], so each set the new ones touch is assembled whole; a set assembled
+/// from them that lies wholly before or after the new readings may hold only part of its
+/// readings and is never written. Only sets that are new or changed are written; the edit's
+/// value lists them (empty: nothing to commit).
+pub fn write_sets_for(
+    doc: &mut AutoCommit,
+    person_id: &str,
+    author: &Author,
+    readings: &[Reading],
+    new: (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Edit<Vec<ObservationSet>>> {
     let record = read::ward_stays(doc)?;
     // Only the sets a reading here can belong to: opened at most 60 minutes before the first
@@ -164,7 +205,11 @@ pub fn write_sets(
     let scale = read::spo2_scale(doc)?;
     let on_oxygen = usually_on_oxygen(&record, readings);
     let mut changed = Vec::new();
+    let touched = |s: &AssembledSet| s.opened_at <= new.1 && s.taken_at >= new.0;
     for set in readings::assemble_anchored(readings, &anchors, scale, on_oxygen) {
+        if !touched(&set) {
+            continue;
+        }
         let entry = entry_of(person_id, author, set);
         let same = written
             .iter()

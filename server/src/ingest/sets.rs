@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use doorstep_core::clinical::readings::{Reading, ReadingKind, SET_WINDOW};
+use doorstep_core::clinical::readings::{Reading, ReadingKind};
 use doorstep_core::record::home;
 
 use crate::authored;
@@ -55,9 +55,24 @@ fn write_person(
     (first, last): (i64, i64),
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    // Every reading within an hour either side: each set the new ones join is assembled whole.
-    let hour = SET_WINDOW.num_milliseconds();
-    let stored = tx.readings_of(person_id, first - hour, last + hour + 1)?;
+    let (Some(f), Some(l)) = (
+        DateTime::from_timestamp_millis(first),
+        DateTime::from_timestamp_millis(last),
+    ) else {
+        return Err(storage(
+            person_id,
+            "a reading's time is out of range".into(),
+        ));
+    };
+    let new = (f, l);
+    // Every reading of the sets the new ones join or open, so each is assembled whole: from the
+    // opening of the set holding the first new reading to an hour after the last.
+    let (from, to) = {
+        let doc = docs.get(tx, person_id, doorstep_core::record::Compartment::Clinical)?;
+        home::readings_span(&doc.doc, f, l).map_err(|e| storage(person_id, e.to_string()))?
+    };
+    let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+    let stored = tx.readings_of(person_id, from, to + 1)?;
     let readings: Vec<Reading> = stored.iter().filter_map(reading_of).collect();
     let written = authored::write_clinical(
         tx,
@@ -68,7 +83,7 @@ fn write_person(
         now,
         &storage,
         |doc, author| {
-            let edit = home::write_sets(doc, person_id, author, &readings)?;
+            let edit = home::write_sets_for(doc, person_id, author, &readings, new)?;
             Ok((!edit.value.is_empty()).then_some((edit.value.len() as u64, edit.summary)))
         },
     )?;

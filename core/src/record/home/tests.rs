@@ -315,3 +315,134 @@ fn the_sets_of_a_window_are_found_by_key_range_exactly_as_a_full_read_finds_them
     assert_eq!(rewritten[0].home.as_ref().unwrap().readings, 3);
     assert_eq!(stored(&doc).unwrap().len(), 8);
 }
+
+/// A reading that arrives late, before a set already written, opens its own set and takes none
+/// of the later set's readings: the server passes every reading within the hour either side, and
+/// each must find the set it was counted in, whether that set opened before the new reading or
+/// after it (a later set's readings counted twice would score a set that was never taken).
+#[test]
+fn a_late_reading_before_a_written_set_opens_its_own_and_counts_nothing_twice() {
+    let mut doc = admitted();
+    let mut later = unwell(30);
+    later.truncate(3);
+    assert_eq!(write(&mut doc, &later).unwrap().len(), 1);
+    // What the server passes for a late reading at minute 0: it and the readings within an hour.
+    let late = reading(ReadingKind::RespirationRate, 23.0, "/min", 0);
+    let mut passed = vec![late];
+    passed.extend(later.iter().cloned());
+    let written = write(&mut doc, &passed).unwrap();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let opened = written[0].home.as_ref().unwrap();
+    assert_eq!((opened.opened_at, opened.readings), (at(0), 1));
+    let sets = stored(&doc).unwrap();
+    let counts: Vec<(DateTime<Utc>, u32)> = sets
+        .iter()
+        .map(|s| s.home.as_ref().map(|h| (h.opened_at, h.readings)).unwrap())
+        .collect();
+    assert_eq!(counts, vec![(at(0), 1), (at(30), 3)]);
+}
+
+/// The server reads only [`readings_span`] of a person's stored readings for each upload; the
+/// sets written are the same as when it read an hour either side, for uploads in order, late,
+/// and out of order.
+#[test]
+fn the_readings_span_writes_the_sets_an_hour_either_side_writes() {
+    let kinds = [
+        (ReadingKind::Spo2, 93.0, "%"),
+        (ReadingKind::Pulse, 104.0, "/min"),
+        (ReadingKind::RespirationRate, 21.0, "/min"),
+        (ReadingKind::Temperature, 37.9, "Cel"),
+    ];
+    // Readings every 7 minutes over 150 minutes, uploaded in batches of 3, in an order that
+    // sends some late (a batch from before the sets already written) and some out of order.
+    let all: Vec<Reading> = (0..22)
+        .map(|i| {
+            let (k, v, u) = kinds[i % kinds.len()];
+            reading(k, v + (i % 3) as f64, u, i as i64 * 7 - 30)
+        })
+        .collect();
+    let mut batches: Vec<Vec<Reading>> = all.chunks(3).map(<[Reading]>::to_vec).collect();
+    batches.swap(1, 4);
+    batches.swap(2, 6);
+    let (mut wide, mut narrow) = (admitted(), admitted());
+    let mut stored_readings: Vec<Reading> = Vec::new();
+    for batch in &batches {
+        stored_readings.extend(batch.iter().cloned());
+        let first = batch.iter().map(|r| r.taken_at).min().unwrap();
+        let last = batch.iter().map(|r| r.taken_at).max().unwrap();
+        let within = |from: DateTime<Utc>, to: DateTime<Utc>| -> Vec<Reading> {
+            stored_readings
+                .iter()
+                .filter(|r| r.taken_at >= from && r.taken_at <= to)
+                .cloned()
+                .collect()
+        };
+        let hour = readings::SET_WINDOW;
+        write_new(&mut wide, &within(first - hour, last + hour), (first, last)).unwrap();
+        let (from, to) = readings_span(&narrow, first, last).unwrap();
+        assert!(from >= first - hour && to == last + hour);
+        write_new(&mut narrow, &within(from, to), (first, last)).unwrap();
+    }
+    let shape = |doc: &AutoCommit| -> Vec<(String, u32, Option<u8>)> {
+        stored(doc)
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    s.home.as_ref().unwrap().readings,
+                    s.news2.total,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shape(&narrow), shape(&wide));
+    let counted: u32 = shape(&narrow).iter().map(|s| s.1).sum();
+    assert_eq!(
+        counted as usize,
+        all.len(),
+        "every reading in exactly one set"
+    );
+}
+
+/// Write the sets new readings from `new.0` to `new.1` touch, as the server does, with `passed`
+/// the new and the stored readings it read.
+fn write_new(
+    doc: &mut AutoCommit,
+    passed: &[Reading],
+    new: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<ObservationSet>, Refusal> {
+    let author = server();
+    let e = write_sets_for(doc, PERSON, &author, passed, new).unwrap();
+    if e.value.is_empty() {
+        return Ok(e.value);
+    }
+    let change = commit(doc, &server_stamp(&author, e.summary));
+    validate::check_change(Compartment::Clinical, &change)?;
+    Ok(e.value)
+}
+
+/// A set that opened before the readings passed holds only part of its readings among them:
+/// it is not rewritten from that part (its score would lose the vitals left out), and the new
+/// readings' own set is written.
+#[test]
+fn a_set_wholly_before_the_new_readings_is_not_rewritten_from_part_of_its_readings() {
+    let mut doc = admitted();
+    let earlier = unwell(0);
+    assert_eq!(write(&mut doc, &earlier).unwrap().len(), 1);
+    let before = stored(&doc).unwrap();
+    assert_eq!(before[0].news2.total, Some(9));
+    // An hour either side of a reading at minute 68 holds only the earlier set's last reading.
+    let new = reading(ReadingKind::Pulse, 96.0, "/min", 68);
+    let mut passed: Vec<Reading> = earlier
+        .iter()
+        .filter(|r| r.taken_at >= at(8))
+        .cloned()
+        .collect();
+    passed.push(new.clone());
+    let written = write_new(&mut doc, &passed, (new.taken_at, new.taken_at)).unwrap();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0].home.as_ref().unwrap().opened_at, at(68));
+    let after = stored(&doc).unwrap();
+    assert_eq!(after[0], before[0], "the earlier set is as it was");
+}
