@@ -5,9 +5,10 @@
 //! write transaction did not commit, or that panicked Automerge, is dropped and loaded again.
 //!
 //! A document is loaded from its stored snapshot (table `documents`, schema 5) and the log after
-//! the seq the snapshot covers. When more than [`COMPACT_AFTER`] changes have been applied
-//! beside the snapshot, the write transaction that applied them stores a new one (`save()`, with
-//! the seq it covers) before it commits: a snapshot is always of a committed prefix of the log,
+//! the seq the snapshot covers. When a new one is due ([`snapshot_due`]: at least
+//! [`COMPACT_AFTER`] changes beside the snapshot, adding up to a quarter of its size, or
+//! [`COMPACT_AT_MOST`] changes), the write transaction that applied them stores a new one
+//! (`save()`, with the seq it covers) before it commits: a snapshot is always of a committed prefix of the log,
 //! because it commits with the changes it covers, and writers are serialised (0006).
 
 use std::collections::HashMap;
@@ -22,12 +23,29 @@ use crate::storage::Tx;
 
 type Key = (String, Compartment);
 
-/// How many changes may be applied beside a document's stored snapshot before a new one is
-/// stored (a first sync sends the snapshot and at most about this many changes after it). A new
+/// How many changes may be applied beside a document's stored snapshot before a new one may be
+/// stored ([`snapshot_due`]; a first sync sends the snapshot and the changes after it). A new
 /// phone applies those changes one by one into the loaded snapshot, which was a fifth of its
 /// first sync at 64 (~25 a document); a year of visits to one person costs the server ~10
 /// `save()`s at 16.
 pub const COMPACT_AFTER: u64 = 16;
+
+/// Past [`COMPACT_AFTER`], a new snapshot waits until the changes beside the stored one add up
+/// to a quarter of its size (or [`COMPACT_AT_MOST`] changes): a `save()` costs the whole
+/// document, so saving every 16 changes of a document that only grows (a virtual-ward patient's
+/// sets, rewritten on every upload for months) costs the square of its history; saving at a
+/// fixed fraction of it costs a constant share of each change. A caseload's documents (a visit a
+/// change) reach a quarter of their snapshot at about the same 16 changes.
+const TAIL_SHARE: u64 = 4;
+/// The most changes beside a snapshot, whatever their size: what a first sync replays.
+pub const COMPACT_AT_MOST: u64 = 128;
+
+/// Whether a document is due a new snapshot: `tail` changes of `tail_bytes` beside a stored
+/// snapshot of `snapshot_bytes` (0: none).
+pub fn snapshot_due(tail: u64, tail_bytes: u64, snapshot_bytes: u64) -> bool {
+    tail >= COMPACT_AFTER
+        && (tail >= COMPACT_AT_MOST || tail_bytes.saturating_mul(TAIL_SHARE) >= snapshot_bytes)
+}
 
 /// A warm document.
 pub struct ServerDoc {
@@ -36,8 +54,11 @@ pub struct ServerDoc {
     pub up_to: u64,
     /// The seq the stored snapshot covers (0: none stored).
     snapshot_seq: u64,
-    /// Changes applied since that snapshot.
+    /// Changes applied since that snapshot, and their bytes.
     tail: u64,
+    tail_bytes: u64,
+    /// The size of the stored snapshot (0: none).
+    snapshot_bytes: u64,
     /// Each actor's last change number in this document, and the highest operation number of
     /// that change.
     actor_seqs: HashMap<ActorId, (u64, u64)>,
@@ -76,6 +97,8 @@ impl ServerDoc {
             up_to: loaded.up_to,
             snapshot_seq: loaded.snapshot_seq,
             tail: loaded.tail,
+            tail_bytes: loaded.tail_bytes,
+            snapshot_bytes: loaded.snapshot_bytes,
             actor_seqs,
             last_used: 0,
         }
@@ -130,6 +153,7 @@ impl ServerDoc {
         *e = (change.seq(), change.max_op());
         self.up_to = self.up_to.max(seq);
         self.tail += 1;
+        self.tail_bytes += change.raw_bytes().len() as u64;
         Some(change)
     }
 
@@ -137,6 +161,7 @@ impl ServerDoc {
     pub fn apply(&mut self, change: Change, seq: u64) -> std::result::Result<(), ApplyError> {
         let actor = change.actor_id().clone();
         let (n, max_op) = (change.seq(), change.max_op());
+        let bytes = change.raw_bytes().len() as u64;
         apply::apply_isolated(&mut self.doc, vec![change])?;
         let e = self.actor_seqs.entry(actor).or_insert((0, 0));
         if n > e.0 {
@@ -144,6 +169,7 @@ impl ServerDoc {
         }
         self.up_to = self.up_to.max(seq);
         self.tail += 1;
+        self.tail_bytes += bytes;
         Ok(())
     }
 }
@@ -242,8 +268,8 @@ impl DocsGuard<'_> {
         self.inner.docs.remove(&(person_id.to_string(), comp));
     }
 
-    /// Store a new snapshot of every document this transaction touched that has more than
-    /// [`COMPACT_AFTER`] changes beside its stored one. Call it last in the write transaction:
+    /// Store a new snapshot of every document this transaction touched that is due one
+    /// ([`snapshot_due`]). Call it last in the write transaction:
     /// the snapshot commits (or rolls back) with the changes it covers.
     pub fn compact_touched(&mut self, tx: &mut dyn Tx) -> Result<()> {
         let mut keys = self.touched.clone();
@@ -253,13 +279,16 @@ impl DocsGuard<'_> {
             let Some(doc) = self.inner.docs.get_mut(&key) else {
                 continue;
             };
-            if doc.tail < COMPACT_AFTER || doc.up_to <= doc.snapshot_seq {
+            let due = snapshot_due(doc.tail, doc.tail_bytes, doc.snapshot_bytes);
+            if !due || doc.up_to <= doc.snapshot_seq {
                 continue;
             }
             let bytes = doc.doc.save();
             tx.put_doc_snapshot(&key.0, key.1, &bytes, doc.up_to)?;
             doc.snapshot_seq = doc.up_to;
+            doc.snapshot_bytes = bytes.len() as u64;
             doc.tail = 0;
+            doc.tail_bytes = 0;
         }
         Ok(())
     }
@@ -307,8 +336,11 @@ pub struct Loaded {
     pub up_to: u64,
     /// The seq of the stored snapshot it started from (0: none).
     pub snapshot_seq: u64,
-    /// Changes applied from the log after that snapshot.
+    /// Changes applied from the log after that snapshot, and their bytes.
     pub tail: u64,
+    pub tail_bytes: u64,
+    /// The size of that snapshot (0: none).
+    pub snapshot_bytes: u64,
 }
 
 /// Load a document: its stored snapshot, then the log after it. Stored changes were checked when
@@ -327,7 +359,7 @@ fn load_counted(
 ) -> Result<(AutoCommit, Loaded)> {
     let stored = tx.doc_snapshot(person_id, comp)?.and_then(|(bytes, seq)| {
         match apply::load_isolated(&bytes) {
-            Ok(doc) => Some((doc, seq)),
+            Ok(doc) => Some((doc, seq, bytes.len() as u64)),
             Err(e) => {
                 tracing::warn!(person = %person_id, compartment = comp.as_str(), error = %e,
                     "a stored snapshot cannot be loaded; replaying the document from the log");
@@ -335,20 +367,23 @@ fn load_counted(
             }
         }
     });
-    let Some((mut doc, snapshot_seq)) = stored else {
-        let (doc, up_to, n) = replay_log_counted(tx, person_id, comp)?;
+    let Some((mut doc, snapshot_seq, snapshot_bytes)) = stored else {
+        let (doc, up_to, n, tail_bytes) = replay_log_counted(tx, person_id, comp)?;
         return Ok((
             doc,
             Loaded {
                 up_to,
                 snapshot_seq: 0,
                 tail: n,
+                tail_bytes,
+                snapshot_bytes: 0,
             },
         ));
     };
     let tail = tx.doc_changes_after(person_id, comp, snapshot_seq)?;
     let up_to = tail.last().map(|c| c.seq).unwrap_or(snapshot_seq);
     let n = tail.len() as u64;
+    let tail_bytes = stored_bytes(&tail);
     let changes = parse_stored(person_id, tail)?;
     apply::apply_isolated(&mut doc, changes).map_err(|e| cannot_load(person_id, comp, &e))?;
     Ok((
@@ -357,6 +392,8 @@ fn load_counted(
             up_to,
             snapshot_seq,
             tail: n,
+            tail_bytes,
+            snapshot_bytes,
         },
     ))
 }
@@ -395,7 +432,7 @@ pub fn replay_log(
     person_id: &str,
     comp: Compartment,
 ) -> Result<(AutoCommit, u64)> {
-    let (doc, up_to, _) = replay_log_counted(tx, person_id, comp)?;
+    let (doc, up_to, _, _) = replay_log_counted(tx, person_id, comp)?;
     Ok((doc, up_to))
 }
 
@@ -403,14 +440,19 @@ fn replay_log_counted(
     tx: &mut dyn Tx,
     person_id: &str,
     comp: Compartment,
-) -> Result<(AutoCommit, u64, u64)> {
+) -> Result<(AutoCommit, u64, u64, u64)> {
     let stored = tx.doc_changes(person_id, comp, u64::MAX)?;
     let up_to = stored.last().map(|c| c.seq).unwrap_or(0);
     let n = stored.len() as u64;
+    let bytes = stored_bytes(&stored);
     let changes = parse_stored(person_id, stored)?;
     let mut doc = AutoCommit::new();
     apply::apply_isolated(&mut doc, changes).map_err(|e| cannot_load(person_id, comp, &e))?;
-    Ok((doc, up_to, n))
+    Ok((doc, up_to, n, bytes))
+}
+
+fn stored_bytes(changes: &[crate::storage::StoredChange]) -> u64 {
+    changes.iter().map(|c| c.bytes.len() as u64).sum()
 }
 
 #[cfg(test)]
@@ -490,14 +532,30 @@ mod tests {
             .read(|tx| load_counted(tx, "p1", Compartment::Clinical))
             .unwrap()
             .1;
+        let snapshot_bytes = prefix.save().len() as u64;
+        let tail_bytes: u64 = all[60..].iter().map(|c| c.raw_bytes().len() as u64).sum();
         assert_eq!(
             loaded,
             Loaded {
                 up_to: 100,
                 snapshot_seq: 60,
-                tail: 40
+                tail: 40,
+                tail_bytes,
+                snapshot_bytes,
             }
         );
+    }
+
+    /// A small document is saved every 16 changes; a large one once its changes add up to a
+    /// quarter of it, and never past 128 changes.
+    #[test]
+    fn a_snapshot_is_due_at_a_share_of_the_document_not_a_fixed_count() {
+        assert!(!snapshot_due(15, 1 << 20, 0), "below the count");
+        assert!(snapshot_due(16, 0, 0), "no snapshot yet");
+        assert!(snapshot_due(16, 10_000, 40_000), "a caseload document");
+        assert!(!snapshot_due(16, 16_000, 400_000), "a large document waits");
+        assert!(snapshot_due(100, 100_000, 400_000));
+        assert!(snapshot_due(COMPACT_AT_MOST, 1, u64::MAX), "the cap");
     }
 
     /// Changes applied through the cache store a snapshot once more than `COMPACT_AFTER` pile up,
