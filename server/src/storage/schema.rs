@@ -313,6 +313,18 @@ CREATE TABLE fhir_reads (
 CREATE INDEX fhir_reads_person ON fhir_reads (person_id, at_ms);
 "#,
     },
+    Migration {
+        version: 11,
+        name: "remote-monitoring ingest: the readings an upload re-reads come from one covering index, in order",
+        sqlite: r#"
+CREATE INDEX readings_span ON readings (person_id, taken_ms, kind, integration_id, value, unit, serial);
+DROP INDEX readings_person;
+"#,
+        postgres: r#"
+CREATE INDEX readings_span ON readings (person_id, taken_ms, kind, integration_id, value, unit, serial);
+DROP INDEX readings_person;
+"#,
+    },
 ];
 
 /// The schema version this server writes and reads.

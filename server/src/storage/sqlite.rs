@@ -21,6 +21,12 @@ pub struct SqliteStorage {
     readers: Mutex<Vec<Connection>>,
 }
 
+/// A person's readings over a span, in order: every upload re-reads these (`ingest::sets`), so
+/// they come from the covering index `readings_span` (schema 11), with no sort.
+const READINGS_OF: &str = "SELECT integration_id, kind, taken_ms, value, unit, serial FROM readings
+     WHERE person_id = ?1 AND taken_ms >= ?2 AND taken_ms < ?3
+     ORDER BY taken_ms, kind, integration_id";
+
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)
         .map_err(|e| ServerError::Storage(format!("cannot open {}: {e}", path.display())))?;
@@ -1523,11 +1529,7 @@ impl Tx for SqliteTx<'_> {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<StoredReading>> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT integration_id, kind, taken_ms, value, unit, serial FROM readings
-             WHERE person_id = ?1 AND taken_ms >= ?2 AND taken_ms < ?3
-             ORDER BY taken_ms, kind, integration_id",
-        )?;
+        let mut st = self.tx.prepare_cached(READINGS_OF)?;
         let rows = st.query_map(params![person_id, from_ms, to_ms], |r| {
             Ok(StoredReading {
                 integration_id: r.get(0)?,
@@ -1573,4 +1575,28 @@ fn integration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
         created_ms: r.get(4)?,
         revoked_ms: r.get(5)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The readings an upload re-reads come from the covering index alone, already in order.
+    #[test]
+    fn the_readings_of_a_span_are_read_from_the_covering_index_without_a_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let conn = connect(&dir.path().join("server.db")).unwrap();
+        drop(storage);
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {READINGS_OF}"))
+            .unwrap()
+            .query_map(params!["p", 0, 1], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join(" | ");
+        assert!(plan.contains("COVERING INDEX readings_span"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }
