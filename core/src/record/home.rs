@@ -14,6 +14,8 @@
 //!   processes assembling the same readings write the same key.
 //! * A set once written keeps its opening: readings that arrive late join the written set whose
 //!   window holds them, and never re-cut later sets (no set is orphaned).
+//! * Only the sets that hold a new reading are written, each from all of its readings
+//!   ([`write_sets_for`], [`readings_span`]): a set is never rewritten from part of them.
 //! * The entry is a register, rewritten while readings join the set; of concurrent values (two
 //!   processes at once) every reader takes the one with the most readings, then the latest.
 //! * Only the server writes `home_obs:`, and the server writes nothing else
