@@ -70,54 +70,57 @@ impl FieldStore {
             imported::still_held(&docs.get(conn, &key)?.doc)?
         };
         let patient = import::patient_item(&summary, held_demographics.as_ref());
-        let verify = self.verification(&summary, held_demographics.as_ref());
+        let (mark, mark_item) = self.verification(&summary, held_demographics.as_ref());
         let plan = import::plan(summary.verdicts, &held);
         let entries = entries(plan.add, summary.bundle, author);
+        let entries_empty = entries.is_empty();
         let today = author.at.date_naive();
         let demographics_key = (person_id.to_string(), Compartment::Demographics);
-        let mut items = plan.items;
-        match (verify, entries.is_empty()) {
-            (Verification::None, true) => {}
-            (Verification::None, false) => {
-                self.commit_edit(w, &key, author, |doc| imported::add(doc, entries, today))?;
+        let add = |doc: &mut AutoCommit| imported::add(doc, entries, today);
+        let mark_edit = |number: String| {
+            move |doc: &mut AutoCommit| record_edit::mark_nhs_number_verified(doc, &number)
+        };
+        match (mark, entries_empty) {
+            (None, true) => {}
+            (None, false) => {
+                self.commit_edit(w, &key, author, add)?;
             }
-            (Verification::Mark(number, item), no_entries) => {
-                let mark =
-                    |doc: &mut AutoCommit| record_edit::mark_nhs_number_verified(doc, &number);
-                if no_entries {
-                    self.commit_edit(w, &demographics_key, author, mark)?;
-                } else {
-                    // Both or neither: one SQLite transaction.
-                    self.commit_both(
-                        w,
-                        author,
-                        (&demographics_key, mark),
-                        (&key, |doc: &mut AutoCommit| {
-                            imported::add(doc, entries, today)
-                        }),
-                    )?;
-                }
-                items.insert(0, item);
+            (Some(number), true) => {
+                self.commit_edit(w, &demographics_key, author, mark_edit(number))?;
             }
-            (Verification::Refused(item), no_entries) => {
-                if !no_entries {
-                    self.commit_edit(w, &key, author, |doc| imported::add(doc, entries, today))?;
-                }
-                items.insert(0, item);
+            // Both or neither: one SQLite transaction.
+            (Some(number), false) => {
+                self.commit_both(
+                    w,
+                    author,
+                    (&demographics_key, mark_edit(number)),
+                    (&key, add),
+                )?;
             }
         }
+        let items: Vec<FhirImportItem> = mark_item.into_iter().chain(plan.items).collect();
         self.report(w, person_id, false, patient, items)
     }
 
-    /// Whether the summary's verified NHS number is news for the person held, and whether this
-    /// user may record it (it is a demographics write).
-    fn verification(&self, summary: &GpSummary, held: Option<&Demographics>) -> Verification {
+    /// The NHS number to mark verified for the person held, if the summary gives it as news and
+    /// this user may record it (a demographics write), and the report's line about it.
+    fn verification(
+        &self,
+        summary: &GpSummary,
+        held: Option<&Demographics>,
+    ) -> (Option<String>, Option<FhirImportItem>) {
         let Some(number) = import::verified_number_news(summary, held) else {
-            return Verification::None;
+            return (None, None);
         };
         match self.allow(Action::Write(Compartment::Demographics)) {
-            Ok(()) => Verification::Mark(number, import::verification_item(summary, Ok(()))),
-            Err(e) => Verification::Refused(import::verification_item(summary, Err(e.to_string()))),
+            Ok(()) => (
+                Some(number),
+                Some(import::verification_item(summary, Ok(()))),
+            ),
+            Err(e) => (
+                None,
+                Some(import::verification_item(summary, Err(e.to_string()))),
+            ),
         }
     }
 
@@ -172,16 +175,6 @@ impl FieldStore {
         report.allergy_disagreements = record.allergy_disagreements;
         Ok(report)
     }
-}
-
-/// What an import does about a verified NHS number for a person already held.
-enum Verification {
-    /// Nothing to do: the summary does not say verified, or the mark is already held.
-    None,
-    /// Mark this number verified.
-    Mark(String, FhirImportItem),
-    /// This user may not change demographics: reported, not recorded.
-    Refused(FhirImportItem),
 }
 
 fn entries(

@@ -12,8 +12,6 @@
 //!   their identity keys are kept and possible duplicates on other teams flagged, as after any
 //!   registration.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use doorstep_core::fhir::import::{self, FhirImportReport, GpSummary};
 use doorstep_core::record::imported::{self, ImportedEntry};
@@ -141,13 +139,22 @@ fn add_to(
         items.push(import::verification_item(&summary, recorded));
     }
     let plan = import::plan(summary.verdicts, &held);
+    let wrote_clinical = !plan.add.is_empty();
     write_imports(tx, docs, app, i, person_id, now, plan.add, summary.bundle)?;
     items.extend(plan.items);
-    let mut imported = report(tx, docs, person_id, false, patient, items)?;
-    if marked && !imported.compartments.contains(&Compartment::Demographics) {
-        imported.compartments.insert(0, Compartment::Demographics);
-    }
-    Ok(imported)
+    let written = written(marked, wrote_clinical);
+    report(tx, docs, person_id, false, patient, items, written)
+}
+
+/// The compartments an import wrote, in their order.
+fn written(demographics: bool, clinical: bool) -> Vec<Compartment> {
+    [
+        (demographics, Compartment::Demographics),
+        (clinical, Compartment::Clinical),
+    ]
+    .into_iter()
+    .filter_map(|(w, c)| w.then_some(c))
+    .collect()
 }
 
 /// The person's NHS number marked verified, written as the integration in one change.
@@ -189,6 +196,7 @@ fn register(
     let patient = import::patient_item(&summary, None);
     let plan = import::plan(summary.verdicts, &[]);
     let demographics = summary.demographics;
+    let written = written(true, !plan.add.is_empty());
     authored::write_record(
         tx,
         docs,
@@ -206,7 +214,7 @@ fn register(
     let seq = tx.next_seq()?;
     tx.join(team, &person_id, seq)?;
     crate::duplicates::after_demographics(tx, docs, &app.identity, &person_id, now)?;
-    report(tx, docs, &person_id, true, patient, plan.items)
+    report(tx, docs, &person_id, true, patient, plan.items, written)
 }
 
 /// The plan's imported entries written as the integration, in one change (none: no change).
@@ -244,6 +252,7 @@ fn write_imports(
     Ok(())
 }
 
+/// The report, with the disagreements the record now shows, and the compartments written.
 fn report(
     tx: &mut dyn Tx,
     docs: &mut DocsGuard<'_>,
@@ -251,6 +260,7 @@ fn report(
     registered: bool,
     patient: import::FhirImportItem,
     items: Vec<import::FhirImportItem>,
+    compartments: Vec<Compartment>,
 ) -> Result<Imported> {
     let doc = docs.get(tx, person_id, Compartment::Clinical)?;
     let record = read::clinical(person_id, &doc.doc).map_err(|e| fail(person_id, e.to_string()))?;
@@ -258,16 +268,9 @@ fn report(
     all.extend(items);
     let mut report = FhirImportReport::new(person_id.to_string(), registered, all);
     report.allergy_disagreements = record.allergy_disagreements;
-    let mut compartments: BTreeSet<Compartment> = BTreeSet::new();
-    if registered {
-        compartments.insert(Compartment::Demographics);
-    }
-    if report.added > u32::from(registered) {
-        compartments.insert(Compartment::Clinical);
-    }
     Ok(Imported {
         report,
-        compartments: compartments.into_iter().collect(),
+        compartments,
     })
 }
 

@@ -316,6 +316,30 @@ fn a_gp_summary_adds_to_the_record_held_and_only_once() {
     assert!(oo.contains("0 added, 4 already there, 0 refused"), "{oo}");
 }
 
+/// A summary that brings only the news that the number is verified writes the demographics
+/// alone, and says so.
+#[test]
+fn a_verified_number_alone_writes_only_the_demographics() {
+    use doorstep_core::fhir::import::FhirImportOutcome::*;
+    let s = served();
+    let untraced = summary_for("9434765919").replace("\"code\": \"01\"", "\"code\": \"02\"");
+    let first = super::import::import(&s.app, &s.fhir, None, &untraced).unwrap();
+    assert_eq!(first.compartments, vec![Compartment::Clinical]);
+    let then = super::import::import(&s.app, &s.fhir, None, &summary_for("9434765919")).unwrap();
+    let outcomes: Vec<_> = then.report.items.iter().map(|i| i.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            AlreadyThere,
+            Added,
+            AlreadyThere,
+            AlreadyThere,
+            AlreadyThere
+        ]
+    );
+    assert_eq!(then.compartments, vec![Compartment::Demographics]);
+}
+
 #[test]
 fn a_new_person_joins_the_scopes_team_and_out_of_scope_records_are_not_touched() {
     let s = served();

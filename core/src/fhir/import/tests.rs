@@ -260,3 +260,47 @@ fn hostile_bundles_are_refused_or_read_never_panicking() {
         }
     }
 }
+
+/// Only UK Core's England code "01" under its own system says verified; any other code, another
+/// system, or an extension of the wrong shape reads as "not traced", never as a refusal or a panic.
+#[test]
+fn only_uk_cores_01_under_its_system_reads_as_a_verified_number() {
+    let verified = read_value(&fixture()).expect("read");
+    assert_eq!(
+        verified.demographics.nhs_number_verified.as_deref(),
+        Some("9912003888")
+    );
+    let patient = |b: &mut Value| -> usize {
+        b["entry"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .position(|e| e["resource"]["resourceType"] == "Patient")
+            .expect("a Patient")
+    };
+    let coding = "/identifier/0/extension/0/valueCodeableConcept/coding/0";
+    for (path, value) in [
+        (format!("{coding}/code"), json!("02")),
+        (format!("{coding}/code"), json!(1)),
+        (
+            format!("{coding}/system"),
+            json!("https://example.org/other-status"),
+        ),
+        (
+            "/identifier/0/extension/0/url".to_string(),
+            json!("https://example.org/ext"),
+        ),
+        (
+            "/identifier/0/extension/0/valueCodeableConcept".to_string(),
+            json!("01"),
+        ),
+        ("/identifier/0/extension".to_string(), json!({"url": "x"})),
+    ] {
+        let mut b = fixture();
+        let i = patient(&mut b);
+        *resource_mut(&mut b, i).pointer_mut(&path).expect("path") = value.clone();
+        let s = read_value(&b).unwrap_or_else(|e| panic!("{path} = {value}: {e}"));
+        assert_eq!(s.demographics.nhs_number_verified, None, "{path} = {value}");
+        assert_eq!(s.demographics.nhs_number.as_deref(), Some("9912003888"));
+    }
+}
